@@ -1,0 +1,24 @@
+//===- Autodiff.h - Reverse-mode differentiation of a graph ----*- C++ -*-===//
+#pragma once
+
+#include "IR/Graph.h"
+#include "sora/dsl/Program.h"
+
+#include <map>
+#include <memory>
+
+namespace sora::ir {
+
+/// Appends to `g` the gradient of the scalar `objective` with respect to
+/// each of `wrt`, by reverse-mode accumulation over the nodes that lie
+/// between them. Returns the gradient node of each of `wrt`.
+std::map<Node *, Node *> differentiate(Graph &g, Node *objective,
+                                       const std::vector<Node *> &wrt);
+
+/// The train-step graph: forward, the fused loss, the accuracy count, the
+/// gradients and the optimizer update of every weight. Outputs: loss (batch
+/// mean, before the update) and correct.
+std::unique_ptr<Graph> buildTrainGraph(const dsl::Model &model,
+                                       const dsl::TrainConfig &train);
+
+} // namespace sora::ir

@@ -1,0 +1,22 @@
+//===- GradRules.h - The gradient rule of every op ---------------*- C++ -*-===//
+#pragma once
+
+#include "IR/Graph.h"
+
+#include <vector>
+
+namespace sora::ir {
+
+/// Given node `n` and the gradient `dy` of the objective with respect to
+/// `n`, appends the ops that compute the gradient with respect to each
+/// operand `i` for which `need[i]` is set, and returns them (nullptr where
+/// not needed or not differentiable).
+using GradRule = std::vector<Node *> (*)(Graph &g, Node *n, Node *dy,
+                                         const std::vector<bool> &need);
+
+/// The gradient rule of `op`. Every op has one: leaves and ops that only
+/// appear in backward or update code have an explicit "not differentiable"
+/// rule, which fails loudly if autodiff ever reaches it.
+GradRule gradRule(OpKind op);
+
+} // namespace sora::ir

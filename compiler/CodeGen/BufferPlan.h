@@ -1,0 +1,49 @@
+//===- BufferPlan.h - Where every tensor lives -----------------*- C++ -*-===//
+//
+// The buffer form of a compiled model: each weight and optimizer-state
+// tensor gets an offset in the parameter and state blocks (one layout shared
+// by all kernels of a model), and each intermediate value of a kernel gets a
+// 64-byte aligned offset in the scratch block, sized for `maxBatch` rows.
+//
+//===----------------------------------------------------------------------===//
+#pragma once
+
+#include "IR/Graph.h"
+
+#include <map>
+#include <string>
+
+namespace sora::ir {
+
+struct ParamSlot {
+  std::string name;
+  Type type;
+  int64_t offset; ///< in floats
+  InitKind init;
+  int64_t fanIn, fanOut;
+};
+
+/// Layout of the parameter block and of the optimizer-state block.
+struct ParamLayout {
+  std::vector<ParamSlot> weights;
+  std::vector<ParamSlot> state;
+  int64_t weightFloats = 0;
+  int64_t stateFloats = 0;
+
+  /// Adds every Param of `g` not laid out yet, in graph order.
+  void addParams(const Graph &g);
+  const ParamSlot *find(const std::string &name) const;
+};
+
+/// Scratch offsets of one kernel's intermediates.
+struct ScratchPlan {
+  std::map<const Node *, int64_t> offset; ///< bytes
+  int64_t bytes = 0;
+};
+
+/// Plans scratch for every non-leaf value of `g`, except `exclude` (a value
+/// written straight to the caller's output).
+ScratchPlan planScratch(const Graph &g, int64_t maxBatch,
+                        const Node *exclude = nullptr);
+
+} // namespace sora::ir

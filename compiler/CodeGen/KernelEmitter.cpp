@@ -1,0 +1,97 @@
+//===- KernelEmitter.cpp - Loops, reductions, element access ---------------===//
+#include "CodeGen/KernelEmitter.h"
+
+#include <llvm/IR/Intrinsics.h>
+#include <llvm/IR/Module.h>
+
+namespace sora::ir {
+
+using namespace llvm;
+
+Value *KernelEmitter::f32(double v) {
+  return ConstantFP::get(b.getFloatTy(), v);
+}
+
+Value *KernelEmitter::load(const Node *node, Value *index) {
+  if (node->op == OpKind::Const)
+    return f32(node->attr("value"));
+  Value *p = b.CreateInBoundsGEP(b.getFloatTy(), buffer(node), index);
+  return b.CreateAlignedLoad(b.getFloatTy(), p, Align(4));
+}
+
+void KernelEmitter::store(const Node *node, Value *index, Value *value) {
+  Value *p = b.CreateInBoundsGEP(b.getFloatTy(), buffer(node), index);
+  b.CreateAlignedStore(value, p, Align(4));
+}
+
+void KernelEmitter::loop(Value *lo, Value *hi, const Body &body,
+                         const char *name) {
+  reduce(lo, hi, {},
+         [&](Value *i, const std::vector<Value *> &) {
+           body(i);
+           return std::vector<Value *>{};
+         },
+         name);
+}
+
+std::vector<Value *> KernelEmitter::reduce(Value *lo, Value *hi,
+                                           std::vector<Value *> init,
+                                           const ReduceBody &body,
+                                           const char *name) {
+  LLVMContext &ctx = b.getContext();
+  BasicBlock *entry = b.GetInsertBlock();
+  BasicBlock *header = BasicBlock::Create(ctx, std::string(name) + ".head", fn_);
+  BasicBlock *bodyBB = BasicBlock::Create(ctx, std::string(name) + ".body", fn_);
+  BasicBlock *exit = BasicBlock::Create(ctx, std::string(name) + ".exit", fn_);
+  b.CreateBr(header);
+
+  b.SetInsertPoint(header);
+  PHINode *i = b.CreatePHI(b.getInt64Ty(), 2, name);
+  i->addIncoming(lo, entry);
+  std::vector<PHINode *> accs;
+  for (Value *v : init) {
+    PHINode *acc = b.CreatePHI(v->getType(), 2, std::string(name) + ".acc");
+    acc->addIncoming(v, entry);
+    accs.push_back(acc);
+  }
+  b.CreateCondBr(b.CreateICmpSLT(i, hi), bodyBB, exit);
+
+  b.SetInsertPoint(bodyBB);
+  std::vector<Value *> current(accs.begin(), accs.end());
+  std::vector<Value *> next = body(i, current);
+  Value *inc = b.CreateAdd(i, i64(1), "", /*HasNUW=*/true, /*HasNSW=*/true);
+  BasicBlock *latch = b.GetInsertBlock();
+  i->addIncoming(inc, latch);
+  for (size_t j = 0; j < accs.size(); ++j)
+    accs[j]->addIncoming(next[j], latch);
+  b.CreateBr(header);
+
+  b.SetInsertPoint(exit);
+  return current;
+}
+
+Value *KernelEmitter::reduce(
+    int64_t hi, Value *init,
+    const std::function<Value *(Value *, Value *)> &body, const char *name) {
+  return reduce(i64(0), i64(hi), {init},
+                [&](Value *i, const std::vector<Value *> &acc) {
+                  return std::vector<Value *>{body(i, acc[0])};
+                },
+                name)[0];
+}
+
+Value *KernelEmitter::call(Intrinsic::ID id, std::vector<Value *> args) {
+  Function *f = Intrinsic::getDeclaration(fn_->getParent(), id,
+                                          {args[0]->getType()});
+  return b.CreateCall(f, args);
+}
+
+void KernelEmitter::forEachElement(const Node *like, const Body &body) {
+  int64_t elements = like->type.elements();
+  loop(i64(0), rows(like), [&](Value *r) {
+    Value *base = b.CreateMul(r, i64(elements), "", true, true);
+    loop(elements, [&](Value *e) { body(b.CreateAdd(base, e, "", true, true)); }, "e");
+  }, "row");
+}
+
+} // namespace sora::ir

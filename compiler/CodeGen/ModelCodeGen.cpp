@@ -1,0 +1,329 @@
+//===- ModelCodeGen.cpp - Kernels, descriptor and API of a model -----------===//
+#include "CodeGen/ModelCodeGen.h"
+
+#include "Autodiff/Autodiff.h"
+#include "CodeGen/KernelEmitter.h"
+#include "IR/BuildGraph.h"
+#include "Transforms/Passes.h"
+
+#include <fmt/format.h>
+#include <llvm/IR/Constants.h>
+#include <llvm/IR/IRBuilder.h>
+
+#include <algorithm>
+#include <stdexcept>
+
+namespace sora::ir {
+
+using namespace llvm;
+
+CompiledModel buildModelGraphs(const dsl::Model &model,
+                               const std::string &sourceDir) {
+  CompiledModel cm;
+  cm.model = &model;
+  cm.sourceDir = sourceDir;
+  cm.predict = buildPredictGraph(model);
+  cm.layout.addParams(*cm.predict);
+  if (model.train) {
+    cm.evaluate = buildEvalGraph(model);
+    cm.train = buildTrainGraph(model, *model.train);
+    cm.layout.addParams(*cm.train);
+  }
+  for (Graph *g : {cm.predict.get(), cm.evaluate.get(), cm.train.get()}) {
+    if (!g)
+      continue;
+    eliminateDeadCode(*g);
+    std::string error = verify(*g);
+    if (!error.empty())
+      throw std::logic_error("invalid graph @" + g->name() + ": " + error);
+  }
+  cm.maxBatch = model.train ? model.train->batchSize : 64;
+  return cm;
+}
+
+namespace {
+
+/// Emits one kernel function for `g`.
+Function *emitKernel(CompiledModel &cm, Graph &g, const std::string &fnName,
+                     Module &mod, bool isPredict) {
+  LLVMContext &ctx = mod.getContext();
+  llvm::Type *ptr = PointerType::getUnqual(ctx);
+  llvm::Type *i64 = llvm::Type::getInt64Ty(ctx);
+  FunctionType *fty = FunctionType::get(
+      llvm::Type::getVoidTy(ctx), {ptr, ptr, ptr, ptr, ptr, i64, i64, ptr}, false);
+  Function *fn = Function::Create(fty, Function::InternalLinkage, fnName, mod);
+  const char *argNames[] = {"params", "opt_state", "scratch", "x",
+                            "y",      "n",         "step",    "out"};
+  for (unsigned i = 0; i < 8; ++i) {
+    fn->getArg(i)->setName(argNames[i]);
+    if (fty->getParamType(i)->isPointerTy())
+      fn->addParamAttr(i, Attribute::NoAlias);
+  }
+  fn->addFnAttr(Attribute::NoUnwind);
+
+  IRBuilder<> b(BasicBlock::Create(ctx, "entry", fn));
+  FastMathFlags fmf;
+  fmf.setAllowReassoc();
+  fmf.setAllowContract();
+  b.setFastMathFlags(fmf);
+
+  KernelEmitter k(fn, b);
+  k.params = fn->getArg(0);
+  k.optState = fn->getArg(1);
+  k.scratch = fn->getArg(2);
+  k.x = fn->getArg(3);
+  k.y = fn->getArg(4);
+  k.n = fn->getArg(5);
+  k.step = fn->getArg(6);
+  k.out = fn->getArg(7);
+
+  const Node *direct = isPredict ? g.output("output") : nullptr;
+  ScratchPlan plan = planScratch(g, cm.maxBatch, direct);
+  cm.scratchBytes = std::max(cm.scratchBytes, plan.bytes);
+
+  // Buffers: inputs are arguments, params live in their blocks, the rest in
+  // scratch.
+  bool sawSamples = false;
+  for (const auto &node : g.nodes()) {
+    const Node *n = node.get();
+    if (n->op == OpKind::Input) {
+      k.setBuffer(n, sawSamples ? k.y : k.x);
+      sawSamples = true;
+    } else if (n->op == OpKind::Param) {
+      const ParamSlot *slot = cm.layout.find(n->name);
+      Value *base = n->role == ParamRole::Weight ? k.params : k.optState;
+      k.setBuffer(n, b.CreateInBoundsGEP(b.getFloatTy(), base,
+                                         k.i64(slot->offset), n->name));
+    } else if (n == direct) {
+      k.setBuffer(n, k.out);
+    } else if (plan.offset.count(n)) {
+      k.setBuffer(n, b.CreateInBoundsGEP(b.getInt8Ty(), k.scratch,
+                                         k.i64(plan.offset[n])));
+    }
+  }
+
+  for (const auto &node : g.nodes())
+    lowering(node->op)(k, *node);
+
+  if (!isPredict) {
+    // out[0] = loss sum over the batch, out[1] = correct predictions.
+    Value *count = b.CreateSIToFP(k.n, b.getDoubleTy());
+    Value *loss = b.CreateFPExt(k.load(g.output("loss"), k.i64(0)),
+                                b.getDoubleTy());
+    Value *correct = b.CreateFPExt(k.load(g.output("correct"), k.i64(0)),
+                                   b.getDoubleTy());
+    b.CreateStore(b.CreateFMul(loss, count), k.out);
+    b.CreateStore(correct,
+                  b.CreateInBoundsGEP(b.getDoubleTy(), k.out, k.i64(1)));
+  }
+  b.CreateRetVoid();
+  return fn;
+}
+
+/// Builds constants of the runtime's all-8-byte-field structs.
+class DescriptorBuilder {
+public:
+  explicit DescriptorBuilder(Module &mod)
+      : mod_(mod), ctx_(mod.getContext()),
+        ptr_(PointerType::getUnqual(ctx_)), i64_(llvm::Type::getInt64Ty(ctx_)) {}
+
+  Constant *i64(int64_t v) { return ConstantInt::get(i64_, v); }
+  Constant *f64(double v) { return ConstantFP::get(llvm::Type::getDoubleTy(ctx_), v); }
+  Constant *null() { return ConstantPointerNull::get(ptr_); }
+  Constant *str(const std::string &s) {
+    IRBuilder<> b(ctx_);
+    auto *gv = new GlobalVariable(mod_, ArrayType::get(b.getInt8Ty(), s.size() + 1),
+                                  true, GlobalValue::PrivateLinkage,
+                                  ConstantDataArray::getString(ctx_, s), ".str");
+    gv->setUnnamedAddr(GlobalValue::UnnamedAddr::Global);
+    return gv;
+  }
+  Constant *optStr(const std::string &s) { return s.empty() ? null() : str(s); }
+  /// A struct constant whose field types follow the values.
+  Constant *record(const std::vector<Constant *> &fields) {
+    return ConstantStruct::getAnon(ctx_, fields);
+  }
+
+private:
+  Module &mod_;
+  LLVMContext &ctx_;
+  PointerType *ptr_;
+  llvm::Type *i64_;
+};
+
+Constant *dataSpec(DescriptorBuilder &d, const dsl::DataSource &s) {
+  if (!s.present)
+    return d.record({d.null(), d.null(), d.f64(1), d.i64(0)});
+  return d.record({d.str(s.images), d.str(s.labels), d.f64(s.scale),
+                   d.i64(s.onehot)});
+}
+
+/// Declares `name` in the runtime and defines `<model>_<suffix>` as a call
+/// to it, passing the arguments through (the model handle first).
+void emitForward(Module &mod, const std::string &fnName, const char *runtime,
+                 FunctionType *fty) {
+  Function *target = cast<Function>(
+      mod.getOrInsertFunction(runtime, fty).getCallee());
+  Function *fn = Function::Create(fty, Function::ExternalLinkage, fnName, mod);
+  IRBuilder<> b(BasicBlock::Create(mod.getContext(), "entry", fn));
+  std::vector<Value *> args;
+  for (Argument &a : fn->args())
+    args.push_back(&a);
+  CallInst *call = b.CreateCall(target, args);
+  call->setTailCall();
+  if (fty->getReturnType()->isVoidTy())
+    b.CreateRetVoid();
+  else
+    b.CreateRet(call);
+}
+
+} // namespace
+
+std::unique_ptr<Module> emitModule(CompiledModel &cm, LLVMContext &ctx) {
+  const dsl::Model &model = *cm.model;
+  const std::string &name = model.name;
+  auto mod = std::make_unique<Module>(name, ctx);
+
+  Function *predict = emitKernel(cm, *cm.predict, name + "_predict_kernel",
+                                 *mod, true);
+  Function *evaluate = cm.evaluate ? emitKernel(cm, *cm.evaluate,
+                                                name + "_evaluate_kernel", *mod,
+                                                false)
+                                   : nullptr;
+  Function *train = cm.train ? emitKernel(cm, *cm.train,
+                                          name + "_train_step_kernel", *mod,
+                                          false)
+                             : nullptr;
+
+  DescriptorBuilder d(*mod);
+  std::vector<Constant *> params;
+  for (const ParamSlot &s : cm.layout.weights) {
+    std::vector<Constant *> shape(4, d.i64(0));
+    for (size_t i = 0; i < s.type.dims.size() && i < 4; ++i)
+      shape[i] = d.i64(s.type.dims[i]);
+    params.push_back(d.record(
+        {d.str(s.name), d.i64(s.offset), d.i64(s.type.elements()),
+         d.i64(s.type.dims.size()), shape[0], shape[1], shape[2], shape[3],
+         d.i64(int64_t(s.init)), d.i64(s.fanIn), d.i64(s.fanOut)}));
+  }
+  auto *paramArrayTy = ArrayType::get(params[0]->getType(), params.size());
+  auto *paramArray = new GlobalVariable(
+      *mod, paramArrayTy, true, GlobalValue::PrivateLinkage,
+      ConstantArray::get(paramArrayTy, params), name + "_params_desc");
+
+  const dsl::Node &in = model.nodes[model.inputs[0]];
+  const dsl::Node &out = model.nodes[model.output];
+  int64_t inputSize = 1, outputSize = 1;
+  for (int64_t dim : in.shape)
+    inputSize *= dim;
+  for (int64_t dim : out.shape)
+    outputSize *= dim;
+  const dsl::TrainConfig defaults;
+  const dsl::TrainConfig &t = model.train ? *model.train : defaults;
+  auto fnOrNull = [&](Function *f) -> Constant * { return f ? f : d.null(); };
+  Constant *desc = d.record({
+      d.str(name), d.str(cm.sourceDir), d.i64(inputSize), d.i64(outputSize),
+      d.i64(outputSize), d.i64(cm.layout.weightFloats),
+      d.i64(cm.layout.stateFloats), d.i64(cm.scratchBytes), d.i64(cm.maxBatch),
+      d.i64(params.size()), paramArray, d.i64(model.train ? 1 : 0),
+      d.i64(t.batchSize), d.i64(t.epochs), d.i64(t.seed),
+      d.f64(t.validationSplit), d.i64(t.shuffle ? 1 : 0),
+      d.i64((t.metricLoss ? 1 : 0) | (t.metricAccuracy ? 2 : 0)),
+      d.i64(model.train ? 1 : 0), dataSpec(d, t.data), dataSpec(d, t.test),
+      fnOrNull(train), fnOrNull(evaluate), predict});
+  auto *descVar = new GlobalVariable(*mod, desc->getType(), true,
+                                     GlobalValue::ExternalLinkage, desc,
+                                     name + "_desc");
+
+  // The model-prefixed API: thin calls into the runtime.
+  llvm::Type *ptr = PointerType::getUnqual(ctx);
+  llvm::Type *i32 = llvm::Type::getInt32Ty(ctx);
+  llvm::Type *i64 = llvm::Type::getInt64Ty(ctx);
+  {
+    FunctionType *createTy = FunctionType::get(i32, {ptr, ptr}, false);
+    Function *target = cast<Function>(
+        mod->getOrInsertFunction("sora_model_create", createTy).getCallee());
+    Function *fn = Function::Create(FunctionType::get(i32, {ptr}, false),
+                                    Function::ExternalLinkage,
+                                    name + "_create", *mod);
+    IRBuilder<> b(BasicBlock::Create(ctx, "entry", fn));
+    b.CreateRet(b.CreateCall(target, {descVar, fn->getArg(0)}));
+  }
+  emitForward(*mod, name + "_destroy", "sora_model_destroy",
+              FunctionType::get(llvm::Type::getVoidTy(ctx), {ptr}, false));
+  emitForward(*mod, name + "_predict", "sora_model_predict",
+              FunctionType::get(i32, {ptr, ptr, i64, ptr}, false));
+  emitForward(*mod, name + "_train_step", "sora_model_train_step",
+              FunctionType::get(i32, {ptr, ptr, ptr, i64, ptr}, false));
+  emitForward(*mod, name + "_evaluate", "sora_model_evaluate",
+              FunctionType::get(i32, {ptr, ptr, ptr, i64, ptr}, false));
+  emitForward(*mod, name + "_fit", "sora_model_fit",
+              FunctionType::get(i32, {ptr, ptr, ptr}, false));
+  return mod;
+}
+
+std::string emitHeader(const CompiledModel &cm, const std::string &sourcePath) {
+  const dsl::Model &m = *cm.model;
+  std::string upper = m.name;
+  std::transform(upper.begin(), upper.end(), upper.begin(), ::toupper);
+  const dsl::Node &in = m.nodes[m.inputs[0]];
+  const dsl::Node &out = m.nodes[m.output];
+  int64_t inputSize = 1, outputSize = 1;
+  for (int64_t dim : in.shape)
+    inputSize *= dim;
+  for (int64_t dim : out.shape)
+    outputSize *= dim;
+  std::string h;
+  h += fmt::format("/* {}.h: generated by sorac from {}. Do not edit. */\n",
+                   m.name, sourcePath);
+  h += fmt::format("#ifndef {0}_H\n#define {0}_H\n\n", upper);
+  h += "#include <stddef.h>\n#include \"sora/runtime.h\"\n\n";
+  h += "#ifdef __cplusplus\nextern \"C\" {\n#endif\n\n";
+  h += fmt::format("#define {}_INPUT_SIZE {} /* floats per sample, {} */\n",
+                   upper, inputSize, in.name);
+  h += fmt::format("#define {}_OUTPUT_SIZE {} /* floats per prediction */\n",
+                   upper, outputSize);
+  h += fmt::format("#define {}_PARAMS_BYTES {} /* weights and biases */\n",
+                   upper, cm.layout.weightFloats * 4);
+  h += fmt::format("#define {}_OPT_STATE_BYTES {} /* optimizer state */\n",
+                   upper, cm.layout.stateFloats * 4);
+  h += fmt::format("#define {}_SCRATCH_BYTES {} /* planned intermediates */\n",
+                   upper, cm.scratchBytes);
+  h += fmt::format("#define {}_MAX_BATCH {} /* rows per kernel call */\n\n",
+                   upper, cm.maxBatch);
+  h += fmt::format("/** A model instance (opaque). */\ntypedef struct {0} {0};\n\n",
+                   m.name);
+  h += fmt::format("/** What the runtime knows of the model. */\n"
+                   "extern const sora_model_desc {}_desc;\n\n",
+                   m.name);
+  auto decl = [&](const char *doc, const std::string &proto) {
+    h += fmt::format("/** {} */\n{}\n", doc, proto);
+  };
+  const std::string &n = m.name;
+  decl("Allocates an instance with freshly initialised weights (caller owns).",
+       fmt::format("sora_status {0}_create({0} **out);", n));
+  decl("Frees an instance.", fmt::format("void {0}_destroy({0} *m);", n));
+  decl("Writes n predictions (n * OUTPUT_SIZE floats) for n samples.",
+       fmt::format("sora_status {0}_predict({0} *m, const float *x, size_t n, "
+                   "float *y);",
+                   n));
+  if (m.train) {
+    decl("One optimizer step on n <= MAX_BATCH samples; *loss (may be NULL) "
+         "gets the batch's mean loss.",
+         fmt::format("sora_status {0}_train_step({0} *m, const float *x, "
+                     "const float *y, size_t n, float *loss);",
+                     n));
+    decl("Mean loss and accuracy over n samples.",
+         fmt::format("sora_status {0}_evaluate({0} *m, const float *x, "
+                     "const float *y, size_t n, sora_metrics *out);",
+                     n));
+    decl("Runs the train block on the data found from data_dir (may be NULL).",
+         fmt::format("sora_status {0}_fit({0} *m, const char *data_dir, "
+                     "const sora_fit_options *o);",
+                     n));
+  }
+  h += "\n#ifdef __cplusplus\n}\n#endif\n#endif\n";
+  return h;
+}
+
+} // namespace sora::ir

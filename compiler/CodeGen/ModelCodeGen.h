@@ -1,0 +1,42 @@
+//===- ModelCodeGen.h - A model's kernels, descriptor and API --*- C++ -*-===//
+//
+// Turns the graphs of one model into an LLVM module: one function per
+// kernel (train step, evaluate, predict), the `sora_model_desc` constant
+// that tells the runtime about them, and the model-prefixed C API
+// (`<model>_create`, `<model>_fit`, ...) as thin calls into the runtime.
+//
+//===----------------------------------------------------------------------===//
+#pragma once
+
+#include "CodeGen/BufferPlan.h"
+#include "IR/Graph.h"
+#include "sora/dsl/Program.h"
+
+#include <llvm/IR/LLVMContext.h>
+#include <llvm/IR/Module.h>
+
+#include <memory>
+
+namespace sora::ir {
+
+/// Everything compiled for one model.
+struct CompiledModel {
+  const dsl::Model *model;
+  std::unique_ptr<Graph> predict, evaluate, train; ///< evaluate/train may be null
+  ParamLayout layout;
+  int64_t maxBatch = 0;
+  int64_t scratchBytes = 0; ///< the largest kernel's
+  std::string sourceDir;    ///< absolute directory of the .sora file
+};
+
+/// Builds the three graphs and lays out parameters (no LLVM involved).
+CompiledModel buildModelGraphs(const dsl::Model &model,
+                               const std::string &sourceDir);
+
+std::unique_ptr<llvm::Module> emitModule(CompiledModel &cm,
+                                         llvm::LLVMContext &ctx);
+
+/// The C header that goes with the object.
+std::string emitHeader(const CompiledModel &cm, const std::string &sourcePath);
+
+} // namespace sora::ir

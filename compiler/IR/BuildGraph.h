@@ -1,0 +1,34 @@
+//===- BuildGraph.h - From a checked model to graph IR ----------*- C++ -*-===//
+//
+// Expands each layer-level node of a checked model into graph-IR ops: a
+// dense layer becomes its weight and bias params, matmul_nt, bias_add and
+// its activation. The three kernels of a model (predict, evaluate, train
+// step) are graphs built from the same forward expansion.
+//
+//===----------------------------------------------------------------------===//
+#pragma once
+
+#include "IR/Graph.h"
+#include "sora/dsl/Program.h"
+
+#include <memory>
+
+namespace sora::ir {
+
+struct Forward {
+  Node *input = nullptr;
+  Node *output = nullptr;
+  /// The value the output's softmax is applied to, if the output is a
+  /// softmax (the loss is fused with it); else nullptr.
+  Node *logits = nullptr;
+};
+
+/// Appends the model's forward computation to `g`.
+Forward buildForward(Graph &g, const dsl::Model &model);
+
+/// predict: input -> output.
+std::unique_ptr<Graph> buildPredictGraph(const dsl::Model &model);
+/// evaluate: input, labels -> loss (batch mean), correct (count).
+std::unique_ptr<Graph> buildEvalGraph(const dsl::Model &model);
+
+} // namespace sora::ir

@@ -1,0 +1,236 @@
+//===- Graph.cpp - Graph construction, printing and verification -----------===//
+#include "IR/Graph.h"
+
+#include "IR/OpRules.h"
+
+#include <fmt/format.h>
+
+#include <ostream>
+#include <set>
+#include <stdexcept>
+#include <unordered_map>
+
+namespace sora::ir {
+
+const char *mnemonic(OpKind op) {
+  static const char *names[] = {
+#define OP(Enum, Mnemonic, Operands) Mnemonic,
+#include "IR/Ops.def"
+  };
+  return names[int(op)];
+}
+
+int operandCount(OpKind op) {
+  static const int counts[] = {
+#define OP(Enum, Mnemonic, Operands) Operands,
+#include "IR/Ops.def"
+  };
+  return counts[int(op)];
+}
+
+int64_t Type::elements() const {
+  int64_t n = 1;
+  for (int64_t d : dims)
+    n *= d;
+  return n;
+}
+
+std::string Type::str() const {
+  if (none)
+    return "none";
+  std::string s = "f32[";
+  bool first = true;
+  if (batched) {
+    s += "?";
+    first = false;
+  }
+  for (int64_t d : dims) {
+    s += (first ? "" : ", ") + std::to_string(d);
+    first = false;
+  }
+  return s + "]";
+}
+
+double Node::attr(const std::string &n) const {
+  for (const Attr &a : attrs)
+    if (a.name == n)
+      return a.value;
+  throw std::logic_error(fmt::format("{} has no attribute '{}'", mnemonic(op), n));
+}
+
+Node *Graph::create(OpKind op, std::vector<Node *> operands,
+                    std::vector<Attr> attrs) {
+  if (int(operands.size()) != operandCount(op))
+    throw std::logic_error(fmt::format("{} takes {} operands, got {}",
+                                       mnemonic(op), operandCount(op),
+                                       operands.size()));
+  std::string error;
+  Type type = shapeRule(op)(operands, attrs, error);
+  if (!error.empty()) {
+    std::string types;
+    for (Node *o : operands)
+      types += (types.empty() ? "" : ", ") + o->type.str();
+    throw std::logic_error(
+        fmt::format("{}({}): {}", mnemonic(op), types, error));
+  }
+  auto node = std::make_unique<Node>();
+  node->op = op;
+  node->operands = std::move(operands);
+  node->attrs = std::move(attrs);
+  node->type = type;
+  node->id = int(nodes_.size());
+  nodes_.push_back(std::move(node));
+  return nodes_.back().get();
+}
+
+Node *Graph::input(const std::string &name, Type type) {
+  auto node = std::make_unique<Node>();
+  node->op = OpKind::Input;
+  node->type = std::move(type);
+  node->name = name;
+  node->id = int(nodes_.size());
+  nodes_.push_back(std::move(node));
+  return nodes_.back().get();
+}
+
+Node *Graph::param(const std::string &name, Type type, ParamRole role,
+                   InitKind init, int64_t fanIn, int64_t fanOut) {
+  Node *n = input(name, std::move(type));
+  n->op = OpKind::Param;
+  n->role = role;
+  n->init = init;
+  n->fanIn = fanIn;
+  n->fanOut = fanOut;
+  return n;
+}
+
+Node *Graph::constant(double value) {
+  Node *n = input("", Type{false, false, {}});
+  n->op = OpKind::Const;
+  n->attrs = {{"value", value}};
+  return n;
+}
+
+Node *Graph::output(const std::string &name) const {
+  for (const Output &o : outputs_)
+    if (o.name == name)
+      return o.node;
+  return nullptr;
+}
+
+std::vector<Node *> Graph::inputs() const {
+  std::vector<Node *> out;
+  for (auto &n : nodes_)
+    if (n->op == OpKind::Input)
+      out.push_back(n.get());
+  return out;
+}
+
+std::vector<Node *> Graph::params(ParamRole role) const {
+  std::vector<Node *> out;
+  for (auto &n : nodes_)
+    if (n->op == OpKind::Param && n->role == role)
+      out.push_back(n.get());
+  return out;
+}
+
+void Graph::erase(const std::vector<bool> &dead) {
+  std::vector<std::unique_ptr<Node>> kept;
+  for (size_t i = 0; i < nodes_.size(); ++i)
+    if (!dead[i])
+      kept.push_back(std::move(nodes_[i]));
+  nodes_ = std::move(kept);
+  renumber();
+}
+
+void Graph::renumber() {
+  for (size_t i = 0; i < nodes_.size(); ++i)
+    nodes_[i]->id = int(i);
+}
+
+namespace {
+std::string valueName(const Node *n) {
+  if (n->op == OpKind::Input || n->op == OpKind::Param)
+    return "%" + n->name;
+  return "%" + std::to_string(n->id);
+}
+
+std::string formatNumber(double v) { return fmt::format("{:g}", v); }
+} // namespace
+
+void print(std::ostream &os, const Graph &g) {
+  os << "graph @" << g.name() << " {\n";
+  for (auto &node : g.nodes()) {
+    const Node *n = node.get();
+    os << "  ";
+    if (n->hasResult())
+      os << valueName(n) << " = ";
+    os << mnemonic(n->op) << "(";
+    for (size_t i = 0; i < n->operands.size(); ++i)
+      os << (i ? ", " : "") << valueName(n->operands[i]);
+    os << ")";
+    std::vector<std::string> attrs;
+    if (n->op == OpKind::Param) {
+      if (n->role == ParamRole::OptimizerState)
+        attrs.push_back("role = optimizer_state");
+      else if (n->init == InitKind::GlorotUniform)
+        attrs.push_back(fmt::format("init = glorot_uniform, fan_in = {}, "
+                                    "fan_out = {}",
+                                    n->fanIn, n->fanOut));
+      else
+        attrs.push_back("init = zeros");
+    }
+    for (const Attr &a : n->attrs)
+      attrs.push_back(a.name + " = " + formatNumber(a.value));
+    if (!attrs.empty()) {
+      os << " {";
+      for (size_t i = 0; i < attrs.size(); ++i)
+        os << (i ? ", " : "") << attrs[i];
+      os << "}";
+    }
+    if (n->hasResult())
+      os << " : " << n->type.str();
+    os << "\n";
+  }
+  os << "  return";
+  for (size_t i = 0; i < g.outputs().size(); ++i)
+    os << (i ? ", " : " ") << g.outputs()[i].name << " = "
+       << valueName(g.outputs()[i].node);
+  os << "\n}\n";
+}
+
+std::string verify(const Graph &g) {
+  std::set<const Node *> defined;
+  std::set<std::string> leafNames;
+  for (auto &node : g.nodes()) {
+    const Node *n = node.get();
+    std::string where = fmt::format("{} ({})", valueName(n), mnemonic(n->op));
+    if (int(n->operands.size()) != operandCount(n->op))
+      return where + ": wrong number of operands";
+    for (const Node *o : n->operands) {
+      if (!defined.count(o))
+        return where + ": uses a value before its definition";
+      if (o->type.none)
+        return where + ": uses an op that has no result";
+    }
+    if (n->op == OpKind::Input || n->op == OpKind::Param) {
+      if (!leafNames.insert(n->name).second)
+        return where + ": duplicate name";
+    } else if (n->op != OpKind::Const) {
+      std::string error;
+      Type t = shapeRule(n->op)(n->operands, n->attrs, error);
+      if (!error.empty())
+        return where + ": " + error;
+      if (t != n->type)
+        return where + ": type " + n->type.str() + " but the shape rule gives " +
+               t.str();
+    }
+    defined.insert(n);
+  }
+  for (const Graph::Output &o : g.outputs())
+    if (!defined.count(o.node))
+      return "output '" + o.name + "' is not in the graph";
+  return "";
+}
+
+} // namespace sora::ir

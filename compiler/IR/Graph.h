@@ -1,0 +1,128 @@
+//===- Graph.h - The graph IR: SSA tensor values --------------*- C++ -*-===//
+//
+// A graph is a list of nodes in topological order; each node is one op
+// applied to earlier nodes and is itself the (single) value it produces.
+// Types are static except for the leading batch dimension, so every loop but
+// the one over samples has a constant trip count when lowered.
+//
+//===----------------------------------------------------------------------===//
+#pragma once
+
+#include "sora/dsl/Source.h"
+
+#include <cstdint>
+#include <iosfwd>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace sora::ir {
+
+enum class OpKind {
+#define OP(Enum, Mnemonic, Operands) Enum,
+#include "IR/Ops.def"
+};
+
+constexpr int kNumOps = 0
+#define OP(Enum, Mnemonic, Operands) +1
+#include "IR/Ops.def"
+    ;
+
+const char *mnemonic(OpKind op);
+int operandCount(OpKind op);
+
+/// f32[?, d1, d2] (batched) or f32[d0, d1] or f32[] (scalar), or none.
+struct Type {
+  bool none = false;
+  bool batched = false;
+  std::vector<int64_t> dims; ///< without the batch dimension
+
+  static Type noneType() { return {true, false, {}}; }
+  /// Elements per sample (batched) or in all (not batched).
+  int64_t elements() const;
+  bool operator==(const Type &o) const {
+    return none == o.none && batched == o.batched && dims == o.dims;
+  }
+  bool operator!=(const Type &o) const { return !(*this == o); }
+  std::string str() const;
+};
+
+/// Named numeric attributes ({alpha = 0.2}); few per op.
+struct Attr {
+  std::string name;
+  double value;
+};
+
+/// What a Param holds.
+enum class ParamRole { Weight, OptimizerState };
+/// How a Weight is initialised (matches the runtime's sora_init_kind).
+enum class InitKind { Zeros = 0, GlorotUniform = 1 };
+
+struct Node {
+  OpKind op;
+  std::vector<Node *> operands;
+  Type type;
+  std::vector<Attr> attrs;
+  std::string name; ///< Input / Param: its name; others: empty (numbered)
+  SourceRange loc;  ///< where in the .sora file it came from
+  int id = 0;       ///< position, for printing
+
+  // Param only.
+  ParamRole role = ParamRole::Weight;
+  InitKind init = InitKind::Zeros;
+  int64_t fanIn = 0, fanOut = 0;
+
+  double attr(const std::string &name) const;
+  bool hasResult() const { return !type.none; }
+};
+
+class Graph {
+public:
+  explicit Graph(std::string name) : name_(std::move(name)) {}
+
+  const std::string &name() const { return name_; }
+
+  /// Creates a node, infers its type with the op's shape rule and appends
+  /// it. Shape errors here are compiler bugs (the front end checked shapes):
+  /// they throw std::logic_error, which the driver reports as internal.
+  Node *create(OpKind op, std::vector<Node *> operands,
+               std::vector<Attr> attrs = {});
+  Node *input(const std::string &name, Type type);
+  Node *param(const std::string &name, Type type, ParamRole role,
+              InitKind init, int64_t fanIn = 0, int64_t fanOut = 0);
+  Node *constant(double value);
+
+  /// A graph result, named for the kernel that returns it.
+  void addOutput(const std::string &name, Node *node) {
+    outputs_.push_back({name, node});
+  }
+  struct Output {
+    std::string name;
+    Node *node;
+  };
+  const std::vector<Output> &outputs() const { return outputs_; }
+  Node *output(const std::string &name) const;
+
+  const std::vector<std::unique_ptr<Node>> &nodes() const { return nodes_; }
+  std::vector<Node *> inputs() const;
+  std::vector<Node *> params(ParamRole role) const;
+
+  /// Removes nodes for which `dead` is true (no remaining users assumed),
+  /// keeping order, and renumbers.
+  void erase(const std::vector<bool> &dead);
+  void renumber();
+
+private:
+  std::string name_;
+  std::vector<std::unique_ptr<Node>> nodes_;
+  std::vector<Output> outputs_;
+};
+
+/// Prints the graph in the textual form (`sorac --emit=ir`).
+void print(std::ostream &os, const Graph &g);
+
+/// Checks operand counts, types against the shape rules, topological order
+/// and outputs. Returns an empty string when valid, else what is wrong.
+std::string verify(const Graph &g);
+
+} // namespace sora::ir

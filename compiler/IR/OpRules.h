@@ -1,0 +1,19 @@
+//===- OpRules.h - Shape rules of the ops ---------------------*- C++ -*-===//
+#pragma once
+
+#include "IR/Graph.h"
+
+#include <string>
+
+namespace sora::ir {
+
+/// Computes an op's result type from its operands and attributes, or sets
+/// `error` and returns a none type.
+using ShapeRule = Type (*)(const std::vector<Node *> &operands,
+                           const std::vector<Attr> &attrs, std::string &error);
+
+/// The shape rule of `op` (nullptr only if the table is incomplete, which
+/// the registry self-test catches).
+ShapeRule shapeRule(OpKind op);
+
+} // namespace sora::ir

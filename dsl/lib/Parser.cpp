@@ -1,0 +1,105 @@
+//===- Parser.cpp - Runs the X3 grammar and reports syntax errors ----------===//
+//
+// The only file that instantiates the grammar. Before parsing, a linear scan
+// bounds the nesting depth of brackets, so that no input can overflow the
+// stack of the recursive-descent parser.
+//
+//===----------------------------------------------------------------------===//
+#include "sora/dsl/Parser.h"
+
+#include "Grammar.h"
+
+#include <fmt/format.h>
+
+namespace sora {
+
+namespace {
+
+constexpr int kMaxNesting = 256;
+
+/// Reports the first place where brackets nest deeper than kMaxNesting.
+bool checkNesting(const SourceFile &file, DiagnosticEngine &diags) {
+  const std::string &text = file.text();
+  int depth = 0;
+  for (size_t i = 0; i < text.size(); ++i) {
+    char c = text[i];
+    if (c == '#') { // comment to end of line
+      while (i < text.size() && text[i] != '\n')
+        ++i;
+    } else if (c == '"') { // string: skip escapes and contents
+      for (++i; i < text.size() && text[i] != '"' && text[i] != '\n'; ++i)
+        if (text[i] == '\\')
+          ++i;
+    } else if (c == '(' || c == '[' || c == '{') {
+      if (++depth > kMaxNesting) {
+        diags.error({uint32_t(i), uint32_t(i + 1)},
+                    fmt::format("brackets nested deeper than {} levels",
+                                kMaxNesting));
+        return false;
+      }
+    } else if (c == ')' || c == ']' || c == '}') {
+      depth = depth > 0 ? depth - 1 : 0;
+    }
+  }
+  return true;
+}
+
+/// A short description of the token at `offset`, for "found ..." messages.
+std::string describeTokenAt(const std::string &text, uint32_t offset,
+                            uint32_t &end) {
+  end = offset;
+  if (offset >= text.size())
+    return "end of file";
+  auto isWord = [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+           (c >= '0' && c <= '9') || c == '_' || c == '.';
+  };
+  unsigned char c = text[offset];
+  if (isWord(c)) {
+    while (end < text.size() && isWord(text[end]) && end - offset < 40)
+      ++end;
+    return "'" + text.substr(offset, end - offset) + "'";
+  }
+  end = offset + 1;
+  if (c == '\n')
+    return "end of line";
+  if (c < 32 || c >= 127)
+    return fmt::format("byte 0x{:02x}", c);
+  return fmt::format("'{}'", char(c));
+}
+
+} // namespace
+
+std::optional<ast::File> parseFile(const SourceFile &file,
+                                   DiagnosticEngine &diags) {
+  if (!checkNesting(file, diags))
+    return std::nullopt;
+
+  namespace x3 = boost::spirit::x3;
+  const std::string &text = file.text();
+  grammar::ParseState state;
+  state.begin = text.begin();
+  auto first = text.begin();
+  ast::File result;
+  auto const parser = x3::with<grammar::parse_state_tag>(std::ref(state))[
+      grammar::file];
+  bool ok = x3::phrase_parse(first, text.end(), parser, grammar::skipper,
+                             result.items);
+  if (ok && !state.failed)
+    return result;
+
+  uint32_t offset = state.failed ? state.errorOffset
+                                 : static_cast<uint32_t>(first - text.begin());
+  // Point at the next token, not at the whitespace before it.
+  while (offset < text.size() &&
+         (text[offset] == ' ' || text[offset] == '\t' || text[offset] == '\n' ||
+          text[offset] == '\r'))
+    ++offset;
+  uint32_t end;
+  std::string found = describeTokenAt(text, offset, end);
+  std::string expected = state.failed ? state.expected : "'model' or 'train' block";
+  diags.error({offset, end}, fmt::format("expected {}, found {}", expected, found));
+  return std::nullopt;
+}
+
+} // namespace sora

@@ -1,0 +1,49 @@
+/*===- internal.h - Helpers shared by the runtime's source files ---------===*
+ *
+ * Not installed and not part of the C API: generated code never sees these.
+ *
+ *===----------------------------------------------------------------------===*/
+#ifndef SORA_RT_INTERNAL_H
+#define SORA_RT_INTERNAL_H
+
+#include "sora/runtime.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define SORA_PRINTF(fmt, args) __attribute__((format(printf, fmt, args)))
+
+/// The most floats one tensor (a data set's images or labels) may hold: a
+/// bound that keeps every size computation far from overflowing and rejects
+/// absurd headers before allocating.
+#define SORA_MAX_TENSOR_FLOATS ((int64_t)1 << 31)
+
+/// Room for a resolved data file path, including the terminating NUL.
+#define SORA_PATH_MAX 4096
+
+/// Sets this thread's error message, printf-style (see sora_last_error).
+void sora_set_error(const char *fmt, ...) SORA_PRINTF(1, 2);
+
+/// Sets the error message and returns `status`: `return sora_fail(...);`.
+sora_status sora_fail(sora_status status, const char *fmt, ...)
+    SORA_PRINTF(2, 3);
+
+/// One step of splitmix64: advances `*state` and returns the next output.
+uint64_t sora_splitmix64(uint64_t *state);
+
+/// `a * b` into `*out`; false if either is negative or the product exceeds
+/// `limit`.
+bool sora_mul_checked(int64_t a, int64_t b, int64_t limit, int64_t *out);
+
+/// sora_alloc for `count` floats; NULL (with the error set) if `count` is
+/// negative or the byte size overflows.
+float *sora_alloc_floats(int64_t count);
+
+/// One optimizer step on `n` rows (1..max_batch): counts the step first, so
+/// the first step passes step = 1, then calls the train kernel, which writes
+/// the batch's loss sum and correct count into `out`.
+sora_status sora_model_train_batch(sora_model *m, const float *x,
+                                   const float *y, int64_t n, double out[2]);
+
+#endif /* SORA_RT_INTERNAL_H */

@@ -1,0 +1,213 @@
+/*===- model.c - Model instances: storage, init, predict, train, evaluate -===*/
+#include "internal.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct sora_model {
+  const sora_model_desc *desc;
+  float *params;
+  float *opt_state;
+  void *scratch;
+  int64_t step;
+};
+
+/// The model's name for messages.
+static const char *model_name(const sora_model_desc *d) {
+  return d->name ? d->name : "<unnamed>";
+}
+
+/// Rejects descriptions whose sizes would make the runtime misbehave.
+static sora_status check_desc(const sora_model_desc *d) {
+  if (d->input_size <= 0 || d->output_size <= 0 || d->label_size < 0 ||
+      d->params_floats < 0 || d->opt_state_floats < 0 || d->scratch_bytes < 0 ||
+      d->max_batch <= 0 || d->num_params < 0 ||
+      (d->num_params > 0 && !d->params))
+    return sora_fail(SORA_ERR_ARGUMENT,
+                     "model '%s': invalid description (negative size, "
+                     "max_batch < 1 or missing parameter table)",
+                     model_name(d));
+  return SORA_OK;
+}
+
+sora_status sora_model_create(const sora_model_desc *desc, sora_model **out) {
+  if (!out)
+    return sora_fail(SORA_ERR_ARGUMENT, "sora_model_create: out is NULL");
+  *out = NULL;
+  if (!desc)
+    return sora_fail(SORA_ERR_ARGUMENT, "sora_model_create: desc is NULL");
+  sora_status status = check_desc(desc);
+  if (status != SORA_OK)
+    return status;
+
+  sora_model *m = calloc(1, sizeof *m);
+  if (!m)
+    return sora_fail(SORA_ERR_MEMORY, "out of memory creating model '%s'",
+                     model_name(desc));
+  m->desc = desc;
+  m->params = sora_alloc_floats(desc->params_floats);
+  m->opt_state = sora_alloc_floats(desc->opt_state_floats);
+  m->scratch = sora_alloc((size_t)desc->scratch_bytes);
+  if (!m->params || !m->opt_state || !m->scratch) {
+    sora_model_destroy(m);
+    return sora_fail(SORA_ERR_MEMORY, "out of memory creating model '%s'",
+                     model_name(desc));
+  }
+  status = sora_model_init(m, desc->has_train ? desc->seed : 0);
+  if (status != SORA_OK) {
+    sora_model_destroy(m);
+    return status;
+  }
+  *out = m;
+  return SORA_OK;
+}
+
+void sora_model_destroy(sora_model *m) {
+  if (!m)
+    return;
+  sora_free(m->params);
+  sora_free(m->opt_state);
+  sora_free(m->scratch);
+  free(m);
+}
+
+const sora_model_desc *sora_model_describe(const sora_model *m) {
+  return m ? m->desc : NULL;
+}
+
+float *sora_model_params(sora_model *m) { return m ? m->params : NULL; }
+
+int64_t sora_model_step(const sora_model *m) { return m ? m->step : 0; }
+
+/// The golden-ratio constant of splitmix64: spreads parameter indices apart.
+#define GOLDEN UINT64_C(0x9E3779B97F4A7C15)
+
+/// Each parameter has its own generator, seeded from `seed` and its index,
+/// so that a tensor's values do not depend on the sizes of earlier ones.
+sora_status sora_model_init(sora_model *m, int64_t seed) {
+  if (!m)
+    return sora_fail(SORA_ERR_ARGUMENT, "sora_model_init: model is NULL");
+  const sora_model_desc *d = m->desc;
+  for (int64_t i = 0; i < d->num_params; ++i) {
+    const sora_param_desc *p = &d->params[i];
+    const char *name = p->name ? p->name : "<unnamed>";
+    if (p->offset < 0 || p->size < 0 || p->size > d->params_floats - p->offset)
+      return sora_fail(SORA_ERR_ARGUMENT,
+                       "model '%s': parameter '%s' lies outside the "
+                       "parameter block",
+                       model_name(d), name);
+    float *values = m->params + p->offset;
+    switch (p->init) {
+    case SORA_INIT_ZEROS:
+      memset(values, 0, (size_t)p->size * sizeof(float));
+      break;
+    case SORA_INIT_GLOROT_UNIFORM: {
+      if (p->fan_in < 0 || p->fan_out < 0 || p->fan_in + p->fan_out <= 0)
+        return sora_fail(SORA_ERR_ARGUMENT,
+                         "model '%s': parameter '%s' has fan_in %lld and "
+                         "fan_out %lld",
+                         model_name(d), name, (long long)p->fan_in,
+                         (long long)p->fan_out);
+      float limit = (float)sqrt(6.0 / (double)(p->fan_in + p->fan_out));
+      uint64_t mix = (uint64_t)seed ^ ((uint64_t)i * GOLDEN);
+      sora_rng rng;
+      sora_rng_seed(&rng, sora_splitmix64(&mix));
+      for (int64_t k = 0; k < p->size; ++k)
+        values[k] = (2.0f * sora_rng_uniform(&rng) - 1.0f) * limit;
+      break;
+    }
+    default:
+      return sora_fail(SORA_ERR_ARGUMENT,
+                       "model '%s': parameter '%s' has unknown init kind %lld",
+                       model_name(d), name, (long long)p->init);
+    }
+  }
+  // A fresh start: Adam's moments and its bias correction's step restart.
+  memset(m->opt_state, 0, (size_t)d->opt_state_floats * sizeof(float));
+  m->step = 0;
+  return SORA_OK;
+}
+
+sora_status sora_model_predict(sora_model *m, const float *x, size_t n,
+                               float *y) {
+  if (!m)
+    return sora_fail(SORA_ERR_ARGUMENT, "sora_model_predict: model is NULL");
+  const sora_model_desc *d = m->desc;
+  if (!d->predict)
+    return sora_fail(SORA_ERR_STATE, "model '%s' has no predict kernel",
+                     model_name(d));
+  if (n > 0 && (!x || !y))
+    return sora_fail(SORA_ERR_ARGUMENT, "sora_model_predict: x or y is NULL");
+  for (size_t done = 0; done < n;) {
+    size_t chunk = n - done;
+    if (chunk > (size_t)d->max_batch)
+      chunk = (size_t)d->max_batch;
+    d->predict(m->params, m->opt_state, m->scratch, x + done * d->input_size,
+               NULL, (int64_t)chunk, m->step, y + done * d->output_size);
+    done += chunk;
+  }
+  return SORA_OK;
+}
+
+sora_status sora_model_train_batch(sora_model *m, const float *x,
+                                   const float *y, int64_t n, double out[2]) {
+  const sora_model_desc *d = m->desc;
+  if (!d->train_step)
+    return sora_fail(SORA_ERR_STATE, "model '%s' has no train block",
+                     model_name(d));
+  if (n < 1 || n > d->max_batch)
+    return sora_fail(SORA_ERR_ARGUMENT,
+                     "model '%s': a train step takes 1..%lld rows, not %lld",
+                     model_name(d), (long long)d->max_batch, (long long)n);
+  if (!x || !y)
+    return sora_fail(SORA_ERR_ARGUMENT, "model '%s': x or y is NULL",
+                     model_name(d));
+  ++m->step; // the kernel sees the number of this step, from 1
+  out[0] = out[1] = 0.0;
+  d->train_step(m->params, m->opt_state, m->scratch, x, y, n, m->step, out);
+  return SORA_OK;
+}
+
+sora_status sora_model_train_step(sora_model *m, const float *x, const float *y,
+                                  size_t n, float *loss) {
+  if (!m)
+    return sora_fail(SORA_ERR_ARGUMENT, "sora_model_train_step: model is NULL");
+  if (n > (size_t)INT64_MAX)
+    n = 0; // rejected below as out of range
+  double out[2];
+  sora_status status = sora_model_train_batch(m, x, y, (int64_t)n, out);
+  if (status == SORA_OK && loss)
+    *loss = (float)(out[0] / (double)n);
+  return status;
+}
+
+sora_status sora_model_evaluate(sora_model *m, const float *x, const float *y,
+                                size_t n, sora_metrics *out) {
+  if (!m || !out)
+    return sora_fail(SORA_ERR_ARGUMENT,
+                     "sora_model_evaluate: model or out is NULL");
+  const sora_model_desc *d = m->desc;
+  if (!d->evaluate)
+    return sora_fail(SORA_ERR_STATE, "model '%s' has no evaluate kernel",
+                     model_name(d));
+  if (n > 0 && (!x || !y))
+    return sora_fail(SORA_ERR_ARGUMENT, "sora_model_evaluate: x or y is NULL");
+  double loss_sum = 0.0, correct = 0.0;
+  for (size_t done = 0; done < n;) {
+    size_t chunk = n - done;
+    if (chunk > (size_t)d->max_batch)
+      chunk = (size_t)d->max_batch;
+    double stats[2] = {0.0, 0.0};
+    d->evaluate(m->params, m->opt_state, m->scratch, x + done * d->input_size,
+                y + done * d->label_size, (int64_t)chunk, m->step, stats);
+    loss_sum += stats[0];
+    correct += stats[1];
+    done += chunk;
+  }
+  // The mean of no samples is undefined: NaN, not a misleading 0.
+  out->loss = n > 0 ? loss_sum / (double)n : NAN;
+  out->accuracy = n > 0 ? correct / (double)n : NAN;
+  out->count = (int64_t)n;
+  return SORA_OK;
+}

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Installs the Debian packages sorac needs, and only those that are missing.
+# Works as root or through sudo; never prompts. Usage: scripts/setup.sh [extra packages...]
+set -euo pipefail
+
+packages=(
+  cmake ninja-build g++ python3
+  llvm-19-dev llvm-19-tools     # LLVM C++ API; FileCheck, lit, not
+  libboost-dev                  # Spirit X3 (header-only)
+  libfmt-dev zlib1g-dev
+  googletest libgtest-dev
+  dataset-fashion-mnist         # the example's data, /usr/share/datasets
+  "$@"
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+  [[ "$status" == "install ok installed" ]] || missing+=("$p")
+done
+[[ ${#missing[@]} -eq 0 ]] && exit 0
+
+echo "setup: installing ${missing[*]}"
+sudo=()
+[[ $(id -u) -eq 0 ]] || sudo=(sudo)
+export DEBIAN_FRONTEND=noninteractive
+"${sudo[@]}" apt-get update -q
+"${sudo[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}"

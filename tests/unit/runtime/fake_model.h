@@ -1,0 +1,131 @@
+//===- fake_model.h - A hand-written model description for the tests -----===//
+//
+// The kernels are plain functions that record what they receive, so the tests
+// can check how the runtime batches, splits, shuffles and counts steps. Each
+// input row holds its sample index in x[0] (see write_index_dataset), so the
+// "loss" of a row is its index and a row is "correct" when its index is even.
+//
+//===----------------------------------------------------------------------===//
+#ifndef SORA_RT_FAKE_MODEL_H
+#define SORA_RT_FAKE_MODEL_H
+
+#include "sora/runtime.h"
+
+#include <cstdint>
+#include <vector>
+
+namespace sora_test {
+
+/// One kernel call.
+struct Call {
+  char kind; // 't'rain, 'e'valuate or 'p'redict
+  int64_t n;
+  int64_t step;
+  std::vector<int64_t> samples; // x[0] of each row
+  bool labels_match = true;     // each y row is the one-hot of sample % 3
+};
+
+/// Every kernel call since the last clear, in order.
+inline std::vector<Call> &calls() {
+  static std::vector<Call> c;
+  return c;
+}
+
+constexpr int64_t kInput = 4;  // 2x2 images
+constexpr int64_t kLabel = 3;  // onehot: 3
+constexpr int64_t kOutput = 2; // predict writes 2 floats per row
+
+inline Call record(char kind, const float *x, const float *y, int64_t n,
+                   int64_t step) {
+  Call c{kind, n, step, {}, true};
+  for (int64_t r = 0; r < n; ++r) {
+    auto sample = static_cast<int64_t>(x[r * kInput]);
+    c.samples.push_back(sample);
+    if (y)
+      for (int64_t k = 0; k < kLabel; ++k)
+        c.labels_match &= y[r * kLabel + k] == (k == sample % 3 ? 1.0f : 0.0f);
+  }
+  return c;
+}
+
+/// Loss sum = sum of the sample indices, correct = number of even indices.
+inline void write_stats(const Call &c, void *out) {
+  auto *stats = static_cast<double *>(out);
+  for (int64_t s : c.samples) {
+    stats[0] += static_cast<double>(s);
+    stats[1] += s % 2 == 0 ? 1.0 : 0.0;
+  }
+}
+
+inline void fake_train(float *params, float *opt_state, void *, const float *x,
+                       const float *y, int64_t n, int64_t step, void *out) {
+  Call c = record('t', x, y, n, step);
+  static_cast<double *>(out)[0] = static_cast<double *>(out)[1] = 0;
+  write_stats(c, out);
+  params[0] += 1.0f; // an "update" the tests can see
+  opt_state[0] = static_cast<float>(step);
+  calls().push_back(c);
+}
+
+inline void fake_evaluate(float *, float *, void *, const float *x,
+                          const float *y, int64_t n, int64_t step, void *out) {
+  Call c = record('e', x, y, n, step);
+  static_cast<double *>(out)[0] = static_cast<double *>(out)[1] = 0;
+  write_stats(c, out);
+  calls().push_back(c);
+}
+
+inline void fake_predict(float *, float *, void *scratch, const float *x,
+                         const float *, int64_t n, int64_t step, void *out) {
+  Call c = record('p', x, nullptr, n, step);
+  auto *y = static_cast<float *>(out);
+  for (int64_t r = 0; r < n; ++r) {
+    y[r * kOutput] = x[r * kInput] * 2;
+    y[r * kOutput + 1] = -1;
+  }
+  static_cast<unsigned char *>(scratch)[0] = 1; // scratch must be writable
+  calls().push_back(c);
+}
+
+/// Two parameters: a Glorot-initialised [3, 4] weight and a zero bias.
+inline const sora_param_desc *fake_params() {
+  static const sora_param_desc p[] = {
+      {"dense.weight", 0, 12, 2, {3, 4, 0, 0}, SORA_INIT_GLOROT_UNIFORM, 4, 3},
+      {"dense.bias", 12, 3, 1, {3, 0, 0, 0}, SORA_INIT_ZEROS, 4, 3},
+  };
+  return p;
+}
+
+/// A model over `dir`'s "x.idx"/"y.idx" (see write_index_dataset).
+inline sora_model_desc fake_desc(const char *source_dir) {
+  sora_model_desc d = {};
+  d.name = "fake";
+  d.source_dir = source_dir;
+  d.input_size = kInput;
+  d.output_size = kOutput;
+  d.label_size = kLabel;
+  d.params_floats = 15;
+  d.opt_state_floats = 30;
+  d.scratch_bytes = 16;
+  d.max_batch = 4;
+  d.num_params = 2;
+  d.params = fake_params();
+  d.has_train = 1;
+  d.batch_size = 4;
+  d.epochs = 2;
+  d.seed = 42;
+  d.validation_split = 0.0;
+  d.shuffle = 0;
+  d.metrics = SORA_METRIC_LOSS | SORA_METRIC_ACCURACY;
+  d.loss = SORA_LOSS_CATEGORICAL_CROSSENTROPY;
+  d.data = {"x.idx", "y.idx", 1.0, kLabel};
+  d.test = {nullptr, nullptr, 1.0, 0};
+  d.train_step = fake_train;
+  d.evaluate = fake_evaluate;
+  d.predict = fake_predict;
+  return d;
+}
+
+} // namespace sora_test
+
+#endif // SORA_RT_FAKE_MODEL_H
