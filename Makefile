@@ -26,7 +26,7 @@ check: build
 
 bench: build
 	@scripts/setup.sh python3-torch libopenblas0-pthread
-	bench/run.sh $(BUILD)
+	bench/run.py $(BUILD)
 
 clean:
 	rm -rf $(BUILD)

@@ -1,19 +1,31 @@
 /* The seed's example: compile model.sora with sorac, link the object with
  * the runtime, run the train block, print the test accuracy.
  *
- *   mnist_mlp [--data DIR] [--epochs N] [--limit N]
+ *   mnist_mlp [--data DIR] [--epochs N] [--limit N] [--validation-split F]
+ *             [--seed N]
  *
  * --data is where relative data paths are looked up first (then the .sora
  * file's directory, then /usr/share/datasets); --epochs and --limit override
- * the train block's epochs and use only the first N training samples. */
+ * the train block's epochs and use only the first N training samples;
+ * --validation-split overrides the fraction held out; --seed replaces the
+ * train block's seed (weights and shuffling). */
 #include "model.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+/* Adds up the epochs' training time (the runtime times each epoch). */
+static int add_seconds(const sora_epoch_report *r, void *user) {
+  *(double *)user += r->seconds;
+  return 0;
+}
+
 static int usage(const char *prog) {
-  fprintf(stderr, "usage: %s [--data DIR] [--epochs N] [--limit N]\n", prog);
+  fprintf(stderr,
+          "usage: %s [--data DIR] [--epochs N] [--limit N] "
+          "[--validation-split F] [--seed N]\n",
+          prog);
   return 2;
 }
 
@@ -27,6 +39,10 @@ int main(int argc, char **argv) {
       options.epochs = atoll(argv[++i]);
     else if (i + 1 < argc && strcmp(argv[i], "--limit") == 0)
       options.limit = atoll(argv[++i]);
+    else if (i + 1 < argc && strcmp(argv[i], "--validation-split") == 0)
+      options.validation_split = atof(argv[++i]);
+    else if (i + 1 < argc && strcmp(argv[i], "--seed") == 0)
+      options.seed = atoll(argv[++i]);
     else
       return usage(argv[0]);
   }
@@ -36,13 +52,23 @@ int main(int argc, char **argv) {
     fprintf(stderr, "error: %s\n", sora_last_error());
     return 1;
   }
+  if (options.seed >= 0 &&
+      sora_model_init((sora_model *)model, options.seed) != SORA_OK) {
+    fprintf(stderr, "error: %s\n", sora_last_error());
+    mnist_mlp_destroy(model);
+    return 1;
+  }
   sora_metrics test;
+  double train_seconds = 0;
   options.test = &test;
+  options.callback = add_seconds;
+  options.user = &train_seconds;
   if (mnist_mlp_fit(model, data_dir, &options) != SORA_OK) {
     fprintf(stderr, "error: %s\n", sora_last_error());
     mnist_mlp_destroy(model);
     return 1;
   }
+  printf("train time: %.3f s\n", train_seconds);
   printf("test accuracy: %.4f (%lld images)\n", test.accuracy,
          (long long)test.count);
   mnist_mlp_destroy(model);

@@ -17,6 +17,8 @@ sora_fit_options sora_fit_defaults(void) {
   sora_fit_options o;
   memset(&o, 0, sizeof o);
   o.verbose = 1;
+  o.validation_split = -1;
+  o.seed = -1;
   return o;
 }
 
@@ -81,10 +83,12 @@ sora_status sora_model_fit(sora_model *m, const char *data_dir,
                      "model '%s': batch_size %" PRId64
                      " is outside 1..%" PRId64,
                      name, d->batch_size, d->max_batch);
-  if (!(d->validation_split >= 0.0 && d->validation_split < 1.0))
+  double validation_split =
+      o->validation_split >= 0 ? o->validation_split : d->validation_split;
+  if (!(validation_split >= 0.0 && validation_split < 1.0))
     return sora_fail(SORA_ERR_STATE,
                      "model '%s': validation_split %g is outside [0, 1)", name,
-                     d->validation_split);
+                     validation_split);
   if (o->epochs < 0 || o->limit < 0)
     return sora_fail(SORA_ERR_ARGUMENT,
                      "sora_model_fit: negative epochs or limit");
@@ -112,13 +116,13 @@ sora_status sora_model_fit(sora_model *m, const char *data_dir,
   if (o->limit > 0 && o->limit < count)
     count = o->limit;
   // Keras: the validation part is the tail, taken before any shuffling.
-  int64_t split_at = (int64_t)((double)count * (1.0 - d->validation_split));
+  int64_t split_at = (int64_t)((double)count * (1.0 - validation_split));
   int64_t val_count = count - split_at;
   if (split_at < 1) {
     status = sora_fail(SORA_ERR_ARGUMENT,
                        "model '%s': no training samples left out of %" PRId64
                        " after validation_split %g",
-                       name, count, d->validation_split);
+                       name, count, validation_split);
     goto done;
   }
 
@@ -136,7 +140,7 @@ sora_status sora_model_fit(sora_model *m, const char *data_dir,
     order[i] = i;
   // One generator for the whole run: epoch k's order depends only on seed.
   sora_rng rng;
-  sora_rng_seed(&rng, (uint64_t)d->seed);
+  sora_rng_seed(&rng, (uint64_t)(o->seed >= 0 ? o->seed : d->seed));
 
   size_t x_row = (size_t)d->input_size * sizeof(float);
   size_t y_row = (size_t)d->label_size * sizeof(float);

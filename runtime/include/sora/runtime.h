@@ -171,6 +171,11 @@ typedef int (*sora_epoch_callback)(const sora_epoch_report *r, void *user);
 typedef struct sora_fit_options {
   int64_t epochs;  /* 0: the train block's                               */
   int64_t limit;   /* > 0: use only the first `limit` training samples    */
+  double validation_split; /* >= 0: overrides the train block's; < 0 (the
+                              default): as the train block says          */
+  int64_t seed; /* >= 0: the shuffling seed instead of the train block's;
+                   < 0 (the default): the train block's. Weights are seeded
+                   at creation (see sora_model_init).                    */
   int64_t verbose; /* 1: print one line per epoch, as Keras does          */
   sora_epoch_callback callback; /* may be NULL */
   void *user;
