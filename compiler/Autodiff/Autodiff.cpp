@@ -1,4 +1,5 @@
-//===- Autodiff.cpp - Reverse-mode accumulation ----------------------------===//
+//===- Autodiff.cpp - Reverse-mode accumulation
+//----------------------------===//
 //
 // Classic reverse mode on an SSA graph: walk the nodes backwards from the
 // objective, ask each node's gradient rule (GradRules.cpp) for its operands'

@@ -1,4 +1,5 @@
-//===- GradRules.cpp - One gradient rule per op, as a table ----------------===//
+//===- GradRules.cpp - One gradient rule per op, as a table
+//----------------===//
 //
 // Each rule is the textbook derivative, written with other ops of the IR.
 // y is the node itself, dy the incoming gradient; the comment above each
@@ -24,9 +25,8 @@ Grads leaf(Graph &, Node *, Node *, const Need &) { return {}; }
 
 // Ops that appear only in gradient, metric or update code.
 Grads notDifferentiable(Graph &, Node *n, Node *, const Need &) {
-  throw std::logic_error(
-      fmt::format("autodiff reached '{}', which has no derivative",
-                  mnemonic(n->op)));
+  throw std::logic_error(fmt::format(
+      "autodiff reached '{}', which has no derivative", mnemonic(n->op)));
 }
 
 // y = A.B:    dA = dy.B^T,  dB = A^T.dy

@@ -1,4 +1,5 @@
-//===- GradRules.h - The gradient rule of every op ---------------*- C++ -*-===//
+//===- GradRules.h - The gradient rule of every op ---------------*- C++
+//-*-===//
 #pragma once
 
 #include "IR/Graph.h"

@@ -1,4 +1,5 @@
-//===- BufferPlan.cpp - Parameter layout and scratch offsets ---------------===//
+//===- BufferPlan.cpp - Parameter layout and scratch offsets
+//---------------===//
 #include "CodeGen/BufferPlan.h"
 
 namespace sora::ir {

@@ -1,4 +1,5 @@
-//===- KernelEmitter.cpp - Loops, reductions, element access ---------------===//
+//===- KernelEmitter.cpp - Loops, reductions, element access
+//---------------===//
 #include "CodeGen/KernelEmitter.h"
 
 #include <llvm/IR/Intrinsics.h>
@@ -26,12 +27,13 @@ void KernelEmitter::store(const Node *node, Value *index, Value *value) {
 
 void KernelEmitter::loop(Value *lo, Value *hi, const Body &body,
                          const char *name) {
-  reduce(lo, hi, {},
-         [&](Value *i, const std::vector<Value *> &) {
-           body(i);
-           return std::vector<Value *>{};
-         },
-         name);
+  reduce(
+      lo, hi, {},
+      [&](Value *i, const std::vector<Value *> &) {
+        body(i);
+        return std::vector<Value *>{};
+      },
+      name);
 }
 
 std::vector<Value *> KernelEmitter::reduce(Value *lo, Value *hi,
@@ -40,8 +42,10 @@ std::vector<Value *> KernelEmitter::reduce(Value *lo, Value *hi,
                                            const char *name) {
   LLVMContext &ctx = b.getContext();
   BasicBlock *entry = b.GetInsertBlock();
-  BasicBlock *header = BasicBlock::Create(ctx, std::string(name) + ".head", fn_);
-  BasicBlock *bodyBB = BasicBlock::Create(ctx, std::string(name) + ".body", fn_);
+  BasicBlock *header =
+      BasicBlock::Create(ctx, std::string(name) + ".head", fn_);
+  BasicBlock *bodyBB =
+      BasicBlock::Create(ctx, std::string(name) + ".body", fn_);
   BasicBlock *exit = BasicBlock::Create(ctx, std::string(name) + ".exit", fn_);
   b.CreateBr(header);
 
@@ -70,28 +74,35 @@ std::vector<Value *> KernelEmitter::reduce(Value *lo, Value *hi,
   return current;
 }
 
-Value *KernelEmitter::reduce(
-    int64_t hi, Value *init,
-    const std::function<Value *(Value *, Value *)> &body, const char *name) {
-  return reduce(i64(0), i64(hi), {init},
-                [&](Value *i, const std::vector<Value *> &acc) {
-                  return std::vector<Value *>{body(i, acc[0])};
-                },
-                name)[0];
+Value *
+KernelEmitter::reduce(int64_t hi, Value *init,
+                      const std::function<Value *(Value *, Value *)> &body,
+                      const char *name) {
+  return reduce(
+      i64(0), i64(hi), {init},
+      [&](Value *i, const std::vector<Value *> &acc) {
+        return std::vector<Value *>{body(i, acc[0])};
+      },
+      name)[0];
 }
 
 Value *KernelEmitter::call(Intrinsic::ID id, std::vector<Value *> args) {
-  Function *f = Intrinsic::getDeclaration(fn_->getParent(), id,
-                                          {args[0]->getType()});
+  Function *f =
+      Intrinsic::getDeclaration(fn_->getParent(), id, {args[0]->getType()});
   return b.CreateCall(f, args);
 }
 
 void KernelEmitter::forEachElement(const Node *like, const Body &body) {
   int64_t elements = like->type.elements();
-  loop(i64(0), rows(like), [&](Value *r) {
-    Value *base = b.CreateMul(r, i64(elements), "", true, true);
-    loop(elements, [&](Value *e) { body(b.CreateAdd(base, e, "", true, true)); }, "e");
-  }, "row");
+  loop(
+      i64(0), rows(like),
+      [&](Value *r) {
+        Value *base = b.CreateMul(r, i64(elements), "", true, true);
+        loop(
+            elements,
+            [&](Value *e) { body(b.CreateAdd(base, e, "", true, true)); }, "e");
+      },
+      "row");
 }
 
 } // namespace sora::ir

@@ -41,7 +41,9 @@ public:
   llvm::Value *i64(int64_t v) { return b.getInt64(v); }
   llvm::Value *f32(double v);
   /// Number of rows of a value: the batch size if batched, else 1.
-  llvm::Value *rows(const Node *node) { return node->type.batched ? n : i64(1); }
+  llvm::Value *rows(const Node *node) {
+    return node->type.batched ? n : i64(1);
+  }
 
   using Body = std::function<void(llvm::Value *)>;
   /// for (i = lo; i < hi; ++i) body(i)
@@ -58,10 +60,10 @@ public:
                                     std::vector<llvm::Value *> init,
                                     const ReduceBody &body,
                                     const char *name = "r");
-  llvm::Value *reduce(int64_t hi, llvm::Value *init,
-                      const std::function<llvm::Value *(llvm::Value *,
-                                                        llvm::Value *)> &body,
-                      const char *name = "r");
+  llvm::Value *
+  reduce(int64_t hi, llvm::Value *init,
+         const std::function<llvm::Value *(llvm::Value *, llvm::Value *)> &body,
+         const char *name = "r");
 
   /// Calls a float intrinsic (exp, log, sqrt, maxnum, ...).
   llvm::Value *call(llvm::Intrinsic::ID id, std::vector<llvm::Value *> args);

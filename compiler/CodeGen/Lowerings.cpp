@@ -1,4 +1,5 @@
-//===- Lowerings.cpp - One lowering rule per op, as a table ----------------===//
+//===- Lowerings.cpp - One lowering rule per op, as a table
+//----------------===//
 //
 // Each rule emits the loop nest of one op, specialised to its shapes: every
 // loop but the one over the batch has a constant trip count. The loops are
@@ -36,82 +37,130 @@ void noCode(KernelEmitter &, const Node &) {}
 void lowerMatMul(KernelEmitter &k, const Node &n) {
   const Node *a = n.operands[0], *bm = n.operands[1];
   int64_t K_ = bm->type.dims[0], M = bm->type.dims[1];
-  k.loop(k.i64(0), k.rows(&n), [&](Value *r) {
-    Value *yRow = mulIdx(k, r, M), *aRow = mulIdx(k, r, K_);
-    k.loop(M, [&](Value *j) { k.store(&n, addIdx(k, yRow, j), k.f32(0)); }, "j");
-    k.loop(K_, [&](Value *kk) {
-      Value *av = k.load(a, addIdx(k, aRow, kk));
-      Value *bRow = mulIdx(k, kk, M);
-      k.loop(M, [&](Value *j) {
-        Value *yi = addIdx(k, yRow, j);
-        Value *prod = k.b.CreateFMul(av, k.load(bm, addIdx(k, bRow, j)));
-        k.store(&n, yi, k.b.CreateFAdd(k.load(&n, yi), prod));
-      }, "j");
-    }, "k");
-  }, "row");
+  k.loop(
+      k.i64(0), k.rows(&n),
+      [&](Value *r) {
+        Value *yRow = mulIdx(k, r, M), *aRow = mulIdx(k, r, K_);
+        k.loop(
+            M, [&](Value *j) { k.store(&n, addIdx(k, yRow, j), k.f32(0)); },
+            "j");
+        k.loop(
+            K_,
+            [&](Value *kk) {
+              Value *av = k.load(a, addIdx(k, aRow, kk));
+              Value *bRow = mulIdx(k, kk, M);
+              k.loop(
+                  M,
+                  [&](Value *j) {
+                    Value *yi = addIdx(k, yRow, j);
+                    Value *prod =
+                        k.b.CreateFMul(av, k.load(bm, addIdx(k, bRow, j)));
+                    k.store(&n, yi, k.b.CreateFAdd(k.load(&n, yi), prod));
+                  },
+                  "j");
+            },
+            "k");
+      },
+      "row");
 }
 
 // Y[r,j] = sum_k A[r,k] B[j,k]   (B is [M,K]): a dot product per output
 void lowerMatMulNT(KernelEmitter &k, const Node &n) {
   const Node *a = n.operands[0], *bm = n.operands[1];
   int64_t M = bm->type.dims[0], K_ = bm->type.dims[1];
-  k.loop(k.i64(0), k.rows(&n), [&](Value *r) {
-    Value *aRow = mulIdx(k, r, K_);
-    k.loop(M, [&](Value *j) {
-      Value *bRow = mulIdx(k, j, K_);
-      Value *dot = k.reduce(K_, k.f32(0), [&](Value *kk, Value *acc) {
-        Value *prod = k.b.CreateFMul(k.load(a, addIdx(k, aRow, kk)),
-                                     k.load(bm, addIdx(k, bRow, kk)));
-        return k.b.CreateFAdd(acc, prod);
-      }, "k");
-      k.store(&n, addIdx(k, mulIdx(k, r, M), j), dot);
-    }, "j");
-  }, "row");
+  k.loop(
+      k.i64(0), k.rows(&n),
+      [&](Value *r) {
+        Value *aRow = mulIdx(k, r, K_);
+        k.loop(
+            M,
+            [&](Value *j) {
+              Value *bRow = mulIdx(k, j, K_);
+              Value *dot = k.reduce(
+                  K_, k.f32(0),
+                  [&](Value *kk, Value *acc) {
+                    Value *prod =
+                        k.b.CreateFMul(k.load(a, addIdx(k, aRow, kk)),
+                                       k.load(bm, addIdx(k, bRow, kk)));
+                    return k.b.CreateFAdd(acc, prod);
+                  },
+                  "k");
+              k.store(&n, addIdx(k, mulIdx(k, r, M), j), dot);
+            },
+            "j");
+      },
+      "row");
 }
 
 // Y[i,j] = sum_r A[r,i] B[r,j]   (A is [?,K], B is [?,M], Y is [K,M])
 void lowerMatMulTN(KernelEmitter &k, const Node &n) {
   const Node *a = n.operands[0], *bm = n.operands[1];
   int64_t K_ = a->type.dims[0], M = bm->type.dims[0];
-  k.loop(K_ * M, [&](Value *i) { k.store(&n, i, k.f32(0)); }, "z");
-  k.loop(k.i64(0), k.n, [&](Value *r) {
-    Value *aRow = mulIdx(k, r, K_), *bRow = mulIdx(k, r, M);
-    k.loop(K_, [&](Value *i) {
-      Value *av = k.load(a, addIdx(k, aRow, i));
-      Value *yRow = mulIdx(k, i, M);
-      k.loop(M, [&](Value *j) {
-        Value *yi = addIdx(k, yRow, j);
-        Value *prod = k.b.CreateFMul(av, k.load(bm, addIdx(k, bRow, j)));
-        k.store(&n, yi, k.b.CreateFAdd(k.load(&n, yi), prod));
-      }, "j");
-    }, "i");
-  }, "row");
+  k.loop(
+      K_ * M, [&](Value *i) { k.store(&n, i, k.f32(0)); }, "z");
+  k.loop(
+      k.i64(0), k.n,
+      [&](Value *r) {
+        Value *aRow = mulIdx(k, r, K_), *bRow = mulIdx(k, r, M);
+        k.loop(
+            K_,
+            [&](Value *i) {
+              Value *av = k.load(a, addIdx(k, aRow, i));
+              Value *yRow = mulIdx(k, i, M);
+              k.loop(
+                  M,
+                  [&](Value *j) {
+                    Value *yi = addIdx(k, yRow, j);
+                    Value *prod =
+                        k.b.CreateFMul(av, k.load(bm, addIdx(k, bRow, j)));
+                    k.store(&n, yi, k.b.CreateFAdd(k.load(&n, yi), prod));
+                  },
+                  "j");
+            },
+            "i");
+      },
+      "row");
 }
 
 // Y[r,j] = X[r,j] + b[j]
 void lowerBiasAdd(KernelEmitter &k, const Node &n) {
   int64_t M = n.type.dims[0];
-  k.loop(k.i64(0), k.rows(&n), [&](Value *r) {
-    Value *row = mulIdx(k, r, M);
-    k.loop(M, [&](Value *j) {
-      Value *i = addIdx(k, row, j);
-      k.store(&n, i, k.b.CreateFAdd(k.load(n.operands[0], i),
-                                    k.load(n.operands[1], j)));
-    }, "j");
-  }, "row");
+  k.loop(
+      k.i64(0), k.rows(&n),
+      [&](Value *r) {
+        Value *row = mulIdx(k, r, M);
+        k.loop(
+            M,
+            [&](Value *j) {
+              Value *i = addIdx(k, row, j);
+              k.store(&n, i,
+                      k.b.CreateFAdd(k.load(n.operands[0], i),
+                                     k.load(n.operands[1], j)));
+            },
+            "j");
+      },
+      "row");
 }
 
 // Y[j] = sum_r X[r,j]
 void lowerReduceBatch(KernelEmitter &k, const Node &n) {
   int64_t M = n.type.elements();
-  k.loop(M, [&](Value *j) { k.store(&n, j, k.f32(0)); }, "z");
-  k.loop(k.i64(0), k.n, [&](Value *r) {
-    Value *row = mulIdx(k, r, M);
-    k.loop(M, [&](Value *j) {
-      k.store(&n, j, k.b.CreateFAdd(k.load(&n, j),
-                                    k.load(n.operands[0], addIdx(k, row, j))));
-    }, "j");
-  }, "row");
+  k.loop(
+      M, [&](Value *j) { k.store(&n, j, k.f32(0)); }, "z");
+  k.loop(
+      k.i64(0), k.n,
+      [&](Value *r) {
+        Value *row = mulIdx(k, r, M);
+        k.loop(
+            M,
+            [&](Value *j) {
+              k.store(&n, j,
+                      k.b.CreateFAdd(k.load(&n, j),
+                                     k.load(n.operands[0], addIdx(k, row, j))));
+            },
+            "j");
+      },
+      "row");
 }
 
 /// An elementwise op: y[i] = f(operands[0][i], operands[1][i], ...).
@@ -201,55 +250,78 @@ void lowerLeakyReluGrad(KernelEmitter &k, const Node &n) {
 /// Row maximum of `z` (M wide) starting at `row`.
 Value *rowMax(KernelEmitter &k, const Node *z, Value *row, int64_t M) {
   Value *ninf = k.f32(-std::numeric_limits<float>::infinity());
-  return k.reduce(M, ninf, [&](Value *j, Value *acc) {
-    return k.call(Intrinsic::maxnum, {acc, k.load(z, addIdx(k, row, j))});
-  }, "max");
+  return k.reduce(
+      M, ninf,
+      [&](Value *j, Value *acc) {
+        return k.call(Intrinsic::maxnum, {acc, k.load(z, addIdx(k, row, j))});
+      },
+      "max");
 }
 
 /// sum_j exp(z[j] - mx); if `store` is set, exp(z[j] - mx) is also written
 /// to it.
 Value *rowSumExp(KernelEmitter &k, const Node *z, Value *row, int64_t M,
                  Value *mx, const Node *store) {
-  return k.reduce(M, k.f32(0), [&](Value *j, Value *acc) {
-    Value *i = addIdx(k, row, j);
-    Value *e = k.call(Intrinsic::exp, {k.b.CreateFSub(k.load(z, i), mx)});
-    if (store)
-      k.store(store, i, e);
-    return k.b.CreateFAdd(acc, e);
-  }, "sum");
+  return k.reduce(
+      M, k.f32(0),
+      [&](Value *j, Value *acc) {
+        Value *i = addIdx(k, row, j);
+        Value *e = k.call(Intrinsic::exp, {k.b.CreateFSub(k.load(z, i), mx)});
+        if (store)
+          k.store(store, i, e);
+        return k.b.CreateFAdd(acc, e);
+      },
+      "sum");
 }
 
 // y = exp(x - max x) / sum exp(x - max x), per row
 void lowerSoftmax(KernelEmitter &k, const Node &n) {
   const Node *z = n.operands[0];
   int64_t M = n.type.elements();
-  k.loop(k.i64(0), k.rows(&n), [&](Value *r) {
-    Value *row = mulIdx(k, r, M);
-    Value *mx = rowMax(k, z, row, M);
-    Value *inv = k.b.CreateFDiv(k.f32(1), rowSumExp(k, z, row, M, mx, &n));
-    k.loop(M, [&](Value *j) {
-      Value *i = addIdx(k, row, j);
-      k.store(&n, i, k.b.CreateFMul(k.load(&n, i), inv));
-    }, "j");
-  }, "row");
+  k.loop(
+      k.i64(0), k.rows(&n),
+      [&](Value *r) {
+        Value *row = mulIdx(k, r, M);
+        Value *mx = rowMax(k, z, row, M);
+        Value *inv = k.b.CreateFDiv(k.f32(1), rowSumExp(k, z, row, M, mx, &n));
+        k.loop(
+            M,
+            [&](Value *j) {
+              Value *i = addIdx(k, row, j);
+              k.store(&n, i, k.b.CreateFMul(k.load(&n, i), inv));
+            },
+            "j");
+      },
+      "row");
 }
 
 // dx = y * (dy - sum(dy * y)), per row
 void lowerSoftmaxGrad(KernelEmitter &k, const Node &n) {
   const Node *dy = n.operands[0], *y = n.operands[1];
   int64_t M = n.type.elements();
-  k.loop(k.i64(0), k.rows(&n), [&](Value *r) {
-    Value *row = mulIdx(k, r, M);
-    Value *dot = k.reduce(M, k.f32(0), [&](Value *j, Value *acc) {
-      Value *i = addIdx(k, row, j);
-      return k.b.CreateFAdd(acc, k.b.CreateFMul(k.load(dy, i), k.load(y, i)));
-    }, "dot");
-    k.loop(M, [&](Value *j) {
-      Value *i = addIdx(k, row, j);
-      k.store(&n, i, k.b.CreateFMul(k.load(y, i),
-                                    k.b.CreateFSub(k.load(dy, i), dot)));
-    }, "j");
-  }, "row");
+  k.loop(
+      k.i64(0), k.rows(&n),
+      [&](Value *r) {
+        Value *row = mulIdx(k, r, M);
+        Value *dot = k.reduce(
+            M, k.f32(0),
+            [&](Value *j, Value *acc) {
+              Value *i = addIdx(k, row, j);
+              return k.b.CreateFAdd(
+                  acc, k.b.CreateFMul(k.load(dy, i), k.load(y, i)));
+            },
+            "dot");
+        k.loop(
+            M,
+            [&](Value *j) {
+              Value *i = addIdx(k, row, j);
+              k.store(&n, i,
+                      k.b.CreateFMul(k.load(y, i),
+                                     k.b.CreateFSub(k.load(dy, i), dot)));
+            },
+            "j");
+      },
+      "row");
 }
 
 // L = (1/n) sum_r sum_j t[r,j] (logsumexp(z[r]) - z[r,j]): never takes the
@@ -257,19 +329,25 @@ void lowerSoftmaxGrad(KernelEmitter &k, const Node &n) {
 void lowerSoftmaxXent(KernelEmitter &k, const Node &n) {
   const Node *z = n.operands[0], *t = n.operands[1];
   int64_t M = z->type.elements();
-  Value *total = k.reduce(k.i64(0), k.n, {k.f32(0)}, [&](Value *r, auto &acc) {
-    Value *row = mulIdx(k, r, M);
-    Value *mx = rowMax(k, z, row, M);
-    Value *lse = k.b.CreateFAdd(
-        mx, k.call(Intrinsic::log, {rowSumExp(k, z, row, M, mx, nullptr)}));
-    Value *rowLoss = k.reduce(M, k.f32(0), [&](Value *j, Value *a) {
-      Value *i = addIdx(k, row, j);
-      Value *term = k.b.CreateFMul(k.load(t, i),
-                                   k.b.CreateFSub(lse, k.load(z, i)));
-      return k.b.CreateFAdd(a, term);
-    }, "xent");
-    return std::vector<Value *>{k.b.CreateFAdd(acc[0], rowLoss)};
-  }, "row")[0];
+  Value *total = k.reduce(
+      k.i64(0), k.n, {k.f32(0)},
+      [&](Value *r, auto &acc) {
+        Value *row = mulIdx(k, r, M);
+        Value *mx = rowMax(k, z, row, M);
+        Value *lse = k.b.CreateFAdd(
+            mx, k.call(Intrinsic::log, {rowSumExp(k, z, row, M, mx, nullptr)}));
+        Value *rowLoss = k.reduce(
+            M, k.f32(0),
+            [&](Value *j, Value *a) {
+              Value *i = addIdx(k, row, j);
+              Value *term = k.b.CreateFMul(k.load(t, i),
+                                           k.b.CreateFSub(lse, k.load(z, i)));
+              return k.b.CreateFAdd(a, term);
+            },
+            "xent");
+        return std::vector<Value *>{k.b.CreateFAdd(acc[0], rowLoss)};
+      },
+      "row")[0];
   Value *count = k.b.CreateSIToFP(k.n, k.b.getFloatTy());
   k.store(&n, k.i64(0), k.b.CreateFDiv(total, count));
 }
@@ -280,43 +358,53 @@ void lowerSoftmaxXentGrad(KernelEmitter &k, const Node &n) {
   int64_t M = z->type.elements();
   Value *count = k.b.CreateSIToFP(k.n, k.b.getFloatTy());
   Value *scale = k.b.CreateFDiv(k.load(dl, k.i64(0)), count);
-  k.loop(k.i64(0), k.n, [&](Value *r) {
-    Value *row = mulIdx(k, r, M);
-    Value *mx = rowMax(k, z, row, M);
-    Value *inv = k.b.CreateFDiv(k.f32(1), rowSumExp(k, z, row, M, mx, &n));
-    k.loop(M, [&](Value *j) {
-      Value *i = addIdx(k, row, j);
-      Value *p = k.b.CreateFMul(k.load(&n, i), inv);
-      k.store(&n, i, k.b.CreateFMul(k.b.CreateFSub(p, k.load(t, i)), scale));
-    }, "j");
-  }, "row");
+  k.loop(
+      k.i64(0), k.n,
+      [&](Value *r) {
+        Value *row = mulIdx(k, r, M);
+        Value *mx = rowMax(k, z, row, M);
+        Value *inv = k.b.CreateFDiv(k.f32(1), rowSumExp(k, z, row, M, mx, &n));
+        k.loop(
+            M,
+            [&](Value *j) {
+              Value *i = addIdx(k, row, j);
+              Value *p = k.b.CreateFMul(k.load(&n, i), inv);
+              k.store(&n, i,
+                      k.b.CreateFMul(k.b.CreateFSub(p, k.load(t, i)), scale));
+            },
+            "j");
+      },
+      "row");
 }
 
 /// Index of the first maximum of a row.
 Value *rowArgMax(KernelEmitter &k, const Node *v, Value *row, int64_t M) {
   Value *ninf = k.f32(-std::numeric_limits<float>::infinity());
-  return k.reduce(k.i64(0), k.i64(M), {ninf, k.i64(0)},
-                  [&](Value *j, auto &acc) {
-                    Value *x = k.load(v, addIdx(k, row, j));
-                    Value *better = k.b.CreateFCmpOGT(x, acc[0]);
-                    return std::vector<Value *>{
-                        k.b.CreateSelect(better, x, acc[0]),
-                        k.b.CreateSelect(better, j, acc[1])};
-                  },
-                  "argmax")[1];
+  return k.reduce(
+      k.i64(0), k.i64(M), {ninf, k.i64(0)},
+      [&](Value *j, auto &acc) {
+        Value *x = k.load(v, addIdx(k, row, j));
+        Value *better = k.b.CreateFCmpOGT(x, acc[0]);
+        return std::vector<Value *>{k.b.CreateSelect(better, x, acc[0]),
+                                    k.b.CreateSelect(better, j, acc[1])};
+      },
+      "argmax")[1];
 }
 
 // correct = number of rows whose argmax of scores equals that of labels
 void lowerCountCorrect(KernelEmitter &k, const Node &n) {
   const Node *s = n.operands[0], *t = n.operands[1];
   int64_t M = s->type.elements();
-  Value *hits = k.reduce(k.i64(0), k.n, {k.i64(0)}, [&](Value *r, auto &acc) {
-    Value *row = mulIdx(k, r, M);
-    Value *same = k.b.CreateICmpEQ(rowArgMax(k, s, row, M),
-                                   rowArgMax(k, t, row, M));
-    return std::vector<Value *>{
-        k.b.CreateAdd(acc[0], k.b.CreateZExt(same, k.b.getInt64Ty()))};
-  }, "row")[0];
+  Value *hits = k.reduce(
+      k.i64(0), k.n, {k.i64(0)},
+      [&](Value *r, auto &acc) {
+        Value *row = mulIdx(k, r, M);
+        Value *same =
+            k.b.CreateICmpEQ(rowArgMax(k, s, row, M), rowArgMax(k, t, row, M));
+        return std::vector<Value *>{
+            k.b.CreateAdd(acc[0], k.b.CreateZExt(same, k.b.getInt64Ty()))};
+      },
+      "row")[0];
   k.store(&n, k.i64(0), k.b.CreateSIToFP(hits, k.b.getFloatTy()));
 }
 
@@ -340,19 +428,23 @@ void lowerAdamUpdate(KernelEmitter &k, const Node &n) {
   Value *bc2Sqrt = b.CreateFPTrunc(
       k.call(Intrinsic::sqrt, {b.CreateFSub(one, powd(b2))}), b.getFloatTy());
   Value *eps = k.f32(n.attr("epsilon"));
-  k.loop(w->type.elements(), [&](Value *i) {
-    Value *gi = k.load(g, i);
-    Value *mi = b.CreateFAdd(b.CreateFMul(k.f32(b1), k.load(m, i)),
-                             b.CreateFMul(k.f32(1 - b1), gi));
-    Value *vi = b.CreateFAdd(b.CreateFMul(k.f32(b2), k.load(v, i)),
-                             b.CreateFMul(k.f32(1 - b2), b.CreateFMul(gi, gi)));
-    Value *denom = b.CreateFAdd(
-        b.CreateFDiv(k.call(Intrinsic::sqrt, {vi}), bc2Sqrt), eps);
-    Value *delta = b.CreateFDiv(b.CreateFMul(stepSize, mi), denom);
-    k.store(m, i, mi);
-    k.store(v, i, vi);
-    k.store(w, i, b.CreateFSub(k.load(w, i), delta));
-  }, "p");
+  k.loop(
+      w->type.elements(),
+      [&](Value *i) {
+        Value *gi = k.load(g, i);
+        Value *mi = b.CreateFAdd(b.CreateFMul(k.f32(b1), k.load(m, i)),
+                                 b.CreateFMul(k.f32(1 - b1), gi));
+        Value *vi =
+            b.CreateFAdd(b.CreateFMul(k.f32(b2), k.load(v, i)),
+                         b.CreateFMul(k.f32(1 - b2), b.CreateFMul(gi, gi)));
+        Value *denom = b.CreateFAdd(
+            b.CreateFDiv(k.call(Intrinsic::sqrt, {vi}), bc2Sqrt), eps);
+        Value *delta = b.CreateFDiv(b.CreateFMul(stepSize, mi), denom);
+        k.store(m, i, mi);
+        k.store(v, i, vi);
+        k.store(w, i, b.CreateFSub(k.load(w, i), delta));
+      },
+      "p");
 }
 
 std::array<Lowering, kNumOps> makeTable() {

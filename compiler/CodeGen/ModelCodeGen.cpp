@@ -1,4 +1,5 @@
-//===- ModelCodeGen.cpp - Kernels, descriptor and API of a model -----------===//
+//===- ModelCodeGen.cpp - Kernels, descriptor and API of a model
+//-----------===//
 #include "CodeGen/ModelCodeGen.h"
 
 #include "Autodiff/Autodiff.h"
@@ -49,8 +50,9 @@ Function *emitKernel(CompiledModel &cm, Graph &g, const std::string &fnName,
   LLVMContext &ctx = mod.getContext();
   llvm::Type *ptr = PointerType::getUnqual(ctx);
   llvm::Type *i64 = llvm::Type::getInt64Ty(ctx);
-  FunctionType *fty = FunctionType::get(
-      llvm::Type::getVoidTy(ctx), {ptr, ptr, ptr, ptr, ptr, i64, i64, ptr}, false);
+  FunctionType *fty =
+      FunctionType::get(llvm::Type::getVoidTy(ctx),
+                        {ptr, ptr, ptr, ptr, ptr, i64, i64, ptr}, false);
   Function *fn = Function::Create(fty, Function::InternalLinkage, fnName, mod);
   const char *argNames[] = {"params", "opt_state", "scratch", "x",
                             "y",      "n",         "step",    "out"};
@@ -108,10 +110,10 @@ Function *emitKernel(CompiledModel &cm, Graph &g, const std::string &fnName,
   if (!isPredict) {
     // out[0] = loss sum over the batch, out[1] = correct predictions.
     Value *count = b.CreateSIToFP(k.n, b.getDoubleTy());
-    Value *loss = b.CreateFPExt(k.load(g.output("loss"), k.i64(0)),
-                                b.getDoubleTy());
-    Value *correct = b.CreateFPExt(k.load(g.output("correct"), k.i64(0)),
-                                   b.getDoubleTy());
+    Value *loss =
+        b.CreateFPExt(k.load(g.output("loss"), k.i64(0)), b.getDoubleTy());
+    Value *correct =
+        b.CreateFPExt(k.load(g.output("correct"), k.i64(0)), b.getDoubleTy());
     b.CreateStore(b.CreateFMul(loss, count), k.out);
     b.CreateStore(correct,
                   b.CreateInBoundsGEP(b.getDoubleTy(), k.out, k.i64(1)));
@@ -124,17 +126,20 @@ Function *emitKernel(CompiledModel &cm, Graph &g, const std::string &fnName,
 class DescriptorBuilder {
 public:
   explicit DescriptorBuilder(Module &mod)
-      : mod_(mod), ctx_(mod.getContext()),
-        ptr_(PointerType::getUnqual(ctx_)), i64_(llvm::Type::getInt64Ty(ctx_)) {}
+      : mod_(mod), ctx_(mod.getContext()), ptr_(PointerType::getUnqual(ctx_)),
+        i64_(llvm::Type::getInt64Ty(ctx_)) {}
 
   Constant *i64(int64_t v) { return ConstantInt::get(i64_, v); }
-  Constant *f64(double v) { return ConstantFP::get(llvm::Type::getDoubleTy(ctx_), v); }
+  Constant *f64(double v) {
+    return ConstantFP::get(llvm::Type::getDoubleTy(ctx_), v);
+  }
   Constant *null() { return ConstantPointerNull::get(ptr_); }
   Constant *str(const std::string &s) {
     IRBuilder<> b(ctx_);
-    auto *gv = new GlobalVariable(mod_, ArrayType::get(b.getInt8Ty(), s.size() + 1),
-                                  true, GlobalValue::PrivateLinkage,
-                                  ConstantDataArray::getString(ctx_, s), ".str");
+    auto *gv =
+        new GlobalVariable(mod_, ArrayType::get(b.getInt8Ty(), s.size() + 1),
+                           true, GlobalValue::PrivateLinkage,
+                           ConstantDataArray::getString(ctx_, s), ".str");
     gv->setUnnamedAddr(GlobalValue::UnnamedAddr::Global);
     return gv;
   }
@@ -154,16 +159,16 @@ private:
 Constant *dataSpec(DescriptorBuilder &d, const dsl::DataSource &s) {
   if (!s.present)
     return d.record({d.null(), d.null(), d.f64(1), d.i64(0)});
-  return d.record({d.str(s.images), d.str(s.labels), d.f64(s.scale),
-                   d.i64(s.onehot)});
+  return d.record(
+      {d.str(s.images), d.str(s.labels), d.f64(s.scale), d.i64(s.onehot)});
 }
 
 /// Declares `name` in the runtime and defines `<model>_<suffix>` as a call
 /// to it, passing the arguments through (the model handle first).
 void emitForward(Module &mod, const std::string &fnName, const char *runtime,
                  FunctionType *fty) {
-  Function *target = cast<Function>(
-      mod.getOrInsertFunction(runtime, fty).getCallee());
+  Function *target =
+      cast<Function>(mod.getOrInsertFunction(runtime, fty).getCallee());
   Function *fn = Function::Create(fty, Function::ExternalLinkage, fnName, mod);
   IRBuilder<> b(BasicBlock::Create(mod.getContext(), "entry", fn));
   std::vector<Value *> args;
@@ -184,16 +189,16 @@ std::unique_ptr<Module> emitModule(CompiledModel &cm, LLVMContext &ctx) {
   const std::string &name = model.name;
   auto mod = std::make_unique<Module>(name, ctx);
 
-  Function *predict = emitKernel(cm, *cm.predict, name + "_predict_kernel",
-                                 *mod, true);
-  Function *evaluate = cm.evaluate ? emitKernel(cm, *cm.evaluate,
-                                                name + "_evaluate_kernel", *mod,
-                                                false)
-                                   : nullptr;
-  Function *train = cm.train ? emitKernel(cm, *cm.train,
-                                          name + "_train_step_kernel", *mod,
-                                          false)
-                             : nullptr;
+  Function *predict =
+      emitKernel(cm, *cm.predict, name + "_predict_kernel", *mod, true);
+  Function *evaluate =
+      cm.evaluate
+          ? emitKernel(cm, *cm.evaluate, name + "_evaluate_kernel", *mod, false)
+          : nullptr;
+  Function *train =
+      cm.train
+          ? emitKernel(cm, *cm.train, name + "_train_step_kernel", *mod, false)
+          : nullptr;
 
   DescriptorBuilder d(*mod);
   std::vector<Constant *> params;
@@ -221,19 +226,34 @@ std::unique_ptr<Module> emitModule(CompiledModel &cm, LLVMContext &ctx) {
   const dsl::TrainConfig defaults;
   const dsl::TrainConfig &t = model.train ? *model.train : defaults;
   auto fnOrNull = [&](Function *f) -> Constant * { return f ? f : d.null(); };
-  Constant *desc = d.record({
-      d.str(name), d.str(cm.sourceDir), d.i64(inputSize), d.i64(outputSize),
-      d.i64(outputSize), d.i64(cm.layout.weightFloats),
-      d.i64(cm.layout.stateFloats), d.i64(cm.scratchBytes), d.i64(cm.maxBatch),
-      d.i64(params.size()), paramArray, d.i64(model.train ? 1 : 0),
-      d.i64(t.batchSize), d.i64(t.epochs), d.i64(t.seed),
-      d.f64(t.validationSplit), d.i64(t.shuffle ? 1 : 0),
-      d.i64((t.metricLoss ? 1 : 0) | (t.metricAccuracy ? 2 : 0)),
-      d.i64(model.train ? 1 : 0), dataSpec(d, t.data), dataSpec(d, t.test),
-      fnOrNull(train), fnOrNull(evaluate), predict});
-  auto *descVar = new GlobalVariable(*mod, desc->getType(), true,
-                                     GlobalValue::ExternalLinkage, desc,
-                                     name + "_desc");
+  Constant *desc =
+      d.record({d.str(name),
+                d.str(cm.sourceDir),
+                d.i64(inputSize),
+                d.i64(outputSize),
+                d.i64(outputSize),
+                d.i64(cm.layout.weightFloats),
+                d.i64(cm.layout.stateFloats),
+                d.i64(cm.scratchBytes),
+                d.i64(cm.maxBatch),
+                d.i64(params.size()),
+                paramArray,
+                d.i64(model.train ? 1 : 0),
+                d.i64(t.batchSize),
+                d.i64(t.epochs),
+                d.i64(t.seed),
+                d.f64(t.validationSplit),
+                d.i64(t.shuffle ? 1 : 0),
+                d.i64((t.metricLoss ? 1 : 0) | (t.metricAccuracy ? 2 : 0)),
+                d.i64(model.train ? 1 : 0),
+                dataSpec(d, t.data),
+                dataSpec(d, t.test),
+                fnOrNull(train),
+                fnOrNull(evaluate),
+                predict});
+  auto *descVar =
+      new GlobalVariable(*mod, desc->getType(), true,
+                         GlobalValue::ExternalLinkage, desc, name + "_desc");
 
   // The model-prefixed API: thin calls into the runtime.
   llvm::Type *ptr = PointerType::getUnqual(ctx);
@@ -243,9 +263,9 @@ std::unique_ptr<Module> emitModule(CompiledModel &cm, LLVMContext &ctx) {
     FunctionType *createTy = FunctionType::get(i32, {ptr, ptr}, false);
     Function *target = cast<Function>(
         mod->getOrInsertFunction("sora_model_create", createTy).getCallee());
-    Function *fn = Function::Create(FunctionType::get(i32, {ptr}, false),
-                                    Function::ExternalLinkage,
-                                    name + "_create", *mod);
+    Function *fn =
+        Function::Create(FunctionType::get(i32, {ptr}, false),
+                         Function::ExternalLinkage, name + "_create", *mod);
     IRBuilder<> b(BasicBlock::Create(ctx, "entry", fn));
     b.CreateRet(b.CreateCall(target, {descVar, fn->getArg(0)}));
   }
@@ -291,8 +311,8 @@ std::string emitHeader(const CompiledModel &cm, const std::string &sourcePath) {
                    upper, cm.scratchBytes);
   h += fmt::format("#define {}_MAX_BATCH {} /* rows per kernel call */\n\n",
                    upper, cm.maxBatch);
-  h += fmt::format("/** A model instance (opaque). */\ntypedef struct {0} {0};\n\n",
-                   m.name);
+  h += fmt::format(
+      "/** A model instance (opaque). */\ntypedef struct {0} {0};\n\n", m.name);
   h += fmt::format("/** What the runtime knows of the model. */\n"
                    "extern const sora_model_desc {}_desc;\n\n",
                    m.name);

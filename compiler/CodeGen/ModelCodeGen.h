@@ -22,7 +22,8 @@ namespace sora::ir {
 /// Everything compiled for one model.
 struct CompiledModel {
   const dsl::Model *model;
-  std::unique_ptr<Graph> predict, evaluate, train; ///< evaluate/train may be null
+  std::unique_ptr<Graph> predict, evaluate,
+      train; ///< evaluate/train may be null
   ParamLayout layout;
   int64_t maxBatch = 0;
   int64_t scratchBytes = 0; ///< the largest kernel's

@@ -1,4 +1,5 @@
-//===- Target.cpp - LLVM optimisation and object emission ------------------===//
+//===- Target.cpp - LLVM optimisation and object emission
+//------------------===//
 #include "CodeGen/Target.h"
 
 #include <llvm/Analysis/CGSCCPassManager.h>
@@ -8,8 +9,8 @@
 #include <llvm/IR/Verifier.h>
 #include <llvm/MC/TargetRegistry.h>
 #include <llvm/Passes/PassBuilder.h>
-#include <llvm/Support/raw_ostream.h>
 #include <llvm/Support/TargetSelect.h>
+#include <llvm/Support/raw_ostream.h>
 #include <llvm/TargetParser/Host.h>
 
 namespace sora {
@@ -28,11 +29,13 @@ std::unique_ptr<TargetMachine> createTargetMachine(const std::string &triple,
     return true;
   }();
   (void)initialised;
-  std::string tripleStr = triple.empty() ? sys::getDefaultTargetTriple() : triple;
+  std::string tripleStr =
+      triple.empty() ? sys::getDefaultTargetTriple() : triple;
   const Target *target = TargetRegistry::lookupTarget(tripleStr, error);
   if (!target)
     return nullptr;
-  bool host = triple.empty() || Triple(tripleStr) == Triple(sys::getDefaultTargetTriple());
+  bool host = triple.empty() ||
+              Triple(tripleStr) == Triple(sys::getDefaultTargetTriple());
   std::string cpuName = cpu;
   std::string features;
   if ((cpu.empty() || cpu == "native") && host) {

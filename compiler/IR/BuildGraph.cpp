@@ -1,4 +1,5 @@
-//===- BuildGraph.cpp - Layer-level nodes to graph-IR ops ------------------===//
+//===- BuildGraph.cpp - Layer-level nodes to graph-IR ops
+//------------------===//
 #include "IR/BuildGraph.h"
 
 #include <stdexcept>
@@ -48,9 +49,9 @@ Forward buildForward(Graph &g, const dsl::Model &model) {
       int64_t in = x->type.dims[0];
       // Stored [units, inputs] like torch.nn.Linear, so checkpoints need no
       // transposition; y = x . W^T.
-      Node *w = g.param(n.name + ".weight", Type{false, false, {n.units, in}},
-                        ParamRole::Weight, InitKind::GlorotUniform, in,
-                        n.units);
+      Node *w =
+          g.param(n.name + ".weight", Type{false, false, {n.units, in}},
+                  ParamRole::Weight, InitKind::GlorotUniform, in, n.units);
       Node *y = g.create(OpKind::MatMulNT, {x, w});
       if (n.useBias) {
         Node *b = g.param(n.name + ".bias", Type{false, false, {n.units}},
@@ -72,8 +73,8 @@ Forward buildForward(Graph &g, const dsl::Model &model) {
     case dsl::Node::Binary: {
       static const OpKind ops[] = {OpKind::Add, OpKind::Sub, OpKind::Mul,
                                    OpKind::Div};
-      value = g.create(ops[int(n.op)], {values[n.inputs[0]],
-                                        values[n.inputs[1]]});
+      value =
+          g.create(ops[int(n.op)], {values[n.inputs[0]], values[n.inputs[1]]});
       break;
     }
     }

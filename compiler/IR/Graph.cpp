@@ -1,4 +1,5 @@
-//===- Graph.cpp - Graph construction, printing and verification -----------===//
+//===- Graph.cpp - Graph construction, printing and verification
+//-----------===//
 #include "IR/Graph.h"
 
 #include "IR/OpRules.h"
@@ -55,7 +56,8 @@ double Node::attr(const std::string &n) const {
   for (const Attr &a : attrs)
     if (a.name == n)
       return a.value;
-  throw std::logic_error(fmt::format("{} has no attribute '{}'", mnemonic(op), n));
+  throw std::logic_error(
+      fmt::format("{} has no attribute '{}'", mnemonic(op), n));
 }
 
 Node *Graph::create(OpKind op, std::vector<Node *> operands,
@@ -222,8 +224,8 @@ std::string verify(const Graph &g) {
       if (!error.empty())
         return where + ": " + error;
       if (t != n->type)
-        return where + ": type " + n->type.str() + " but the shape rule gives " +
-               t.str();
+        return where + ": type " + n->type.str() +
+               " but the shape rule gives " + t.str();
     }
     defined.insert(n);
   }

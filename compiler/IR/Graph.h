@@ -88,8 +88,8 @@ public:
   Node *create(OpKind op, std::vector<Node *> operands,
                std::vector<Attr> attrs = {});
   Node *input(const std::string &name, Type type);
-  Node *param(const std::string &name, Type type, ParamRole role,
-              InitKind init, int64_t fanIn = 0, int64_t fanOut = 0);
+  Node *param(const std::string &name, Type type, ParamRole role, InitKind init,
+              int64_t fanIn = 0, int64_t fanOut = 0);
   Node *constant(double value);
 
   /// A graph result, named for the kernel that returns it.

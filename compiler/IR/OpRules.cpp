@@ -1,4 +1,5 @@
-//===- OpRules.cpp - One shape rule per op ---------------------------------===//
+//===- OpRules.cpp - One shape rule per op
+//---------------------------------===//
 #include "IR/OpRules.h"
 
 #include <array>
@@ -7,12 +8,20 @@ namespace sora::ir {
 
 namespace {
 
-Type batched(std::vector<int64_t> dims) { return {false, true, std::move(dims)}; }
-Type fixed(std::vector<int64_t> dims) { return {false, false, std::move(dims)}; }
+Type batched(std::vector<int64_t> dims) {
+  return {false, true, std::move(dims)};
+}
+Type fixed(std::vector<int64_t> dims) {
+  return {false, false, std::move(dims)};
+}
 Type scalar() { return fixed({}); }
 
-bool isMatrixBatch(const Node *n) { return n->type.batched && n->type.dims.size() == 1; }
-bool isMatrix(const Node *n) { return !n->type.batched && n->type.dims.size() == 2; }
+bool isMatrixBatch(const Node *n) {
+  return n->type.batched && n->type.dims.size() == 1;
+}
+bool isMatrix(const Node *n) {
+  return !n->type.batched && n->type.dims.size() == 2;
+}
 
 Type fail(std::string &error, const std::string &message) {
   error = message;
@@ -114,12 +123,11 @@ std::array<ShapeRule, kNumOps> makeTable() {
   set(OpKind::MatMulTN, matMulTNRule);
   set(OpKind::BiasAdd, biasAddRule);
   set(OpKind::ReduceBatch, reduceBatchRule);
-  for (OpKind op : {OpKind::Add, OpKind::Sub, OpKind::Mul, OpKind::Div,
-                    OpKind::Neg, OpKind::Relu, OpKind::ReluGrad,
-                    OpKind::Sigmoid, OpKind::SigmoidGrad, OpKind::Tanh,
-                    OpKind::TanhGrad, OpKind::LeakyRelu,
-                    OpKind::LeakyReluGrad, OpKind::Softmax,
-                    OpKind::SoftmaxGrad})
+  for (OpKind op :
+       {OpKind::Add, OpKind::Sub, OpKind::Mul, OpKind::Div, OpKind::Neg,
+        OpKind::Relu, OpKind::ReluGrad, OpKind::Sigmoid, OpKind::SigmoidGrad,
+        OpKind::Tanh, OpKind::TanhGrad, OpKind::LeakyRelu,
+        OpKind::LeakyReluGrad, OpKind::Softmax, OpKind::SoftmaxGrad})
     set(op, sameTypeRule);
   set(OpKind::SoftmaxXent, lossRule);
   set(OpKind::CountCorrect, lossRule);

@@ -1,4 +1,5 @@
-//===- DeadCodeElimination.cpp - Drop values nobody reads ------------------===//
+//===- DeadCodeElimination.cpp - Drop values nobody reads
+//------------------===//
 #include "Transforms/Passes.h"
 
 namespace sora::ir {

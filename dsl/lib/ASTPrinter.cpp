@@ -1,4 +1,5 @@
-//===- ASTPrinter.cpp - `sorac --emit=ast` ---------------------------------===//
+//===- ASTPrinter.cpp - `sorac --emit=ast`
+//---------------------------------===//
 //
 // An indented outline of the tree with each node's line:col, for tests of the
 // parser (precedence, chains, named arguments) that do not depend on later
@@ -124,11 +125,15 @@ private:
   void primary(const Primary &p) {
     struct Visitor {
       Printer &pr;
-      void operator()(const Number &n) { pr.line() << "Number " << n.text << "\n"; }
+      void operator()(const Number &n) {
+        pr.line() << "Number " << n.text << "\n";
+      }
       void operator()(const String &s) {
         pr.line() << "String \"" << s.value << "\"\n";
       }
-      void operator()(const Ident &i) { pr.line() << "Ident " << i.name << "\n"; }
+      void operator()(const Ident &i) {
+        pr.line() << "Ident " << i.name << "\n";
+      }
       void operator()(const x3::forward_ast<Call> &c) { pr.call(c.get()); }
       void operator()(const x3::forward_ast<List> &l) {
         pr.line() << "List\n";

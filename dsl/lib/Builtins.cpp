@@ -1,4 +1,5 @@
-//===- Builtins.cpp - The table of built-in operations ---------------------===//
+//===- Builtins.cpp - The table of built-in operations
+//---------------------===//
 #include "sora/dsl/Builtins.h"
 
 namespace sora::dsl {
@@ -10,14 +11,16 @@ using G = BuiltinGroup;
 const std::vector<Builtin> &table() {
   static const std::vector<Builtin> builtins = {
       // Layers: own trainable weights.
-      {"dense", G::Layer,
+      {"dense",
+       G::Layer,
        {{"x", K::Tensor, true},
         {"units", K::WholeNumber, true},
         {"activation", K::Activation, false},
         {"use_bias", K::Flag, false},
         {"name", K::String, false}},
        true},
-      {"conv2d", G::Layer,
+      {"conv2d",
+       G::Layer,
        {{"x", K::Tensor, true},
         {"filters", K::WholeNumber, true},
         {"kernel", K::WholeNumber, true},
@@ -30,25 +33,31 @@ const std::vector<Builtin> &table() {
       {"relu", G::Activation, {{"x", K::Tensor, true}}, true},
       {"sigmoid", G::Activation, {{"x", K::Tensor, true}}, true},
       {"tanh", G::Activation, {{"x", K::Tensor, true}}, true},
-      {"leaky_relu", G::Activation,
-       {{"x", K::Tensor, true}, {"alpha", K::Number, false}}, true},
+      {"leaky_relu",
+       G::Activation,
+       {{"x", K::Tensor, true}, {"alpha", K::Number, false}},
+       true},
       {"softmax", G::Activation, {{"x", K::Tensor, true}}, true},
       {"linear", G::Activation, {{"x", K::Tensor, true}}, true},
       // Shape and pooling.
       {"flatten", G::ShapeOrPooling, {{"x", K::Tensor, true}}, false},
       {"reshape", G::ShapeOrPooling, {{"x", K::Tensor, true}}, false},
-      {"maxpool2d", G::ShapeOrPooling,
+      {"maxpool2d",
+       G::ShapeOrPooling,
        {{"x", K::Tensor, true},
         {"size", K::WholeNumber, true},
         {"stride", K::WholeNumber, false}},
        false},
-      {"avgpool2d", G::ShapeOrPooling,
+      {"avgpool2d",
+       G::ShapeOrPooling,
        {{"x", K::Tensor, true},
         {"size", K::WholeNumber, true},
         {"stride", K::WholeNumber, false}},
        false},
-      {"dropout", G::Regularisation,
-       {{"x", K::Tensor, true}, {"rate", K::Number, true}}, false},
+      {"dropout",
+       G::Regularisation,
+       {{"x", K::Tensor, true}, {"rate", K::Number, true}},
+       false},
   };
   return builtins;
 }

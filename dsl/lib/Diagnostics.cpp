@@ -1,4 +1,5 @@
-//===- Diagnostics.cpp - Printing located messages -------------------------===//
+//===- Diagnostics.cpp - Printing located messages
+//-------------------------===//
 #include "sora/dsl/Diagnostics.h"
 
 #include <algorithm>
@@ -54,7 +55,8 @@ void DiagnosticEngine::emit(Severity severity, std::optional<SourceRange> where,
   for (size_t i = first; i < col && i - first < excerpt.size(); ++i)
     marker += line[i] == '\t' ? '\t' : ' ';
   marker += '^';
-  size_t spanEnd = std::min<size_t>(where->end, where->begin + line.size() - col);
+  size_t spanEnd =
+      std::min<size_t>(where->end, where->begin + line.size() - col);
   size_t span = spanEnd > where->begin ? spanEnd - where->begin : 1;
   span = std::min(span, kMaxExcerpt);
   if (span > 1)
@@ -93,7 +95,8 @@ unsigned editDistance(std::string_view a, std::string_view b) {
 }
 
 std::optional<std::string>
-closestMatch(std::string_view name, const std::vector<std::string> &candidates) {
+closestMatch(std::string_view name,
+             const std::vector<std::string> &candidates) {
   if (name.size() > 64)
     return std::nullopt;
   std::optional<std::string> best;

@@ -100,7 +100,8 @@ x3::rule<list_class, ast::List> const list = "list";
 x3::rule<primary_class, ast::Primary> const primary = "expression";
 x3::rule<chain_class, ast::Chain> const chain = "expression";
 x3::rule<unary_class, ast::Unary> const unary = "expression";
-x3::rule<product_tail_class, ast::ProductTail> const product_tail = "expression";
+x3::rule<product_tail_class, ast::ProductTail> const product_tail =
+    "expression";
 x3::rule<product_class, ast::Product> const product = "expression";
 x3::rule<sum_tail_class, ast::SumTail> const sum_tail = "expression";
 x3::rule<expr_class, ast::Expr> const expr = "expression";
@@ -110,7 +111,8 @@ x3::rule<input_class, ast::InputStmt> const input_stmt = "input declaration";
 x3::rule<binding_class, ast::Binding> const binding = "binding";
 x3::rule<statement_class, ast::Statement> const statement = "statement";
 x3::rule<model_class, ast::Model> const model = "model block";
-x3::rule<train_entry_class, ast::TrainEntry> const train_entry = "train setting";
+x3::rule<train_entry_class, ast::TrainEntry> const train_entry =
+    "train setting";
 x3::rule<train_class, ast::Train> const train = "train block";
 x3::rule<file_class, std::vector<ast::TopLevel>> const file = "file";
 x3::rule<struct end_class> const end_of_file = "'model' or 'train' block";
@@ -128,8 +130,8 @@ auto const skipper = blank | comment;
 inline auto keyword(char const *word) {
   return x3::lexeme[x3::lit(word) >> !word_char];
 }
-auto const reserved = keyword("model") | keyword("train") | keyword("input") |
-                      keyword("output");
+auto const reserved =
+    keyword("model") | keyword("train") | keyword("input") | keyword("output");
 
 // Single-field nodes are filled by a semantic action: X3 cannot pass a
 // one-element struct's container field through attribute propagation.
@@ -187,7 +189,8 @@ auto const product_tail_def = x3::char_("*/") > unary;
 auto const product_def = unary >> *product_tail;
 
 /// sum = product { ("+" | "-") product }
-auto const sum_tail_def = (x3::char_('+') | (x3::char_('-') >> !x3::lit('>'))) > product;
+auto const sum_tail_def =
+    (x3::char_('+') | (x3::char_('-') >> !x3::lit('>'))) > product;
 auto const expr_def = product >> *sum_tail;
 
 /// type = "f32" "[" int { "," int } "]"
@@ -215,9 +218,9 @@ auto const train_def = keyword("train") > ident > '{' > *train_entry > '}';
 auto const end_of_file_def = x3::eoi;
 auto const file_def = *(model | train) > end_of_file;
 
-BOOST_SPIRIT_DEFINE(word, digits, chars, items, number, string, ident, call, bare_call, list, primary,
-                    chain, unary, product_tail, product, sum_tail, expr, arg,
-                    type, input_stmt, binding, statement, model, train_entry,
-                    train, file, end_of_file)
+BOOST_SPIRIT_DEFINE(word, digits, chars, items, number, string, ident, call,
+                    bare_call, list, primary, chain, unary, product_tail,
+                    product, sum_tail, expr, arg, type, input_stmt, binding,
+                    statement, model, train_entry, train, file, end_of_file)
 
 } // namespace sora::grammar

@@ -1,4 +1,5 @@
-//===- Parser.cpp - Runs the X3 grammar and reports syntax errors ----------===//
+//===- Parser.cpp - Runs the X3 grammar and reports syntax errors
+//----------===//
 //
 // The only file that instantiates the grammar. Before parsing, a linear scan
 // bounds the nesting depth of brackets, so that no input can overflow the
@@ -32,9 +33,9 @@ bool checkNesting(const SourceFile &file, DiagnosticEngine &diags) {
           ++i;
     } else if (c == '(' || c == '[' || c == '{') {
       if (++depth > kMaxNesting) {
-        diags.error({uint32_t(i), uint32_t(i + 1)},
-                    fmt::format("brackets nested deeper than {} levels",
-                                kMaxNesting));
+        diags.error(
+            {uint32_t(i), uint32_t(i + 1)},
+            fmt::format("brackets nested deeper than {} levels", kMaxNesting));
         return false;
       }
     } else if (c == ')' || c == ']' || c == '}') {
@@ -81,8 +82,8 @@ std::optional<ast::File> parseFile(const SourceFile &file,
   state.begin = text.begin();
   auto first = text.begin();
   ast::File result;
-  auto const parser = x3::with<grammar::parse_state_tag>(std::ref(state))[
-      grammar::file];
+  auto const parser =
+      x3::with<grammar::parse_state_tag>(std::ref(state))[grammar::file];
   bool ok = x3::phrase_parse(first, text.end(), parser, grammar::skipper,
                              result.items);
   if (ok && !state.failed)
@@ -91,14 +92,15 @@ std::optional<ast::File> parseFile(const SourceFile &file,
   uint32_t offset = state.failed ? state.errorOffset
                                  : static_cast<uint32_t>(first - text.begin());
   // Point at the next token, not at the whitespace before it.
-  while (offset < text.size() &&
-         (text[offset] == ' ' || text[offset] == '\t' || text[offset] == '\n' ||
-          text[offset] == '\r'))
+  while (offset < text.size() && (text[offset] == ' ' || text[offset] == '\t' ||
+                                  text[offset] == '\n' || text[offset] == '\r'))
     ++offset;
   uint32_t end;
   std::string found = describeTokenAt(text, offset, end);
-  std::string expected = state.failed ? state.expected : "'model' or 'train' block";
-  diags.error({offset, end}, fmt::format("expected {}, found {}", expected, found));
+  std::string expected =
+      state.failed ? state.expected : "'model' or 'train' block";
+  diags.error({offset, end},
+              fmt::format("expected {}, found {}", expected, found));
   return std::nullopt;
 }
 

@@ -1,4 +1,5 @@
-//===- Sema.cpp - Semantic checks of a .sora file --------------------------===//
+//===- Sema.cpp - Semantic checks of a .sora file
+//--------------------------===//
 //
 // Walks the AST once per block. A model's statements are evaluated in order:
 // each expression evaluates to a constant number or to a node of the model's
@@ -78,8 +79,10 @@ std::string shapeString(const std::vector<int64_t> &shape) {
 
 std::optional<ActivationKind> activationByName(const std::string &name) {
   static const std::map<std::string, ActivationKind> names = {
-      {"linear", ActivationKind::Linear},   {"relu", ActivationKind::Relu},
-      {"sigmoid", ActivationKind::Sigmoid}, {"tanh", ActivationKind::Tanh},
+      {"linear", ActivationKind::Linear},
+      {"relu", ActivationKind::Relu},
+      {"sigmoid", ActivationKind::Sigmoid},
+      {"tanh", ActivationKind::Tanh},
       {"leaky_relu", ActivationKind::LeakyRelu},
       {"softmax", ActivationKind::Softmax}};
   auto it = names.find(name);
@@ -202,7 +205,8 @@ std::optional<Program> Checker::run(const ast::File &file) {
   return program;
 }
 
-// ===--- Models -------------------------------------------------------------===
+// ===--- Models
+// -------------------------------------------------------------===
 
 void Checker::checkModel(const ast::Model &m) {
   model_->name = m.name.name;
@@ -219,7 +223,8 @@ void Checker::checkModel(const ast::Model &m) {
   if (!hadOutput_) {
     diags_.error(m.name.range,
                  fmt::format("model '{}' has no output", m.name.name));
-    diags_.note("mark the result with 'output', e.g. 'output y = dense(x, 10)'");
+    diags_.note(
+        "mark the result with 'output', e.g. 'output y = dense(x, 10)'");
   }
 }
 
@@ -306,8 +311,8 @@ void Checker::checkBinding(const ast::Binding &b) {
     Node &layer = model_->nodes[id];
     if (!layer.name.empty())
       continue;
-    layer.name = id == v.node ? b.name.name
-                              : fmt::format("{}_{}", b.name.name, k);
+    layer.name =
+        id == v.node ? b.name.name : fmt::format("{}_{}", b.name.name, k);
   }
   for (int id : bindingDense_) {
     for (size_t j = 0; j < model_->nodes.size(); ++j) {
@@ -351,8 +356,8 @@ Val Checker::evalExpr(const ast::Expr &e) {
 Val Checker::evalProduct(const ast::Product &p) {
   Val acc = evalUnary(p.first);
   for (const ast::ProductTail &t : p.rest)
-    acc = combine(t.op, acc, evalUnary(t.operand),
-                  {p.range.begin, t.range.end});
+    acc =
+        combine(t.op, acc, evalUnary(t.operand), {p.range.begin, t.range.end});
   acc.range = p.range;
   return acc;
 }
@@ -406,8 +411,8 @@ Val Checker::evalPrimary(const ast::Primary &p) {
                                    id.name, id.name, id.name));
         return {};
       }
-      c.diags_.error(id.range, fmt::format("use of undefined name '{}'",
-                                           id.name));
+      c.diags_.error(id.range,
+                     fmt::format("use of undefined name '{}'", id.name));
       std::vector<std::string> candidates;
       for (auto &[name, _] : c.names_)
         candidates.push_back(name);
@@ -480,10 +485,10 @@ Val Checker::combine(char op, Val lhs, Val rhs, SourceRange where) {
   const Node &a = model_->nodes[lhs.node];
   const Node &b = model_->nodes[rhs.node];
   if (a.shape != b.shape) {
-    diags_.error(where, fmt::format("'{}' needs operands of the same shape, "
-                                    "got {} and {}",
-                                    op, shapeString(a.shape),
-                                    shapeString(b.shape)));
+    diags_.error(where,
+                 fmt::format("'{}' needs operands of the same shape, "
+                             "got {} and {}",
+                             op, shapeString(a.shape), shapeString(b.shape)));
     return {};
   }
   Node node = makeNode(Node::Binary, {lhs.node, rhs.node}, a.shape, where);
@@ -509,9 +514,9 @@ Checker::bindArguments(const Builtin &b, const ast::Call &call,
       auto it = std::find_if(b.params.begin(), b.params.end(),
                              [&](const Param &p) { return name == p.name; });
       if (it == b.params.end() || (hasChainInput && it == b.params.begin())) {
-        diags_.error(arg.name->range,
-                     fmt::format("{}() has no argument named '{}'", b.name,
-                                 name));
+        diags_.error(
+            arg.name->range,
+            fmt::format("{}() has no argument named '{}'", b.name, name));
         std::vector<std::string> names;
         for (size_t i = hasChainInput ? 1 : 0; i < b.params.size(); ++i)
           names.push_back(b.params[i].name);
@@ -528,12 +533,12 @@ Checker::bindArguments(const Builtin &b, const ast::Call &call,
         continue;
       }
       if (next >= b.params.size()) {
-        diags_.error(arg.range,
-                     fmt::format("{}() takes at most {} argument{}{}", b.name,
-                                 b.params.size() - (hasChainInput ? 1 : 0),
-                                 b.params.size() - hasChainInput == 1 ? ""
-                                                                      : "s",
-                                 hasChainInput ? " after its '->' input" : ""));
+        diags_.error(
+            arg.range,
+            fmt::format("{}() takes at most {} argument{}{}", b.name,
+                        b.params.size() - (hasChainInput ? 1 : 0),
+                        b.params.size() - hasChainInput == 1 ? "" : "s",
+                        hasChainInput ? " after its '->' input" : ""));
         ok = false;
         continue;
       }
@@ -737,12 +742,13 @@ Val Checker::evalCall(const ast::Call &call, std::optional<Val> chainInput) {
   return {Val::Tensor, addNode(node), 0, call.range};
 }
 
-// ===--- Train blocks -------------------------------------------------------===
+// ===--- Train blocks
+// -------------------------------------------------------===
 
 const std::vector<std::string> kTrainKeys = {
-    "loss",     "optimizer", "lr",      "batch_size", "epochs",
-    "seed",     "validation_split",     "shuffle",    "metrics",
-    "data",     "test"};
+    "loss", "optimizer",        "lr",      "batch_size", "epochs",
+    "seed", "validation_split", "shuffle", "metrics",    "data",
+    "test"};
 
 void Checker::checkTrain(const ast::Train &t, Program &program) {
   Model *model = nullptr;
@@ -750,9 +756,9 @@ void Checker::checkTrain(const ast::Train &t, Program &program) {
     if (m.name == t.model.name)
       model = &m;
   if (!model) {
-    diags_.error(t.model.range,
-                 fmt::format("train block for unknown model '{}'",
-                             t.model.name));
+    diags_.error(
+        t.model.range,
+        fmt::format("train block for unknown model '{}'", t.model.name));
     std::vector<std::string> names;
     for (Model &m : program.models)
       names.push_back(m.name);
@@ -799,8 +805,8 @@ void Checker::checkTrain(const ast::Train &t, Program &program) {
       static const std::vector<std::string> losses = {
           "categorical_crossentropy", "sparse_categorical_crossentropy",
           "binary_crossentropy", "mse"};
-      if (!id || std::find(losses.begin(), losses.end(), id->name) ==
-                     losses.end()) {
+      if (!id ||
+          std::find(losses.begin(), losses.end(), id->name) == losses.end()) {
         diags_.error(value.range, "unknown loss; expected one of "
                                   "categorical_crossentropy, "
                                   "sparse_categorical_crossentropy, "
@@ -964,8 +970,7 @@ std::optional<Optimizer> Checker::evalOptimizer(const ast::Expr &e) {
   return opt;
 }
 
-std::optional<DataSource> Checker::evalData(const ast::Expr &e,
-                                            const Model &) {
+std::optional<DataSource> Checker::evalData(const ast::Expr &e, const Model &) {
   const ast::Call *call = asCall(e);
   if (call && call->callee.name == "csv") {
     diags_.error(call->callee.range, "csv() data is not supported by this "

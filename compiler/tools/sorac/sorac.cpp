@@ -1,4 +1,5 @@
-//===- sorac.cpp - The sorac compiler driver -------------------------------===//
+//===- sorac.cpp - The sorac compiler driver
+//-------------------------------===//
 //
 //   sorac FILE.sora [-o OUT.o] [--emit=KIND] [--model NAME] [-O0..-O3]
 //         [--target=TRIPLE] [--mcpu=CPU]
@@ -223,8 +224,8 @@ int run(const Options &o) {
     return kInputError;
   }
 
-  sora::ir::CompiledModel cm = sora::ir::buildModelGraphs(
-      *model, absoluteDirectory(file.directory()));
+  sora::ir::CompiledModel cm =
+      sora::ir::buildModelGraphs(*model, absoluteDirectory(file.directory()));
   if (o.emit == "ir" || o.emit == "ir-eval" || o.emit == "ir-train") {
     sora::ir::Graph *g = o.emit == "ir"        ? cm.predict.get()
                          : o.emit == "ir-eval" ? cm.evaluate.get()

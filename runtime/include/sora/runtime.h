@@ -80,7 +80,10 @@ typedef void (*sora_kernel_fn)(float *params, float *opt_state, void *scratch,
                                const float *x, const float *y, int64_t n,
                                int64_t step, void *out);
 
-enum sora_loss_kind { SORA_LOSS_NONE = 0, SORA_LOSS_CATEGORICAL_CROSSENTROPY = 1 };
+enum sora_loss_kind {
+  SORA_LOSS_NONE = 0,
+  SORA_LOSS_CATEGORICAL_CROSSENTROPY = 1
+};
 enum sora_metric_flags { SORA_METRIC_LOSS = 1, SORA_METRIC_ACCURACY = 2 };
 
 typedef struct sora_model_desc {
@@ -91,8 +94,8 @@ typedef struct sora_model_desc {
   int64_t label_size;     /* floats per label row the kernels expect       */
   int64_t params_floats;  /* size of the parameter block                   */
   int64_t opt_state_floats;
-  int64_t scratch_bytes;  /* planned intermediates for max_batch rows      */
-  int64_t max_batch;      /* largest n a kernel accepts                    */
+  int64_t scratch_bytes; /* planned intermediates for max_batch rows      */
+  int64_t max_batch;     /* largest n a kernel accepts                    */
   int64_t num_params;
   const sora_param_desc *params;
   /* The train block (has_train == 0: inference only). */
@@ -102,8 +105,8 @@ typedef struct sora_model_desc {
   int64_t seed;
   double validation_split;
   int64_t shuffle;
-  int64_t metrics;        /* enum sora_metric_flags, or-ed               */
-  int64_t loss;           /* enum sora_loss_kind                         */
+  int64_t metrics; /* enum sora_metric_flags, or-ed               */
+  int64_t loss;    /* enum sora_loss_kind                         */
   sora_data_spec data;
   sora_data_spec test;
   /* Generated kernels (train_step and evaluate are NULL without training). */
@@ -140,8 +143,8 @@ sora_status sora_model_predict(sora_model *m, const float *x, size_t n,
 
 /// One optimizer step on `n` (1..max_batch) rows; `loss` (may be NULL)
 /// receives the batch's mean loss before the update.
-sora_status sora_model_train_step(sora_model *m, const float *x,
-                                  const float *y, size_t n, float *loss);
+sora_status sora_model_train_step(sora_model *m, const float *x, const float *y,
+                                  size_t n, float *loss);
 
 typedef struct sora_metrics {
   double loss;     /* mean loss per sample                      */
@@ -157,9 +160,9 @@ sora_status sora_model_evaluate(sora_model *m, const float *x, const float *y,
 /*===--- The training loop of the train block -----------------------------===*/
 
 typedef struct sora_epoch_report {
-  int64_t epoch;  /* from 1 */
+  int64_t epoch; /* from 1 */
   int64_t epochs;
-  int64_t steps;  /* batches in this epoch */
+  int64_t steps;                 /* batches in this epoch */
   double loss, accuracy;         /* over the epoch's training batches */
   double val_loss, val_accuracy; /* NaN without a validation split    */
   double seconds;
@@ -169,13 +172,13 @@ typedef struct sora_epoch_report {
 typedef int (*sora_epoch_callback)(const sora_epoch_report *r, void *user);
 
 typedef struct sora_fit_options {
-  int64_t epochs;  /* 0: the train block's                               */
-  int64_t limit;   /* > 0: use only the first `limit` training samples    */
+  int64_t epochs; /* 0: the train block's                               */
+  int64_t limit;  /* > 0: use only the first `limit` training samples    */
   double validation_split; /* >= 0: overrides the train block's; < 0 (the
                               default): as the train block says          */
-  int64_t seed; /* >= 0: the shuffling seed instead of the train block's;
-                   < 0 (the default): the train block's. Weights are seeded
-                   at creation (see sora_model_init).                    */
+  int64_t seed;    /* >= 0: the shuffling seed instead of the train block's;
+                      < 0 (the default): the train block's. Weights are seeded
+                      at creation (see sora_model_init).                    */
   int64_t verbose; /* 1: print one line per epoch, as Keras does          */
   sora_epoch_callback callback; /* may be NULL */
   void *user;
@@ -196,7 +199,8 @@ sora_fit_options sora_fit_defaults(void);
 sora_status sora_model_fit(sora_model *m, const char *data_dir,
                            const sora_fit_options *o);
 
-/*===--- Data ---------------------------------------------------------------===*/
+/*===--- Data
+ * ---------------------------------------------------------------===*/
 
 /// Samples as f32 rows, converted once at load time. Caller owns; free with
 /// sora_dataset_free.
@@ -225,7 +229,8 @@ sora_status sora_dataset_load_idx(const sora_data_spec *spec,
                                   sora_dataset *out);
 void sora_dataset_free(sora_dataset *d);
 
-/*===--- Storage and randomness --------------------------------------------===*/
+/*===--- Storage and randomness
+ * --------------------------------------------===*/
 
 /// 64-byte aligned, zeroed memory (caller owns; free with sora_free). NULL
 /// only on failure: a request for 0 bytes gets a valid block.

@@ -1,4 +1,5 @@
-//===- DiagnosticsTest.cpp - Locations, carets, suggestions ----------------===//
+//===- DiagnosticsTest.cpp - Locations, carets, suggestions
+//----------------===//
 #include "sora/dsl/Diagnostics.h"
 #include "sora/dsl/Parser.h"
 
@@ -51,9 +52,9 @@ TEST(Parser, BinaryGarbageIsALocatedErrorNotACrash) {
 }
 
 TEST(Parser, DeepNestingIsRefused) {
-  std::string text = "model m { input x : f32[1]\n output y = " +
-                     std::string(200000, '(') + "x" + std::string(200000, ')') +
-                     " }";
+  std::string text =
+      "model m { input x : f32[1]\n output y = " + std::string(200000, '(') +
+      "x" + std::string(200000, ')') + " }";
   SourceFile f("n.sora", text);
   std::ostringstream out;
   DiagnosticEngine d(f, out);

@@ -1,4 +1,5 @@
-//===- GeneratedCodeTest.cpp - The generated kernels, run through the JIT --===//
+//===- GeneratedCodeTest.cpp - The generated kernels, run through the JIT
+//--===//
 //
 // Compiles .sora sources in-process with the same pipeline as the driver,
 // runs the generated kernels with LLVM's ORC JIT, and checks them against
@@ -62,8 +63,8 @@ std::unique_ptr<JitModel> compile(const std::string &source) {
   llvm::InitializeNativeTarget();
   llvm::InitializeNativeTargetAsmPrinter();
   jm->jit = llvm::cantFail(llvm::orc::LLJITBuilder().create());
-  jm->jit->getMainJITDylib().addGenerator(
-      llvm::cantFail(llvm::orc::DynamicLibrarySearchGenerator::GetForCurrentProcess(
+  jm->jit->getMainJITDylib().addGenerator(llvm::cantFail(
+      llvm::orc::DynamicLibrarySearchGenerator::GetForCurrentProcess(
           jm->jit->getDataLayout().getGlobalPrefix())));
   llvm::cantFail(jm->jit->addIRModule(
       llvm::orc::ThreadSafeModule(std::move(mod), std::move(ctx))));

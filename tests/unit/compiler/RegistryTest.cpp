@@ -1,4 +1,5 @@
-//===- RegistryTest.cpp - Every op has every rule --------------------------===//
+//===- RegistryTest.cpp - Every op has every rule
+//--------------------------===//
 #include "Autodiff/GradRules.h"
 #include "CodeGen/KernelEmitter.h"
 #include "IR/OpRules.h"

@@ -1,4 +1,5 @@
-//===- Builtins.h - The built-in operations and their signatures -*- C++ -*-===//
+//===- Builtins.h - The built-in operations and their signatures -*- C++
+//-*-===//
 //
 // One table (Builtins.cpp) lists every built-in of language.md with its
 // parameters, in order, and what kind of value each takes. The checker binds
