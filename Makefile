@@ -18,7 +18,7 @@ build: configure
 # Compile the seed's model, link the example, train on Fashion-MNIST and
 # print the test accuracy.
 demo: build
-	$(BUILD)/examples/mnist_mlp/mnist_mlp
+	$(BUILD)/bin/mnist_mlp
 
 # Every test: unit tests, the lit suite, the end-to-end training test.
 check: build

@@ -15,7 +15,7 @@ import time
 build = sys.argv[1] if len(sys.argv) > 1 else "build"
 reps = int(sys.argv[2]) if len(sys.argv) > 2 else 3
 root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-example = os.path.join(build, "examples/mnist_mlp/mnist_mlp")
+example = os.path.join(build, "bin/mnist_mlp")
 sorac = os.path.join(build, "bin/sorac")
 model = os.path.join(root, "examples/mnist_mlp/model.sora")
 
