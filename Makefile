@@ -1,8 +1,10 @@
 # Thin wrapper over CMake: every target first installs missing packages.
 BUILD ?= build
+SANITIZE_BUILD ?= build-sanitize
 JOBS  ?= $(shell nproc)
+FUZZ_SECONDS ?= 600
 
-.PHONY: all setup configure build demo check bench clean
+.PHONY: all setup configure build demo check bench fuzz sanitize clean
 
 all: build
 
@@ -20,13 +22,28 @@ build: configure
 demo: build
 	$(BUILD)/bin/mnist_mlp
 
-# Every test: unit tests, the lit suite, the end-to-end training test.
-check: build
+# Every test: unit tests, the lit suite, the end-to-end training test; then
+# the front end's unit tests under ASan + UBSan and a 60-second fuzz run.
+check: build sanitize
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+	$(SANITIZE_BUILD)/bin/dsl_tests --gtest_brief=1
+	scripts/fuzz.sh $(SANITIZE_BUILD) 60
+
+# The front end, its unit tests and its fuzzer built with clang-19 under
+# AddressSanitizer and UndefinedBehaviorSanitizer.
+sanitize: setup
+	@scripts/setup.sh clang-19 libclang-rt-19-dev
+	@test -f $(SANITIZE_BUILD)/build.ninja || CC=clang-19 CXX=clang++-19 \
+	  cmake -S . -B $(SANITIZE_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSORAC_SANITIZE=ON
+	cmake --build $(SANITIZE_BUILD) -j $(JOBS) --target dsl_tests fuzz_frontend
+
+# Fuzz the front end for FUZZ_SECONDS (default 600).
+fuzz: sanitize
+	scripts/fuzz.sh $(SANITIZE_BUILD) $(FUZZ_SECONDS)
 
 bench: build
 	@scripts/setup.sh python3-torch libopenblas0-pthread
 	bench/run.py $(BUILD)
 
 clean:
-	rm -rf $(BUILD)
+	rm -rf $(BUILD) $(SANITIZE_BUILD)

@@ -10,6 +10,7 @@ packages=(
   libfmt-dev zlib1g-dev
   googletest libgtest-dev
   dataset-fashion-mnist         # the example's data, /usr/share/datasets
+  graphviz                      # dot, for the graph pictures and their test
   "$@"
 )
 

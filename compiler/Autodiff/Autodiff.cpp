@@ -56,20 +56,16 @@ std::map<Node *, Node *> differentiate(Graph &g, Node *objective,
   }
 
   std::map<Node *, Node *> result;
-  for (Node *w : wrt) {
-    auto it = adjoint.find(w);
-    if (it == adjoint.end())
-      throw std::logic_error("parameter '" + w->name +
-                             "' does not affect the loss");
-    result[w] = it->second;
-  }
+  for (Node *w : wrt)
+    if (auto it = adjoint.find(w); it != adjoint.end())
+      result[w] = it->second;
   return result;
 }
 
 std::unique_ptr<Graph> buildTrainGraph(const dsl::Model &model,
                                        const dsl::TrainConfig &train) {
   auto g = std::make_unique<Graph>(model.name + ".train_step");
-  Forward fwd = buildForward(*g, model);
+  Forward fwd = buildForward(*g, model, /*training=*/true, train.seed);
   if (!fwd.logits)
     throw std::logic_error("training needs a softmax output");
   Node *labels = g->input("labels", fwd.logits->type);
@@ -82,11 +78,15 @@ std::unique_ptr<Graph> buildTrainGraph(const dsl::Model &model,
   // Adam (Kingma & Ba, with PyTorch's placement of epsilon), over every
   // weight after all gradients are computed: the update writes in place.
   const dsl::Optimizer &opt = train.optimizer;
-  std::vector<Attr> attrs = {{"lr", opt.lr},
+  std::vector<Attr> attrs = {{"lr", opt.lr.initial},
                              {"beta1", opt.beta1},
                              {"beta2", opt.beta2},
                              {"epsilon", opt.epsilon}};
   for (Node *w : weights) {
+    // A weight that does not reach the loss (an unused layer) keeps its
+    // initial value: its gradient is zero.
+    if (!grads.count(w))
+      continue;
     Node *m = g->param("optimizer." + w->name + ".m", w->type,
                        ParamRole::OptimizerState, InitKind::Zeros);
     Node *v = g->param("optimizer." + w->name + ".v", w->type,

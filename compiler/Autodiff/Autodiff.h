@@ -11,7 +11,8 @@ namespace sora::ir {
 
 /// Appends to `g` the gradient of the scalar `objective` with respect to
 /// each of `wrt`, by reverse-mode accumulation over the nodes that lie
-/// between them. Returns the gradient node of each of `wrt`.
+/// between them. Returns the gradient node of each of `wrt` that reaches
+/// the objective (the others have a zero gradient).
 std::map<Node *, Node *> differentiate(Graph &g, Node *objective,
                                        const std::vector<Node *> &wrt);
 

@@ -8,6 +8,8 @@
 //===----------------------------------------------------------------------===//
 #include "Autodiff/GradRules.h"
 
+#include "IR/BuildGraph.h"
+
 #include <array>
 #include <fmt/format.h>
 #include <stdexcept>
@@ -52,7 +54,7 @@ Grads matMulTN(Graph &g, Node *n, Node *dy, const Need &need) {
 
 // y = x + b (broadcast over the batch):  dx = dy,  db = sum over batch of dy
 Grads biasAdd(Graph &g, Node *, Node *dy, const Need &need) {
-  return {dy, need[1] ? g.create(K::ReduceBatch, {dy}) : nullptr};
+  return {dy, need[1] ? g.create(K::BiasGrad, {dy}) : nullptr};
 }
 
 // y = a + b:  da = dy, db = dy
@@ -81,6 +83,23 @@ Grads div(Graph &g, Node *n, Node *dy, const Need &need) {
 // y = -x:  dx = -dy
 Grads neg(Graph &g, Node *, Node *dy, const Need &) {
   return {g.create(K::Neg, {dy})};
+}
+
+// y = scale * x + shift:  dx = scale * dy
+Grads affine(Graph &g, Node *n, Node *dy, const Need &) {
+  return {
+      g.create(K::Affine, {dy}, {{"scale", n->attr("scale")}, {"shift", 0}})};
+}
+
+// y = scale / x:  dx = -scale * dy / x^2 = -(dy * y) / x
+Grads reciprocal(Graph &g, Node *n, Node *dy, const Need &) {
+  Node *x = n->operands[0];
+  return {g.create(K::Neg, {g.create(K::Div, {g.create(K::Mul, {dy, n}), x})})};
+}
+
+// y = reshape x:  dx = dy reshaped back
+Grads reshape(Graph &g, Node *n, Node *dy, const Need &) {
+  return {reshapeTo(g, dy, n->operands[0]->type.dims)};
 }
 
 // y = max(x, 0):  dx = dy * (y > 0)
@@ -117,8 +136,8 @@ Grads softmaxXent(Graph &g, Node *n, Node *dy, const Need &need) {
           nullptr};
 }
 
-std::array<GradRule, kNumOps> makeTable() {
-  std::array<GradRule, kNumOps> t{};
+GradTable makeTable() {
+  GradTable t{};
   auto set = [&](OpKind op, GradRule rule) { t[int(op)] = rule; };
   set(K::Input, leaf);
   set(K::Param, leaf);
@@ -132,23 +151,27 @@ std::array<GradRule, kNumOps> makeTable() {
   set(K::Mul, mul);
   set(K::Div, div);
   set(K::Neg, neg);
+  set(K::Affine, affine);
+  set(K::Reciprocal, reciprocal);
+  set(K::Reshape, reshape);
   set(K::Relu, relu);
   set(K::Sigmoid, sigmoid);
   set(K::Tanh, tanhRule);
   set(K::LeakyRelu, leakyRelu);
   set(K::Softmax, softmax);
   set(K::SoftmaxXent, softmaxXent);
-  for (OpKind op : {K::ReduceBatch, K::ReluGrad, K::SigmoidGrad, K::TanhGrad,
-                    K::LeakyReluGrad, K::SoftmaxGrad, K::SoftmaxXentGrad,
-                    K::CountCorrect, K::AdamUpdate})
+  for (OpKind op :
+       {K::BiasGrad, K::ReluGrad, K::SigmoidGrad, K::TanhGrad, K::LeakyReluGrad,
+        K::SoftmaxGrad, K::SoftmaxXentGrad, K::CountCorrect, K::AdamUpdate})
     set(op, notDifferentiable);
+  registerImageGradRules(t);
   return t;
 }
 
 } // namespace
 
 GradRule gradRule(OpKind op) {
-  static const std::array<GradRule, kNumOps> table = makeTable();
+  static const GradTable table = makeTable();
   return table[int(op)];
 }
 

@@ -4,6 +4,7 @@
 
 #include "IR/Graph.h"
 
+#include <array>
 #include <vector>
 
 namespace sora::ir {
@@ -19,5 +20,10 @@ using GradRule = std::vector<Node *> (*)(Graph &g, Node *n, Node *dy,
 /// appear in backward or update code have an explicit "not differentiable"
 /// rule, which fails loudly if autodiff ever reaches it.
 GradRule gradRule(OpKind op);
+
+/// The rule table; each op family registers its rules into it.
+using GradTable = std::array<GradRule, kNumOps>;
+/// Convolution, pooling and dropout (ImageGradRules.cpp).
+void registerImageGradRules(GradTable &table);
 
 } // namespace sora::ir

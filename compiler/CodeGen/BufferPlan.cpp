@@ -2,6 +2,10 @@
 //---------------===//
 #include "CodeGen/BufferPlan.h"
 
+#include "Transforms/Passes.h"
+
+#include <stdexcept>
+
 namespace sora::ir {
 
 namespace {
@@ -11,14 +15,30 @@ int64_t alignUp(int64_t v) { return (v + kAlign - 1) / kAlign * kAlign; }
 
 void ParamLayout::addParams(const Graph &g) {
   for (const auto &n : g.nodes()) {
-    if (n->op != OpKind::Param || find(n->name))
+    if (n->op != OpKind::Param || n->role != ParamRole::Weight || find(n->name))
       continue;
-    bool isWeight = n->role == ParamRole::Weight;
-    int64_t &used = isWeight ? weightFloats : stateFloats;
     // Each tensor starts on a 64-byte boundary, so its loops start aligned.
-    ParamSlot slot{n->name, n->type, used, n->init, n->fanIn, n->fanOut};
-    used += alignUp(n->type.elements() * 4) / 4;
-    (isWeight ? weights : state).push_back(slot);
+    weights.push_back(
+        {n->name, n->type, weightFloats, n->init, n->fanIn, n->fanOut});
+    weightFloats += alignUp(n->type.elements() * 4) / 4;
+  }
+  // Optimizer state mirrors the weights: every m in one block laid out like
+  // the weights, then every v, so that one index walks them all.
+  for (const auto &n : g.nodes()) {
+    if (n->op != OpKind::Param || n->role != ParamRole::OptimizerState ||
+        find(n->name))
+      continue;
+    const std::string prefix = "optimizer.";
+    std::string weight = n->name.substr(prefix.size());
+    bool isV = weight.size() > 2 && weight.substr(weight.size() - 2) == ".v";
+    weight.resize(weight.size() - 2);
+    const ParamSlot *w = find(weight);
+    if (!w)
+      throw std::logic_error("optimizer state '" + n->name +
+                             "' has no parameter");
+    state.push_back({n->name, n->type, w->offset + (isV ? weightFloats : 0),
+                     InitKind::Zeros, 0, 0});
+    stateFloats = 2 * weightFloats;
   }
 }
 
@@ -30,14 +50,20 @@ const ParamSlot *ParamLayout::find(const std::string &name) const {
   return nullptr;
 }
 
-ScratchPlan planScratch(const Graph &g, int64_t maxBatch, const Node *exclude) {
+ScratchPlan planScratch(const Graph &g, const Node *exclude) {
   ScratchPlan plan;
+  if (g.plan) {
+    for (const auto &[node, offset] : g.plan->offsets)
+      plan.offset[node] = offset;
+    plan.bytes = g.plan->bytes;
+    return plan;
+  }
+  // No plan pass: every value gets a buffer of its own.
   for (const auto &n : g.nodes()) {
-    if (n->operands.empty() || n->type.none || n.get() == exclude)
+    if (!isMaterialised(g, n.get()) || n.get() == exclude)
       continue;
-    int64_t rows = n->type.batched ? maxBatch : 1;
     plan.offset[n.get()] = plan.bytes;
-    plan.bytes += alignUp(rows * n->type.elements() * 4);
+    plan.bytes += bufferBytes(g, n.get());
   }
   return plan;
 }

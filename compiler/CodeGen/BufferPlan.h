@@ -41,9 +41,8 @@ struct ScratchPlan {
   int64_t bytes = 0;
 };
 
-/// Plans scratch for every non-leaf value of `g`, except `exclude` (a value
-/// written straight to the caller's output).
-ScratchPlan planScratch(const Graph &g, int64_t maxBatch,
-                        const Node *exclude = nullptr);
+/// Scratch offsets for `g`'s values: the plan pass's if it ran, else one
+/// buffer per value (except `exclude`, written to the caller's output).
+ScratchPlan planScratch(const Graph &g, const Node *exclude = nullptr);
 
 } // namespace sora::ir

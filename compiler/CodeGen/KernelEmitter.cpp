@@ -25,6 +25,61 @@ void KernelEmitter::store(const Node *node, Value *index, Value *value) {
   b.CreateAlignedStore(value, p, Align(4));
 }
 
+Value *KernelEmitter::operandIndex(const Node &n, size_t i, Value *index,
+                                   Value *inRow) {
+  if (n.op != OpKind::BiasAdd || i != 1)
+    return index;
+  // The bias is indexed by the last dimension.
+  int64_t columns = n.type.dims.back();
+  if (columns == n.type.elements())
+    return inRow;
+  return b.CreateURem(inRow, i64(columns));
+}
+
+Value *KernelEmitter::element(const Node &n, Value *index, Value *inRow) {
+  std::vector<Value *> values;
+  for (size_t i = 0; i < n.operands.size(); ++i)
+    values.push_back(load(n.operands[i], operandIndex(n, i, index, inRow)));
+  return formula(n.op)(*this, n, values);
+}
+
+void KernelEmitter::storeResult(const Node &n, Value *index, Value *value,
+                                Value *inRow) {
+  if (!hasEpilogue(n)) {
+    store(&n, index, value);
+    return;
+  }
+  const Node *previous = &n;
+  for (const Node *c : epilogue_->chain) {
+    std::vector<Value *> values;
+    for (size_t i = 0; i < c->operands.size(); ++i)
+      values.push_back(
+          c->operands[i] == previous
+              ? value
+              : load(c->operands[i], operandIndex(*c, i, index, inRow)));
+    value = formula(c->op)(*this, *c, values);
+    previous = c;
+  }
+  store(epilogue_->root, index, value);
+}
+
+Value *KernelEmitter::tile(int64_t floats) {
+  // In the entry block, so that it is allocated once per call.
+  IRBuilder<> entry(&fn_->getEntryBlock(), fn_->getEntryBlock().begin());
+  AllocaInst *a = entry.CreateAlloca(ArrayType::get(b.getFloatTy(), floats));
+  a->setAlignment(Align(64));
+  return a;
+}
+
+Value *KernelEmitter::loadTile(Value *tile, Value *i) {
+  return b.CreateLoad(b.getFloatTy(),
+                      b.CreateInBoundsGEP(b.getFloatTy(), tile, i));
+}
+
+void KernelEmitter::storeTile(Value *tile, Value *i, Value *v) {
+  b.CreateStore(v, b.CreateInBoundsGEP(b.getFloatTy(), tile, i));
+}
+
 void KernelEmitter::loop(Value *lo, Value *hi, const Body &body,
                          const char *name) {
   reduce(
@@ -41,6 +96,9 @@ std::vector<Value *> KernelEmitter::reduce(Value *lo, Value *hi,
                                            const ReduceBody &body,
                                            const char *name) {
   LLVMContext &ctx = b.getContext();
+  if (depth_ == 0)
+    ++loopNests;
+  ++depth_;
   BasicBlock *entry = b.GetInsertBlock();
   BasicBlock *header =
       BasicBlock::Create(ctx, std::string(name) + ".head", fn_);
@@ -71,6 +129,7 @@ std::vector<Value *> KernelEmitter::reduce(Value *lo, Value *hi,
   b.CreateBr(header);
 
   b.SetInsertPoint(exit);
+  --depth_;
   return current;
 }
 

@@ -14,6 +14,7 @@
 
 #include <llvm/IR/IRBuilder.h>
 
+#include <array>
 #include <functional>
 #include <map>
 
@@ -38,11 +39,38 @@ public:
   llvm::Value *load(const Node *node, llvm::Value *index);
   void store(const Node *node, llvm::Value *index, llvm::Value *value);
 
+  // --- Elementwise ops and fused epilogues ----------------------------------
+  /// An elementwise op's value at `index` (`inRow`: the index within the
+  /// sample, from which bias_add finds its column), its operands loaded.
+  llvm::Value *element(const Node &n, llvm::Value *index, llvm::Value *inRow);
+  /// Stores `value` as `n`'s element at `index`; when `n` anchors a fused
+  /// chain, the chain is applied first and the root's buffer receives it.
+  void storeResult(const Node &n, llvm::Value *index, llvm::Value *value,
+                   llvm::Value *inRow);
+  /// While the anchor of `group` is lowered, storeResult applies its chain.
+  void setEpilogue(const FusionGroup *group) { epilogue_ = group; }
+  bool hasEpilogue(const Node &n) const {
+    return epilogue_ && epilogue_->anchor == &n;
+  }
+
+  /// A stack buffer of `floats` floats for the kernel's duration (a tile
+  /// that stays in cache), and its elements.
+  llvm::Value *tile(int64_t floats);
+  llvm::Value *loadTile(llvm::Value *tile, llvm::Value *i);
+  void storeTile(llvm::Value *tile, llvm::Value *i, llvm::Value *v);
+
+  /// Outermost loops emitted so far (for --stats).
+  int loopNests = 0;
+
   llvm::Value *i64(int64_t v) { return b.getInt64(v); }
   llvm::Value *f32(double v);
   /// Number of rows of a value: the batch size if batched, else 1.
   llvm::Value *rows(const Node *node) {
     return node->type.batched ? n : i64(1);
+  }
+  /// rows(node) * factor.
+  llvm::Value *mulRows(const Node *node, int64_t factor) {
+    return b.CreateMul(rows(node), i64(factor), "", true, true);
   }
 
   using Body = std::function<void(llvm::Value *)>;
@@ -73,12 +101,38 @@ public:
   void forEachElement(const Node *like, const Body &body);
 
 private:
+  /// The index of operand `i` of elementwise `n` at element `index`.
+  llvm::Value *operandIndex(const Node &n, size_t i, llvm::Value *index,
+                            llvm::Value *inRow);
+
   llvm::Function *fn_;
   std::map<const Node *, llvm::Value *> buffers_;
+  const FusionGroup *epilogue_ = nullptr;
+  int depth_ = 0;
 };
+
+/// An elementwise op's math on one element (Formulas.cpp).
+using Formula = llvm::Value *(*)(KernelEmitter &k, const Node &n,
+                                 const std::vector<llvm::Value *> &operands);
+Formula formula(OpKind op);
+
+/// The fused update of every parameter (an OptimizerUpdate group): one loop
+/// over the parameter block, with the gradients at the start of scratch in
+/// the parameters' layout and the optimizer state as [m | v].
+void lowerOptimizerGroup(KernelEmitter &k, const FusionGroup &group,
+                         int64_t weightFloats);
+
+/// A weight's gradient op and its update as one loop nest (an
+/// UpdateEpilogue group).
+void lowerUpdateGroup(KernelEmitter &k, const FusionGroup &group);
 
 /// Emits the code of one node.
 using Lowering = void (*)(KernelEmitter &k, const Node &node);
 Lowering lowering(OpKind op);
+
+/// The lowering table; each op family registers its rules into it.
+using LoweringTable = std::array<Lowering, kNumOps>;
+/// Convolution, pooling and dropout (ImageLowerings.cpp).
+void registerImageLowerings(LoweringTable &table);
 
 } // namespace sora::ir

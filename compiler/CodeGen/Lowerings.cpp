@@ -9,6 +9,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "CodeGen/KernelEmitter.h"
+#include "IR/OpRules.h"
 
 #include <llvm/IR/Intrinsics.h>
 
@@ -60,6 +61,16 @@ void lowerMatMul(KernelEmitter &k, const Node &n) {
                   "j");
             },
             "k");
+        // A fused epilogue (a gradient mask, say) runs on the row while it is
+        // in cache, in place.
+        if (k.hasEpilogue(n))
+          k.loop(
+              M,
+              [&](Value *j) {
+                Value *yi = addIdx(k, yRow, j);
+                k.storeResult(n, yi, k.load(&n, yi), j);
+              },
+              "j");
       },
       "row");
 }
@@ -85,7 +96,7 @@ void lowerMatMulNT(KernelEmitter &k, const Node &n) {
                     return k.b.CreateFAdd(acc, prod);
                   },
                   "k");
-              k.store(&n, addIdx(k, mulIdx(k, r, M), j), dot);
+              k.storeResult(n, addIdx(k, mulIdx(k, r, M), j), dot, j);
             },
             "j");
       },
@@ -122,129 +133,45 @@ void lowerMatMulTN(KernelEmitter &k, const Node &n) {
       "row");
 }
 
-// Y[r,j] = X[r,j] + b[j]
-void lowerBiasAdd(KernelEmitter &k, const Node &n) {
-  int64_t M = n.type.dims[0];
-  k.loop(
-      k.i64(0), k.rows(&n),
-      [&](Value *r) {
-        Value *row = mulIdx(k, r, M);
-        k.loop(
-            M,
-            [&](Value *j) {
-              Value *i = addIdx(k, row, j);
-              k.store(&n, i,
-                      k.b.CreateFAdd(k.load(n.operands[0], i),
-                                     k.load(n.operands[1], j)));
-            },
-            "j");
-      },
-      "row");
-}
-
-// Y[j] = sum_r X[r,j]
-void lowerReduceBatch(KernelEmitter &k, const Node &n) {
-  int64_t M = n.type.elements();
+// Y[j] = sum over every other index of X[..., j]
+void lowerBiasGrad(KernelEmitter &k, const Node &n) {
+  const Node *x = n.operands[0];
+  int64_t M = n.type.elements(), inner = x->type.elements() / M;
   k.loop(
       M, [&](Value *j) { k.store(&n, j, k.f32(0)); }, "z");
   k.loop(
-      k.i64(0), k.n,
+      k.i64(0), k.mulRows(x, inner),
       [&](Value *r) {
         Value *row = mulIdx(k, r, M);
         k.loop(
             M,
             [&](Value *j) {
-              k.store(&n, j,
-                      k.b.CreateFAdd(k.load(&n, j),
-                                     k.load(n.operands[0], addIdx(k, row, j))));
+              k.store(
+                  &n, j,
+                  k.b.CreateFAdd(k.load(&n, j), k.load(x, addIdx(k, row, j))));
             },
             "j");
       },
       "row");
 }
 
-/// An elementwise op: y[i] = f(operands[0][i], operands[1][i], ...).
-template <typename F> void elementwise(KernelEmitter &k, const Node &n, F f) {
-  k.forEachElement(&n, [&](Value *i) {
-    std::vector<Value *> in;
-    for (const Node *o : n.operands)
-      in.push_back(k.load(o, i));
-    k.store(&n, i, f(in));
-  });
-}
-
-void lowerAdd(KernelEmitter &k, const Node &n) {
-  elementwise(k, n, [&](auto &v) { return k.b.CreateFAdd(v[0], v[1]); });
-}
-void lowerSub(KernelEmitter &k, const Node &n) {
-  elementwise(k, n, [&](auto &v) { return k.b.CreateFSub(v[0], v[1]); });
-}
-void lowerMul(KernelEmitter &k, const Node &n) {
-  elementwise(k, n, [&](auto &v) { return k.b.CreateFMul(v[0], v[1]); });
-}
-void lowerDiv(KernelEmitter &k, const Node &n) {
-  elementwise(k, n, [&](auto &v) { return k.b.CreateFDiv(v[0], v[1]); });
-}
-void lowerNeg(KernelEmitter &k, const Node &n) {
-  elementwise(k, n, [&](auto &v) { return k.b.CreateFNeg(v[0]); });
-}
-
-// y = max(x, 0)
-void lowerRelu(KernelEmitter &k, const Node &n) {
-  elementwise(k, n, [&](auto &v) {
-    return k.b.CreateSelect(k.b.CreateFCmpOGT(v[0], k.f32(0)), v[0], k.f32(0));
-  });
-}
-// dx = y > 0 ? dy : 0
-void lowerReluGrad(KernelEmitter &k, const Node &n) {
-  elementwise(k, n, [&](auto &v) {
-    return k.b.CreateSelect(k.b.CreateFCmpOGT(v[1], k.f32(0)), v[0], k.f32(0));
-  });
-}
-// y = 1 / (1 + exp(-x))
-void lowerSigmoid(KernelEmitter &k, const Node &n) {
-  elementwise(k, n, [&](auto &v) {
-    Value *e = k.call(Intrinsic::exp, {k.b.CreateFNeg(v[0])});
-    return k.b.CreateFDiv(k.f32(1), k.b.CreateFAdd(k.f32(1), e));
-  });
-}
-// dx = dy * y * (1 - y)
-void lowerSigmoidGrad(KernelEmitter &k, const Node &n) {
-  elementwise(k, n, [&](auto &v) {
-    Value *d = k.b.CreateFMul(v[1], k.b.CreateFSub(k.f32(1), v[1]));
-    return k.b.CreateFMul(v[0], d);
-  });
-}
-// y = tanh(x) = 1 - 2 / (exp(2x) + 1), stable at both ends
-void lowerTanh(KernelEmitter &k, const Node &n) {
-  elementwise(k, n, [&](auto &v) {
-    Value *e = k.call(Intrinsic::exp, {k.b.CreateFMul(v[0], k.f32(2))});
-    Value *t = k.b.CreateFDiv(k.f32(2), k.b.CreateFAdd(e, k.f32(1)));
-    return k.b.CreateFSub(k.f32(1), t);
-  });
-}
-// dx = dy * (1 - y^2)
-void lowerTanhGrad(KernelEmitter &k, const Node &n) {
-  elementwise(k, n, [&](auto &v) {
-    Value *d = k.b.CreateFSub(k.f32(1), k.b.CreateFMul(v[1], v[1]));
-    return k.b.CreateFMul(v[0], d);
-  });
-}
-// y = x > 0 ? x : alpha x
-void lowerLeakyRelu(KernelEmitter &k, const Node &n) {
-  Value *alpha = k.f32(n.attr("alpha"));
-  elementwise(k, n, [&](auto &v) {
-    return k.b.CreateSelect(k.b.CreateFCmpOGT(v[0], k.f32(0)), v[0],
-                            k.b.CreateFMul(v[0], alpha));
-  });
-}
-// dx = x > 0 ? dy : alpha dy
-void lowerLeakyReluGrad(KernelEmitter &k, const Node &n) {
-  Value *alpha = k.f32(n.attr("alpha"));
-  elementwise(k, n, [&](auto &v) {
-    return k.b.CreateSelect(k.b.CreateFCmpOGT(v[1], k.f32(0)), v[0],
-                            k.b.CreateFMul(v[0], alpha));
-  });
+// Any elementwise op (Formulas.cpp gives the math), and the fused chain
+// after it.
+void lowerElementwise(KernelEmitter &k, const Node &n) {
+  int64_t elements = n.type.elements();
+  k.loop(
+      k.i64(0), k.rows(&n),
+      [&](Value *r) {
+        Value *base = mulIdx(k, r, elements);
+        k.loop(
+            elements,
+            [&](Value *e) {
+              Value *i = addIdx(k, base, e);
+              k.storeResult(n, i, k.element(n, i, e), e);
+            },
+            "e");
+      },
+      "row");
 }
 
 /// Row maximum of `z` (M wide) starting at `row`.
@@ -411,44 +338,61 @@ void lowerCountCorrect(KernelEmitter &k, const Node &n) {
 // Adam with bias correction, as torch.optim.Adam computes it:
 //   m = b1 m + (1-b1) g;  v = b2 v + (1-b2) g^2
 //   w -= lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + eps)
+struct Adam {
+  double b1, b2;
+  Value *stepSize, *bc2Sqrt, *eps;
+
+  /// The step's scalars, computed once per kernel call from `step` (t).
+  Adam(KernelEmitter &k, const Node &n)
+      : b1(n.attr("beta1")), b2(n.attr("beta2")) {
+    IRBuilder<> &b = k.b;
+    Value *t = b.CreateSIToFP(k.step, b.getDoubleTy());
+    auto powd = [&](double base) {
+      return k.call(Intrinsic::pow,
+                    {ConstantFP::get(b.getDoubleTy(), base), t});
+    };
+    Value *one = ConstantFP::get(b.getDoubleTy(), 1.0);
+    stepSize = b.CreateFPTrunc(
+        b.CreateFDiv(ConstantFP::get(b.getDoubleTy(), n.attr("lr")),
+                     b.CreateFSub(one, powd(b1))),
+        b.getFloatTy());
+    bc2Sqrt = b.CreateFPTrunc(
+        k.call(Intrinsic::sqrt, {b.CreateFSub(one, powd(b2))}), b.getFloatTy());
+    eps = k.f32(n.attr("epsilon"));
+  }
+
+  /// Updates element `i` of w, m and v (base pointers) with gradient `g`.
+  void update(KernelEmitter &k, Value *w, Value *m, Value *v, Value *i,
+              Value *g) const {
+    IRBuilder<> &b = k.b;
+    llvm::Type *f32 = b.getFloatTy();
+    auto at = [&](Value *base) { return b.CreateInBoundsGEP(f32, base, i); };
+    Value *mi = b.CreateFAdd(b.CreateFMul(k.f32(b1), b.CreateLoad(f32, at(m))),
+                             b.CreateFMul(k.f32(1 - b1), g));
+    Value *vi = b.CreateFAdd(b.CreateFMul(k.f32(b2), b.CreateLoad(f32, at(v))),
+                             b.CreateFMul(k.f32(1 - b2), b.CreateFMul(g, g)));
+    Value *denom =
+        b.CreateFAdd(b.CreateFDiv(k.call(Intrinsic::sqrt, {vi}), bc2Sqrt), eps);
+    Value *delta = b.CreateFDiv(b.CreateFMul(stepSize, mi), denom);
+    b.CreateStore(mi, at(m));
+    b.CreateStore(vi, at(v));
+    b.CreateStore(b.CreateFSub(b.CreateLoad(f32, at(w)), delta), at(w));
+  }
+};
+
 void lowerAdamUpdate(KernelEmitter &k, const Node &n) {
-  const Node *w = n.operands[0], *g = n.operands[1], *m = n.operands[2],
-             *v = n.operands[3];
-  double b1 = n.attr("beta1"), b2 = n.attr("beta2");
-  IRBuilder<> &b = k.b;
-  Value *t = b.CreateSIToFP(k.step, b.getDoubleTy());
-  auto powd = [&](double base) {
-    return k.call(Intrinsic::pow, {ConstantFP::get(b.getDoubleTy(), base), t});
-  };
-  Value *one = ConstantFP::get(b.getDoubleTy(), 1.0);
-  Value *stepSize = b.CreateFPTrunc(
-      b.CreateFDiv(ConstantFP::get(b.getDoubleTy(), n.attr("lr")),
-                   b.CreateFSub(one, powd(b1))),
-      b.getFloatTy());
-  Value *bc2Sqrt = b.CreateFPTrunc(
-      k.call(Intrinsic::sqrt, {b.CreateFSub(one, powd(b2))}), b.getFloatTy());
-  Value *eps = k.f32(n.attr("epsilon"));
+  Adam adam(k, n);
   k.loop(
-      w->type.elements(),
+      n.operands[0]->type.elements(),
       [&](Value *i) {
-        Value *gi = k.load(g, i);
-        Value *mi = b.CreateFAdd(b.CreateFMul(k.f32(b1), k.load(m, i)),
-                                 b.CreateFMul(k.f32(1 - b1), gi));
-        Value *vi =
-            b.CreateFAdd(b.CreateFMul(k.f32(b2), k.load(v, i)),
-                         b.CreateFMul(k.f32(1 - b2), b.CreateFMul(gi, gi)));
-        Value *denom = b.CreateFAdd(
-            b.CreateFDiv(k.call(Intrinsic::sqrt, {vi}), bc2Sqrt), eps);
-        Value *delta = b.CreateFDiv(b.CreateFMul(stepSize, mi), denom);
-        k.store(m, i, mi);
-        k.store(v, i, vi);
-        k.store(w, i, b.CreateFSub(k.load(w, i), delta));
+        adam.update(k, k.buffer(n.operands[0]), k.buffer(n.operands[2]),
+                    k.buffer(n.operands[3]), i, k.load(n.operands[1], i));
       },
       "p");
 }
 
-std::array<Lowering, kNumOps> makeTable() {
-  std::array<Lowering, kNumOps> t{};
+LoweringTable makeTable() {
+  LoweringTable t{};
   auto set = [&](OpKind op, Lowering rule) { t[int(op)] = rule; };
   set(K::Input, noCode);
   set(K::Param, noCode);
@@ -456,34 +400,108 @@ std::array<Lowering, kNumOps> makeTable() {
   set(K::MatMul, lowerMatMul);
   set(K::MatMulNT, lowerMatMulNT);
   set(K::MatMulTN, lowerMatMulTN);
-  set(K::BiasAdd, lowerBiasAdd);
-  set(K::ReduceBatch, lowerReduceBatch);
-  set(K::Add, lowerAdd);
-  set(K::Sub, lowerSub);
-  set(K::Mul, lowerMul);
-  set(K::Div, lowerDiv);
-  set(K::Neg, lowerNeg);
-  set(K::Relu, lowerRelu);
-  set(K::ReluGrad, lowerReluGrad);
-  set(K::Sigmoid, lowerSigmoid);
-  set(K::SigmoidGrad, lowerSigmoidGrad);
-  set(K::Tanh, lowerTanh);
-  set(K::TanhGrad, lowerTanhGrad);
-  set(K::LeakyRelu, lowerLeakyRelu);
-  set(K::LeakyReluGrad, lowerLeakyReluGrad);
+  set(K::BiasGrad, lowerBiasGrad);
+  for (int i = 0; i < kNumOps; ++i)
+    if (isElementwise(OpKind(i)))
+      t[i] = lowerElementwise;
   set(K::Softmax, lowerSoftmax);
   set(K::SoftmaxGrad, lowerSoftmaxGrad);
   set(K::SoftmaxXent, lowerSoftmaxXent);
   set(K::SoftmaxXentGrad, lowerSoftmaxXentGrad);
   set(K::CountCorrect, lowerCountCorrect);
   set(K::AdamUpdate, lowerAdamUpdate);
+  registerImageLowerings(t);
   return t;
 }
 
 } // namespace
 
+void lowerOptimizerGroup(KernelEmitter &k, const FusionGroup &group,
+                         int64_t weightFloats) {
+  Value *v =
+      k.b.CreateInBoundsGEP(k.b.getFloatTy(), k.optState, k.i64(weightFloats));
+  Adam adam(k, *group.anchor);
+  k.loop(
+      weightFloats,
+      [&](Value *i) {
+        Value *g = k.b.CreateLoad(
+            k.b.getFloatTy(),
+            k.b.CreateInBoundsGEP(k.b.getFloatTy(), k.scratch, i));
+        adam.update(k, k.params, k.optState, v, i, g);
+      },
+      "p");
+}
+
+// A gradient finished one row at a time, updating its weight as each row
+// completes; the row is accumulated in a small stack tile, never stored:
+//   matmul_tn: dW[i, :] = sum_r A[r, i] B[r, :]
+//   bias_grad: db[:] = sum over rows of X[row, :]
+void lowerUpdateGroup(KernelEmitter &k, const FusionGroup &group) {
+  const Node &grad = *group.anchor, &update = *group.root;
+  Adam adam(k, update);
+  Value *w = k.buffer(update.operands[0]), *m = k.buffer(update.operands[2]),
+        *v = k.buffer(update.operands[3]);
+  const Node *x = grad.operands[0];
+  bool isMatMul = grad.op == OpKind::MatMulTN;
+  int64_t rows = isMatMul ? x->type.dims[0] : 1;
+  int64_t M = isMatMul ? grad.operands[1]->type.dims[0] : grad.type.elements();
+  Value *tile = k.tile(M);
+  k.loop(
+      rows,
+      [&](Value *i) {
+        k.loop(
+            M, [&](Value *j) { k.storeTile(tile, j, k.f32(0)); }, "z");
+        if (isMatMul) {
+          // over the batch: tile[:] += A[r, i] * B[r, :]
+          const Node *bm = grad.operands[1];
+          k.loop(
+              k.i64(0), k.n,
+              [&](Value *r) {
+                Value *av =
+                    k.load(x, addIdx(k, mulIdx(k, r, x->type.dims[0]), i));
+                Value *bRow = mulIdx(k, r, M);
+                k.loop(
+                    M,
+                    [&](Value *j) {
+                      Value *prod =
+                          k.b.CreateFMul(av, k.load(bm, addIdx(k, bRow, j)));
+                      k.storeTile(tile, j,
+                                  k.b.CreateFAdd(k.loadTile(tile, j), prod));
+                    },
+                    "j");
+              },
+              "r");
+        } else {
+          // over every row of X: tile[:] += X[row, :]
+          int64_t perRow = x->type.elements() / M;
+          k.loop(
+              k.i64(0), k.mulRows(x, perRow),
+              [&](Value *r) {
+                Value *row = mulIdx(k, r, M);
+                k.loop(
+                    M,
+                    [&](Value *j) {
+                      k.storeTile(tile, j,
+                                  k.b.CreateFAdd(k.loadTile(tile, j),
+                                                 k.load(x, addIdx(k, row, j))));
+                    },
+                    "j");
+              },
+              "r");
+        }
+        Value *base = mulIdx(k, i, M);
+        k.loop(
+            M,
+            [&](Value *j) {
+              adam.update(k, w, m, v, addIdx(k, base, j), k.loadTile(tile, j));
+            },
+            "p");
+      },
+      "i");
+}
+
 Lowering lowering(OpKind op) {
-  static const std::array<Lowering, kNumOps> table = makeTable();
+  static const LoweringTable table = makeTable();
   return table[int(op)];
 }
 

@@ -18,14 +18,40 @@ namespace sora::ir {
 
 using namespace llvm;
 
+std::vector<Unsupported> unsupportedForTraining(const dsl::Model &model) {
+  std::vector<Unsupported> out;
+  if (!model.train)
+    return out;
+  const dsl::TrainConfig &t = *model.train;
+  if (t.loss != dsl::LossKind::CategoricalCrossentropy)
+    out.push_back({t.range, fmt::format("training with the loss {} is not "
+                                        "supported by this version of sorac "
+                                        "yet",
+                                        dsl::lossName(t.loss))});
+  if (t.optimizer.kind != dsl::OptimizerKind::Adam)
+    out.push_back({t.range, "training with an optimizer other than adam is "
+                            "not supported by this version of sorac yet"});
+  if (t.optimizer.lr.kind != dsl::Schedule::Constant)
+    out.push_back({t.range, "learning-rate schedules are not supported by "
+                            "this version of sorac yet"});
+  for (const dsl::DataSource *d : {&t.data, &t.test})
+    if (d->kind == dsl::DataSource::Csv)
+      out.push_back({d->range, "csv() data is not supported by this version "
+                               "of sorac yet"});
+  return out;
+}
+
 CompiledModel buildModelGraphs(const dsl::Model &model,
-                               const std::string &sourceDir) {
+                               const std::string &sourceDir,
+                               const PipelineOptions &pipeline,
+                               bool withTraining) {
   CompiledModel cm;
   cm.model = &model;
   cm.sourceDir = sourceDir;
+  cm.maxBatch = model.train ? model.train->batchSize : 64;
   cm.predict = buildPredictGraph(model);
   cm.layout.addParams(*cm.predict);
-  if (model.train) {
+  if (model.train && withTraining) {
     cm.evaluate = buildEvalGraph(model);
     cm.train = buildTrainGraph(model, *model.train);
     cm.layout.addParams(*cm.train);
@@ -33,12 +59,12 @@ CompiledModel buildModelGraphs(const dsl::Model &model,
   for (Graph *g : {cm.predict.get(), cm.evaluate.get(), cm.train.get()}) {
     if (!g)
       continue;
-    eliminateDeadCode(*g);
+    g->maxBatch = cm.maxBatch;
+    runPipeline(*g, pipeline);
     std::string error = verify(*g);
     if (!error.empty())
       throw std::logic_error("invalid graph @" + g->name() + ": " + error);
   }
-  cm.maxBatch = model.train ? model.train->batchSize : 64;
   return cm;
 }
 
@@ -80,7 +106,7 @@ Function *emitKernel(CompiledModel &cm, Graph &g, const std::string &fnName,
   k.out = fn->getArg(7);
 
   const Node *direct = isPredict ? g.output("output") : nullptr;
-  ScratchPlan plan = planScratch(g, cm.maxBatch, direct);
+  ScratchPlan plan = planScratch(g, direct);
   cm.scratchBytes = std::max(cm.scratchBytes, plan.bytes);
 
   // Buffers: inputs are arguments, params live in their blocks, the rest in
@@ -104,8 +130,34 @@ Function *emitKernel(CompiledModel &cm, Graph &g, const std::string &fnName,
     }
   }
 
-  for (const auto &node : g.nodes())
-    lowering(node->op)(k, *node);
+  // A fused anchor writes through to its group's root buffer.
+  for (const FusionGroup &group : g.groups)
+    if (group.kind == FusionGroup::Epilogue)
+      k.setBuffer(group.anchor, k.buffer(group.root));
+
+  // Ops in order; a fused group runs at its root. The optimizer update is
+  // fused only when the plan laid the gradients out for it.
+  for (const auto &node : g.nodes()) {
+    const Node *n = node.get();
+    const FusionGroup *group = n->group >= 0 ? &g.groups[n->group] : nullptr;
+    if (group && group->kind == FusionGroup::OptimizerUpdate && !g.plan)
+      group = nullptr;
+    if (!group) {
+      lowering(n->op)(k, *n);
+    } else if (group->root == n) {
+      if (group->kind == FusionGroup::OptimizerUpdate) {
+        lowerOptimizerGroup(k, *group, cm.layout.weightFloats);
+      } else if (group->kind == FusionGroup::UpdateEpilogue) {
+        lowerUpdateGroup(k, *group);
+      } else {
+        k.setEpilogue(group);
+        lowering(group->anchor->op)(k, *group->anchor);
+        k.setEpilogue(nullptr);
+      }
+    }
+  }
+  if (&g == cm.train.get())
+    cm.trainLoopNests = k.loopNests;
 
   if (!isPredict) {
     // out[0] = loss sum over the batch, out[1] = correct predictions.
@@ -157,7 +209,7 @@ private:
 };
 
 Constant *dataSpec(DescriptorBuilder &d, const dsl::DataSource &s) {
-  if (!s.present)
+  if (!s.present())
     return d.record({d.null(), d.null(), d.f64(1), d.i64(0)});
   return d.record(
       {d.str(s.images), d.str(s.labels), d.f64(s.scale), d.i64(s.onehot)});
@@ -211,10 +263,13 @@ std::unique_ptr<Module> emitModule(CompiledModel &cm, LLVMContext &ctx) {
          d.i64(s.type.dims.size()), shape[0], shape[1], shape[2], shape[3],
          d.i64(int64_t(s.init)), d.i64(s.fanIn), d.i64(s.fanOut)}));
   }
-  auto *paramArrayTy = ArrayType::get(params[0]->getType(), params.size());
-  auto *paramArray = new GlobalVariable(
-      *mod, paramArrayTy, true, GlobalValue::PrivateLinkage,
-      ConstantArray::get(paramArrayTy, params), name + "_params_desc");
+  Constant *paramArray = d.null();
+  if (!params.empty()) {
+    auto *paramArrayTy = ArrayType::get(params[0]->getType(), params.size());
+    paramArray = new GlobalVariable(
+        *mod, paramArrayTy, true, GlobalValue::PrivateLinkage,
+        ConstantArray::get(paramArrayTy, params), name + "_params_desc");
+  }
 
   const dsl::Node &in = model.nodes[model.inputs[0]];
   const dsl::Node &out = model.nodes[model.output];

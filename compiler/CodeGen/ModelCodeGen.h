@@ -10,6 +10,7 @@
 
 #include "CodeGen/BufferPlan.h"
 #include "IR/Graph.h"
+#include "Transforms/Passes.h"
 #include "sora/dsl/Program.h"
 
 #include <llvm/IR/LLVMContext.h>
@@ -28,11 +29,23 @@ struct CompiledModel {
   int64_t maxBatch = 0;
   int64_t scratchBytes = 0; ///< the largest kernel's
   std::string sourceDir;    ///< absolute directory of the .sora file
+  int trainLoopNests = 0;   ///< outermost loops of the train-step kernel
 };
 
-/// Builds the three graphs and lays out parameters (no LLVM involved).
-CompiledModel buildModelGraphs(const dsl::Model &model,
-                               const std::string &sourceDir);
+/// A feature of the train block that code generation does not handle yet.
+struct Unsupported {
+  SourceRange where;
+  std::string message;
+};
+std::vector<Unsupported> unsupportedForTraining(const dsl::Model &model);
+
+/// Builds the graphs (the training ones only if `withTraining` and the
+/// model has a train block), runs the graph passes over each and lays out
+/// the parameters (no LLVM involved).
+CompiledModel
+buildModelGraphs(const dsl::Model &model, const std::string &sourceDir,
+                 const PipelineOptions &pipeline = PipelineOptions::standard(),
+                 bool withTraining = true);
 
 std::unique_ptr<llvm::Module> emitModule(CompiledModel &cm,
                                          llvm::LLVMContext &ctx);

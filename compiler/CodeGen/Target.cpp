@@ -7,6 +7,7 @@
 #include <llvm/IR/LegacyPassManager.h>
 #include <llvm/IR/PassManager.h>
 #include <llvm/IR/Verifier.h>
+#include <llvm/MC/MCSubtargetInfo.h>
 #include <llvm/MC/TargetRegistry.h>
 #include <llvm/Passes/PassBuilder.h>
 #include <llvm/Support/TargetSelect.h>
@@ -46,6 +47,14 @@ std::unique_ptr<TargetMachine> createTargetMachine(const std::string &triple,
                   std::string(f.second ? "+" : "-") + f.first().str();
   } else if (cpu == "native") {
     cpuName = "";
+  }
+  if (!cpuName.empty()) {
+    std::unique_ptr<MCSubtargetInfo> sti(
+        target->createMCSubtargetInfo(tripleStr, "", ""));
+    if (sti && !sti->isCPUStringValid(cpuName)) {
+      error = "unknown CPU '" + cpuName + "' for " + tripleStr;
+      return nullptr;
+    }
   }
   TargetOptions options;
   CodeGenOptLevel level = optLevel == 0   ? CodeGenOptLevel::None

@@ -2,6 +2,7 @@
 //------------------===//
 #include "IR/BuildGraph.h"
 
+#include <algorithm>
 #include <stdexcept>
 
 namespace sora::ir {
@@ -32,53 +33,120 @@ Type batchedType(const std::vector<int64_t> &shape) {
 
 } // namespace
 
-Forward buildForward(Graph &g, const dsl::Model &model) {
+namespace {
+
+/// A weighted layer's linear part: dense (x . W^T) or conv2d, plus bias.
+Node *buildLayer(Graph &g, const dsl::Node &n, Node *x) {
+  Node *y;
+  if (n.kind == dsl::Node::Dense) {
+    int64_t in = x->type.dims[0];
+    // Stored [units, inputs] like torch.nn.Linear, so checkpoints need no
+    // transposition; y = x . W^T.
+    Node *w = g.param(n.name + ".weight", Type{false, false, {n.units, in}},
+                      ParamRole::Weight, InitKind::GlorotUniform, in, n.units);
+    y = g.create(OpKind::MatMulNT, {x, w});
+  } else {
+    int64_t h = x->type.dims[0], wd = x->type.dims[1], c = x->type.dims[2];
+    int64_t k = n.kernel, s = n.stride;
+    // Keras' receptive-field fans for Glorot: k*k*C in, k*k*F out.
+    Node *w = g.param(n.name + ".weight",
+                      Type{false, false, {n.units, k, k, c}}, ParamRole::Weight,
+                      InitKind::GlorotUniform, k * k * c, k * k * n.units);
+    // "same" pads like TensorFlow: the output is ceil(in / stride) and the
+    // odd pixel of padding goes after.
+    auto pad = [&](int64_t in, int64_t out) {
+      return n.samePadding ? std::max<int64_t>((out - 1) * s + k - in, 0) / 2
+                           : 0;
+    };
+    int64_t oh = n.shape[0], ow = n.shape[1];
+    y = g.create(OpKind::Conv2D, {x, w},
+                 {{"stride", double(s)},
+                  {"pad_top", double(pad(h, oh))},
+                  {"pad_left", double(pad(wd, ow))},
+                  {"out_h", double(oh)},
+                  {"out_w", double(ow)}});
+  }
+  if (n.useBias) {
+    Node *b = g.param(n.name + ".bias", Type{false, false, {n.units}},
+                      ParamRole::Weight, InitKind::Zeros);
+    y = g.create(OpKind::BiasAdd, {y, b});
+  }
+  return y;
+}
+
+std::vector<Attr> reshapeAttrs(const std::vector<int64_t> &dims) {
+  std::vector<Attr> attrs;
+  for (size_t i = 0; i < dims.size(); ++i)
+    attrs.push_back({"d" + std::to_string(i), double(dims[i])});
+  return attrs;
+}
+
+} // namespace
+
+Node *reshapeTo(Graph &g, Node *x, const std::vector<int64_t> &dims) {
+  return g.create(OpKind::Reshape, {x}, reshapeAttrs(dims));
+}
+
+Forward buildForward(Graph &g, const dsl::Model &model, bool training,
+                     int64_t seed) {
   if (model.inputs.size() != 1)
     throw std::logic_error("a model must have exactly one input");
   std::vector<Node *> values(model.nodes.size(), nullptr);
   Forward fwd;
   for (size_t i = 0; i < model.nodes.size(); ++i) {
     const dsl::Node &n = model.nodes[i];
+    bool isOutput = int(i) == model.output;
     Node *value = nullptr;
+    Node *x = n.inputs.empty() ? nullptr : values[n.inputs[0]];
     switch (n.kind) {
     case dsl::Node::Input:
       value = fwd.input = g.input(n.name, batchedType(n.shape));
       break;
-    case dsl::Node::Dense: {
-      Node *x = values[n.inputs[0]];
-      int64_t in = x->type.dims[0];
-      // Stored [units, inputs] like torch.nn.Linear, so checkpoints need no
-      // transposition; y = x . W^T.
-      Node *w =
-          g.param(n.name + ".weight", Type{false, false, {n.units, in}},
-                  ParamRole::Weight, InitKind::GlorotUniform, in, n.units);
-      Node *y = g.create(OpKind::MatMulNT, {x, w});
-      if (n.useBias) {
-        Node *b = g.param(n.name + ".bias", Type{false, false, {n.units}},
-                          ParamRole::Weight, InitKind::Zeros);
-        y = g.create(OpKind::BiasAdd, {y, b});
-      }
-      if (int(i) == model.output &&
-          n.activation.kind == dsl::ActivationKind::Softmax)
+    case dsl::Node::Dense:
+    case dsl::Node::Conv2D: {
+      Node *y = buildLayer(g, n, x);
+      if (isOutput && n.activation.kind == dsl::ActivationKind::Softmax)
         fwd.logits = y;
       value = applyActivation(g, y, n.activation);
       break;
     }
     case dsl::Node::Activate:
-      if (int(i) == model.output &&
-          n.activation.kind == dsl::ActivationKind::Softmax)
-        fwd.logits = values[n.inputs[0]];
-      value = applyActivation(g, values[n.inputs[0]], n.activation);
+      if (isOutput && n.activation.kind == dsl::ActivationKind::Softmax)
+        fwd.logits = x;
+      value = applyActivation(g, x, n.activation);
+      break;
+    case dsl::Node::Pool2D:
+      value = g.create(
+          n.pool == dsl::PoolKind::Max ? OpKind::MaxPool2D : OpKind::AvgPool2D,
+          {x}, {{"size", double(n.kernel)}, {"stride", double(n.stride)}});
+      break;
+    case dsl::Node::Reshape:
+      value = reshapeTo(g, x, n.shape);
+      break;
+    case dsl::Node::Dropout:
+      // Each dropout layer draws its own masks: the salt tells them apart.
+      value = training && n.rate > 0 ? g.create(OpKind::Dropout, {x},
+                                                {{"rate", n.rate},
+                                                 {"seed", double(seed)},
+                                                 {"salt", double(i)}})
+                                     : x;
       break;
     case dsl::Node::Binary: {
       static const OpKind ops[] = {OpKind::Add, OpKind::Sub, OpKind::Mul,
                                    OpKind::Div};
-      value =
-          g.create(ops[int(n.op)], {values[n.inputs[0]], values[n.inputs[1]]});
+      value = g.create(ops[int(n.op)], {x, values[n.inputs[1]]});
       break;
     }
+    case dsl::Node::Affine:
+      value = g.create(OpKind::Affine, {x},
+                       {{"scale", n.scale}, {"shift", n.shift}});
+      break;
+    case dsl::Node::Reciprocal:
+      value = g.create(OpKind::Reciprocal, {x}, {{"scale", n.scale}});
+      break;
     }
-    value->loc = n.range;
+    if (value != x)
+      value->loc = n.range;
     values[i] = value;
   }
   fwd.output = values[model.output];

@@ -23,8 +23,14 @@ struct Forward {
   Node *logits = nullptr;
 };
 
-/// Appends the model's forward computation to `g`.
-Forward buildForward(Graph &g, const dsl::Model &model);
+/// Appends the model's forward computation to `g`. Dropout is applied only
+/// when `training` (with `seed` for its masks); otherwise it is the
+/// identity.
+Forward buildForward(Graph &g, const dsl::Model &model, bool training = false,
+                     int64_t seed = 0);
+
+/// A reshape of `x` to per-sample `dims`.
+Node *reshapeTo(Graph &g, Node *x, const std::vector<int64_t> &dims);
 
 /// predict: input -> output.
 std::unique_ptr<Graph> buildPredictGraph(const dsl::Model &model);

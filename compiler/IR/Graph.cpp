@@ -136,6 +136,16 @@ std::vector<Node *> Graph::params(ParamRole role) const {
   return out;
 }
 
+void Graph::replaceAllUses(Node *from, Node *to) {
+  for (auto &n : nodes_)
+    for (Node *&o : n->operands)
+      if (o == from)
+        o = to;
+  for (Output &o : outputs_)
+    if (o.node == from)
+      o.node = to;
+}
+
 void Graph::erase(const std::vector<bool> &dead) {
   std::vector<std::unique_ptr<Node>> kept;
   for (size_t i = 0; i < nodes_.size(); ++i)
@@ -192,13 +202,25 @@ void print(std::ostream &os, const Graph &g) {
     }
     if (n->hasResult())
       os << " : " << n->type.str();
+    if (n->group >= 0)
+      os << "  # group " << n->group
+         << (g.groups[n->group].root == n ? " root" : "");
+    if (g.plan)
+      for (const auto &[planned, offset] : g.plan->offsets)
+        if (planned == n)
+          os << "  # scratch " << offset;
     os << "\n";
   }
   os << "  return";
   for (size_t i = 0; i < g.outputs().size(); ++i)
     os << (i ? ", " : " ") << g.outputs()[i].name << " = "
        << valueName(g.outputs()[i].node);
-  os << "\n}\n";
+  os << "\n";
+  if (g.plan)
+    os << "  # plan: " << g.plan->bytes << " bytes, largest live set "
+       << g.plan->peakLive << ", sum of buffers " << g.plan->sumOfBuffers
+       << "\n";
+  os << "}\n";
 }
 
 std::string verify(const Graph &g) {

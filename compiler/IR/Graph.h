@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <iosfwd>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -72,8 +73,34 @@ struct Node {
   InitKind init = InitKind::Zeros;
   int64_t fanIn = 0, fanOut = 0;
 
+  int group = -1; ///< index into Graph::groups, or -1
+
   double attr(const std::string &name) const;
   bool hasResult() const { return !type.none; }
+};
+
+/// Ops lowered as one loop nest (made by the fuse pass).
+struct FusionGroup {
+  enum Kind {
+    Epilogue,       ///< the anchor's result flows through `chain` in
+                    ///< registers; only the root's value is stored
+    UpdateEpilogue, ///< a weight's gradient (matmul_tn, bias_grad) feeds
+                    ///< its optimizer update element by element: the
+                    ///< gradient is never stored
+    OptimizerUpdate ///< every parameter updated in one loop
+  } kind;
+  Node *anchor = nullptr;
+  std::vector<Node *> chain; ///< Epilogue: the elementwise ops after anchor;
+                             ///< OptimizerUpdate: the updates
+  Node *root = nullptr;      ///< where the group runs (its last node)
+};
+
+/// Scratch offsets chosen by the plan pass.
+struct MemoryPlan {
+  std::vector<std::pair<const Node *, int64_t>> offsets; ///< bytes
+  int64_t bytes = 0;    ///< scratch the kernel needs
+  int64_t peakLive = 0; ///< largest set of simultaneously live buffers
+  int64_t sumOfBuffers = 0;
 };
 
 class Graph {
@@ -106,6 +133,16 @@ public:
   const std::vector<std::unique_ptr<Node>> &nodes() const { return nodes_; }
   std::vector<Node *> inputs() const;
   std::vector<Node *> params(ParamRole role) const;
+
+  /// Rows a kernel of this graph handles per call (the batch capacity).
+  int64_t maxBatch = 1;
+  /// Made by the fuse pass; each member node's `group` indexes this.
+  std::vector<FusionGroup> groups;
+  /// Made by the plan pass.
+  std::optional<MemoryPlan> plan;
+
+  /// Makes every reader of `from` (and every output) read `to` instead.
+  void replaceAllUses(Node *from, Node *to);
 
   /// Removes nodes for which `dead` is true (no remaining users assumed),
   /// keeping order, and renumbers.

@@ -60,21 +60,116 @@ Type matMulTNRule(const std::vector<Node *> &o, const std::vector<Attr> &,
   return fixed({o[0]->type.dims[0], o[1]->type.dims[0]});
 }
 
-// [?,M] + [M] -> [?,M]
+// [?,...,M] + [M] -> [?,...,M]
 Type biasAddRule(const std::vector<Node *> &o, const std::vector<Attr> &,
                  std::string &error) {
-  if (!isMatrixBatch(o[0]) || o[1]->type.batched ||
-      o[1]->type.dims != o[0]->type.dims)
-    return fail(error, "bias_add expects [?,M] and [M]");
-  return o[0]->type;
+  const Type &x = o[0]->type, &b = o[1]->type;
+  if (!x.batched || x.dims.empty() || b.batched || b.dims.size() != 1 ||
+      b.dims[0] != x.dims.back())
+    return fail(error, "bias_add expects [?,...,M] and [M]");
+  return x;
 }
 
-// [?,M] -> [M]
-Type reduceBatchRule(const std::vector<Node *> &o, const std::vector<Attr> &,
+// [?,...,M] -> [M]
+Type biasGradRule(const std::vector<Node *> &o, const std::vector<Attr> &,
+                  std::string &error) {
+  if (!o[0]->type.batched || o[0]->type.dims.empty())
+    return fail(error, "bias_grad expects [?,...,M]");
+  return fixed({o[0]->type.dims.back()});
+}
+
+double attrOf(const std::vector<Attr> &attrs, const char *name, double dflt) {
+  for (const Attr &a : attrs)
+    if (a.name == name)
+      return a.value;
+  return dflt;
+}
+
+bool isImageBatch(const Type &t) { return t.batched && t.dims.size() == 3; }
+
+/// Output size of a window of `k` sliding by `stride` over `in` values with
+/// `padBefore` zeros in front (and as many after as the size needs).
+int64_t windows(int64_t in, int64_t k, int64_t stride, int64_t padTotal) {
+  return (in + padTotal - k) / stride + 1;
+}
+
+// (x [?,H,W,C], w [F,k,k,C]) {stride, pad_top, pad_left, out_h, out_w}
+Type conv2dRule(const std::vector<Node *> &o, const std::vector<Attr> &a,
+                std::string &error) {
+  const Type &x = o[0]->type, &w = o[1]->type;
+  if (!isImageBatch(x) || w.batched || w.dims.size() != 4 ||
+      w.dims[3] != x.dims[2] || w.dims[1] != w.dims[2])
+    return fail(error, "conv2d expects [?,H,W,C] and [F,k,k,C]");
+  int64_t oh = int64_t(attrOf(a, "out_h", 0)),
+          ow = int64_t(attrOf(a, "out_w", 0));
+  if (oh < 1 || ow < 1)
+    return fail(error, "conv2d needs out_h and out_w");
+  return batched({oh, ow, w.dims[0]});
+}
+
+// (dy [?,OH,OW,F], w [F,k,k,C]) {..., in_h, in_w} -> [?,H,W,C]
+Type conv2dGradInputRule(const std::vector<Node *> &o,
+                         const std::vector<Attr> &a, std::string &error) {
+  const Type &dy = o[0]->type, &w = o[1]->type;
+  if (!isImageBatch(dy) || w.dims.size() != 4 || dy.dims[2] != w.dims[0])
+    return fail(error, "conv2d_grad_input expects [?,OH,OW,F] and [F,k,k,C]");
+  return batched({int64_t(attrOf(a, "in_h", 0)), int64_t(attrOf(a, "in_w", 0)),
+                  w.dims[3]});
+}
+
+// (dy [?,OH,OW,F], x [?,H,W,C]) {..., kernel} -> [F,k,k,C]
+Type conv2dGradFilterRule(const std::vector<Node *> &o,
+                          const std::vector<Attr> &a, std::string &error) {
+  const Type &dy = o[0]->type, &x = o[1]->type;
+  if (!isImageBatch(dy) || !isImageBatch(x))
+    return fail(error, "conv2d_grad_filter expects [?,OH,OW,F] and [?,H,W,C]");
+  int64_t k = int64_t(attrOf(a, "kernel", 0));
+  return fixed({dy.dims[2], k, k, x.dims[2]});
+}
+
+// x [?,H,W,C] {size, stride} -> [?,OH,OW,C]
+Type poolRule(const std::vector<Node *> &o, const std::vector<Attr> &a,
+              std::string &error) {
+  const Type &x = o[0]->type;
+  int64_t size = int64_t(attrOf(a, "size", 0));
+  int64_t stride = int64_t(attrOf(a, "stride", 0));
+  if (!isImageBatch(x) || size < 1 || stride < 1 || size > x.dims[0] ||
+      size > x.dims[1])
+    return fail(error, "pooling expects [?,H,W,C] and a window that fits");
+  return batched({windows(x.dims[0], size, stride, 0),
+                  windows(x.dims[1], size, stride, 0), x.dims[2]});
+}
+
+// (dy, x) -> like x
+Type maxPoolGradRule(const std::vector<Node *> &o, const std::vector<Attr> &,
                      std::string &error) {
-  if (!o[0]->type.batched)
-    return fail(error, "reduce_batch expects a batched operand");
-  return fixed(o[0]->type.dims);
+  if (!isImageBatch(o[0]->type) || !isImageBatch(o[1]->type))
+    return fail(error, "maxpool2d_grad expects [?,OH,OW,C] and [?,H,W,C]");
+  return o[1]->type;
+}
+
+// dy [?,OH,OW,C] {size, stride, in_h, in_w} -> [?,H,W,C]
+Type avgPoolGradRule(const std::vector<Node *> &o, const std::vector<Attr> &a,
+                     std::string &error) {
+  if (!isImageBatch(o[0]->type))
+    return fail(error, "avgpool2d_grad expects [?,OH,OW,C]");
+  return batched({int64_t(attrOf(a, "in_h", 0)), int64_t(attrOf(a, "in_w", 0)),
+                  o[0]->type.dims[2]});
+}
+
+// x {d0, d1, ...} -> [?, d0, d1, ...] with as many elements per sample
+Type reshapeRule(const std::vector<Node *> &o, const std::vector<Attr> &a,
+                 std::string &error) {
+  std::vector<int64_t> dims;
+  for (const Attr &attr : a)
+    if (attr.name.size() > 1 && attr.name[0] == 'd')
+      dims.push_back(int64_t(attr.value));
+  Type t = o[0]->type;
+  t.dims = dims;
+  if (!o[0]->type.batched || dims.empty() ||
+      t.elements() != o[0]->type.elements())
+    return fail(error, "reshape must keep the number of elements");
+  return t;
 }
 
 // Elementwise: every operand has the first operand's type.
@@ -122,12 +217,21 @@ std::array<ShapeRule, kNumOps> makeTable() {
   set(OpKind::MatMulNT, matMulNTRule);
   set(OpKind::MatMulTN, matMulTNRule);
   set(OpKind::BiasAdd, biasAddRule);
-  set(OpKind::ReduceBatch, reduceBatchRule);
+  set(OpKind::BiasGrad, biasGradRule);
+  set(OpKind::Conv2D, conv2dRule);
+  set(OpKind::Conv2DGradInput, conv2dGradInputRule);
+  set(OpKind::Conv2DGradFilter, conv2dGradFilterRule);
+  set(OpKind::MaxPool2D, poolRule);
+  set(OpKind::AvgPool2D, poolRule);
+  set(OpKind::MaxPool2DGrad, maxPoolGradRule);
+  set(OpKind::AvgPool2DGrad, avgPoolGradRule);
+  set(OpKind::Reshape, reshapeRule);
   for (OpKind op :
        {OpKind::Add, OpKind::Sub, OpKind::Mul, OpKind::Div, OpKind::Neg,
-        OpKind::Relu, OpKind::ReluGrad, OpKind::Sigmoid, OpKind::SigmoidGrad,
-        OpKind::Tanh, OpKind::TanhGrad, OpKind::LeakyRelu,
-        OpKind::LeakyReluGrad, OpKind::Softmax, OpKind::SoftmaxGrad})
+        OpKind::Affine, OpKind::Reciprocal, OpKind::Relu, OpKind::ReluGrad,
+        OpKind::Sigmoid, OpKind::SigmoidGrad, OpKind::Tanh, OpKind::TanhGrad,
+        OpKind::LeakyRelu, OpKind::LeakyReluGrad, OpKind::Softmax,
+        OpKind::SoftmaxGrad, OpKind::Dropout, OpKind::DropoutGrad})
     set(op, sameTypeRule);
   set(OpKind::SoftmaxXent, lossRule);
   set(OpKind::CountCorrect, lossRule);
@@ -137,6 +241,31 @@ std::array<ShapeRule, kNumOps> makeTable() {
 }
 
 } // namespace
+
+bool isElementwise(OpKind op) {
+  switch (op) {
+  case OpKind::Add:
+  case OpKind::Sub:
+  case OpKind::Mul:
+  case OpKind::Div:
+  case OpKind::Neg:
+  case OpKind::Affine:
+  case OpKind::Reciprocal:
+  case OpKind::Relu:
+  case OpKind::ReluGrad:
+  case OpKind::Sigmoid:
+  case OpKind::SigmoidGrad:
+  case OpKind::Tanh:
+  case OpKind::TanhGrad:
+  case OpKind::LeakyRelu:
+  case OpKind::LeakyReluGrad:
+  case OpKind::BiasAdd:
+  case OpKind::Reshape:
+    return true;
+  default:
+    return false;
+  }
+}
 
 ShapeRule shapeRule(OpKind op) {
   static const std::array<ShapeRule, kNumOps> table = makeTable();

@@ -16,4 +16,10 @@ using ShapeRule = Type (*)(const std::vector<Node *> &operands,
 /// the registry self-test catches).
 ShapeRule shapeRule(OpKind op);
 
+/// Elementwise ops compute each output element from the operands' elements
+/// at the same index (bias_add: the bias at the last-dimension index), so
+/// they can run inside another op's loop (fusion). Each has a formula in
+/// CodeGen.
+bool isElementwise(OpKind op);
+
 } // namespace sora::ir

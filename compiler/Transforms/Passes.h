@@ -1,13 +1,55 @@
-//===- Passes.h - Graph-IR passes -------------------------------*- C++ -*-===//
+//===- Passes.h - Graph-IR passes and the pass manager ---------*- C++ -*-===//
 #pragma once
 
 #include "IR/Graph.h"
 
+#include <functional>
+#include <iosfwd>
+#include <string>
+#include <vector>
+
 namespace sora::ir {
 
-/// Removes every op whose value no output and no side-effecting op (an
-/// optimizer update) reads. Leaves stay: they are the kernel's interface.
-/// Returns true if it changed the graph.
-bool eliminateDeadCode(Graph &g);
+#define PASS(Name, Function, Description) bool Function(Graph &g);
+#include "Transforms/Passes.def"
+
+struct PassInfo {
+  const char *name;
+  bool (*run)(Graph &);
+  const char *description;
+};
+
+/// Is `n` written to scratch (not a leaf or constant, not fused away)?
+bool isMaterialised(const Graph &g, const Node *n);
+/// Scratch bytes of `n`'s buffer (for g.maxBatch rows, 64-byte aligned).
+int64_t bufferBytes(const Graph &g, const Node *n);
+
+/// Every pass, in default-pipeline order.
+const std::vector<PassInfo> &allPasses();
+
+/// Options of a pipeline run (the driver's --passes, --print-ir-after...,
+/// --verify-each).
+struct PipelineOptions {
+  std::vector<std::string> passes; ///< names, in order
+  bool printAfterAll = false;
+  std::string printAfter; ///< a pass name, or empty
+  bool verifyEach = false;
+  std::ostream *printTo = nullptr;
+
+  /// The default pipeline, printing nothing.
+  static PipelineOptions standard();
+};
+
+/// The default pipeline's pass names.
+std::vector<std::string> defaultPipeline();
+
+/// Parses "a,b,c" or "none" into pass names; returns an error message for
+/// an unknown name, else empty.
+std::string parsePipeline(const std::string &list,
+                          std::vector<std::string> &out);
+
+/// Runs the passes over `g`. Throws std::logic_error if --verify-each finds
+/// a pass that broke the graph.
+void runPipeline(Graph &g, const PipelineOptions &options);
 
 } // namespace sora::ir

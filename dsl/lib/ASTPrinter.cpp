@@ -1,9 +1,9 @@
 //===- ASTPrinter.cpp - `sorac --emit=ast`
 //---------------------------------===//
 //
-// An indented outline of the tree with each node's line:col, for tests of the
-// parser (precedence, chains, named arguments) that do not depend on later
-// stages.
+// An indented outline of the tree, one node per line with its position
+// (`@line:col`), for tests of the parser (precedence, chains, named
+// arguments) that do not depend on later stages.
 //
 //===----------------------------------------------------------------------===//
 #include "sora/dsl/AST.h"
@@ -16,7 +16,8 @@ namespace {
 
 class Printer {
 public:
-  explicit Printer(std::ostream &os) : os_(os) {}
+  Printer(std::ostream &os, const SourceFile &source)
+      : os_(os), source_(source) {}
 
   void file(const File &f) {
     for (const TopLevel &item : f.items) {
@@ -29,6 +30,20 @@ public:
 
 private:
   std::ostream &line() { return os_ << std::string(depth_ * 2, ' '); }
+  /// Ends a node's line with its position.
+  std::string at(const Located &node) const {
+    LineCol lc = source_.lineCol(node.range.begin);
+    return " @" + std::to_string(lc.line) + ":" + std::to_string(lc.col) + "\n";
+  }
+  static std::string escaped(const std::string &s) {
+    std::string out;
+    for (char c : s) {
+      if (c == '"' || c == '\\')
+        out += '\\';
+      out += c;
+    }
+    return out;
+  }
   struct Indent {
     Printer &p;
     explicit Indent(Printer &p) : p(p) { ++p.depth_; }
@@ -36,7 +51,7 @@ private:
   };
 
   void model(const Model &m) {
-    line() << "Model " << m.name.name << "\n";
+    line() << "Model " << m.name.name << at(m.name);
     Indent in(*this);
     for (const Statement &s : m.body) {
       if (auto *i = boost::get<InputStmt>(&s.get())) {
@@ -44,10 +59,11 @@ private:
                << "[";
         for (size_t d = 0; d < i->type.dims.size(); ++d)
           os_ << (d ? ", " : "") << i->type.dims[d].text;
-        os_ << "]\n";
+        os_ << "]" << at(*i);
       } else {
         auto &b = boost::get<Binding>(s.get());
-        line() << (b.isOutput ? "Output " : "Binding ") << b.name.name << "\n";
+        line() << (b.isOutput ? "Output " : "Binding ") << b.name.name
+               << at(b.name);
         Indent in2(*this);
         expr(b.value);
       }
@@ -55,10 +71,10 @@ private:
   }
 
   void train(const Train &t) {
-    line() << "Train " << t.model.name << "\n";
+    line() << "Train " << t.model.name << at(t.model);
     Indent in(*this);
     for (const TrainEntry &e : t.entries) {
-      line() << "Key " << e.key.name << "\n";
+      line() << "Key " << e.key.name << at(e.key);
       Indent in2(*this);
       expr(e.value);
     }
@@ -70,7 +86,7 @@ private:
     line() << "Sum";
     for (const SumTail &t : e.rest)
       os_ << " " << t.op;
-    os_ << "\n";
+    os_ << at(e);
     Indent in(*this);
     product(e.first);
     for (const SumTail &t : e.rest)
@@ -83,7 +99,7 @@ private:
     line() << "Product";
     for (const ProductTail &t : p.rest)
       os_ << " " << t.op;
-    os_ << "\n";
+    os_ << at(p);
     Indent in(*this);
     unary(p.first);
     for (const ProductTail &t : p.rest)
@@ -93,7 +109,7 @@ private:
   void unary(const Unary &u) {
     if (!u.negate)
       return chain(u.chain);
-    line() << "Negate\n";
+    line() << "Negate" << at(u);
     Indent in(*this);
     chain(u.chain);
   }
@@ -101,7 +117,7 @@ private:
   void chain(const Chain &c) {
     if (c.steps.empty())
       return primary(c.head);
-    line() << "Chain\n";
+    line() << "Chain" << at(c);
     Indent in(*this);
     primary(c.head);
     for (const Call &step : c.steps)
@@ -109,11 +125,11 @@ private:
   }
 
   void call(const Call &c) {
-    line() << "Call " << c.callee.name << "\n";
+    line() << "Call " << c.callee.name << at(c);
     Indent in(*this);
     for (const Arg &a : c.args) {
       if (a.name) {
-        line() << "Named " << a.name->name << "\n";
+        line() << "Named " << a.name->name << at(a);
         Indent in2(*this);
         expr(a.value);
       } else {
@@ -126,17 +142,17 @@ private:
     struct Visitor {
       Printer &pr;
       void operator()(const Number &n) {
-        pr.line() << "Number " << n.text << "\n";
+        pr.line() << "Number " << n.text << pr.at(n);
       }
       void operator()(const String &s) {
-        pr.line() << "String \"" << s.value << "\"\n";
+        pr.line() << "String \"" << escaped(s.value) << "\"" << pr.at(s);
       }
       void operator()(const Ident &i) {
-        pr.line() << "Ident " << i.name << "\n";
+        pr.line() << "Ident " << i.name << pr.at(i);
       }
       void operator()(const x3::forward_ast<Call> &c) { pr.call(c.get()); }
       void operator()(const x3::forward_ast<List> &l) {
-        pr.line() << "List\n";
+        pr.line() << "List" << pr.at(l.get());
         Indent in(pr);
         for (const Expr &e : l.get().items)
           pr.expr(e);
@@ -147,11 +163,14 @@ private:
   }
 
   std::ostream &os_;
+  const SourceFile &source_;
   int depth_ = 0;
 };
 
 } // namespace
 
-void print(std::ostream &os, const File &file) { Printer(os).file(file); }
+void print(std::ostream &os, const File &file, const SourceFile &source) {
+  Printer(os, source).file(file);
+}
 
 } // namespace sora::ast

@@ -26,14 +26,23 @@ namespace sora::grammar {
 namespace x3 = boost::spirit::x3;
 using Iterator = std::string::const_iterator;
 
-/// What the grammar reaches through its context: the start of the buffer,
-/// so that matched iterators become byte offsets, and the place where the
-/// first syntax error is recorded.
-struct ParseState {
-  Iterator begin;
-  bool failed = false;
-  uint32_t errorOffset = 0;
+/// A syntax error: where, and what was expected there.
+struct SyntaxError {
+  uint32_t offset;
   std::string expected;
+};
+
+/// What the grammar reaches through its context: the buffer, so that
+/// matched iterators become byte offsets, and the syntax errors so far.
+struct ParseState {
+  Iterator begin, end;
+  std::vector<SyntaxError> errors;
+  /// One more than the diagnostic engine prints, so that it can tell the
+  /// user there were more.
+  static constexpr size_t kMaxErrors = 21;
+  bool stopped = false; ///< gave up after kMaxErrors
+
+  uint32_t offset(Iterator it) const { return uint32_t(it - begin); }
 };
 struct parse_state_tag;
 
@@ -44,32 +53,131 @@ struct Annotate {
                   Context const &context) {
     if constexpr (std::is_base_of_v<ast::Located, T>) {
       ParseState &state = x3::get<parse_state_tag>(context).get();
-      node.range.begin = static_cast<uint32_t>(first - state.begin);
-      node.range.end = static_cast<uint32_t>(last - state.begin);
+      node.range.begin = state.offset(first);
+      node.range.end = state.offset(last);
     }
   }
 };
 
-/// Records the first expectation failure ("expected X") with its position.
-struct ReportError {
+// Error recovery, in the manner of clang: after a syntax error, skip to a
+// point where parsing can resume (the next statement, or the next block)
+// and go on, so that every independent syntax error is reported in one run.
+namespace recovery {
+
+inline bool isWordChar(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+         (c >= '0' && c <= '9') || c == '_';
+}
+
+/// The first word at `it` (after blanks), and where it ends.
+inline std::string wordAt(Iterator &it, Iterator end) {
+  while (it != end && (*it == ' ' || *it == '\t' || *it == '\r'))
+    ++it;
+  std::string word;
+  while (it != end && isWordChar(*it))
+    word += *it++;
+  return word;
+}
+
+/// Does the line starting at `it` start a statement or end the block? At
+/// the outer level of a block, a line that starts with a name (a binding,
+/// `input`, `output`, a train key) or with `}` does, even when the rest of
+/// it is wrong too, so that error is reported as well.
+inline bool startsStatement(Iterator it, Iterator end, Iterator &token) {
+  std::string word = wordAt(it, end);
+  token = it - word.size();
+  if (word.empty())
+    return it != end && *it == '}';
+  return !(word[0] >= '0' && word[0] <= '9');
+}
+
+/// From an error at `where`, the place to resume a statement-level parse:
+/// a `}` outside brackets, or the first token of a later line that starts
+/// a statement. Comments and strings are skipped.
+inline Iterator nextStatement(Iterator where, Iterator end) {
+  int depth = 0;
+  for (Iterator it = where; it != end; ++it) {
+    char c = *it;
+    if (c == '#') {
+      while (std::next(it) != end && *std::next(it) != '\n')
+        ++it;
+    } else if (c == '"') {
+      while (std::next(it) != end && *std::next(it) != '"' &&
+             *std::next(it) != '\n')
+        ++it;
+    } else if (c == '(' || c == '[') {
+      ++depth;
+    } else if ((c == ')' || c == ']') && depth > 0) {
+      --depth;
+    } else if (c == '}' && depth == 0) {
+      return it;
+    } else if (c == '\n' && depth == 0) {
+      Iterator token;
+      if (startsStatement(std::next(it), end, token))
+        return token;
+    }
+  }
+  return end;
+}
+
+/// The start of the next line that begins with `model` or `train`.
+inline Iterator nextBlock(Iterator where, Iterator end) {
+  for (Iterator it = where; it != end; ++it) {
+    if (*it != '\n')
+      continue;
+    Iterator word = std::next(it);
+    std::string w = wordAt(word, end);
+    if (w == "model" || w == "train")
+      return word - w.size();
+  }
+  return end;
+}
+
+} // namespace recovery
+
+/// Records a syntax error, then resumes at the next statement.
+struct RecoverAtStatement {
   template <typename Exception, typename Context>
-  x3::error_handler_result on_error(Iterator &, Iterator const &,
+  x3::error_handler_result on_error(Iterator &first, Iterator const &last,
                                     Exception const &e,
                                     Context const &context) {
     ParseState &state = x3::get<parse_state_tag>(context).get();
-    if (!state.failed) {
-      state.failed = true;
-      state.errorOffset = static_cast<uint32_t>(e.where() - state.begin);
-      state.expected = e.which();
-    }
-    return x3::error_handler_result::fail;
+    if (state.stopped)
+      return x3::error_handler_result::fail;
+    state.errors.push_back({state.offset(e.where()), e.which()});
+    Iterator resume = recovery::nextStatement(e.where(), last);
+    state.stopped = state.errors.size() >= ParseState::kMaxErrors;
+    if (state.stopped || resume == last)
+      return x3::error_handler_result::fail;
+    first = resume;
+    return x3::error_handler_result::retry;
+  }
+};
+
+/// Records a syntax error outside statements, then resumes at the next
+/// block.
+struct RecoverAtBlock {
+  template <typename Exception, typename Context>
+  x3::error_handler_result on_error(Iterator &first, Iterator const &last,
+                                    Exception const &e,
+                                    Context const &context) {
+    ParseState &state = x3::get<parse_state_tag>(context).get();
+    if (state.stopped)
+      return x3::error_handler_result::fail;
+    state.errors.push_back({state.offset(e.where()), e.which()});
+    Iterator resume = recovery::nextBlock(e.where(), last);
+    state.stopped = state.errors.size() >= ParseState::kMaxErrors;
+    if (state.stopped || resume == last)
+      return x3::error_handler_result::fail;
+    first = resume;
+    return x3::error_handler_result::retry;
   }
 };
 
 // Rule IDs: each annotates its node; the file rule also reports errors.
-struct number_class : Annotate {};
-struct string_class : Annotate {};
-struct ident_class : Annotate {};
+struct number_class {};
+struct string_class {};
+struct ident_class {};
 struct call_class : Annotate {};
 struct bare_call_class : Annotate {};
 struct list_class : Annotate {};
@@ -84,11 +192,11 @@ struct arg_class : Annotate {};
 struct type_class : Annotate {};
 struct input_class : Annotate {};
 struct binding_class : Annotate {};
-struct statement_class : Annotate {};
+struct statement_class : Annotate, RecoverAtStatement {};
 struct model_class : Annotate {};
-struct train_entry_class : Annotate {};
+struct train_entry_class : Annotate, RecoverAtStatement {};
 struct train_class : Annotate {};
-struct file_class : Annotate, ReportError {};
+struct file_class : Annotate, RecoverAtBlock {};
 
 // The names in quotes are what "expected ..." messages say.
 x3::rule<number_class, ast::Number> const number = "number";
@@ -133,39 +241,75 @@ inline auto keyword(char const *word) {
 auto const reserved =
     keyword("model") | keyword("train") | keyword("input") | keyword("output");
 
-// Single-field nodes are filled by a semantic action: X3 cannot pass a
-// one-element struct's container field through attribute propagation.
-template <typename Member> auto setField(Member member) {
-  return [member](auto &ctx) { x3::_val(ctx).*member = x3::_attr(ctx); };
+// Single-field nodes (identifiers, numbers, strings) are filled by a
+// semantic action over the raw match: X3 cannot pass a one-element
+// struct's container field through attribute propagation, and with an
+// action the success hook does not see the node. The raw range excludes the
+// blanks skipped before the token, so it is exactly the token's position.
+template <typename Fill> auto fromRaw(Fill fill) {
+  return [fill](auto &ctx) {
+    auto range = x3::_attr(ctx);
+    ParseState &state = x3::get<parse_state_tag>(ctx).get();
+    auto &node = x3::_val(ctx);
+    fill(node, std::string(range.begin(), range.end()));
+    node.range = {state.offset(range.begin()), state.offset(range.end())};
+  };
+}
+
+/// The value of a string literal from its source text (quotes included).
+inline std::string unescape(const std::string &quoted) {
+  std::string value;
+  for (size_t i = 1; i + 1 < quoted.size(); ++i) {
+    if (quoted[i] == '\\' && i + 2 < quoted.size())
+      ++i;
+    value += quoted[i];
+  }
+  return value;
 }
 x3::rule<struct word_class, std::string> const word = "identifier";
 auto const word_def = x3::lexeme[!reserved >> (alpha >> *word_char)];
 
 /// ident = [A-Za-z_][A-Za-z0-9_]* , not a keyword
-auto const ident_def = word[setField(&ast::Ident::name)];
+auto const ident_def = x3::raw[word][fromRaw(
+    [](ast::Ident &n, std::string text) { n.name = std::move(text); })];
 
 /// number = digits [ "." digits ] [ ("e"|"E") ["+"|"-"] digits ]
 x3::rule<struct digits_class, std::string> const digits = "number";
+x3::rule<struct exponent_class, std::string> const exponent =
+    "digits of the exponent";
+auto const exponent_def = +digit;
 auto const digits_def =
     x3::lexeme[x3::raw[+digit >> -('.' >> +digit) >>
-                       -(x3::char_("eE") >> -x3::char_("+-") > +digit) >>
+                       -((x3::char_("eE") >> -x3::char_("+-")) > exponent) >>
                        !word_char]];
-auto const number_def = digits[setField(&ast::Number::text)];
+auto const number_def = x3::raw[digits][fromRaw(
+    [](ast::Number &n, std::string text) { n.text = std::move(text); })];
 
 /// string = '"' { char | '\"' | '\\' } '"'
-auto const escape = x3::lit('\\') > (x3::char_('"') | x3::char_('\\'));
+x3::rule<struct escaped_class, char> const escaped =
+    "'\\\"' or '\\\\' after '\\'";
+auto const escaped_def = x3::char_('"') | x3::char_('\\');
+auto const escape = x3::lit('\\') > escaped;
+x3::rule<struct close_quote_class> const close_quote =
+    "'\"' to end the string (a string ends on its line)";
+auto const close_quote_def = x3::lit('"');
 x3::rule<struct chars_class, std::string> const chars = "string";
 auto const chars_def =
-    x3::lexeme['"' > *(escape | (x3::char_ - '"' - '\\' - '\n')) > '"'];
-auto const string_def = chars[setField(&ast::String::value)];
+    x3::lexeme['"' > *(escape | (x3::char_ - '"' - '\\' - '\n')) > close_quote];
+auto const string_def = x3::raw[chars][fromRaw(
+    [](ast::String &n, const std::string &text) { n.value = unescape(text); })];
 
 /// list = "[" [ expr { "," expr } ] "]"
-x3::rule<struct items_class, std::vector<ast::Expr>> const items = "list";
-auto const items_def = '[' > -(expr % ',') > ']';
-auto const list_def = items[setField(&ast::List::items)];
+x3::rule<struct expr_list_class, std::vector<ast::Expr>> const expr_list =
+    "expression";
+auto const expr_list_def = expr >> *(',' > expr);
+auto const list_def = x3::char_('[') > -expr_list > ']';
 
 /// call = ident "(" [ arg { "," arg } ] ")"
-auto const call_def = ident >> '(' > -(arg % ',') > ')';
+x3::rule<struct arg_list_class, std::vector<ast::Arg>> const arg_list =
+    "argument";
+auto const arg_list_def = arg >> *(',' > arg);
+auto const call_def = (ident >> '(') > -arg_list > ')';
 /// After "->", a bare identifier is a call with no arguments.
 auto const bare_call_def = ident >> x3::attr(std::vector<ast::Arg>());
 
@@ -179,7 +323,9 @@ auto const primary_def =
     call | ident | number | string | list | ('(' > expr > ')');
 
 /// chain = primary { "->" ( call | ident ) }
-auto const chain_def = primary >> *(x3::lit("->") > (call | bare_call));
+x3::rule<struct step_class, ast::Call> const step = "operation after '->'";
+auto const step_def = call | bare_call;
+auto const chain_def = primary >> *(x3::lit("->") > step);
 
 /// unary = [ "-" ] chain   (a "-" that starts "->" is not a minus)
 auto const unary_def = x3::matches[x3::lit('-') >> !x3::lit('>')] >> chain;
@@ -194,15 +340,17 @@ auto const sum_tail_def =
 auto const expr_def = product >> *sum_tail;
 
 /// type = "f32" "[" int { "," int } "]"
-auto const type_def = ident > '[' > (number % ',') > ']';
+x3::rule<struct dims_class, std::vector<ast::Number>> const dims = "dimension";
+auto const dims_def = number > *(',' > number);
+auto const type_def = ident > '[' > dims > ']';
 
 /// "input" ident ":" type
 auto const input_stmt_def = keyword("input") > ident > ':' > type;
 
 /// [ "output" ] ident "=" expr
 auto const binding_def =
-    (keyword("output") >> x3::attr(true) > ident > '=' > expr) |
-    (x3::attr(false) >> ident > '=' > expr);
+    ((keyword("output") >> x3::attr(true)) > ident > '=' > expr) |
+    ((x3::attr(false) >> ident) > '=' > expr);
 
 /// statement = input | binding
 auto const statement_def = input_stmt | binding;
@@ -218,7 +366,8 @@ auto const train_def = keyword("train") > ident > '{' > *train_entry > '}';
 auto const end_of_file_def = x3::eoi;
 auto const file_def = *(model | train) > end_of_file;
 
-BOOST_SPIRIT_DEFINE(word, digits, chars, items, number, string, ident, call,
+BOOST_SPIRIT_DEFINE(word, digits, exponent, escaped, close_quote, chars, step,
+                    expr_list, arg_list, dims, number, string, ident, call,
                     bare_call, list, primary, chain, unary, product_tail,
                     product, sum_tail, expr, arg, type, input_stmt, binding,
                     statement, model, train_entry, train, file, end_of_file)

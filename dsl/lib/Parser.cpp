@@ -33,8 +33,8 @@ bool checkNesting(const SourceFile &file, DiagnosticEngine &diags) {
           ++i;
     } else if (c == '(' || c == '[' || c == '{') {
       if (++depth > kMaxNesting) {
-        diags.error(
-            {uint32_t(i), uint32_t(i + 1)},
+        diags.report(
+            Diag::NestingTooDeep, {uint32_t(i), uint32_t(i + 1)},
             fmt::format("brackets nested deeper than {} levels", kMaxNesting));
         return false;
       }
@@ -69,6 +69,15 @@ std::string describeTokenAt(const std::string &text, uint32_t offset,
   return fmt::format("'{}'", char(c));
 }
 
+/// X3 names an unnamed parser by its C++ type; every parser that can fail
+/// an expectation is named in the grammar, but never show a type name.
+std::string readable(const std::string &expected) {
+  if (expected.find("boost") != std::string::npos ||
+      expected.find("spirit") != std::string::npos)
+    return "a valid token";
+  return expected;
+}
+
 } // namespace
 
 std::optional<ast::File> parseFile(const SourceFile &file,
@@ -80,27 +89,38 @@ std::optional<ast::File> parseFile(const SourceFile &file,
   const std::string &text = file.text();
   grammar::ParseState state;
   state.begin = text.begin();
+  state.end = text.end();
   auto first = text.begin();
   ast::File result;
   auto const parser =
       x3::with<grammar::parse_state_tag>(std::ref(state))[grammar::file];
   bool ok = x3::phrase_parse(first, text.end(), parser, grammar::skipper,
                              result.items);
-  if (ok && !state.failed)
+  if (ok && state.errors.empty())
     return result;
+  if (state.errors
+          .empty()) // cannot happen: the file rule ends in an expectation
+    state.errors.push_back({state.offset(first), "'model' or 'train' block"});
 
-  uint32_t offset = state.failed ? state.errorOffset
-                                 : static_cast<uint32_t>(first - text.begin());
-  // Point at the next token, not at the whitespace before it.
-  while (offset < text.size() && (text[offset] == ' ' || text[offset] == '\t' ||
-                                  text[offset] == '\n' || text[offset] == '\r'))
-    ++offset;
-  uint32_t end;
-  std::string found = describeTokenAt(text, offset, end);
-  std::string expected =
-      state.failed ? state.expected : "'model' or 'train' block";
-  diags.error({offset, end},
-              fmt::format("expected {}, found {}", expected, found));
+  for (const grammar::SyntaxError &error : state.errors) {
+    // The error is reported just after the previous token (skipping blanks
+    // on the same line only), and names the next token, wherever it is.
+    uint32_t offset = error.offset;
+    while (offset < text.size() &&
+           (text[offset] == ' ' || text[offset] == '\t'))
+      ++offset;
+    uint32_t next = offset;
+    while (next < text.size() && (text[next] == ' ' || text[next] == '\t' ||
+                                  text[next] == '\n' || text[next] == '\r'))
+      ++next;
+    uint32_t end;
+    std::string found = describeTokenAt(text, next, end);
+    if (next != offset) // the next token is on a later line
+      end = offset + 1;
+    diags.report(
+        Diag::SyntaxError, {offset, end},
+        fmt::format("expected {}, found {}", readable(error.expected), found));
+  }
   return std::nullopt;
 }
 

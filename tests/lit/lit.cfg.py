@@ -1,11 +1,12 @@
 # The sorac lit suite. Each test is a .sora (or .c) file whose RUN: lines
 # drive the compiler; FileCheck checks what it prints.
 import os
+import sys
 import lit.formats
 
 config.name = "sorac"
 config.test_format = lit.formats.ShTest(execute_external=True)
-config.suffixes = [".sora", ".test"]
+config.suffixes = [".sora", ".test", ".ir"]
 config.excludes = ["Inputs"]
 config.test_source_root = os.path.dirname(__file__)
 config.test_exec_root = os.path.join(config.sorac_obj_root, "tests/lit")
@@ -16,4 +17,5 @@ config.substitutions.append(("%sorac", os.path.join(config.sorac_tools_dir, "sor
 config.substitutions.append(("%runtime_include", os.path.join(config.sorac_src_root, "runtime/include")))
 config.substitutions.append(("%runtime_lib", os.path.join(config.sorac_lib_dir, "libsora_rt.a")))
 config.substitutions.append(("%cc", config.c_compiler))
+config.substitutions.append(("%python", sys.executable))
 config.substitutions.append(("%examples", os.path.join(config.sorac_src_root, "examples")))

@@ -14,6 +14,9 @@
 #include "CodeGen/ModelCodeGen.h"
 #include "CodeGen/Target.h"
 #include "IR/Graph.h"
+#include "IR/GraphParser.h"
+#include "IR/GraphViews.h"
+#include "Transforms/Passes.h"
 #include "sora/dsl/AST.h"
 #include "sora/dsl/Diagnostics.h"
 #include "sora/dsl/Parser.h"
@@ -22,10 +25,13 @@
 #include <llvm/IR/Verifier.h>
 #include <llvm/Support/raw_ostream.h>
 
+#include <cerrno>
 #include <climits>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
+#include <iomanip>
 #include <iostream>
 #include <sstream>
 #include <stdexcept>
@@ -38,14 +44,24 @@ enum Exit { kOk = 0, kInputError = 1, kUsageError = 2, kInternalError = 3 };
 
 const char *kUsage =
     "usage: sorac FILE.sora [options]\n"
+    "       sorac FILE.ir --passes=LIST [--emit=ir|dot|mermaid]\n"
     "  -o PATH            output file (default: <model>.o); the header is\n"
     "                     written beside an object, with the extension .h\n"
-    "  --emit=KIND        ast | ir | ir-eval | ir-train | llvm | asm | obj |\n"
-    "                     header (default: obj)\n"
+    "  --emit=KIND        ast | ir | ir-eval | ir-train | dot | dot-train |\n"
+    "                     mermaid | mermaid-train | llvm | asm | obj | header\n"
+    "                     (default: obj)\n"
+    "  --passes=LIST      graph passes, comma-separated, or none (default:\n"
+    "                     simplify,fold,cse,dce,fuse,plan)\n"
+    "  --print-ir-after-all, --print-ir-after=PASS\n"
+    "                     print each graph after every pass / after PASS\n"
+    "  --verify-each      verify each graph after every pass\n"
+    "  --stats            print the training step's statistics (default\n"
+    "                     pipeline and --passes=none) on stderr\n"
     "  --model NAME       the model to compile when the file has several\n"
     "  -O0 .. -O3         LLVM optimisation level (default: -O2)\n"
     "  --target=TRIPLE    target triple (default: the host)\n"
     "  --mcpu=CPU         target CPU (default: the host's)\n"
+    "  -Werror            treat warnings as errors\n"
     "  -h, --help         this text\n";
 
 struct Options {
@@ -56,6 +72,13 @@ struct Options {
   std::string triple;
   std::string cpu;
   int optLevel = 2;
+  bool werror = false;
+  std::string passes; ///< --passes as given (empty: the default pipeline)
+  std::string printAfter;
+  bool printAfterAll = false;
+  bool verifyEach = false;
+  bool stats = false;
+  sora::ir::PipelineOptions pipeline;
 };
 
 int usageError(const std::string &message) {
@@ -65,33 +88,49 @@ int usageError(const std::string &message) {
 
 /// Parses argv; returns -1 to go on, else the exit status.
 int parseArgs(int argc, char **argv, Options &o) {
-  auto value = [&](int &i, const std::string &arg,
-                   const std::string &flag) -> std::optional<std::string> {
-    if (arg.rfind(flag + "=", 0) == 0)
-      return arg.substr(flag.size() + 1);
-    if (arg == flag && i + 1 < argc)
-      return std::string(argv[++i]);
-    return std::nullopt;
-  };
+  // `-o X`, `-oX`-less forms: `--flag=X` or `--flag X`.
+  static const std::pair<const char *, std::string Options::*> valued[] = {
+      {"-o", &Options::output},
+      {"--emit", &Options::emit},
+      {"--model", &Options::model},
+      {"--target", &Options::triple},
+      {"--mcpu", &Options::cpu},
+      {"--passes", &Options::passes},
+      {"--print-ir-after", &Options::printAfter}};
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
     if (arg == "-h" || arg == "--help") {
       std::cout << kUsage;
       return kOk;
     }
-    if (auto v = value(i, arg, "-o")) {
-      o.output = *v;
-    } else if (auto v = value(i, arg, "--emit")) {
-      o.emit = *v;
-    } else if (auto v = value(i, arg, "--model")) {
-      o.model = *v;
-    } else if (auto v = value(i, arg, "--target")) {
-      o.triple = *v;
-    } else if (auto v = value(i, arg, "--mcpu")) {
-      o.cpu = *v;
-    } else if (arg.size() == 3 && arg.rfind("-O", 0) == 0 && arg[2] >= '0' &&
-               arg[2] <= '3') {
+    bool matched = false;
+    for (auto &[flag, field] : valued) {
+      std::string f = flag;
+      if (arg.rfind(f + "=", 0) == 0) {
+        o.*field = arg.substr(f.size() + 1);
+      } else if (arg == f) {
+        if (i + 1 >= argc)
+          return usageError("option '" + f + "' needs a value");
+        o.*field = argv[++i];
+      } else {
+        continue;
+      }
+      matched = true;
+      break;
+    }
+    if (matched)
+      continue;
+    if (arg.size() == 3 && arg.rfind("-O", 0) == 0 && arg[2] >= '0' &&
+        arg[2] <= '3') {
       o.optLevel = arg[2] - '0';
+    } else if (arg == "-Werror") {
+      o.werror = true;
+    } else if (arg == "--print-ir-after-all") {
+      o.printAfterAll = true;
+    } else if (arg == "--verify-each") {
+      o.verifyEach = true;
+    } else if (arg == "--stats") {
+      o.stats = true;
     } else if (arg.size() > 1 && arg[0] == '-') {
       return usageError("unknown option '" + arg + "'");
     } else if (o.input.empty()) {
@@ -101,12 +140,30 @@ int parseArgs(int argc, char **argv, Options &o) {
                         arg + "')");
     }
   }
-  static const char *kinds[] = {"ast",  "ir",  "ir-eval", "ir-train",
-                                "llvm", "asm", "obj",     "header"};
+  static const char *kinds[] = {"ast",  "ir",        "ir-eval", "ir-train",
+                                "dot",  "dot-train", "mermaid", "mermaid-train",
+                                "llvm", "asm",       "obj",     "header"};
   if (std::find(std::begin(kinds), std::end(kinds), o.emit) == std::end(kinds))
     return usageError("unknown --emit kind '" + o.emit + "'");
   if (o.input.empty())
     return usageError("no input file");
+  o.pipeline.passes = sora::ir::defaultPipeline();
+  if (!o.passes.empty()) {
+    std::string error = sora::ir::parsePipeline(o.passes, o.pipeline.passes);
+    if (!error.empty())
+      return usageError(error);
+  }
+  if (!o.printAfter.empty()) {
+    std::vector<std::string> one;
+    std::string error = sora::ir::parsePipeline(o.printAfter, one);
+    if (!error.empty() || one.size() != 1)
+      return usageError("--print-ir-after needs one pass name");
+  }
+  o.pipeline.printAfterAll = o.printAfterAll;
+  o.pipeline.printAfter = o.printAfter;
+  o.pipeline.verifyEach = o.verifyEach;
+  if (o.printAfterAll || !o.printAfter.empty())
+    o.pipeline.printTo = &std::cerr;
   return -1;
 }
 
@@ -114,23 +171,26 @@ int parseArgs(int argc, char **argv, Options &o) {
 bool readFile(const std::string &path, std::string &text) {
   struct stat st;
   if (stat(path.c_str(), &st) != 0) {
-    std::cerr << "sorac: error: cannot read '" << path << "': no such file\n";
+    std::cerr << "sorac: error: cannot read '" << path
+              << "': " << std::strerror(errno) << " [cannot-read]\n";
     return false;
   }
   if (!S_ISREG(st.st_mode)) {
-    std::cerr << "sorac: error: '" << path << "' is not a regular file\n";
+    std::cerr << "sorac: error: '" << path
+              << "' is not a regular file [not-a-regular-file]\n";
     return false;
   }
   constexpr off_t kMaxSource = 64 << 20;
   if (st.st_size > kMaxSource) {
-    std::cerr << "sorac: error: '" << path << "' is larger than 64 MiB\n";
+    std::cerr << "sorac: error: '" << path
+              << "' is larger than 64 MiB [file-too-large]\n";
     return false;
   }
   std::ifstream in(path, std::ios::binary);
   std::ostringstream ss;
   ss << in.rdbuf();
   if (!in.good() && !in.eof()) {
-    std::cerr << "sorac: error: cannot read '" << path << "'\n";
+    std::cerr << "sorac: error: cannot read '" << path << "' [cannot-read]\n";
     return false;
   }
   text = ss.str();
@@ -173,19 +233,101 @@ int emitText(const Options &o, const std::string &text) {
   return writeAtomically(o.output, text) ? kOk : kInputError;
 }
 
+/// Emits `g` as text IR, Graphviz or Mermaid, as --emit asks.
+int emitGraph(const Options &o, const sora::ir::Graph &g) {
+  std::ostringstream ss;
+  if (o.emit.rfind("dot", 0) == 0)
+    sora::ir::printDot(ss, g);
+  else if (o.emit.rfind("mermaid", 0) == 0)
+    sora::ir::printMermaid(ss, g);
+  else
+    sora::ir::print(ss, g);
+  return emitText(o, ss.str());
+}
+
+/// `sorac FILE.ir`: a hand-written graph through the passes.
+int runOnGraph(const Options &o, const sora::SourceFile &file,
+               sora::DiagnosticEngine &diags) {
+  if (o.emit != "ir" && o.emit != "dot" && o.emit != "mermaid")
+    return usageError("a .ir file can be emitted as ir, dot or mermaid");
+  std::unique_ptr<sora::ir::Graph> g = sora::ir::parseGraph(file, diags);
+  if (!g)
+    return kInputError;
+  g->maxBatch = 128;
+  sora::ir::runPipeline(*g, o.pipeline);
+  return emitGraph(o, *g);
+}
+
+/// The training step's figures for --stats.
+struct Stats {
+  int loopNests = 0;
+  int64_t intermediateBytes = 0;
+  size_t groups = 0;
+  int64_t plannedBytes = 0, peakLive = -1, sumOfBuffers = 0;
+};
+
+Stats trainStats(sora::ir::CompiledModel &cm) {
+  const sora::ir::Graph &g = *cm.train;
+  Stats s;
+  llvm::LLVMContext ctx;
+  sora::ir::emitModule(cm, ctx); // counts the loop nests
+  s.loopNests = cm.trainLoopNests;
+  s.groups = g.groups.size();
+  for (const auto &n : g.nodes())
+    if (sora::ir::isMaterialised(g, n.get()))
+      s.intermediateBytes += sora::ir::bufferBytes(g, n.get());
+  s.sumOfBuffers = s.intermediateBytes;
+  s.plannedBytes = g.plan ? g.plan->bytes : s.intermediateBytes;
+  if (g.plan)
+    s.peakLive = g.plan->peakLive;
+  return s;
+}
+
+void printStats(const Stats &with, const Stats &none,
+                const std::string &pipeline) {
+  auto row = [](const char *what, int64_t a, int64_t b) {
+    std::cerr << "  " << std::left << std::setw(44) << what << std::right
+              << std::setw(12) << a << std::setw(14);
+    if (b < 0)
+      std::cerr << "-";
+    else
+      std::cerr << b;
+    std::cerr << "\n";
+  };
+  std::cerr << "train step statistics (per call, "
+            << "max batch rows):\n"
+            << "  " << std::left << std::setw(44) << "" << std::right
+            << std::setw(12) << "pipeline" << std::setw(14) << "--passes=none"
+            << "\n";
+  std::cerr << "  (pipeline: " << pipeline << ")\n";
+  row("loop nests in the emitted LLVM IR", with.loopNests, none.loopNests);
+  row("intermediate bytes written to memory", with.intermediateBytes,
+      none.intermediateBytes);
+  row("fused groups", int64_t(with.groups), int64_t(none.groups));
+  row("memory plan: planned scratch bytes", with.plannedBytes,
+      none.plannedBytes);
+  row("memory plan: largest live set (bytes)", with.peakLive, none.peakLive);
+  row("memory plan: sum of all buffers (bytes)", with.sumOfBuffers,
+      none.sumOfBuffers);
+}
+
 int run(const Options &o) {
   std::string text;
   if (!readFile(o.input, text))
     return kInputError;
   sora::SourceFile file(o.input, std::move(text));
   sora::DiagnosticEngine diags(file, std::cerr);
+  diags.setWarningsAreErrors(o.werror);
+  if (file.path().size() > 3 &&
+      file.path().compare(file.path().size() - 3, 3, ".ir") == 0)
+    return runOnGraph(o, file, diags);
 
   std::optional<sora::ast::File> ast = sora::parseFile(file, diags);
   if (!ast)
     return kInputError;
   if (o.emit == "ast") {
     std::ostringstream ss;
-    sora::ast::print(ss, *ast);
+    sora::ast::print(ss, *ast, file);
     return emitText(o, ss.str());
   }
 
@@ -195,10 +337,6 @@ int run(const Options &o) {
 
   // Which model.
   const sora::dsl::Model *model = nullptr;
-  if (program->models.empty()) {
-    std::cerr << o.input << ": error: the file defines no model\n";
-    return kInputError;
-  }
   if (!o.model.empty()) {
     for (const auto &m : program->models)
       if (m.name == o.model)
@@ -219,25 +357,46 @@ int run(const Options &o) {
     return kUsageError;
   }
   if (model->inputs.size() != 1) {
-    diags.error(model->range, "a model with several inputs cannot be "
-                              "compiled by this version of sorac yet");
+    diags.report(sora::Diag::NotSupportedYet, model->range,
+                 "a model with several inputs cannot be compiled by this "
+                 "version of sorac yet");
     return kInputError;
   }
 
-  sora::ir::CompiledModel cm =
-      sora::ir::buildModelGraphs(*model, absoluteDirectory(file.directory()));
-  if (o.emit == "ir" || o.emit == "ir-eval" || o.emit == "ir-train") {
-    sora::ir::Graph *g = o.emit == "ir"        ? cm.predict.get()
+  bool forward = o.emit == "ir" || o.emit == "dot" || o.emit == "mermaid";
+  if (!forward) {
+    auto unsupported = sora::ir::unsupportedForTraining(*model);
+    for (const auto &u : unsupported)
+      diags.report(sora::Diag::NotSupportedYet, u.where, u.message);
+    if (!unsupported.empty())
+      return kInputError;
+  }
+  sora::ir::CompiledModel cm = sora::ir::buildModelGraphs(
+      *model, absoluteDirectory(file.directory()), o.pipeline, !forward);
+  if (o.stats && cm.train) {
+    sora::ir::PipelineOptions none;
+    sora::ir::CompiledModel bare = sora::ir::buildModelGraphs(
+        *model, absoluteDirectory(file.directory()), none);
+    std::string pipeline;
+    for (const std::string &p : o.pipeline.passes)
+      pipeline += (pipeline.empty() ? "" : ",") + p;
+    printStats(trainStats(cm), trainStats(bare),
+               pipeline.empty() ? "none" : pipeline);
+  }
+  if (o.emit.rfind("ir", 0) == 0 || o.emit.rfind("dot", 0) == 0 ||
+      o.emit.rfind("mermaid", 0) == 0) {
+    bool train = o.emit.size() > 6 &&
+                 o.emit.compare(o.emit.size() - 6, 6, "-train") == 0;
+    sora::ir::Graph *g = forward               ? cm.predict.get()
                          : o.emit == "ir-eval" ? cm.evaluate.get()
-                                               : cm.train.get();
+                         : train               ? cm.train.get()
+                                               : nullptr;
     if (!g) {
       std::cerr << "sorac: error: model '" << model->name
                 << "' has no train block\n";
       return kInputError;
     }
-    std::ostringstream ss;
-    sora::ir::print(ss, *g);
-    return emitText(o, ss.str());
+    return emitGraph(o, *g);
   }
 
   llvm::LLVMContext ctx;
@@ -277,6 +436,11 @@ int run(const Options &o) {
   if (dot != std::string::npos && (slash == std::string::npos || dot > slash))
     headerPath.resize(dot);
   headerPath += ".h";
+  if (headerPath == objPath) {
+    std::cerr << "sorac: error: the object '" << objPath
+              << "' would be overwritten by its header; name it *.o\n";
+    return kUsageError;
+  }
   if (!writeAtomically(objPath, code))
     return kInputError;
   if (!writeAtomically(headerPath, sora::ir::emitHeader(cm, o.input))) {

@@ -93,6 +93,7 @@ struct Call : Located {
 
 /// list = "[" [ expr { "," expr } ] "]"
 struct List : Located {
+  char open = '['; ///< parsed, so that X3 sees two fields
   std::vector<Expr> items;
 };
 
@@ -148,7 +149,7 @@ struct File {
   std::vector<TopLevel> items;
 };
 
-/// Prints the tree as an indented outline (`sorac --emit=ast`).
-void print(std::ostream &os, const File &file);
+/// Prints the tree as an indented outline with positions (`--emit=ast`).
+void print(std::ostream &os, const File &file, const SourceFile &source);
 
 } // namespace sora::ast

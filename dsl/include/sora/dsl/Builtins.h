@@ -1,10 +1,10 @@
-//===- Builtins.h - The built-in operations and their signatures -*- C++
-//-*-===//
+//===- Builtins.h - The built-in functions and their signatures -*- C++ -*-===//
 //
 // One table (Builtins.cpp) lists every built-in of language.md with its
-// parameters, in order, and what kind of value each takes. The checker binds
-// call arguments against it, so arity, argument names and argument kinds are
-// checked in one place for every operation.
+// parameters, in order, and what kind of value each takes: the operations
+// of a model, and the optimizers, schedules and data sources of a train
+// block. The checker binds call arguments against it, so arity, argument
+// names and argument kinds are checked in one place for every function.
 //
 //===----------------------------------------------------------------------===//
 #pragma once
@@ -22,6 +22,9 @@ enum class ParamKind {
   Activation,  ///< an activation's name, or a call without the input
   Flag,        ///< `true` or `false`
   String,      ///< a string literal
+  Padding,     ///< `same` or `valid`
+  Dims,        ///< a list of whole numbers
+  Rate,        ///< a number or a schedule call
 };
 
 struct Param {
@@ -30,18 +33,29 @@ struct Param {
   bool required;
 };
 
-enum class BuiltinGroup { Layer, Activation, ShapeOrPooling, Regularisation };
+enum class BuiltinGroup {
+  Layer,          ///< owns trainable weights
+  Activation,     ///< elementwise or softmax
+  ShapeOrPooling, ///< flatten, reshape, pooling
+  Regularisation, ///< dropout
+  Optimizer,      ///< train blocks: optimizer =
+  Schedule,       ///< train blocks: a learning rate
+  DataSource,     ///< train blocks: data =, test =
+};
 
 struct Builtin {
   const char *name;
   BuiltinGroup group;
   std::vector<Param> params;
-  bool implemented; ///< false: reserved by language.md, not compiled yet
 };
 
-/// The built-in named `name`, or nullptr.
+/// The built-in named `name` in `group`'s family (model operations, or one
+/// of the train-block groups), or nullptr.
 const Builtin *lookupBuiltin(const std::string &name);
-/// Every built-in's name, for "did you mean" suggestions.
+const Builtin *lookupTrainFunction(const std::string &name, BuiltinGroup group);
+/// The names of the model operations, for "did you mean" suggestions.
 const std::vector<std::string> &builtinNames();
+/// The names of a train-block group's functions.
+std::vector<std::string> trainFunctionNames(BuiltinGroup group);
 
 } // namespace sora::dsl

@@ -27,22 +27,43 @@ struct Activation {
 const char *activationName(ActivationKind kind);
 
 enum class BinaryOp { Add, Sub, Mul, Div };
+enum class PoolKind { Max, Average };
 
 /// One layer-level operation of a model. Shapes are per sample: the batch
-/// dimension is implicit.
+/// dimension is implicit; images are [height, width, channels].
 struct Node {
-  enum Kind { Input, Dense, Activate, Binary } kind = Input;
+  enum Kind {
+    Input,
+    Dense,     ///< units, useBias, activation
+    Conv2D,    ///< units (filters), kernel, stride, samePadding, activation
+    Pool2D,    ///< pool, kernel (size), stride
+    Reshape,   ///< to `shape` (flatten is a reshape to rank 1)
+    Dropout,   ///< rate
+    Activate,  ///< activation
+    Binary,    ///< op, between two tensors of one shape
+    Affine,    ///< scale * x + shift, a tensor with constants
+    Reciprocal ///< scale / x
+  } kind = Input;
   std::vector<int> inputs; ///< indices of earlier nodes
   std::vector<int64_t> shape;
   SourceRange range;
-  std::string name; ///< Input: the input's name; Dense: the layer name
-  // Dense
-  int64_t units = 0;
+  std::string name; ///< Input: the input's name; layers: the layer name
+  // Dense and Conv2D
+  int64_t units = 0; ///< units or filters
   bool useBias = true;
-  // Dense (its fused activation) and Activate
   Activation activation;
+  // Conv2D and Pool2D
+  int64_t kernel = 0, stride = 1;
+  bool samePadding = false;
+  PoolKind pool = PoolKind::Max;
+  // Dropout
+  double rate = 0;
   // Binary
   BinaryOp op = BinaryOp::Add;
+  // Affine and Reciprocal
+  double scale = 1, shift = 0;
+
+  bool hasWeights() const { return kind == Dense || kind == Conv2D; }
 };
 
 enum class LossKind {
@@ -51,24 +72,42 @@ enum class LossKind {
   BinaryCrossentropy,
   MeanSquaredError
 };
+const char *lossName(LossKind kind);
+
+/// A learning-rate schedule over optimizer steps t = 0, 1, ...
+struct Schedule {
+  enum Kind { Constant, Exponential, Step, Linear } kind = Constant;
+  double initial = 1e-3;
+  double rate = 1, steps = 1;   ///< exponential: initial * rate^(t / steps)
+  double factor = 1, every = 1; ///< step: initial * factor^floor(t / every)
+  double final = 0; ///< linear: initial + (final - initial) * min(t/steps, 1)
+};
 
 enum class OptimizerKind { Adam, SGD, RMSprop };
 
 struct Optimizer {
   OptimizerKind kind = OptimizerKind::Adam;
-  double lr = 1e-3;
+  Schedule lr;                                       ///< a number is Constant
   double beta1 = 0.9, beta2 = 0.999, epsilon = 1e-7; // Adam (Keras defaults)
+  double momentum = 0;                               // SGD
+  bool nesterov = false;                             // SGD
+  double rho = 0.9;                                  // RMSprop (and epsilon)
 };
 
-/// `idx(images:, labels:, scale:, onehot:)`.
+/// `idx(images:, labels:, scale:, onehot:)` or
+/// `csv(path:, label_column:, scale:, onehot:)`.
 struct DataSource {
-  bool present = false;
-  std::string images, labels;
+  enum Kind { None, Idx, Csv } kind = None;
+  bool present() const { return kind != None; }
+  std::string images, labels; ///< idx
+  std::string path;           ///< csv
+  int64_t labelColumn = 0;    ///< csv
   double scale = 1;
-  int64_t onehot = 0; ///< 0: labels stay integers
+  int64_t onehot = 0; ///< 0: labels stay integers (or numbers)
   SourceRange range;
 };
 
+/// A train block, with language.md's defaults for every key not given.
 struct TrainConfig {
   SourceRange range;
   LossKind loss = LossKind::CategoricalCrossentropy;

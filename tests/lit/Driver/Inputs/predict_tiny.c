@@ -2,6 +2,7 @@
  * creates the model, predicts two samples and prints each row and its sum. */
 #include "tiny.h"
 
+#include <math.h>
 #include <stdio.h>
 
 int main(void) {
@@ -29,7 +30,8 @@ int main(void) {
       sum += p;
       in_range &= p > 0.0f && p < 1.0f;
     }
-    printf(" | sum %.4f %s\n", sum, in_range ? "in-range" : "OUT-OF-RANGE");
+    printf(" | sum %.4f %s %s\n", sum, in_range ? "in-range" : "OUT-OF-RANGE",
+           fabsf(sum - 1.0f) < 1e-5f ? "normalised" : "NOT-NORMALISED");
   }
   tiny_destroy(m);
   return 0;

@@ -1,0 +1,458 @@
+//===- ImageOpsTest.cpp - Convolution, pooling and dropout, run -----------===//
+//
+// Like GeneratedCodeTest.cpp: compiles .sora sources in-process, runs the
+// generated kernels through LLVM's ORC JIT and checks them against
+// independent references:
+//  - gradients of a CNN (conv2d with valid and same padding, strides 1 and
+//    2, odd and even kernels; overlapping and plain max pooling; average
+//    pooling): against central finite differences of the evaluate kernel's
+//    loss. The train kernel's gradient is read from Adam's first moment
+//    after one step from zero state, m = (1 - beta1) g;
+//  - the forward pass: against plain C++ loop nests written here;
+//  - dropout: the mask it draws (revealed by a gradient), its identity at
+//    inference, and gradients through it against finite differences of the
+//    train kernel's own loss at the same step, i.e. under the same mask.
+//
+//===----------------------------------------------------------------------===//
+#include "CodeGen/ModelCodeGen.h"
+#include "CodeGen/Target.h"
+#include "sora/dsl/Parser.h"
+#include "sora/dsl/Sema.h"
+#include "sora/runtime.h"
+
+#include <gtest/gtest.h>
+#include <llvm/ExecutionEngine/Orc/ExecutionUtils.h>
+#include <llvm/ExecutionEngine/Orc/LLJIT.h>
+#include <llvm/Support/TargetSelect.h>
+
+#include <algorithm>
+#include <cmath>
+#include <functional>
+#include <random>
+#include <sstream>
+
+using namespace sora;
+
+namespace {
+
+/// A model compiled and loaded into this process.
+struct JitModel {
+  std::unique_ptr<llvm::orc::LLJIT> jit;
+  std::unique_ptr<SourceFile> file;
+  std::optional<dsl::Program> program;
+  ir::CompiledModel cm;
+  const sora_model_desc *desc = nullptr;
+
+  /// The parameter `name`'s floats within a parameter block.
+  float *slot(std::vector<float> &params, const std::string &name) const {
+    const ir::ParamSlot *s = cm.layout.find(name);
+    EXPECT_TRUE(s) << name;
+    return s ? params.data() + s->offset : nullptr;
+  }
+};
+
+std::unique_ptr<JitModel> compile(const std::string &source) {
+  auto jm = std::make_unique<JitModel>();
+  jm->file = std::make_unique<SourceFile>("test.sora", source);
+  std::ostringstream diagnostics;
+  DiagnosticEngine diags(*jm->file, diagnostics);
+  auto ast = parseFile(*jm->file, diags);
+  if (ast)
+    jm->program = checkProgram(*ast, diags);
+  if (!jm->program) {
+    ADD_FAILURE() << diagnostics.str();
+    return nullptr;
+  }
+  jm->cm = ir::buildModelGraphs(jm->program->models[0], ".");
+
+  auto ctx = std::make_unique<llvm::LLVMContext>();
+  auto mod = ir::emitModule(jm->cm, *ctx);
+  std::string error;
+  auto tm = createTargetMachine("", "", 2, error);
+  EXPECT_TRUE(tm) << error;
+  optimizeModule(*mod, *tm, 2);
+
+  llvm::InitializeNativeTarget();
+  llvm::InitializeNativeTargetAsmPrinter();
+  jm->jit = llvm::cantFail(llvm::orc::LLJITBuilder().create());
+  jm->jit->getMainJITDylib().addGenerator(llvm::cantFail(
+      llvm::orc::DynamicLibrarySearchGenerator::GetForCurrentProcess(
+          jm->jit->getDataLayout().getGlobalPrefix())));
+  llvm::cantFail(jm->jit->addIRModule(
+      llvm::orc::ThreadSafeModule(std::move(mod), std::move(ctx))));
+  std::string descName = jm->program->models[0].name + "_desc";
+  jm->desc = llvm::cantFail(jm->jit->lookup(descName))
+                 .toPtr<const sora_model_desc *>();
+  return jm;
+}
+
+struct Batch {
+  int64_t n;
+  std::vector<float> x, y;
+};
+
+Batch randomBatch(const sora_model_desc &d, int64_t n, unsigned seed) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> normal;
+  Batch b{n, std::vector<float>(n * d.input_size),
+          std::vector<float>(n * d.label_size, 0.0f)};
+  for (float &v : b.x)
+    v = normal(rng);
+  for (int64_t r = 0; r < n; ++r)
+    b.y[r * d.label_size + rng() % d.label_size] = 1;
+  return b;
+}
+
+/// Scratch memory filled with NaNs, so that a kernel that reads a value
+/// before writing it (an accumulator not zeroed first) cannot pass.
+std::vector<char> garbageScratch(const sora_model_desc &d) {
+  return std::vector<char>(d.scratch_bytes + 64, char(0xff));
+}
+
+/// The runtime's initial parameters plus uniform noise, so that biases (zero
+/// at first) carry signal too.
+std::vector<float> perturbedInitialParams(const sora_model_desc &d,
+                                          unsigned seed) {
+  sora_model *model;
+  EXPECT_EQ(sora_model_create(&d, &model), SORA_OK) << sora_last_error();
+  std::vector<float> params(sora_model_params(model),
+                            sora_model_params(model) + d.params_floats);
+  sora_model_destroy(model);
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> u(-0.3f, 0.3f);
+  for (float &p : params)
+    p += u(rng);
+  return params;
+}
+
+/// One train step from `params` and zero optimizer state, on copies:
+/// returns the optimizer state after it (Adam's m then holds (1-beta1) g).
+std::vector<float> trainStepState(const JitModel &jm,
+                                  const std::vector<float> &params,
+                                  const Batch &b, int64_t step,
+                                  double *loss = nullptr) {
+  const sora_model_desc &d = *jm.desc;
+  std::vector<float> stepped = params;
+  std::vector<float> state(d.opt_state_floats, 0.0f);
+  std::vector<char> scratch = garbageScratch(d);
+  double stats[2];
+  d.train_step(stepped.data(), state.data(), scratch.data(), b.x.data(),
+               b.y.data(), b.n, step, stats);
+  if (loss)
+    *loss = stats[0] / double(b.n);
+  return state;
+}
+
+/// Mean loss of the batch, from the generated evaluate kernel (no dropout).
+double evalLoss(const JitModel &jm, const std::vector<float> &params,
+                const Batch &b) {
+  std::vector<char> scratch = garbageScratch(*jm.desc);
+  double stats[2];
+  jm.desc->evaluate(const_cast<float *>(params.data()), nullptr, scratch.data(),
+                    b.x.data(), b.y.data(), b.n, 0, stats);
+  return stats[0] / double(b.n);
+}
+
+/// Checks the train kernel's gradient of every weight element against
+/// central differences of `loss(params)`; returns how many were checked.
+int checkGradients(
+    const JitModel &jm, std::vector<float> params, const Batch &b, double h,
+    const std::function<double(const std::vector<float> &)> &loss) {
+  std::vector<float> state = trainStepState(jm, params, b, /*step=*/1);
+  const double beta1 = 0.9;
+  int checked = 0;
+  for (const ir::ParamSlot &w : jm.cm.layout.weights) {
+    const ir::ParamSlot *m = jm.cm.layout.find("optimizer." + w.name + ".m");
+    EXPECT_TRUE(m) << w.name;
+    if (!m)
+      continue;
+    for (int64_t i = 0; i < w.type.elements(); ++i) {
+      float saved = params[w.offset + i];
+      params[w.offset + i] = saved + float(h);
+      double up = loss(params);
+      params[w.offset + i] = saved - float(h);
+      double down = loss(params);
+      params[w.offset + i] = saved;
+      double numeric = (up - down) / (2 * h);
+      double analytic = state[m->offset + i] / (1 - beta1);
+      // Tolerance: the loss is a float sum rounded at ~1e-7 relative, which
+      // divided by 2h = 2e-3 gives ~1e-4; plus the O(h^2) truncation.
+      EXPECT_NEAR(analytic, numeric, 5e-4 + 1e-2 * std::fabs(numeric))
+          << w.name << "[" << i << "]";
+      ++checked;
+    }
+  }
+  return checked;
+}
+
+// Every image op with a gradient, in one DAG:
+//  - a: 'same', stride 1, odd kernel (one pixel of padding on every side);
+//    a feeds both b and d, so its gradient sums two paths;
+//  - b: max pooling with overlapping windows (3 wide, stride 2);
+//  - c: 'same' with an even kernel and stride 2 over 3x3 pixels: one pixel
+//    of padding, after (TensorFlow's asymmetric padding);
+//  - d: 'same' with an even kernel, stride 1: one pixel before, two after;
+//    then average pooling that leaves the last row and column out;
+//  - e: 'valid', stride 2 (a conv straight on the input: no grad_input);
+//    then plain 2x2 max pooling.
+// Max pooling's derivative jumps where two window values swap order; the
+// inputs and weights are continuous random values, so no window holds two
+// values within the ~1e-3 that a finite-difference step moves them.
+const char *kCnn = R"(
+model cnn {
+  input x : f32[7, 7, 2]
+  a = x -> conv2d(3, kernel: 3, padding: same, activation: tanh)
+  b = a -> maxpool2d(3, stride: 2)
+  c = b -> conv2d(4, kernel: 2, stride: 2, padding: same, activation: tanh)
+  d = a -> conv2d(2, kernel: 4, padding: same, activation: tanh) -> avgpool2d(2)
+  e = x -> conv2d(2, kernel: 3, stride: 2, activation: sigmoid) -> maxpool2d(2)
+  output p = ((c -> flatten -> dense(3)) + (d -> flatten -> dense(3))
+              + (e -> flatten -> dense(3))) -> softmax
+}
+train cnn { loss = categorical_crossentropy batch_size = 4 }
+)";
+
+TEST(ImageOps, CnnGradientsMatchFiniteDifferences) {
+  auto jm = compile(kCnn);
+  ASSERT_TRUE(jm);
+  std::vector<float> params = perturbedInitialParams(*jm->desc, 3);
+  Batch batch = randomBatch(*jm->desc, 4, 11);
+  int checked = checkGradients(
+      *jm, params, batch, 1e-3,
+      [&](const std::vector<float> &p) { return evalLoss(*jm, p, batch); });
+  // a 57, c 52, d 98, e 38, and the three dense layers 51 + 57 + 9.
+  EXPECT_EQ(checked, 362);
+}
+
+// --- Forward pass against plain loop nests --------------------------------
+
+/// A batch of images [n, h, w, c] in double.
+struct Images {
+  int64_t n, h, w, c;
+  std::vector<double> v;
+  Images(int64_t n, int64_t h, int64_t w, int64_t c)
+      : n(n), h(h), w(w), c(c), v(n * h * w * c, 0.0) {}
+  double &at(int64_t r, int64_t y, int64_t x, int64_t k) {
+    return v[((r * h + y) * w + x) * c + k];
+  }
+};
+
+/// conv2d + bias with TensorFlow's padding: 'same' gives ceil(in / stride)
+/// outputs and pads (out - 1) * stride + kernel - in, the odd one after.
+Images conv2dRef(Images &x, const float *w, const float *bias, int64_t filters,
+                 int64_t k, int64_t stride, bool same) {
+  auto outSize = [&](int64_t in) {
+    return same ? (in + stride - 1) / stride : (in - k) / stride + 1;
+  };
+  auto padBefore = [&](int64_t in, int64_t out) {
+    return same ? std::max<int64_t>((out - 1) * stride + k - in, 0) / 2 : 0;
+  };
+  Images y(x.n, outSize(x.h), outSize(x.w), filters);
+  int64_t pt = padBefore(x.h, y.h), pl = padBefore(x.w, y.w);
+  for (int64_t r = 0; r < x.n; ++r)
+    for (int64_t oh = 0; oh < y.h; ++oh)
+      for (int64_t ow = 0; ow < y.w; ++ow)
+        for (int64_t f = 0; f < filters; ++f) {
+          double acc = bias[f];
+          for (int64_t kh = 0; kh < k; ++kh)
+            for (int64_t kw = 0; kw < k; ++kw)
+              for (int64_t c = 0; c < x.c; ++c) {
+                int64_t ih = oh * stride + kh - pt, iw = ow * stride + kw - pl;
+                if (ih >= 0 && ih < x.h && iw >= 0 && iw < x.w)
+                  acc +=
+                      x.at(r, ih, iw, c) * w[((f * k + kh) * k + kw) * x.c + c];
+              }
+          y.at(r, oh, ow, f) = acc;
+        }
+  return y;
+}
+
+Images maxPoolRef(Images &x, int64_t size, int64_t stride) {
+  Images y(x.n, (x.h - size) / stride + 1, (x.w - size) / stride + 1, x.c);
+  for (int64_t r = 0; r < x.n; ++r)
+    for (int64_t oh = 0; oh < y.h; ++oh)
+      for (int64_t ow = 0; ow < y.w; ++ow)
+        for (int64_t c = 0; c < x.c; ++c) {
+          double m = -INFINITY;
+          for (int64_t i = 0; i < size; ++i)
+            for (int64_t j = 0; j < size; ++j)
+              m = std::max(m, x.at(r, oh * stride + i, ow * stride + j, c));
+          y.at(r, oh, ow, c) = m;
+        }
+  return y;
+}
+
+TEST(ImageOps, ConvAndMaxPoolForwardMatchPlainLoopNests) {
+  // A non-square image, so that rows and columns cannot be mixed up.
+  //  - a: even kernel, stride 2, 'same': rows pad 0 before and 1 after,
+  //    columns pad nothing;
+  //  - b: kernel 4, stride 2, 'same': rows pad 1 before and 2 after,
+  //    columns 1 and 1;
+  //  - c: 'valid', stride 2; max pooling with overlapping windows.
+  auto jm = compile(R"(
+model fwd {
+  input x : f32[7, 6, 3]
+  a = x -> conv2d(4, kernel: 2, stride: 2, padding: same)
+  b = x -> conv2d(4, kernel: 4, stride: 2, padding: same)
+  c = x -> conv2d(4, kernel: 3, stride: 2)
+  output y = ((a + b) -> maxpool2d(2, stride: 1)) + c
+}
+)");
+  ASSERT_TRUE(jm);
+  const sora_model_desc &d = *jm->desc;
+  ASSERT_EQ(d.input_size, 7 * 6 * 3);
+  ASSERT_EQ(d.output_size, 3 * 2 * 4);
+  std::vector<float> params(d.params_floats);
+  std::mt19937 rng(5);
+  std::uniform_real_distribution<float> u(-0.5f, 0.5f);
+  for (float &p : params)
+    p = u(rng);
+  const int64_t n = 5;
+  ASSERT_LE(n, d.max_batch);
+  Batch b = randomBatch(d, n, 9);
+  std::vector<char> scratch = garbageScratch(d);
+  std::vector<float> out(n * d.output_size);
+  d.predict(params.data(), nullptr, scratch.data(), b.x.data(), nullptr, n, 0,
+            out.data());
+
+  Images x(n, 7, 6, 3);
+  std::copy(b.x.begin(), b.x.end(), x.v.begin());
+  Images a = conv2dRef(x, jm->slot(params, "a.weight"),
+                       jm->slot(params, "a.bias"), 4, 2, 2, true);
+  Images bb = conv2dRef(x, jm->slot(params, "b.weight"),
+                        jm->slot(params, "b.bias"), 4, 4, 2, true);
+  Images c = conv2dRef(x, jm->slot(params, "c.weight"),
+                       jm->slot(params, "c.bias"), 4, 3, 2, false);
+  ASSERT_EQ(a.h, 4);
+  ASSERT_EQ(a.w, 3);
+  for (size_t i = 0; i < a.v.size(); ++i)
+    a.v[i] += bb.v[i];
+  Images y = maxPoolRef(a, 2, 1);
+  ASSERT_EQ(y.v.size(), c.v.size());
+  for (size_t i = 0; i < y.v.size(); ++i)
+    EXPECT_NEAR(out[i], y.v[i] + c.v[i], 1e-5) << "element " << i;
+}
+
+// --- Dropout ---------------------------------------------------------------
+
+const char *kDropout = R"(
+model drop {
+  input x : f32[1000]
+  output p = x -> dropout(0.3) -> dense(2, activation: softmax)
+}
+train drop { loss = categorical_crossentropy batch_size = 4 }
+)";
+
+/// How many of the batch's rows keep each of the 1000 inputs in train step
+/// `step`. With zero weights the logits are 0 whatever the mask, so with
+/// label 0 everywhere dz[r] = (1/2 - 1, 1/2) / n, and for an input of ones
+/// the weight gradient is dW[0, k] = -1/(2n) * kept(k) / (1 - rate): the
+/// mask, summed over the rows, scaled by the inverted-dropout factor.
+std::vector<double> keptCounts(const JitModel &jm, int64_t step) {
+  const int64_t n = 4;
+  const double rate = 0.3;
+  Batch b{n, std::vector<float>(n * 1000, 1.0f),
+          std::vector<float>(n * 2, 0.0f)};
+  for (int64_t r = 0; r < n; ++r)
+    b.y[r * 2] = 1;
+  std::vector<float> params(jm.desc->params_floats, 0.0f);
+  std::vector<float> state = trainStepState(jm, params, b, step);
+  const float *m =
+      state.data() + jm.cm.layout.find("optimizer.p.weight.m")->offset;
+  std::vector<double> kept(1000);
+  for (int k = 0; k < 1000; ++k)
+    kept[k] = m[k] / (1 - 0.9) / (-1.0 / (2 * n) / (1 - rate));
+  return kept;
+}
+
+TEST(ImageOps, DropoutDropsAboutItsRateWithAFreshMaskPerRowAndStep) {
+  auto jm = compile(kDropout);
+  ASSERT_TRUE(jm);
+  std::vector<double> kept = keptCounts(*jm, 1);
+  double total = 0;
+  int partial = 0; // inputs that some rows keep and others drop
+  for (double k : kept) {
+    // A whole number of rows: kept values are scaled by exactly 1/(1-rate).
+    ASSERT_NEAR(k, std::round(k), 1e-3);
+    ASSERT_GE(std::round(k), 0);
+    ASSERT_LE(std::round(k), 4);
+    total += std::round(k);
+    partial += std::round(k) != 0 && std::round(k) != 4;
+  }
+  // 4000 draws at 30%: the standard deviation is 0.7 points.
+  double dropped = 1 - total / 4000;
+  EXPECT_GT(dropped, 0.25);
+  EXPECT_LT(dropped, 0.35);
+  // Rows draw independent masks: 1 - 0.7^4 - 0.3^4, about 75%, are partial.
+  EXPECT_GT(partial, 600);
+  // The mask is a function of the step: the same step draws it again, the
+  // next one draws another (about 70% of the counts then differ).
+  EXPECT_EQ(keptCounts(*jm, 1), kept);
+  std::vector<double> next = keptCounts(*jm, 2);
+  int differ = 0;
+  for (int k = 0; k < 1000; ++k)
+    differ += std::round(next[k]) != std::round(kept[k]);
+  EXPECT_GT(differ, 300);
+}
+
+TEST(ImageOps, DropoutIsTheIdentityAtInference) {
+  auto jm = compile(kDropout);
+  ASSERT_TRUE(jm);
+  const sora_model_desc &d = *jm->desc;
+  std::vector<float> params(d.params_floats);
+  std::mt19937 rng(2);
+  std::uniform_real_distribution<float> u(-0.05f, 0.05f);
+  for (float &p : params)
+    p = u(rng);
+  const int64_t n = 3;
+  Batch b = randomBatch(d, n, 4);
+  std::vector<char> scratch = garbageScratch(d);
+  std::vector<float> out(n * 2);
+  d.predict(params.data(), nullptr, scratch.data(), b.x.data(), nullptr, n, 1,
+            out.data());
+  const float *w = jm->slot(params, "p.weight"),
+              *bias = jm->slot(params, "p.bias");
+  for (int64_t r = 0; r < n; ++r) {
+    double z[2];
+    for (int j = 0; j < 2; ++j) {
+      z[j] = bias[j];
+      for (int k = 0; k < 1000; ++k)
+        z[j] += double(b.x[r * 1000 + k]) * w[j * 1000 + k];
+    }
+    double p0 = 1 / (1 + std::exp(z[1] - z[0]));
+    EXPECT_NEAR(out[r * 2], p0, 1e-5) << "row " << r;
+    EXPECT_NEAR(out[r * 2 + 1], 1 - p0, 1e-5) << "row " << r;
+  }
+}
+
+// The evaluate kernel has no dropout, so the gradient of a model with
+// dropout is checked against finite differences of the train kernel's own
+// loss (reported before its update) at the same step number: the same
+// mask. A backward pass that regenerated another mask than the forward's
+// (another step, salt or row numbering) would fail for the weights before
+// the dropout, whose gradient flows through dropout_grad.
+TEST(ImageOps, GradientsThroughDropoutMatchFiniteDifferencesOfTheTrainLoss) {
+  auto jm = compile(R"(
+model cnn_drop {
+  input x : f32[5, 5, 2]
+  output p = x -> conv2d(3, kernel: 3, padding: same, activation: tanh)
+               -> dropout(0.3) -> maxpool2d(2) -> flatten
+               -> dense(3, activation: softmax)
+}
+train cnn_drop { loss = categorical_crossentropy batch_size = 4 seed = 5 }
+)");
+  ASSERT_TRUE(jm);
+  std::vector<float> params = perturbedInitialParams(*jm->desc, 8);
+  Batch batch = randomBatch(*jm->desc, 4, 12);
+  auto trainLoss = [&](const std::vector<float> &p) {
+    double loss;
+    trainStepState(*jm, p, batch, /*step=*/1, &loss);
+    return loss;
+  };
+  // Dropout is active in training and only there.
+  EXPECT_GT(std::fabs(trainLoss(params) - evalLoss(*jm, params, batch)), 1e-4);
+  int checked = checkGradients(*jm, params, batch, 1e-3, trainLoss);
+  EXPECT_EQ(checked, 57 + 39); // conv 54 + 3, dense 36 + 3
+}
+
+} // namespace

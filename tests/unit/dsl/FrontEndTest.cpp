@@ -1,0 +1,127 @@
+//===- FrontEndTest.cpp - Parsing and checking whole programs
+//--------------===//
+#include "sora/dsl/Parser.h"
+#include "sora/dsl/Sema.h"
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <regex>
+#include <sstream>
+
+using namespace sora;
+
+namespace {
+
+struct Result {
+  std::optional<dsl::Program> program;
+  std::string diagnostics;
+};
+
+Result check(const std::string &text) {
+  SourceFile f("t.sora", text);
+  std::ostringstream out;
+  Result r;
+  {
+    DiagnosticEngine d(f, out);
+    if (auto ast = parseFile(f, d))
+      r.program = checkProgram(*ast, d);
+  }
+  r.diagnostics = out.str();
+  return r;
+}
+
+/// The ```-fenced programs of language.md that start with `model` or a
+/// comment.
+std::vector<std::string> languageExamples() {
+  std::ifstream in(SORAC_SOURCE_DIR "/../shared/docs/language.md");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  std::string text = ss.str();
+  std::vector<std::string> out;
+  std::regex fence("```\n([\\s\\S]*?)```");
+  for (std::sregex_iterator it(text.begin(), text.end(), fence), end; it != end;
+       ++it) {
+    std::string body = (*it)[1];
+    if (body.rfind("model", 0) == 0 || body.rfind("# ", 0) == 0)
+      out.push_back(body);
+  }
+  return out;
+}
+
+} // namespace
+
+TEST(FrontEnd, EveryProgramOfLanguageMdChecks) {
+  std::vector<std::string> examples = languageExamples();
+  if (examples.empty())
+    GTEST_SKIP() << "../shared/docs/language.md is not beside this checkout";
+  EXPECT_GE(examples.size(), 3u);
+  for (const std::string &program : examples) {
+    Result r = check(program);
+    EXPECT_TRUE(r.program.has_value()) << program << "\n" << r.diagnostics;
+  }
+}
+
+TEST(FrontEnd, ShapesOfTheCnn) {
+  Result r = check(R"(
+model cnn {
+  input image : f32[28, 28, 1]
+  c1 = image -> conv2d(32, kernel: 3, padding: same, activation: relu) -> maxpool2d(2)
+  c2 = c1 -> conv2d(64, kernel: 3, stride: 2) -> avgpool2d(2, stride: 1)
+  output probs = c2 -> flatten -> dropout(0.25) -> dense(10, activation: softmax)
+})");
+  ASSERT_TRUE(r.program) << r.diagnostics;
+  const dsl::Model &m = r.program->models[0];
+  std::vector<std::vector<int64_t>> shapes;
+  for (const dsl::Node &n : m.nodes)
+    shapes.push_back(n.shape);
+  // conv same: 28x28x32; pool 2: 14x14x32; conv valid k3 s2: 6x6x64;
+  // avgpool 2 s1: 5x5x64; flatten: 1600.
+  EXPECT_EQ(shapes[1], (std::vector<int64_t>{28, 28, 32}));
+  EXPECT_EQ(shapes[2], (std::vector<int64_t>{14, 14, 32}));
+  EXPECT_EQ(shapes[3], (std::vector<int64_t>{6, 6, 64}));
+  EXPECT_EQ(shapes[4], (std::vector<int64_t>{5, 5, 64}));
+  EXPECT_EQ(shapes[5], (std::vector<int64_t>{1600}));
+}
+
+TEST(FrontEnd, TrainDefaultsFollowLanguageMd) {
+  Result r = check("model m { input x : f32[2]\n output y = dense(x, 1) }\n"
+                   "train m { loss = mse }");
+  ASSERT_TRUE(r.program) << r.diagnostics;
+  const dsl::TrainConfig &t = *r.program->models[0].train;
+  EXPECT_EQ(t.batchSize, 32);
+  EXPECT_EQ(t.epochs, 1);
+  EXPECT_EQ(t.seed, 0);
+  EXPECT_EQ(t.validationSplit, 0);
+  EXPECT_TRUE(t.shuffle);
+  EXPECT_TRUE(t.metricLoss);
+  EXPECT_FALSE(t.metricAccuracy);
+  EXPECT_EQ(t.optimizer.kind, dsl::OptimizerKind::Adam);
+  EXPECT_DOUBLE_EQ(t.optimizer.lr.initial, 1e-3);
+  EXPECT_DOUBLE_EQ(t.optimizer.epsilon, 1e-7);
+}
+
+TEST(FrontEnd, ConstantsFoldAsRealNumbers) {
+  Result r = check("model m { input x : f32[2]\n output y = dense(x, 2*32) }\n"
+                   "train m { loss = mse lr = 1/255 - 1e-3 "
+                   "data = idx(images: \"a\", labels: \"b\", onehot: 64) }");
+  ASSERT_TRUE(r.program) << r.diagnostics;
+  EXPECT_EQ(r.program->models[0].nodes[1].units, 64);
+  EXPECT_DOUBLE_EQ(r.program->models[0].train->optimizer.lr.initial,
+                   1.0 / 255 - 1e-3);
+}
+
+TEST(FrontEnd, HugeInputsAreErrorsNotCrashes) {
+  std::string longName(1000000, 'a');
+  Result r = check("model m { input x : f32[4]\n output y = dense(" + longName +
+                   ", 3) }");
+  EXPECT_FALSE(r.program);
+  EXPECT_NE(r.diagnostics.find("undefined-name"), std::string::npos);
+  r = check(
+      "model m { input x : f32[99999999999999999999999999] output y = x }");
+  EXPECT_NE(r.diagnostics.find("invalid-dimension"), std::string::npos);
+  r = check("model m { input x : f32[4]\n output y = dense(x, 1e999) }");
+  EXPECT_NE(r.diagnostics.find("number-too-large"), std::string::npos);
+  r = check("");
+  EXPECT_NE(r.diagnostics.find("no-model"), std::string::npos);
+}
