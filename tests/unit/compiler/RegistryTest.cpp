@@ -2,6 +2,7 @@
 //--------------------------===//
 #include "Autodiff/GradRules.h"
 #include "CodeGen/KernelEmitter.h"
+#include "IR/Folders.h"
 #include "IR/OpRules.h"
 
 #include <gtest/gtest.h>
@@ -18,6 +19,11 @@ TEST(OpRegistry, EveryOpHasAShapeRuleAGradientRuleAndALowering) {
     EXPECT_NE(shapeRule(op), nullptr);
     EXPECT_NE(gradRule(op), nullptr);
     EXPECT_NE(lowering(op), nullptr);
+    EXPECT_NE(folder(op), nullptr);
+    // Fusion runs elementwise ops inside other loops through their formula.
+    if (isElementwise(op)) {
+      EXPECT_NE(formula(op), nullptr);
+    }
   }
 }
 
