@@ -43,12 +43,19 @@ const char *sora_last_error(void);
 
 /// A data source of the train block: `idx(images:, labels:, scale:, onehot:)`.
 typedef struct sora_data_spec {
-  const char *images; /* path as written in the .sora file; NULL: none    */
-  const char *labels; /* path of the labels file                          */
-  double scale;       /* each pixel is multiplied by this                 */
+  const char *images; /* idx: path as written in the .sora file. The source
+                         is absent when both `images` and `path` are NULL */
+  const char *labels; /* idx: path of the labels file                       */
+  double scale;       /* each feature (pixel) is multiplied by this         */
   int64_t onehot;     /* > 0: labels become one-hot rows of this width;
-                         0: one float per sample holding the label        */
+                         0: one float per sample holding the label          */
+  int64_t kind;       /* enum sora_data_kind                                */
+  const char *path;   /* csv: the file                                      */
+  int64_t label_column; /* csv: the 0-based column holding the label; every
+                           other column is a feature                       */
 } sora_data_spec;
+
+enum sora_data_kind { SORA_DATA_IDX = 0, SORA_DATA_CSV = 1 };
 
 enum sora_init_kind {
   SORA_INIT_ZEROS = 0,
@@ -113,7 +120,23 @@ typedef struct sora_model_desc {
   sora_kernel_fn train_step;
   sora_kernel_fn evaluate;
   sora_kernel_fn predict;
+  /* Optimizer state tensors ("optimizer.<param>.<slot>", offsets into the
+     optimizer-state block), for checkpoints. */
+  int64_t num_state;
+  const sora_param_desc *state;
+  /* A hash of the model's structure (tensor names and shapes, optimizer),
+     so that a checkpoint of another model is refused. */
+  int64_t model_hash;
+  /* enum sora_metric_kind: how the kernels count "correct" (for messages
+     and reports only; the kernels do the counting). */
+  int64_t accuracy_kind;
 } sora_model_desc;
+
+enum sora_metric_kind {
+  SORA_ACCURACY_NONE = 0,        /* accuracy does not apply (regression)  */
+  SORA_ACCURACY_CATEGORICAL = 1, /* argmax of output vs label             */
+  SORA_ACCURACY_BINARY = 2       /* output > 0.5 vs label > 0.5           */
+};
 
 /*===--- Model instances --------------------------------------------------===*/
 
@@ -191,11 +214,42 @@ typedef struct sora_fit_options {
 /// Default options: the train block as written, printing progress.
 sora_fit_options sora_fit_defaults(void);
 
+/*===--- Checkpoints -------------------------------------------------------===*
+ * safetensors files: a little-endian u64 header length, a JSON header
+ * ({"<name>": {"dtype": "F32", "shape": [...], "data_offsets": [b, e]},
+ * "__metadata__": {...}}), then the raw little-endian float data. Tensor
+ * names are the descriptor's ("<layer>.weight", "<layer>.bias"; optimizer
+ * state as "optimizer.<param>.<slot>"); a dense weight is [units, inputs]
+ * like torch.nn.Linear. __metadata__ holds "format": "sora", "model" (the
+ * name), "model_hash", "step", "epoch" and "rng" (the shuffling generator's
+ * state), all as strings, so that training resumes exactly.              */
+
+/// Writes the weights, the optimizer state and the training position.
+/// The file is written to a temporary name and renamed into place.
+sora_status sora_model_save(const sora_model *m, const char *path);
+
+/// Reads a checkpoint into `m`. Every weight must be present with its
+/// shape; optimizer state and the training position are restored when
+/// present (else zeroed and reset: a weights-only file, e.g. written by
+/// PyTorch, starts training afresh from those weights). A sora checkpoint
+/// whose model_hash differs is refused with SORA_ERR_FORMAT naming both
+/// models.
+sora_status sora_model_load(sora_model *m, const char *path);
+
+/// Completed epochs (a loaded checkpoint's, or fit's so far).
+int64_t sora_model_epoch(const sora_model *m);
+
 /// Runs the train block: loads `data` (and `test`), splits off the last
 /// `validation_split` of the training samples, then for each epoch shuffles
 /// the rest (seeded), trains on batches of `batch_size` (the last one may be
 /// smaller), evaluates the validation part and reports. `data_dir` may be
 /// NULL. `o` may be NULL (defaults).
+/// Training resumes where the instance stands: epochs already completed
+/// (sora_model_epoch, e.g. from a loaded checkpoint) are not run again, and
+/// the shuffling generator continues from its saved state, so training 2
+/// epochs, saving, loading and training to 4 gives the same weights, bit
+/// for bit, as training 4 epochs straight through. A fresh instance seeds
+/// the generator from the train block's seed (or the options').
 sora_status sora_model_fit(sora_model *m, const char *data_dir,
                            const sora_fit_options *o);
 
