@@ -62,39 +62,70 @@ std::map<Node *, Node *> differentiate(Graph &g, Node *objective,
   return result;
 }
 
+namespace {
+
+/// The learning rate's schedule as attributes of an update op.
+std::vector<Attr> scheduleAttrs(const dsl::Schedule &s) {
+  return {{"lr", s.initial},          {"schedule", double(s.kind)},
+          {"decay_rate", s.rate},     {"decay_steps", s.steps},
+          {"decay_factor", s.factor}, {"decay_every", s.every},
+          {"final_lr", s.final}};
+}
+
+/// Appends the optimizer's update of weight `w` by gradient `grad`, with
+/// the optimizer state it needs ("optimizer.<w>.<slot>").
+void addUpdate(Graph &g, Node *w, Node *grad, const dsl::Optimizer &opt) {
+  auto state = [&](const char *slot) {
+    return g.param("optimizer." + w->name + "." + slot, w->type,
+                   ParamRole::OptimizerState, InitKind::Zeros);
+  };
+  std::vector<Attr> attrs = scheduleAttrs(opt.lr);
+  switch (opt.kind) {
+  case dsl::OptimizerKind::Adam: {
+    // Kingma & Ba, with PyTorch's placement of epsilon.
+    Node *m = state("m"), *v = state("v");
+    attrs.insert(
+        attrs.end(),
+        {{"beta1", opt.beta1}, {"beta2", opt.beta2}, {"epsilon", opt.epsilon}});
+    g.create(OpKind::AdamUpdate, {w, grad, m, v}, attrs);
+    break;
+  }
+  case dsl::OptimizerKind::SGD:
+    if (opt.momentum == 0) {
+      g.create(OpKind::SgdUpdate, {w, grad}, attrs);
+      break;
+    }
+    attrs.insert(attrs.end(), {{"momentum", opt.momentum},
+                               {"nesterov", opt.nesterov ? 1.0 : 0.0}});
+    g.create(OpKind::MomentumUpdate, {w, grad, state("momentum")}, attrs);
+    break;
+  case dsl::OptimizerKind::RMSprop:
+    attrs.insert(attrs.end(), {{"rho", opt.rho}, {"epsilon", opt.epsilon}});
+    g.create(OpKind::RmspropUpdate, {w, grad, state("square_avg")}, attrs);
+    break;
+  }
+}
+
+} // namespace
+
 std::unique_ptr<Graph> buildTrainGraph(const dsl::Model &model,
                                        const dsl::TrainConfig &train) {
   auto g = std::make_unique<Graph>(model.name + ".train_step");
   Forward fwd = buildForward(*g, model, /*training=*/true, train.seed);
-  if (!fwd.logits)
-    throw std::logic_error("training needs a softmax output");
-  Node *labels = g->input("labels", fwd.logits->type);
-  Node *loss = g->create(OpKind::SoftmaxXent, {fwd.logits, labels});
-  Node *correct = g->create(OpKind::CountCorrect, {fwd.logits, labels});
+  LossNodes l = buildLoss(*g, fwd, train);
 
   std::vector<Node *> weights = g->params(ParamRole::Weight);
-  std::map<Node *, Node *> grads = differentiate(*g, loss, weights);
+  std::map<Node *, Node *> grads = differentiate(*g, l.loss, weights);
 
-  // Adam (Kingma & Ba, with PyTorch's placement of epsilon), over every
-  // weight after all gradients are computed: the update writes in place.
-  const dsl::Optimizer &opt = train.optimizer;
-  std::vector<Attr> attrs = {{"lr", opt.lr.initial},
-                             {"beta1", opt.beta1},
-                             {"beta2", opt.beta2},
-                             {"epsilon", opt.epsilon}};
+  // Every update after every gradient: updates write in place.
   for (Node *w : weights) {
     // A weight that does not reach the loss (an unused layer) keeps its
     // initial value: its gradient is zero.
-    if (!grads.count(w))
-      continue;
-    Node *m = g->param("optimizer." + w->name + ".m", w->type,
-                       ParamRole::OptimizerState, InitKind::Zeros);
-    Node *v = g->param("optimizer." + w->name + ".v", w->type,
-                       ParamRole::OptimizerState, InitKind::Zeros);
-    g->create(OpKind::AdamUpdate, {w, grads[w], m, v}, attrs);
+    if (grads.count(w))
+      addUpdate(*g, w, grads[w], train.optimizer);
   }
-  g->addOutput("loss", loss);
-  g->addOutput("correct", correct);
+  g->addOutput("loss", l.loss);
+  g->addOutput("correct", l.correct);
   return g;
 }
 

@@ -127,6 +127,15 @@ Grads softmax(Graph &g, Node *n, Node *dy, const Need &) {
   return {g.create(K::SoftmaxGrad, {dy, n})};
 }
 
+/// A loss L(prediction, labels): the gradient op computes dL/dprediction
+/// (labels get none).
+template <OpKind GradOp>
+Grads lossGrad(Graph &g, Node *n, Node *dy, const Need &need) {
+  if (need[1])
+    throw std::logic_error("labels are not differentiable");
+  return {g.create(GradOp, {n->operands[0], n->operands[1], dy}), nullptr};
+}
+
 // L = mean over the batch of -sum(t * log softmax z):
 //   dz = (softmax z - t) / n * dL; labels get no gradient.
 Grads softmaxXent(Graph &g, Node *n, Node *dy, const Need &need) {
@@ -160,9 +169,18 @@ GradTable makeTable() {
   set(K::LeakyRelu, leakyRelu);
   set(K::Softmax, softmax);
   set(K::SoftmaxXent, softmaxXent);
+  // L = mean of -log softmax(z)[class]:  dz = (softmax z - onehot) / n
+  set(K::SparseSoftmaxXent, lossGrad<K::SparseSoftmaxXentGrad>);
+  // L = mean of -(t log s(z) + (1-t) log(1-s(z))):  dz = (s(z) - t) / count
+  set(K::SigmoidBinaryXent, lossGrad<K::SigmoidBinaryXentGrad>);
+  // L = mean of (p - t)^2:  dp = 2 (p - t) / count
+  set(K::MeanSquaredError, lossGrad<K::MeanSquaredErrorGrad>);
   for (OpKind op :
        {K::BiasGrad, K::ReluGrad, K::SigmoidGrad, K::TanhGrad, K::LeakyReluGrad,
-        K::SoftmaxGrad, K::SoftmaxXentGrad, K::CountCorrect, K::AdamUpdate})
+        K::SoftmaxGrad, K::SoftmaxXentGrad, K::SparseSoftmaxXentGrad,
+        K::SigmoidBinaryXentGrad, K::MeanSquaredErrorGrad, K::CountCorrect,
+        K::SparseCountCorrect, K::BinaryCountCorrect, K::AdamUpdate,
+        K::SgdUpdate, K::MomentumUpdate, K::RmspropUpdate})
     set(op, notDifferentiable);
   registerImageGradRules(t);
   return t;

@@ -4,6 +4,7 @@
 
 #include "Transforms/Passes.h"
 
+#include <algorithm>
 #include <stdexcept>
 
 namespace sora::ir {
@@ -22,24 +23,33 @@ void ParamLayout::addParams(const Graph &g) {
         {n->name, n->type, weightFloats, n->init, n->fanIn, n->fanOut});
     weightFloats += alignUp(n->type.elements() * 4) / 4;
   }
-  // Optimizer state mirrors the weights: every m in one block laid out like
-  // the weights, then every v, so that one index walks them all.
+  // Optimizer state mirrors the weights: each kind of state (Adam's m, its
+  // v, a momentum, a square average) is one block laid out like the
+  // weights, so that one index walks a weight and all its state.
   for (const auto &n : g.nodes()) {
     if (n->op != OpKind::Param || n->role != ParamRole::OptimizerState ||
         find(n->name))
       continue;
     const std::string prefix = "optimizer.";
-    std::string weight = n->name.substr(prefix.size());
-    bool isV = weight.size() > 2 && weight.substr(weight.size() - 2) == ".v";
-    weight.resize(weight.size() - 2);
-    const ParamSlot *w = find(weight);
-    if (!w)
+    std::string rest = n->name.substr(prefix.size());
+    size_t dot = rest.rfind('.');
+    int slot = stateSlot(rest.substr(dot + 1));
+    const ParamSlot *w = find(rest.substr(0, dot));
+    if (!w || slot < 0)
       throw std::logic_error("optimizer state '" + n->name +
                              "' has no parameter");
-    state.push_back({n->name, n->type, w->offset + (isV ? weightFloats : 0),
+    state.push_back({n->name, n->type, w->offset + slot * weightFloats,
                      InitKind::Zeros, 0, 0});
-    stateFloats = 2 * weightFloats;
+    stateFloats = std::max(stateFloats, (slot + 1) * weightFloats);
   }
+}
+
+int stateSlot(const std::string &name) {
+  if (name == "m" || name == "momentum" || name == "square_avg")
+    return 0;
+  if (name == "v")
+    return 1;
+  return -1;
 }
 
 const ParamSlot *ParamLayout::find(const std::string &name) const {

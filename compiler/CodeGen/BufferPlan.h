@@ -35,6 +35,10 @@ struct ParamLayout {
   const ParamSlot *find(const std::string &name) const;
 };
 
+/// Which block of the optimizer state a slot name lives in ("m" and "v" of
+/// Adam are blocks 0 and 1; "momentum" and "square_avg" block 0), or -1.
+int stateSlot(const std::string &name);
+
 /// Scratch offsets of one kernel's intermediates.
 struct ScratchPlan {
   std::map<const Node *, int64_t> offset; ///< bytes

@@ -134,5 +134,9 @@ Lowering lowering(OpKind op);
 using LoweringTable = std::array<Lowering, kNumOps>;
 /// Convolution, pooling and dropout (ImageLowerings.cpp).
 void registerImageLowerings(LoweringTable &table);
+/// Losses and metrics other than softmax + cross-entropy (LossLowerings.cpp).
+void registerLossLowerings(LoweringTable &table);
+/// Optimizer updates (Optimizers.cpp).
+void registerOptimizerLowerings(LoweringTable &table);
 
 } // namespace sora::ir

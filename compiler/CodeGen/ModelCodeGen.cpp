@@ -5,6 +5,7 @@
 #include "Autodiff/Autodiff.h"
 #include "CodeGen/KernelEmitter.h"
 #include "IR/BuildGraph.h"
+#include "IR/OpRules.h"
 #include "Transforms/Passes.h"
 
 #include <fmt/format.h>
@@ -17,29 +18,6 @@
 namespace sora::ir {
 
 using namespace llvm;
-
-std::vector<Unsupported> unsupportedForTraining(const dsl::Model &model) {
-  std::vector<Unsupported> out;
-  if (!model.train)
-    return out;
-  const dsl::TrainConfig &t = *model.train;
-  if (t.loss != dsl::LossKind::CategoricalCrossentropy)
-    out.push_back({t.range, fmt::format("training with the loss {} is not "
-                                        "supported by this version of sorac "
-                                        "yet",
-                                        dsl::lossName(t.loss))});
-  if (t.optimizer.kind != dsl::OptimizerKind::Adam)
-    out.push_back({t.range, "training with an optimizer other than adam is "
-                            "not supported by this version of sorac yet"});
-  if (t.optimizer.lr.kind != dsl::Schedule::Constant)
-    out.push_back({t.range, "learning-rate schedules are not supported by "
-                            "this version of sorac yet"});
-  for (const dsl::DataSource *d : {&t.data, &t.test})
-    if (d->kind == dsl::DataSource::Csv)
-      out.push_back({d->range, "csv() data is not supported by this version "
-                               "of sorac yet"});
-  return out;
-}
 
 CompiledModel buildModelGraphs(const dsl::Model &model,
                                const std::string &sourceDir,
@@ -208,11 +186,51 @@ private:
   llvm::Type *i64_;
 };
 
+/// A sora_data_spec.
 Constant *dataSpec(DescriptorBuilder &d, const dsl::DataSource &s) {
-  if (!s.present())
-    return d.record({d.null(), d.null(), d.f64(1), d.i64(0)});
-  return d.record(
-      {d.str(s.images), d.str(s.labels), d.f64(s.scale), d.i64(s.onehot)});
+  bool csv = s.kind == dsl::DataSource::Csv;
+  return d.record({s.kind == dsl::DataSource::Idx ? d.str(s.images) : d.null(),
+                   s.kind == dsl::DataSource::Idx ? d.str(s.labels) : d.null(),
+                   d.f64(s.present() ? s.scale : 1), d.i64(s.onehot),
+                   d.i64(csv ? 1 : 0), csv ? d.str(s.path) : d.null(),
+                   d.i64(s.labelColumn)});
+}
+
+/// A private array of sora_param_desc for `slots` (null when empty).
+Constant *paramDescs(DescriptorBuilder &d, Module &mod,
+                     const std::vector<ParamSlot> &slots,
+                     const std::string &name) {
+  std::vector<Constant *> descs;
+  for (const ParamSlot &s : slots) {
+    std::vector<Constant *> shape(4, d.i64(0));
+    for (size_t i = 0; i < s.type.dims.size() && i < 4; ++i)
+      shape[i] = d.i64(s.type.dims[i]);
+    descs.push_back(d.record(
+        {d.str(s.name), d.i64(s.offset), d.i64(s.type.elements()),
+         d.i64(s.type.dims.size()), shape[0], shape[1], shape[2], shape[3],
+         d.i64(int64_t(s.init)), d.i64(s.fanIn), d.i64(s.fanOut)}));
+  }
+  if (descs.empty())
+    return d.null();
+  auto *type = ArrayType::get(descs[0]->getType(), descs.size());
+  return new GlobalVariable(mod, type, true, GlobalValue::PrivateLinkage,
+                            ConstantArray::get(type, descs), name);
+}
+
+/// FNV-1a over the model's tensors (names and shapes, state included), so
+/// that a checkpoint of a different model is recognised.
+int64_t modelHash(const CompiledModel &cm) {
+  uint64_t h = 1469598103934665603ull;
+  auto mix = [&](const std::string &text) {
+    for (unsigned char c : text)
+      h = (h ^ c) * 1099511628211ull;
+    h = (h ^ 0xff) * 1099511628211ull;
+  };
+  mix(cm.model->name);
+  for (const auto *slots : {&cm.layout.weights, &cm.layout.state})
+    for (const ParamSlot &s : *slots)
+      mix(s.name + s.type.str());
+  return int64_t(h & 0x7fffffffffffffffull);
 }
 
 /// Declares `name` in the runtime and defines `<model>_<suffix>` as a call
@@ -253,23 +271,10 @@ std::unique_ptr<Module> emitModule(CompiledModel &cm, LLVMContext &ctx) {
           : nullptr;
 
   DescriptorBuilder d(*mod);
-  std::vector<Constant *> params;
-  for (const ParamSlot &s : cm.layout.weights) {
-    std::vector<Constant *> shape(4, d.i64(0));
-    for (size_t i = 0; i < s.type.dims.size() && i < 4; ++i)
-      shape[i] = d.i64(s.type.dims[i]);
-    params.push_back(d.record(
-        {d.str(s.name), d.i64(s.offset), d.i64(s.type.elements()),
-         d.i64(s.type.dims.size()), shape[0], shape[1], shape[2], shape[3],
-         d.i64(int64_t(s.init)), d.i64(s.fanIn), d.i64(s.fanOut)}));
-  }
-  Constant *paramArray = d.null();
-  if (!params.empty()) {
-    auto *paramArrayTy = ArrayType::get(params[0]->getType(), params.size());
-    paramArray = new GlobalVariable(
-        *mod, paramArrayTy, true, GlobalValue::PrivateLinkage,
-        ConstantArray::get(paramArrayTy, params), name + "_params_desc");
-  }
+  Constant *paramArray =
+      paramDescs(d, *mod, cm.layout.weights, name + "_params_desc");
+  Constant *stateArray =
+      paramDescs(d, *mod, cm.layout.state, name + "_state_desc");
 
   const dsl::Node &in = model.nodes[model.inputs[0]];
   const dsl::Node &out = model.nodes[model.output];
@@ -280,18 +285,24 @@ std::unique_ptr<Module> emitModule(CompiledModel &cm, LLVMContext &ctx) {
     outputSize *= dim;
   const dsl::TrainConfig defaults;
   const dsl::TrainConfig &t = model.train ? *model.train : defaults;
+  // Label rows as the kernels read them (class indices are one float).
+  int64_t labelSize = outputSize;
+  if (cm.train)
+    for (Node *n : cm.train->inputs())
+      if (n->name == "labels")
+        labelSize = n->type.elements();
   auto fnOrNull = [&](Function *f) -> Constant * { return f ? f : d.null(); };
   Constant *desc =
       d.record({d.str(name),
                 d.str(cm.sourceDir),
                 d.i64(inputSize),
                 d.i64(outputSize),
-                d.i64(outputSize),
+                d.i64(labelSize),
                 d.i64(cm.layout.weightFloats),
                 d.i64(cm.layout.stateFloats),
                 d.i64(cm.scratchBytes),
                 d.i64(cm.maxBatch),
-                d.i64(params.size()),
+                d.i64(cm.layout.weights.size()),
                 paramArray,
                 d.i64(model.train ? 1 : 0),
                 d.i64(t.batchSize),
@@ -300,12 +311,16 @@ std::unique_ptr<Module> emitModule(CompiledModel &cm, LLVMContext &ctx) {
                 d.f64(t.validationSplit),
                 d.i64(t.shuffle ? 1 : 0),
                 d.i64((t.metricLoss ? 1 : 0) | (t.metricAccuracy ? 2 : 0)),
-                d.i64(model.train ? 1 : 0),
+                d.i64(model.train ? 1 + int(t.loss) : 0),
                 dataSpec(d, t.data),
                 dataSpec(d, t.test),
                 fnOrNull(train),
                 fnOrNull(evaluate),
-                predict});
+                predict,
+                d.i64(cm.layout.state.size()),
+                stateArray,
+                d.i64(modelHash(cm)),
+                d.i64(model.train ? accuracyKind(model, t) : 0)});
   auto *descVar =
       new GlobalVariable(*mod, desc->getType(), true,
                          GlobalValue::ExternalLinkage, desc, name + "_desc");
@@ -334,6 +349,10 @@ std::unique_ptr<Module> emitModule(CompiledModel &cm, LLVMContext &ctx) {
               FunctionType::get(i32, {ptr, ptr, ptr, i64, ptr}, false));
   emitForward(*mod, name + "_fit", "sora_model_fit",
               FunctionType::get(i32, {ptr, ptr, ptr}, false));
+  emitForward(*mod, name + "_save", "sora_model_save",
+              FunctionType::get(i32, {ptr, ptr}, false));
+  emitForward(*mod, name + "_load", "sora_model_load",
+              FunctionType::get(i32, {ptr, ptr}, false));
   return mod;
 }
 
@@ -392,11 +411,17 @@ std::string emitHeader(const CompiledModel &cm, const std::string &sourcePath) {
          fmt::format("sora_status {0}_evaluate({0} *m, const float *x, "
                      "const float *y, size_t n, sora_metrics *out);",
                      n));
-    decl("Runs the train block on the data found from data_dir (may be NULL).",
+    decl("Runs the train block on the data found from data_dir (may be "
+         "NULL), from the epoch the instance has reached.",
          fmt::format("sora_status {0}_fit({0} *m, const char *data_dir, "
                      "const sora_fit_options *o);",
                      n));
   }
+  decl("Writes the weights (and optimizer state, step, epoch) as safetensors.",
+       fmt::format("sora_status {0}_save(const {0} *m, const char *path);", n));
+  decl("Reads a checkpoint written by _save (or a weights-only safetensors "
+       "file with the same tensor names and shapes).",
+       fmt::format("sora_status {0}_load({0} *m, const char *path);", n));
   h += "\n#ifdef __cplusplus\n}\n#endif\n#endif\n";
   return h;
 }

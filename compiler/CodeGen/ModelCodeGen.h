@@ -32,13 +32,6 @@ struct CompiledModel {
   int trainLoopNests = 0;   ///< outermost loops of the train-step kernel
 };
 
-/// A feature of the train block that code generation does not handle yet.
-struct Unsupported {
-  SourceRange where;
-  std::string message;
-};
-std::vector<Unsupported> unsupportedForTraining(const dsl::Model &model);
-
 /// Builds the graphs (the training ones only if `withTraining` and the
 /// model has a train block), runs the graph passes over each and lays out
 /// the parameters (no LLVM involved).

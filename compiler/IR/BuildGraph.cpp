@@ -105,14 +105,18 @@ Forward buildForward(Graph &g, const dsl::Model &model, bool training,
     case dsl::Node::Dense:
     case dsl::Node::Conv2D: {
       Node *y = buildLayer(g, n, x);
-      if (isOutput && n.activation.kind == dsl::ActivationKind::Softmax)
-        fwd.logits = y;
+      if (isOutput) {
+        fwd.preActivation = y;
+        fwd.outputActivation = n.activation.kind;
+      }
       value = applyActivation(g, y, n.activation);
       break;
     }
     case dsl::Node::Activate:
-      if (isOutput && n.activation.kind == dsl::ActivationKind::Softmax)
-        fwd.logits = x;
+      if (isOutput) {
+        fwd.preActivation = x;
+        fwd.outputActivation = n.activation.kind;
+      }
       value = applyActivation(g, x, n.activation);
       break;
     case dsl::Node::Pool2D:
@@ -160,15 +164,79 @@ std::unique_ptr<Graph> buildPredictGraph(const dsl::Model &model) {
   return g;
 }
 
+int accuracyKind(const dsl::Model &model, const dsl::TrainConfig &train) {
+  if (!train.metricAccuracy)
+    return 0;
+  int64_t width = 1;
+  for (int64_t d : model.nodes[model.output].shape)
+    width *= d;
+  switch (train.loss) {
+  case dsl::LossKind::CategoricalCrossentropy:
+  case dsl::LossKind::SparseCategoricalCrossentropy:
+    return 1;
+  case dsl::LossKind::BinaryCrossentropy:
+    return 2;
+  case dsl::LossKind::MeanSquaredError:
+    return width > 1 ? 1 : 2;
+  }
+  return 0;
+}
+
+LossNodes buildLoss(Graph &g, const Forward &fwd,
+                    const dsl::TrainConfig &train) {
+  using dsl::ActivationKind;
+  auto require = [&](ActivationKind act, const char *what) {
+    if (fwd.outputActivation != act || !fwd.preActivation)
+      throw std::logic_error(std::string("the loss needs a ") + what +
+                             " output");
+    return fwd.preActivation;
+  };
+  LossNodes l;
+  Node *scores = fwd.output;
+  switch (train.loss) {
+  case dsl::LossKind::CategoricalCrossentropy:
+    scores = require(ActivationKind::Softmax, "softmax");
+    l.labels = g.input("labels", scores->type);
+    l.loss = g.create(OpKind::SoftmaxXent, {scores, l.labels});
+    if (train.metricAccuracy)
+      l.correct = g.create(OpKind::CountCorrect, {scores, l.labels});
+    break;
+  case dsl::LossKind::SparseCategoricalCrossentropy:
+    scores = require(ActivationKind::Softmax, "softmax");
+    l.labels = g.input("labels", Type{false, true, {1}});
+    l.loss = g.create(OpKind::SparseSoftmaxXent, {scores, l.labels});
+    if (train.metricAccuracy)
+      l.correct = g.create(OpKind::SparseCountCorrect, {scores, l.labels});
+    break;
+  case dsl::LossKind::BinaryCrossentropy:
+    scores = require(ActivationKind::Sigmoid, "sigmoid");
+    l.labels = g.input("labels", scores->type);
+    l.loss = g.create(OpKind::SigmoidBinaryXent, {scores, l.labels});
+    if (train.metricAccuracy) // logits: sigmoid(z) > 0.5 when z > 0
+      l.correct = g.create(OpKind::BinaryCountCorrect, {scores, l.labels},
+                           {{"threshold", 0}});
+    break;
+  case dsl::LossKind::MeanSquaredError:
+    l.labels = g.input("labels", scores->type);
+    l.loss = g.create(OpKind::MeanSquaredError, {scores, l.labels});
+    if (train.metricAccuracy)
+      l.correct = scores->type.elements() > 1
+                      ? g.create(OpKind::CountCorrect, {scores, l.labels})
+                      : g.create(OpKind::BinaryCountCorrect, {scores, l.labels},
+                                 {{"threshold", 0.5}});
+    break;
+  }
+  if (!l.correct)
+    l.correct = g.constant(0);
+  return l;
+}
+
 std::unique_ptr<Graph> buildEvalGraph(const dsl::Model &model) {
   auto g = std::make_unique<Graph>(model.name + ".evaluate");
   Forward fwd = buildForward(*g, model);
-  if (!fwd.logits)
-    throw std::logic_error("evaluation needs a softmax output");
-  Node *labels = g->input("labels", fwd.logits->type);
-  g->addOutput("loss", g->create(OpKind::SoftmaxXent, {fwd.logits, labels}));
-  g->addOutput("correct",
-               g->create(OpKind::CountCorrect, {fwd.logits, labels}));
+  LossNodes l = buildLoss(*g, fwd, *model.train);
+  g->addOutput("loss", l.loss);
+  g->addOutput("correct", l.correct);
   return g;
 }
 

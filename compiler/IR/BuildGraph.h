@@ -18,10 +18,20 @@ namespace sora::ir {
 struct Forward {
   Node *input = nullptr;
   Node *output = nullptr;
-  /// The value the output's softmax is applied to, if the output is a
-  /// softmax (the loss is fused with it); else nullptr.
-  Node *logits = nullptr;
+  /// The value the output's final activation is applied to (the loss is
+  /// fused with a softmax or a sigmoid), and that activation.
+  Node *preActivation = nullptr;
+  dsl::ActivationKind outputActivation = dsl::ActivationKind::Linear;
 };
+
+/// The loss and metric of a train block, appended after the forward pass.
+struct LossNodes {
+  Node *labels = nullptr;
+  Node *loss = nullptr;    ///< f32[], the batch mean
+  Node *correct = nullptr; ///< f32[], right samples in the batch (or 0)
+};
+LossNodes buildLoss(Graph &g, const Forward &fwd,
+                    const dsl::TrainConfig &train);
 
 /// Appends the model's forward computation to `g`. Dropout is applied only
 /// when `training` (with `seed` for its masks); otherwise it is the
@@ -35,6 +45,8 @@ Node *reshapeTo(Graph &g, Node *x, const std::vector<int64_t> &dims);
 /// predict: input -> output.
 std::unique_ptr<Graph> buildPredictGraph(const dsl::Model &model);
 /// evaluate: input, labels -> loss (batch mean), correct (count).
+/// The runtime's accuracy kind for a train block (enum sora_metric_kind).
+int accuracyKind(const dsl::Model &model, const dsl::TrainConfig &train);
 std::unique_ptr<Graph> buildEvalGraph(const dsl::Model &model);
 
 } // namespace sora::ir

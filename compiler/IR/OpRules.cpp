@@ -189,6 +189,48 @@ Type lossRule(const std::vector<Node *> &o, const std::vector<Attr> &,
   return scalar();
 }
 
+// (logits [?,M], classes [?,1]) -> f32[]
+Type sparseLossRule(const std::vector<Node *> &o, const std::vector<Attr> &,
+                    std::string &error) {
+  if (!isMatrixBatch(o[0]) || !isMatrixBatch(o[1]) || o[1]->type.dims[0] != 1)
+    return fail(error, "expects logits [?,M] and class indices [?,1]");
+  return scalar();
+}
+
+// (logits [?,M], classes [?,1], dloss f32[]) -> [?,M]
+Type sparseLossGradRule(const std::vector<Node *> &o, const std::vector<Attr> &,
+                        std::string &error) {
+  if (!isMatrixBatch(o[0]) || !isMatrixBatch(o[1]) || o[1]->type.dims[0] != 1 ||
+      o[2]->type != scalar())
+    return fail(error, "expects logits [?,M], class indices [?,1] and f32[]");
+  return o[0]->type;
+}
+
+// (prediction, labels of the same type) -> f32[]
+Type elementLossRule(const std::vector<Node *> &o, const std::vector<Attr> &,
+                     std::string &error) {
+  if (!o[0]->type.batched || o[1]->type != o[0]->type)
+    return fail(error, "expects a prediction and labels of the same type");
+  return scalar();
+}
+
+// (prediction, labels, dloss f32[]) -> like prediction
+Type elementLossGradRule(const std::vector<Node *> &o,
+                         const std::vector<Attr> &, std::string &error) {
+  if (!o[0]->type.batched || o[1]->type != o[0]->type || o[2]->type != scalar())
+    return fail(error, "expects a prediction, labels and f32[]");
+  return o[0]->type;
+}
+
+// (w, g, state...), all of one unbatched type -> none
+Type updateRule(const std::vector<Node *> &o, const std::vector<Attr> &,
+                std::string &error) {
+  for (Node *n : o)
+    if (n->type != o[0]->type || n->type.batched || n->type.none)
+      return fail(error, "expects parameter, gradient and state of one type");
+  return Type::noneType();
+}
+
 // (logits, labels, dloss f32[]) -> [?,M]
 Type lossGradRule(const std::vector<Node *> &o, const std::vector<Attr> &,
                   std::string &error) {
@@ -196,15 +238,6 @@ Type lossGradRule(const std::vector<Node *> &o, const std::vector<Attr> &,
       o[2]->type != scalar())
     return fail(error, "expects logits [?,M], labels [?,M] and f32[]");
   return o[0]->type;
-}
-
-// (w, g, m, v), all of one unbatched type -> none
-Type optimizerRule(const std::vector<Node *> &o, const std::vector<Attr> &,
-                   std::string &error) {
-  for (Node *n : o)
-    if (n->type != o[0]->type || n->type.batched || n->type.none)
-      return fail(error, "expects parameter, gradient and state of one type");
-  return Type::noneType();
 }
 
 std::array<ShapeRule, kNumOps> makeTable() {
@@ -236,7 +269,17 @@ std::array<ShapeRule, kNumOps> makeTable() {
   set(OpKind::SoftmaxXent, lossRule);
   set(OpKind::CountCorrect, lossRule);
   set(OpKind::SoftmaxXentGrad, lossGradRule);
-  set(OpKind::AdamUpdate, optimizerRule);
+  set(OpKind::SparseSoftmaxXent, sparseLossRule);
+  set(OpKind::SparseCountCorrect, sparseLossRule);
+  set(OpKind::SparseSoftmaxXentGrad, sparseLossGradRule);
+  set(OpKind::SigmoidBinaryXent, elementLossRule);
+  set(OpKind::MeanSquaredError, elementLossRule);
+  set(OpKind::BinaryCountCorrect, elementLossRule);
+  set(OpKind::SigmoidBinaryXentGrad, elementLossGradRule);
+  set(OpKind::MeanSquaredErrorGrad, elementLossGradRule);
+  for (OpKind op : {OpKind::AdamUpdate, OpKind::SgdUpdate,
+                    OpKind::MomentumUpdate, OpKind::RmspropUpdate})
+    set(op, updateRule);
   return t;
 }
 
@@ -265,6 +308,11 @@ bool isElementwise(OpKind op) {
   default:
     return false;
   }
+}
+
+bool isUpdate(OpKind op) {
+  return op == OpKind::AdamUpdate || op == OpKind::SgdUpdate ||
+         op == OpKind::MomentumUpdate || op == OpKind::RmspropUpdate;
 }
 
 ShapeRule shapeRule(OpKind op) {

@@ -22,4 +22,7 @@ ShapeRule shapeRule(OpKind op);
 /// CodeGen.
 bool isElementwise(OpKind op);
 
+/// Optimizer updates: (weight, gradient, state...) -> none, in place.
+bool isUpdate(OpKind op);
+
 } // namespace sora::ir

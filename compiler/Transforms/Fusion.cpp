@@ -83,7 +83,7 @@ bool fuseOps(Graph &g) {
   std::vector<Node *> updates;
   for (const auto &node : g.nodes()) {
     Node *u = node.get();
-    if (u->op != OpKind::AdamUpdate)
+    if (!isUpdate(u->op))
       continue;
     Node *grad = u->operands[1];
     bool fusable =

@@ -1,4 +1,7 @@
-/*===- data.c - Finding data files and loading IDX data sets --------------===*
+/*===- data.c - Finding data files, loading IDX data sets -----------------===*
+ *
+ * Also the dispatch of a train block's data source to its loader (IDX here,
+ * CSV in csv.c) and the whole-file reader the CSV loader uses.
  *
  * IDX (the MNIST format): two zero bytes, an element type byte, a byte with
  * the number of dimensions, that many big-endian 32-bit sizes, then the
@@ -11,6 +14,7 @@
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <zlib.h>
@@ -135,6 +139,66 @@ static sora_status gz_failure(gzFile f, const char *what, const char *path) {
   return sora_fail(SORA_ERR_FORMAT,
                    "%s file '%s': corrupt or truncated gzip data: %s", what,
                    path, msg);
+}
+
+sora_status sora_read_whole_file(const char *path, const char *what,
+                                 int64_t max_bytes, char **out, int64_t *size) {
+  *out = NULL;
+  *size = 0;
+  errno = 0; // gzopen leaves it at 0 when it fails for lack of memory
+  gzFile f = gzopen(path, "rb");
+  if (!f)
+    return sora_fail(SORA_ERR_IO, "%s file '%s': cannot open: %s", what, path,
+                     errno ? strerror(errno) : "out of memory");
+  gzbuffer(f, GZ_BUFFER);
+
+  sora_status status = SORA_OK;
+  char *buf = NULL;
+  int64_t cap = 0, len = 0;
+  for (;;) {
+    if (len == cap) { // full: grow, keeping room for one byte past the limit
+      if (cap > max_bytes) {
+        status = sora_fail(SORA_ERR_FORMAT,
+                           "%s file '%s': larger than the limit of %lld bytes",
+                           what, path, (long long)max_bytes);
+        goto done;
+      }
+      int64_t grown = cap < GZ_BUFFER ? GZ_BUFFER : cap * 2;
+      if (grown > max_bytes + 1)
+        grown = max_bytes + 1;
+      if ((uint64_t)grown >= SIZE_MAX) {
+        status = sora_fail(SORA_ERR_MEMORY, "%s file '%s': too large to read",
+                           what, path);
+        goto done;
+      }
+      char *bigger = realloc(buf, (size_t)grown + 1); // + 1: the NUL
+      if (!bigger) {
+        status = sora_fail(SORA_ERR_MEMORY,
+                           "%s file '%s': out of memory reading %lld bytes",
+                           what, path, (long long)grown);
+        goto done;
+      }
+      buf = bigger;
+      cap = grown;
+    }
+    int64_t got = gz_read_all(f, buf + len, cap - len);
+    if (got < 0) {
+      status = gz_failure(f, what, path);
+      goto done;
+    }
+    len += got;
+    if (len < cap)
+      break; // the end of the file
+  }
+  buf[len] = '\0';
+  *out = buf;
+  *size = len;
+
+done:
+  gzclose(f);
+  if (status != SORA_OK)
+    free(buf);
+  return status;
 }
 
 /// Reads and validates the IDX file `path`. `what` ("images" or "labels")
@@ -360,6 +424,24 @@ done:
   if (status != SORA_OK)
     sora_dataset_free(&d);
   return status;
+}
+
+sora_status sora_dataset_load(const sora_data_spec *spec, const char *data_dir,
+                              const char *source_dir, sora_dataset *out) {
+  if (!out)
+    return sora_fail(SORA_ERR_ARGUMENT, "no dataset to load into");
+  memset(out, 0, sizeof *out);
+  if (!spec)
+    return sora_fail(SORA_ERR_ARGUMENT, "no data source given");
+  switch (spec->kind) {
+  case SORA_DATA_IDX:
+    return sora_dataset_load_idx(spec, data_dir, source_dir, out);
+  case SORA_DATA_CSV:
+    return sora_dataset_load_csv(spec, data_dir, source_dir, out);
+  default:
+    return sora_fail(SORA_ERR_ARGUMENT, "unknown data source kind %lld",
+                     (long long)spec->kind);
+  }
 }
 
 void sora_dataset_free(sora_dataset *d) {

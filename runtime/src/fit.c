@@ -2,13 +2,16 @@
  *
  * Mirrors Keras' Model.fit: the last `validation_split` of the samples is
  * held out (after `limit`), the rest is shuffled each epoch and trained on in
- * batches, and each epoch reports one line, as with verbose=2.
+ * batches, and each epoch reports one line, as with verbose=2. Training
+ * resumes where the instance stands: its completed epochs and its shuffling
+ * generator (both saved in checkpoints) carry over from one fit to the next.
  *
  *===----------------------------------------------------------------------===*/
 #include "internal.h"
 
 #include <inttypes.h>
 #include <math.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -28,27 +31,40 @@ static double now_seconds(void) {
   return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
+/// True if the train block names this source.
+static bool has_source(const sora_data_spec *s) {
+  return s->images != NULL || s->path != NULL;
+}
+
+/// The file that holds a source's features (`labels`: its labels), for
+/// messages.
+static const char *source_file(const sora_data_spec *s, bool labels) {
+  if (s->kind == SORA_DATA_CSV)
+    return s->path;
+  return labels ? s->labels : s->images;
+}
+
 /// Loads `spec` and checks that its rows have the sizes the model expects.
 /// `what` ("data" or "test") names the source in messages.
 static sora_status load_checked(const sora_model_desc *d,
                                 const sora_data_spec *spec,
                                 const char *data_dir, const char *what,
                                 sora_dataset *ds) {
-  sora_status status = sora_dataset_load_idx(spec, data_dir, d->source_dir, ds);
+  sora_status status = sora_dataset_load(spec, data_dir, d->source_dir, ds);
   if (status != SORA_OK)
     return status;
   if (ds->sample_size != d->input_size) {
     status = sora_fail(SORA_ERR_ARGUMENT,
-                       "model '%s': %s images '%s' have %" PRId64
+                       "model '%s': %s '%s' has %" PRId64
                        " values per sample, but the model takes %" PRId64,
-                       d->name ? d->name : "", what, spec->images,
+                       d->name ? d->name : "", what, source_file(spec, false),
                        ds->sample_size, d->input_size);
   } else if (ds->label_size != d->label_size) {
     status = sora_fail(SORA_ERR_ARGUMENT,
                        "model '%s': %s labels '%s' give %" PRId64
                        " values per sample (onehot: %" PRId64
                        "), but the model's loss expects %" PRId64,
-                       d->name ? d->name : "", what, spec->labels,
+                       d->name ? d->name : "", what, source_file(spec, true),
                        ds->label_size, spec->onehot, d->label_size);
   }
   if (status != SORA_OK)
@@ -58,10 +74,127 @@ static sora_status load_checked(const sora_model_desc *d,
 
 /// Prints the Keras-style "loss: ... - accuracy: ..." tail of a line.
 static void print_metrics(const char *prefix, double loss, double accuracy,
-                          int with_accuracy) {
+                          bool with_accuracy) {
   printf(" - %sloss: %.4f", prefix, loss);
   if (with_accuracy)
     printf(" - %saccuracy: %.4f", prefix, accuracy);
+}
+
+/// What one run of the training loop needs besides the model.
+typedef struct fit_plan {
+  const sora_fit_options *o;
+  const sora_dataset *data;
+  int64_t count;    /* samples used (after `limit`)                   */
+  int64_t split_at; /* [0, split_at) train, [split_at, count) validate */
+  int64_t epochs;   /* train up to this epoch                         */
+  uint64_t seed;    /* of the shuffling generator, if not yet seeded  */
+  bool with_accuracy;
+} fit_plan;
+
+/// Trains epochs m->epoch + 1 .. plan->epochs (or until the callback stops
+/// it), advancing the instance's epoch count and generator after each.
+static sora_status train_epochs(sora_model *m, const fit_plan *plan) {
+  const sora_model_desc *d = m->desc;
+  const sora_fit_options *o = plan->o;
+  const sora_dataset *data = plan->data;
+  int64_t split_at = plan->split_at;
+  int64_t val_count = plan->count - split_at;
+
+  // The batch buffers are allocated once, not per step. Their sizes cannot
+  // overflow: rows and row sizes are each at most SORA_MAX_TENSOR_FLOATS.
+  int64_t batch_rows = d->batch_size < split_at ? d->batch_size : split_at;
+  sora_status status = SORA_OK;
+  int64_t *order = sora_alloc((size_t)split_at * sizeof *order);
+  float *batch_x = sora_alloc_floats(batch_rows * d->input_size);
+  float *batch_y = sora_alloc_floats(batch_rows * d->label_size);
+  if (!order || !batch_x || !batch_y) {
+    status = SORA_ERR_MEMORY;
+    goto done;
+  }
+  // One generator for all epochs, kept by the instance: epoch k's order
+  // depends only on the seed and k, however the epochs are split into fits.
+  if (!m->rng_seeded) {
+    sora_rng_seed(&m->rng, plan->seed);
+    m->rng_seeded = true;
+  }
+
+  size_t x_row = (size_t)d->input_size * sizeof(float);
+  size_t y_row = (size_t)d->label_size * sizeof(float);
+  for (int64_t epoch = m->epoch + 1; epoch <= plan->epochs; ++epoch) {
+    if (o->verbose) {
+      printf("Epoch %" PRId64 "/%" PRId64 "\n", epoch, plan->epochs);
+      fflush(stdout);
+    }
+    double start = now_seconds();
+    // Each epoch shuffles the samples in their original order, as Keras
+    // does, so that the order does not depend on earlier epochs' orders
+    // (which a resumed run has not seen). The generator advances only once
+    // the epoch is complete.
+    for (int64_t i = 0; i < split_at; ++i)
+      order[i] = i;
+    sora_rng rng = m->rng;
+    if (d->shuffle)
+      sora_rng_shuffle(&rng, order, split_at);
+
+    double loss_sum = 0.0, correct = 0.0;
+    int64_t steps = 0;
+    for (int64_t first = 0; first < split_at; first += d->batch_size) {
+      int64_t n =
+          split_at - first < d->batch_size ? split_at - first : d->batch_size;
+      for (int64_t r = 0; r < n; ++r) {
+        int64_t s = order[first + r];
+        memcpy(batch_x + r * d->input_size, data->x + s * d->input_size, x_row);
+        memcpy(batch_y + r * d->label_size, data->y + s * d->label_size, y_row);
+      }
+      double stats[2];
+      status = sora_model_train_batch(m, batch_x, batch_y, n, stats);
+      if (status != SORA_OK)
+        goto done;
+      loss_sum += stats[0];
+      correct += stats[1];
+      ++steps;
+    }
+
+    bool has_accuracy = d->accuracy_kind != SORA_ACCURACY_NONE;
+    sora_epoch_report r = {.epoch = epoch,
+                           .epochs = plan->epochs,
+                           .steps = steps,
+                           .loss = loss_sum / (double)split_at,
+                           .accuracy =
+                               has_accuracy ? correct / (double)split_at : NAN,
+                           .val_loss = NAN,
+                           .val_accuracy = NAN};
+    if (val_count > 0) {
+      sora_metrics val;
+      status = sora_model_evaluate(m, data->x + split_at * d->input_size,
+                                   data->y + split_at * d->label_size,
+                                   (size_t)val_count, &val);
+      if (status != SORA_OK)
+        goto done;
+      r.val_loss = val.loss;
+      r.val_accuracy = val.accuracy;
+    }
+    r.seconds = now_seconds() - start;
+    m->rng = rng;
+    m->epoch = epoch;
+
+    if (o->verbose) {
+      printf("%" PRId64 "/%" PRId64 " - %.2fs", steps, steps, r.seconds);
+      print_metrics("", r.loss, r.accuracy, plan->with_accuracy);
+      if (val_count > 0)
+        print_metrics("val_", r.val_loss, r.val_accuracy, plan->with_accuracy);
+      printf("\n");
+      fflush(stdout);
+    }
+    if (o->callback && o->callback(&r, o->user))
+      break;
+  }
+
+done:
+  sora_free(order);
+  sora_free(batch_x);
+  sora_free(batch_y);
+  return status;
 }
 
 sora_status sora_model_fit(sora_model *m, const char *data_dir,
@@ -75,7 +208,7 @@ sora_status sora_model_fit(sora_model *m, const char *data_dir,
   const char *name = d->name ? d->name : "";
   if (!d->has_train || !d->train_step || !d->evaluate)
     return sora_fail(SORA_ERR_STATE, "model '%s' has no train block", name);
-  if (!d->data.images)
+  if (!has_source(&d->data))
     return sora_fail(SORA_ERR_STATE, "model '%s': the train block has no data",
                      name);
   if (d->batch_size < 1 || d->batch_size > d->max_batch)
@@ -96,111 +229,54 @@ sora_status sora_model_fit(sora_model *m, const char *data_dir,
   if (epochs < 1)
     return sora_fail(SORA_ERR_STATE, "model '%s': epochs is %" PRId64, name,
                      epochs);
-  int with_accuracy = (d->metrics & SORA_METRIC_ACCURACY) != 0;
+  // Accuracy is shown only where it means something.
+  bool with_accuracy = (d->metrics & SORA_METRIC_ACCURACY) != 0 &&
+                       d->accuracy_kind != SORA_ACCURACY_NONE;
+  bool train = m->epoch < epochs;
 
   sora_dataset data = {0}, test = {0};
-  int64_t *order = NULL;
-  float *batch_x = NULL, *batch_y = NULL;
-  sora_status status = load_checked(d, &d->data, data_dir, "data", &data);
-  if (status != SORA_OK)
-    return status;
+  sora_status status = SORA_OK;
+  if (train) {
+    status = load_checked(d, &d->data, data_dir, "data", &data);
+    if (status != SORA_OK)
+      return status;
+  }
   // Load the test set now: a missing file should fail before training.
-  int want_test = o->test && d->test.images;
+  bool want_test = o->test && has_source(&d->test);
   if (want_test) {
     status = load_checked(d, &d->test, data_dir, "test", &test);
     if (status != SORA_OK)
       goto done;
   }
 
-  int64_t count = data.count;
-  if (o->limit > 0 && o->limit < count)
-    count = o->limit;
-  // Keras: the validation part is the tail, taken before any shuffling.
-  int64_t split_at = (int64_t)((double)count * (1.0 - validation_split));
-  int64_t val_count = count - split_at;
-  if (split_at < 1) {
-    status = sora_fail(SORA_ERR_ARGUMENT,
-                       "model '%s': no training samples left out of %" PRId64
-                       " after validation_split %g",
-                       name, count, validation_split);
-    goto done;
-  }
-
-  // The batch buffers are allocated once, not per step. Their sizes cannot
-  // overflow: rows and row sizes are each at most SORA_MAX_TENSOR_FLOATS.
-  int64_t batch_rows = d->batch_size < split_at ? d->batch_size : split_at;
-  order = sora_alloc((size_t)split_at * sizeof *order);
-  batch_x = sora_alloc_floats(batch_rows * d->input_size);
-  batch_y = sora_alloc_floats(batch_rows * d->label_size);
-  if (!order || !batch_x || !batch_y) {
-    status = SORA_ERR_MEMORY;
-    goto done;
-  }
-  for (int64_t i = 0; i < split_at; ++i)
-    order[i] = i;
-  // One generator for the whole run: epoch k's order depends only on seed.
-  sora_rng rng;
-  sora_rng_seed(&rng, (uint64_t)(o->seed >= 0 ? o->seed : d->seed));
-
-  size_t x_row = (size_t)d->input_size * sizeof(float);
-  size_t y_row = (size_t)d->label_size * sizeof(float);
-  for (int64_t epoch = 1; epoch <= epochs; ++epoch) {
-    if (o->verbose) {
-      printf("Epoch %" PRId64 "/%" PRId64 "\n", epoch, epochs);
-      fflush(stdout);
+  if (train) {
+    int64_t count = data.count;
+    if (o->limit > 0 && o->limit < count)
+      count = o->limit;
+    // Keras: the validation part is the tail, taken before any shuffling.
+    int64_t split_at = (int64_t)((double)count * (1.0 - validation_split));
+    if (split_at < 1) {
+      status = sora_fail(SORA_ERR_ARGUMENT,
+                         "model '%s': no training samples left out of %" PRId64
+                         " after validation_split %g",
+                         name, count, validation_split);
+      goto done;
     }
-    double start = now_seconds();
-    if (d->shuffle)
-      sora_rng_shuffle(&rng, order, split_at);
-
-    double loss_sum = 0.0, correct = 0.0;
-    int64_t steps = 0;
-    for (int64_t first = 0; first < split_at; first += d->batch_size) {
-      int64_t n =
-          split_at - first < d->batch_size ? split_at - first : d->batch_size;
-      for (int64_t r = 0; r < n; ++r) {
-        int64_t s = order[first + r];
-        memcpy(batch_x + r * d->input_size, data.x + s * d->input_size, x_row);
-        memcpy(batch_y + r * d->label_size, data.y + s * d->label_size, y_row);
-      }
-      double stats[2];
-      status = sora_model_train_batch(m, batch_x, batch_y, n, stats);
-      if (status != SORA_OK)
-        goto done;
-      loss_sum += stats[0];
-      correct += stats[1];
-      ++steps;
-    }
-
-    sora_epoch_report r = {.epoch = epoch,
-                           .epochs = epochs,
-                           .steps = steps,
-                           .loss = loss_sum / (double)split_at,
-                           .accuracy = correct / (double)split_at,
-                           .val_loss = NAN,
-                           .val_accuracy = NAN};
-    if (val_count > 0) {
-      sora_metrics val;
-      status = sora_model_evaluate(m, data.x + split_at * d->input_size,
-                                   data.y + split_at * d->label_size,
-                                   (size_t)val_count, &val);
-      if (status != SORA_OK)
-        goto done;
-      r.val_loss = val.loss;
-      r.val_accuracy = val.accuracy;
-    }
-    r.seconds = now_seconds() - start;
-
-    if (o->verbose) {
-      printf("%" PRId64 "/%" PRId64 " - %.2fs", steps, steps, r.seconds);
-      print_metrics("", r.loss, r.accuracy, with_accuracy);
-      if (val_count > 0)
-        print_metrics("val_", r.val_loss, r.val_accuracy, with_accuracy);
-      printf("\n");
-      fflush(stdout);
-    }
-    if (o->callback && o->callback(&r, o->user))
-      break;
+    fit_plan plan = {.o = o,
+                     .data = &data,
+                     .count = count,
+                     .split_at = split_at,
+                     .epochs = epochs,
+                     .seed = (uint64_t)(o->seed >= 0 ? o->seed : d->seed),
+                     .with_accuracy = with_accuracy};
+    status = train_epochs(m, &plan);
+    if (status != SORA_OK)
+      goto done;
+  } else if (o->verbose) {
+    printf("Nothing to train: %" PRId64 " epochs completed, epochs is %" PRId64
+           "\n",
+           m->epoch, epochs);
+    fflush(stdout);
   }
 
   if (want_test) {
@@ -218,9 +294,6 @@ sora_status sora_model_fit(sora_model *m, const char *data_dir,
   }
 
 done:
-  sora_free(order);
-  sora_free(batch_x);
-  sora_free(batch_y);
   sora_dataset_free(&data);
   sora_dataset_free(&test);
   return status;

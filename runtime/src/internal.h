@@ -22,6 +22,19 @@
 /// Room for a resolved data file path, including the terminating NUL.
 #define SORA_PATH_MAX 4096
 
+/// A model instance. Defined here so that fit.c and checkpoint.c can reach
+/// the training position; the C API sees only an opaque pointer.
+struct sora_model {
+  const sora_model_desc *desc;
+  float *params;    /* desc->params_floats (sora_alloc)                 */
+  float *opt_state; /* desc->opt_state_floats (sora_alloc)              */
+  void *scratch;    /* desc->scratch_bytes (sora_alloc)                 */
+  int64_t step;     /* optimizer steps taken                            */
+  int64_t epoch;    /* epochs of fit completed                          */
+  sora_rng rng;     /* fit's shuffling generator, carried across fits   */
+  bool rng_seeded;  /* false: the next fit seeds `rng` from the seed    */
+};
+
 /// Sets this thread's error message, printf-style (see sora_last_error).
 void sora_set_error(const char *fmt, ...) SORA_PRINTF(1, 2);
 
@@ -39,6 +52,13 @@ bool sora_mul_checked(int64_t a, int64_t b, int64_t limit, int64_t *out);
 /// sora_alloc for `count` floats; NULL (with the error set) if `count` is
 /// negative or the byte size overflows.
 float *sora_alloc_floats(int64_t count);
+
+/// Reads all of `path`, raw or gzip (detected by content), into a new
+/// NUL-terminated buffer (caller owns; free with free()) and its length,
+/// refusing files of more than `max_bytes` bytes. `what` ("csv") names the
+/// file in messages.
+sora_status sora_read_whole_file(const char *path, const char *what,
+                                 int64_t max_bytes, char **out, int64_t *size);
 
 /// One optimizer step on `n` rows (1..max_batch): counts the step first, so
 /// the first step passes step = 1, then calls the train kernel, which writes

@@ -5,14 +5,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-struct sora_model {
-  const sora_model_desc *desc;
-  float *params;
-  float *opt_state;
-  void *scratch;
-  int64_t step;
-};
-
 /// The model's name for messages.
 static const char *model_name(const sora_model_desc *d) {
   return d->name ? d->name : "<unnamed>";
@@ -23,11 +15,21 @@ static sora_status check_desc(const sora_model_desc *d) {
   if (d->input_size <= 0 || d->output_size <= 0 || d->label_size < 0 ||
       d->params_floats < 0 || d->opt_state_floats < 0 || d->scratch_bytes < 0 ||
       d->max_batch <= 0 || d->num_params < 0 ||
-      (d->num_params > 0 && !d->params))
+      (d->num_params > 0 && !d->params) || d->num_state < 0 ||
+      (d->num_state > 0 && !d->state))
     return sora_fail(SORA_ERR_ARGUMENT,
                      "model '%s': invalid description (negative size, "
-                     "max_batch < 1 or missing parameter table)",
+                     "max_batch < 1 or missing parameter or state table)",
                      model_name(d));
+  for (int64_t i = 0; i < d->num_state; ++i) {
+    const sora_param_desc *s = &d->state[i];
+    if (s->offset < 0 || s->size < 0 ||
+        s->size > d->opt_state_floats - s->offset)
+      return sora_fail(SORA_ERR_ARGUMENT,
+                       "model '%s': optimizer state '%s' lies outside the "
+                       "optimizer-state block",
+                       model_name(d), s->name ? s->name : "<unnamed>");
+  }
   return SORA_OK;
 }
 
@@ -80,6 +82,8 @@ float *sora_model_params(sora_model *m) { return m ? m->params : NULL; }
 
 int64_t sora_model_step(const sora_model *m) { return m ? m->step : 0; }
 
+int64_t sora_model_epoch(const sora_model *m) { return m ? m->epoch : 0; }
+
 /// The golden-ratio constant of splitmix64: spreads parameter indices apart.
 #define GOLDEN UINT64_C(0x9E3779B97F4A7C15)
 
@@ -123,9 +127,13 @@ sora_status sora_model_init(sora_model *m, int64_t seed) {
                        model_name(d), name, (long long)p->init);
     }
   }
-  // A fresh start: Adam's moments and its bias correction's step restart.
+  // A fresh start: Adam's moments and its bias correction's step restart,
+  // and the next fit starts at epoch 1 with a freshly seeded shuffle.
   memset(m->opt_state, 0, (size_t)d->opt_state_floats * sizeof(float));
   m->step = 0;
+  m->epoch = 0;
+  memset(&m->rng, 0, sizeof m->rng);
+  m->rng_seeded = false;
   return SORA_OK;
 }
 
@@ -205,9 +213,12 @@ sora_status sora_model_evaluate(sora_model *m, const float *x, const float *y,
     correct += stats[1];
     done += chunk;
   }
-  // The mean of no samples is undefined: NaN, not a misleading 0.
+  // The mean of no samples is undefined: NaN, not a misleading 0. So is
+  // the accuracy of a model to which accuracy does not apply.
   out->loss = n > 0 ? loss_sum / (double)n : NAN;
-  out->accuracy = n > 0 ? correct / (double)n : NAN;
+  out->accuracy = n > 0 && d->accuracy_kind != SORA_ACCURACY_NONE
+                      ? correct / (double)n
+                      : NAN;
   out->count = (int64_t)n;
   return SORA_OK;
 }

@@ -11,6 +11,8 @@
 // failed run never leaves a half-written or stale-looking output behind.
 //
 //===----------------------------------------------------------------------===//
+#include "Driver.h"
+
 #include "CodeGen/ModelCodeGen.h"
 #include "CodeGen/Target.h"
 #include "IR/Graph.h"
@@ -38,12 +40,45 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-namespace {
+namespace sorac {
 
-enum Exit { kOk = 0, kInputError = 1, kUsageError = 2, kInternalError = 3 };
+bool readFile(const std::string &path, std::string &text);
+std::string absoluteDirectory(const std::string &dir);
+
+const sora::dsl::Model *selectModel(const sora::dsl::Program &program,
+                                    const std::string &name,
+                                    const std::string &input, int &status) {
+  status = kOk;
+  if (!name.empty()) {
+    for (const auto &m : program.models)
+      if (m.name == name)
+        return &m;
+    std::cerr << "sorac: error: no model named '" << name << "' in " << input
+              << "\n";
+    status = kUsageError;
+    return nullptr;
+  }
+  if (program.models.size() == 1)
+    return &program.models[0];
+  std::cerr << "sorac: error: " << input
+            << " defines several models; choose one with --model:";
+  for (const auto &m : program.models)
+    std::cerr << " " << m.name;
+  std::cerr << "\n";
+  status = kUsageError;
+  return nullptr;
+}
+
+} // namespace sorac
+
+using namespace sorac;
+
+namespace {
 
 const char *kUsage =
     "usage: sorac FILE.sora [options]\n"
+    "       sorac run FILE.sora [run options]   (sorac run --help)\n"
+    "       sorac eval FILE.sora --weights W.safetensors [--data DIR]\n"
     "       sorac FILE.ir --passes=LIST [--emit=ir|dot|mermaid]\n"
     "  -o PATH            output file (default: <model>.o); the header is\n"
     "                     written beside an object, with the extension .h\n"
@@ -167,8 +202,10 @@ int parseArgs(int argc, char **argv, Options &o) {
   return -1;
 }
 
+} // namespace
+
 /// Reads a whole file; reports why not.
-bool readFile(const std::string &path, std::string &text) {
+bool sorac::readFile(const std::string &path, std::string &text) {
   struct stat st;
   if (stat(path.c_str(), &st) != 0) {
     std::cerr << "sorac: error: cannot read '" << path
@@ -218,12 +255,14 @@ bool writeAtomically(const std::string &path, const std::string &data) {
   return true;
 }
 
-std::string absoluteDirectory(const std::string &dir) {
+std::string sorac::absoluteDirectory(const std::string &dir) {
   char buf[PATH_MAX];
   if (realpath(dir.c_str(), buf))
     return buf;
   return dir;
 }
+
+namespace {
 
 int emitText(const Options &o, const std::string &text) {
   if (o.output.empty() || o.output == "-") {
@@ -335,27 +374,11 @@ int run(const Options &o) {
   if (!program)
     return kInputError;
 
-  // Which model.
-  const sora::dsl::Model *model = nullptr;
-  if (!o.model.empty()) {
-    for (const auto &m : program->models)
-      if (m.name == o.model)
-        model = &m;
-    if (!model) {
-      std::cerr << "sorac: error: no model named '" << o.model << "' in "
-                << o.input << "\n";
-      return kUsageError;
-    }
-  } else if (program->models.size() == 1) {
-    model = &program->models[0];
-  } else {
-    std::cerr << "sorac: error: " << o.input
-              << " defines several models; choose one with --model:";
-    for (const auto &m : program->models)
-      std::cerr << " " << m.name;
-    std::cerr << "\n";
-    return kUsageError;
-  }
+  int status;
+  const sora::dsl::Model *model =
+      selectModel(*program, o.model, o.input, status);
+  if (!model)
+    return status;
   if (model->inputs.size() != 1) {
     diags.report(sora::Diag::NotSupportedYet, model->range,
                  "a model with several inputs cannot be compiled by this "
@@ -364,13 +387,6 @@ int run(const Options &o) {
   }
 
   bool forward = o.emit == "ir" || o.emit == "dot" || o.emit == "mermaid";
-  if (!forward) {
-    auto unsupported = sora::ir::unsupportedForTraining(*model);
-    for (const auto &u : unsupported)
-      diags.report(sora::Diag::NotSupportedYet, u.where, u.message);
-    if (!unsupported.empty())
-      return kInputError;
-  }
   sora::ir::CompiledModel cm = sora::ir::buildModelGraphs(
       *model, absoluteDirectory(file.directory()), o.pipeline, !forward);
   if (o.stats && cm.train) {
@@ -453,6 +469,15 @@ int run(const Options &o) {
 } // namespace
 
 int main(int argc, char **argv) {
+  if (argc > 1 &&
+      (std::string(argv[1]) == "run" || std::string(argv[1]) == "eval")) {
+    try {
+      return runCommand(argc, argv);
+    } catch (const std::exception &e) {
+      std::cerr << "sorac: internal error: " << e.what() << "\n";
+      return kInternalError;
+    }
+  }
   Options o;
   int status = parseArgs(argc, argv, o);
   if (status >= 0)

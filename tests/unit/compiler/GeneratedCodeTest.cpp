@@ -11,70 +11,19 @@
 //  - the forward pass: against a plain C++ loop nest written here.
 //
 //===----------------------------------------------------------------------===//
-#include "CodeGen/ModelCodeGen.h"
-#include "CodeGen/Target.h"
-#include "sora/dsl/Parser.h"
-#include "sora/dsl/Sema.h"
-#include "sora/runtime.h"
+#include "JitModel.h"
 
 #include <gtest/gtest.h>
-#include <llvm/ExecutionEngine/Orc/ExecutionUtils.h>
-#include <llvm/ExecutionEngine/Orc/LLJIT.h>
-#include <llvm/Support/TargetSelect.h>
 
 #include <cmath>
 #include <random>
-#include <sstream>
 
 using namespace sora;
 
 namespace {
 
-/// A model compiled and loaded into this process.
-struct JitModel {
-  std::unique_ptr<llvm::orc::LLJIT> jit;
-  std::unique_ptr<SourceFile> file;
-  std::optional<dsl::Program> program;
-  ir::CompiledModel cm;
-  const sora_model_desc *desc = nullptr;
-};
-
-std::unique_ptr<JitModel>
-compile(const std::string &source,
-        const ir::PipelineOptions &pipeline = ir::PipelineOptions::standard()) {
-  auto jm = std::make_unique<JitModel>();
-  jm->file = std::make_unique<SourceFile>("test.sora", source);
-  std::ostringstream diagnostics;
-  DiagnosticEngine diags(*jm->file, diagnostics);
-  auto ast = parseFile(*jm->file, diags);
-  if (ast)
-    jm->program = checkProgram(*ast, diags);
-  if (!jm->program) {
-    ADD_FAILURE() << diagnostics.str();
-    return nullptr;
-  }
-  jm->cm = ir::buildModelGraphs(jm->program->models[0], ".", pipeline);
-
-  auto ctx = std::make_unique<llvm::LLVMContext>();
-  auto mod = ir::emitModule(jm->cm, *ctx);
-  std::string error;
-  auto tm = createTargetMachine("", "", 2, error);
-  EXPECT_TRUE(tm) << error;
-  optimizeModule(*mod, *tm, 2);
-
-  llvm::InitializeNativeTarget();
-  llvm::InitializeNativeTargetAsmPrinter();
-  jm->jit = llvm::cantFail(llvm::orc::LLJITBuilder().create());
-  jm->jit->getMainJITDylib().addGenerator(llvm::cantFail(
-      llvm::orc::DynamicLibrarySearchGenerator::GetForCurrentProcess(
-          jm->jit->getDataLayout().getGlobalPrefix())));
-  llvm::cantFail(jm->jit->addIRModule(
-      llvm::orc::ThreadSafeModule(std::move(mod), std::move(ctx))));
-  std::string descName = jm->program->models[0].name + "_desc";
-  jm->desc = llvm::cantFail(jm->jit->lookup(descName))
-                 .toPtr<const sora_model_desc *>();
-  return jm;
-}
+using jit::compile;
+using jit::JitModel;
 
 struct Batch {
   int64_t n;
@@ -102,8 +51,11 @@ double evalLoss(const JitModel &jm, std::vector<float> &params,
   return stats[0] / double(b.n);
 }
 
-// Elementwise ops, every activation, a softmax in the middle, a value used
-// twice (its gradients add up) and the fused softmax + cross-entropy loss.
+// Elementwise ops between tensors and with constants (affine maps, a
+// reciprocal, unary minus), every activation, a softmax in the middle, a
+// value used twice (its gradients add up) and the fused softmax +
+// cross-entropy loss. Tolerance: float rounding of the loss over 2h plus
+// the O(h^2) truncation of central differences (h = 3e-3).
 const char *kEveryOp = R"(
 model every_op {
   input x : f32[6]
@@ -111,7 +63,8 @@ model every_op {
   b = dense(a, 5, activation: sigmoid)
   c = dense(a, 5, activation: leaky_relu(alpha: 0.2))
   d = a * b + c - a / (b + b)
-  e = d -> dense(4, activation: relu) -> softmax
+  f = -(d * 2 + 1) + 0.5 / (b + 1)
+  e = f -> dense(4, activation: relu) -> softmax
   output p = dense(e, 3, activation: softmax)
 }
 train every_op { loss = categorical_crossentropy batch_size = 8 seed = 7 }

@@ -14,77 +14,21 @@
 //    train kernel's own loss at the same step, i.e. under the same mask.
 //
 //===----------------------------------------------------------------------===//
-#include "CodeGen/ModelCodeGen.h"
-#include "CodeGen/Target.h"
-#include "sora/dsl/Parser.h"
-#include "sora/dsl/Sema.h"
-#include "sora/runtime.h"
+#include "JitModel.h"
 
 #include <gtest/gtest.h>
-#include <llvm/ExecutionEngine/Orc/ExecutionUtils.h>
-#include <llvm/ExecutionEngine/Orc/LLJIT.h>
-#include <llvm/Support/TargetSelect.h>
 
 #include <algorithm>
 #include <cmath>
 #include <functional>
 #include <random>
-#include <sstream>
 
 using namespace sora;
 
 namespace {
 
-/// A model compiled and loaded into this process.
-struct JitModel {
-  std::unique_ptr<llvm::orc::LLJIT> jit;
-  std::unique_ptr<SourceFile> file;
-  std::optional<dsl::Program> program;
-  ir::CompiledModel cm;
-  const sora_model_desc *desc = nullptr;
-
-  /// The parameter `name`'s floats within a parameter block.
-  float *slot(std::vector<float> &params, const std::string &name) const {
-    const ir::ParamSlot *s = cm.layout.find(name);
-    EXPECT_TRUE(s) << name;
-    return s ? params.data() + s->offset : nullptr;
-  }
-};
-
-std::unique_ptr<JitModel> compile(const std::string &source) {
-  auto jm = std::make_unique<JitModel>();
-  jm->file = std::make_unique<SourceFile>("test.sora", source);
-  std::ostringstream diagnostics;
-  DiagnosticEngine diags(*jm->file, diagnostics);
-  auto ast = parseFile(*jm->file, diags);
-  if (ast)
-    jm->program = checkProgram(*ast, diags);
-  if (!jm->program) {
-    ADD_FAILURE() << diagnostics.str();
-    return nullptr;
-  }
-  jm->cm = ir::buildModelGraphs(jm->program->models[0], ".");
-
-  auto ctx = std::make_unique<llvm::LLVMContext>();
-  auto mod = ir::emitModule(jm->cm, *ctx);
-  std::string error;
-  auto tm = createTargetMachine("", "", 2, error);
-  EXPECT_TRUE(tm) << error;
-  optimizeModule(*mod, *tm, 2);
-
-  llvm::InitializeNativeTarget();
-  llvm::InitializeNativeTargetAsmPrinter();
-  jm->jit = llvm::cantFail(llvm::orc::LLJITBuilder().create());
-  jm->jit->getMainJITDylib().addGenerator(llvm::cantFail(
-      llvm::orc::DynamicLibrarySearchGenerator::GetForCurrentProcess(
-          jm->jit->getDataLayout().getGlobalPrefix())));
-  llvm::cantFail(jm->jit->addIRModule(
-      llvm::orc::ThreadSafeModule(std::move(mod), std::move(ctx))));
-  std::string descName = jm->program->models[0].name + "_desc";
-  jm->desc = llvm::cantFail(jm->jit->lookup(descName))
-                 .toPtr<const sora_model_desc *>();
-  return jm;
-}
+using jit::compile;
+using jit::JitModel;
 
 struct Batch {
   int64_t n;

@@ -18,7 +18,8 @@ std::string last_error() { return sora_last_error(); }
 
 sora_data_spec spec(const char *images, const char *labels, double scale = 1.0,
                     int64_t onehot = 0) {
-  sora_data_spec s;
+  sora_data_spec s = {};
+  s.kind = SORA_DATA_IDX;
   s.images = images;
   s.labels = labels;
   s.scale = scale;

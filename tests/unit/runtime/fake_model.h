@@ -4,6 +4,9 @@
 // can check how the runtime batches, splits, shuffles and counts steps. Each
 // input row holds its sample index in x[0] (see write_index_dataset), so the
 // "loss" of a row is its index and a row is "correct" when its index is even.
+// The train kernel changes the parameters and the optimizer state in ways
+// that depend on the batches' contents and order, so that tests comparing
+// two runs bit for bit see any difference in what was trained on.
 //
 //===----------------------------------------------------------------------===//
 #ifndef SORA_RT_FAKE_MODEL_H
@@ -24,6 +27,17 @@ struct Call {
   std::vector<int64_t> samples; // x[0] of each row
   bool labels_match = true;     // each y row is the one-hot of sample % 3
 };
+
+inline bool operator==(const Call &a, const Call &b) {
+  return a.kind == b.kind && a.n == b.n && a.step == b.step &&
+         a.samples == b.samples && a.labels_match == b.labels_match;
+}
+
+/// The optimizer-state block the last kernel call received.
+inline float *&last_opt_state() {
+  static float *p = nullptr;
+  return p;
+}
 
 /// Every kernel call since the last clear, in order.
 inline std::vector<Call> &calls() {
@@ -63,20 +77,29 @@ inline void fake_train(float *params, float *opt_state, void *, const float *x,
   static_cast<double *>(out)[0] = static_cast<double *>(out)[1] = 0;
   write_stats(c, out);
   params[0] += 1.0f; // an "update" the tests can see
+  // Order-sensitive updates: a different batch order gives other values.
+  for (int64_t s : c.samples) {
+    params[1] = params[1] * 0.5f + static_cast<float>(s);
+    opt_state[1] = opt_state[1] * 0.25f + static_cast<float>(s);
+  }
   opt_state[0] = static_cast<float>(step);
+  last_opt_state() = opt_state;
   calls().push_back(c);
 }
 
-inline void fake_evaluate(float *, float *, void *, const float *x,
+inline void fake_evaluate(float *, float *opt_state, void *, const float *x,
                           const float *y, int64_t n, int64_t step, void *out) {
+  last_opt_state() = opt_state;
   Call c = record('e', x, y, n, step);
   static_cast<double *>(out)[0] = static_cast<double *>(out)[1] = 0;
   write_stats(c, out);
   calls().push_back(c);
 }
 
-inline void fake_predict(float *, float *, void *scratch, const float *x,
-                         const float *, int64_t n, int64_t step, void *out) {
+inline void fake_predict(float *, float *opt_state, void *scratch,
+                         const float *x, const float *, int64_t n, int64_t step,
+                         void *out) {
+  last_opt_state() = opt_state;
   Call c = record('p', x, nullptr, n, step);
   auto *y = static_cast<float *>(out);
   for (int64_t r = 0; r < n; ++r) {
@@ -94,6 +117,45 @@ inline const sora_param_desc *fake_params() {
       {"dense.bias", 12, 3, 1, {3, 0, 0, 0}, SORA_INIT_ZEROS, 4, 3},
   };
   return p;
+}
+
+/// Adam-like optimizer state: m and v for each parameter (30 floats).
+inline const sora_param_desc *fake_state() {
+  static const sora_param_desc s[] = {
+      {"optimizer.dense.weight.m",
+       0,
+       12,
+       2,
+       {3, 4, 0, 0},
+       SORA_INIT_ZEROS,
+       0,
+       0},
+      {"optimizer.dense.bias.m", 12, 3, 1, {3, 0, 0, 0}, SORA_INIT_ZEROS, 0, 0},
+      {"optimizer.dense.weight.v",
+       15,
+       12,
+       2,
+       {3, 4, 0, 0},
+       SORA_INIT_ZEROS,
+       0,
+       0},
+      {"optimizer.dense.bias.v", 27, 3, 1, {3, 0, 0, 0}, SORA_INIT_ZEROS, 0, 0},
+  };
+  return s;
+}
+
+constexpr int64_t kFakeHash = 0x5eed5eed5eedLL;
+
+/// An idx source with every field set.
+inline sora_data_spec idx_source(const char *images, const char *labels,
+                                 int64_t onehot = kLabel) {
+  return {images, labels, 1.0, onehot, SORA_DATA_IDX, nullptr, 0};
+}
+
+/// A csv source with every field set.
+inline sora_data_spec csv_source(const char *path, int64_t label_column,
+                                 int64_t onehot = kLabel, double scale = 1.0) {
+  return {nullptr, nullptr, scale, onehot, SORA_DATA_CSV, path, label_column};
 }
 
 /// A model over `dir`'s "x.idx"/"y.idx" (see write_index_dataset).
@@ -118,11 +180,15 @@ inline sora_model_desc fake_desc(const char *source_dir) {
   d.shuffle = 0;
   d.metrics = SORA_METRIC_LOSS | SORA_METRIC_ACCURACY;
   d.loss = SORA_LOSS_CATEGORICAL_CROSSENTROPY;
-  d.data = {"x.idx", "y.idx", 1.0, kLabel};
-  d.test = {nullptr, nullptr, 1.0, 0};
+  d.data = idx_source("x.idx", "y.idx");
+  d.test = idx_source(nullptr, nullptr, 0);
   d.train_step = fake_train;
   d.evaluate = fake_evaluate;
   d.predict = fake_predict;
+  d.num_state = 4;
+  d.state = fake_state();
+  d.model_hash = kFakeHash;
+  d.accuracy_kind = SORA_ACCURACY_CATEGORICAL;
   return d;
 }
 

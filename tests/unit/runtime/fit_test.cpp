@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <numeric>
 #include <regex>
 #include <set>
@@ -166,6 +167,7 @@ TEST_F(Fit, LimitComesBeforeTheSplit) {
   EXPECT_EQ(seen, (std::vector<int64_t>{0, 1, 2}));
   EXPECT_EQ(of_kind('e')[0].samples, (std::vector<int64_t>{3, 4, 5}));
   // A limit above the count uses everything.
+  ASSERT_EQ(sora_model_init(m, 0), SORA_OK);
   calls().clear();
   o.limit = 1000;
   o.epochs = 1;
@@ -230,12 +232,15 @@ TEST_F(Fit, ShuffleIsSeededAndReproducible) {
   }
   EXPECT_NE(first[0], first[1]); // a new order every epoch
 
-  // The same seed gives the same orders; another seed other orders.
+  // The same seed gives the same orders; another seed other orders. (A
+  // fresh start: init resets the epochs and the generator.)
+  ASSERT_EQ(sora_model_init(m, desc.seed), SORA_OK);
   calls().clear();
   ASSERT_EQ(fit(), SORA_OK);
   for (int e = 1; e <= 3; ++e)
     EXPECT_EQ(epoch_samples(e, 10), first[e - 1]);
   desc.seed = 43;
+  ASSERT_EQ(sora_model_init(m, desc.seed), SORA_OK);
   calls().clear();
   ASSERT_EQ(fit(), SORA_OK);
   EXPECT_NE(epoch_samples(1, 10), first[0]);
@@ -273,7 +278,7 @@ TEST_F(Fit, VerboseWithoutAccuracyOrValidation) {
 
 TEST_F(Fit, TestSetAfterTraining) {
   write_index_dataset(dir, "tx.idx", "ty.idx", 5);
-  desc.test = {"tx.idx", "ty.idx", 1.0, kLabel};
+  desc.test = idx_source("tx.idx", "ty.idx");
   desc.epochs = 1;
   make(8);
   sora_fit_options o = sora_fit_defaults();
@@ -294,6 +299,7 @@ TEST_F(Fit, TestSetAfterTraining) {
   EXPECT_EQ(calls().back().n, 1);
 
   // Without o->test it is not evaluated.
+  ASSERT_EQ(sora_model_init(m, 0), SORA_OK);
   calls().clear();
   o.test = nullptr;
   o.verbose = 0;
@@ -302,7 +308,7 @@ TEST_F(Fit, TestSetAfterTraining) {
 }
 
 TEST_F(Fit, MissingTestFileFailsBeforeTraining) {
-  desc.test = {"missing.idx", "ty.idx", 1.0, kLabel};
+  desc.test = idx_source("missing.idx", "ty.idx");
   make(8);
   sora_fit_options o = sora_fit_defaults();
   o.verbose = 0;
@@ -354,6 +360,126 @@ TEST_F(Fit, Errors) {
 
   EXPECT_TRUE(calls().empty());
   EXPECT_EQ(fit(), SORA_OK);
+}
+
+TEST_F(Fit, EpochsAccumulateAcrossFits) {
+  desc.shuffle = 1;
+  make(8); // 2 batches per epoch
+  EXPECT_EQ(sora_model_epoch(m), 0);
+  sora_fit_options o = sora_fit_defaults();
+  o.verbose = 0;
+  o.epochs = 1;
+  ASSERT_EQ(fit(o), SORA_OK);
+  EXPECT_EQ(sora_model_epoch(m), 1);
+  // Fitting to 3 runs epochs 2 and 3 only, numbered so in the reports.
+  o.epochs = 3;
+  ASSERT_EQ(fit(o), SORA_OK);
+  EXPECT_EQ(sora_model_epoch(m), 3);
+  EXPECT_EQ(sora_model_step(m), 6);
+  ASSERT_EQ(reports.size(), 3u);
+  EXPECT_EQ(reports[1].epoch, 2);
+  EXPECT_EQ(reports[1].epochs, 3);
+  EXPECT_EQ(reports[2].epoch, 3);
+  std::vector<Call> split = of_kind('t');
+
+  // The same as three epochs in one fit.
+  ASSERT_EQ(sora_model_init(m, desc.seed), SORA_OK);
+  EXPECT_EQ(sora_model_epoch(m), 0);
+  calls().clear();
+  ASSERT_EQ(fit(o), SORA_OK);
+  EXPECT_EQ(of_kind('t'), split);
+
+  // Fewer epochs than done: nothing to train.
+  calls().clear();
+  o.epochs = 2;
+  ASSERT_EQ(fit(o), SORA_OK);
+  EXPECT_TRUE(calls().empty());
+  EXPECT_EQ(sora_model_epoch(m), 3);
+}
+
+TEST_F(Fit, StoppedEarlyResumesAfterTheLastEpoch) {
+  make(8);
+  sora_fit_options o = sora_fit_defaults();
+  o.verbose = 0;
+  o.epochs = 10;
+  int called = 0;
+  o.callback = stop_after_two;
+  o.user = &called;
+  ASSERT_EQ(fit(o), SORA_OK);
+  EXPECT_EQ(sora_model_epoch(m), 2); // the stopping epoch is complete
+  o.callback = nullptr;
+  o.user = nullptr;
+  o.epochs = 3;
+  ASSERT_EQ(fit(o), SORA_OK);
+  ASSERT_EQ(reports.size(), 1u);
+  EXPECT_EQ(reports[0].epoch, 3);
+}
+
+TEST_F(Fit, NothingToTrainStillEvaluatesTheTestSet) {
+  write_index_dataset(dir, "tx.idx", "ty.idx", 5);
+  desc.test = idx_source("tx.idx", "ty.idx");
+  desc.epochs = 1;
+  make(8);
+  ASSERT_EQ(fit(), SORA_OK);
+  calls().clear();
+  // The training data is not even read: it may have gone.
+  std::remove(dir.file("x.idx").c_str());
+  sora_fit_options o = sora_fit_defaults();
+  sora_metrics test = {};
+  o.test = &test;
+  ::testing::internal::CaptureStdout();
+  sora_status st = fit(o);
+  std::string out = ::testing::internal::GetCapturedStdout();
+  ASSERT_EQ(st, SORA_OK) << sora_last_error();
+  EXPECT_EQ(out, "Nothing to train: 1 epochs completed, epochs is 1\n"
+                 "test: loss: 2.0000 - accuracy: 0.6000\n");
+  EXPECT_EQ(test.count, 5);
+  EXPECT_TRUE(of_kind('t').empty());
+}
+
+TEST_F(Fit, NoAccuracyWhereItDoesNotApply) {
+  write_index_dataset(dir, "tx.idx", "ty.idx", 5);
+  desc.test = idx_source("tx.idx", "ty.idx");
+  desc.accuracy_kind = SORA_ACCURACY_NONE; // a regression model
+  desc.validation_split = 0.2;
+  desc.epochs = 1;
+  make(10);
+  ASSERT_NE(desc.metrics & SORA_METRIC_ACCURACY, 0); // asked for, yet absent
+  sora_fit_options o = sora_fit_defaults();
+  sora_metrics test = {};
+  o.test = &test;
+  ::testing::internal::CaptureStdout();
+  sora_status st = fit(o);
+  std::string out = ::testing::internal::GetCapturedStdout();
+  ASSERT_EQ(st, SORA_OK) << sora_last_error();
+  std::regex expected("Epoch 1/1\n"
+                      "2/2 - [0-9]+\\.[0-9]{2}s - loss: 3\\.5000 - "
+                      "val_loss: 8\\.5000\n"
+                      "test: loss: 2\\.0000\n");
+  EXPECT_TRUE(std::regex_match(out, expected)) << out;
+  ASSERT_EQ(reports.size(), 1u);
+  EXPECT_DOUBLE_EQ(reports[0].loss, 3.5);
+  EXPECT_TRUE(std::isnan(reports[0].accuracy));
+  EXPECT_TRUE(std::isnan(reports[0].val_accuracy));
+  EXPECT_DOUBLE_EQ(test.loss, 2.0);
+  EXPECT_TRUE(std::isnan(test.accuracy));
+
+  // sora_model_evaluate reports NaN accuracy too.
+  std::vector<float> x(2 * kInput, 0.0f), y(2 * kLabel, 0.0f);
+  x[kInput] = 1;
+  sora_metrics metrics;
+  ASSERT_EQ(sora_model_evaluate(m, x.data(), y.data(), 2, &metrics), SORA_OK);
+  EXPECT_DOUBLE_EQ(metrics.loss, 0.5);
+  EXPECT_TRUE(std::isnan(metrics.accuracy));
+  EXPECT_EQ(metrics.count, 2);
+}
+
+TEST_F(Fit, NoDataMeansNeitherImagesNorPath) {
+  make(8);
+  desc.data = csv_source(nullptr, 0);
+  EXPECT_EQ(fit(), SORA_ERR_STATE);
+  EXPECT_NE(std::string(sora_last_error()).find("has no data"),
+            std::string::npos);
 }
 
 } // namespace

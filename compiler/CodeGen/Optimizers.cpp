@@ -1,0 +1,275 @@
+//===- Optimizers.cpp - The update of a weight by its gradient
+//-------------===//
+//
+// Each optimizer is a per-element update of a weight and its state from a
+// gradient element, with per-step scalars (the learning rate of the
+// schedule, Adam's bias corrections) computed once per kernel call. The
+// same update serves three loop shapes:
+//  - an update op on its own (one loop over the weight),
+//  - an UpdateEpilogue group: inside the loop that finishes the gradient,
+//    so the gradient is never stored,
+//  - an OptimizerUpdate group: one loop over every weight at once.
+// The formulas are PyTorch's (torch.optim), which the parity fixtures check.
+//
+//===----------------------------------------------------------------------===//
+#include "CodeGen/KernelEmitter.h"
+
+#include <llvm/IR/Intrinsics.h>
+
+namespace sora::ir {
+
+namespace {
+
+using namespace llvm;
+using K = OpKind;
+
+Value *mulIdx(KernelEmitter &k, Value *a, int64_t c) {
+  return k.b.CreateMul(a, k.i64(c), "", true, true);
+}
+Value *addIdx(KernelEmitter &k, Value *a, Value *b) {
+  return k.b.CreateAdd(a, b, "", true, true);
+}
+
+/// The learning rate at this call's step, as the schedule gives it (t counts
+/// optimizer steps from 0; the kernel's step counts from 1):
+///   constant:     lr
+///   exponential:  lr * rate^(t / steps)
+///   step:         lr * factor^floor(t / every)
+///   linear:       lr + (final - lr) * min(t / steps, 1)
+Value *learningRate(KernelEmitter &k, const Node &n) {
+  IRBuilder<> &b = k.b;
+  auto d = [&](double v) { return ConstantFP::get(b.getDoubleTy(), v); };
+  Value *lr = d(n.attr("lr"));
+  Value *t = b.CreateSIToFP(b.CreateSub(k.step, k.i64(1)), b.getDoubleTy());
+  switch (int(n.attr("schedule"))) {
+  case 1: // exponential
+    return b.CreateFMul(
+        lr,
+        k.call(Intrinsic::pow, {d(n.attr("decay_rate")),
+                                b.CreateFDiv(t, d(n.attr("decay_steps")))}));
+  case 2: // step
+    return b.CreateFMul(
+        lr, k.call(Intrinsic::pow,
+                   {d(n.attr("decay_factor")),
+                    k.call(Intrinsic::floor,
+                           {b.CreateFDiv(t, d(n.attr("decay_every")))})}));
+  case 3: { // linear
+    Value *frac = k.call(Intrinsic::minnum,
+                         {b.CreateFDiv(t, d(n.attr("decay_steps"))), d(1)});
+    return b.CreateFAdd(
+        lr, b.CreateFMul(b.CreateFSub(d(n.attr("final_lr")), lr), frac));
+  }
+  default:
+    return lr;
+  }
+}
+
+/// One optimizer's per-element update, its scalars computed at creation.
+class Updater {
+public:
+  Updater(KernelEmitter &k, const Node &n) : k_(k), n_(n) {
+    IRBuilder<> &b = k.b;
+    Value *lr = learningRate(k, n);
+    if (n.op == K::AdamUpdate) {
+      // step size lr / (1 - b1^t); v is unbiased by sqrt(1 - b2^t)
+      Value *t = b.CreateSIToFP(k.step, b.getDoubleTy());
+      auto pow = [&](double base) {
+        return k.call(Intrinsic::pow,
+                      {ConstantFP::get(b.getDoubleTy(), base), t});
+      };
+      Value *one = ConstantFP::get(b.getDoubleTy(), 1.0);
+      stepSize_ = b.CreateFPTrunc(
+          b.CreateFDiv(lr, b.CreateFSub(one, pow(n.attr("beta1")))),
+          b.getFloatTy());
+      bc2Sqrt_ = b.CreateFPTrunc(
+          k.call(Intrinsic::sqrt, {b.CreateFSub(one, pow(n.attr("beta2")))}),
+          b.getFloatTy());
+    } else {
+      stepSize_ = b.CreateFPTrunc(lr, b.getFloatTy());
+    }
+  }
+
+  /// How many state blocks the optimizer keeps per weight.
+  static int stateCount(OpKind op) {
+    return op == K::AdamUpdate ? 2 : op == K::SgdUpdate ? 0 : 1;
+  }
+
+  /// Updates element `i` of weight `w` and its `state` (base pointers)
+  /// with gradient element `g`.
+  void update(Value *w, const std::vector<Value *> &state, Value *i,
+              Value *g) const {
+    IRBuilder<> &b = k_.b;
+    llvm::Type *f32 = b.getFloatTy();
+    auto at = [&](Value *base) { return b.CreateInBoundsGEP(f32, base, i); };
+    auto c = [&](const char *name) { return k_.f32(n_.attr(name)); };
+    Value *delta; // w -= delta
+    switch (n_.op) {
+    case K::AdamUpdate: {
+      // m = b1 m + (1-b1) g;  v = b2 v + (1-b2) g^2
+      // delta = lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + eps)
+      double b1 = n_.attr("beta1"), b2 = n_.attr("beta2");
+      Value *m = b.CreateFAdd(
+          b.CreateFMul(k_.f32(b1), b.CreateLoad(f32, at(state[0]))),
+          b.CreateFMul(k_.f32(1 - b1), g));
+      Value *v = b.CreateFAdd(
+          b.CreateFMul(k_.f32(b2), b.CreateLoad(f32, at(state[1]))),
+          b.CreateFMul(k_.f32(1 - b2), b.CreateFMul(g, g)));
+      Value *denom = b.CreateFAdd(
+          b.CreateFDiv(k_.call(Intrinsic::sqrt, {v}), bc2Sqrt_), c("epsilon"));
+      delta = b.CreateFDiv(b.CreateFMul(stepSize_, m), denom);
+      b.CreateStore(m, at(state[0]));
+      b.CreateStore(v, at(state[1]));
+      break;
+    }
+    case K::SgdUpdate:
+      // delta = lr g
+      delta = b.CreateFMul(stepSize_, g);
+      break;
+    case K::MomentumUpdate: {
+      // buf = momentum buf + g;  delta = lr (nesterov ? g + momentum buf : buf)
+      Value *buf = b.CreateFAdd(
+          b.CreateFMul(c("momentum"), b.CreateLoad(f32, at(state[0]))), g);
+      b.CreateStore(buf, at(state[0]));
+      Value *dir = n_.attr("nesterov") != 0
+                       ? b.CreateFAdd(g, b.CreateFMul(c("momentum"), buf))
+                       : buf;
+      delta = b.CreateFMul(stepSize_, dir);
+      break;
+    }
+    default: { // RmspropUpdate
+      // sq = rho sq + (1-rho) g^2;  delta = lr g / (sqrt(sq) + eps)
+      double rho = n_.attr("rho");
+      Value *sq = b.CreateFAdd(
+          b.CreateFMul(k_.f32(rho), b.CreateLoad(f32, at(state[0]))),
+          b.CreateFMul(k_.f32(1 - rho), b.CreateFMul(g, g)));
+      b.CreateStore(sq, at(state[0]));
+      Value *denom = b.CreateFAdd(k_.call(Intrinsic::sqrt, {sq}), c("epsilon"));
+      delta = b.CreateFDiv(b.CreateFMul(stepSize_, g), denom);
+      break;
+    }
+    }
+    b.CreateStore(b.CreateFSub(b.CreateLoad(f32, at(w)), delta), at(w));
+  }
+
+private:
+  KernelEmitter &k_;
+  const Node &n_;
+  Value *stepSize_ = nullptr, *bc2Sqrt_ = nullptr;
+};
+
+/// The state operands' buffers of update `n`.
+std::vector<Value *> stateOf(KernelEmitter &k, const Node &n) {
+  std::vector<Value *> state;
+  for (size_t i = 2; i < n.operands.size(); ++i)
+    state.push_back(k.buffer(n.operands[i]));
+  return state;
+}
+
+// An update on its own: one loop over the weight.
+void lowerUpdate(KernelEmitter &k, const Node &n) {
+  Updater u(k, n);
+  std::vector<Value *> state = stateOf(k, n);
+  k.loop(
+      n.operands[0]->type.elements(),
+      [&](Value *i) {
+        u.update(k.buffer(n.operands[0]), state, i, k.load(n.operands[1], i));
+      },
+      "p");
+}
+
+} // namespace
+
+void lowerOptimizerGroup(KernelEmitter &k, const FusionGroup &group,
+                         int64_t weightFloats) {
+  const Node &first = *group.anchor;
+  Updater u(k, first);
+  std::vector<Value *> state;
+  for (int s = 0; s < Updater::stateCount(first.op); ++s)
+    state.push_back(k.b.CreateInBoundsGEP(k.b.getFloatTy(), k.optState,
+                                          k.i64(s * weightFloats)));
+  k.loop(
+      weightFloats,
+      [&](Value *i) {
+        Value *g = k.b.CreateLoad(
+            k.b.getFloatTy(),
+            k.b.CreateInBoundsGEP(k.b.getFloatTy(), k.scratch, i));
+        u.update(k.params, state, i, g);
+      },
+      "p");
+}
+
+// A gradient finished one row at a time, updating its weight as each row
+// completes; the row is accumulated in a small stack tile, never stored:
+//   matmul_tn: dW[i, :] = sum_r A[r, i] B[r, :]
+//   bias_grad: db[:] = sum over rows of X[row, :]
+void lowerUpdateGroup(KernelEmitter &k, const FusionGroup &group) {
+  const Node &grad = *group.anchor, &update = *group.root;
+  Updater u(k, update);
+  Value *w = k.buffer(update.operands[0]);
+  std::vector<Value *> state = stateOf(k, update);
+  const Node *x = grad.operands[0];
+  bool isMatMul = grad.op == OpKind::MatMulTN;
+  int64_t rows = isMatMul ? x->type.dims[0] : 1;
+  int64_t M = isMatMul ? grad.operands[1]->type.dims[0] : grad.type.elements();
+  Value *tile = k.tile(M);
+  k.loop(
+      rows,
+      [&](Value *i) {
+        k.loop(
+            M, [&](Value *j) { k.storeTile(tile, j, k.f32(0)); }, "z");
+        if (isMatMul) {
+          // over the batch: tile[:] += A[r, i] * B[r, :]
+          const Node *bm = grad.operands[1];
+          k.loop(
+              k.i64(0), k.n,
+              [&](Value *r) {
+                Value *av =
+                    k.load(x, addIdx(k, mulIdx(k, r, x->type.dims[0]), i));
+                Value *bRow = mulIdx(k, r, M);
+                k.loop(
+                    M,
+                    [&](Value *j) {
+                      Value *prod =
+                          k.b.CreateFMul(av, k.load(bm, addIdx(k, bRow, j)));
+                      k.storeTile(tile, j,
+                                  k.b.CreateFAdd(k.loadTile(tile, j), prod));
+                    },
+                    "j");
+              },
+              "r");
+        } else {
+          // over every row of X: tile[:] += X[row, :]
+          int64_t perRow = x->type.elements() / M;
+          k.loop(
+              k.i64(0), k.mulRows(x, perRow),
+              [&](Value *r) {
+                Value *row = mulIdx(k, r, M);
+                k.loop(
+                    M,
+                    [&](Value *j) {
+                      k.storeTile(tile, j,
+                                  k.b.CreateFAdd(k.loadTile(tile, j),
+                                                 k.load(x, addIdx(k, row, j))));
+                    },
+                    "j");
+              },
+              "r");
+        }
+        Value *base = mulIdx(k, i, M);
+        k.loop(
+            M,
+            [&](Value *j) {
+              u.update(w, state, addIdx(k, base, j), k.loadTile(tile, j));
+            },
+            "p");
+      },
+      "i");
+}
+
+void registerOptimizerLowerings(LoweringTable &t) {
+  for (OpKind op :
+       {K::AdamUpdate, K::SgdUpdate, K::MomentumUpdate, K::RmspropUpdate})
+    t[int(op)] = lowerUpdate;
+}
+
+} // namespace sora::ir

@@ -1,0 +1,56 @@
+//===- RowOps.cpp - Reductions over one row of a batch
+//---------------------===//
+#include "CodeGen/RowOps.h"
+
+#include <llvm/IR/Intrinsics.h>
+
+#include <limits>
+
+namespace sora::ir {
+
+using namespace llvm;
+
+namespace {
+Value *addIdx(KernelEmitter &k, Value *a, Value *b) {
+  return k.b.CreateAdd(a, b, "", true, true);
+}
+} // namespace
+
+Value *rowMax(KernelEmitter &k, const Node *z, Value *row, int64_t M) {
+  Value *ninf = k.f32(-std::numeric_limits<float>::infinity());
+  return k.reduce(
+      M, ninf,
+      [&](Value *j, Value *acc) {
+        return k.call(Intrinsic::maxnum, {acc, k.load(z, addIdx(k, row, j))});
+      },
+      "max");
+}
+
+Value *rowSumExp(KernelEmitter &k, const Node *z, Value *row, int64_t M,
+                 Value *mx, const Node *store) {
+  return k.reduce(
+      M, k.f32(0),
+      [&](Value *j, Value *acc) {
+        Value *i = addIdx(k, row, j);
+        Value *e = k.call(Intrinsic::exp, {k.b.CreateFSub(k.load(z, i), mx)});
+        if (store)
+          k.store(store, i, e);
+        return k.b.CreateFAdd(acc, e);
+      },
+      "sum");
+}
+
+Value *rowArgMax(KernelEmitter &k, const Node *v, Value *row, int64_t M) {
+  Value *ninf = k.f32(-std::numeric_limits<float>::infinity());
+  return k.reduce(
+      k.i64(0), k.i64(M), {ninf, k.i64(0)},
+      [&](Value *j, auto &acc) {
+        Value *x = k.load(v, addIdx(k, row, j));
+        Value *better = k.b.CreateFCmpOGT(x, acc[0]);
+        return std::vector<Value *>{k.b.CreateSelect(better, x, acc[0]),
+                                    k.b.CreateSelect(better, j, acc[1])};
+      },
+      "argmax")[1];
+}
+
+} // namespace sora::ir

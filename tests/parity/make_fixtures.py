@@ -1,0 +1,358 @@
+#!/usr/bin/python3
+"""Writes the PyTorch parity fixtures of sorac (run by hand; needs python3-torch).
+
+    /usr/bin/python3 tests/parity/make_fixtures.py
+
+For every loss x optimizer x learning-rate schedule on a tiny MLP, and for one
+model that uses every op, this trains the model for STEPS optimizer steps in
+PyTorch and writes tests/parity/fixtures/<name>.json with:
+  - "source": the complete .sora program (model + train block),
+  - "steps", "batch_size", "batches": the batches, cycled over (step t, counted
+    from 1, uses batch (t - 1) % len(batches)); x rows as sora's input rows
+    (images flattened height x width x channels), y rows as sora expects them:
+    one-hot rows for categorical_crossentropy, one float class index per row
+    for sparse_categorical_crossentropy, floats for binary_crossentropy and mse,
+  - "initial": every parameter by its sora name, in sora's layout (dense
+    weights [units, inputs] like torch.nn.Linear; conv2d kernels
+    [filters, kh, kw, channels]), with its shape,
+  - "expected": PyTorch's parameters after "steps" steps, same names/layouts.
+tests/unit/compiler/ParityTest.cpp trains the compiled model from "initial"
+on the same batches and compares per tensor:
+  max|sorac - torch| <= 1e-4 * max|torch| + 1e-6.
+
+The PyTorch side follows sorac's documented semantics (docs/language.md),
+not PyTorch's defaults where they differ:
+  - Adam's epsilon is 1e-7 (torch: 1e-8); RMSprop's rho (torch's alpha) is
+    0.9 (torch: 0.99) and its epsilon 1e-7 (torch: 1e-8);
+  - leaky_relu's slope is the one in the source (torch's default is 0.01);
+  - initial kernels are Glorot-uniform with Keras' fans (conv: k*k*C in,
+    k*k*F out), biases zero, as sorac initialises them;
+  - images are NHWC; conv2d 'same' pads like TensorFlow (total
+    max((out-1)*stride + k - in, 0), the odd pixel after);
+  - a schedule gives the rate at optimizer step t counted from 0: a LambdaLR
+    stepped after every optimizer step;
+  - categorical cross-entropies are batch means of -log softmax; binary
+    cross-entropy and mse are means over every element.
+PyTorch computes in float64 from the float32 values stored here, so the
+fixtures hold the exact maths and sorac's float32 rounding is what the
+tolerance allows for.
+
+Dropout is left out: its masks come from sorac's own counter-based generator
+and cannot match PyTorch's RNG (tests/unit/compiler/ImageOpsTest.cpp checks it
+on its own).
+"""
+
+import json
+import math
+import os
+import zlib
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+torch.set_num_threads(1)
+torch.use_deterministic_algorithms(True)
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+OUT_DIR = os.path.join(HERE, "fixtures")
+STEPS = 10
+BATCH = 8
+NUM_BATCHES = 3
+DTYPE = torch.float64
+
+# --- The combinations ------------------------------------------------------
+
+# name, sora loss, output width, output activation
+LOSSES = [
+    ("cce", "categorical_crossentropy", 3, "softmax"),
+    ("sparse", "sparse_categorical_crossentropy", 3, "softmax"),
+    ("bce1", "binary_crossentropy", 1, "sigmoid"),
+    ("bce3", "binary_crossentropy", 3, "sigmoid"),
+    ("mse", "mse", 3, "linear"),
+]
+
+# name, sora call (with {lr} for the rate or schedule), base lr, torch factory
+# The sora calls give only what differs from sora's defaults, so that those
+# defaults (Adam's and RMSprop's epsilon 1e-7, RMSprop's rho 0.9) are checked
+# too; the torch side spells every value out.
+OPTIMIZERS = [
+    ("sgd", "sgd(lr: {lr})", 0.1,
+     lambda p, lr: torch.optim.SGD(p, lr=lr)),
+    ("momentum", "sgd(lr: {lr}, momentum: 0.9)", 0.05,
+     lambda p, lr: torch.optim.SGD(p, lr=lr, momentum=0.9)),
+    ("nesterov", "sgd(lr: {lr}, momentum: 0.9, nesterov: true)", 0.05,
+     lambda p, lr: torch.optim.SGD(p, lr=lr, momentum=0.9, nesterov=True)),
+    ("adam", "adam(lr: {lr})", 0.01,
+     lambda p, lr: torch.optim.Adam(p, lr=lr, betas=(0.9, 0.999), eps=1e-7)),
+    ("rmsprop", "rmsprop(lr: {lr})", 0.01,
+     lambda p, lr: torch.optim.RMSprop(p, lr=lr, alpha=0.9, eps=1e-7)),
+]
+
+# name, sora expression for base lr `lr`, rate at step t (from 0) / lr
+SCHEDULES = [
+    ("constant", lambda lr: fmt(lr), lambda t: 1.0),
+    ("exponential",
+     lambda lr: f"exponential_decay(initial: {fmt(lr)}, rate: 0.5, steps: 4)",
+     lambda t: 0.5 ** (t / 4)),
+    ("step",
+     lambda lr: f"step_decay(initial: {fmt(lr)}, factor: 0.5, every: 3)",
+     lambda t: 0.5 ** math.floor(t / 3)),
+    # reaches its final rate at step 6, so the clamp is exercised
+    ("linear",
+     lambda lr: f"linear_decay(initial: {fmt(lr)}, final: {fmt(lr / 10)}, steps: 6)",
+     lambda t: lr_lin(t)),
+]
+
+
+def lr_lin(t):
+    # (initial + (final - initial) * min(t / steps, 1)) / initial, final = initial / 10
+    return 1.0 + (0.1 - 1.0) * min(t / 6, 1.0)
+
+
+def fmt(v):
+    return f"{v:.9g}"
+
+
+# --- Parameters and data ---------------------------------------------------
+
+def glorot(rng, shape, fan_in, fan_out):
+    limit = math.sqrt(6.0 / (fan_in + fan_out))
+    return rng.uniform(-limit, limit, size=shape).astype(np.float32)
+
+
+def dense_params(rng, name, inputs, units):
+    return {f"{name}.weight": glorot(rng, (units, inputs), inputs, units),
+            f"{name}.bias": np.zeros(units, np.float32)}
+
+
+def conv_params(rng, name, channels, filters, k):
+    return {f"{name}.weight": glorot(rng, (filters, k, k, channels),
+                                     k * k * channels, k * k * filters),
+            f"{name}.bias": np.zeros(filters, np.float32)}
+
+
+def labels(rng, loss, width, n):
+    """y rows as sora expects them for `loss` (float32)."""
+    if loss == "categorical_crossentropy":
+        y = np.zeros((n, width), np.float32)
+        y[np.arange(n), rng.randint(0, width, size=n)] = 1
+        return y
+    if loss == "sparse_categorical_crossentropy":
+        return rng.randint(0, width, size=(n, 1)).astype(np.float32)
+    if loss == "binary_crossentropy":
+        return rng.randint(0, 2, size=(n, width)).astype(np.float32)
+    return rng.normal(size=(n, width)).astype(np.float32)
+
+
+# --- Torch ops in sora's layouts -------------------------------------------
+
+def dense(x, p, name):
+    return F.linear(x, p[f"{name}.weight"], p[f"{name}.bias"])
+
+
+def conv2d(x, p, name, stride=1, same=False):
+    """x [N, H, W, C]; the kernel is sora's [F, kh, kw, C]."""
+    w = p[f"{name}.weight"]
+    _, h, wd, _ = x.shape
+    k = w.shape[1]
+    xc = x.permute(0, 3, 1, 2)
+    if same:
+        def pads(size):
+            out = -(-size // stride)
+            total = max((out - 1) * stride + k - size, 0)
+            return total // 2, total - total // 2
+        top, bottom = pads(h)
+        left, right = pads(wd)
+        xc = F.pad(xc, (left, right, top, bottom))
+    y = F.conv2d(xc, w.permute(0, 3, 1, 2), p[f"{name}.bias"], stride=stride)
+    return y.permute(0, 2, 3, 1)
+
+
+def pool(x, size, kind):
+    f = F.max_pool2d if kind == "max" else F.avg_pool2d
+    return f(x.permute(0, 3, 1, 2), size, size).permute(0, 2, 3, 1)
+
+
+def loss_of(loss, z, y):
+    """The batch loss from the output's pre-activation `z` (logits)."""
+    if loss == "categorical_crossentropy":
+        return -(y * F.log_softmax(z, dim=1)).sum(dim=1).mean()
+    if loss == "sparse_categorical_crossentropy":
+        return F.cross_entropy(z, y[:, 0].long())
+    if loss == "binary_crossentropy":
+        return F.binary_cross_entropy_with_logits(z, y)
+    return F.mse_loss(z, y)
+
+
+# --- The models ------------------------------------------------------------
+
+def mlp_model(loss, width, activation):
+    source = f"""model mlp {{
+    input x : f32[4]
+    hidden = dense(x, 5, activation: tanh)
+    output head = dense(hidden, {width}, activation: {activation})
+}}
+"""
+
+    def init(rng):
+        p = dense_params(rng, "hidden", 4, 5)
+        p.update(dense_params(rng, "head", 5, width))
+        return p
+
+    def forward(p, x):  # the output's pre-activation
+        return dense(torch.tanh(dense(x, p, "hidden")), p, "head")
+
+    return source, init, forward, (4,), width
+
+
+EVERY_OP_SOURCE = """model every_op {
+    input x : f32[6, 6, 2]
+    a = x -> conv2d(4, kernel: 3, padding: same, activation: relu)   # 6x6x4
+    b = a -> maxpool2d(2)                                             # 3x3x4
+    c = x -> conv2d(4, kernel: 2, stride: 2, activation: tanh)       # valid, 3x3x4
+    d = a -> avgpool2d(2)
+    s = d -> sigmoid
+    e = b * c + d - c / (s + 1)
+    r = 2 / (s + 1)
+    f = (e * 2 + 1) * r / 2
+    g = (1 - f) -> leaky_relu(alpha: 0.2)                           # both signs
+    h = g -> conv2d(3, kernel: 2, padding: same)                     # even kernel: pad after
+    z = h -> flatten -> dense(6, activation: tanh) -> reshape([2, 3]) -> relu
+    output p = z -> flatten -> dense(3, activation: softmax)
+}
+"""
+
+
+def every_op_model():
+    def init(rng):
+        p = conv_params(rng, "a", 2, 4, 3)
+        p.update(conv_params(rng, "c", 2, 4, 2))
+        p.update(conv_params(rng, "h", 4, 3, 2))
+        p.update(dense_params(rng, "z_1", 27, 6))
+        p.update(dense_params(rng, "p", 6, 3))
+        return p
+
+    def forward(p, x):
+        a = torch.relu(conv2d(x, p, "a", same=True))
+        b = pool(a, 2, "max")
+        c = torch.tanh(conv2d(x, p, "c", stride=2))
+        d = pool(a, 2, "avg")
+        s = torch.sigmoid(d)
+        e = b * c + d - c / (s + 1)
+        r = 2 / (s + 1)
+        f = (e * 2 + 1) * r / 2
+        g = F.leaky_relu(1 - f, negative_slope=0.2)
+        h = conv2d(g, p, "h", same=True)
+        z = torch.tanh(dense(h.reshape(h.shape[0], -1), p, "z_1"))
+        z = torch.relu(z.reshape(-1, 2, 3))
+        return dense(z.reshape(z.shape[0], -1), p, "p")
+
+    return EVERY_OP_SOURCE, init, forward, (6, 6, 2), 3
+
+
+# --- Training and writing --------------------------------------------------
+
+def train(name, model, loss, opt_name, opt_call, base_lr, make_opt,
+          sched_name, sched_expr, sched_factor):
+    source, init, forward, in_shape, width = model
+    rng = np.random.RandomState(zlib.crc32(name.encode()))
+    initial = init(rng)
+    batches = []
+    for _ in range(NUM_BATCHES):
+        x = rng.normal(size=(BATCH,) + in_shape).astype(np.float32)
+        batches.append((x, labels(rng, loss, width, BATCH)))
+
+    # The schedule through the optimizer's lr: for sgd, the lr key otherwise,
+    # so both ways of giving it are covered.
+    rate = sched_expr(base_lr)
+    if opt_name in ("adam", "rmsprop") and sched_name != "constant":
+        train_block = f"    optimizer  = {opt_call.split('(')[0]}()\n" \
+                      f"    lr         = {rate}\n"
+    else:
+        train_block = f"    optimizer  = {opt_call.format(lr=rate)}\n"
+    source += f"""
+train {source.split()[1]} {{
+    loss       = {loss}
+{train_block}    batch_size = {BATCH}
+    epochs     = 1
+    seed       = 1
+}}
+"""
+
+    params = {k: torch.tensor(v, dtype=DTYPE, requires_grad=True)
+              for k, v in initial.items()}
+    opt = make_opt(list(params.values()), base_lr)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, sched_factor)
+    for t in range(STEPS):
+        x, y = batches[t % NUM_BATCHES]
+        opt.zero_grad()
+        l = loss_of(loss, forward(params, torch.tensor(x, dtype=DTYPE)),
+                    torch.tensor(y, dtype=DTYPE))
+        l.backward()
+        opt.step()
+        sched.step()
+    expected = {k: v.detach().numpy() for k, v in params.items()}
+    moved = max(float(np.abs(expected[k] - initial[k]).max()) for k in initial)
+    assert moved > 1e-3, f"{name}: the weights barely move ({moved})"
+
+    write(name, source, batches, initial, expected)
+
+
+def numbers(a):
+    return "[" + ", ".join(fmt(float(v)) for v in np.asarray(a).ravel()) + "]"
+
+
+def tensors(d):
+    lines = []
+    for k in sorted(d):
+        shape = ", ".join(str(s) for s in d[k].shape)
+        lines.append(f'  {json.dumps(k)}: {{"shape": [{shape}], '
+                     f'"data": {numbers(d[k])}}}')
+    return "{\n" + ",\n".join(lines) + "\n }"
+
+
+def write(name, source, batches, initial, expected):
+    rows = []
+    for x, y in batches:
+        xs = ", ".join(numbers(r) for r in x.reshape(x.shape[0], -1))
+        ys = ", ".join(numbers(r) for r in y)
+        rows.append(f'  {{"x": [{xs}],\n   "y": [{ys}]}}')
+    text = "{\n" \
+        f' "name": {json.dumps(name)},\n' \
+        f' "source": {json.dumps(source)},\n' \
+        f' "steps": {STEPS},\n' \
+        f' "batch_size": {BATCH},\n' \
+        f' "batches": [\n' + ",\n".join(rows) + "\n ],\n" \
+        f' "initial": {tensors(initial)},\n' \
+        f' "expected": {tensors(expected)}\n' \
+        "}\n"
+    json.loads(text)  # well-formed
+    with open(os.path.join(OUT_DIR, name + ".json"), "w") as f:
+        f.write(text)
+
+
+def main():
+    os.makedirs(OUT_DIR, exist_ok=True)
+    for old in os.listdir(OUT_DIR):
+        if old.endswith(".json"):
+            os.remove(os.path.join(OUT_DIR, old))
+    count = 0
+    for lname, loss, width, act in LOSSES:
+        for oname, call, base_lr, make in OPTIMIZERS:
+            for sname, sexpr, sfactor in SCHEDULES:
+                train(f"{lname}_{oname}_{sname}", mlp_model(loss, width, act),
+                      loss, oname, call, base_lr, make, sname, sexpr, sfactor)
+                count += 1
+    _, adam_call, adam_lr, adam = OPTIMIZERS[3]
+    cname, cexpr, cfactor = SCHEDULES[0]
+    train("every_op_adam_cce", every_op_model(), "categorical_crossentropy",
+          "adam", adam_call, adam_lr, adam, cname, cexpr, cfactor)
+    count += 1
+    size = sum(os.path.getsize(os.path.join(OUT_DIR, f))
+               for f in os.listdir(OUT_DIR))
+    print(f"wrote {count} fixtures ({size / 1e6:.2f} MB) to {OUT_DIR}")
+
+
+if __name__ == "__main__":
+    main()

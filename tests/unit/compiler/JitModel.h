@@ -1,0 +1,95 @@
+//===- JitModel.h - A .sora model compiled and JITted -----------*- C++ -*-===//
+//
+// Shared by the tests that run generated kernels: compiles a .sora source
+// in-process with the same pipeline as the driver (parse, check, build the
+// graphs, emit, optimise at -O2 unless told otherwise), loads the module
+// with LLVM's ORC JIT and looks up the model's descriptor. The JIT resolves
+// the runtime's symbols from the test executable itself.
+//
+//===----------------------------------------------------------------------===//
+#pragma once
+
+#include "CodeGen/ModelCodeGen.h"
+#include "CodeGen/Target.h"
+#include "sora/dsl/Parser.h"
+#include "sora/dsl/Sema.h"
+#include "sora/runtime.h"
+
+#include <gtest/gtest.h>
+#include <llvm/ExecutionEngine/Orc/ExecutionUtils.h>
+#include <llvm/ExecutionEngine/Orc/LLJIT.h>
+#include <llvm/Support/TargetSelect.h>
+
+#include <memory>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <vector>
+
+namespace sora::jit {
+
+/// A model compiled and loaded into this process.
+struct JitModel {
+  std::unique_ptr<llvm::orc::LLJIT> jit;
+  std::unique_ptr<SourceFile> file;
+  std::optional<dsl::Program> program;
+  ir::CompiledModel cm;
+  const sora_model_desc *desc = nullptr;
+
+  /// The parameter `name`'s floats within a parameter block.
+  float *slot(std::vector<float> &params, const std::string &name) const {
+    const ir::ParamSlot *s = cm.layout.find(name);
+    EXPECT_TRUE(s) << name;
+    return s ? params.data() + s->offset : nullptr;
+  }
+};
+
+/// Compiles the first model of `source` and JITs it; on a diagnostic (or
+/// any other failure) records a test failure and returns null. `optLevel`
+/// is LLVM's (IR passes and code generation, like sorac's -O0..-O3); the
+/// graph passes are `pipeline`'s whatever it is.
+inline std::unique_ptr<JitModel>
+compile(const std::string &source,
+        const ir::PipelineOptions &pipeline = ir::PipelineOptions::standard(),
+        int optLevel = 2) {
+  auto jm = std::make_unique<JitModel>();
+  jm->file = std::make_unique<SourceFile>("test.sora", source);
+  std::ostringstream diagnostics;
+  DiagnosticEngine diags(*jm->file, diagnostics);
+  auto ast = parseFile(*jm->file, diags);
+  if (ast)
+    jm->program = checkProgram(*ast, diags);
+  if (!jm->program || jm->program->models.empty()) {
+    ADD_FAILURE() << diagnostics.str();
+    return nullptr;
+  }
+  jm->cm = ir::buildModelGraphs(jm->program->models[0], ".", pipeline);
+
+  auto ctx = std::make_unique<llvm::LLVMContext>();
+  auto mod = ir::emitModule(jm->cm, *ctx);
+  std::string error;
+  auto tm = createTargetMachine("", "", optLevel, error);
+  if (!tm) {
+    ADD_FAILURE() << error;
+    return nullptr;
+  }
+  optimizeModule(*mod, *tm, optLevel);
+
+  llvm::InitializeNativeTarget();
+  llvm::InitializeNativeTargetAsmPrinter();
+  auto host = llvm::cantFail(llvm::orc::JITTargetMachineBuilder::detectHost());
+  host.setCodeGenOptLevel(tm->getOptLevel());
+  jm->jit = llvm::cantFail(
+      llvm::orc::LLJITBuilder().setJITTargetMachineBuilder(host).create());
+  jm->jit->getMainJITDylib().addGenerator(llvm::cantFail(
+      llvm::orc::DynamicLibrarySearchGenerator::GetForCurrentProcess(
+          jm->jit->getDataLayout().getGlobalPrefix())));
+  llvm::cantFail(jm->jit->addIRModule(
+      llvm::orc::ThreadSafeModule(std::move(mod), std::move(ctx))));
+  std::string descName = jm->program->models[0].name + "_desc";
+  jm->desc = llvm::cantFail(jm->jit->lookup(descName))
+                 .toPtr<const sora_model_desc *>();
+  return jm;
+}
+
+} // namespace sora::jit
