@@ -76,32 +76,60 @@ void lowerMatMul(KernelEmitter &k, const Node &n) {
       "row");
 }
 
-// Y[r,j] = sum_k A[r,k] B[j,k]   (B is [M,K]): a dot product per output
-void lowerMatMulNT(KernelEmitter &k, const Node &n) {
+/// Y[r, j] = sum_k A[r, k] B[j, k] for the R x C outputs at rows r0.. and
+/// columns j0..: R * C dot products in one loop over k, so each element of
+/// A and B loaded feeds C (or R) multiply-adds. LLVM vectorises the k loop
+/// with one vector accumulator per output (register blocking).
+void dotTile(KernelEmitter &k, const Node &n, Value *r0, int R, Value *j0,
+             int C) {
   const Node *a = n.operands[0], *bm = n.operands[1];
   int64_t M = bm->type.dims[0], K_ = bm->type.dims[1];
-  k.loop(
-      k.i64(0), k.rows(&n),
-      [&](Value *r) {
-        Value *aRow = mulIdx(k, r, K_);
-        k.loop(
-            M,
-            [&](Value *j) {
-              Value *bRow = mulIdx(k, j, K_);
-              Value *dot = k.reduce(
-                  K_, k.f32(0),
-                  [&](Value *kk, Value *acc) {
-                    Value *prod =
-                        k.b.CreateFMul(k.load(a, addIdx(k, aRow, kk)),
-                                       k.load(bm, addIdx(k, bRow, kk)));
-                    return k.b.CreateFAdd(acc, prod);
-                  },
-                  "k");
-              k.storeResult(n, addIdx(k, mulIdx(k, r, M), j), dot, j);
-            },
-            "j");
+  std::vector<Value *> aRows, bRows;
+  for (int i = 0; i < R; ++i)
+    aRows.push_back(mulIdx(k, addIdx(k, r0, k.i64(i)), K_));
+  for (int j = 0; j < C; ++j)
+    bRows.push_back(mulIdx(k, addIdx(k, j0, k.i64(j)), K_));
+  std::vector<Value *> sums = k.reduce(
+      k.i64(0), k.i64(K_), std::vector<Value *>(R * C, k.f32(0)),
+      [&](Value *kk, const std::vector<Value *> &acc) {
+        std::vector<Value *> av, bv, next;
+        for (Value *row : aRows)
+          av.push_back(k.load(a, addIdx(k, row, kk)));
+        for (Value *row : bRows)
+          bv.push_back(k.load(bm, addIdx(k, row, kk)));
+        for (int i = 0; i < R; ++i)
+          for (int j = 0; j < C; ++j)
+            next.push_back(k.b.CreateFAdd(acc[i * C + j],
+                                          k.b.CreateFMul(av[i], bv[j])));
+        return next;
       },
-      "row");
+      "k");
+  for (int i = 0; i < R; ++i)
+    for (int j = 0; j < C; ++j) {
+      Value *col = addIdx(k, j0, k.i64(j));
+      Value *out = addIdx(k, mulIdx(k, addIdx(k, r0, k.i64(i)), M), col);
+      k.storeResult(n, out, sums[i * C + j], col);
+    }
+}
+
+// Y[r,j] = sum_k A[r,k] B[j,k]   (B is [M,K]): dot products in 4 x 4
+// tiles, with narrower tiles at the edges of the batch and of M.
+void lowerMatMulNT(KernelEmitter &k, const Node &n) {
+  int64_t M = n.operands[1]->type.dims[0];
+  constexpr int R = 4, C = 4;
+  int64_t fullCols = M / C * C;
+  // Columns of one band of `rows` rows starting at r0.
+  auto band = [&](Value *r0, int rows) {
+    k.loop(fullCols / C, [&](Value *t) {
+      dotTile(k, n, r0, rows, mulIdx(k, t, C), C);
+    }, "jt");
+    for (int64_t j = fullCols; j < M; ++j)
+      dotTile(k, n, r0, rows, k.i64(j), 1);
+  };
+  Value *rows = k.rows(&n);
+  Value *tiles = k.b.CreateUDiv(rows, k.i64(R));
+  k.loop(k.i64(0), tiles, [&](Value *t) { band(mulIdx(k, t, R), R); }, "rt");
+  k.loop(mulIdx(k, tiles, R), rows, [&](Value *r) { band(r, 1); }, "row");
 }
 
 // Y[i,j] = sum_r A[r,i] B[r,j]   (A is [?,K], B is [?,M], Y is [K,M])

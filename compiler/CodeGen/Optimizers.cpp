@@ -211,59 +211,54 @@ void lowerUpdateGroup(KernelEmitter &k, const FusionGroup &group) {
   bool isMatMul = grad.op == OpKind::MatMulTN;
   int64_t rows = isMatMul ? x->type.dims[0] : 1;
   int64_t M = isMatMul ? grad.operands[1]->type.dims[0] : grad.type.elements();
-  Value *tile = k.tile(M);
-  k.loop(
-      rows,
-      [&](Value *i) {
-        k.loop(
-            M, [&](Value *j) { k.storeTile(tile, j, k.f32(0)); }, "z");
-        if (isMatMul) {
-          // over the batch: tile[:] += A[r, i] * B[r, :]
-          const Node *bm = grad.operands[1];
-          k.loop(
-              k.i64(0), k.n,
-              [&](Value *r) {
-                Value *av =
-                    k.load(x, addIdx(k, mulIdx(k, r, x->type.dims[0]), i));
-                Value *bRow = mulIdx(k, r, M);
-                k.loop(
-                    M,
-                    [&](Value *j) {
-                      Value *prod =
-                          k.b.CreateFMul(av, k.load(bm, addIdx(k, bRow, j)));
-                      k.storeTile(tile, j,
-                                  k.b.CreateFAdd(k.loadTile(tile, j), prod));
-                    },
-                    "j");
-              },
-              "r");
-        } else {
-          // over every row of X: tile[:] += X[row, :]
-          int64_t perRow = x->type.elements() / M;
-          k.loop(
-              k.i64(0), k.mulRows(x, perRow),
-              [&](Value *r) {
-                Value *row = mulIdx(k, r, M);
-                k.loop(
-                    M,
-                    [&](Value *j) {
-                      k.storeTile(tile, j,
-                                  k.b.CreateFAdd(k.loadTile(tile, j),
-                                                 k.load(x, addIdx(k, row, j))));
-                    },
-                    "j");
-              },
-              "r");
-        }
-        Value *base = mulIdx(k, i, M);
-        k.loop(
-            M,
-            [&](Value *j) {
-              u.update(w, state, addIdx(k, base, j), k.loadTile(tile, j));
-            },
-            "p");
-      },
-      "i");
+  // Rows of dW are finished I at a time, so that each element of B loaded
+  // feeds I multiply-adds (register blocking over the tile rows).
+  constexpr int64_t I = 4;
+  Value *tile = k.tile(I * M);
+  auto block = [&](Value *i0, int64_t count) {
+    k.loop(count * M, [&](Value *j) { k.storeTile(tile, j, k.f32(0)); }, "z");
+    if (isMatMul) {
+      // over the batch: tile[a, :] += A[r, i0 + a] * B[r, :]
+      const Node *bm = grad.operands[1];
+      int64_t K_ = x->type.dims[0];
+      k.loop(k.i64(0), k.n, [&](Value *r) {
+        std::vector<Value *> av;
+        for (int64_t a = 0; a < count; ++a)
+          av.push_back(k.load(
+              x, addIdx(k, mulIdx(k, r, K_), addIdx(k, i0, k.i64(a)))));
+        Value *bRow = mulIdx(k, r, M);
+        k.loop(M, [&](Value *j) {
+          Value *bv = k.load(bm, addIdx(k, bRow, j));
+          for (int64_t a = 0; a < count; ++a) {
+            Value *t = addIdx(k, k.i64(a * M), j);
+            k.storeTile(tile, t,
+                        k.b.CreateFAdd(k.loadTile(tile, t),
+                                       k.b.CreateFMul(av[a], bv)));
+          }
+        }, "j");
+      }, "r");
+    } else {
+      // over every row of X: tile[:] += X[row, :]
+      int64_t perRow = x->type.elements() / M;
+      k.loop(k.i64(0), k.mulRows(x, perRow), [&](Value *r) {
+        Value *row = mulIdx(k, r, M);
+        k.loop(M, [&](Value *j) {
+          k.storeTile(tile, j, k.b.CreateFAdd(k.loadTile(tile, j),
+                                              k.load(x, addIdx(k, row, j))));
+        }, "j");
+      }, "r");
+    }
+    // The finished rows update their weights.
+    Value *base = mulIdx(k, i0, M);
+    k.loop(count * M, [&](Value *j) {
+      u.update(w, state, addIdx(k, base, j), k.loadTile(tile, j));
+    }, "p");
+  };
+  int64_t full = rows / I;
+  if (isMatMul && full > 0)
+    k.loop(full, [&](Value *t) { block(mulIdx(k, t, I), I); }, "it");
+  for (int64_t i = isMatMul ? full * I : 0; i < rows; ++i)
+    block(k.i64(i), 1);
 }
 
 void registerOptimizerLowerings(LoweringTable &t) {
