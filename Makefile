@@ -41,9 +41,12 @@ sanitize: setup
 fuzz: sanitize
 	scripts/fuzz.sh $(SANITIZE_BUILD) $(FUZZ_SECONDS)
 
+# The compiled example against the PyTorch peer, REPS repetitions (default
+# 3) alternating; writes bench/results.md. Reports; never fails on a time.
+REPS ?= 3
 bench: build
 	@scripts/setup.sh python3-torch libopenblas0-pthread
-	bench/run.py $(BUILD)
+	bench/run.py $(BUILD) $(REPS)
 
 clean:
 	rm -rf $(BUILD) $(SANITIZE_BUILD)

@@ -1,77 +1,253 @@
 #!/usr/bin/python3
 """`make bench`: the compiled example and the PyTorch peer, side by side on
 the same machine and data, alternating, several repetitions; medians and
-ratios. Writes bench/results.md. Reports only: it never fails on a time.
+ratios. Writes bench/results.md and prints it. Reports only: it never fails
+on a time, only on a real error (a build, a run or a parse that fails).
+
+The sorac side is bench/bench_mlp.c linked with examples/mnist_mlp/model.sora,
+compiled here by sorac -O2 into a temporary directory; the PyTorch side is
+bench/torch_mlp.py (settings as shared/peers/torch_mlp.py: one thread,
+OpenBLAS pinned, Debian's /usr/bin/python3).
 Usage: run.py BUILD_DIR [REPETITIONS=3]"""
+import datetime
 import json
 import os
-import re
+import platform
+import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 
-build = sys.argv[1] if len(sys.argv) > 1 else "build"
-reps = int(sys.argv[2]) if len(sys.argv) > 2 else 3
+build = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else "build")
+reps = int(sys.argv[2]) if len(sys.argv) > 2 and sys.argv[2] else 3
+if reps < 1:
+    sys.exit("run.py: REPETITIONS must be at least 1")
 root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-example = os.path.join(build, "bin/mnist_mlp")
 sorac = os.path.join(build, "bin/sorac")
+runtime_lib = os.path.join(build, "lib/libsora_rt.a")
 model = os.path.join(root, "examples/mnist_mlp/model.sora")
+compile_runs = max(5, reps)
+
+# FLOPs, 2 per multiply-add of the dense layers (784-64, 64-10); biases,
+# activations, softmax, loss and the Adam update are not counted.
+FWD_MACS = 784 * 64 + 64 * 10          # 50 816 per sample
+# Training: the forward pass, both weight gradients, and the second layer's
+# input gradient (the first layer has none).
+TRAIN_MACS = FWD_MACS + FWD_MACS + 64 * 10  # 102 272 per sample
 
 
-def run_sorac():
-    out = subprocess.run([example], check=True, capture_output=True, text=True).stdout
-    train = float(re.search(r"^train time: ([0-9.]+)", out, re.M).group(1))
-    acc = float(re.search(r"^test accuracy: ([0-9.]+)", out, re.M).group(1))
-    return train, acc
+def train_flops(r):
+    """Training FLOPs of one run: the training samples forward and backward,
+    and the validation pass (forward only), every epoch."""
+    return 2 * (TRAIN_MACS * r["train_samples"] + FWD_MACS * r["val_samples"]) * r["epochs"]
+
+
+def infer_flops(r):
+    return 2 * FWD_MACS * r["infer_images"]
+
+
+def last_json(out, what):
+    for line in reversed(out.strip().splitlines()):
+        if line.startswith("{"):
+            return json.loads(line)
+    sys.exit(f"run.py: {what} printed no JSON line:\n{out}")
+
+
+def check(cmd, **kw):
+    p = subprocess.run(cmd, capture_output=True, text=True, **kw)
+    if p.returncode != 0:
+        sys.exit(f"run.py: {' '.join(cmd)} failed ({p.returncode}):\n{p.stdout}{p.stderr}")
+    return p.stdout
+
+
+def run_sorac(binary):
+    args = [binary]
+    if "FMNIST" in os.environ:  # the peer's data directory; ours is its parent
+        args += ["--data", os.path.dirname(os.path.abspath(os.environ["FMNIST"]))]
+    return last_json(check(args), "bench_mlp")
 
 
 def run_torch():
     env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1")
-    out = subprocess.run(["/usr/bin/python3", os.path.join(root, "bench/torch_mlp.py"), "1", "5"],
-                         check=True, capture_output=True, text=True, env=env).stdout
-    r = json.loads(out.strip().splitlines()[-1])
-    return r["train_s"], r["test_acc"], r["peer"]
+    return last_json(check(["/usr/bin/python3", os.path.join(root, "bench/torch_mlp.py"), "1", "5"],
+                           env=env), "torch_mlp.py")
 
 
-sorac_runs, torch_runs, peer = [], [], "pytorch"
-for i in range(reps):
-    sorac_runs.append(run_sorac())
-    t, a, peer = run_torch()
-    torch_runs.append((t, a))
-    print(f"rep {i + 1}/{reps}: sorac {sorac_runs[-1][0]:.3f} s, {peer} {t:.3f} s", flush=True)
+def cpu_model():
+    try:
+        with open("/proc/cpuinfo") as f:
+            info = f.read()
+    except OSError:
+        return platform.processor() or "unknown", False
+    name = next((l.split(":", 1)[1].strip() for l in info.splitlines()
+                 if l.startswith("model name")), "unknown")
+    flags = next((l.split(":", 1)[1].split() for l in info.splitlines()
+                  if l.startswith("flags")), [])
+    return name, "avx512f" in flags
 
-with tempfile.TemporaryDirectory() as tmp:
+
+tmp = tempfile.mkdtemp(prefix="sorac-bench-")
+try:
+    # The model at -O2 (object and header), then the benchmark program.
+    obj = os.path.join(tmp, "model.o")
     compile_times = []
-    for _ in range(reps):
+    for _ in range(compile_runs):
         t = time.perf_counter()
-        subprocess.run([sorac, model, "-O2", "-o", os.path.join(tmp, "m.o")], check=True)
+        check([sorac, model, "-O2", "-o", obj])
         compile_times.append(time.perf_counter() - t)
-    object_bytes = os.path.getsize(os.path.join(tmp, "m.o"))
+    object_bytes = os.path.getsize(obj)
+    binary = os.path.join(tmp, "bench_mlp")
+    check([os.environ.get("CC", "cc"), "-O2", "-I", os.path.join(root, "runtime/include"),
+           "-I", tmp, os.path.join(root, "bench/bench_mlp.c"), obj, runtime_lib,
+           "-lz", "-lm", "-o", binary])
 
-s_train = statistics.median(r[0] for r in sorac_runs)
-t_train = statistics.median(r[0] for r in torch_runs)
-rows = [
-    ("training, 5 epochs (s)", f"{s_train:.3f}", f"{t_train:.3f}", f"{t_train / s_train:.2f}x"),
-    ("seconds per epoch", f"{s_train / 5:.3f}", f"{t_train / 5:.3f}", ""),
-    ("test accuracy", f"{statistics.median(r[1] for r in sorac_runs):.4f}",
-     f"{statistics.median(r[1] for r in torch_runs):.4f}", ""),
-    ("achieved GFLOP/s (training)", f"{55.0 / s_train:.1f}", f"{55.0 / t_train:.1f}", ""),
-    ("compile time at -O2 (s)", f"{statistics.median(compile_times):.3f}", "", ""),
-    ("object size (bytes)", f"{object_bytes}", "", ""),
+    load = os.getloadavg()[0]
+    sorac_runs, torch_runs = [], []
+    for i in range(reps):
+        sorac_runs.append(run_sorac(binary))
+        torch_runs.append(run_torch())
+        s, p = sorac_runs[-1], torch_runs[-1]
+        print(f"rep {i + 1}/{reps}: training sorac {s['train_s']:.3f} s, {p['peer']} "
+              f"{p['train_s']:.3f} s; batch-1 {s['batch1_median_us']:.2f} / "
+              f"{p['batch1_median_us']:.2f} us; 10k images {1e3 * s['infer10k_s']:.2f} / "
+              f"{1e3 * p['infer10k_s']:.2f} ms", flush=True)
+finally:
+    shutil.rmtree(tmp, ignore_errors=True)
+
+peer = torch_runs[0]["peer"]
+
+
+def med(runs, f):
+    return statistics.median(f(r) for r in runs)
+
+
+fig = {}
+for name, runs in (("sorac", sorac_runs), ("torch", torch_runs)):
+    fig[name] = dict(
+        train=med(runs, lambda r: r["train_s"]),
+        epoch=med(runs, lambda r: r["train_s"] / r["epochs"]),
+        acc=med(runs, lambda r: r["test_acc"]),
+        train_gflops=med(runs, lambda r: train_flops(r) / r["train_s"] / 1e9),
+        infer=med(runs, lambda r: r["infer10k_s"]),
+        infer_gflops=med(runs, lambda r: infer_flops(r) / r["infer10k_s"] / 1e9),
+        lat=med(runs, lambda r: r["batch1_median_us"]),
+        lat_mean=med(runs, lambda r: r["batch1_mean_us"]),
+        lat_p99=med(runs, lambda r: r["batch1_p99_us"]),
+        rss=med(runs, lambda r: r["max_rss_kib"] / 1024),
+    )
+S, P = fig["sorac"], fig["torch"]
+compile_s = statistics.median(compile_times)
+acc_diff = 100 * (S["acc"] - P["acc"])  # points
+train_ratio = S["train"] / P["train"]
+gflop_train = train_flops(sorac_runs[0]) / 1e9
+gflop_infer = infer_flops(sorac_runs[0]) / 1e9
+
+
+def met(ok):
+    return "**met**" if ok else "**not met**"
+
+
+targets = [
+    ("training time at the same test accuracy",
+     f"≤ 0.5 x PyTorch, accuracy within 0.5 points",
+     f"{train_ratio:.2f} x, accuracy {acc_diff:+.2f} points",
+     met(train_ratio <= 0.5 and abs(acc_diff) <= 0.5)),
+    ("batch-1 latency (median)", "≤ 2 us", f"{S['lat']:.2f} us", met(S["lat"] <= 2.0)),
+    ("10 000-image inference", "≥ 75 GFLOP/s", f"{S['infer_gflops']:.1f} GFLOP/s",
+     met(S["infer_gflops"] >= 75.0)),
+    ("compiling the example at -O2", "< 0.5 s", f"{compile_s:.3f} s", met(compile_s < 0.5)),
 ]
+
+rows = [
+    ("training, 5 epochs (s)", f"{S['train']:.3f}", f"{P['train']:.3f}", f"{train_ratio:.2f}"),
+    ("seconds per epoch", f"{S['epoch']:.3f}", f"{P['epoch']:.3f}", f"{S['epoch'] / P['epoch']:.2f}"),
+    ("test accuracy", f"{S['acc']:.4f}", f"{P['acc']:.4f}", f"{acc_diff:+.2f} points"),
+    ("achieved GFLOP/s, training", f"{S['train_gflops']:.1f}", f"{P['train_gflops']:.1f}",
+     f"{S['train_gflops'] / P['train_gflops']:.2f}"),
+    ("10 000-image inference (ms)", f"{1e3 * S['infer']:.2f}", f"{1e3 * P['infer']:.2f}",
+     f"{S['infer'] / P['infer']:.2f}"),
+    ("achieved GFLOP/s, 10 000-image inference", f"{S['infer_gflops']:.1f}",
+     f"{P['infer_gflops']:.1f}", f"{S['infer_gflops'] / P['infer_gflops']:.2f}"),
+    ("batch-1 latency, median of 10 000 calls (us)", f"{S['lat']:.2f}", f"{P['lat']:.2f}",
+     f"{S['lat'] / P['lat']:.3f}"),
+    ("batch-1 latency, mean (us)", f"{S['lat_mean']:.2f}", f"{P['lat_mean']:.2f}",
+     f"{S['lat_mean'] / P['lat_mean']:.3f}"),
+    ("batch-1 latency, 99th percentile (us)", f"{S['lat_p99']:.2f}", f"{P['lat_p99']:.2f}",
+     f"{S['lat_p99'] / P['lat_p99']:.3f}"),
+    ("peak RSS (MiB)", f"{S['rss']:.0f}", f"{P['rss']:.0f}", f"{S['rss'] / P['rss']:.2f}"),
+    (f"sorac compile time at -O2, median of {compile_runs} (s)", f"{compile_s:.3f}", "", ""),
+    ("object size at -O2 (bytes)", f"{object_bytes}", "", ""),
+]
+
+cpu, avx512 = cpu_model()
+ncpu = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
 lines = [
     "# Benchmark: the seed's MLP on Fashion-MNIST",
     "",
-    f"`make bench`, {reps} repetitions alternating sorac and {peer} (one thread,",
-    "OpenBLAS pinned), medians. Training time includes the per-epoch",
-    "validation pass for both. FLOPs: 2 x the dense layers' multiply-adds,",
-    "forward and backward, about 55 GFLOP for 5 epochs.",
+    f"`make bench` (`bench/run.py`), {now}, on {cpu} ({ncpu} CPUs as `nproc`",
+    f"counts them; AVX-512 {'yes' if avx512 else 'no'}; load average {load:.2f} at the start).",
+    f"{reps} repetitions alternating sorac (`bench/bench_mlp.c` linked with",
+    "`examples/mnist_mlp/model.sora` compiled by `sorac -O2`) and",
+    f"{peer} (`bench/torch_mlp.py`: one thread, OpenBLAS pinned to one",
+    "thread, Debian's `/usr/bin/python3`); every figure is the median over the",
+    "repetitions; ratio = sorac / PyTorch (below 1: sorac takes less time or",
+    "memory; above 1: sorac does more GFLOP/s). The figures are a report, not a",
+    "test: on a shared machine they move by 10-20 % from run to run.",
     "",
-    f"| figure | sorac | {peer} | speed-up |",
+    "| figure | sorac | PyTorch | ratio |",
     "|---|---|---|---|",
-] + [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows]
+] + [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows] + [
+    "",
+    "## Targets",
+    "",
+    "| target | wanted | measured | |",
+    "|---|---|---|---|",
+] + [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in targets] + [
+    "",
+    "## How it is measured",
+    "",
+    "- **Training**: the train block as written (5 epochs, batch 128, Adam",
+    "  1e-3, the last 20 % held out for validation), same data, same",
+    "  Glorot-uniform initialisation and Adam epsilon 1e-7 on both sides. The",
+    "  time is the sum of the epochs' times: shuffling, the training steps",
+    "  and the per-epoch validation pass, for both; loading the data and the",
+    "  final test evaluation are outside it. Test accuracy is over the",
+    "  10 000 test images.",
+    "- **10 000-image inference**: one `sora_model_predict` call over the",
+    "  10 000 test images (one `model(x_test)` under `torch.no_grad()`), after",
+    "  a warm-up call; median of 11 calls.",
+    "- **Batch-1 latency**: 10 000 warm one-image calls (after 1 000 warm-up",
+    "  calls), cycling through the test images, each timed on its own",
+    "  (`clock_gettime(CLOCK_MONOTONIC)`; `time.perf_counter_ns`); the",
+    "  median, mean and 99th percentile of those times.",
+    "- **FLOPs**: 2 per multiply-add of the dense layers (784x64 and 64x10);",
+    "  biases, activations, softmax, loss and the Adam update are not counted.",
+    f"  Inference: 2 x (784x64 + 64x10) x images = {gflop_infer:.4f} GFLOP for",
+    "  10 000 images. Training: per training sample the forward pass, both",
+    "  weight gradients and the second layer's input gradient (the first",
+    "  layer has none), 2 x (2 x (784x64 + 64x10) + 64x10) = 204 544 FLOPs,",
+    "  plus the validation pass, 2 x (784x64 + 64x10) = 101 632 FLOPs per",
+    "  validation sample, every epoch: 5 x (48 000 x 204 544 + 12 000 x",
+    f"  101 632) = {gflop_train:.2f} GFLOP.",
+    "- **Peak RSS**: the process's `ru_maxrss` (`getrusage(RUSAGE_SELF)`) at",
+    "  the end; PyTorch's includes the interpreter and the torch import.",
+    f"- **Compile time**: wall time of `sorac model.sora -O2 -o model.o`",
+    f"  (a whole process: parsing, graph passes, LLVM, object and header),",
+    f"  median of {compile_runs} runs; object size is that `model.o`.",
+    "",
+    "## Repetitions",
+    "",
+    "| rep | sorac training (s) | PyTorch training (s) | sorac batch-1 (us) | PyTorch batch-1 (us) | sorac 10k (ms) | PyTorch 10k (ms) |",
+    "|---|---|---|---|---|---|---|",
+] + [f"| {i + 1} | {s['train_s']:.3f} | {p['train_s']:.3f} | {s['batch1_median_us']:.2f} | "
+     f"{p['batch1_median_us']:.2f} | {1e3 * s['infer10k_s']:.2f} | {1e3 * p['infer10k_s']:.2f} |"
+     for i, (s, p) in enumerate(zip(sorac_runs, torch_runs))] + [
+    "",
+    "Compile times (s): " + ", ".join(f"{t:.3f}" for t in compile_times) + ".",
+]
 text = "\n".join(lines) + "\n"
 with open(os.path.join(root, "bench/results.md"), "w") as f:
     f.write(text)

@@ -46,6 +46,7 @@ std::map<Node *, Node *> differentiate(Graph &g, Node *objective,
     }
     if (!any)
       continue;
+    size_t first = g.nodes().size();
     std::vector<Node *> grads = gradRule(n->op)(g, n, adj->second, need);
     for (size_t i = 0; i < n->operands.size(); ++i) {
       if (!need[i] || !grads[i])
@@ -53,6 +54,7 @@ std::map<Node *, Node *> differentiate(Graph &g, Node *objective,
       Node *&slot = adjoint[n->operands[i]];
       slot = slot ? g.create(OpKind::Add, {slot, grads[i]}) : grads[i];
     }
+    g.label(first, n->layer, "backward");
   }
 
   std::map<Node *, Node *> result;
@@ -75,6 +77,14 @@ std::vector<Attr> scheduleAttrs(const dsl::Schedule &s) {
 /// Appends the optimizer's update of weight `w` by gradient `grad`, with
 /// the optimizer state it needs ("optimizer.<w>.<slot>").
 void addUpdate(Graph &g, Node *w, Node *grad, const dsl::Optimizer &opt) {
+  size_t first = g.nodes().size();
+  std::string layer = w->name.substr(0, w->name.rfind('.'));
+  struct Label {
+    Graph &g;
+    size_t first;
+    std::string layer;
+    ~Label() { g.label(first, layer, "update"); }
+  } label{g, first, layer};
   auto state = [&](const char *slot) {
     return g.param("optimizer." + w->name + "." + slot, w->type,
                    ParamRole::OptimizerState, InitKind::Zeros);

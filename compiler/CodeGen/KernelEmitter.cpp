@@ -63,6 +63,23 @@ void KernelEmitter::storeResult(const Node &n, Value *index, Value *value,
   store(epilogue_->root, index, value);
 }
 
+llvm::Type *KernelEmitter::vectorType() {
+  return FixedVectorType::get(b.getFloatTy(), vectorWidth);
+}
+
+Value *KernelEmitter::loadVector(const Node *node, Value *index) {
+  Value *p = b.CreateInBoundsGEP(b.getFloatTy(), buffer(node), index);
+  return b.CreateAlignedLoad(vectorType(), p, Align(4));
+}
+
+Value *KernelEmitter::splat(Value *scalar) {
+  return b.CreateVectorSplat(vectorWidth, scalar);
+}
+
+Value *KernelEmitter::fma(Value *a, Value *b_, Value *c) {
+  return call(Intrinsic::fmuladd, {a, b_, c});
+}
+
 Value *KernelEmitter::tile(int64_t floats) {
   // In the entry block, so that it is allocated once per call.
   IRBuilder<> entry(&fn_->getEntryBlock(), fn_->getEntryBlock().begin());

@@ -59,6 +59,16 @@ public:
   llvm::Value *loadTile(llvm::Value *tile, llvm::Value *i);
   void storeTile(llvm::Value *tile, llvm::Value *i, llvm::Value *v);
 
+  // --- Explicit vectors, for the micro-kernels ------------------------------
+  /// Floats per vector register of the target (16 with AVX-512).
+  int vectorWidth = 8;
+  llvm::Type *vectorType();
+  /// vectorWidth consecutive elements of `node` from `index`.
+  llvm::Value *loadVector(const Node *node, llvm::Value *index);
+  llvm::Value *splat(llvm::Value *scalar);
+  /// a * b + c, fused where the target can.
+  llvm::Value *fma(llvm::Value *a, llvm::Value *b, llvm::Value *c);
+
   /// Outermost loops emitted so far (for --stats).
   int loopNests = 0;
 

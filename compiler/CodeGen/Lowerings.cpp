@@ -99,8 +99,8 @@ void dotTile(KernelEmitter &k, const Node &n, Value *r0, int R, Value *j0,
           bv.push_back(k.load(bm, addIdx(k, row, kk)));
         for (int i = 0; i < R; ++i)
           for (int j = 0; j < C; ++j)
-            next.push_back(k.b.CreateFAdd(acc[i * C + j],
-                                          k.b.CreateFMul(av[i], bv[j])));
+            next.push_back(
+                k.b.CreateFAdd(acc[i * C + j], k.b.CreateFMul(av[i], bv[j])));
         return next;
       },
       "k");
@@ -120,16 +120,18 @@ void lowerMatMulNT(KernelEmitter &k, const Node &n) {
   int64_t fullCols = M / C * C;
   // Columns of one band of `rows` rows starting at r0.
   auto band = [&](Value *r0, int rows) {
-    k.loop(fullCols / C, [&](Value *t) {
-      dotTile(k, n, r0, rows, mulIdx(k, t, C), C);
-    }, "jt");
+    k.loop(
+        fullCols / C,
+        [&](Value *t) { dotTile(k, n, r0, rows, mulIdx(k, t, C), C); }, "jt");
     for (int64_t j = fullCols; j < M; ++j)
       dotTile(k, n, r0, rows, k.i64(j), 1);
   };
   Value *rows = k.rows(&n);
   Value *tiles = k.b.CreateUDiv(rows, k.i64(R));
-  k.loop(k.i64(0), tiles, [&](Value *t) { band(mulIdx(k, t, R), R); }, "rt");
-  k.loop(mulIdx(k, tiles, R), rows, [&](Value *r) { band(r, 1); }, "row");
+  k.loop(
+      k.i64(0), tiles, [&](Value *t) { band(mulIdx(k, t, R), R); }, "rt");
+  k.loop(
+      mulIdx(k, tiles, R), rows, [&](Value *r) { band(r, 1); }, "row");
 }
 
 // Y[i,j] = sum_r A[r,i] B[r,j]   (A is [?,K], B is [?,M], Y is [K,M])

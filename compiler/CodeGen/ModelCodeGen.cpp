@@ -11,8 +11,10 @@
 #include <fmt/format.h>
 #include <llvm/IR/Constants.h>
 #include <llvm/IR/IRBuilder.h>
+#include <llvm/TargetParser/Host.h>
 
 #include <algorithm>
+#include <functional>
 #include <stdexcept>
 
 namespace sora::ir {
@@ -74,6 +76,7 @@ Function *emitKernel(CompiledModel &cm, Graph &g, const std::string &fnName,
   b.setFastMathFlags(fmf);
 
   KernelEmitter k(fn, b);
+  k.vectorWidth = cm.vectorWidth;
   k.params = fn->getArg(0);
   k.optState = fn->getArg(1);
   k.scratch = fn->getArg(2);
@@ -113,6 +116,30 @@ Function *emitKernel(CompiledModel &cm, Graph &g, const std::string &fnName,
     if (group.kind == FusionGroup::Epilogue)
       k.setBuffer(group.anchor, k.buffer(group.root));
 
+  // --profile: each op or group of the train step adds its time to its row.
+  bool profiling = cm.profile && &g == cm.train.get();
+  FunctionCallee now, add;
+  if (profiling) {
+    now = mod.getOrInsertFunction("sora_profile_now", b.getDoubleTy());
+    add = mod.getOrInsertFunction("sora_profile_add", b.getVoidTy(),
+                                  b.getInt64Ty(), b.getDoubleTy());
+  }
+  auto timed = [&](const Node &at, const std::string &phase,
+                   const std::function<void()> &emit) {
+    if (!profiling || at.layer.empty()) {
+      emit();
+      return;
+    }
+    std::string row = at.layer + "\t" + phase;
+    auto it = std::find(cm.profileRows.begin(), cm.profileRows.end(), row);
+    int64_t id = it - cm.profileRows.begin();
+    if (it == cm.profileRows.end())
+      cm.profileRows.push_back(row);
+    Value *start = b.CreateCall(now);
+    emit();
+    b.CreateCall(add, {k.i64(id), b.CreateFSub(b.CreateCall(now), start)});
+  };
+
   // Ops in order; a fused group runs at its root. The optimizer update is
   // fused only when the plan laid the gradients out for it.
   for (const auto &node : g.nodes()) {
@@ -121,17 +148,25 @@ Function *emitKernel(CompiledModel &cm, Graph &g, const std::string &fnName,
     if (group && group->kind == FusionGroup::OptimizerUpdate && !g.plan)
       group = nullptr;
     if (!group) {
-      lowering(n->op)(k, *n);
+      if (!n->operands.empty())
+        timed(*n, n->phase, [&] { lowering(n->op)(k, *n); });
+      else
+        lowering(n->op)(k, *n);
     } else if (group->root == n) {
-      if (group->kind == FusionGroup::OptimizerUpdate) {
-        lowerOptimizerGroup(k, *group, cm.layout.weightFloats);
-      } else if (group->kind == FusionGroup::UpdateEpilogue) {
-        lowerUpdateGroup(k, *group);
-      } else {
-        k.setEpilogue(group);
-        lowering(group->anchor->op)(k, *group->anchor);
-        k.setEpilogue(nullptr);
-      }
+      std::string phase = group->kind == FusionGroup::UpdateEpilogue
+                              ? "backward+update"
+                              : group->anchor->phase;
+      timed(*group->anchor, phase, [&] {
+        if (group->kind == FusionGroup::OptimizerUpdate) {
+          lowerOptimizerGroup(k, *group, cm.layout.weightFloats);
+        } else if (group->kind == FusionGroup::UpdateEpilogue) {
+          lowerUpdateGroup(k, *group);
+        } else {
+          k.setEpilogue(group);
+          lowering(group->anchor->op)(k, *group->anchor);
+          k.setEpilogue(nullptr);
+        }
+      });
     }
   }
   if (&g == cm.train.get())
@@ -217,6 +252,21 @@ Constant *paramDescs(DescriptorBuilder &d, Module &mod,
                             ConstantArray::get(type, descs), name);
 }
 
+/// The --profile rows as a private array of strings (null when none).
+Constant *profileRows(DescriptorBuilder &d, Module &mod,
+                      const std::vector<std::string> &rows,
+                      const std::string &name) {
+  if (rows.empty())
+    return d.null();
+  std::vector<Constant *> strings;
+  for (const std::string &r : rows)
+    strings.push_back(d.str(r));
+  auto *type = ArrayType::get(strings[0]->getType(), strings.size());
+  return new GlobalVariable(mod, type, true, GlobalValue::PrivateLinkage,
+                            ConstantArray::get(type, strings),
+                            name + "_profile_rows");
+}
+
 /// FNV-1a over the model's tensors (names and shapes, state included), so
 /// that a checkpoint of a different model is recognised.
 int64_t modelHash(const CompiledModel &cm) {
@@ -254,7 +304,19 @@ void emitForward(Module &mod, const std::string &fnName, const char *runtime,
 
 } // namespace
 
+/// The host's vector width in floats.
+int hostVectorWidth() {
+  llvm::StringMap<bool> features = llvm::sys::getHostCPUFeatures();
+  if (features.lookup("avx512f"))
+    return 16;
+  if (features.lookup("avx2") || features.lookup("avx"))
+    return 8;
+  return 4;
+}
+
 std::unique_ptr<Module> emitModule(CompiledModel &cm, LLVMContext &ctx) {
+  if (cm.vectorWidth == 0)
+    cm.vectorWidth = hostVectorWidth();
   const dsl::Model &model = *cm.model;
   const std::string &name = model.name;
   auto mod = std::make_unique<Module>(name, ctx);
@@ -320,7 +382,9 @@ std::unique_ptr<Module> emitModule(CompiledModel &cm, LLVMContext &ctx) {
                 d.i64(cm.layout.state.size()),
                 stateArray,
                 d.i64(modelHash(cm)),
-                d.i64(model.train ? accuracyKind(model, t) : 0)});
+                d.i64(model.train ? accuracyKind(model, t) : 0),
+                d.i64(cm.profileRows.size()),
+                profileRows(d, *mod, cm.profileRows, name)});
   auto *descVar =
       new GlobalVariable(*mod, desc->getType(), true,
                          GlobalValue::ExternalLinkage, desc, name + "_desc");

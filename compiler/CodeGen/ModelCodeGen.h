@@ -30,6 +30,13 @@ struct CompiledModel {
   int64_t scratchBytes = 0; ///< the largest kernel's
   std::string sourceDir;    ///< absolute directory of the .sora file
   int trainLoopNests = 0;   ///< outermost loops of the train-step kernel
+  /// Floats per vector register for the micro-kernels: the host's (16 with
+  /// AVX-512, 8 with AVX2, else 4) unless set for another target.
+  int vectorWidth = 0;
+  /// --profile: the train step times each op or fused group and reports it
+  /// under "<layer>\t<phase>" (one row per distinct pair).
+  bool profile = false;
+  std::vector<std::string> profileRows;
 };
 
 /// Builds the graphs (the training ones only if `withTraining` and the

@@ -202,63 +202,137 @@ void lowerOptimizerGroup(KernelEmitter &k, const FusionGroup &group,
 // completes; the row is accumulated in a small stack tile, never stored:
 //   matmul_tn: dW[i, :] = sum_r A[r, i] B[r, :]
 //   bias_grad: db[:] = sum over rows of X[row, :]
+/// dW[i0 + a, j0 + c * VW + v] = sum_r A[r, i0 + a] B[r, j0 + c * VW + v] for
+/// a < rows and c < vectors: the accumulators stay in vector registers for
+/// the whole batch (a register-blocked micro-kernel: each B vector loaded
+/// feeds `rows` fused multiply-adds); the finished block is stored to `tile`
+/// (rows x vectors * VW floats).
+void gradientBlock(KernelEmitter &k, const Node &grad, Value *i0, int64_t rows,
+                   Value *j0, int64_t vectors, Value *tile) {
+  const Node *a = grad.operands[0], *bm = grad.operands[1];
+  int64_t K_ = a->type.dims[0], M = bm->type.dims[0], VW = k.vectorWidth;
+  Value *zero = ConstantAggregateZero::get(k.vectorType());
+  std::vector<Value *> sums = k.reduce(
+      k.i64(0), k.n, std::vector<Value *>(rows * vectors, zero),
+      [&](Value *r, const std::vector<Value *> &acc) {
+        std::vector<Value *> bv, next;
+        Value *bRow = addIdx(k, mulIdx(k, r, M), j0);
+        for (int64_t c = 0; c < vectors; ++c)
+          bv.push_back(k.loadVector(bm, addIdx(k, bRow, k.i64(c * VW))));
+        Value *aRow = addIdx(k, mulIdx(k, r, K_), i0);
+        for (int64_t i = 0; i < rows; ++i) {
+          Value *s = k.splat(k.load(a, addIdx(k, aRow, k.i64(i))));
+          for (int64_t c = 0; c < vectors; ++c)
+            next.push_back(k.fma(s, bv[c], acc[i * vectors + c]));
+        }
+        return next;
+      },
+      "r");
+  for (int64_t i = 0; i < rows; ++i)
+    for (int64_t c = 0; c < vectors; ++c)
+      k.b.CreateAlignedStore(
+          sums[i * vectors + c],
+          k.b.CreateInBoundsGEP(k.b.getFloatTy(), tile,
+                                k.i64((i * vectors + c) * VW)),
+          Align(4));
+}
+
+// A gradient finished a block at a time, updating its weight as each block
+// completes; the gradient is never stored:
+//   matmul_tn: dW[i, j] = sum_r A[r, i] B[r, j], in blocks of 4 rows x 2
+//              vectors, the accumulators in registers for the whole batch
+//   bias_grad: db[:] = sum over rows of X[row, :], in a stack tile
 void lowerUpdateGroup(KernelEmitter &k, const FusionGroup &group) {
   const Node &grad = *group.anchor, &update = *group.root;
   Updater u(k, update);
   Value *w = k.buffer(update.operands[0]);
   std::vector<Value *> state = stateOf(k, update);
   const Node *x = grad.operands[0];
-  bool isMatMul = grad.op == OpKind::MatMulTN;
-  int64_t rows = isMatMul ? x->type.dims[0] : 1;
-  int64_t M = isMatMul ? grad.operands[1]->type.dims[0] : grad.type.elements();
-  // Rows of dW are finished I at a time, so that each element of B loaded
-  // feeds I multiply-adds (register blocking over the tile rows).
-  constexpr int64_t I = 4;
-  Value *tile = k.tile(I * M);
-  auto block = [&](Value *i0, int64_t count) {
-    k.loop(count * M, [&](Value *j) { k.storeTile(tile, j, k.f32(0)); }, "z");
-    if (isMatMul) {
-      // over the batch: tile[a, :] += A[r, i0 + a] * B[r, :]
-      const Node *bm = grad.operands[1];
-      int64_t K_ = x->type.dims[0];
-      k.loop(k.i64(0), k.n, [&](Value *r) {
-        std::vector<Value *> av;
-        for (int64_t a = 0; a < count; ++a)
-          av.push_back(k.load(
-              x, addIdx(k, mulIdx(k, r, K_), addIdx(k, i0, k.i64(a)))));
-        Value *bRow = mulIdx(k, r, M);
-        k.loop(M, [&](Value *j) {
-          Value *bv = k.load(bm, addIdx(k, bRow, j));
-          for (int64_t a = 0; a < count; ++a) {
-            Value *t = addIdx(k, k.i64(a * M), j);
-            k.storeTile(tile, t,
-                        k.b.CreateFAdd(k.loadTile(tile, t),
-                                       k.b.CreateFMul(av[a], bv)));
-          }
-        }, "j");
-      }, "r");
-    } else {
-      // over every row of X: tile[:] += X[row, :]
-      int64_t perRow = x->type.elements() / M;
-      k.loop(k.i64(0), k.mulRows(x, perRow), [&](Value *r) {
-        Value *row = mulIdx(k, r, M);
-        k.loop(M, [&](Value *j) {
-          k.storeTile(tile, j, k.b.CreateFAdd(k.loadTile(tile, j),
-                                              k.load(x, addIdx(k, row, j))));
-        }, "j");
-      }, "r");
-    }
-    // The finished rows update their weights.
-    Value *base = mulIdx(k, i0, M);
-    k.loop(count * M, [&](Value *j) {
-      u.update(w, state, addIdx(k, base, j), k.loadTile(tile, j));
-    }, "p");
+  if (grad.op == OpKind::BiasGrad) {
+    int64_t M = grad.type.elements(), perRow = x->type.elements() / M;
+    Value *tile = k.tile(M);
+    k.loop(
+        M, [&](Value *j) { k.storeTile(tile, j, k.f32(0)); }, "z");
+    k.loop(
+        k.i64(0), k.mulRows(x, perRow),
+        [&](Value *r) {
+          Value *row = mulIdx(k, r, M);
+          k.loop(
+              M,
+              [&](Value *j) {
+                k.storeTile(tile, j,
+                            k.b.CreateFAdd(k.loadTile(tile, j),
+                                           k.load(x, addIdx(k, row, j))));
+              },
+              "j");
+        },
+        "r");
+    k.loop(
+        M, [&](Value *j) { u.update(w, state, j, k.loadTile(tile, j)); }, "p");
+    return;
+  }
+
+  const Node *bm = grad.operands[1];
+  int64_t K_ = x->type.dims[0], M = bm->type.dims[0];
+  constexpr int64_t I = 4, V = 4;
+  int64_t J = V * k.vectorWidth;
+  int64_t fullRows = K_ / I * I, fullCols = M / J * J;
+  Value *tile = k.tile(I * J);
+  // Updates the weights of a finished rows x J block from the tile.
+  auto apply = [&](Value *i0, int64_t rows, Value *j0, int64_t cols) {
+    k.loop(
+        rows,
+        [&](Value *i) {
+          Value *wRow = addIdx(k, mulIdx(k, addIdx(k, i0, i), M), j0);
+          Value *tRow = mulIdx(k, i, cols);
+          k.loop(
+              cols,
+              [&](Value *j) {
+                u.update(w, state, addIdx(k, wRow, j),
+                         k.loadTile(tile, addIdx(k, tRow, j)));
+              },
+              "p");
+        },
+        "a");
   };
-  int64_t full = rows / I;
-  if (isMatMul && full > 0)
-    k.loop(full, [&](Value *t) { block(mulIdx(k, t, I), I); }, "it");
-  for (int64_t i = isMatMul ? full * I : 0; i < rows; ++i)
-    block(k.i64(i), 1);
+  // Blocks of rows x J columns over the full columns, then the whole
+  // vectors left, then the columns left over, one dot product over the
+  // batch each.
+  int64_t VW = k.vectorWidth;
+  int64_t restVectors = (M - fullCols) / VW;
+  int64_t vectorCols = fullCols + restVectors * VW;
+  auto band = [&](Value *i0, int64_t rows) {
+    k.loop(
+        fullCols / J,
+        [&](Value *t) {
+          Value *j0 = mulIdx(k, t, J);
+          gradientBlock(k, grad, i0, rows, j0, V, tile);
+          apply(i0, rows, j0, J);
+        },
+        "jt");
+    if (restVectors > 0) {
+      gradientBlock(k, grad, i0, rows, k.i64(fullCols), restVectors, tile);
+      apply(i0, rows, k.i64(fullCols), restVectors * VW);
+    }
+    for (int64_t j = vectorCols; j < M; ++j)
+      for (int64_t i = 0; i < rows; ++i) {
+        Value *row = addIdx(k, i0, k.i64(i));
+        Value *sum = k.reduce(
+            k.i64(0), k.n, {k.f32(0)},
+            [&](Value *r, const std::vector<Value *> &acc) {
+              Value *av = k.load(x, addIdx(k, mulIdx(k, r, K_), row));
+              Value *bv = k.load(bm, addIdx(k, mulIdx(k, r, M), k.i64(j)));
+              return std::vector<Value *>{k.fma(av, bv, acc[0])};
+            },
+            "r")[0];
+        u.update(w, state, addIdx(k, mulIdx(k, row, M), k.i64(j)), sum);
+      }
+  };
+  if (fullRows > 0)
+    k.loop(
+        fullRows / I, [&](Value *t) { band(mulIdx(k, t, I), I); }, "it");
+  for (int64_t i = fullRows; i < K_; ++i)
+    band(k.i64(i), 1);
 }
 
 void registerOptimizerLowerings(LoweringTable &t) {

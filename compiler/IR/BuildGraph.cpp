@@ -96,6 +96,7 @@ Forward buildForward(Graph &g, const dsl::Model &model, bool training,
   for (size_t i = 0; i < model.nodes.size(); ++i) {
     const dsl::Node &n = model.nodes[i];
     bool isOutput = int(i) == model.output;
+    size_t first = g.nodes().size();
     Node *value = nullptr;
     Node *x = n.inputs.empty() ? nullptr : values[n.inputs[0]];
     switch (n.kind) {
@@ -152,6 +153,11 @@ Forward buildForward(Graph &g, const dsl::Model &model, bool training,
     if (value != x)
       value->loc = n.range;
     values[i] = value;
+    // Weighted layers by name; the others by what they do.
+    g.label(first,
+            n.hasWeights() ? n.name
+                           : (value != x ? mnemonic(value->op) : "identity"),
+            "forward");
   }
   fwd.output = values[model.output];
   return fwd;
@@ -193,6 +199,12 @@ LossNodes buildLoss(Graph &g, const Forward &fwd,
   };
   LossNodes l;
   Node *scores = fwd.output;
+  size_t first = g.nodes().size();
+  struct Label {
+    Graph &g;
+    size_t first;
+    ~Label() { g.label(first, "loss", "forward"); }
+  } label{g, first};
   switch (train.loss) {
   case dsl::LossKind::CategoricalCrossentropy:
     scores = require(ActivationKind::Softmax, "softmax");

@@ -136,6 +136,15 @@ std::vector<Node *> Graph::params(ParamRole role) const {
   return out;
 }
 
+void Graph::label(size_t first, const std::string &layer,
+                  const std::string &phase) {
+  for (size_t i = first; i < nodes_.size(); ++i)
+    if (nodes_[i]->layer.empty()) {
+      nodes_[i]->layer = layer;
+      nodes_[i]->phase = phase;
+    }
+}
+
 void Graph::replaceAllUses(Node *from, Node *to) {
   for (auto &n : nodes_)
     for (Node *&o : n->operands)

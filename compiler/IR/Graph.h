@@ -74,6 +74,9 @@ struct Node {
   int64_t fanIn = 0, fanOut = 0;
 
   int group = -1; ///< index into Graph::groups, or -1
+  /// For --profile: the layer this op computes for ("hidden", "loss") and
+  /// in which phase ("forward", "backward", "update").
+  std::string layer, phase;
 
   double attr(const std::string &name) const;
   bool hasResult() const { return !type.none; }
@@ -140,6 +143,10 @@ public:
   std::vector<FusionGroup> groups;
   /// Made by the plan pass.
   std::optional<MemoryPlan> plan;
+
+  /// Labels the nodes from index `first` on (those made since) with a layer
+  /// and a phase, unless already labelled.
+  void label(size_t first, const std::string &layer, const std::string &phase);
 
   /// Makes every reader of `from` (and every output) read `to` instead.
   void replaceAllUses(Node *from, Node *to);

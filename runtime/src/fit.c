@@ -120,7 +120,9 @@ static sora_status train_epochs(sora_model *m, const fit_plan *plan) {
 
   size_t x_row = (size_t)d->input_size * sizeof(float);
   size_t y_row = (size_t)d->label_size * sizeof(float);
-  for (int64_t epoch = m->epoch + 1; epoch <= plan->epochs; ++epoch) {
+  int64_t first_epoch = m->epoch + 1;
+  sora_profile_reset();
+  for (int64_t epoch = first_epoch; epoch <= plan->epochs; ++epoch) {
     if (o->verbose) {
       printf("Epoch %" PRId64 "/%" PRId64 "\n", epoch, plan->epochs);
       fflush(stdout);
@@ -189,6 +191,8 @@ static sora_status train_epochs(sora_model *m, const fit_plan *plan) {
     if (o->callback && o->callback(&r, o->user))
       break;
   }
+  if (o->verbose && m->epoch >= first_epoch)
+    sora_profile_print(d, m->epoch - first_epoch + 1);
 
 done:
   sora_free(order);

@@ -46,6 +46,7 @@ const char *kRunUsage =
     "  --init W            start from the checkpoint W (safetensors)\n"
     "  --save W            write the trained model to W (safetensors)\n"
     "  --report json       end with one line of JSON: the final metrics\n"
+    "  --profile           time each layer's forward, backward and update\n"
     "usage: sorac eval FILE.sora --weights W [--data DIR] [--model NAME]\n"
     "                 [--report json]\n";
 
@@ -53,6 +54,7 @@ struct RunOptions {
   bool eval = false;
   std::string input, data, model, init, save, weights, report;
   int64_t epochs = 0, limit = 0, seed = -1, threads = 1;
+  bool profile = false;
 };
 
 int usage(const std::string &message) {
@@ -78,6 +80,10 @@ int parseRunArgs(int argc, char **argv, RunOptions &o) {
     if (arg == "-h" || arg == "--help") {
       std::cout << kRunUsage;
       return kOk;
+    }
+    if (arg == "--profile") {
+      o.profile = true;
+      continue;
     }
     std::string value;
     size_t eq = arg.find('=');
@@ -206,6 +212,7 @@ int runCommand(int argc, char **argv) {
   // Compile as for an object file, then JIT.
   sora::ir::CompiledModel cm =
       sora::ir::buildModelGraphs(*model, absoluteDirectory(file.directory()));
+  cm.profile = o.profile;
   auto ctx = std::make_unique<llvm::LLVMContext>();
   std::unique_ptr<llvm::Module> mod = sora::ir::emitModule(cm, *ctx);
   std::string error;

@@ -97,6 +97,8 @@ const char *kUsage =
     "  --target=TRIPLE    target triple (default: the host)\n"
     "  --mcpu=CPU         target CPU (default: the host's)\n"
     "  -Werror            treat warnings as errors\n"
+    "  --profile          the train step times each layer's forward,\n"
+    "                     backward and update; fit prints the table\n"
     "  -h, --help         this text\n";
 
 struct Options {
@@ -113,6 +115,7 @@ struct Options {
   bool printAfterAll = false;
   bool verifyEach = false;
   bool stats = false;
+  bool profile = false;
   sora::ir::PipelineOptions pipeline;
 };
 
@@ -166,6 +169,8 @@ int parseArgs(int argc, char **argv, Options &o) {
       o.verifyEach = true;
     } else if (arg == "--stats") {
       o.stats = true;
+    } else if (arg == "--profile") {
+      o.profile = true;
     } else if (arg.size() > 1 && arg[0] == '-') {
       return usageError("unknown option '" + arg + "'");
     } else if (o.input.empty()) {
@@ -389,6 +394,7 @@ int run(const Options &o) {
   bool forward = o.emit == "ir" || o.emit == "dot" || o.emit == "mermaid";
   sora::ir::CompiledModel cm = sora::ir::buildModelGraphs(
       *model, absoluteDirectory(file.directory()), o.pipeline, !forward);
+  cm.profile = o.profile;
   if (o.stats && cm.train) {
     sora::ir::PipelineOptions none;
     sora::ir::CompiledModel bare = sora::ir::buildModelGraphs(

@@ -133,6 +133,10 @@ typedef struct sora_model_desc {
   /* enum sora_metric_kind: how the kernels count "correct" (for messages
      and reports only; the kernels do the counting). */
   int64_t accuracy_kind;
+  /* `sorac --profile`: the train-step kernel times each op (or fused group)
+     and adds it to one of these rows, "<layer>\t<phase>". */
+  int64_t num_profile;
+  const char *const *profile_rows;
 } sora_model_desc;
 
 enum sora_metric_kind {
@@ -308,6 +312,20 @@ sora_status sora_dataset_load_csv(const sora_data_spec *spec,
 sora_status sora_dataset_load(const sora_data_spec *spec, const char *data_dir,
                               const char *source_dir, sora_dataset *out);
 void sora_dataset_free(sora_dataset *d);
+
+/*===--- Profiling (models compiled with --profile)
+ * ------------------------===*/
+
+/// Seconds on a monotonic clock (called by profiled kernels).
+double sora_profile_now(void);
+/// Adds `seconds` to profile row `row` (called by profiled kernels).
+void sora_profile_add(int64_t row, double seconds);
+/// Clears the profile rows.
+void sora_profile_reset(void);
+/// Prints the rows of `desc` as a table: milliseconds per epoch over
+/// `epochs` epochs and the share of the total. fit calls it after training
+/// a profiled model when verbose.
+void sora_profile_print(const sora_model_desc *desc, int64_t epochs);
 
 /*===--- Storage and randomness
  * --------------------------------------------===*/
