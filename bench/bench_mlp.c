@@ -102,7 +102,12 @@ int main(int argc, char **argv) {
   for (int i = 1; i < argc; ++i) {
     if (i + 1 < argc && strcmp(argv[i], "--data") == 0)
       data_dir = argv[++i];
-    else if (i + 1 < argc && strcmp(argv[i], "--infer-runs") == 0)
+    else if (i + 1 < argc && strcmp(argv[i], "--threads") == 0) {
+      if (sora_set_threads(atol(argv[++i])) != SORA_OK) {
+        fprintf(stderr, "error: %s\n", sora_last_error());
+        return 2;
+      }
+    } else if (i + 1 < argc && strcmp(argv[i], "--infer-runs") == 0)
       infer_runs = atol(argv[++i]);
     else if (i + 1 < argc && strcmp(argv[i], "--latency-calls") == 0)
       latency_calls = atol(argv[++i]);

@@ -80,6 +80,62 @@ Value *KernelEmitter::fma(Value *a, Value *b_, Value *c) {
   return call(Intrinsic::fmuladd, {a, b_, c});
 }
 
+void KernelEmitter::parallelLoop(
+    Value *count, int64_t workPerIteration,
+    const std::function<void(KernelEmitter &, Value *)> &body) {
+  Module &mod = *fn_->getParent();
+  LLVMContext &ctx = mod.getContext();
+  llvm::Type *ptr = PointerType::getUnqual(ctx);
+  llvm::Type *intTy = b.getInt64Ty();
+  // The kernel's arguments, in a struct on the stack that workers read,
+  // filled at the top of the kernel (they are its arguments).
+  StructType *argsType =
+      StructType::get(ctx, {ptr, ptr, ptr, ptr, ptr, intTy, intTy, ptr});
+  if (!context_) {
+    IRBuilder<> entry(&fn_->getEntryBlock(), fn_->getEntryBlock().begin());
+    context_ = entry.CreateAlloca(argsType);
+    Value *fields[] = {params, optState, scratch, x, y, n, step, out};
+    for (unsigned i = 0; i < 8; ++i)
+      entry.CreateStore(fields[i],
+                        entry.CreateStructGEP(argsType, context_, i));
+  }
+
+  // The body: void fn(ptr args, i64 begin, i64 end).
+  FunctionType *bodyType =
+      FunctionType::get(b.getVoidTy(), {ptr, intTy, intTy}, false);
+  Function *part = Function::Create(
+      bodyType, Function::InternalLinkage,
+      fn_->getName() + ".part" + std::to_string(parallelLoops_++), mod);
+  part->addFnAttr(Attribute::NoUnwind);
+  part->getArg(0)->setName("args");
+  part->getArg(1)->setName("begin");
+  part->getArg(2)->setName("end");
+  IRBuilder<> pb(BasicBlock::Create(ctx, "entry", part));
+  pb.setFastMathFlags(b.getFastMathFlags());
+  KernelEmitter k(part, pb);
+  Value *args = part->getArg(0);
+  Value **fields[] = {&k.params, &k.optState, &k.scratch, &k.x,
+                      &k.y,      &k.n,        &k.step,    &k.out};
+  const char *names[] = {"params", "opt_state", "scratch", "x",
+                         "y",      "n",         "step",    "out"};
+  for (unsigned i = 0; i < 8; ++i)
+    *fields[i] = pb.CreateLoad(argsType->getElementType(i),
+                               pb.CreateStructGEP(argsType, args, i), names[i]);
+  k.vectorWidth = vectorWidth;
+  k.epilogue_ = epilogue_;
+  k.installBuffers = installBuffers;
+  installBuffers(k);
+  k.loop(
+      part->getArg(1), part->getArg(2), [&](Value *i) { body(k, i); }, "par");
+  pb.CreateRetVoid();
+
+  FunctionCallee parallelFor = mod.getOrInsertFunction(
+      "sora_parallel_for", b.getVoidTy(), ptr, ptr, intTy, intTy);
+  Value *work = b.CreateMul(count, i64(workPerIteration));
+  b.CreateCall(parallelFor, {part, context_, count, work});
+  ++loopNests;
+}
+
 Value *KernelEmitter::tile(int64_t floats) {
   // In the entry block, so that it is allocated once per call.
   IRBuilder<> entry(&fn_->getEntryBlock(), fn_->getEntryBlock().begin());

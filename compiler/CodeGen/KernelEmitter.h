@@ -69,6 +69,19 @@ public:
   /// a * b + c, fused where the target can.
   llvm::Value *fma(llvm::Value *a, llvm::Value *b, llvm::Value *c);
 
+  // --- Threads -----------------------------------------------------------
+  /// Sets a fresh emitter up like this one (kernel arguments, buffers): the
+  /// body of a parallel loop runs in a function of its own.
+  std::function<void(KernelEmitter &)> installBuffers;
+  /// for (i = 0; i < count; ++i) body(e, i), the iterations shared among
+  /// the runtime's threads (sora_parallel_for) when the loop does at least
+  /// a threshold of work; `workPerIteration` estimates its multiply-adds.
+  /// The body is emitted into another function through emitter `e`: it
+  /// must not use values of the enclosing code other than constants.
+  void
+  parallelLoop(llvm::Value *count, int64_t workPerIteration,
+               const std::function<void(KernelEmitter &, llvm::Value *)> &body);
+
   /// Outermost loops emitted so far (for --stats).
   int loopNests = 0;
 
@@ -119,6 +132,8 @@ private:
   std::map<const Node *, llvm::Value *> buffers_;
   const FusionGroup *epilogue_ = nullptr;
   int depth_ = 0;
+  llvm::Value *context_ = nullptr; ///< the kernel arguments, for workers
+  int parallelLoops_ = 0;
 };
 
 /// An elementwise op's math on one element (Formulas.cpp).

@@ -115,23 +115,24 @@ void dotTile(KernelEmitter &k, const Node &n, Value *r0, int R, Value *j0,
 // Y[r,j] = sum_k A[r,k] B[j,k]   (B is [M,K]): dot products in 4 x 4
 // tiles, with narrower tiles at the edges of the batch and of M.
 void lowerMatMulNT(KernelEmitter &k, const Node &n) {
-  int64_t M = n.operands[1]->type.dims[0];
+  int64_t M = n.operands[1]->type.dims[0], K_ = n.operands[1]->type.dims[1];
   constexpr int R = 4, C = 4;
   int64_t fullCols = M / C * C;
   // Columns of one band of `rows` rows starting at r0.
-  auto band = [&](Value *r0, int rows) {
-    k.loop(
+  auto band = [&](KernelEmitter &e, Value *r0, int rows) {
+    e.loop(
         fullCols / C,
-        [&](Value *t) { dotTile(k, n, r0, rows, mulIdx(k, t, C), C); }, "jt");
+        [&](Value *t) { dotTile(e, n, r0, rows, mulIdx(e, t, C), C); }, "jt");
     for (int64_t j = fullCols; j < M; ++j)
-      dotTile(k, n, r0, rows, k.i64(j), 1);
+      dotTile(e, n, r0, rows, e.i64(j), 1);
   };
-  Value *rows = k.rows(&n);
-  Value *tiles = k.b.CreateUDiv(rows, k.i64(R));
+  // Bands of R rows shared among threads, then the rows left over.
+  Value *tiles = k.b.CreateUDiv(k.rows(&n), k.i64(R));
+  k.parallelLoop(tiles, R * M * K_, [&](KernelEmitter &e, Value *t) {
+    band(e, mulIdx(e, t, R), R);
+  });
   k.loop(
-      k.i64(0), tiles, [&](Value *t) { band(mulIdx(k, t, R), R); }, "rt");
-  k.loop(
-      mulIdx(k, tiles, R), rows, [&](Value *r) { band(r, 1); }, "row");
+      mulIdx(k, tiles, R), k.rows(&n), [&](Value *r) { band(k, r, 1); }, "row");
 }
 
 // Y[i,j] = sum_r A[r,i] B[r,j]   (A is [?,K], B is [?,M], Y is [K,M])

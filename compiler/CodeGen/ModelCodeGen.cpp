@@ -91,30 +91,33 @@ Function *emitKernel(CompiledModel &cm, Graph &g, const std::string &fnName,
   cm.scratchBytes = std::max(cm.scratchBytes, plan.bytes);
 
   // Buffers: inputs are arguments, params live in their blocks, the rest in
-  // scratch.
-  bool sawSamples = false;
-  for (const auto &node : g.nodes()) {
-    const Node *n = node.get();
-    if (n->op == OpKind::Input) {
-      k.setBuffer(n, sawSamples ? k.y : k.x);
-      sawSamples = true;
-    } else if (n->op == OpKind::Param) {
-      const ParamSlot *slot = cm.layout.find(n->name);
-      Value *base = n->role == ParamRole::Weight ? k.params : k.optState;
-      k.setBuffer(n, b.CreateInBoundsGEP(b.getFloatTy(), base,
-                                         k.i64(slot->offset), n->name));
-    } else if (n == direct) {
-      k.setBuffer(n, k.out);
-    } else if (plan.offset.count(n)) {
-      k.setBuffer(n, b.CreateInBoundsGEP(b.getInt8Ty(), k.scratch,
-                                         k.i64(plan.offset[n])));
+  // scratch; a fused anchor writes through to its group's root buffer. The
+  // same set-up runs at the top of each parallel loop's own function.
+  k.installBuffers = [&cm, &g, plan, direct](KernelEmitter &e) {
+    IRBuilder<> &eb = e.b;
+    bool sawSamples = false;
+    for (const auto &node : g.nodes()) {
+      const Node *n = node.get();
+      if (n->op == OpKind::Input) {
+        e.setBuffer(n, sawSamples ? e.y : e.x);
+        sawSamples = true;
+      } else if (n->op == OpKind::Param) {
+        const ParamSlot *slot = cm.layout.find(n->name);
+        Value *base = n->role == ParamRole::Weight ? e.params : e.optState;
+        e.setBuffer(n, eb.CreateInBoundsGEP(eb.getFloatTy(), base,
+                                            e.i64(slot->offset), n->name));
+      } else if (n == direct) {
+        e.setBuffer(n, e.out);
+      } else if (auto it = plan.offset.find(n); it != plan.offset.end()) {
+        e.setBuffer(n, eb.CreateInBoundsGEP(eb.getInt8Ty(), e.scratch,
+                                            e.i64(it->second)));
+      }
     }
-  }
-
-  // A fused anchor writes through to its group's root buffer.
-  for (const FusionGroup &group : g.groups)
-    if (group.kind == FusionGroup::Epilogue)
-      k.setBuffer(group.anchor, k.buffer(group.root));
+    for (const FusionGroup &group : g.groups)
+      if (group.kind == FusionGroup::Epilogue)
+        e.setBuffer(group.anchor, e.buffer(group.root));
+  };
+  k.installBuffers(k);
 
   // --profile: each op or group of the train step adds its time to its row.
   bool profiling = cm.profile && &g == cm.train.get();

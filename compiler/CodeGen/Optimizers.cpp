@@ -244,11 +244,11 @@ void gradientBlock(KernelEmitter &k, const Node &grad, Value *i0, int64_t rows,
 //   bias_grad: db[:] = sum over rows of X[row, :], in a stack tile
 void lowerUpdateGroup(KernelEmitter &k, const FusionGroup &group) {
   const Node &grad = *group.anchor, &update = *group.root;
-  Updater u(k, update);
-  Value *w = k.buffer(update.operands[0]);
-  std::vector<Value *> state = stateOf(k, update);
   const Node *x = grad.operands[0];
   if (grad.op == OpKind::BiasGrad) {
+    Updater u(k, update);
+    Value *w = k.buffer(update.operands[0]);
+    std::vector<Value *> state = stateOf(k, update);
     int64_t M = grad.type.elements(), perRow = x->type.elements() / M;
     Value *tile = k.tile(M);
     k.loop(
@@ -275,64 +275,69 @@ void lowerUpdateGroup(KernelEmitter &k, const FusionGroup &group) {
   const Node *bm = grad.operands[1];
   int64_t K_ = x->type.dims[0], M = bm->type.dims[0];
   constexpr int64_t I = 4, V = 4;
-  int64_t J = V * k.vectorWidth;
+  int64_t VW = k.vectorWidth, J = V * VW;
   int64_t fullRows = K_ / I * I, fullCols = M / J * J;
-  Value *tile = k.tile(I * J);
-  // Updates the weights of a finished rows x J block from the tile.
-  auto apply = [&](Value *i0, int64_t rows, Value *j0, int64_t cols) {
-    k.loop(
-        rows,
-        [&](Value *i) {
-          Value *wRow = addIdx(k, mulIdx(k, addIdx(k, i0, i), M), j0);
-          Value *tRow = mulIdx(k, i, cols);
-          k.loop(
-              cols,
-              [&](Value *j) {
-                u.update(w, state, addIdx(k, wRow, j),
-                         k.loadTile(tile, addIdx(k, tRow, j)));
-              },
-              "p");
-        },
-        "a");
-  };
-  // Blocks of rows x J columns over the full columns, then the whole
-  // vectors left, then the columns left over, one dot product over the
-  // batch each.
-  int64_t VW = k.vectorWidth;
   int64_t restVectors = (M - fullCols) / VW;
   int64_t vectorCols = fullCols + restVectors * VW;
-  auto band = [&](Value *i0, int64_t rows) {
-    k.loop(
+  // One band of `rows` weight rows from i0, emitted through `e`: blocks of
+  // rows x J columns, the whole vectors left, then the columns left over
+  // (one dot product over the batch each); each block updates its weights
+  // as soon as it is finished.
+  auto band = [&](KernelEmitter &e, Value *i0, int64_t rows) {
+    Updater u(e, update);
+    Value *w = e.buffer(update.operands[0]);
+    std::vector<Value *> state = stateOf(e, update);
+    Value *tile = e.tile(I * J);
+    auto apply = [&](Value *j0, int64_t cols) {
+      e.loop(
+          rows,
+          [&](Value *i) {
+            Value *wRow = addIdx(e, mulIdx(e, addIdx(e, i0, i), M), j0);
+            Value *tRow = mulIdx(e, i, cols);
+            e.loop(
+                cols,
+                [&](Value *j) {
+                  u.update(w, state, addIdx(e, wRow, j),
+                           e.loadTile(tile, addIdx(e, tRow, j)));
+                },
+                "p");
+          },
+          "a");
+    };
+    e.loop(
         fullCols / J,
         [&](Value *t) {
-          Value *j0 = mulIdx(k, t, J);
-          gradientBlock(k, grad, i0, rows, j0, V, tile);
-          apply(i0, rows, j0, J);
+          Value *j0 = mulIdx(e, t, J);
+          gradientBlock(e, grad, i0, rows, j0, V, tile);
+          apply(j0, J);
         },
         "jt");
     if (restVectors > 0) {
-      gradientBlock(k, grad, i0, rows, k.i64(fullCols), restVectors, tile);
-      apply(i0, rows, k.i64(fullCols), restVectors * VW);
+      gradientBlock(e, grad, i0, rows, e.i64(fullCols), restVectors, tile);
+      apply(e.i64(fullCols), restVectors * VW);
     }
     for (int64_t j = vectorCols; j < M; ++j)
       for (int64_t i = 0; i < rows; ++i) {
-        Value *row = addIdx(k, i0, k.i64(i));
-        Value *sum = k.reduce(
-            k.i64(0), k.n, {k.f32(0)},
+        Value *row = addIdx(e, i0, e.i64(i));
+        Value *sum = e.reduce(
+            e.i64(0), e.n, {e.f32(0)},
             [&](Value *r, const std::vector<Value *> &acc) {
-              Value *av = k.load(x, addIdx(k, mulIdx(k, r, K_), row));
-              Value *bv = k.load(bm, addIdx(k, mulIdx(k, r, M), k.i64(j)));
-              return std::vector<Value *>{k.fma(av, bv, acc[0])};
+              Value *av = e.load(x, addIdx(e, mulIdx(e, r, K_), row));
+              Value *bv = e.load(bm, addIdx(e, mulIdx(e, r, M), e.i64(j)));
+              return std::vector<Value *>{e.fma(av, bv, acc[0])};
             },
             "r")[0];
-        u.update(w, state, addIdx(k, mulIdx(k, row, M), k.i64(j)), sum);
+        u.update(w, state, addIdx(e, mulIdx(e, row, M), e.i64(j)), sum);
       }
   };
+  // Bands of I rows are independent (each writes its own weights): they
+  // are shared among threads.
   if (fullRows > 0)
-    k.loop(
-        fullRows / I, [&](Value *t) { band(mulIdx(k, t, I), I); }, "it");
+    k.parallelLoop(
+        k.i64(fullRows / I), I * M * 128,
+        [&](KernelEmitter &e, Value *t) { band(e, mulIdx(e, t, I), I); });
   for (int64_t i = fullRows; i < K_; ++i)
-    band(k.i64(i), 1);
+    band(k, k.i64(i), 1);
 }
 
 void registerOptimizerLowerings(LoweringTable &t) {

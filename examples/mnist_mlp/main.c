@@ -2,13 +2,14 @@
  * the runtime, run the train block, print the test accuracy.
  *
  *   mnist_mlp [--data DIR] [--epochs N] [--limit N] [--validation-split F]
- *             [--seed N]
+ *             [--seed N] [--threads N]
  *
  * --data is where relative data paths are looked up first (then the .sora
  * file's directory, then /usr/share/datasets); --epochs and --limit override
  * the train block's epochs and use only the first N training samples;
  * --validation-split overrides the fraction held out; --seed replaces the
- * train block's seed (weights and shuffling). */
+ * train block's seed (weights and shuffling); --threads shares the big
+ * loops among threads (the results do not change). */
 #include "model.h"
 
 #include <stdio.h>
@@ -24,7 +25,7 @@ static int add_seconds(const sora_epoch_report *r, void *user) {
 static int usage(const char *prog) {
   fprintf(stderr,
           "usage: %s [--data DIR] [--epochs N] [--limit N] "
-          "[--validation-split F] [--seed N]\n",
+          "[--validation-split F] [--seed N] [--threads N]\n",
           prog);
   return 2;
 }
@@ -43,7 +44,12 @@ int main(int argc, char **argv) {
       options.validation_split = atof(argv[++i]);
     else if (i + 1 < argc && strcmp(argv[i], "--seed") == 0)
       options.seed = atoll(argv[++i]);
-    else
+    else if (i + 1 < argc && strcmp(argv[i], "--threads") == 0) {
+      if (sora_set_threads(atoll(argv[++i])) != SORA_OK) {
+        fprintf(stderr, "error: %s\n", sora_last_error());
+        return 2;
+      }
+    } else
       return usage(argv[0]);
   }
 

@@ -41,7 +41,8 @@ const char *kRunUsage =
     "  --epochs N          train to N epochs instead of the train block's\n"
     "  --limit N           use only the first N training samples\n"
     "  --seed N            seed weights and shuffling with N\n"
-    "  --threads N         worker threads (this version runs on 1)\n"
+    "  --threads N         threads for the big loops (default 1); results\n"
+    "                      are the same for every count\n"
     "  --model NAME        the model to train when the file has several\n"
     "  --init W            start from the checkpoint W (safetensors)\n"
     "  --save W            write the trained model to W (safetensors)\n"
@@ -234,6 +235,8 @@ int runCommand(int argc, char **argv) {
     throw std::logic_error(llvm::toString(symbol.takeError()));
   const sora_model_desc *desc = symbol->toPtr<const sora_model_desc *>();
 
+  if (sora_set_threads(o.threads) != SORA_OK)
+    return runtimeError("cannot start the threads");
   sora_model *m = nullptr;
   if (sora_model_create(desc, &m) != SORA_OK)
     return runtimeError("cannot create the model");

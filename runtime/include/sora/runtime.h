@@ -313,6 +313,22 @@ sora_status sora_dataset_load(const sora_data_spec *spec, const char *data_dir,
                               const char *source_dir, sora_dataset *out);
 void sora_dataset_free(sora_dataset *d);
 
+/*===--- Threads
+ * ------------------------------------------------------------===*/
+
+/// Worker threads for the generated kernels' big loops (1, the default,
+/// runs everything on the calling thread). Results do not depend on it: no
+/// reduction is split across threads.
+sora_status sora_set_threads(int64_t threads);
+int64_t sora_threads(void);
+
+/// Runs fn(ctx, begin, end) over [0, count) cut into one contiguous range
+/// per thread (called by generated kernels). `work` estimates the loop's
+/// multiply-adds: small loops run inline on the calling thread.
+typedef void (*sora_range_fn)(void *ctx, int64_t begin, int64_t end);
+void sora_parallel_for(sora_range_fn fn, void *ctx, int64_t count,
+                       int64_t work);
+
 /*===--- Profiling (models compiled with --profile)
  * ------------------------===*/
 

@@ -1,0 +1,139 @@
+/*===- threads.c - The runtime's thread pool ------------------------------===*
+ *
+ * Generated kernels hand their big loops to sora_parallel_for: the
+ * iterations are cut into one contiguous range per thread, the calling
+ * thread runs the first and persistent workers the others. Each iteration
+ * writes its own outputs (the compiler never splits a reduction across
+ * threads), so results are identical for every thread count.
+ *
+ * A training step hands over a few loops of tens of microseconds each, so
+ * waking a sleeping thread would cost as much as the work: workers spin on
+ * the job counter for a while before they sleep, and the caller spins until
+ * the workers are done.
+ *
+ *===----------------------------------------------------------------------===*/
+#include "internal.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+
+enum { kMaxThreads = 64 };
+
+/* Below this much work (about multiply-adds) a loop runs inline. */
+static const int64_t kMinWork = 1 << 17;
+/* Spins before a worker sleeps: about a millisecond. */
+static const int kSpins = 200000;
+
+static struct {
+  pthread_mutex_t lock;
+  pthread_cond_t start;
+  int64_t threads; /* including the caller */
+  int64_t started; /* workers created */
+  /* The job, written before `generation` is bumped. */
+  sora_range_fn fn;
+  void *ctx;
+  int64_t count;
+  int64_t job_threads;
+  atomic_uint_fast64_t generation;
+  atomic_int_fast64_t pending; /* workers yet to finish the job */
+} g_pool = {PTHREAD_MUTEX_INITIALIZER,
+            PTHREAD_COND_INITIALIZER,
+            1,
+            0,
+            NULL,
+            NULL,
+            0,
+            0,
+            0,
+            0};
+
+static inline void cpu_relax(void) {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#endif
+}
+
+/* The part of [0, count) that thread `t` of `threads` runs. */
+static void chunk(int64_t count, int64_t threads, int64_t t, int64_t *begin,
+                  int64_t *end) {
+  *begin = count * t / threads;
+  *end = count * (t + 1) / threads;
+}
+
+static void *worker(void *arg) {
+  int64_t t = (int64_t)(intptr_t)arg;
+  uint_fast64_t seen = atomic_load(&g_pool.generation);
+  for (;;) {
+    int spins = 0;
+    while (atomic_load_explicit(&g_pool.generation, memory_order_acquire) ==
+           seen) {
+      if (++spins < kSpins) {
+        cpu_relax();
+        continue;
+      }
+      pthread_mutex_lock(&g_pool.lock);
+      while (atomic_load(&g_pool.generation) == seen)
+        pthread_cond_wait(&g_pool.start, &g_pool.lock);
+      pthread_mutex_unlock(&g_pool.lock);
+    }
+    seen = atomic_load_explicit(&g_pool.generation, memory_order_acquire);
+    if (t < g_pool.job_threads) {
+      int64_t begin, end;
+      chunk(g_pool.count, g_pool.job_threads, t, &begin, &end);
+      if (begin < end)
+        g_pool.fn(g_pool.ctx, begin, end);
+    }
+    atomic_fetch_sub_explicit(&g_pool.pending, 1, memory_order_release);
+  }
+  return NULL;
+}
+
+sora_status sora_set_threads(int64_t threads) {
+  if (threads < 1 || threads > kMaxThreads)
+    return sora_fail(SORA_ERR_ARGUMENT,
+                     "sora_set_threads: %lld threads; expected 1 to %d",
+                     (long long)threads, kMaxThreads);
+  pthread_mutex_lock(&g_pool.lock);
+  while (g_pool.started < threads - 1) {
+    pthread_t id;
+    if (pthread_create(&id, NULL, worker,
+                       (void *)(intptr_t)(g_pool.started + 1)) != 0) {
+      pthread_mutex_unlock(&g_pool.lock);
+      return sora_fail(SORA_ERR_MEMORY, "cannot start a worker thread");
+    }
+    pthread_detach(id);
+    ++g_pool.started;
+  }
+  g_pool.threads = threads;
+  pthread_mutex_unlock(&g_pool.lock);
+  return SORA_OK;
+}
+
+int64_t sora_threads(void) { return g_pool.threads; }
+
+void sora_parallel_for(sora_range_fn fn, void *ctx, int64_t count,
+                       int64_t work) {
+  int64_t threads = g_pool.threads < count ? g_pool.threads : count;
+  if (threads <= 1 || work < kMinWork) {
+    if (count > 0)
+      fn(ctx, 0, count);
+    return;
+  }
+  g_pool.fn = fn;
+  g_pool.ctx = ctx;
+  g_pool.count = count;
+  g_pool.job_threads = threads;
+  atomic_store(&g_pool.pending, g_pool.started);
+  atomic_fetch_add_explicit(&g_pool.generation, 1, memory_order_release);
+  /* Wake sleepers: they test the counter under the lock. */
+  pthread_mutex_lock(&g_pool.lock);
+  pthread_cond_broadcast(&g_pool.start);
+  pthread_mutex_unlock(&g_pool.lock);
+
+  int64_t begin, end;
+  chunk(count, threads, 0, &begin, &end);
+  fn(ctx, begin, end);
+  while (atomic_load_explicit(&g_pool.pending, memory_order_acquire) > 0)
+    cpu_relax();
+}
