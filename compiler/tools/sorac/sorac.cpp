@@ -24,7 +24,9 @@
 #include "sora/dsl/Parser.h"
 #include "sora/dsl/Sema.h"
 
+#include <llvm/Config/llvm-config.h>
 #include <llvm/IR/Verifier.h>
+#include <llvm/TargetParser/Host.h>
 #include <llvm/Support/raw_ostream.h>
 
 #include <cerrno>
@@ -97,6 +99,10 @@ const char *kUsage =
     "  --target=TRIPLE    target triple (default: the host)\n"
     "  --mcpu=CPU         target CPU (default: the host's)\n"
     "  -Werror            treat warnings as errors\n"
+    "  -MD [-MF FILE]     also write a make depfile (OUT.d, or FILE) for\n"
+    "                     build systems: the object and header depend on\n"
+    "                     the .sora file\n"
+    "  --version          the version of sorac and of its LLVM\n"
     "  --profile          the train step times each layer's forward,\n"
     "                     backward and update; fit prints the table\n"
     "  -h, --help         this text\n";
@@ -116,6 +122,8 @@ struct Options {
   bool verifyEach = false;
   bool stats = false;
   bool profile = false;
+  bool depfile = false;   ///< -MD: write OUT.d beside the object
+  std::string depfilePath; ///< -MF FILE: or there
   sora::ir::PipelineOptions pipeline;
 };
 
@@ -134,7 +142,8 @@ int parseArgs(int argc, char **argv, Options &o) {
       {"--target", &Options::triple},
       {"--mcpu", &Options::cpu},
       {"--passes", &Options::passes},
-      {"--print-ir-after", &Options::printAfter}};
+      {"--print-ir-after", &Options::printAfter},
+      {"-MF", &Options::depfilePath}};
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
     if (arg == "-h" || arg == "--help") {
@@ -163,6 +172,13 @@ int parseArgs(int argc, char **argv, Options &o) {
       o.optLevel = arg[2] - '0';
     } else if (arg == "-Werror") {
       o.werror = true;
+    } else if (arg == "-MD") {
+      o.depfile = true;
+    } else if (arg == "--version") {
+      std::cout << "sorac version " << SORAC_VERSION << " (LLVM "
+                << LLVM_VERSION_STRING << ")\nTarget: "
+                << llvm::sys::getDefaultTargetTriple() << "\n";
+      return kOk;
     } else if (arg == "--print-ir-after-all") {
       o.printAfterAll = true;
     } else if (arg == "--verify-each") {
@@ -468,6 +484,21 @@ int run(const Options &o) {
   if (!writeAtomically(headerPath, sora::ir::emitHeader(cm, o.input))) {
     std::remove(objPath.c_str());
     return kInputError;
+  }
+  if (o.depfile || !o.depfilePath.empty()) {
+    std::string depPath = o.depfilePath;
+    if (depPath.empty())
+      depPath = headerPath.substr(0, headerPath.size() - 2) + ".d";
+    // Make syntax: spaces in paths are escaped with a backslash.
+    auto escape = [](const std::string &path) {
+      std::string out;
+      for (char c : path)
+        out += c == ' ' ? std::string("\\ ") : std::string(1, c);
+      return out;
+    };
+    if (!writeAtomically(depPath, escape(objPath) + " " + escape(headerPath) +
+                                      ": " + escape(o.input) + "\n"))
+      return kInputError;
   }
   return kOk;
 }
