@@ -77,7 +77,9 @@ Function *emitKernel(CompiledModel &cm, Graph &g, const std::string &fnName,
 
   KernelEmitter k(fn, b);
   k.vectorWidth = cm.vectorWidth;
-  k.params = fn->getArg(0);
+  // An inference build reads its baked weights, not the instance's.
+  k.params = cm.bakedWeights ? static_cast<Value *>(cm.bakedWeights)
+                             : static_cast<Value *>(fn->getArg(0));
   k.optState = fn->getArg(1);
   k.scratch = fn->getArg(2);
   k.x = fn->getArg(3);
@@ -270,6 +272,8 @@ Constant *profileRows(DescriptorBuilder &d, Module &mod,
                             name + "_profile_rows");
 }
 
+} // namespace
+
 /// FNV-1a over the model's tensors (names and shapes, state included), so
 /// that a checkpoint of a different model is recognised.
 int64_t modelHash(const CompiledModel &cm) {
@@ -285,6 +289,8 @@ int64_t modelHash(const CompiledModel &cm) {
       mix(s.name + s.type.str());
   return int64_t(h & 0x7fffffffffffffffull);
 }
+
+namespace {
 
 /// Declares `name` in the runtime and defines `<model>_<suffix>` as a call
 /// to it, passing the arguments through (the model handle first).
@@ -321,8 +327,19 @@ std::unique_ptr<Module> emitModule(CompiledModel &cm, LLVMContext &ctx) {
   if (cm.vectorWidth == 0)
     cm.vectorWidth = hostVectorWidth();
   const dsl::Model &model = *cm.model;
-  const std::string &name = model.name;
+  const std::string &name = cm.symbolPrefix();
   auto mod = std::make_unique<Module>(name, ctx);
+  // An inference build's weights: read-only data the kernels read.
+  if (!cm.bakedParams.empty()) {
+    auto *type =
+        ArrayType::get(llvm::Type::getFloatTy(ctx), cm.bakedParams.size());
+    auto *weights = new GlobalVariable(
+        *mod, type, true, GlobalValue::PrivateLinkage,
+        ConstantDataArray::get(ctx, ArrayRef<float>(cm.bakedParams)),
+        name + "_weights");
+    weights->setAlignment(Align(64));
+    cm.bakedWeights = weights;
+  }
 
   Function *predict =
       emitKernel(cm, *cm.predict, name + "_predict_kernel", *mod, true);
@@ -336,8 +353,10 @@ std::unique_ptr<Module> emitModule(CompiledModel &cm, LLVMContext &ctx) {
           : nullptr;
 
   DescriptorBuilder d(*mod);
+  bool baked = cm.bakedWeights != nullptr;
   Constant *paramArray =
-      paramDescs(d, *mod, cm.layout.weights, name + "_params_desc");
+      baked ? d.null()
+            : paramDescs(d, *mod, cm.layout.weights, name + "_params_desc");
   Constant *stateArray =
       paramDescs(d, *mod, cm.layout.state, name + "_state_desc");
 
@@ -358,18 +377,18 @@ std::unique_ptr<Module> emitModule(CompiledModel &cm, LLVMContext &ctx) {
         labelSize = n->type.elements();
   auto fnOrNull = [&](Function *f) -> Constant * { return f ? f : d.null(); };
   Constant *desc =
-      d.record({d.str(name),
+      d.record({d.str(model.name),
                 d.str(cm.sourceDir),
                 d.i64(inputSize),
                 d.i64(outputSize),
                 d.i64(labelSize),
-                d.i64(cm.layout.weightFloats),
+                d.i64(baked ? 0 : cm.layout.weightFloats),
                 d.i64(cm.layout.stateFloats),
                 d.i64(cm.scratchBytes),
                 d.i64(cm.maxBatch),
-                d.i64(cm.layout.weights.size()),
+                d.i64(baked ? 0 : cm.layout.weights.size()),
                 paramArray,
-                d.i64(model.train ? 1 : 0),
+                d.i64(cm.train ? 1 : 0),
                 d.i64(t.batchSize),
                 d.i64(t.epochs),
                 d.i64(t.seed),
@@ -410,22 +429,27 @@ std::unique_ptr<Module> emitModule(CompiledModel &cm, LLVMContext &ctx) {
               FunctionType::get(llvm::Type::getVoidTy(ctx), {ptr}, false));
   emitForward(*mod, name + "_predict", "sora_model_predict",
               FunctionType::get(i32, {ptr, ptr, i64, ptr}, false));
-  emitForward(*mod, name + "_train_step", "sora_model_train_step",
-              FunctionType::get(i32, {ptr, ptr, ptr, i64, ptr}, false));
-  emitForward(*mod, name + "_evaluate", "sora_model_evaluate",
-              FunctionType::get(i32, {ptr, ptr, ptr, i64, ptr}, false));
-  emitForward(*mod, name + "_fit", "sora_model_fit",
-              FunctionType::get(i32, {ptr, ptr, ptr}, false));
-  emitForward(*mod, name + "_save", "sora_model_save",
-              FunctionType::get(i32, {ptr, ptr}, false));
-  emitForward(*mod, name + "_load", "sora_model_load",
-              FunctionType::get(i32, {ptr, ptr}, false));
+  if (cm.train) {
+    emitForward(*mod, name + "_train_step", "sora_model_train_step",
+                FunctionType::get(i32, {ptr, ptr, ptr, i64, ptr}, false));
+    emitForward(*mod, name + "_evaluate", "sora_model_evaluate",
+                FunctionType::get(i32, {ptr, ptr, ptr, i64, ptr}, false));
+    emitForward(*mod, name + "_fit", "sora_model_fit",
+                FunctionType::get(i32, {ptr, ptr, ptr}, false));
+  }
+  if (!baked) {
+    emitForward(*mod, name + "_save", "sora_model_save",
+                FunctionType::get(i32, {ptr, ptr}, false));
+    emitForward(*mod, name + "_load", "sora_model_load",
+                FunctionType::get(i32, {ptr, ptr}, false));
+  }
   return mod;
 }
 
 std::string emitHeader(const CompiledModel &cm, const std::string &sourcePath) {
   const dsl::Model &m = *cm.model;
-  std::string upper = m.name;
+  const std::string &n = cm.symbolPrefix();
+  std::string upper = n;
   std::transform(upper.begin(), upper.end(), upper.begin(), ::toupper);
   const dsl::Node &in = m.nodes[m.inputs[0]];
   const dsl::Node &out = m.nodes[m.output];
@@ -435,8 +459,8 @@ std::string emitHeader(const CompiledModel &cm, const std::string &sourcePath) {
   for (int64_t dim : out.shape)
     outputSize *= dim;
   std::string h;
-  h += fmt::format("/* {}.h: generated by sorac from {}. Do not edit. */\n",
-                   m.name, sourcePath);
+  h += fmt::format("/* {}.h: generated by sorac from {}. Do not edit. */\n", n,
+                   sourcePath);
   h += fmt::format("#ifndef {0}_H\n#define {0}_H\n\n", upper);
   h += "#include <stddef.h>\n#include \"sora/runtime.h\"\n\n";
   h += "#ifdef __cplusplus\nextern \"C\" {\n#endif\n\n";
@@ -444,8 +468,14 @@ std::string emitHeader(const CompiledModel &cm, const std::string &sourcePath) {
                    upper, inputSize, in.name);
   h += fmt::format("#define {}_OUTPUT_SIZE {} /* floats per prediction */\n",
                    upper, outputSize);
-  h += fmt::format("#define {}_PARAMS_BYTES {} /* weights and biases */\n",
-                   upper, cm.layout.weightFloats * 4);
+  bool baked = !cm.bakedParams.empty();
+  if (baked)
+    h += fmt::format("#define {}_BAKED_WEIGHTS_BYTES {} /* read-only data in "
+                     "the object */\n",
+                     upper, cm.bakedParams.size() * 4);
+  h += fmt::format("#define {}_PARAMS_BYTES {} /* weights and biases an "
+                   "instance holds */\n",
+                   upper, baked ? 0 : cm.layout.weightFloats * 4);
   h += fmt::format("#define {}_OPT_STATE_BYTES {} /* optimizer state */\n",
                    upper, cm.layout.stateFloats * 4);
   h += fmt::format("#define {}_SCRATCH_BYTES {} /* planned intermediates */\n",
@@ -453,22 +483,24 @@ std::string emitHeader(const CompiledModel &cm, const std::string &sourcePath) {
   h += fmt::format("#define {}_MAX_BATCH {} /* rows per kernel call */\n\n",
                    upper, cm.maxBatch);
   h += fmt::format(
-      "/** A model instance (opaque). */\ntypedef struct {0} {0};\n\n", m.name);
+      "/** A model instance (opaque). */\ntypedef struct {0} {0};\n\n", n);
   h += fmt::format("/** What the runtime knows of the model. */\n"
                    "extern const sora_model_desc {}_desc;\n\n",
-                   m.name);
+                   n);
   auto decl = [&](const char *doc, const std::string &proto) {
     h += fmt::format("/** {} */\n{}\n", doc, proto);
   };
-  const std::string &n = m.name;
-  decl("Allocates an instance with freshly initialised weights (caller owns).",
+  decl(baked ? "Allocates an instance (caller owns); its weights are the "
+               "baked ones."
+             : "Allocates an instance with freshly initialised weights (caller "
+               "owns).",
        fmt::format("sora_status {0}_create({0} **out);", n));
   decl("Frees an instance.", fmt::format("void {0}_destroy({0} *m);", n));
   decl("Writes n predictions (n * OUTPUT_SIZE floats) for n samples.",
        fmt::format("sora_status {0}_predict({0} *m, const float *x, size_t n, "
                    "float *y);",
                    n));
-  if (m.train) {
+  if (cm.train) {
     decl("One optimizer step on n <= MAX_BATCH samples; *loss (may be NULL) "
          "gets the batch's mean loss.",
          fmt::format("sora_status {0}_train_step({0} *m, const float *x, "
@@ -484,11 +516,15 @@ std::string emitHeader(const CompiledModel &cm, const std::string &sourcePath) {
                      "const sora_fit_options *o);",
                      n));
   }
-  decl("Writes the weights (and optimizer state, step, epoch) as safetensors.",
-       fmt::format("sora_status {0}_save(const {0} *m, const char *path);", n));
-  decl("Reads a checkpoint written by _save (or a weights-only safetensors "
-       "file with the same tensor names and shapes).",
-       fmt::format("sora_status {0}_load({0} *m, const char *path);", n));
+  if (!baked) {
+    decl("Writes the weights (and optimizer state, step, epoch) as "
+         "safetensors.",
+         fmt::format("sora_status {0}_save(const {0} *m, const char *path);",
+                     n));
+    decl("Reads a checkpoint written by _save (or a weights-only safetensors "
+         "file with the same tensor names and shapes).",
+         fmt::format("sora_status {0}_load({0} *m, const char *path);", n));
+  }
   h += "\n#ifdef __cplusplus\n}\n#endif\n#endif\n";
   return h;
 }

@@ -37,7 +37,22 @@ struct CompiledModel {
   /// under "<layer>\t<phase>" (one row per distinct pair).
   bool profile = false;
   std::vector<std::string> profileRows;
+  /// The prefix of every exported symbol (default: the model's name), so
+  /// that two builds of one model can link into one program.
+  std::string prefix;
+  /// An inference build: the parameter block, baked into read-only data;
+  /// the kernels read it instead of an instance's parameters.
+  std::vector<float> bakedParams;
+  llvm::GlobalVariable *bakedWeights = nullptr; ///< set by emitModule
+
+  const std::string &symbolPrefix() const {
+    return prefix.empty() ? model->name : prefix;
+  }
 };
+
+/// A hash of the model's structure (tensor names and shapes, optimizer
+/// state included), stored in checkpoints.
+int64_t modelHash(const CompiledModel &cm);
 
 /// Builds the graphs (the training ones only if `withTraining` and the
 /// model has a train block), runs the graph passes over each and lays out

@@ -23,12 +23,14 @@
 #include "sora/dsl/Diagnostics.h"
 #include "sora/dsl/Parser.h"
 #include "sora/dsl/Sema.h"
+#include "sora/runtime.h"
 
 #include <llvm/Config/llvm-config.h>
 #include <llvm/IR/Verifier.h>
-#include <llvm/TargetParser/Host.h>
 #include <llvm/Support/raw_ostream.h>
+#include <llvm/TargetParser/Host.h>
 
+#include <cctype>
 #include <cerrno>
 #include <climits>
 #include <cstdio>
@@ -103,6 +105,11 @@ const char *kUsage =
     "                     build systems: the object and header depend on\n"
     "                     the .sora file\n"
     "  --version          the version of sorac and of its LLVM\n"
+    "  --inference --weights W.safetensors\n"
+    "                     an inference build: the forward pass only, with\n"
+    "                     the trained weights of W baked into read-only data\n"
+    "  --name NAME        prefix the object's symbols with NAME instead of\n"
+    "                     the model's name (two builds in one program)\n"
     "  --profile          the train step times each layer's forward,\n"
     "                     backward and update; fit prints the table\n"
     "  -h, --help         this text\n";
@@ -122,7 +129,10 @@ struct Options {
   bool verifyEach = false;
   bool stats = false;
   bool profile = false;
-  bool depfile = false;   ///< -MD: write OUT.d beside the object
+  bool inference = false;  ///< --inference: forward only, weights baked in
+  std::string weights;     ///< --weights W.safetensors
+  std::string name;        ///< --name: the symbol prefix
+  bool depfile = false;    ///< -MD: write OUT.d beside the object
   std::string depfilePath; ///< -MF FILE: or there
   sora::ir::PipelineOptions pipeline;
 };
@@ -143,7 +153,9 @@ int parseArgs(int argc, char **argv, Options &o) {
       {"--mcpu", &Options::cpu},
       {"--passes", &Options::passes},
       {"--print-ir-after", &Options::printAfter},
-      {"-MF", &Options::depfilePath}};
+      {"-MF", &Options::depfilePath},
+      {"--weights", &Options::weights},
+      {"--name", &Options::name}};
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
     if (arg == "-h" || arg == "--help") {
@@ -174,10 +186,12 @@ int parseArgs(int argc, char **argv, Options &o) {
       o.werror = true;
     } else if (arg == "-MD") {
       o.depfile = true;
+    } else if (arg == "--inference") {
+      o.inference = true;
     } else if (arg == "--version") {
       std::cout << "sorac version " << SORAC_VERSION << " (LLVM "
-                << LLVM_VERSION_STRING << ")\nTarget: "
-                << llvm::sys::getDefaultTargetTriple() << "\n";
+                << LLVM_VERSION_STRING
+                << ")\nTarget: " << llvm::sys::getDefaultTargetTriple() << "\n";
       return kOk;
     } else if (arg == "--print-ir-after-all") {
       o.printAfterAll = true;
@@ -203,6 +217,14 @@ int parseArgs(int argc, char **argv, Options &o) {
     return usageError("unknown --emit kind '" + o.emit + "'");
   if (o.input.empty())
     return usageError("no input file");
+  if (o.inference != !o.weights.empty())
+    return usageError("--inference and --weights W.safetensors go together");
+  if (!o.name.empty() &&
+      (std::isdigit((unsigned char)o.name[0]) ||
+       o.name.find_first_not_of("abcdefghijklmnopqrstuvwxyz"
+                                "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_") !=
+           std::string::npos))
+    return usageError("--name needs a C identifier, got '" + o.name + "'");
   o.pipeline.passes = sora::ir::defaultPipeline();
   if (!o.passes.empty()) {
     std::string error = sora::ir::parsePipeline(o.passes, o.pipeline.passes);
@@ -318,6 +340,56 @@ int runOnGraph(const Options &o, const sora::SourceFile &file,
   return emitGraph(o, *g);
 }
 
+/// The parameter block of `model` read from the checkpoint `path` with the
+/// runtime's checked loader (names, shapes, model hash), for --inference.
+bool loadWeights(const sora::dsl::Model &model, const std::string &dir,
+                 const std::string &path, std::vector<float> &out) {
+  // The full model (training included), for the tensors a checkpoint has.
+  sora::ir::CompiledModel full = sora::ir::buildModelGraphs(model, dir);
+  auto describe = [](const std::vector<sora::ir::ParamSlot> &slots) {
+    std::vector<sora_param_desc> descs;
+    for (const sora::ir::ParamSlot &s : slots) {
+      sora_param_desc d{};
+      d.name = s.name.c_str();
+      d.offset = s.offset;
+      d.size = s.type.elements();
+      d.rank = int64_t(s.type.dims.size());
+      for (size_t i = 0; i < s.type.dims.size() && i < 4; ++i)
+        d.shape[i] = s.type.dims[i];
+      d.init = int64_t(s.init);
+      d.fan_in = s.fanIn;
+      d.fan_out = s.fanOut;
+      descs.push_back(d);
+    }
+    return descs;
+  };
+  std::vector<sora_param_desc> params = describe(full.layout.weights);
+  std::vector<sora_param_desc> state = describe(full.layout.state);
+  sora_model_desc desc{};
+  desc.name = model.name.c_str();
+  desc.input_size = desc.output_size = desc.label_size = 1;
+  desc.params_floats = full.layout.weightFloats;
+  desc.opt_state_floats = full.layout.stateFloats;
+  desc.max_batch = 1;
+  desc.num_params = int64_t(params.size());
+  desc.params = params.data();
+  desc.num_state = int64_t(state.size());
+  desc.state = state.empty() ? nullptr : state.data();
+  desc.model_hash = sora::ir::modelHash(full);
+  sora_model *m = nullptr;
+  if (sora_model_create(&desc, &m) != SORA_OK ||
+      sora_model_load(m, path.c_str()) != SORA_OK) {
+    std::cerr << "sorac: error: cannot read the weights: " << sora_last_error()
+              << "\n";
+    sora_model_destroy(m);
+    return false;
+  }
+  float *block = sora_model_params(m);
+  out.assign(block, block + desc.params_floats);
+  sora_model_destroy(m);
+  return true;
+}
+
 /// The training step's figures for --stats.
 struct Stats {
   int loopNests = 0;
@@ -407,10 +479,15 @@ int run(const Options &o) {
     return kInputError;
   }
 
-  bool forward = o.emit == "ir" || o.emit == "dot" || o.emit == "mermaid";
+  bool forward =
+      o.emit == "ir" || o.emit == "dot" || o.emit == "mermaid" || o.inference;
   sora::ir::CompiledModel cm = sora::ir::buildModelGraphs(
       *model, absoluteDirectory(file.directory()), o.pipeline, !forward);
   cm.profile = o.profile;
+  cm.prefix = o.name;
+  if (o.inference && !loadWeights(*model, absoluteDirectory(file.directory()),
+                                  o.weights, cm.bakedParams))
+    return kInputError;
   if (o.stats && cm.train) {
     sora::ir::PipelineOptions none;
     sora::ir::CompiledModel bare = sora::ir::buildModelGraphs(

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# An inference build of the seed's model (--inference --weights) predicts
+# the same class as the trained model for every test image; its size is
+# reported. The trained model is the same source compiled with --name.
+#   inference_build.sh SORAC CC RUNTIME_INCLUDE RUNTIME_LIB SOURCE_DIR
+set -euo pipefail
+sorac=$1 cc=$2 include=$3 lib=$4 src=$5
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+model=$src/examples/mnist_mlp/model.sora
+"$sorac" run "$model" --epochs 1 --limit 5000 --save "$tmp/w.safetensors" > /dev/null
+"$sorac" "$model" --inference --weights "$tmp/w.safetensors" -o "$tmp/baked.o"
+"$sorac" "$model" --name mnist_mlp_trained -o "$tmp/trained.o"
+"$cc" -O2 -I"$include" -I"$tmp" "$src/tests/e2e/inference/compare.c" \
+  "$tmp/baked.o" "$tmp/trained.o" "$lib" -lz -lm -lpthread -o "$tmp/compare"
+"$tmp/compare" "$tmp/w.safetensors" /usr/share/datasets
+echo "inference object: $(stat -c %s "$tmp/baked.o") bytes (trainable object: $(stat -c %s "$tmp/trained.o") bytes)"
+if llvm-nm "$tmp/baked.o" 2>/dev/null | grep -q train_step; then
+  echo "FAIL: the inference object has training code" >&2
+  exit 1
+fi
