@@ -4,7 +4,7 @@ SANITIZE_BUILD ?= build-sanitize
 JOBS  ?= $(shell nproc)
 FUZZ_SECONDS ?= 600
 
-.PHONY: all setup configure build demo check bench fuzz sanitize clean
+.PHONY: all setup configure build install demo check bench fuzz sanitize clean
 
 all: build
 
@@ -16,6 +16,12 @@ configure: setup
 
 build: configure
 	cmake --build $(BUILD) -j $(JOBS)
+
+# Install sorac, the runtime library and header, the CMake package
+# (find_package(sorac)) and sora-runtime.pc under PREFIX (may need sudo).
+PREFIX ?= /usr/local
+install: build
+	cmake --install $(BUILD) --prefix $(PREFIX)
 
 # Compile the seed's model, link the example, train on Fashion-MNIST and
 # print the test accuracy.

@@ -11,6 +11,7 @@ packages=(
   googletest libgtest-dev
   dataset-fashion-mnist         # the example's data, /usr/share/datasets
   graphviz                      # dot, for the graph pictures and their test
+  pkg-config                    # the install test checks sora-runtime.pc
   "$@"
 )
 
