@@ -425,6 +425,19 @@ std::unique_ptr<Module> emitModule(CompiledModel &cm, LLVMContext &ctx) {
     IRBuilder<> b(BasicBlock::Create(ctx, "entry", fn));
     b.CreateRet(b.CreateCall(target, {descVar, fn->getArg(0)}));
   }
+  {
+    // <model>_create_in(memory, bytes, out): the caller's memory.
+    FunctionType *createTy =
+        FunctionType::get(i32, {ptr, ptr, i64, ptr}, false);
+    Function *target = cast<Function>(
+        mod->getOrInsertFunction("sora_model_create_in", createTy).getCallee());
+    Function *fn =
+        Function::Create(FunctionType::get(i32, {ptr, i64, ptr}, false),
+                         Function::ExternalLinkage, name + "_create_in", *mod);
+    IRBuilder<> b(BasicBlock::Create(ctx, "entry", fn));
+    b.CreateRet(b.CreateCall(
+        target, {descVar, fn->getArg(0), fn->getArg(1), fn->getArg(2)}));
+  }
   emitForward(*mod, name + "_destroy", "sora_model_destroy",
               FunctionType::get(llvm::Type::getVoidTy(ctx), {ptr}, false));
   emitForward(*mod, name + "_predict", "sora_model_predict",
@@ -444,6 +457,58 @@ std::unique_ptr<Module> emitModule(CompiledModel &cm, LLVMContext &ctx) {
                 FunctionType::get(i32, {ptr, ptr}, false));
   }
   return mod;
+}
+
+/// The C++ wrapper of the generated API: an RAII class that owns an
+/// instance and turns errors into exceptions.
+std::string cxxWrapper(const std::string &n, bool train, bool baked) {
+  std::string c;
+  c += "#include <cstddef>\n#include <stdexcept>\n#include <utility>\n\n";
+  c += "namespace sora_models {\n\n";
+  c += fmt::format("/** Owns a {0} instance; every error throws "
+                   "std::runtime_error with the runtime's message. */\n",
+                   n);
+  c += fmt::format("class {0}_model {{\npublic:\n", n);
+  c += fmt::format("  {0}_model() {{ check({0}_create(&m_)); }}\n", n);
+  c += fmt::format("  ~{0}_model() {{ {0}_destroy(m_); }}\n", n);
+  c += fmt::format("  {0}_model(const {0}_model &) = delete;\n"
+                   "  {0}_model &operator=(const {0}_model &) = delete;\n"
+                   "  {0}_model({0}_model &&o) noexcept : m_(o.m_) {{ o.m_ = "
+                   "nullptr; }}\n"
+                   "  {0}_model &operator=({0}_model &&o) noexcept {{\n"
+                   "    std::swap(m_, o.m_);\n    return *this;\n  }}\n\n",
+                   n);
+  c +=
+      fmt::format("  void predict(const float *x, std::size_t n, float *y) {{\n"
+                  "    check({0}_predict(m_, x, n, y));\n  }}\n",
+                  n);
+  if (train) {
+    c += fmt::format(
+        "  float train_step(const float *x, const float *y, std::size_t n) "
+        "{{\n    float loss;\n    check({0}_train_step(m_, x, y, n, "
+        "&loss));\n    return loss;\n  }}\n"
+        "  sora_metrics evaluate(const float *x, const float *y, std::size_t "
+        "n) {{\n    sora_metrics out;\n    check({0}_evaluate(m_, x, y, n, "
+        "&out));\n    return out;\n  }}\n"
+        "  void fit(const char *data_dir = nullptr,\n"
+        "           const sora_fit_options *options = nullptr) {{\n"
+        "    check({0}_fit(m_, data_dir, options));\n  }}\n",
+        n);
+  }
+  if (!baked)
+    c += fmt::format("  void save(const char *path) const {{ "
+                     "check({0}_save(m_, path)); }}\n"
+                     "  void load(const char *path) {{ check({0}_load(m_, "
+                     "path)); }}\n",
+                     n);
+  c += fmt::format("\n  {0} *get() {{ return m_; }}\n\nprivate:\n"
+                   "  static void check(sora_status s) {{\n"
+                   "    if (s != SORA_OK)\n"
+                   "      throw std::runtime_error(sora_last_error());\n  }}\n"
+                   "  {0} *m_ = nullptr;\n}};\n\n}} // namespace "
+                   "sora_models\n\n",
+                   n);
+  return c;
 }
 
 std::string emitHeader(const CompiledModel &cm, const std::string &sourcePath) {
@@ -480,8 +545,15 @@ std::string emitHeader(const CompiledModel &cm, const std::string &sourcePath) {
                    upper, cm.layout.stateFloats * 4);
   h += fmt::format("#define {}_SCRATCH_BYTES {} /* planned intermediates */\n",
                    upper, cm.scratchBytes);
-  h += fmt::format("#define {}_MAX_BATCH {} /* rows per kernel call */\n\n",
+  h += fmt::format("#define {}_MAX_BATCH {} /* rows per kernel call */\n",
                    upper, cm.maxBatch);
+  auto align64 = [](int64_t v) { return (v + 63) / 64 * 64; };
+  h += fmt::format(
+      "#define {}_MEMORY_BYTES {} /* an instance in the caller's memory "
+      "(_create_in) */\n\n",
+      upper,
+      256 + 64 + align64((baked ? 0 : cm.layout.weightFloats) * 4) +
+          align64(cm.layout.stateFloats * 4) + align64(cm.scratchBytes));
   h += fmt::format(
       "/** A model instance (opaque). */\ntypedef struct {0} {0};\n\n", n);
   h += fmt::format("/** What the runtime knows of the model. */\n"
@@ -495,7 +567,14 @@ std::string emitHeader(const CompiledModel &cm, const std::string &sourcePath) {
              : "Allocates an instance with freshly initialised weights (caller "
                "owns).",
        fmt::format("sora_status {0}_create({0} **out);", n));
-  decl("Frees an instance.", fmt::format("void {0}_destroy({0} *m);", n));
+  decl("Creates an instance in the caller's memory (MEMORY_BYTES bytes, kept "
+       "alive while used): nothing is allocated, then or by predict, "
+       "train_step and evaluate.",
+       fmt::format("sora_status {0}_create_in(void *memory, size_t bytes, "
+                   "{0} **out);",
+                   n));
+  decl("Frees an instance (nothing for one made by _create_in).",
+       fmt::format("void {0}_destroy({0} *m);", n));
   decl("Writes n predictions (n * OUTPUT_SIZE floats) for n samples.",
        fmt::format("sora_status {0}_predict({0} *m, const float *x, size_t n, "
                    "float *y);",
@@ -525,7 +604,9 @@ std::string emitHeader(const CompiledModel &cm, const std::string &sourcePath) {
          "file with the same tensor names and shapes).",
          fmt::format("sora_status {0}_load({0} *m, const char *path);", n));
   }
-  h += "\n#ifdef __cplusplus\n}\n#endif\n#endif\n";
+  h += "\n#ifdef __cplusplus\n}\n\n";
+  h += cxxWrapper(n, bool(cm.train), baked);
+  h += "#endif\n#endif\n";
   return h;
 }
 

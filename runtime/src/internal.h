@@ -33,6 +33,8 @@ struct sora_model {
   int64_t epoch;    /* epochs of fit completed                          */
   sora_rng rng;     /* fit's shuffling generator, carried across fits   */
   bool rng_seeded;  /* false: the next fit seeds `rng` from the seed    */
+  bool borrowed;    /* the caller's memory (sora_model_create_in): the
+                       blocks and this struct are not ours to free     */
 };
 
 /// Sets this thread's error message, printf-style (see sora_last_error).

@@ -65,8 +65,58 @@ sora_status sora_model_create(const sora_model_desc *desc, sora_model **out) {
   return SORA_OK;
 }
 
+static size_t align64(size_t v) { return (v + 63) / 64 * 64; }
+
+size_t sora_model_memory_bytes(const sora_model_desc *desc) {
+  if (!desc)
+    return 0;
+  // The struct, then each block on a 64-byte boundary, plus room to align
+  // the start.
+  return SORA_MODEL_HEADER_BYTES + 64 +
+         align64((size_t)desc->params_floats * sizeof(float)) +
+         align64((size_t)desc->opt_state_floats * sizeof(float)) +
+         align64((size_t)desc->scratch_bytes);
+}
+
+sora_status sora_model_create_in(const sora_model_desc *desc, void *memory,
+                                 size_t bytes, sora_model **out) {
+  _Static_assert(sizeof(struct sora_model) <= SORA_MODEL_HEADER_BYTES,
+                 "SORA_MODEL_HEADER_BYTES is too small");
+  if (!out)
+    return sora_fail(SORA_ERR_ARGUMENT, "sora_model_create_in: out is NULL");
+  *out = NULL;
+  if (!desc || !memory)
+    return sora_fail(SORA_ERR_ARGUMENT,
+                     "sora_model_create_in: desc or memory is NULL");
+  sora_status status = check_desc(desc);
+  if (status != SORA_OK)
+    return status;
+  size_t need = sora_model_memory_bytes(desc);
+  if (bytes < need)
+    return sora_fail(SORA_ERR_ARGUMENT,
+                     "sora_model_create_in: model '%s' needs %zu bytes, got "
+                     "%zu",
+                     model_name(desc), need, bytes);
+  char *p = (char *)align64((size_t)(uintptr_t)memory);
+  memset(p, 0, need - 64);
+  sora_model *m = (sora_model *)p;
+  p += SORA_MODEL_HEADER_BYTES;
+  m->desc = desc;
+  m->borrowed = true;
+  m->params = (float *)p;
+  p += align64((size_t)desc->params_floats * sizeof(float));
+  m->opt_state = (float *)p;
+  p += align64((size_t)desc->opt_state_floats * sizeof(float));
+  m->scratch = p;
+  status = sora_model_init(m, desc->has_train ? desc->seed : 0);
+  if (status != SORA_OK)
+    return status;
+  *out = m;
+  return SORA_OK;
+}
+
 void sora_model_destroy(sora_model *m) {
-  if (!m)
+  if (!m || m->borrowed)
     return;
   sora_free(m->params);
   sora_free(m->opt_state);

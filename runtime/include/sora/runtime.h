@@ -155,6 +155,22 @@ typedef struct sora_model sora_model;
 sora_status sora_model_create(const sora_model_desc *desc, sora_model **out);
 void sora_model_destroy(sora_model *m);
 
+/// Bytes of an instance header inside caller-supplied memory.
+#define SORA_MODEL_HEADER_BYTES 256
+
+/// Memory an instance of `desc` needs when the caller supplies it: the
+/// header, the parameters, the optimizer state and the scratch, each
+/// 64-byte aligned (generated headers give it as <MODEL>_MEMORY_BYTES).
+size_t sora_model_memory_bytes(const sora_model_desc *desc);
+
+/// Creates an instance in `memory` (borrowed: at least
+/// sora_model_memory_bytes(desc) bytes, any alignment, kept alive by the
+/// caller while the instance is used). No allocation happens here, nor in
+/// predict, train_step or evaluate on such an instance (fit and the data
+/// loaders do allocate). sora_model_destroy on it does nothing.
+sora_status sora_model_create_in(const sora_model_desc *desc, void *memory,
+                                 size_t bytes, sora_model **out);
+
 /// The model's description (borrowed, static).
 const sora_model_desc *sora_model_describe(const sora_model *m);
 /// The parameter block (borrowed; desc->params_floats floats).
@@ -221,6 +237,12 @@ typedef struct sora_fit_options {
                          receives the test metrics after training (the
                          test set is then loaded before training, so that
                          a missing file fails early)                      */
+  int64_t progress; /* with verbose, 1: during each epoch, redraw one live
+                       line with '\r' (steps done as a bar, the running
+                       loss and accuracy, elapsed time and ETA) at most
+                       10 times a second, then overwrite it with the epoch
+                       line; for a terminal (sorac run sets it when stdout
+                       is one). 0 (the default): the epoch lines only     */
 } sora_fit_options;
 
 /// Default options: the train block as written, printing progress.
