@@ -135,8 +135,9 @@ inline Iterator nextBlock(Iterator where, Iterator end) {
 
 } // namespace recovery
 
-/// Records a syntax error, then resumes at the next statement.
-struct RecoverAtStatement {
+/// Records a syntax error, then resumes where `Resume` says (the next
+/// statement, or the next block), unless there were too many errors.
+template <Iterator (*Resume)(Iterator, Iterator)> struct Recover {
   template <typename Exception, typename Context>
   x3::error_handler_result on_error(Iterator &first, Iterator const &last,
                                     Exception const &e,
@@ -145,7 +146,7 @@ struct RecoverAtStatement {
     if (state.stopped)
       return x3::error_handler_result::fail;
     state.errors.push_back({state.offset(e.where()), e.which()});
-    Iterator resume = recovery::nextStatement(e.where(), last);
+    Iterator resume = Resume(e.where(), last);
     state.stopped = state.errors.size() >= ParseState::kMaxErrors;
     if (state.stopped || resume == last)
       return x3::error_handler_result::fail;
@@ -153,26 +154,8 @@ struct RecoverAtStatement {
     return x3::error_handler_result::retry;
   }
 };
-
-/// Records a syntax error outside statements, then resumes at the next
-/// block.
-struct RecoverAtBlock {
-  template <typename Exception, typename Context>
-  x3::error_handler_result on_error(Iterator &first, Iterator const &last,
-                                    Exception const &e,
-                                    Context const &context) {
-    ParseState &state = x3::get<parse_state_tag>(context).get();
-    if (state.stopped)
-      return x3::error_handler_result::fail;
-    state.errors.push_back({state.offset(e.where()), e.which()});
-    Iterator resume = recovery::nextBlock(e.where(), last);
-    state.stopped = state.errors.size() >= ParseState::kMaxErrors;
-    if (state.stopped || resume == last)
-      return x3::error_handler_result::fail;
-    first = resume;
-    return x3::error_handler_result::retry;
-  }
-};
+using RecoverAtStatement = Recover<recovery::nextStatement>;
+using RecoverAtBlock = Recover<recovery::nextBlock>;
 
 // Rule IDs: each annotates its node; the file rule also reports errors.
 struct number_class {};
