@@ -12,6 +12,10 @@ packages=(
   dataset-fashion-mnist         # the example's data, /usr/share/datasets
   graphviz                      # dot, for the graph pictures and their test
   pkg-config                    # the install test checks sora-runtime.pc
+  # Cross-compilation (tests/cross): the aarch64 example is linked by
+  # Debian's cross gcc against its glibc and run under qemu-user.
+  gcc-aarch64-linux-gnu libc6-dev-arm64-cross
+  qemu-user                     # qemu-aarch64
   "$@"
 )
 

@@ -414,7 +414,8 @@ std::unique_ptr<Module> emitModule(CompiledModel &cm, LLVMContext &ctx) {
   // The model-prefixed API: thin calls into the runtime.
   llvm::Type *ptr = PointerType::getUnqual(ctx);
   llvm::Type *i32 = llvm::Type::getInt32Ty(ctx);
-  llvm::Type *i64 = llvm::Type::getInt64Ty(ctx);
+  // size_t: the API's counts and sizes are pointer-sized (32 bits on Arm).
+  llvm::Type *i64 = llvm::Type::getIntNTy(ctx, cm.pointerBits);
   {
     FunctionType *createTy = FunctionType::get(i32, {ptr, ptr}, false);
     Function *target = cast<Function>(

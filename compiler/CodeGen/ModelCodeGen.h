@@ -33,6 +33,8 @@ struct CompiledModel {
   /// Floats per vector register for the micro-kernels: the host's (16 with
   /// AVX-512, 8 with AVX2, else 4) unless set for another target.
   int vectorWidth = 0;
+  /// Bits of the target's pointers (and size_t), for the API's signatures.
+  int pointerBits = 64;
   /// --profile: the train step times each op or fused group and reports it
   /// under "<layer>\t<phase>" (one row per distinct pair).
   bool profile = false;

@@ -12,11 +12,18 @@
 #include <llvm/Passes/PassBuilder.h>
 #include <llvm/Support/TargetSelect.h>
 #include <llvm/Support/raw_ostream.h>
+#include <llvm/TargetParser/ARMTargetParser.h>
 #include <llvm/TargetParser/Host.h>
+#include <llvm/TargetParser/Triple.h>
 
 namespace sora {
 
 using namespace llvm;
+
+std::string normalizeTriple(const std::string &triple) {
+  return Triple::normalize(triple.empty() ? sys::getDefaultTargetTriple()
+                                          : triple);
+}
 
 std::unique_ptr<TargetMachine> createTargetMachine(const std::string &triple,
                                                    const std::string &cpu,
@@ -30,13 +37,14 @@ std::unique_ptr<TargetMachine> createTargetMachine(const std::string &triple,
     return true;
   }();
   (void)initialised;
-  std::string tripleStr =
-      triple.empty() ? sys::getDefaultTargetTriple() : triple;
+  std::string tripleStr = normalizeTriple(triple);
+  Triple t(tripleStr);
   const Target *target = TargetRegistry::lookupTarget(tripleStr, error);
-  if (!target)
+  if (!target) {
+    error = "unknown target '" + triple + "': " + error;
     return nullptr;
-  bool host = triple.empty() ||
-              Triple(tripleStr) == Triple(sys::getDefaultTargetTriple());
+  }
+  bool host = triple.empty() || t == Triple(normalizeTriple(""));
   std::string cpuName = cpu;
   std::string features;
   if ((cpu.empty() || cpu == "native") && host) {
@@ -45,8 +53,17 @@ std::unique_ptr<TargetMachine> createTargetMachine(const std::string &triple,
     for (auto &f : hostFeatures)
       features += (features.empty() ? "" : ",") +
                   std::string(f.second ? "+" : "-") + f.first().str();
-  } else if (cpu == "native") {
-    cpuName = "";
+  } else if (cpu.empty() || cpu == "native") {
+    // Another target: its default CPU, as clang picks it. For Arm that is
+    // the architecture's (thumbv7em: cortex-m4, with its FPv4-SP unit, so
+    // that the hard-float ABI of *-eabihf has registers to pass floats in);
+    // elsewhere LLVM's generic CPU.
+    cpuName = t.isARM() || t.isThumb() ? ARM::getARMCPUForArch(t).str() : "";
+    // RISC-V Linux is RV64GC with the lp64d ABI (what Debian's
+    // riscv64-linux-gnu-gcc builds and links against): without these the
+    // generic CPU is bare RV64I with soft floats.
+    if (t.isRISCV() && t.isOSLinux())
+      features = "+m,+a,+f,+d,+c";
   }
   if (!cpuName.empty()) {
     std::unique_ptr<MCSubtargetInfo> sti(
@@ -57,15 +74,42 @@ std::unique_ptr<TargetMachine> createTargetMachine(const std::string &triple,
     }
   }
   TargetOptions options;
+  // The float ABI follows the triple (gnueabihf, eabihf: hard). RISC-V's
+  // is an option: the double-float ABI wherever the CPU has D.
+  if (t.isRISCV()) {
+    std::unique_ptr<MCSubtargetInfo> sti(
+        target->createMCSubtargetInfo(tripleStr, cpuName, features));
+    if (sti && sti->checkFeatures("+d"))
+      options.MCOptions.ABIName = t.isArch64Bit() ? "lp64d" : "ilp32d";
+  }
   CodeGenOptLevel level = optLevel == 0   ? CodeGenOptLevel::None
                           : optLevel == 1 ? CodeGenOptLevel::Less
                           : optLevel == 2 ? CodeGenOptLevel::Default
                                           : CodeGenOptLevel::Aggressive;
+  // Position-independent code, except on bare metal (no OS: no loader to
+  // resolve a GOT), where objects are linked at fixed addresses.
+  Reloc::Model reloc =
+      t.getOS() == Triple::UnknownOS ? Reloc::Static : Reloc::PIC_;
   std::unique_ptr<TargetMachine> tm(target->createTargetMachine(
-      tripleStr, cpuName, features, options, Reloc::PIC_, std::nullopt, level));
+      tripleStr, cpuName, features, options, reloc, std::nullopt, level));
   if (!tm)
     error = "cannot create a target machine for " + tripleStr;
   return tm;
+}
+
+int targetVectorWidth(const TargetMachine &tm) {
+  const MCSubtargetInfo *sti = tm.getMCSubtargetInfo();
+  if (tm.getTargetTriple().isX86() && sti) {
+    if (sti->checkFeatures("+avx512f"))
+      return 16;
+    if (sti->checkFeatures("+avx"))
+      return 8; // avx2 implies avx
+  }
+  // 128 bits: SSE, AArch64's NEON, RVV's minimum VLEN. Targets without
+  // vector units (thumbv7em, riscv64 without V) take 4 too: LLVM splits
+  // <4 x float> into four scalar operations, a modest unroll that fits in
+  // the registers (wider vectors would only spill).
+  return 4;
 }
 
 void optimizeModule(Module &mod, TargetMachine &tm, int optLevel) {

@@ -9,11 +9,22 @@
 
 namespace sora {
 
+/// `triple` in LLVM's normal form (aarch64-linux-gnu becomes
+/// aarch64-unknown-linux-gnu); empty: the host's.
+std::string normalizeTriple(const std::string &triple);
+
 /// A target machine for `triple` (empty: the host) and `cpu` (empty or
-/// "native": the host's CPU with its features). Sets `error` on failure.
+/// "native": the host's CPU with its features when the target is the host,
+/// else the target's default CPU). Sets `error` on failure: an unknown
+/// target, or a CPU the target does not know (both usage errors).
 std::unique_ptr<llvm::TargetMachine>
 createTargetMachine(const std::string &triple, const std::string &cpu,
                     int optLevel, std::string &error);
+
+/// Floats per vector register for the micro-kernels on `tm`'s CPU: 16 with
+/// AVX-512F, 8 with AVX/AVX2, else 4 (SSE, NEON, RVV's 128-bit minimum; on
+/// targets without vector units LLVM splits the vectors into scalars).
+int targetVectorWidth(const llvm::TargetMachine &tm);
 
 /// Runs LLVM's standard -O<level> pipeline over the module.
 void optimizeModule(llvm::Module &mod, llvm::TargetMachine &tm, int optLevel);

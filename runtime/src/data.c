@@ -6,7 +6,10 @@
  * IDX (the MNIST format): two zero bytes, an element type byte, a byte with
  * the number of dimensions, that many big-endian 32-bit sizes, then the
  * elements. Files are read through zlib's gz* functions, which pass raw files
- * through unchanged, so `.gz` and plain files load alike.
+ * through unchanged, so `.gz` and plain files load alike. A runtime built
+ * without zlib (SORA_NO_ZLIB: cmake -DSORA_RT_ZLIB=OFF, or a cross build
+ * that compiles these sources directly) reads plain files with stdio and
+ * rejects gzip data with a message that says to decompress it.
  *
  *===----------------------------------------------------------------------===*/
 #include "internal.h"
@@ -17,7 +20,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#ifndef SORA_NO_ZLIB
 #include <zlib.h>
+#endif
 
 /// The last place sora_find_data_file looks.
 static const char *const system_data_dir = "/usr/share/datasets";
@@ -28,6 +33,77 @@ enum {
   GZ_CHUNK = 1 << 30,    // gzread takes an unsigned and returns an int
   GZ_BUFFER = 128 * 1024 // larger than zlib's 8 KiB default: faster
 };
+
+#ifdef SORA_NO_ZLIB
+/// Without zlib: the few gz* calls this file makes, over stdio, for plain
+/// files only (gz_open refuses gzip data).
+typedef FILE *gzFile;
+enum { Z_ERRNO = -1, Z_MEM_ERROR = -4, Z_BUF_ERROR = -5 };
+
+/// Opens `path` for reading; NULL with errno set on failure, or with errno
+/// 0 and *gzip set if the file is gzip data.
+static gzFile gz_open(const char *path, bool *gzip) {
+  *gzip = false;
+  FILE *f = fopen(path, "rb");
+  if (!f)
+    return NULL;
+  setvbuf(f, NULL, _IOFBF, GZ_BUFFER); // before any read, as C requires
+  unsigned char magic[2];
+  size_t got = fread(magic, 1, 2, f);
+  if (got == 2 && magic[0] == 0x1f && magic[1] == 0x8b) {
+    fclose(f);
+    *gzip = true;
+    errno = 0;
+    return NULL;
+  }
+  if (ferror(f) || fseek(f, 0, SEEK_SET) != 0) {
+    int saved = errno ? errno : EIO;
+    fclose(f);
+    errno = saved;
+    return NULL;
+  }
+  return f;
+}
+
+static int gzbuffer(gzFile f, unsigned size) {
+  (void)f, (void)size; // gz_open has set the buffer
+  return 0;
+}
+
+static int gzread(gzFile f, void *buf, unsigned len) {
+  size_t got = fread(buf, 1, len, f);
+  return ferror(f) ? -1 : (int)got;
+}
+
+static const char *gzerror(gzFile f, int *code) {
+  *code = ferror(f) ? Z_ERRNO : 0;
+  return "";
+}
+
+static int gzclose(gzFile f) { return fclose(f); }
+#endif
+
+/// Opens the data file `path` (`what`: "images", "labels", ...) for
+/// reading, raw or (with zlib) gzip; sets the error on failure.
+static sora_status open_input(const char *path, const char *what, gzFile *out) {
+  errno = 0; // gzopen leaves it at 0 when it fails for lack of memory
+#ifdef SORA_NO_ZLIB
+  bool gzip;
+  *out = gz_open(path, &gzip);
+  if (gzip)
+    return sora_fail(SORA_ERR_FORMAT,
+                     "%s file '%s' is gzip-compressed, but this runtime was "
+                     "built without zlib: decompress '%s' first (gunzip)",
+                     what, path, path);
+#else
+  *out = gzopen(path, "rb");
+#endif
+  if (!*out)
+    return sora_fail(SORA_ERR_IO, "%s file '%s': cannot open: %s", what, path,
+                     errno ? strerror(errno) : "out of memory");
+  gzbuffer(*out, GZ_BUFFER);
+  return SORA_OK;
+}
 
 /// True if `path` names something that exists and is not a directory.
 static bool is_file(const char *path) {
@@ -145,14 +221,10 @@ sora_status sora_read_whole_file(const char *path, const char *what,
                                  int64_t max_bytes, char **out, int64_t *size) {
   *out = NULL;
   *size = 0;
-  errno = 0; // gzopen leaves it at 0 when it fails for lack of memory
-  gzFile f = gzopen(path, "rb");
-  if (!f)
-    return sora_fail(SORA_ERR_IO, "%s file '%s': cannot open: %s", what, path,
-                     errno ? strerror(errno) : "out of memory");
-  gzbuffer(f, GZ_BUFFER);
-
-  sora_status status = SORA_OK;
+  gzFile f;
+  sora_status status = open_input(path, what, &f);
+  if (status != SORA_OK)
+    return status;
   char *buf = NULL;
   int64_t cap = 0, len = 0;
   for (;;) {
@@ -205,14 +277,10 @@ done:
 /// names it in messages. On failure nothing is left allocated.
 static sora_status read_idx(const char *path, const char *what, idx_file *out) {
   memset(out, 0, sizeof *out);
-  errno = 0; // gzopen leaves it at 0 when it fails for lack of memory
-  gzFile f = gzopen(path, "rb");
-  if (!f)
-    return sora_fail(SORA_ERR_IO, "%s file '%s': cannot open: %s", what, path,
-                     errno ? strerror(errno) : "out of memory");
-  gzbuffer(f, GZ_BUFFER);
-
-  sora_status status = SORA_OK;
+  gzFile f;
+  sora_status status = open_input(path, what, &f);
+  if (status != SORA_OK)
+    return status;
   uint8_t head[4 + 4 * IDX_MAX_DIMS];
   int64_t got = gz_read_all(f, head, 4);
   if (got < 0) {

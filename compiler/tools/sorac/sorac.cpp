@@ -479,12 +479,28 @@ int run(const Options &o) {
     return kInputError;
   }
 
+  // The target machine before any work: a bad --target or --mcpu is a
+  // usage error, and the micro-kernels' vector width is the target's.
+  std::unique_ptr<llvm::TargetMachine> tm;
+  if (o.emit == "llvm" || o.emit == "asm" || o.emit == "obj") {
+    std::string error;
+    tm = sora::createTargetMachine(o.triple, o.cpu, o.optLevel, error);
+    if (!tm) {
+      std::cerr << "sorac: error: " << error << "\n";
+      return kUsageError;
+    }
+  }
+
   bool forward =
       o.emit == "ir" || o.emit == "dot" || o.emit == "mermaid" || o.inference;
   sora::ir::CompiledModel cm = sora::ir::buildModelGraphs(
       *model, absoluteDirectory(file.directory()), o.pipeline, !forward);
   cm.profile = o.profile;
   cm.prefix = o.name;
+  if (tm) {
+    cm.vectorWidth = sora::targetVectorWidth(*tm);
+    cm.pointerBits = int(tm->getPointerSizeInBits(0));
+  }
   if (o.inference && !loadWeights(*model, absoluteDirectory(file.directory()),
                                   o.weights, cm.bakedParams))
     return kInputError;
@@ -492,6 +508,7 @@ int run(const Options &o) {
     sora::ir::PipelineOptions none;
     sora::ir::CompiledModel bare = sora::ir::buildModelGraphs(
         *model, absoluteDirectory(file.directory()), none);
+    bare.vectorWidth = cm.vectorWidth;
     std::string pipeline;
     for (const std::string &p : o.pipeline.passes)
       pipeline += (pipeline.empty() ? "" : ",") + p;
@@ -524,11 +541,6 @@ int run(const Options &o) {
     return emitText(o, sora::ir::emitHeader(cm, o.input));
 
   std::string error;
-  auto tm = sora::createTargetMachine(o.triple, o.cpu, o.optLevel, error);
-  if (!tm) {
-    std::cerr << "sorac: error: " << error << "\n";
-    return kUsageError;
-  }
   sora::optimizeModule(*mod, *tm, o.optLevel);
   if (o.emit == "llvm") {
     std::string ir;
@@ -585,6 +597,17 @@ int run(const Options &o) {
 int main(int argc, char **argv) {
   if (argc > 1 &&
       (std::string(argv[1]) == "run" || std::string(argv[1]) == "eval")) {
+    // run and eval compile for this machine and run in-process (the JIT).
+    for (int i = 2; i < argc; ++i)
+      for (const char *flag : {"--target", "--mcpu"})
+        if (std::strncmp(argv[i], flag, std::strlen(flag)) == 0 &&
+            (argv[i][std::strlen(flag)] == '\0' ||
+             argv[i][std::strlen(flag)] == '='))
+          return usageError(std::string(flag) + " cannot be used with sorac " +
+                            argv[1] +
+                            ", which runs the model on this machine; "
+                            "cross-compile with sorac FILE.sora " +
+                            flag + "=...");
     try {
       return runCommand(argc, argv);
     } catch (const std::exception &e) {
