@@ -2,7 +2,8 @@
  *
  * Mirrors Keras' Model.fit: the last `validation_split` of the samples is
  * held out (after `limit`), the rest is shuffled each epoch and trained on in
- * batches, and each epoch reports one line, as with verbose=2. Training
+ * batches, and each epoch reports one line, as with verbose=2 (on a
+ * terminal, with `progress`, a live bar first, as with verbose=1). Training
  * resumes where the instance stands: its completed epochs and its shuffling
  * generator (both saved in checkpoints) carry over from one fit to the next.
  *
@@ -14,7 +15,9 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <time.h>
+#include <unistd.h>
 
 sora_fit_options sora_fit_defaults(void) {
   sora_fit_options o;
@@ -80,6 +83,93 @@ static void print_metrics(const char *prefix, double loss, double accuracy,
     printf(" - %saccuracy: %.4f", prefix, accuracy);
 }
 
+/*===--- The live progress line (sora_fit_options.progress) ---------------===*/
+
+/// Drawn on stdout with '\r' while an epoch runs, then blanked out for the
+/// epoch line. It costs one clock read per step and a redraw at most every
+/// tenth of a second.
+typedef struct progress_line {
+  double start;     /* of the epoch                                     */
+  double next_draw; /* no redraw before then (but after the last step)  */
+  int columns;      /* of the terminal                                  */
+  int width;        /* characters now on the line; 0: none (blank)      */
+} progress_line;
+
+/// The terminal's width (80 if stdout does not say).
+static int terminal_columns(void) {
+  struct winsize ws;
+  if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col >= 20)
+    return ws.ws_col;
+  return 80;
+}
+
+/// "4.2s", "3m07s" or "2h05m".
+static void format_duration(char *out, size_t size, double seconds) {
+  if (!(seconds >= 0.0))
+    seconds = 0.0;
+  if (seconds < 59.95) {
+    snprintf(out, size, "%.1fs", seconds);
+  } else if (seconds < 3599.5) {
+    long s = (long)(seconds + 0.5);
+    snprintf(out, size, "%ldm%02lds", s / 60, s % 60);
+  } else {
+    long m = (long)(seconds / 60.0 + 0.5);
+    snprintf(out, size, "%ldh%02ldm", m / 60, m % 60);
+  }
+}
+
+/// Redraws the line: "  12/50 [=====>......] 1.2s, ETA 3.8s - loss: 0.6931
+/// - accuracy: 0.5000". The bar takes what the terminal's width leaves (at
+/// most 30 characters; none under 10), and the line never reaches the last
+/// column, where a terminal would wrap it and '\r' could not return.
+static void progress_draw(progress_line *p, int64_t done, int64_t total,
+                          double loss, double accuracy, bool with_accuracy,
+                          double now) {
+  char elapsed[16], eta[16], head[48], tail[96], line[256];
+  double spent = now - p->start;
+  format_duration(elapsed, sizeof elapsed, spent);
+  format_duration(eta, sizeof eta,
+                  spent / (double)done * (double)(total - done));
+  int digits = snprintf(NULL, 0, "%" PRId64, total);
+  snprintf(head, sizeof head, "%*" PRId64 "/%" PRId64, digits, done, total);
+  int n = snprintf(tail, sizeof tail, " %s, ETA %s - loss: %.4f", elapsed, eta,
+                   loss);
+  if (with_accuracy && n < (int)sizeof tail)
+    snprintf(tail + n, sizeof tail - (size_t)n, " - accuracy: %.4f", accuracy);
+
+  int max = p->columns - 1;
+  if (max > (int)sizeof line - 1)
+    max = (int)sizeof line - 1;
+  int bar = max - (int)strlen(head) - (int)strlen(tail) - 3;
+  if (bar > 30)
+    bar = 30;
+  int len = snprintf(line, sizeof line, "%s", head);
+  if (bar >= 10) {
+    int filled = (int)((double)bar * (double)done / (double)total);
+    line[len++] = ' ';
+    line[len++] = '[';
+    for (int i = 0; i < bar; ++i)
+      line[len++] = i < filled ? '=' : i == filled ? '>' : '.';
+    line[len++] = ']';
+    line[len] = '\0';
+  }
+  len += snprintf(line + len, sizeof line - (size_t)len, "%s", tail);
+  if (len > max)
+    len = max;
+  line[len] = '\0';
+  // Spaces cover what a longer previous line left.
+  printf("\r%s%*s", line, p->width > len ? p->width - len : 0, "");
+  fflush(stdout);
+  p->width = len > p->width ? len : p->width;
+}
+
+/// Blanks the line out and returns to its start.
+static void progress_clear(progress_line *p) {
+  if (p->width > 0)
+    printf("\r%*s\r", p->width, "");
+  p->width = 0;
+}
+
 /// What one run of the training loop needs besides the model.
 typedef struct fit_plan {
   const sora_fit_options *o;
@@ -99,6 +189,8 @@ static sora_status train_epochs(sora_model *m, const fit_plan *plan) {
   const sora_dataset *data = plan->data;
   int64_t split_at = plan->split_at;
   int64_t val_count = plan->count - split_at;
+  bool live = o->verbose && o->progress;
+  progress_line bar = {.columns = live ? terminal_columns() : 80};
 
   // The batch buffers are allocated once, not per step. Their sizes cannot
   // overflow: rows and row sizes are each at most SORA_MAX_TENSOR_FLOATS.
@@ -128,6 +220,7 @@ static sora_status train_epochs(sora_model *m, const fit_plan *plan) {
       fflush(stdout);
     }
     double start = now_seconds();
+    bar.start = bar.next_draw = start;
     // Each epoch shuffles the samples in their original order, as Keras
     // does, so that the order does not depend on earlier epochs' orders
     // (which a resumed run has not seen). The generator advances only once
@@ -155,6 +248,16 @@ static sora_status train_epochs(sora_model *m, const fit_plan *plan) {
       loss_sum += stats[0];
       correct += stats[1];
       ++steps;
+      if (live) {
+        double t = now_seconds();
+        int64_t seen = first + n;
+        if (t >= bar.next_draw || seen == split_at) {
+          int64_t total = (split_at + d->batch_size - 1) / d->batch_size;
+          progress_draw(&bar, steps, total, loss_sum / (double)seen,
+                        correct / (double)seen, plan->with_accuracy, t);
+          bar.next_draw = t + 0.1;
+        }
+      }
     }
 
     bool has_accuracy = d->accuracy_kind != SORA_ACCURACY_NONE;
@@ -181,6 +284,7 @@ static sora_status train_epochs(sora_model *m, const fit_plan *plan) {
     m->epoch = epoch;
 
     if (o->verbose) {
+      progress_clear(&bar);
       printf("%" PRId64 "/%" PRId64 " - %.2fs", steps, steps, r.seconds);
       print_metrics("", r.loss, r.accuracy, plan->with_accuracy);
       if (val_count > 0)
@@ -195,6 +299,10 @@ static sora_status train_epochs(sora_model *m, const fit_plan *plan) {
     sora_profile_print(d, m->epoch - first_epoch + 1);
 
 done:
+  if (bar.width > 0) { // an error: let its message start a line
+    progress_clear(&bar);
+    fflush(stdout);
+  }
   sora_free(order);
   sora_free(batch_x);
   sora_free(batch_y);

@@ -237,12 +237,12 @@ typedef struct sora_fit_options {
                          receives the test metrics after training (the
                          test set is then loaded before training, so that
                          a missing file fails early)                      */
-  int64_t progress; /* with verbose, 1: during each epoch, redraw one live
-                       line with '\r' (steps done as a bar, the running
-                       loss and accuracy, elapsed time and ETA) at most
-                       10 times a second, then overwrite it with the epoch
-                       line; for a terminal (sorac run sets it when stdout
-                       is one). 0 (the default): the epoch lines only     */
+  int64_t progress;   /* with verbose, 1: during each epoch, redraw one live
+                         line with '\r' (steps done as a bar, the running
+                         loss and accuracy, elapsed time and ETA) at most
+                         10 times a second, then overwrite it with the epoch
+                         line; for a terminal (sorac run sets it when stdout
+                         is one). 0 (the default): the epoch lines only     */
 } sora_fit_options;
 
 /// Default options: the train block as written, printing progress.
