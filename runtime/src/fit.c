@@ -125,7 +125,7 @@ static void format_duration(char *out, size_t size, double seconds) {
 static void progress_draw(progress_line *p, int64_t done, int64_t total,
                           double loss, double accuracy, bool with_accuracy,
                           double now) {
-  char elapsed[16], eta[16], head[48], tail[96], line[256];
+  char elapsed[48], eta[48], head[48], tail[96], line[256];
   double spent = now - p->start;
   format_duration(elapsed, sizeof elapsed, spent);
   format_duration(eta, sizeof eta,
