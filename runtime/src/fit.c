@@ -10,6 +10,8 @@
  *===----------------------------------------------------------------------===*/
 #include "internal.h"
 
+#include <signal.h>
+
 #include <inttypes.h>
 #include <math.h>
 #include <stdbool.h>
@@ -26,6 +28,23 @@ sora_fit_options sora_fit_defaults(void) {
   o.validation_split = -1;
   o.seed = -1;
   return o;
+}
+
+static volatile sig_atomic_t g_stop;
+
+void sora_request_stop(void) { g_stop = 1; }
+
+/// After a non-finite loss: the first parameter tensor with a non-finite
+/// value, or NULL if all are finite (then the data is suspect).
+static const char *first_bad_tensor(sora_model *m) {
+  const sora_model_desc *d = m->desc;
+  for (int64_t i = 0; i < d->num_params; ++i) {
+    const sora_param_desc *p = &d->params[i];
+    for (int64_t j = 0; j < p->size; ++j)
+      if (!isfinite(m->params[p->offset + j]))
+        return p->name;
+  }
+  return NULL;
 }
 
 static double now_seconds(void) {
@@ -233,7 +252,15 @@ static sora_status train_epochs(sora_model *m, const fit_plan *plan) {
 
     double loss_sum = 0.0, correct = 0.0;
     int64_t steps = 0;
-    for (int64_t first = 0; first < split_at; first += d->batch_size) {
+    // A fit interrupted in this epoch (then saved and loaded) resumes after
+    // the steps it had finished: the same batches in the same order.
+    int64_t steps_per_epoch = (split_at + d->batch_size - 1) / d->batch_size;
+    int64_t skip = m->step - (epoch - 1) * steps_per_epoch;
+    if (skip < 0 || skip >= steps_per_epoch)
+      skip = 0;
+    int64_t trained = split_at - skip * d->batch_size; // samples this fit
+    for (int64_t first = skip * d->batch_size; first < split_at;
+         first += d->batch_size) {
       int64_t n =
           split_at - first < d->batch_size ? split_at - first : d->batch_size;
       for (int64_t r = 0; r < n; ++r) {
@@ -245,15 +272,40 @@ static sora_status train_epochs(sora_model *m, const fit_plan *plan) {
       status = sora_model_train_batch(m, batch_x, batch_y, n, stats);
       if (status != SORA_OK)
         goto done;
+      if (!isfinite(stats[0])) {
+        progress_clear(&bar);
+        const char *bad = first_bad_tensor(m);
+        status = sora_fail(
+            SORA_ERR_NUMERIC,
+            "the loss became %s at step %" PRId64 " (epoch %" PRId64
+            "); %s%s%s",
+            isnan(stats[0]) ? "NaN" : "infinite", m->step, epoch,
+            bad ? "the first tensor with a non-finite value is '" : "",
+            bad ? bad
+                : "every parameter is still finite: is there a NaN or "
+                  "an infinity in the data?",
+            bad ? "' (lower the learning rate?)" : "");
+        goto done;
+      }
       loss_sum += stats[0];
       correct += stats[1];
       ++steps;
+      if (g_stop) {
+        g_stop = 0;
+        progress_clear(&bar);
+        status = sora_fail(SORA_INTERRUPTED,
+                           "training interrupted after step %" PRId64
+                           " (epoch %" PRId64 ", %" PRId64 " of its %" PRId64
+                           " steps)",
+                           m->step, epoch, skip + steps, steps_per_epoch);
+        goto done;
+      }
       if (live) {
         double t = now_seconds();
-        int64_t seen = first + n;
-        if (t >= bar.next_draw || seen == split_at) {
+        int64_t seen = first + n - skip * d->batch_size;
+        if (t >= bar.next_draw || first + n == split_at) {
           int64_t total = (split_at + d->batch_size - 1) / d->batch_size;
-          progress_draw(&bar, steps, total, loss_sum / (double)seen,
+          progress_draw(&bar, skip + steps, total, loss_sum / (double)seen,
                         correct / (double)seen, plan->with_accuracy, t);
           bar.next_draw = t + 0.1;
         }
@@ -264,9 +316,9 @@ static sora_status train_epochs(sora_model *m, const fit_plan *plan) {
     sora_epoch_report r = {.epoch = epoch,
                            .epochs = plan->epochs,
                            .steps = steps,
-                           .loss = loss_sum / (double)split_at,
+                           .loss = loss_sum / (double)trained,
                            .accuracy =
-                               has_accuracy ? correct / (double)split_at : NAN,
+                               has_accuracy ? correct / (double)trained : NAN,
                            .val_loss = NAN,
                            .val_accuracy = NAN};
     if (val_count > 0) {

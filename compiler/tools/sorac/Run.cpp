@@ -36,6 +36,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cmath>
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -522,6 +523,9 @@ struct OutputFile {
   }
 };
 
+/// Ctrl-C during training: the runtime stops after the step in progress.
+extern "C" void onInterrupt(int) { sora_request_stop(); }
+
 int runtimeError(const char *what) {
   std::cerr << "sorac: error: " << what << ": " << sora_last_error() << "\n";
   return kInputError;
@@ -534,6 +538,9 @@ int runCommand(int argc, char **argv) {
   int status = parseRunArgs(argc, argv, o);
   if (status >= 0)
     return status;
+  // From here on Ctrl-C stops training after the step in progress (or right
+  // after its first step when pressed while compiling or loading).
+  std::signal(SIGINT, onInterrupt);
 
   // The front end, as for `sorac FILE.sora`.
   std::string text;
@@ -666,8 +673,22 @@ int runCommand(int argc, char **argv) {
       log.fail();
       return kInputError;
     }
+    if (s == SORA_INTERRUPTED) {
+      // Keep the work: the checkpoint of the last finished step, from which
+      // --init resumes exactly; 130 is a shell's status for SIGINT.
+      std::cerr << "sorac: " << sora_last_error();
+      if (!o.save.empty()) {
+        if (sora_model_save(m, o.save.c_str()) != SORA_OK)
+          return runtimeError("cannot save the model");
+        std::cerr << "; saved to " << o.save << " (resume with --init)";
+      }
+      std::cerr << "\n";
+      if (!o.log.empty())
+        log.finish("");
+      return 130;
+    }
     if (s != SORA_OK)
-      return runtimeError("training failed");
+      return runtimeError("training failed"); // --save keeps the last file
     if (o.quiet && o.profile && !progress.history.empty())
       sora_profile_print(desc, int64_t(progress.history.size()));
     if (!o.save.empty() && sora_model_save(m, o.save.c_str()) != SORA_OK)

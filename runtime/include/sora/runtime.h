@@ -30,7 +30,9 @@ typedef enum sora_status {
   SORA_ERR_FORMAT = 2,   /* a file is not what it claims to be            */
   SORA_ERR_ARGUMENT = 3, /* a bad argument: size mismatch, NULL, range     */
   SORA_ERR_MEMORY = 4,   /* allocation failed                              */
-  SORA_ERR_STATE = 5     /* the model cannot do this (e.g. no train block) */
+  SORA_ERR_STATE = 5,    /* the model cannot do this (e.g. no train block) */
+  SORA_ERR_NUMERIC = 6,  /* training produced a NaN or infinite loss       */
+  SORA_INTERRUPTED = 7   /* sora_request_stop() was called during fit      */
 } sora_status;
 
 /// The message of the last failed call on this thread (never NULL). A
@@ -244,6 +246,13 @@ typedef struct sora_fit_options {
                          line; for a terminal (sorac run sets it when stdout
                          is one). 0 (the default): the epoch lines only     */
 } sora_fit_options;
+
+/// Asks a running sora_model_fit to stop after the step in progress; it then
+/// returns SORA_INTERRUPTED with the instance at the last finished step,
+/// which sora_model_save records, and a later fit resumes from exactly that
+/// step (the same weights, bit for bit, as a run never interrupted).
+/// Async-signal-safe: call it from a SIGINT handler.
+void sora_request_stop(void);
 
 /// Default options: the train block as written, printing progress.
 sora_fit_options sora_fit_defaults(void);
