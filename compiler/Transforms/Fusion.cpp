@@ -2,12 +2,12 @@
 //--------------------------===//
 //
 // Three kinds of groups:
-//  - Epilogue: an anchor (a matmul, or any elementwise op) followed by a
-//    chain of elementwise ops, each the only reader of the one before. The
-//    chain runs inside the anchor's loop on the value in registers, and only
-//    the last op's value is written to memory: dense + bias + activation, or
-//    a gradient mask after the backward matmul, or a run of arithmetic,
-//    becomes one loop nest.
+//  - Epilogue: an anchor (a matmul, a convolution, or any elementwise op)
+//    followed by a chain of elementwise ops, each the only reader of the one
+//    before. The chain runs inside the anchor's loop on the value in
+//    registers, and only the last op's value is written to memory: dense or
+//    conv2d + bias + activation, or a gradient mask after the backward
+//    matmul, or a run of arithmetic, becomes one loop nest.
 //  - UpdateEpilogue: a weight's gradient op (matmul_tn or bias_grad) whose
 //    only reader is the weight's optimizer update: the update runs on each
 //    gradient element as it is finished, so the gradient is never stored.
@@ -27,9 +27,11 @@ namespace sora::ir {
 
 namespace {
 
-/// Ops whose result can be handed to an epilogue element by element.
+/// Ops whose result can be handed to an epilogue element by element (the
+/// convolution's bias and activation run on its register tiles).
 bool canAnchor(OpKind op) {
-  return isElementwise(op) || op == OpKind::MatMulNT || op == OpKind::MatMul;
+  return isElementwise(op) || op == OpKind::MatMulNT || op == OpKind::MatMul ||
+         op == OpKind::Conv2D;
 }
 
 } // namespace

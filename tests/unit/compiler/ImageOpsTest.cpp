@@ -97,11 +97,13 @@ double evalLoss(const JitModel &jm, const std::vector<float> &params,
   return stats[0] / double(b.n);
 }
 
-/// Checks the train kernel's gradient of every weight element against
-/// central differences of `loss(params)`; returns how many were checked.
+/// Checks the train kernel's gradient of every weight element (or of every
+/// `stride`-th one) against central differences of `loss(params)`; returns
+/// how many were checked.
 int checkGradients(
     const JitModel &jm, std::vector<float> params, const Batch &b, double h,
-    const std::function<double(const std::vector<float> &)> &loss) {
+    const std::function<double(const std::vector<float> &)> &loss,
+    int64_t stride = 1) {
   std::vector<float> state = trainStepState(jm, params, b, /*step=*/1);
   const double beta1 = 0.9;
   int checked = 0;
@@ -110,7 +112,7 @@ int checkGradients(
     EXPECT_TRUE(m) << w.name;
     if (!m)
       continue;
-    for (int64_t i = 0; i < w.type.elements(); ++i) {
+    for (int64_t i = 0; i < w.type.elements(); i += stride) {
       float saved = params[w.offset + i];
       params[w.offset + i] = saved + float(h);
       double up = loss(params);
@@ -166,6 +168,57 @@ TEST(ImageOps, CnnGradientsMatchFiniteDifferences) {
       [&](const std::vector<float> &p) { return evalLoss(*jm, p, batch); });
   // a 57, c 52, d 98, e 38, and the three dense layers 51 + 57 + 9.
   EXPECT_EQ(checked, 362);
+}
+
+// Layers as wide as real ones, where the convolutions run on register
+// tiles of channel vectors (16 or 8 floats): channel counts that are not a
+// whole number of vectors (17, 20, 36), so that the last vector is masked;
+// a filter gradient over 20 and 36 input channels (vectors along the
+// channels) and over 3 (vectors along the filters); the input gradient of
+// a stride-1 convolution (the flipped kernel) with 20 output channels and of
+// a stride-2 one. Every 7th weight is checked.
+TEST(ImageOps, WideCnnGradientsMatchFiniteDifferences) {
+  auto jm = compile(R"(
+model wide {
+  input x : f32[6, 5, 3]
+  a = x -> conv2d(20, kernel: 3, padding: same, activation: tanh)
+  b = a -> conv2d(36, kernel: 3, padding: same, activation: tanh)
+  c = b -> conv2d(18, kernel: 2, stride: 2, padding: same, activation: tanh)
+  output p = c -> flatten -> dense(3, activation: softmax)
+}
+train wide { loss = categorical_crossentropy batch_size = 4 }
+)");
+  ASSERT_TRUE(jm);
+  std::vector<float> params = perturbedInitialParams(*jm->desc, 4);
+  Batch batch = randomBatch(*jm->desc, 4, 13);
+  int checked = checkGradients(
+      *jm, params, batch, 1e-3,
+      [&](const std::vector<float> &p) { return evalLoss(*jm, p, batch); },
+      /*stride=*/7);
+  // ceil(n / 7) of a 540 + 20, b 6480 + 36, c 2592 + 18, p 486 + 3.
+  EXPECT_EQ(checked, 78 + 3 + 926 + 6 + 371 + 3 + 70 + 1);
+}
+
+// Images smaller than the kernel's reach: with 'same' padding some taps
+// fall outside the image for every output pixel (a 5x5 kernel over 2x3
+// pixels), and no output pixel sees all nine taps of a 3x3 kernel.
+TEST(ImageOps, GradientsWhenTheKernelOverhangsTheImage) {
+  auto jm = compile(R"(
+model tiny {
+  input x : f32[2, 3, 1]
+  a = x -> conv2d(17, kernel: 3, padding: same, activation: tanh)
+  b = a -> conv2d(5, kernel: 5, padding: same, activation: tanh)
+  output p = b -> flatten -> dense(2, activation: softmax)
+}
+train tiny { loss = categorical_crossentropy batch_size = 3 }
+)");
+  ASSERT_TRUE(jm);
+  std::vector<float> params = perturbedInitialParams(*jm->desc, 6);
+  Batch batch = randomBatch(*jm->desc, 3, 14);
+  int checked = checkGradients(
+      *jm, params, batch, 1e-3,
+      [&](const std::vector<float> &p) { return evalLoss(*jm, p, batch); });
+  EXPECT_EQ(checked, 153 + 17 + 2125 + 5 + 60 + 2);
 }
 
 // --- Forward pass against plain loop nests --------------------------------
@@ -275,6 +328,90 @@ model fwd {
   ASSERT_EQ(y.v.size(), c.v.size());
   for (size_t i = 0; i < y.v.size(); ++i)
     EXPECT_NEAR(out[i], y.v[i] + c.v[i], 1e-5) << "element " << i;
+}
+
+/// Runs `source`'s predict kernel (one model: input x, output y) on n random
+/// images with random parameters, through the standard graph passes (the
+/// convolutions' bias and activation fused) and through none, and checks
+/// both against `reference(x, params)`.
+void checkForward(
+    const std::string &source, int64_t n,
+    const std::function<std::vector<double>(Images &, const JitModel &,
+                                            std::vector<float> &)> &reference,
+    int64_t h, int64_t w, int64_t c) {
+  ir::PipelineOptions none;
+  for (const ir::PipelineOptions &pipeline :
+       {ir::PipelineOptions::standard(), none}) {
+    auto jm = compile(source, pipeline);
+    ASSERT_TRUE(jm);
+    const sora_model_desc &d = *jm->desc;
+    ASSERT_EQ(d.input_size, h * w * c);
+    ASSERT_LE(n, d.max_batch);
+    std::vector<float> params(d.params_floats);
+    std::mt19937 rng(7);
+    std::uniform_real_distribution<float> u(-0.2f, 0.2f);
+    for (float &p : params)
+      p = u(rng);
+    Batch b = randomBatch(d, n, 10);
+    std::vector<char> scratch = garbageScratch(d);
+    std::vector<float> out(n * d.output_size);
+    d.predict(params.data(), nullptr, scratch.data(), b.x.data(), nullptr, n, 0,
+              out.data());
+    Images x(n, h, w, c);
+    std::copy(b.x.begin(), b.x.end(), x.v.begin());
+    std::vector<double> y = reference(x, *jm, params);
+    ASSERT_EQ(int64_t(y.size()), n * d.output_size);
+    for (size_t i = 0; i < y.size(); ++i)
+      ASSERT_NEAR(out[i], y[i], 1e-4 * (1 + std::fabs(y[i])))
+          << "element " << i << (pipeline.passes.empty() ? ", no passes" : "");
+  }
+}
+
+// Wide layers: 20 input channels, 70 filters (more than one group of
+// vectors, the last one masked) with a fused bias + relu; then 130 filters
+// over 70 channels, stride 2, whose transposed kernel does not fit one
+// stack tile and is done in chunks of filters.
+TEST(ImageOps, WideConvForwardMatchesPlainLoopNests) {
+  checkForward(
+      R"(
+model widefwd {
+  input x : f32[7, 6, 20]
+  a = x -> conv2d(70, kernel: 3, padding: same, activation: relu)
+  output y = a -> conv2d(130, kernel: 3, stride: 2, padding: same)
+}
+)",
+      3,
+      [](Images &x, const JitModel &jm, std::vector<float> &params) {
+        Images a = conv2dRef(x, jm.slot(params, "a.weight"),
+                             jm.slot(params, "a.bias"), 70, 3, 1, true);
+        for (double &v : a.v)
+          v = std::max(v, 0.0);
+        return conv2dRef(a, jm.slot(params, "y.weight"),
+                         jm.slot(params, "y.bias"), 130, 3, 2, true)
+            .v;
+      },
+      7, 6, 20);
+}
+
+// A kernel of more than 8192 taps (3 x 3 x 1000) has no transposed copy on
+// the stack: the convolution is computed output by output.
+TEST(ImageOps, ConvWithAVeryLargeKernelMatchesPlainLoopNests) {
+  checkForward(
+      R"(
+model huge {
+  input x : f32[3, 3, 1000]
+  output y = x -> conv2d(3, kernel: 3, padding: same, activation: relu)
+}
+)",
+      2,
+      [](Images &x, const JitModel &jm, std::vector<float> &params) {
+        Images y = conv2dRef(x, jm.slot(params, "y.weight"),
+                             jm.slot(params, "y.bias"), 3, 3, 1, true);
+        for (double &v : y.v)
+          v = std::max(v, 0.0);
+        return y.v;
+      },
+      3, 3, 1000);
 }
 
 // --- Dropout ---------------------------------------------------------------
