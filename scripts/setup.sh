@@ -16,6 +16,8 @@ packages=(
   # Debian's cross gcc against its glibc and run under qemu-user.
   gcc-aarch64-linux-gnu libc6-dev-arm64-cross
   qemu-user                     # qemu-aarch64
+  # Data-parallel training (sora_rt_mpi, tests/mpi, bench/mpi.sh).
+  libopenmpi-dev openmpi-bin
   "$@"
 )
 

@@ -119,8 +119,10 @@ void addUpdate(Graph &g, Node *w, Node *grad, const dsl::Optimizer &opt) {
 } // namespace
 
 std::unique_ptr<Graph> buildTrainGraph(const dsl::Model &model,
-                                       const dsl::TrainConfig &train) {
-  auto g = std::make_unique<Graph>(model.name + ".train_step");
+                                       const dsl::TrainConfig &train,
+                                       bool gradientOutputs) {
+  auto g = std::make_unique<Graph>(
+      model.name + (gradientOutputs ? ".grad_step" : ".train_step"));
   Forward fwd = buildForward(*g, model, /*training=*/true, train.seed);
   LossNodes l = buildLoss(*g, fwd, train);
 
@@ -136,6 +138,14 @@ std::unique_ptr<Graph> buildTrainGraph(const dsl::Model &model,
   }
   g->addOutput("loss", l.loss);
   g->addOutput("correct", l.correct);
+  // Data-parallel training reads the gradients between the backward pass
+  // and the update: as outputs they are stored, never fused into their
+  // update, so the fuse pass puts every update into one OptimizerUpdate
+  // loop and the plan pins the gradients at the start of scratch.
+  if (gradientOutputs)
+    for (Node *w : weights)
+      if (grads.count(w))
+        g->addOutput("grad." + w->name, grads[w]);
   return g;
 }
 

@@ -15,11 +15,43 @@
 
 #include <algorithm>
 #include <functional>
+#include <map>
 #include <stdexcept>
 
 namespace sora::ir {
 
 using namespace llvm;
+
+namespace {
+
+/// The one OptimizerUpdate group of `g`, or null.
+const FusionGroup *optimizerGroup(const Graph &g) {
+  for (const FusionGroup &group : g.groups)
+    if (group.kind == FusionGroup::OptimizerUpdate)
+      return &group;
+  return nullptr;
+}
+
+} // namespace
+
+/// Can the data-parallel graph be split into grad_step and apply_update:
+/// every weight updated by the one loop, its gradient pinned at its own
+/// offset at the start of scratch?
+bool dataParallelReady(const CompiledModel &cm) {
+  const Graph &g = *cm.dataParallel;
+  const FusionGroup *group = optimizerGroup(g);
+  if (!g.plan || !group || group->chain.size() != cm.layout.weights.size())
+    return false;
+  std::map<const Node *, int64_t> offset(g.plan->offsets.begin(),
+                                         g.plan->offsets.end());
+  for (const Node *update : group->chain) {
+    const ParamSlot *slot = cm.layout.find(update->operands[0]->name);
+    auto it = offset.find(update->operands[1]);
+    if (!slot || it == offset.end() || it->second != slot->offset * 4)
+      return false;
+  }
+  return true;
+}
 
 CompiledModel buildModelGraphs(const dsl::Model &model,
                                const std::string &sourceDir,
@@ -35,24 +67,43 @@ CompiledModel buildModelGraphs(const dsl::Model &model,
     cm.evaluate = buildEvalGraph(model);
     cm.train = buildTrainGraph(model, *model.train);
     cm.layout.addParams(*cm.train);
+    cm.dataParallel =
+        buildTrainGraph(model, *model.train, /*gradientOutputs=*/true);
   }
-  for (Graph *g : {cm.predict.get(), cm.evaluate.get(), cm.train.get()}) {
+  for (Graph *g : {cm.predict.get(), cm.evaluate.get(), cm.train.get(),
+                   cm.dataParallel.get()}) {
     if (!g)
       continue;
     g->maxBatch = cm.maxBatch;
-    runPipeline(*g, pipeline);
+    if (g == cm.dataParallel.get()) {
+      // An extra graph that --print-ir-after* does not show.
+      PipelineOptions quiet = pipeline;
+      quiet.printAfterAll = false;
+      quiet.printAfter.clear();
+      runPipeline(*g, quiet);
+    } else {
+      runPipeline(*g, pipeline);
+    }
     std::string error = verify(*g);
     if (!error.empty())
       throw std::logic_error("invalid graph @" + g->name() + ": " + error);
   }
+  if (cm.dataParallel && !dataParallelReady(cm))
+    cm.dataParallel.reset();
   return cm;
 }
 
 namespace {
 
+/// Which ops of a graph a kernel runs: all of them, all but the fused
+/// optimizer update (grad_step: the gradients stay in scratch), or only
+/// that update (apply_update: no samples, no loss).
+enum class KernelPart { Whole, Gradients, Update };
+
 /// Emits one kernel function for `g`.
 Function *emitKernel(CompiledModel &cm, Graph &g, const std::string &fnName,
-                     Module &mod, bool isPredict) {
+                     Module &mod, bool isPredict,
+                     KernelPart part = KernelPart::Whole) {
   LLVMContext &ctx = mod.getContext();
   llvm::Type *ptr = PointerType::getUnqual(ctx);
   llvm::Type *i64 = llvm::Type::getInt64Ty(ctx);
@@ -152,6 +203,10 @@ Function *emitKernel(CompiledModel &cm, Graph &g, const std::string &fnName,
     const FusionGroup *group = n->group >= 0 ? &g.groups[n->group] : nullptr;
     if (group && group->kind == FusionGroup::OptimizerUpdate && !g.plan)
       group = nullptr;
+    bool inUpdate = group && group->kind == FusionGroup::OptimizerUpdate;
+    if (!n->operands.empty() && ((part == KernelPart::Gradients && inUpdate) ||
+                                 (part == KernelPart::Update && !inUpdate)))
+      continue;
     if (!group) {
       if (!n->operands.empty())
         timed(*n, n->phase, [&] { lowering(n->op)(k, *n); });
@@ -177,7 +232,7 @@ Function *emitKernel(CompiledModel &cm, Graph &g, const std::string &fnName,
   if (&g == cm.train.get())
     cm.trainLoopNests = k.loopNests;
 
-  if (!isPredict) {
+  if (!isPredict && part != KernelPart::Update) {
     // out[0] = loss sum over the batch, out[1] = correct predictions.
     Value *count = b.CreateSIToFP(k.n, b.getDoubleTy());
     Value *loss =
@@ -351,6 +406,14 @@ std::unique_ptr<Module> emitModule(CompiledModel &cm, LLVMContext &ctx) {
       cm.train
           ? emitKernel(cm, *cm.train, name + "_train_step_kernel", *mod, false)
           : nullptr;
+  Function *gradStep = nullptr, *applyUpdate = nullptr;
+  if (cm.dataParallel) {
+    gradStep = emitKernel(cm, *cm.dataParallel, name + "_grad_step_kernel",
+                          *mod, false, KernelPart::Gradients);
+    applyUpdate =
+        emitKernel(cm, *cm.dataParallel, name + "_apply_update_kernel", *mod,
+                   false, KernelPart::Update);
+  }
 
   DescriptorBuilder d(*mod);
   bool baked = cm.bakedWeights != nullptr;
@@ -406,7 +469,10 @@ std::unique_ptr<Module> emitModule(CompiledModel &cm, LLVMContext &ctx) {
                 d.i64(modelHash(cm)),
                 d.i64(model.train ? accuracyKind(model, t) : 0),
                 d.i64(cm.profileRows.size()),
-                profileRows(d, *mod, cm.profileRows, name)});
+                profileRows(d, *mod, cm.profileRows, name),
+                fnOrNull(gradStep),
+                fnOrNull(applyUpdate),
+                d.i64(gradStep ? cm.layout.weightFloats : 0)});
   auto *descVar =
       new GlobalVariable(*mod, desc->getType(), true,
                          GlobalValue::ExternalLinkage, desc, name + "_desc");

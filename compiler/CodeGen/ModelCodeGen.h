@@ -25,6 +25,13 @@ struct CompiledModel {
   const dsl::Model *model;
   std::unique_ptr<Graph> predict, evaluate,
       train; ///< evaluate/train may be null
+  /// The train graph with the gradients as outputs, for data-parallel
+  /// training: emitted as two kernels, grad_step (all but the updates; the
+  /// gradients land at the start of scratch in the weights' layout) and
+  /// apply_update (the one loop of updates reading them). Null when the
+  /// model cannot train that way (no train block, not every weight has the
+  /// same kind of update, no memory plan).
+  std::unique_ptr<Graph> dataParallel;
   ParamLayout layout;
   int64_t maxBatch = 0;
   int64_t scratchBytes = 0; ///< the largest kernel's
@@ -51,6 +58,11 @@ struct CompiledModel {
     return prefix.empty() ? model->name : prefix;
   }
 };
+
+/// Whether cm.dataParallel splits into grad_step and apply_update (every
+/// weight in the one update loop, each gradient pinned at its weight's
+/// offset); buildModelGraphs drops the graph when not.
+bool dataParallelReady(const CompiledModel &cm);
 
 /// A hash of the model's structure (tensor names and shapes, optimizer
 /// state included), stored in checkpoints.

@@ -9,8 +9,15 @@
  * the train block's epochs and use only the first N training samples;
  * --validation-split overrides the fraction held out; --seed replaces the
  * train block's seed (weights and shuffling); --threads shares the big
- * loops among threads (the results do not change). */
+ * loops among threads (the results do not change).
+ *
+ * mnist_mlp_mpi, the same program linked with sora_rt_mpi (built where MPI
+ * is found), trains data-parallel under `mpirun -np N mnist_mlp_mpi`; only
+ * rank 0 prints (docs/distributed.md). */
 #include "model.h"
+#ifdef SORA_WITH_MPI
+#include "sora/mpi.h"
+#endif
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,7 +37,25 @@ static int usage(const char *prog) {
   return 2;
 }
 
+static int run(int argc, char **argv);
+
 int main(int argc, char **argv) {
+#ifdef SORA_WITH_MPI
+  if (sora_mpi_init(&argc, &argv) != SORA_OK) {
+    fprintf(stderr, "error: %s\n", sora_last_error());
+    return 1;
+  }
+  int status = run(argc, argv);
+  if (status != 0 && sora_world_size() > 1)
+    sora_mpi_abort(status); /* the other ranks may wait in an allreduce */
+  sora_mpi_finalize();
+  return status;
+#else
+  return run(argc, argv);
+#endif
+}
+
+static int run(int argc, char **argv) {
   const char *data_dir = NULL;
   sora_fit_options options = sora_fit_defaults();
   for (int i = 1; i < argc; ++i) {
@@ -74,9 +99,11 @@ int main(int argc, char **argv) {
     mnist_mlp_destroy(model);
     return 1;
   }
-  printf("train time: %.3f s\n", train_seconds);
-  printf("test accuracy: %.4f (%lld images)\n", test.accuracy,
-         (long long)test.count);
+  if (sora_rank() == 0) { /* the metrics are reduced over every rank */
+    printf("train time: %.3f s\n", train_seconds);
+    printf("test accuracy: %.4f (%lld images)\n", test.accuracy,
+           (long long)test.count);
+  }
   mnist_mlp_destroy(model);
   return 0;
 }

@@ -102,6 +102,83 @@ static void print_metrics(const char *prefix, double loss, double accuracy,
     printf(" - %saccuracy: %.4f", prefix, accuracy);
 }
 
+/*===--- Data parallelism (sora_set_allreduce) ---------------------------===*/
+
+/// Rows [*lo, *lo + *count) of `total` that this rank takes: contiguous
+/// shares that differ by at most one row.
+static void rank_share(int64_t total, int64_t *lo, int64_t *count) {
+  int64_t rank = sora_rank(), size = sora_world_size();
+  int64_t begin = total * rank / size, end = total * (rank + 1) / size;
+  *lo = begin;
+  *count = end - begin;
+}
+
+/// One data-parallel step of a global batch of `global` rows of which this
+/// rank holds `local` (possibly none): the local mean gradient weighted by
+/// local / global, the loss sum, the correct count and the stop request go
+/// out in one allreduce of `comm` (grad_floats + 3 floats); every rank then
+/// applies the same update. `out` gets the global batch's loss sum and
+/// correct count, `*stop` whether any rank was asked to stop.
+static sora_status train_batch_parallel(sora_model *m, const float *x,
+                                        const float *y, int64_t local,
+                                        int64_t global, float *comm,
+                                        double out[2], bool *stop) {
+  const sora_model_desc *d = m->desc;
+  int64_t g = d->grad_floats;
+  float *grad = (float *)m->scratch;
+  if (local > 0) {
+    double stats[2] = {0.0, 0.0};
+    d->grad_step(m->params, m->opt_state, m->scratch, x, y, local, m->step + 1,
+                 stats);
+    float weight = (float)((double)local / (double)global);
+    for (int64_t i = 0; i < g; ++i)
+      comm[i] = grad[i] * weight;
+    comm[g] = (float)stats[0];
+    comm[g + 1] = (float)stats[1];
+  } else {
+    memset(comm, 0, (size_t)(g + 2) * sizeof *comm);
+  }
+  comm[g + 2] = g_stop ? 1.0f : 0.0f;
+  g_stop = 0;
+  sora_status status = sora_allreduce(comm, g + 3, SORA_REDUCE_FLOAT);
+  if (status != SORA_OK)
+    return status;
+  memcpy(grad, comm, (size_t)g * sizeof *grad);
+  ++m->step; // as sora_model_train_batch: the kernel sees this step's number
+  d->apply_update(m->params, m->opt_state, m->scratch, NULL, NULL, 0, m->step,
+                  NULL);
+  out[0] = comm[g];
+  out[1] = comm[g + 1];
+  *stop = comm[g + 2] > 0.0f;
+  return SORA_OK;
+}
+
+/// sora_model_evaluate over `count` rows, split across the ranks and their
+/// sums reduced: every rank gets the metrics of all the rows.
+static sora_status evaluate_all(sora_model *m, const float *x, const float *y,
+                                int64_t count, sora_metrics *out) {
+  if (sora_world_size() <= 1)
+    return sora_model_evaluate(m, x, y, (size_t)count, out);
+  const sora_model_desc *d = m->desc;
+  int64_t lo, n;
+  rank_share(count, &lo, &n);
+  sora_metrics local = {0.0, 0.0, 0};
+  sora_status status = sora_model_evaluate(
+      m, x + lo * d->input_size, y + lo * d->label_size, (size_t)n, &local);
+  if (status != SORA_OK)
+    return status;
+  bool has_accuracy = d->accuracy_kind != SORA_ACCURACY_NONE;
+  double sums[2] = {n > 0 ? local.loss * (double)n : 0.0,
+                    n > 0 && has_accuracy ? local.accuracy * (double)n : 0.0};
+  status = sora_allreduce(sums, 2, SORA_REDUCE_DOUBLE);
+  if (status != SORA_OK)
+    return status;
+  out->loss = count > 0 ? sums[0] / (double)count : NAN;
+  out->accuracy = count > 0 && has_accuracy ? sums[1] / (double)count : NAN;
+  out->count = count;
+  return SORA_OK;
+}
+
 /*===--- The live progress line (sora_fit_options.progress) ---------------===*/
 
 /// Drawn on stdout with '\r' while an epoch runs, then blanked out for the
@@ -208,7 +285,10 @@ static sora_status train_epochs(sora_model *m, const fit_plan *plan) {
   const sora_dataset *data = plan->data;
   int64_t split_at = plan->split_at;
   int64_t val_count = plan->count - split_at;
-  bool live = o->verbose && o->progress;
+  // Data-parallel over the ranks of sora_set_allreduce; only rank 0 prints.
+  bool parallel = sora_world_size() > 1;
+  bool verbose = o->verbose && sora_rank() == 0;
+  bool live = verbose && o->progress;
   progress_line bar = {.columns = live ? terminal_columns() : 80};
 
   // The batch buffers are allocated once, not per step. Their sizes cannot
@@ -218,7 +298,8 @@ static sora_status train_epochs(sora_model *m, const fit_plan *plan) {
   int64_t *order = sora_alloc((size_t)split_at * sizeof *order);
   float *batch_x = sora_alloc_floats(batch_rows * d->input_size);
   float *batch_y = sora_alloc_floats(batch_rows * d->label_size);
-  if (!order || !batch_x || !batch_y) {
+  float *comm = parallel ? sora_alloc_floats(d->grad_floats + 3) : NULL;
+  if (!order || !batch_x || !batch_y || (parallel && !comm)) {
     status = SORA_ERR_MEMORY;
     goto done;
   }
@@ -234,7 +315,7 @@ static sora_status train_epochs(sora_model *m, const fit_plan *plan) {
   int64_t first_epoch = m->epoch + 1;
   sora_profile_reset();
   for (int64_t epoch = first_epoch; epoch <= plan->epochs; ++epoch) {
-    if (o->verbose) {
+    if (verbose) {
       printf("Epoch %" PRId64 "/%" PRId64 "\n", epoch, plan->epochs);
       fflush(stdout);
     }
@@ -263,13 +344,22 @@ static sora_status train_epochs(sora_model *m, const fit_plan *plan) {
          first += d->batch_size) {
       int64_t n =
           split_at - first < d->batch_size ? split_at - first : d->batch_size;
-      for (int64_t r = 0; r < n; ++r) {
-        int64_t s = order[first + r];
+      // Data-parallel: this rank's contiguous share of the global batch.
+      int64_t lo = 0, rows = n;
+      if (parallel)
+        rank_share(n, &lo, &rows);
+      for (int64_t r = 0; r < rows; ++r) {
+        int64_t s = order[first + lo + r];
         memcpy(batch_x + r * d->input_size, data->x + s * d->input_size, x_row);
         memcpy(batch_y + r * d->label_size, data->y + s * d->label_size, y_row);
       }
       double stats[2];
-      status = sora_model_train_batch(m, batch_x, batch_y, n, stats);
+      bool stop = false;
+      if (parallel)
+        status = train_batch_parallel(m, batch_x, batch_y, rows, n, comm, stats,
+                                      &stop);
+      else
+        status = sora_model_train_batch(m, batch_x, batch_y, n, stats);
       if (status != SORA_OK)
         goto done;
       if (!isfinite(stats[0])) {
@@ -290,7 +380,7 @@ static sora_status train_epochs(sora_model *m, const fit_plan *plan) {
       loss_sum += stats[0];
       correct += stats[1];
       ++steps;
-      if (g_stop) {
+      if (parallel ? stop : g_stop) {
         g_stop = 0;
         progress_clear(&bar);
         status = sora_fail(SORA_INTERRUPTED,
@@ -323,9 +413,9 @@ static sora_status train_epochs(sora_model *m, const fit_plan *plan) {
                            .val_accuracy = NAN};
     if (val_count > 0) {
       sora_metrics val;
-      status = sora_model_evaluate(m, data->x + split_at * d->input_size,
-                                   data->y + split_at * d->label_size,
-                                   (size_t)val_count, &val);
+      status =
+          evaluate_all(m, data->x + split_at * d->input_size,
+                       data->y + split_at * d->label_size, val_count, &val);
       if (status != SORA_OK)
         goto done;
       r.val_loss = val.loss;
@@ -335,7 +425,7 @@ static sora_status train_epochs(sora_model *m, const fit_plan *plan) {
     m->rng = rng;
     m->epoch = epoch;
 
-    if (o->verbose) {
+    if (verbose) {
       progress_clear(&bar);
       printf("%" PRId64 "/%" PRId64 " - %.2fs", steps, steps, r.seconds);
       print_metrics("", r.loss, r.accuracy, plan->with_accuracy);
@@ -347,7 +437,7 @@ static sora_status train_epochs(sora_model *m, const fit_plan *plan) {
     if (o->callback && o->callback(&r, o->user))
       break;
   }
-  if (o->verbose && m->epoch >= first_epoch)
+  if (verbose && m->epoch >= first_epoch)
     sora_profile_print(d, m->epoch - first_epoch + 1);
 
 done:
@@ -358,6 +448,7 @@ done:
   sora_free(order);
   sora_free(batch_x);
   sora_free(batch_y);
+  sora_free(comm);
   return status;
 }
 
@@ -389,6 +480,16 @@ sora_status sora_model_fit(sora_model *m, const char *data_dir,
   if (o->epochs < 0 || o->limit < 0)
     return sora_fail(SORA_ERR_ARGUMENT,
                      "sora_model_fit: negative epochs or limit");
+  if (sora_world_size() > 1 &&
+      (!d->grad_step || !d->apply_update || d->grad_floats < 0 ||
+       d->grad_floats > d->params_floats ||
+       d->grad_floats * (int64_t)sizeof(float) > d->scratch_bytes))
+    return sora_fail(SORA_ERR_STATE,
+                     "model '%s' cannot train data-parallel over %d ranks: "
+                     "its description has no grad_step and apply_update "
+                     "kernels (every weight needs the same kind of update)",
+                     name, sora_world_size());
+  bool verbose = o->verbose && sora_rank() == 0;
   int64_t epochs = o->epochs > 0 ? o->epochs : d->epochs;
   if (epochs < 1)
     return sora_fail(SORA_ERR_STATE, "model '%s': epochs is %" PRId64, name,
@@ -436,7 +537,7 @@ sora_status sora_model_fit(sora_model *m, const char *data_dir,
     status = train_epochs(m, &plan);
     if (status != SORA_OK)
       goto done;
-  } else if (o->verbose) {
+  } else if (verbose) {
     printf("Nothing to train: %" PRId64 " epochs completed, epochs is %" PRId64
            "\n",
            m->epoch, epochs);
@@ -444,11 +545,10 @@ sora_status sora_model_fit(sora_model *m, const char *data_dir,
   }
 
   if (want_test) {
-    status =
-        sora_model_evaluate(m, test.x, test.y, (size_t)test.count, o->test);
+    status = evaluate_all(m, test.x, test.y, test.count, o->test);
     if (status != SORA_OK)
       goto done;
-    if (o->verbose) {
+    if (verbose) {
       printf("test: loss: %.4f", o->test->loss);
       if (with_accuracy)
         printf(" - accuracy: %.4f", o->test->accuracy);

@@ -68,4 +68,8 @@ sora_status sora_read_whole_file(const char *path, const char *what,
 sora_status sora_model_train_batch(sora_model *m, const float *x,
                                    const float *y, int64_t n, double out[2]);
 
+/// Sums `count` values of `data` over the ranks with the installed
+/// allreduce (nothing in a world of one).
+sora_status sora_allreduce(void *data, int64_t count, sora_reduce_type type);
+
 #endif /* SORA_RT_INTERNAL_H */

@@ -26,6 +26,9 @@
 #include "sora/dsl/Parser.h"
 #include "sora/dsl/Sema.h"
 #include "sora/runtime.h"
+#ifdef SORAC_WITH_MPI
+#include "sora/mpi.h"
+#endif
 
 #include <llvm/Config/llvm-config.h>
 #include <llvm/ExecutionEngine/Orc/ExecutionUtils.h>
@@ -533,11 +536,49 @@ int runtimeError(const char *what) {
 
 } // namespace
 
+/// Under mpirun (Open MPI's or a PMI launcher's world of more than one
+/// rank)?
+[[maybe_unused]] static bool launchedByMpirun() {
+  for (const char *var : {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE"})
+    if (const char *v = std::getenv(var); v && std::atoi(v) > 1)
+      return true;
+  return false;
+}
+
+static int runModel(RunOptions &o);
+
 int runCommand(int argc, char **argv) {
   RunOptions o;
   int status = parseRunArgs(argc, argv, o);
   if (status >= 0)
     return status;
+#ifdef SORAC_WITH_MPI
+  // mpirun -np N sorac run: data-parallel training (docs/distributed.md).
+  // Only rank 0 prints, saves and writes the log, the plot and the report.
+  if (!o.eval && launchedByMpirun()) {
+    if (sora_mpi_init(nullptr, nullptr) != SORA_OK)
+      return runtimeError("cannot start MPI");
+    if (sora_rank() != 0) {
+      o.quiet = true;
+      o.profile = false;
+      o.save.clear();
+      o.log.clear();
+      o.plot.clear();
+      o.report.clear();
+    }
+    status = runModel(o);
+    // A failed rank would leave the others waiting in an allreduce.
+    if (status != kOk && status != 130 && sora_world_size() > 1)
+      sora_mpi_abort(status);
+    sora_mpi_finalize();
+    return status;
+  }
+#endif
+  return runModel(o);
+}
+
+static int runModel(RunOptions &o) {
+  int status = 0;
   // From here on Ctrl-C stops training after the step in progress (or right
   // after its first step when pressed while compiling or loading).
   std::signal(SIGINT, onInterrupt);
@@ -666,8 +707,11 @@ int runCommand(int argc, char **argv) {
     // The live bar is for a person watching a terminal; a pipe or a file
     // (and TERM=dumb) gets the plain lines that scripts read.
     const char *term = std::getenv("TERM");
+    // Under mpirun, whose forwarding of a child's output hands it a
+    // terminal of its own, the plain lines too.
     fit.progress = !o.quiet && isatty(STDOUT_FILENO) &&
-                   !(term && std::strcmp(term, "dumb") == 0);
+                   !(term && std::strcmp(term, "dumb") == 0) &&
+                   sora_world_size() == 1;
     sora_status s = sora_model_fit(m, dataDir, &fit);
     if (progress.logFailed) {
       log.fail();

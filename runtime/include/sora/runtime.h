@@ -139,6 +139,16 @@ typedef struct sora_model_desc {
      and adds it to one of these rows, "<layer>\t<phase>". */
   int64_t num_profile;
   const char *const *profile_rows;
+  /* Data-parallel training (NULL when the model cannot train that way:
+     not every weight has the same kind of update). `grad_step` is
+     train_step without the update: it writes the batch's mean gradient of
+     every weight into the first `grad_floats` floats of scratch, laid out
+     like the parameter block, and the loss sum and correct count into out.
+     `apply_update` (x, y, n and out unused) applies the optimizer to the
+     parameters from the gradients at the start of scratch, as step `step`. */
+  sora_kernel_fn grad_step;
+  sora_kernel_fn apply_update;
+  int64_t grad_floats;
 } sora_model_desc;
 
 enum sora_metric_kind {
@@ -343,6 +353,37 @@ sora_status sora_dataset_load_csv(const sora_data_spec *spec,
 sora_status sora_dataset_load(const sora_data_spec *spec, const char *data_dir,
                               const char *source_dir, sora_dataset *out);
 void sora_dataset_free(sora_dataset *d);
+
+/*===--- Data-parallel training ---------------------------------------===*
+ * The runtime holds no MPI: a communication layer (libsora_rt_mpi's
+ * sora_mpi_init, see sora/mpi.h) installs an allreduce here. With a world
+ * of more than one rank, sora_model_fit trains data-parallel: every rank
+ * shuffles the samples with the same seeded generator and takes its
+ * contiguous share of each global batch of batch_size rows; grad_step
+ * computes the share's gradient, one allreduce sums the gradients (each
+ * weighted by its share's rows) with the loss and accuracy counts, and
+ * every rank applies the same update with apply_update. The weights stay
+ * identical on every rank and follow single-process training with the same
+ * batch size (up to float rounding). Validation and test rows are split
+ * across ranks and their sums reduced. Only rank 0 prints.              */
+
+typedef enum sora_reduce_type {
+  SORA_REDUCE_FLOAT = 0, /* `data` holds floats  */
+  SORA_REDUCE_DOUBLE = 1 /* `data` holds doubles */
+} sora_reduce_type;
+
+/// Sums `count` values of `data` over every rank, in place, identically on
+/// all of them; returns 0 on success.
+typedef int (*sora_allreduce_fn)(void *data, int64_t count,
+                                 sora_reduce_type type, void *ctx);
+
+/// Installs (fn != NULL) or removes the allreduce of a world of `size`
+/// ranks, this process being `rank` (0-based).
+sora_status sora_set_allreduce(sora_allreduce_fn fn, void *ctx, int rank,
+                               int size);
+/// This process's rank (0 without an allreduce) and the world's size (1).
+int sora_rank(void);
+int sora_world_size(void);
 
 /*===--- Threads
  * ------------------------------------------------------------===*/

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# bench/mpi.sh [BUILD] [LIMIT]: data-parallel training throughput of the
+# seed's model (examples/mnist_mlp) at 1 and 2 ranks, and the time of one
+# allreduce of its gradient block. Reports; never fails on a time. Needs
+# sorac built with MPI (libopenmpi-dev, openmpi-bin) and Fashion-MNIST.
+set -euo pipefail
+build=${1:-build}
+limit=${2:-0}
+src=$(cd "$(dirname "$0")/.." && pwd)
+sorac=$build/bin/sorac
+model=$src/examples/mnist_mlp/model.sora
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+# Samples per second of training: the train split over the epoch's seconds.
+rate() { # RANKS
+  local launch=()
+  [[ $1 -gt 1 ]] && launch=(mpirun -np "$1" --bind-to core)
+  "${launch[@]}" "$sorac" run "$model" --epochs 1 --limit "$limit" --quiet \
+    --report json | python3 -c '
+import json, sys
+r = json.loads(sys.stdin.read().strip().splitlines()[-1])
+samples = '"$samples"'
+print("%d rank(s): %.2f s per epoch, %.0f samples/s (steps %d)" % (
+    '"$1"', r["train_seconds"], samples / r["train_seconds"], r["steps"]))'
+}
+count=60000
+[[ $limit -gt 0 && $limit -lt $count ]] && count=$limit
+samples=$(python3 -c "print(int($count * 0.8))")  # validation_split 0.2
+echo "seed MLP (784-64-10, Adam, batch 128), $samples training samples:"
+rate 1
+rate 2
+
+# The gradient block: the weights' floats (each tensor 64-byte aligned) and
+# three floats of statistics.
+floats=$(( (784*64 + 15)/16*16 + (64+15)/16*16 + (64*10+15)/16*16 + (10+15)/16*16 + 3 ))
+mpicc -O2 -o "$work/mpi_allreduce" "$src/bench/mpi_allreduce.c"
+mpirun -np 2 --bind-to core "$work/mpi_allreduce" "$floats" 500
