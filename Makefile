@@ -4,7 +4,8 @@ SANITIZE_BUILD ?= build-sanitize
 JOBS  ?= $(shell nproc)
 FUZZ_SECONDS ?= 600
 
-.PHONY: all setup configure build install demo check bench fuzz sanitize clean
+.PHONY: all setup configure build install demo check check-sanitize bench fuzz \
+        sanitize clean
 
 all: build
 
@@ -29,23 +30,45 @@ demo: build
 	$(BUILD)/bin/mnist_mlp
 
 # Every test: unit tests, the lit suite, the end-to-end training test; then
-# the front end's unit tests under ASan + UBSan and a 60-second fuzz run.
+# the front end's unit tests under ASan + UBSan and a 60-second fuzz smoke
+# run (15 seconds for each of the four fuzz targets).
 check: build sanitize
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 	$(SANITIZE_BUILD)/bin/dsl_tests --gtest_brief=1
-	scripts/fuzz.sh $(SANITIZE_BUILD) 60
+	scripts/fuzz.sh $(SANITIZE_BUILD) 15
 
-# The front end, its unit tests and its fuzzer built with clang-19 under
-# AddressSanitizer and UndefinedBehaviorSanitizer.
+# The sanitizer build: clang-19, AddressSanitizer and UndefinedBehaviorSanitizer
+# (SORAC_SANITIZE=ON). `sanitize` builds the front end's unit tests and the
+# libFuzzer targets; check-sanitize builds and runs the rest (see there).
+SANITIZE_TARGETS = dsl_tests fuzz_frontend fuzz_idx fuzz_csv fuzz_safetensors
+HOST_SORAC = $(abspath $(BUILD))/bin/sorac
 sanitize: setup
 	@scripts/setup.sh clang-19 libclang-rt-19-dev
 	@test -f $(SANITIZE_BUILD)/build.ninja || CC=clang-19 CXX=clang++-19 \
-	  cmake -S . -B $(SANITIZE_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSORAC_SANITIZE=ON
-	cmake --build $(SANITIZE_BUILD) -j $(JOBS) --target dsl_tests fuzz_frontend
+	  cmake -S . -B $(SANITIZE_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	  -DSORAC_SANITIZE=ON -DSORAC_HOST_SORAC=$(HOST_SORAC)
+	cmake --build $(SANITIZE_BUILD) -j $(JOBS) --target $(SANITIZE_TARGETS)
 
-# Fuzz the front end for FUZZ_SECONDS (default 600).
+# Under ASan + UBSan: the runtime's, the front end's and the compiler's unit
+# tests (runtime_tests, dsl_tests, compiler_tests), the fuzz targets'
+# kept regression inputs (tests/fuzz/regressions/), and the end-to-end path
+# on small subsets: the examples' programs built with the sanitized runtime
+# around models compiled by this build's sorac (tests/fuzz/sanitized_e2e.sh:
+# training, checkpoints, bad data).
+CHECK_SANITIZE_TARGETS = $(SANITIZE_TARGETS) runtime_tests compiler_tests \
+  sanitized_mnist_mlp sanitized_rings sanitized_classify sanitized_finetune
+check-sanitize: build sanitize
+	@grep -q '^SORAC_HOST_SORAC:FILEPATH=$(HOST_SORAC)$$' $(SANITIZE_BUILD)/CMakeCache.txt || \
+	  cmake -DSORAC_HOST_SORAC=$(HOST_SORAC) $(SANITIZE_BUILD) > /dev/null
+	cmake --build $(SANITIZE_BUILD) -j $(JOBS) --target $(CHECK_SANITIZE_TARGETS)
+	cd $(SANITIZE_BUILD) && ctest --output-on-failure -j $(JOBS)
+
+# Runs every fuzz target (FUZZ_TARGETS: some of fuzz_frontend fuzz_idx
+# fuzz_csv fuzz_safetensors; default all) for FUZZ_SECONDS each (default
+# 600); a finding fails it (see scripts/fuzz.sh).
+FUZZ_TARGETS ?=
 fuzz: sanitize
-	scripts/fuzz.sh $(SANITIZE_BUILD) $(FUZZ_SECONDS)
+	scripts/fuzz.sh $(SANITIZE_BUILD) $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 
 # The compiled example against the PyTorch peer, REPS repetitions (default
 # 3) alternating; writes bench/results.md. Reports; never fails on a time.

@@ -248,7 +248,10 @@ sora_status sora_dataset_load_csv(const sora_data_spec *spec,
   if (size >= 3 && memcmp(text, "\xEF\xBB\xBF", 3) == 0)
     cursor.p += 3; // a UTF-8 byte order mark, as Excel writes
 
-  // Pass 1: the first line sets the columns; count the data lines.
+  // Pass 1: the first line sets the columns; count the data lines and check
+  // that each has as many columns, before anything is allocated: the
+  // memory then stays proportional to the text (a 200 KB file with a long
+  // first line and many short ones made the loader allocate 8 GiB).
   csv_line first = {NULL, NULL, 0};
   if (!next_line(&cursor, &first)) {
     status = sora_fail(SORA_ERR_FORMAT, "csv file '%s' is empty", path);
@@ -258,8 +261,17 @@ sora_status sora_dataset_load_csv(const sora_data_spec *spec,
   bool header = is_header(&first);
   int64_t rows = header ? 0 : 1;
   csv_line line = {NULL, NULL, 0};
-  while (next_line(&cursor, &line))
+  while (next_line(&cursor, &line)) {
+    int64_t fields = count_fields(&line);
+    if (fields != columns) {
+      status = sora_fail(SORA_ERR_FORMAT,
+                         "%s:%lld: %lld columns, but line %lld has %lld", path,
+                         (long long)line.number, (long long)fields,
+                         (long long)first.number, (long long)columns);
+      goto done;
+    }
     ++rows;
+  }
   if (rows == 0) {
     status = sora_fail(SORA_ERR_FORMAT, "csv file '%s' has no data rows", path);
     goto done;
@@ -309,15 +321,7 @@ sora_status sora_dataset_load_csv(const sora_data_spec *spec,
   if (header)
     next_line(&cursor, &line);
   for (int64_t row = 0; row < rows; ++row) {
-    next_line(&cursor, &line); // pass 1 counted it
-    int64_t fields = count_fields(&line);
-    if (fields != columns) {
-      status = sora_fail(SORA_ERR_FORMAT,
-                         "%s:%lld: %lld columns, but line %lld has %lld", path,
-                         (long long)line.number, (long long)fields,
-                         (long long)first.number, (long long)columns);
-      goto done;
-    }
+    next_line(&cursor, &line); // pass 1 counted it and its columns
     status = convert_line(spec, path, &line, row, &d);
     if (status != SORA_OK)
       goto done;

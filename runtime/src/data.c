@@ -29,9 +29,10 @@ static const char *const system_data_dir = "/usr/share/datasets";
 
 enum {
   IDX_TYPE_UBYTE = 0x08,
-  IDX_MAX_DIMS = 8,      // MNIST uses 1 (labels) and 3 (images)
-  GZ_CHUNK = 1 << 30,    // gzread takes an unsigned and returns an int
-  GZ_BUFFER = 128 * 1024 // larger than zlib's 8 KiB default: faster
+  IDX_MAX_DIMS = 8,        // MNIST uses 1 (labels) and 3 (images)
+  GZ_CHUNK = 1 << 30,      // gzread takes an unsigned and returns an int
+  GZ_BUFFER = 128 * 1024,  // larger than zlib's 8 KiB default: faster
+  IDX_FIRST_READ = 1 << 20 // then doubling, up to what the header announces
 };
 
 #ifdef SORA_NO_ZLIB
@@ -168,7 +169,7 @@ typedef struct idx_file {
   int ndim;
   int64_t dims[IDX_MAX_DIMS];
   int64_t elements; // product of dims
-  uint8_t *data;    // `elements` bytes (sora_alloc)
+  uint8_t *data;    // `elements` bytes (malloc)
 } idx_file;
 
 /// Reads up to `size` bytes, in chunks gzread can take. Returns the number
@@ -346,18 +347,29 @@ static sora_status read_idx(const char *path, const char *what, idx_file *out) {
     }
   }
 
-  out->data = sora_alloc((size_t)out->elements);
-  if (!out->data) {
-    status = sora_fail(SORA_ERR_MEMORY,
-                       "%s file '%s': out of memory for %lld "
-                       "bytes",
-                       what, path, (long long)out->elements);
-    goto done;
-  }
-  got = gz_read_all(f, out->data, out->elements);
-  if (got < 0) {
-    status = gz_failure(f, what, path);
-    goto done;
+  // The buffer grows with the data actually read, so that a header that
+  // announces more than the file holds costs no more memory than the file
+  // (a 20-byte file could make the reader allocate and zero 2 GiB).
+  got = 0;
+  for (int64_t cap = 0; got == cap && cap < out->elements;) {
+    cap = cap < IDX_FIRST_READ ? IDX_FIRST_READ : cap * 2;
+    if (cap > out->elements)
+      cap = out->elements;
+    uint8_t *grown = realloc(out->data, (size_t)cap);
+    if (!grown) {
+      status = sora_fail(SORA_ERR_MEMORY,
+                         "%s file '%s': out of memory for %lld "
+                         "bytes",
+                         what, path, (long long)cap);
+      goto done;
+    }
+    out->data = grown;
+    int64_t more = gz_read_all(f, out->data + got, cap - got);
+    if (more < 0) {
+      status = gz_failure(f, what, path);
+      goto done;
+    }
+    got += more;
   }
   if (got < out->elements) {
     status = sora_fail(SORA_ERR_FORMAT,
@@ -384,7 +396,7 @@ static sora_status read_idx(const char *path, const char *what, idx_file *out) {
 done:
   gzclose(f);
   if (status != SORA_OK) {
-    sora_free(out->data);
+    free(out->data);
     out->data = NULL;
   }
   return status;
@@ -487,8 +499,8 @@ sora_status sora_dataset_load_idx(const sora_data_spec *spec,
   *out = d;
 
 done:
-  sora_free(images.data);
-  sora_free(labels.data);
+  free(images.data);
+  free(labels.data);
   if (status != SORA_OK)
     sora_dataset_free(&d);
   return status;
