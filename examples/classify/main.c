@@ -22,24 +22,26 @@ int main(int argc, char **argv) {
   // The same conversion as the train block's: pixels scaled to [0, 1].
   sora_data_spec spec = {
       .images = argv[2], .labels = argv[3], .scale = 1.0 / 255};
-  sora_dataset data;
-  mnist_mlp *model;
+  sora_dataset data = {0};
+  mnist_mlp *model = NULL;
+  float *p = NULL;
+  int status = 1; // every exit below frees what was made
   if (sora_dataset_load(&spec, ".", NULL, &data) != SORA_OK ||
       mnist_mlp_create(&model) != SORA_OK ||
       mnist_mlp_load(model, argv[1]) != SORA_OK) {
     fprintf(stderr, "error: %s\n", sora_last_error());
-    return 1;
+    goto done;
   }
   if (data.sample_size != MNIST_MLP_INPUT_SIZE) {
     fprintf(stderr, "error: images of %lld pixels, the model takes %d\n",
             (long long)data.sample_size, MNIST_MLP_INPUT_SIZE);
-    return 1;
+    goto done;
   }
-  float *p = malloc((size_t)data.count * MNIST_MLP_OUTPUT_SIZE * sizeof *p);
+  p = malloc((size_t)data.count * MNIST_MLP_OUTPUT_SIZE * sizeof *p);
   if (!p ||
       mnist_mlp_predict(model, data.x, (size_t)data.count, p) != SORA_OK) {
     fprintf(stderr, "error: %s\n", p ? sora_last_error() : "out of memory");
-    return 1;
+    goto done;
   }
   int64_t right = 0;
   for (int64_t i = 0; i < data.count; ++i) {
@@ -53,8 +55,10 @@ int main(int argc, char **argv) {
   }
   printf("accuracy: %.4f (%lld images)\n", (double)right / (double)data.count,
          (long long)data.count);
+  status = 0;
+done:
   free(p);
   sora_dataset_free(&data);
   mnist_mlp_destroy(model);
-  return 0;
+  return status;
 }
