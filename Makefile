@@ -76,6 +76,7 @@ REPS ?= 3
 bench: build
 	@scripts/setup.sh python3-torch libopenblas0-pthread
 	bench/run.py $(BUILD) $(REPS)
+	bench/mpi.sh $(BUILD) | tee bench/mpi_results.txt
 
 clean:
 	rm -rf $(BUILD) $(SANITIZE_BUILD)

@@ -29,8 +29,12 @@ count=60000
 [[ $limit -gt 0 && $limit -lt $count ]] && count=$limit
 samples=$(python3 -c "print(int($count * 0.8))")  # validation_split 0.2
 echo "seed MLP (784-64-10, Adam, batch 128), $samples training samples:"
-rate 1
-rate 2
+one=$(rate 1)
+two=$(rate 2)
+printf '%s\n%s\n' "$one" "$two"
+# Scaling: 2-rank throughput over 1-rank (2.00 would be perfect).
+speed() { sed -E 's/.* ([0-9]+) samples\/s.*/\1/' <<<"$1"; }
+python3 -c "print('scaling at 2 ranks: %.2fx the 1-rank throughput' % ($(speed "$two") / $(speed "$one")))"
 
 # The gradient block: the weights' floats (each tensor 64-byte aligned) and
 # three floats of statistics.
