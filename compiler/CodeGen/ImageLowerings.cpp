@@ -34,10 +34,10 @@ using K = OpKind;
 
 // Window positions may lie in the padding (negative), so index arithmetic is
 // signed: nsw, never nuw.
-Value *mulIdx(KernelEmitter &k, Value *a, int64_t c) {
+Value *mulSigned(KernelEmitter &k, Value *a, int64_t c) {
   return k.b.CreateMul(a, k.i64(c), "", false, true);
 }
-Value *addIdx(KernelEmitter &k, Value *a, Value *b) {
+Value *addSigned(KernelEmitter &k, Value *a, Value *b) {
   return k.b.CreateAdd(a, b, "", false, true);
 }
 Value *subIdx(KernelEmitter &k, Value *a, Value *b) {
@@ -54,8 +54,8 @@ Image imageOf(const Node *n) {
 
 /// Index of element [r, y, x, 0] of `img`.
 Value *pixel(KernelEmitter &k, const Image &img, Value *r, Value *y, Value *x) {
-  Value *row = addIdx(k, mulIdx(k, r, img.h), y);
-  return mulIdx(k, addIdx(k, mulIdx(k, row, img.w), x), img.c);
+  Value *row = addSigned(k, mulSigned(k, r, img.h), y);
+  return mulSigned(k, addSigned(k, mulSigned(k, row, img.w), x), img.c);
 }
 
 //===--- Convolution ------------------------------------------------------===//
@@ -90,8 +90,8 @@ Window windowAt(KernelEmitter &k, const Conv &cv, Value *oh, Value *ow) {
     return k.b.CreateBinaryIntrinsic(Intrinsic::smin, a, b);
   };
   Window win;
-  win.ih0 = subIdx(k, mulIdx(k, oh, cv.stride), k.i64(cv.padTop));
-  win.iw0 = subIdx(k, mulIdx(k, ow, cv.stride), k.i64(cv.padLeft));
+  win.ih0 = subIdx(k, mulSigned(k, oh, cv.stride), k.i64(cv.padTop));
+  win.iw0 = subIdx(k, mulSigned(k, ow, cv.stride), k.i64(cv.padLeft));
   // Tap kh is inside when 0 <= ih0 + kh < H.
   win.khLo = smax(k.i64(0), subIdx(k, k.i64(0), win.ih0));
   win.khHi = smin(k.i64(cv.kernel), subIdx(k, k.i64(cv.in.h), win.ih0));
@@ -109,12 +109,12 @@ struct TapRun {
 
 TapRun tapRun(KernelEmitter &k, const Conv &cv, const Window &win, Value *r,
               Value *f, Value *kh) {
-  Value *ih = addIdx(k, win.ih0, kh);
-  Value *kernelRow = addIdx(k, mulIdx(k, f, cv.kernel), kh);
+  Value *ih = addSigned(k, win.ih0, kh);
+  Value *kernelRow = addSigned(k, mulSigned(k, f, cv.kernel), kh);
   // x0 is negative when iw0 is, but x0 + j never is: j >= kwLo * C.
   return {pixel(k, cv.in, r, ih, win.iw0),
-          mulIdx(k, mulIdx(k, kernelRow, cv.kernel), cv.in.c),
-          mulIdx(k, win.kwLo, cv.in.c), mulIdx(k, win.kwHi, cv.in.c)};
+          mulSigned(k, mulSigned(k, kernelRow, cv.kernel), cv.in.c),
+          mulSigned(k, win.kwLo, cv.in.c), mulSigned(k, win.kwHi, cv.in.c)};
 }
 
 /// for each sample r, output pixel (oh, ow) and filter f:
@@ -135,7 +135,9 @@ void forEachOutput(KernelEmitter &k, const Conv &cv,
                     Value *out = pixel(k, cv.out, r, oh, ow);
                     k.loop(
                         cv.out.c,
-                        [&](Value *f) { body(r, win, addIdx(k, out, f), f); },
+                        [&](Value *f) {
+                          body(r, win, addSigned(k, out, f), f);
+                        },
                         "f");
                   },
                   "ow");
@@ -160,7 +162,7 @@ void scatterConvGradient(
           k.loop(
               run.lo, run.hi,
               [&](Value *j) {
-                accumulate(g, addIdx(k, run.x0, j), addIdx(k, run.w0, j));
+                accumulate(g, addSigned(k, run.x0, j), addSigned(k, run.w0, j));
               },
               "j");
         },
@@ -296,19 +298,19 @@ void convTile(KernelEmitter &k, Vec &vec, const ConvNest &c, Value *r, Value *y,
     return std::min<int64_t>(L, oEnd - (oBase + v * L));
   };
   // Rows a of the kernel inside the image: 0 <= top + a < in.h.
-  Value *top = subIdx(k, mulIdx(k, y, s), k.i64(c.padY));
+  Value *top = subIdx(k, mulSigned(k, y, s), k.i64(c.padY));
   Value *aLo = smaxIdx(k, k.i64(0), subIdx(k, k.i64(0), top));
   Value *aHi = sminIdx(k, k.i64(c.k), subIdx(k, k.i64(c.inImg.h), top));
-  Value *firstCol = subIdx(k, mulIdx(k, x0, s), k.i64(c.padX));
+  Value *firstCol = subIdx(k, mulSigned(k, x0, s), k.i64(c.padX));
   Value *inBase = k.buffer(c.in);
   Accs acc(pixels * vecs, vec.zero());
   acc = k.reduce(
       aLo, aHi, acc,
       [&](Value *a, const Accs &acc0) {
         // Index of in[r, top + a, 0, 0] (in pixels).
-        Value *inRow =
-            mulIdx(k, addIdx(k, mulIdx(k, r, c.inImg.h), addIdx(k, top, a)),
-                   c.inImg.w);
+        Value *inRow = mulSigned(
+            k, addSigned(k, mulSigned(k, r, c.inImg.h), addSigned(k, top, a)),
+            c.inImg.w);
         return k.reduce(
             k.i64(0), k.i64(cin), acc0,
             [&](Value *i, const Accs &acc1) {
@@ -320,17 +322,18 @@ void convTile(KernelEmitter &k, Vec &vec, const ConvNest &c, Value *r, Value *y,
                 if (!any)
                   continue;
                 Value *kRow =
-                    addIdx(k, c.row(a, b, i), k.i64(oBase - c.channel0));
+                    addSigned(k, c.row(a, b, i), k.i64(oBase - c.channel0));
                 std::vector<Value *> kv;
                 for (int64_t v = 0; v < vecs; ++v)
-                  kv.push_back(vec.load(c.kernel, addIdx(k, kRow, k.i64(v * L)),
+                  kv.push_back(vec.load(c.kernel,
+                                        addSigned(k, kRow, k.i64(v * L)),
                                         c.paddedRows ? L : used(v)));
                 for (int64_t p = 0; p < pixels; ++p) {
                   if (!inside(p, b))
                     continue;
-                  Value *col = addIdx(k, firstCol, k.i64(p * s + b));
-                  Value *xi =
-                      addIdx(k, mulIdx(k, addIdx(k, inRow, col), cin), i);
+                  Value *col = addSigned(k, firstCol, k.i64(p * s + b));
+                  Value *xi = addSigned(
+                      k, mulSigned(k, addSigned(k, inRow, col), cin), i);
                   Value *xs = vec.splat(k.b.CreateAlignedLoad(
                       k.b.getFloatTy(), vec.at(inBase, xi), Align(4)));
                   for (int64_t v = 0; v < vecs; ++v)
@@ -346,17 +349,18 @@ void convTile(KernelEmitter &k, Vec &vec, const ConvNest &c, Value *r, Value *y,
   // registers, told the channel so that bias_add finds its bias (any index
   // congruent to the channel modulo the channels would do).
   Value *outPixel =
-      mulIdx(k, addIdx(k, mulIdx(k, r, c.outImg.h), y), c.outImg.w);
+      mulSigned(k, addSigned(k, mulSigned(k, r, c.outImg.h), y), c.outImg.w);
   for (int64_t p = 0; p < pixels; ++p) {
-    Value *pixel = addIdx(k, addIdx(k, outPixel, x0), k.i64(p));
+    Value *pixel = addSigned(k, addSigned(k, outPixel, x0), k.i64(p));
     for (int64_t v = 0; v < vecs; ++v) {
       int64_t channel = oBase + v * L;
-      Value *index = addIdx(k, mulIdx(k, pixel, c.outImg.c), k.i64(channel));
+      Value *index =
+          addSigned(k, mulSigned(k, pixel, c.outImg.c), k.i64(channel));
       Value *value = acc[p * vecs + v];
       if (k.hasEpilogue(*c.out)) {
         for (int64_t j = 0; j < used(v); ++j)
-          k.storeResult(*c.out, addIdx(k, index, k.i64(j)), vec.lane(value, j),
-                        k.i64(channel + j));
+          k.storeResult(*c.out, addSigned(k, index, k.i64(j)),
+                        vec.lane(value, j), k.i64(channel + j));
       } else {
         vec.store(k.buffer(c.out), index, value, used(v));
       }
@@ -410,7 +414,7 @@ void emitConvNest(KernelEmitter &k, Vec &vec, const ConvNest &c, int64_t o0,
                   k.loop(
                       k.i64(first), k.i64(last),
                       [&](Value *t) {
-                        convTile(k, vec, c, r, y, mulIdx(k, t, pixels),
+                        convTile(k, vec, c, r, y, mulSigned(k, t, pixels),
                                  std::nullopt, pixels, oBase, vecs, oEnd);
                       },
                       "xt");
@@ -443,8 +447,9 @@ void lowerConv2DOneByOne(KernelEmitter &k, const Node &n) {
           return k.reduce(
               run.lo, run.hi, acc,
               [&](Value *j, const std::vector<Value *> &a) {
-                Value *prod = k.b.CreateFMul(k.load(x, addIdx(k, run.x0, j)),
-                                             k.load(w, addIdx(k, run.w0, j)));
+                Value *prod =
+                    k.b.CreateFMul(k.load(x, addSigned(k, run.x0, j)),
+                                   k.load(w, addSigned(k, run.w0, j)));
                 return std::vector<Value *>{k.b.CreateFAdd(a[0], prod)};
               },
               "j");
@@ -479,12 +484,12 @@ void lowerConv2D(KernelEmitter &k, const Node &n) {
     k.loop(
         count,
         [&](Value *f) {
-          Value *from = mulIdx(k, addIdx(k, f, k.i64(f0)), taps);
+          Value *from = mulSigned(k, addSigned(k, f, k.i64(f0)), taps);
           k.loop(
               taps,
               [&](Value *t) {
-                k.storeTile(tile, addIdx(k, mulIdx(k, t, padded), f),
-                            k.load(w, addIdx(k, from, t)));
+                k.storeTile(tile, addSigned(k, mulSigned(k, t, padded), f),
+                            k.load(w, addSigned(k, from, t)));
               },
               "t");
         },
@@ -494,7 +499,7 @@ void lowerConv2D(KernelEmitter &k, const Node &n) {
           taps,
           [&](Value *t) {
             for (int64_t f = count; f < padded; ++f)
-              k.storeTile(tile, addIdx(k, mulIdx(k, t, padded), k.i64(f)),
+              k.storeTile(tile, addSigned(k, mulSigned(k, t, padded), k.i64(f)),
                           k.f32(0));
           },
           "t");
@@ -509,11 +514,12 @@ void lowerConv2D(KernelEmitter &k, const Node &n) {
         cv.padLeft,
         tile,
         [&, padded](Value *a, int64_t b, Value *i) {
-          Value *tap = addIdx(
+          Value *tap = addSigned(
               k,
-              mulIdx(k, addIdx(k, mulIdx(k, a, cv.kernel), k.i64(b)), cv.in.c),
+              mulSigned(k, addSigned(k, mulSigned(k, a, cv.kernel), k.i64(b)),
+                        cv.in.c),
               i);
-          return mulIdx(k, tap, padded);
+          return mulSigned(k, tap, padded);
         },
         f0,
         true};
@@ -552,10 +558,10 @@ void lowerConv2DGradInput(KernelEmitter &k, const Node &n) {
              [&](Value *a, int64_t b, Value *f) {
                // w[f, k-1-a, k-1-b, 0]
                Value *kh = subIdx(k, k.i64(kk - 1), a);
-               Value *tap =
-                   addIdx(k, mulIdx(k, addIdx(k, mulIdx(k, f, kk), kh), kk),
-                          k.i64(kk - 1 - b));
-               return mulIdx(k, tap, channels);
+               Value *tap = addSigned(
+                   k, mulSigned(k, addSigned(k, mulSigned(k, f, kk), kh), kk),
+                   k.i64(kk - 1 - b));
+               return mulSigned(k, tap, channels);
              },
              0,
              false};
@@ -590,10 +596,10 @@ std::pair<int64_t, int64_t> tapRange(int64_t a, int64_t pad, int64_t s,
 std::pair<Value *, Value *> tapRange(KernelEmitter &k, Value *a, int64_t pad,
                                      int64_t s, int64_t in, int64_t out) {
   Value *before = smaxIdx(k, subIdx(k, k.i64(pad), a), k.i64(0));
-  Value *lo = k.b.CreateUDiv(addIdx(k, before, k.i64(s - 1)), k.i64(s));
+  Value *lo = k.b.CreateUDiv(addSigned(k, before, k.i64(s - 1)), k.i64(s));
   Value *last = smaxIdx(k, subIdx(k, k.i64(in - 1 + pad), a), k.i64(-1));
   Value *hi = sminIdx(k, k.i64(out),
-                      k.b.CreateUDiv(addIdx(k, last, k.i64(s)), k.i64(s)));
+                      k.b.CreateUDiv(addSigned(k, last, k.i64(s)), k.i64(s)));
   return {lo, smaxIdx(k, lo, hi)};
 }
 
@@ -629,36 +635,38 @@ Accs accumulateFilterTile(KernelEmitter &k, Vec &vec, const Conv &cv,
         return k.reduce(
             ohLo, ohHi, s0,
             [&](Value *oh, const Accs &s1) {
-              Value *outRow =
-                  mulIdx(k, addIdx(k, mulIdx(k, r, cv.out.h), oh), cv.out.w);
+              Value *outRow = mulSigned(
+                  k, addSigned(k, mulSigned(k, r, cv.out.h), oh), cv.out.w);
               Value *inTop =
-                  subIdx(k, mulIdx(k, oh, cv.stride), k.i64(cv.padTop));
-              Value *inRow0 = mulIdx(k, r, cv.in.h);
+                  subIdx(k, mulSigned(k, oh, cv.stride), k.i64(cv.padTop));
+              Value *inRow0 = mulSigned(k, r, cv.in.h);
               return k.reduce(
                   owLo, owHi, s1,
                   [&](Value *ow, const Accs &s2) {
-                    Value *dyIndex =
-                        addIdx(k, mulIdx(k, addIdx(k, outRow, ow), filters),
-                               k.i64(t.fBase));
+                    Value *dyIndex = addSigned(
+                        k, mulSigned(k, addSigned(k, outRow, ow), filters),
+                        k.i64(t.fBase));
                     std::vector<Value *> g;
                     for (int64_t v = 0; v < t.vecs; ++v)
                       g.push_back(vec.load(
-                          k.buffer(dy), addIdx(k, dyIndex, k.i64(v * L)),
+                          k.buffer(dy), addSigned(k, dyIndex, k.i64(v * L)),
                           std::min<int64_t>(L, filters - t.fBase - v * L)));
-                    Value *inLeft =
-                        subIdx(k, mulIdx(k, ow, cv.stride), k.i64(cv.padLeft));
+                    Value *inLeft = subIdx(k, mulSigned(k, ow, cv.stride),
+                                           k.i64(cv.padLeft));
                     Accs next = s2;
                     size_t slot = 0;
                     for (size_t tap : which) {
                       auto [a, b] = t.taps[tap];
-                      Value *ih = addIdx(k, inRow0, addIdx(k, inTop, a));
-                      Value *pix = addIdx(k, mulIdx(k, ih, cv.in.w),
-                                          addIdx(k, inLeft, b));
-                      Value *xi = addIdx(k, mulIdx(k, pix, cv.in.c), t.c0);
+                      Value *ih = addSigned(k, inRow0, addSigned(k, inTop, a));
+                      Value *pix = addSigned(k, mulSigned(k, ih, cv.in.w),
+                                             addSigned(k, inLeft, b));
+                      Value *xi =
+                          addSigned(k, mulSigned(k, pix, cv.in.c), t.c0);
                       for (int64_t c = 0; c < t.channels; ++c) {
                         Value *xs = vec.splat(k.b.CreateAlignedLoad(
                             k.b.getFloatTy(),
-                            vec.at(xBase, addIdx(k, xi, k.i64(c))), Align(4)));
+                            vec.at(xBase, addSigned(k, xi, k.i64(c))),
+                            Align(4)));
                         for (int64_t v = 0; v < t.vecs; ++v, ++slot)
                           next[slot] = vec.fma(xs, g[v], next[slot]);
                       }
@@ -685,13 +693,14 @@ void storeFilterTile(KernelEmitter &k, Vec &vec, const Node &dw,
                 channels = dw.type.dims[3];
   for (size_t tap = 0; tap < t.taps.size(); ++tap) {
     auto [a, b] = t.taps[tap];
-    Value *offset =
-        addIdx(k, mulIdx(k, addIdx(k, mulIdx(k, a, kk), b), channels), t.c0);
+    Value *offset = addSigned(
+        k, mulSigned(k, addSigned(k, mulSigned(k, a, kk), b), channels), t.c0);
     for (int64_t c = 0; c < t.channels; ++c)
       for (int64_t v = 0; v < t.vecs; ++v)
         for (int64_t j = 0; j < L && t.fBase + v * L + j < filters; ++j) {
           int64_t f = t.fBase + v * L + j;
-          Value *index = addIdx(k, offset, k.i64(f * kk * kk * channels + c));
+          Value *index =
+              addSigned(k, offset, k.i64(f * kk * kk * channels + c));
           Value *value = vec.lane(acc[t.slot(tap, c, v)], j);
           if (accumulate)
             accumulateInto(k, &dw, index, value);
@@ -789,15 +798,15 @@ void lowerConv2DGradFilter(KernelEmitter &k, const Node &n) {
       (cv.in.h * cv.in.w * channels + cv.out.h * cv.out.w * filters) * 4;
   const int64_t samples = std::max<int64_t>(kFilterBlockBytes / perSample, 1);
   Value *sampleBlocks =
-      k.b.CreateUDiv(addIdx(k, k.n, k.i64(samples - 1)), k.i64(samples));
+      k.b.CreateUDiv(addSigned(k, k.n, k.i64(samples - 1)), k.i64(samples));
   auto overTaps =
       [&](const std::function<void(Value *, Value *, Value *, Value *, Value *,
                                    Value *, Value *, Value *)> &tiles) {
         k.loop(
             k.i64(0), sampleBlocks,
             [&](Value *sb) {
-              Value *r0 = mulIdx(k, sb, samples);
-              Value *r1 = sminIdx(k, addIdx(k, r0, k.i64(samples)), k.n);
+              Value *r0 = mulSigned(k, sb, samples);
+              Value *r1 = sminIdx(k, addSigned(k, r0, k.i64(samples)), k.n);
               k.loop(
                   kk,
                   [&](Value *a) {
@@ -824,7 +833,8 @@ void lowerConv2DGradFilter(KernelEmitter &k, const Node &n) {
     int64_t size =
         (count + (count + most - 1) / most - 1) / ((count + most - 1) / most);
     k.loop(
-        count / size, [&](Value *i) { body(mulIdx(k, i, size), size); }, "blk");
+        count / size, [&](Value *i) { body(mulSigned(k, i, size), size); },
+        "blk");
     if (count % size)
       body(k.i64(count / size * size), count % size);
   };
@@ -834,7 +844,7 @@ void lowerConv2DGradFilter(KernelEmitter &k, const Node &n) {
     const int64_t groupVecs = std::min<int64_t>(channelVecs, 4);
     overTaps([&](Value *r0, Value *r1, Value *a, Value *b, Value *ohLo,
                  Value *ohHi, Value *owLo, Value *owHi) {
-      Value *tap = mulIdx(k, addIdx(k, mulIdx(k, a, kk), b), channels);
+      Value *tap = mulSigned(k, addSigned(k, mulSigned(k, a, kk), b), channels);
       for (int64_t v0 = 0; v0 < channelVecs; v0 += groupVecs) {
         const int64_t vecs = std::min(groupVecs, channelVecs - v0);
         auto used = [&](int64_t v) {
@@ -843,9 +853,10 @@ void lowerConv2DGradFilter(KernelEmitter &k, const Node &n) {
         blocks(filters, budget / vecs, [&](Value *f0, int64_t count) {
           // dw[f0 + t, a, b, v0*L ...] for t < count, as vectors.
           auto dwIndex = [&](int64_t t, int64_t v) {
-            Value *f = addIdx(k, f0, k.i64(t));
-            return addIdx(k, addIdx(k, mulIdx(k, f, kk * kk * channels), tap),
-                          k.i64((v0 + v) * L));
+            Value *f = addSigned(k, f0, k.i64(t));
+            return addSigned(
+                k, addSigned(k, mulSigned(k, f, kk * kk * channels), tap),
+                k.i64((v0 + v) * L));
           };
           Accs acc;
           for (int64_t t = 0; t < count; ++t)
@@ -858,39 +869,44 @@ void lowerConv2DGradFilter(KernelEmitter &k, const Node &n) {
                 return k.reduce(
                     ohLo, ohHi, s0,
                     [&](Value *oh, const Accs &s1) {
-                      Value *outRow = mulIdx(
-                          k, addIdx(k, mulIdx(k, r, cv.out.h), oh), cv.out.w);
-                      Value *ih =
-                          addIdx(k, mulIdx(k, r, cv.in.h),
-                                 addIdx(k,
-                                        subIdx(k, mulIdx(k, oh, cv.stride),
-                                               k.i64(cv.padTop)),
-                                        a));
+                      Value *outRow = mulSigned(
+                          k, addSigned(k, mulSigned(k, r, cv.out.h), oh),
+                          cv.out.w);
+                      Value *ih = addSigned(
+                          k, mulSigned(k, r, cv.in.h),
+                          addSigned(k,
+                                    subIdx(k, mulSigned(k, oh, cv.stride),
+                                           k.i64(cv.padTop)),
+                                    a));
                       return k.reduce(
                           owLo, owHi, s1,
                           [&](Value *ow, const Accs &s2) {
                             Value *iw =
-                                addIdx(k,
-                                       subIdx(k, mulIdx(k, ow, cv.stride),
-                                              k.i64(cv.padLeft)),
-                                       b);
-                            Value *xi = addIdx(
+                                addSigned(k,
+                                          subIdx(k, mulSigned(k, ow, cv.stride),
+                                                 k.i64(cv.padLeft)),
+                                          b);
+                            Value *xi = addSigned(
                                 k,
-                                mulIdx(k, addIdx(k, mulIdx(k, ih, cv.in.w), iw),
-                                       channels),
+                                mulSigned(
+                                    k,
+                                    addSigned(k, mulSigned(k, ih, cv.in.w), iw),
+                                    channels),
                                 k.i64(v0 * L));
                             std::vector<Value *> xv;
                             for (int64_t v = 0; v < vecs; ++v)
                               xv.push_back(vec.load(
-                                  xBase, addIdx(k, xi, k.i64(v * L)), used(v)));
-                            Value *gi = addIdx(
-                                k, mulIdx(k, addIdx(k, outRow, ow), filters),
+                                  xBase, addSigned(k, xi, k.i64(v * L)),
+                                  used(v)));
+                            Value *gi = addSigned(
+                                k,
+                                mulSigned(k, addSigned(k, outRow, ow), filters),
                                 f0);
                             Accs next = s2;
                             for (int64_t t = 0; t < count; ++t) {
                               Value *g = vec.splat(k.b.CreateAlignedLoad(
                                   k.b.getFloatTy(),
-                                  vec.at(dyBase, addIdx(k, gi, k.i64(t))),
+                                  vec.at(dyBase, addSigned(k, gi, k.i64(t))),
                                   Align(4)));
                               for (int64_t v = 0; v < vecs; ++v)
                                 next[t * vecs + v] =
@@ -957,8 +973,8 @@ void forEachWindow(KernelEmitter &k, const Pool &p,
               k.loop(
                   p.out.w,
                   [&](Value *ow) {
-                    Value *ih = mulIdx(k, oh, p.stride),
-                          *iw = mulIdx(k, ow, p.stride);
+                    Value *ih = mulSigned(k, oh, p.stride),
+                          *iw = mulSigned(k, ow, p.stride);
                     body(pixel(k, p.out, r, oh, ow), pixel(k, p.in, r, ih, iw));
                   },
                   "ow");
@@ -970,7 +986,7 @@ void forEachWindow(KernelEmitter &k, const Pool &p,
 
 /// Index offset of window tap (i, j) from the window's corner in `img`.
 Value *tapOffset(KernelEmitter &k, const Image &img, Value *i, Value *j) {
-  return mulIdx(k, addIdx(k, mulIdx(k, i, img.w), j), img.c);
+  return mulSigned(k, addSigned(k, mulSigned(k, i, img.w), j), img.c);
 }
 
 /// for each output element and each tap of its window, channels innermost:
@@ -984,11 +1000,11 @@ void forEachPoolTap(KernelEmitter &k, const Pool &p,
           k.loop(
               p.size,
               [&](Value *j) {
-                Value *tap = addIdx(k, corner, tapOffset(k, p.in, i, j));
+                Value *tap = addSigned(k, corner, tapOffset(k, p.in, i, j));
                 k.loop(
                     p.out.c,
                     [&](Value *c) {
-                      body(addIdx(k, out, c), addIdx(k, tap, c));
+                      body(addSigned(k, out, c), addSigned(k, tap, c));
                     },
                     "c");
               },
@@ -1016,7 +1032,7 @@ void forEachChannelVector(KernelEmitter &k, Vec &vec, int64_t channels,
       body(k.i64(v * L), L);
   } else {
     k.loop(
-        full, [&](Value *v) { body(mulIdx(k, v, L), L); }, "cv");
+        full, [&](Value *v) { body(mulSigned(k, v, L), L); }, "cv");
   }
   if (rest)
     body(k.i64(full * L), rest);
@@ -1031,15 +1047,15 @@ void lowerMaxPool2D(KernelEmitter &k, const Node &n) {
     Vec vec(k);
     forEachWindow(k, p, [&](Value *out, Value *corner) {
       forEachChannelVector(k, vec, p.out.c, [&](Value *c, int64_t used) {
-        Value *first = addIdx(k, corner, c), *best = vec.splat(ninf);
+        Value *first = addSigned(k, corner, c), *best = vec.splat(ninf);
         for (int64_t i = 0; i < p.size; ++i)
           for (int64_t j = 0; j < p.size; ++j) {
             Value *v = vec.load(
-                k.buffer(x), addIdx(k, first, k.i64((i * p.in.w + j) * p.in.c)),
-                used);
+                k.buffer(x),
+                addSigned(k, first, k.i64((i * p.in.w + j) * p.in.c)), used);
             best = k.b.CreateSelect(k.b.CreateFCmpOGT(v, best), v, best);
           }
-        vec.store(k.buffer(&n), addIdx(k, out, c), best, used);
+        vec.store(k.buffer(&n), addSigned(k, out, c), best, used);
       });
     });
     return;
@@ -1073,12 +1089,12 @@ void lowerMaxPool2DGrad(KernelEmitter &k, const Node &n) {
     };
     forEachWindow(k, p, [&](Value *out, Value *corner) {
       forEachChannelVector(k, vec, p.out.c, [&](Value *c, int64_t used) {
-        Value *first = addIdx(k, corner, c), *best = vec.splat(ninf);
+        Value *first = addSigned(k, corner, c), *best = vec.splat(ninf);
         Value *argmax = tapNumber(0);
         std::vector<Value *> taps;
         for (int64_t i = 0; i < p.size; ++i)
           for (int64_t j = 0; j < p.size; ++j) {
-            Value *xi = addIdx(k, first, k.i64((i * p.in.w + j) * p.in.c));
+            Value *xi = addSigned(k, first, k.i64((i * p.in.w + j) * p.in.c));
             Value *v = vec.load(k.buffer(x), xi, used);
             Value *better = k.b.CreateFCmpOGT(v, best);
             best = k.b.CreateSelect(better, v, best);
@@ -1086,7 +1102,7 @@ void lowerMaxPool2DGrad(KernelEmitter &k, const Node &n) {
                                       argmax);
             taps.push_back(xi);
           }
-        Value *g = vec.load(k.buffer(dy), addIdx(k, out, c), used);
+        Value *g = vec.load(k.buffer(dy), addSigned(k, out, c), used);
         for (size_t t = 0; t < taps.size(); ++t)
           vec.store(
               k.buffer(&n), taps[t],
@@ -1102,7 +1118,7 @@ void lowerMaxPool2DGrad(KernelEmitter &k, const Node &n) {
     k.loop(
         p.out.c,
         [&](Value *c) {
-          Value *first = addIdx(k, corner, c);
+          Value *first = addSigned(k, corner, c);
           // (best value, its index) over the taps in row-major order.
           std::vector<Value *> best = {ninf, first};
           best = k.reduce(
@@ -1111,7 +1127,7 @@ void lowerMaxPool2DGrad(KernelEmitter &k, const Node &n) {
                 return k.reduce(
                     k.i64(0), k.i64(p.size), acc,
                     [&](Value *j, const std::vector<Value *> &a) {
-                      Value *xi = addIdx(k, first, tapOffset(k, p.in, i, j));
+                      Value *xi = addSigned(k, first, tapOffset(k, p.in, i, j));
                       Value *v = k.load(x, xi);
                       Value *better = k.b.CreateFCmpOGT(v, a[0]);
                       return std::vector<Value *>{
@@ -1122,7 +1138,7 @@ void lowerMaxPool2DGrad(KernelEmitter &k, const Node &n) {
               },
               "i");
           Value *argmax = best[1];
-          accumulateInto(k, &n, argmax, k.load(dy, addIdx(k, out, c)));
+          accumulateInto(k, &n, argmax, k.load(dy, addSigned(k, out, c)));
         },
         "c");
   });

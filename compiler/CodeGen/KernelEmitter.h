@@ -136,6 +136,15 @@ private:
   int parallelLoops_ = 0;
 };
 
+/// Index arithmetic on in-bounds, non-negative element indices (nuw, nsw:
+/// lets LLVM fold and vectorise address computations).
+inline llvm::Value *mulIdx(KernelEmitter &k, llvm::Value *a, int64_t c) {
+  return k.b.CreateMul(a, k.i64(c), "", true, true);
+}
+inline llvm::Value *addIdx(KernelEmitter &k, llvm::Value *a, llvm::Value *b) {
+  return k.b.CreateAdd(a, b, "", true, true);
+}
+
 /// An elementwise op's math on one element (Formulas.cpp).
 using Formula = llvm::Value *(*)(KernelEmitter &k, const Node &n,
                                  const std::vector<llvm::Value *> &operands);

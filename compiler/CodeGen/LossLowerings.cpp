@@ -20,12 +20,6 @@ namespace {
 using namespace llvm;
 using K = OpKind;
 
-Value *mulIdx(KernelEmitter &k, Value *a, int64_t c) {
-  return k.b.CreateMul(a, k.i64(c), "", true, true);
-}
-Value *addIdx(KernelEmitter &k, Value *a, Value *b) {
-  return k.b.CreateAdd(a, b, "", true, true);
-}
 /// The batch size as a float.
 Value *batchSize(KernelEmitter &k) {
   return k.b.CreateSIToFP(k.n, k.b.getFloatTy());

@@ -25,13 +25,6 @@ namespace {
 using namespace llvm;
 using K = OpKind;
 
-Value *mulIdx(KernelEmitter &k, Value *a, int64_t c) {
-  return k.b.CreateMul(a, k.i64(c), "", true, true);
-}
-Value *addIdx(KernelEmitter &k, Value *a, Value *b) {
-  return k.b.CreateAdd(a, b, "", true, true);
-}
-
 // Leaves own no code: their buffers are kernel arguments or constants.
 void noCode(KernelEmitter &, const Node &) {}
 

@@ -23,13 +23,6 @@ namespace {
 using namespace llvm;
 using K = OpKind;
 
-Value *mulIdx(KernelEmitter &k, Value *a, int64_t c) {
-  return k.b.CreateMul(a, k.i64(c), "", true, true);
-}
-Value *addIdx(KernelEmitter &k, Value *a, Value *b) {
-  return k.b.CreateAdd(a, b, "", true, true);
-}
-
 /// The learning rate at this call's step, as the schedule gives it (t counts
 /// optimizer steps from 0; the kernel's step counts from 1):
 ///   constant:     lr

@@ -10,12 +10,6 @@ namespace sora::ir {
 
 using namespace llvm;
 
-namespace {
-Value *addIdx(KernelEmitter &k, Value *a, Value *b) {
-  return k.b.CreateAdd(a, b, "", true, true);
-}
-} // namespace
-
 Value *rowMax(KernelEmitter &k, const Node *z, Value *row, int64_t M) {
   Value *ninf = k.f32(-std::numeric_limits<float>::infinity());
   return k.reduce(
