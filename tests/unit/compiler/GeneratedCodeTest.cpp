@@ -22,25 +22,10 @@ using namespace sora;
 
 namespace {
 
+using jit::Batch;
 using jit::compile;
 using jit::JitModel;
-
-struct Batch {
-  int64_t n;
-  std::vector<float> x, y;
-};
-
-Batch randomBatch(const sora_model_desc &d, int64_t n, unsigned seed) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> normal;
-  Batch b{n, std::vector<float>(n * d.input_size),
-          std::vector<float>(n * d.label_size, 0.0f)};
-  for (float &v : b.x)
-    v = normal(rng);
-  for (int64_t r = 0; r < n; ++r)
-    b.y[r * d.label_size + rng() % d.label_size] = 1;
-  return b;
-}
+using jit::randomBatch;
 
 /// Mean loss of the batch, from the generated evaluate kernel.
 double evalLoss(const JitModel &jm, std::vector<float> &params,

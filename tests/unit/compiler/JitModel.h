@@ -22,6 +22,7 @@
 
 #include <memory>
 #include <optional>
+#include <random>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -90,6 +91,25 @@ compile(const std::string &source,
   jm->desc = llvm::cantFail(jm->jit->lookup(descName))
                  .toPtr<const sora_model_desc *>();
   return jm;
+}
+
+/// A batch of inputs and one-hot labels for a model's descriptor.
+struct Batch {
+  int64_t n;
+  std::vector<float> x, y;
+};
+
+/// Normal(0, 1) inputs and a random class per row, from the seed.
+inline Batch randomBatch(const sora_model_desc &d, int64_t n, unsigned seed) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> normal;
+  Batch b{n, std::vector<float>(n * d.input_size),
+          std::vector<float>(n * d.label_size, 0.0f)};
+  for (float &v : b.x)
+    v = normal(rng);
+  for (int64_t r = 0; r < n; ++r)
+    b.y[r * d.label_size + rng() % d.label_size] = 1;
+  return b;
 }
 
 } // namespace sora::jit
