@@ -1,6 +1,7 @@
 # Thin wrapper over CMake: every target first installs missing packages.
 BUILD ?= build
 SANITIZE_BUILD ?= build-sanitize
+TSAN_BUILD ?= build-tsan
 JOBS  ?= $(shell nproc)
 FUZZ_SECONDS ?= 600
 
@@ -54,14 +55,25 @@ sanitize: setup
 # kept regression inputs (tests/fuzz/regressions/), and the end-to-end path
 # on small subsets: the examples' programs built with the sanitized runtime
 # around models compiled by this build's sorac (tests/fuzz/sanitized_e2e.sh:
-# training, checkpoints, bad data).
+# training, checkpoints, bad data), and the concurrent-callers test.
+# Then under ThreadSanitizer (SORAC_SANITIZE_THREAD, in $(TSAN_BUILD)): the
+# runtime's unit tests, the examples' programs (one to four threads) and
+# the concurrent-callers test.
+SANITIZED_PROGRAMS = sanitized_mnist_mlp sanitized_rings sanitized_classify \
+  sanitized_finetune sanitized_concurrent
 CHECK_SANITIZE_TARGETS = $(SANITIZE_TARGETS) runtime_tests compiler_tests \
-  sanitized_mnist_mlp sanitized_rings sanitized_classify sanitized_finetune
+  $(SANITIZED_PROGRAMS)
+TSAN_TARGETS = runtime_tests $(SANITIZED_PROGRAMS)
 check-sanitize: build sanitize
 	@grep -q '^SORAC_HOST_SORAC:FILEPATH=$(HOST_SORAC)$$' $(SANITIZE_BUILD)/CMakeCache.txt || \
 	  cmake -DSORAC_HOST_SORAC=$(HOST_SORAC) $(SANITIZE_BUILD) > /dev/null
 	cmake --build $(SANITIZE_BUILD) -j $(JOBS) --target $(CHECK_SANITIZE_TARGETS)
 	cd $(SANITIZE_BUILD) && ctest --output-on-failure -j $(JOBS)
+	@test -f $(TSAN_BUILD)/build.ninja || CC=clang-19 CXX=clang++-19 \
+	  cmake -S . -B $(TSAN_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	  -DSORAC_SANITIZE_THREAD=ON -DSORAC_HOST_SORAC=$(HOST_SORAC)
+	cmake --build $(TSAN_BUILD) -j $(JOBS) --target $(TSAN_TARGETS)
+	cd $(TSAN_BUILD) && ctest --output-on-failure -j $(JOBS)
 
 # Runs every fuzz target (FUZZ_TARGETS: some of fuzz_frontend fuzz_idx
 # fuzz_csv fuzz_safetensors; default all) for FUZZ_SECONDS each (default
@@ -79,4 +91,4 @@ bench: build
 	bench/mpi.sh $(BUILD) | tee bench/mpi_results.txt
 
 clean:
-	rm -rf $(BUILD) $(SANITIZE_BUILD)
+	rm -rf $(BUILD) $(SANITIZE_BUILD) $(TSAN_BUILD)

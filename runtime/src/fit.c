@@ -11,6 +11,7 @@
 #include "internal.h"
 
 #include <signal.h>
+#include <stdatomic.h>
 
 #include <inttypes.h>
 #include <math.h>
@@ -30,9 +31,20 @@ sora_fit_options sora_fit_defaults(void) {
   return o;
 }
 
-static volatile sig_atomic_t g_stop;
+/* Stop requests are counted, not flagged: every fit running when one comes
+   stops, and no fit clears a request meant for another running beside it.
+   A lock-free atomic add is async-signal-safe. */
+static atomic_uint g_stop_requests;
 
-void sora_request_stop(void) { g_stop = 1; }
+void sora_request_stop(void) { atomic_fetch_add(&g_stop_requests, 1); }
+
+/// Whether a stop was requested since `*seen` was taken; updates `*seen`.
+static bool stop_requested(unsigned *seen) {
+  unsigned now = atomic_load(&g_stop_requests);
+  bool requested = now != *seen;
+  *seen = now;
+  return requested;
+}
 
 /// After a non-finite loss: the first parameter tensor with a non-finite
 /// value, or NULL if all are finite (then the data is suspect).
@@ -118,7 +130,8 @@ static void rank_share(int64_t total, int64_t *lo, int64_t *count) {
 /// local / global, the loss sum, the correct count and the stop request go
 /// out in one allreduce of `comm` (grad_floats + 3 floats); every rank then
 /// applies the same update. `out` gets the global batch's loss sum and
-/// correct count, `*stop` whether any rank was asked to stop.
+/// correct count, `*stop` whether any rank was asked to stop (this one if
+/// `*stop` is true on entry).
 static sora_status train_batch_parallel(sora_model *m, const float *x,
                                         const float *y, int64_t local,
                                         int64_t global, float *comm,
@@ -138,8 +151,7 @@ static sora_status train_batch_parallel(sora_model *m, const float *x,
   } else {
     memset(comm, 0, (size_t)(g + 2) * sizeof *comm);
   }
-  comm[g + 2] = g_stop ? 1.0f : 0.0f;
-  g_stop = 0;
+  comm[g + 2] = *stop ? 1.0f : 0.0f;
   sora_status status = sora_allreduce(comm, g + 3, SORA_REDUCE_FLOAT);
   if (status != SORA_OK)
     return status;
@@ -275,6 +287,7 @@ typedef struct fit_plan {
   int64_t epochs;   /* train up to this epoch                         */
   uint64_t seed;    /* of the shuffling generator, if not yet seeded  */
   bool with_accuracy;
+  unsigned stops_seen; /* stop requests counted when the fit began     */
 } fit_plan;
 
 /// Trains epochs m->epoch + 1 .. plan->epochs (or until the callback stops
@@ -290,6 +303,7 @@ static sora_status train_epochs(sora_model *m, const fit_plan *plan) {
   bool verbose = o->verbose && sora_rank() == 0;
   bool live = verbose && o->progress;
   progress_line bar = {.columns = live ? terminal_columns() : 80};
+  unsigned stops_seen = plan->stops_seen;
 
   // The batch buffers are allocated once, not per step. Their sizes cannot
   // overflow: rows and row sizes are each at most SORA_MAX_TENSOR_FLOATS.
@@ -313,7 +327,9 @@ static sora_status train_epochs(sora_model *m, const fit_plan *plan) {
   size_t x_row = (size_t)d->input_size * sizeof(float);
   size_t y_row = (size_t)d->label_size * sizeof(float);
   int64_t first_epoch = m->epoch + 1;
-  sora_profile_reset();
+  // The profile's rows are process-wide: only a profiled build touches them.
+  if (d->num_profile > 0)
+    sora_profile_reset();
   for (int64_t epoch = first_epoch; epoch <= plan->epochs; ++epoch) {
     if (verbose) {
       printf("Epoch %" PRId64 "/%" PRId64 "\n", epoch, plan->epochs);
@@ -354,7 +370,8 @@ static sora_status train_epochs(sora_model *m, const fit_plan *plan) {
         memcpy(batch_y + r * d->label_size, data->y + s * d->label_size, y_row);
       }
       double stats[2];
-      bool stop = false;
+      // Every rank learns of a stop request in the step's allreduce.
+      bool stop = parallel && stop_requested(&stops_seen);
       if (parallel)
         status = train_batch_parallel(m, batch_x, batch_y, rows, n, comm, stats,
                                       &stop);
@@ -380,8 +397,7 @@ static sora_status train_epochs(sora_model *m, const fit_plan *plan) {
       loss_sum += stats[0];
       correct += stats[1];
       ++steps;
-      if (parallel ? stop : g_stop) {
-        g_stop = 0;
+      if (parallel ? stop : stop_requested(&stops_seen)) {
         progress_clear(&bar);
         status = sora_fail(SORA_INTERRUPTED,
                            "training interrupted after step %" PRId64
@@ -456,6 +472,8 @@ sora_status sora_model_fit(sora_model *m, const char *data_dir,
                            const sora_fit_options *o) {
   if (!m)
     return sora_fail(SORA_ERR_ARGUMENT, "sora_model_fit: model is NULL");
+  // A stop requested while the data loads ends the fit after its first step.
+  unsigned stops_seen = atomic_load(&g_stop_requests);
   sora_fit_options defaults = sora_fit_defaults();
   if (!o)
     o = &defaults;
@@ -533,7 +551,8 @@ sora_status sora_model_fit(sora_model *m, const char *data_dir,
                      .split_at = split_at,
                      .epochs = epochs,
                      .seed = (uint64_t)(o->seed >= 0 ? o->seed : d->seed),
-                     .with_accuracy = with_accuracy};
+                     .with_accuracy = with_accuracy,
+                     .stops_seen = stops_seen};
     status = train_epochs(m, &plan);
     if (status != SORA_OK)
       goto done;

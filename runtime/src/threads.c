@@ -11,10 +11,16 @@
  * the job counter for a while before they sleep, and the caller spins until
  * the workers are done.
  *
+ * The pool runs one job at a time. Application threads may call into
+ * models concurrently (each with its own instance), so a caller first takes
+ * the pool; one that finds it taken runs its loop alone on its own thread.
+ * Since no thread count changes a result, neither does that.
+ *
  *===----------------------------------------------------------------------===*/
 #include "internal.h"
 
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 
@@ -28,8 +34,10 @@ static const int kSpins = 200000;
 static struct {
   pthread_mutex_t lock;
   pthread_cond_t start;
-  int64_t threads; /* including the caller */
-  int64_t started; /* workers created */
+  atomic_flag busy;        /* held by the caller whose job the pool runs */
+  atomic_int_fast64_t threads; /* including the caller */
+  int64_t started;         /* workers created (changed only holding busy) */
+  atomic_int_fast64_t alive; /* workers that have read the generation */
   /* The job, written before `generation` is bumped. */
   sora_range_fn fn;
   void *ctx;
@@ -39,7 +47,9 @@ static struct {
   atomic_int_fast64_t pending; /* workers yet to finish the job */
 } g_pool = {PTHREAD_MUTEX_INITIALIZER,
             PTHREAD_COND_INITIALIZER,
+            ATOMIC_FLAG_INIT,
             1,
+            0,
             0,
             NULL,
             NULL,
@@ -64,6 +74,7 @@ static void chunk(int64_t count, int64_t threads, int64_t t, int64_t *begin,
 static void *worker(void *arg) {
   int64_t t = (int64_t)(intptr_t)arg;
   uint_fast64_t seen = atomic_load(&g_pool.generation);
+  atomic_fetch_add(&g_pool.alive, 1);
   for (;;) {
     int spins = 0;
     while (atomic_load_explicit(&g_pool.generation, memory_order_acquire) ==
@@ -94,28 +105,43 @@ sora_status sora_set_threads(int64_t threads) {
     return sora_fail(SORA_ERR_ARGUMENT,
                      "sora_set_threads: %lld threads; expected 1 to %d",
                      (long long)threads, kMaxThreads);
+  /* A worker started during a job would miss it while the caller waits for
+     it: start workers only while no job runs. */
+  while (atomic_flag_test_and_set_explicit(&g_pool.busy, memory_order_acquire))
+    sched_yield();
+  sora_status status = SORA_OK;
   pthread_mutex_lock(&g_pool.lock);
   while (g_pool.started < threads - 1) {
     pthread_t id;
     if (pthread_create(&id, NULL, worker,
                        (void *)(intptr_t)(g_pool.started + 1)) != 0) {
-      pthread_mutex_unlock(&g_pool.lock);
-      return sora_fail(SORA_ERR_MEMORY, "cannot start a worker thread");
+      status = sora_fail(SORA_ERR_MEMORY, "cannot start a worker thread");
+      break;
     }
     pthread_detach(id);
     ++g_pool.started;
   }
-  g_pool.threads = threads;
+  /* A new worker must read the generation before any job bumps it, or it
+     would sleep through its first job while the caller waits for it. */
+  while (atomic_load(&g_pool.alive) < g_pool.started)
+    sched_yield();
+  if (status == SORA_OK)
+    atomic_store(&g_pool.threads, threads);
   pthread_mutex_unlock(&g_pool.lock);
-  return SORA_OK;
+  atomic_flag_clear_explicit(&g_pool.busy, memory_order_release);
+  return status;
 }
 
-int64_t sora_threads(void) { return g_pool.threads; }
+int64_t sora_threads(void) { return atomic_load(&g_pool.threads); }
 
 void sora_parallel_for(sora_range_fn fn, void *ctx, int64_t count,
                        int64_t work) {
-  int64_t threads = g_pool.threads < count ? g_pool.threads : count;
-  if (threads <= 1 || work < kMinWork) {
+  int64_t threads = atomic_load_explicit(&g_pool.threads, memory_order_relaxed);
+  if (threads > count)
+    threads = count;
+  /* Small loops, one thread, or another caller's job in the pool: inline. */
+  if (threads <= 1 || work < kMinWork ||
+      atomic_flag_test_and_set_explicit(&g_pool.busy, memory_order_acquire)) {
     if (count > 0)
       fn(ctx, 0, count);
     return;
@@ -136,4 +162,5 @@ void sora_parallel_for(sora_range_fn fn, void *ctx, int64_t count,
   fn(ctx, begin, end);
   while (atomic_load_explicit(&g_pool.pending, memory_order_acquire) > 0)
     cpu_relax();
+  atomic_flag_clear_explicit(&g_pool.busy, memory_order_release);
 }

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The end-to-end path under AddressSanitizer and UndefinedBehaviorSanitizer
-# (make check-sanitize): programs built in the sanitizer build from the
+# The end-to-end path under AddressSanitizer and UndefinedBehaviorSanitizer,
+# or ThreadSanitizer (make check-sanitize): programs built in a sanitizer
+# build from the
 # examples' main.c files and the sanitized runtime, linked with model
 # objects that the normal build's sorac compiled (the generated kernels are
 # not instrumented; everything around them is). Small subsets keep it short.
@@ -15,6 +16,7 @@
 #                  from it (load, train, save), classify with the result
 #       bad_data   bad images, labels, CSV files and checkpoints: each run
 #                  exits 1 with "error: " and a message naming the file
+#       threads    train as `train` does, with two and four runtime threads
 set -euo pipefail
 mode=$1
 tmp=$(mktemp -d)
@@ -23,7 +25,7 @@ fashion=/usr/share/datasets/fashion-mnist
 
 # Fails unless the output has no sanitizer report.
 clean() {
-  if grep -E 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$1"; then
+  if grep -E 'ERROR: (Address|Leak)Sanitizer|runtime error:|WARNING: ThreadSanitizer' "$1"; then
     echo "FAIL: sanitizer report above" >&2
     exit 1
   fi
@@ -67,6 +69,14 @@ train)
   clean "$tmp/out"
   cat "$tmp/out"
   grep -q '^train time: ' "$tmp/out"
+  ;;
+threads)
+  for threads in 2 4; do
+    "$MNIST" --epochs 1 --limit 1000 --threads $threads > "$tmp/out" 2>&1
+    clean "$tmp/out"
+    tail -n 1 "$tmp/out"
+    grep -q '^test accuracy: 0\.[0-9]* (10000 images)$' "$tmp/out"
+  done
   ;;
 checkpoint)
   "$SORAC" run "$EXAMPLES/mnist_mlp/model.sora" --epochs 1 --limit 1000 -q \
@@ -157,7 +167,7 @@ bad_data)
     "$CLASSIFY" "$ck" "$fashion/t10k-images-idx3-ubyte.gz" "$fashion/t10k-labels-idx1-ubyte.gz"
   ;;
 *)
-  echo "usage: $0 train|checkpoint|bad_data" >&2
+  echo "usage: $0 train|checkpoint|bad_data|threads" >&2
   exit 2
   ;;
 esac

@@ -257,7 +257,8 @@ typedef struct sora_fit_options {
                          is one). 0 (the default): the epoch lines only     */
 } sora_fit_options;
 
-/// Asks a running sora_model_fit to stop after the step in progress; it then
+/// Asks every running sora_model_fit to stop after the step in progress (a
+/// fit that is loading its data stops after its first step); each then
 /// returns SORA_INTERRUPTED with the instance at the last finished step,
 /// which sora_model_save records, and a later fit resumes from exactly that
 /// step (the same weights, bit for bit, as a run never interrupted).
@@ -390,13 +391,16 @@ int sora_world_size(void);
 
 /// Worker threads for the generated kernels' big loops (1, the default,
 /// runs everything on the calling thread). Results do not depend on it: no
-/// reduction is split across threads.
+/// reduction is split across threads. The pool is the process's and serves
+/// one call at a time; a call that finds it busy (another application
+/// thread's model) runs its loops on its own thread (docs/api.md, Threads).
 sora_status sora_set_threads(int64_t threads);
 int64_t sora_threads(void);
 
 /// Runs fn(ctx, begin, end) over [0, count) cut into one contiguous range
 /// per thread (called by generated kernels). `work` estimates the loop's
-/// multiply-adds: small loops run inline on the calling thread.
+/// multiply-adds: small loops run inline on the calling thread, and so do
+/// loops that find the pool serving another caller.
 typedef void (*sora_range_fn)(void *ctx, int64_t begin, int64_t end);
 void sora_parallel_for(sora_range_fn fn, void *ctx, int64_t count,
                        int64_t work);

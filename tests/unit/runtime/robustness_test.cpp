@@ -593,19 +593,19 @@ TEST(Robustness, TheWellFormedCheckpointLoads) {
 /*===--- Limits
  * -------------------------------------------------------------===*/
 
-#if defined(__SANITIZE_ADDRESS__)
-#define SORA_ASAN 1
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define SORA_SANITIZER_SHADOW 1
 #elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define SORA_ASAN 1
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define SORA_SANITIZER_SHADOW 1
 #endif
 #endif
 
 /// Runs `body` in a child process whose address space is capped at
-/// `bytes`; returns its exit status (ASan needs far more address space than
-/// it uses: under it, `body` runs without the cap).
+/// `bytes`; returns its exit status (ASan and TSan need far more address
+/// space than they use: under them, `body` runs without the cap).
 int with_memory_cap(size_t bytes, const std::function<int()> &body) {
-#ifdef SORA_ASAN
+#ifdef SORA_SANITIZER_SHADOW
   (void)bytes;
   return body();
 #else
