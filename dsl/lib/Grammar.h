@@ -1,7 +1,7 @@
 //===- Grammar.h - The .sora grammar in Spirit X3 ---------------*- C++ -*-===//
 //
-// A direct transcription of language.md's grammar; each rule's production is
-// in the comment above it. Only Parser.cpp includes this file, so the
+// A direct transcription of docs/language.md's grammar; each rule's production
+// is in the comment above it. Only Parser.cpp includes this file, so the
 // template cost is paid in one translation unit.
 //
 // Approach: `>` (expectation) is used as soon as a construct is certain

@@ -6,7 +6,7 @@
 // DAG, so constant arithmetic is folded as it is met and every call is bound
 // against the built-in table (Builtins.cpp), with its arguments checked by
 // kind and its output shape inferred. Train blocks are checked key by key,
-// with language.md's defaults for the keys not given.
+// with docs/language.md's defaults for the keys not given.
 //
 // Errors do not stop the walk: a statement that fails yields an invalid
 // value, which later uses accept silently, so each independent mistake is
@@ -387,7 +387,7 @@ void Checker::checkBinding(const ast::Binding &b) {
     nameLayers(b.name.name, node);
 }
 
-/// Layer names (language.md): a name: argument wins; the layer that is the
+/// Layer names (docs/language.md): a name: argument wins; the layer that is the
 /// binding's last step takes the binding's name; the others are
 /// <binding>_<k>, k counting the binding's weighted layers from 1.
 void Checker::nameLayers(const std::string &binding, int result) {

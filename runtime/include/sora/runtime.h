@@ -321,7 +321,7 @@ typedef struct sora_dataset {
   float *y;            /* count * label_size                       */
 } sora_dataset;
 
-/// Finds `path` as language.md says: as given if absolute; else under
+/// Finds `path` as docs/language.md says: as given if absolute; else under
 /// `data_dir` (may be NULL), then `source_dir` (may be NULL), then
 /// /usr/share/datasets. Writes the first existing file into `out`. An empty
 /// directory string means the current directory.

@@ -2,7 +2,7 @@
 //
 // Plain structs, filled by the Spirit X3 grammar (Grammar.h). Each node that
 // a diagnostic may point at derives from `Located`, whose byte range the
-// parser fills on success. The tree mirrors language.md's grammar one
+// parser fills on success. The tree mirrors docs/language.md's grammar one
 // production per struct, so the grammar stays a direct transcription.
 //
 //===----------------------------------------------------------------------===//

@@ -1,6 +1,6 @@
 //===- Builtins.h - The built-in functions and their signatures -*- C++ -*-===//
 //
-// One table (Builtins.cpp) lists every built-in of language.md with its
+// One table (Builtins.cpp) lists every built-in of docs/language.md with its
 // parameters, in order, and what kind of value each takes: the operations
 // of a model, and the optimizers, schedules and data sources of a train
 // block. The checker binds call arguments against it, so arity, argument

@@ -107,7 +107,7 @@ struct DataSource {
   SourceRange range;
 };
 
-/// A train block, with language.md's defaults for every key not given.
+/// A train block, with docs/language.md's defaults for every key not given.
 struct TrainConfig {
   SourceRange range;
   LossKind loss = LossKind::CategoricalCrossentropy;
