@@ -69,6 +69,19 @@ std::string describeTokenAt(const std::string &text, uint32_t offset,
   return fmt::format("'{}'", char(c));
 }
 
+/// Whether the syntax error at `offset` is a C-style comment (`//`, `/*`),
+/// at its first character or its second.
+bool isCStyleComment(const std::string &text, uint32_t offset) {
+  auto at = [&](uint32_t i, const char *two) {
+    return text.compare(i, 2, two) == 0;
+  };
+  if (offset >= text.size())
+    return false;
+  if (at(offset, "//") || at(offset, "/*"))
+    return true;
+  return offset > 0 && (at(offset - 1, "//") || at(offset - 1, "/*"));
+}
+
 /// X3 names an unnamed parser by its C++ type; every parser that can fail
 /// an expectation is named in the grammar, but never show a type name.
 std::string readable(const std::string &expected) {
@@ -120,6 +133,9 @@ std::optional<ast::File> parseFile(const SourceFile &file,
     diags.report(
         Diag::SyntaxError, {offset, end},
         fmt::format("expected {}, found {}", readable(error.expected), found));
+    // C and Python habits meet here first: say what a comment looks like.
+    if (isCStyleComment(text, next))
+      diags.note("comments start with '#' in sora");
   }
   return std::nullopt;
 }

@@ -37,6 +37,7 @@
 #include <llvm/TargetParser/Host.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <cmath>
 #include <csignal>
@@ -45,6 +46,7 @@
 #include <cstring>
 #include <iostream>
 #include <sstream>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <vector>
 
@@ -54,22 +56,23 @@ namespace {
 
 // Laid out as `sorac --help` is: options at column 2, their text at 21.
 const char *kRunUsage =
-    "usage: sorac run FILE.sora [options]\n"
-    "       sorac eval FILE.sora --weights W.safetensors [options]\n"
+    "usage: sorac run FILE.sora [options]   (FILE.sora '-': standard input)\n"
+    "       (sorac eval --help: evaluate a checkpoint)\n"
     "  --data DIR         look for the train block's data here first\n"
-    "  --epochs N         train to N epochs instead of the train block's\n"
-    "  --limit N          use only the first N training samples\n"
+    "  --epochs N         train to N epochs (N >= 1) instead of the train\n"
+    "                     block's\n"
+    "  --limit N          use only the first N (>= 1) training samples\n"
     "  --seed N           seed weights and shuffling with N\n"
     "  --threads N        threads for the big loops (default 1); results\n"
     "                     are the same for every count\n"
     "  --model NAME       the model to train when the file has several\n"
     "  --init W           start from the checkpoint W (safetensors)\n"
-    "  --save W           write the trained model to W (safetensors)\n"
-    "  --weights W        (eval) the checkpoint to evaluate\n"
-    "  --log FILE         (run) write the training curves to FILE as CSV:\n"
+    "  --save W           write the trained model to W (safetensors; W may\n"
+    "                     be the --init file: the save is atomic)\n"
+    "  --log FILE         write the training curves to FILE as CSV:\n"
     "                     epoch,loss,accuracy,val_loss,val_accuracy,seconds,\n"
     "                     one row per epoch, flushed as each ends\n"
-    "  --plot FILE.svg    (run) draw the training curves (loss, and accuracy\n"
+    "  --plot FILE.svg    draw the training curves (loss, and accuracy\n"
     "                     where it applies) as an SVG picture\n"
     "  -q, --quiet        no progress and no metrics: only errors and what\n"
     "                     --report and --profile ask for\n"
@@ -80,6 +83,19 @@ const char *kRunUsage =
     "On a terminal, each epoch shows a live progress bar that its summary\n"
     "line then replaces; otherwise (a pipe, a file) the summary lines only.\n";
 
+const char *kEvalUsage =
+    "usage: sorac eval FILE.sora --weights W.safetensors [options]\n"
+    "Evaluates the checkpoint W on the train block's test data.\n"
+    "  --weights W        the checkpoint to evaluate (safetensors)\n"
+    "  --data DIR         look for the train block's data here first\n"
+    "  --threads N        threads for the big loops (default 1); results\n"
+    "                     are the same for every count\n"
+    "  --model NAME       the model to evaluate when the file has several\n"
+    "  -q, --quiet        no metrics: only errors and what --report asks for\n"
+    "  --report json      end with one line of JSON: the test metrics\n"
+    "  --version          the version of sorac and of its LLVM\n"
+    "  -h, --help         this text\n";
+
 struct RunOptions {
   bool eval = false;
   std::string input, data, model, init, save, weights, report, log, plot;
@@ -87,9 +103,26 @@ struct RunOptions {
   bool profile = false, quiet = false;
 };
 
-int usage(const std::string &message) {
-  std::cerr << "sorac: error: " << message << "\n" << kRunUsage;
-  return kUsageError;
+/// Refuses (prints why, false) a path that cannot become a file: a
+/// directory, or one in a directory that does not exist. Checked before
+/// training, which may take hours, rather than at the save after it.
+bool canCreate(const std::string &path) {
+  struct stat st;
+  int error = 0;
+  size_t slash = path.find_last_of('/');
+  std::string dir = slash == std::string::npos ? "."
+                    : slash == 0               ? "/"
+                                               : path.substr(0, slash);
+  if (stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode))
+    error = EISDIR;
+  else if (stat(dir.c_str(), &st) != 0)
+    error = errno;
+  else if (!S_ISDIR(st.st_mode))
+    error = ENOTDIR;
+  if (error)
+    std::cerr << "sorac: error: cannot write '" << path
+              << "': " << std::strerror(error) << "\n";
+  return error == 0;
 }
 
 /// Parses a whole non-negative number; false if it is not one.
@@ -105,10 +138,13 @@ bool parseCount(const std::string &text, int64_t &out) {
 
 int parseRunArgs(int argc, char **argv, RunOptions &o) {
   o.eval = std::string(argv[1]) == "eval";
+  auto usage = [&](const std::string &message) {
+    return usageError(message, o.eval ? "sorac eval" : "sorac run");
+  };
   for (int i = 2; i < argc; ++i) {
     std::string arg = argv[i];
     if (arg == "-h" || arg == "--help") {
-      std::cout << kRunUsage;
+      std::cout << (o.eval ? kEvalUsage : kRunUsage);
       return kOk;
     }
     if (arg == "--version") { // as `sorac --version`
@@ -118,6 +154,8 @@ int parseRunArgs(int argc, char **argv, RunOptions &o) {
       return kOk;
     }
     if (arg == "--profile") {
+      if (o.eval)
+        return usage("'--profile' is for sorac run: eval trains nothing");
       o.profile = true;
       continue;
     }
@@ -140,6 +178,15 @@ int parseRunArgs(int argc, char **argv, RunOptions &o) {
         value = argv[++i];
       else
         return usage("option '" + flag + "' needs a value");
+      // Each command takes only what its usage lists.
+      bool runOnly = flag == "--epochs" || flag == "--limit" ||
+                     flag == "--seed" || flag == "--init" || flag == "--save" ||
+                     flag == "--log" || flag == "--plot";
+      if (o.eval && runOnly)
+        return usage("'" + flag + "' is for sorac run: eval trains nothing");
+      if (!o.eval && flag == "--weights")
+        return usage("'--weights' is for sorac eval; sorac run starts from a "
+                     "checkpoint with --init");
     }
     if (flag == "--data")
       o.data = value;
@@ -164,12 +211,15 @@ int parseRunArgs(int argc, char **argv, RunOptions &o) {
       int64_t n;
       if (!parseCount(value, n))
         return usage(flag + " needs a whole number, got '" + value + "'");
+      // 0 would mean "the train block's" / "all": say so rather than do it.
+      if (n == 0 && flag != "--seed")
+        return usage(flag + " needs at least 1");
       (flag == "--epochs"  ? o.epochs
        : flag == "--limit" ? o.limit
        : flag == "--seed"  ? o.seed
                            : o.threads) = n;
     } else if (arg.size() > 1 && arg[0] == '-') {
-      return usage("unknown option '" + arg + "'");
+      return usage("unknown argument '" + arg + "'");
     } else if (o.input.empty()) {
       o.input = arg;
     } else {
@@ -180,12 +230,40 @@ int parseRunArgs(int argc, char **argv, RunOptions &o) {
     return usage("no input file");
   if (o.eval && o.weights.empty())
     return usage("sorac eval needs --weights W.safetensors");
-  if (o.eval && (!o.log.empty() || !o.plot.empty()))
-    return usage("--log and --plot are for sorac run: eval trains nothing");
-  if (!o.log.empty() && o.log == o.plot)
+  if (!o.log.empty() && !o.plot.empty() && sameFile(o.log, o.plot))
     return usage("--log and --plot name the same file '" + o.log + "'");
-  if (o.threads < 1)
-    return usage("--threads needs at least 1");
+  if (!o.plot.empty()) {
+    // The plot is SVG whatever the name says; a .png would not open.
+    std::string ext =
+        o.plot.size() >= 4 ? o.plot.substr(o.plot.size() - 4) : "";
+    std::transform(ext.begin(), ext.end(), ext.begin(),
+                   [](unsigned char c) { return std::tolower(c); });
+    if (ext != ".svg")
+      return usage("--plot writes SVG: name the file *.svg, not '" + o.plot +
+                   "'");
+  }
+  if (!o.data.empty()) {
+    // Else the data lookup would quietly fall back to its other places.
+    struct stat st;
+    if (stat(o.data.c_str(), &st) != 0) {
+      std::cerr << "sorac: error: --data '" << o.data
+                << "': " << std::strerror(errno) << "\n";
+      return kUsageError;
+    }
+    if (!S_ISDIR(st.st_mode)) {
+      std::cerr << "sorac: error: --data '" << o.data
+                << "' is not a directory\n";
+      return kUsageError;
+    }
+  }
+  // Never write over what is read; --save may name the --init file
+  // (resuming in place: the save is atomic).
+  if (!outputsSpareInputs({o.save}, {o.input, o.weights}) ||
+      !outputsSpareInputs({o.log, o.plot}, {o.input, o.init, o.weights}))
+    return kUsageError;
+  for (const std::string *out : {&o.save, &o.plot})
+    if (!out->empty() && !canCreate(*out))
+      return kInputError;
   return -1;
 }
 
@@ -587,7 +665,7 @@ static int runModel(RunOptions &o) {
   std::string text;
   if (!readFile(o.input, text))
     return kInputError;
-  sora::SourceFile file(o.input, std::move(text));
+  sora::SourceFile file(sourceName(o.input), std::move(text));
   sora::DiagnosticEngine diags(file, std::cerr);
   std::optional<sora::ast::File> ast = sora::parseFile(file, diags);
   if (!ast)
@@ -596,7 +674,7 @@ static int runModel(RunOptions &o) {
   if (!program)
     return kInputError;
   const sora::dsl::Model *model =
-      selectModel(*program, o.model, o.input, status);
+      selectModel(*program, o.model, file.path(), status);
   if (!model)
     return status;
   if (!model->train) {

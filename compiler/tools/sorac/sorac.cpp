@@ -46,9 +46,6 @@
 
 namespace sorac {
 
-bool readFile(const std::string &path, std::string &text);
-std::string absoluteDirectory(const std::string &dir);
-
 const sora::dsl::Model *selectModel(const sora::dsl::Program &program,
                                     const std::string &name,
                                     const std::string &input, int &status) {
@@ -80,7 +77,7 @@ using namespace sorac;
 namespace {
 
 const char *kUsage =
-    "usage: sorac FILE.sora [options]\n"
+    "usage: sorac FILE.sora [options]   (FILE.sora '-': standard input)\n"
     "       sorac run FILE.sora [run options]   (sorac run --help)\n"
     "       sorac eval FILE.sora --weights W.safetensors [--data DIR]\n"
     "       sorac FILE.ir --passes=LIST [--emit=ir|dot|mermaid]\n"
@@ -138,8 +135,7 @@ struct Options {
 };
 
 int usageError(const std::string &message) {
-  std::cerr << "sorac: error: " << message << "\n" << kUsage;
-  return kUsageError;
+  return sorac::usageError(message, "sorac");
 }
 
 /// Parses argv; returns -1 to go on, else the exit status.
@@ -202,7 +198,7 @@ int parseArgs(int argc, char **argv, Options &o) {
     } else if (arg == "--profile") {
       o.profile = true;
     } else if (arg.size() > 1 && arg[0] == '-') {
-      return usageError("unknown option '" + arg + "'");
+      return usageError("unknown argument '" + arg + "'");
     } else if (o.input.empty()) {
       o.input = arg;
     } else {
@@ -247,53 +243,35 @@ int parseArgs(int argc, char **argv, Options &o) {
 
 } // namespace
 
-/// Reads a whole file; reports why not.
-bool sorac::readFile(const std::string &path, std::string &text) {
-  struct stat st;
-  if (stat(path.c_str(), &st) != 0) {
-    std::cerr << "sorac: error: cannot read '" << path
-              << "': " << std::strerror(errno) << " [cannot-read]\n";
-    return false;
-  }
-  if (!S_ISREG(st.st_mode)) {
-    std::cerr << "sorac: error: '" << path
-              << "' is not a regular file [not-a-regular-file]\n";
-    return false;
-  }
-  constexpr off_t kMaxSource = 64 << 20;
-  if (st.st_size > kMaxSource) {
-    std::cerr << "sorac: error: '" << path
-              << "' is larger than 64 MiB [file-too-large]\n";
-    return false;
-  }
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  if (!in.good() && !in.eof()) {
-    std::cerr << "sorac: error: cannot read '" << path << "' [cannot-read]\n";
-    return false;
-  }
-  text = ss.str();
-  return true;
-}
-
-/// Writes `data` to `path` through a temporary file in the same directory.
+/// Writes `data` to `path` through a temporary file in the same directory;
+/// says why not on failure.
 bool writeAtomically(const std::string &path, const std::string &data) {
-  std::string tmp = path + ".tmp" + std::to_string(getpid());
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    out.write(data.data(), std::streamsize(data.size()));
-    out.close();
-    if (!out) {
-      std::remove(tmp.c_str());
-      std::cerr << "sorac: error: cannot write '" << path << "'\n";
-      return false;
-    }
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    std::remove(tmp.c_str());
-    std::cerr << "sorac: error: cannot write '" << path << "'\n";
+  auto fail = [&](int error) {
+    std::cerr << "sorac: error: cannot write '" << path
+              << "': " << std::strerror(error) << "\n";
     return false;
+  };
+  // Before the temporary, which would otherwise land inside a directory.
+  struct stat st;
+  if (stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode))
+    return fail(EISDIR);
+  std::string tmp = path + ".tmp" + std::to_string(getpid());
+  std::FILE *out = std::fopen(tmp.c_str(), "wb");
+  if (!out)
+    return fail(errno);
+  bool ok = std::fwrite(data.data(), 1, data.size(), out) == data.size();
+  int error = errno;
+  if (std::fclose(out) != 0 && ok) {
+    ok = false;
+    error = errno;
+  }
+  if (ok && std::rename(tmp.c_str(), path.c_str()) != 0) {
+    ok = false;
+    error = errno;
+  }
+  if (!ok) {
+    std::remove(tmp.c_str());
+    return fail(error);
   }
   return true;
 }
@@ -443,11 +421,48 @@ void printStats(const Stats &with, const Stats &none,
       none.sumOfBuffers);
 }
 
+/// Where --emit=obj writes: the object, the header beside it and the
+/// depfile (empty unless asked for); `model` names the object without -o.
+struct ObjectPaths {
+  std::string object, header, depfile;
+};
+
+ObjectPaths objectPaths(const Options &o, const std::string &model) {
+  ObjectPaths p;
+  p.object = o.output.empty() ? model + ".o" : o.output;
+  p.header = p.object;
+  size_t dot = p.header.rfind('.');
+  size_t slash = p.header.rfind('/');
+  if (dot != std::string::npos && (slash == std::string::npos || dot > slash))
+    p.header.resize(dot);
+  p.header += ".h";
+  p.depfile = o.depfilePath;
+  if (p.depfile.empty() && o.depfile)
+    p.depfile = p.header.substr(0, p.header.size() - 2) + ".d";
+  return p;
+}
+
+/// Refuses (exit 2) when a file this command would write is one it reads.
+/// Before the model is known (`model` empty) the object's default name is
+/// left out; so the check runs again once it is.
+int checkOutputs(const Options &o, const std::string &model) {
+  std::vector<std::string> outputs{o.output};
+  if (o.emit == "obj" && (!o.output.empty() || !model.empty())) {
+    ObjectPaths p = objectPaths(o, model);
+    outputs = {p.object, p.header, p.depfile};
+  } else if (o.emit == "obj") {
+    outputs.push_back(o.depfilePath);
+  }
+  return outputsSpareInputs(outputs, {o.input, o.weights}) ? -1 : kUsageError;
+}
+
 int run(const Options &o) {
+  if (int status = checkOutputs(o, ""); status >= 0)
+    return status;
   std::string text;
   if (!readFile(o.input, text))
     return kInputError;
-  sora::SourceFile file(o.input, std::move(text));
+  sora::SourceFile file(sourceName(o.input), std::move(text));
   sora::DiagnosticEngine diags(file, std::cerr);
   diags.setWarningsAreErrors(o.werror);
   if (file.path().size() > 3 &&
@@ -469,8 +484,10 @@ int run(const Options &o) {
 
   int status;
   const sora::dsl::Model *model =
-      selectModel(*program, o.model, o.input, status);
+      selectModel(*program, o.model, file.path(), status);
   if (!model)
+    return status;
+  if (int status = checkOutputs(o, model->name); status >= 0)
     return status;
   if (model->inputs.size() != 1) {
     diags.report(sora::Diag::NotSupportedYet, model->range,
@@ -538,7 +555,7 @@ int run(const Options &o) {
   if (llvm::verifyModule(*mod, &verifyStream))
     throw std::logic_error("generated LLVM IR is invalid:\n" + verifyErrors);
   if (o.emit == "header")
-    return emitText(o, sora::ir::emitHeader(cm, o.input));
+    return emitText(o, sora::ir::emitHeader(cm, file.path()));
 
   std::string error;
   sora::optimizeModule(*mod, *tm, o.optLevel);
@@ -556,28 +573,22 @@ int run(const Options &o) {
   if (o.emit == "asm")
     return emitText(o, code);
 
-  std::string objPath = o.output.empty() ? model->name + ".o" : o.output;
-  std::string headerPath = objPath;
-  size_t dot = headerPath.rfind('.');
-  size_t slash = headerPath.rfind('/');
-  if (dot != std::string::npos && (slash == std::string::npos || dot > slash))
-    headerPath.resize(dot);
-  headerPath += ".h";
-  if (headerPath == objPath) {
-    std::cerr << "sorac: error: the object '" << objPath
-              << "' would be overwritten by its header; name it *.o\n";
+  ObjectPaths paths = objectPaths(o, model->name);
+  if (sameFile(paths.header, paths.object) ||
+      (!paths.depfile.empty() && (sameFile(paths.depfile, paths.object) ||
+                                  sameFile(paths.depfile, paths.header)))) {
+    std::cerr << "sorac: error: the object '" << paths.object
+              << "' would be overwritten by its header or depfile; name it "
+                 "*.o\n";
     return kUsageError;
   }
-  if (!writeAtomically(objPath, code))
+  if (!writeAtomically(paths.object, code))
     return kInputError;
-  if (!writeAtomically(headerPath, sora::ir::emitHeader(cm, o.input))) {
-    std::remove(objPath.c_str());
+  if (!writeAtomically(paths.header, sora::ir::emitHeader(cm, file.path()))) {
+    std::remove(paths.object.c_str());
     return kInputError;
   }
-  if (o.depfile || !o.depfilePath.empty()) {
-    std::string depPath = o.depfilePath;
-    if (depPath.empty())
-      depPath = headerPath.substr(0, headerPath.size() - 2) + ".d";
+  if (!paths.depfile.empty()) {
     // Make syntax: spaces in paths are escaped with a backslash.
     auto escape = [](const std::string &path) {
       std::string out;
@@ -585,8 +596,11 @@ int run(const Options &o) {
         out += c == ' ' ? std::string("\\ ") : std::string(1, c);
       return out;
     };
-    if (!writeAtomically(depPath, escape(objPath) + " " + escape(headerPath) +
-                                      ": " + escape(o.input) + "\n"))
+    // Standard input is no file to depend on (GCC leaves it out too).
+    std::string rule = escape(paths.object) + " " + escape(paths.header) + ":";
+    if (o.input != "-")
+      rule += " " + escape(o.input);
+    if (!writeAtomically(paths.depfile, rule + "\n"))
       return kInputError;
   }
   return kOk;
@@ -602,12 +616,15 @@ int main(int argc, char **argv) {
       for (const char *flag : {"--target", "--mcpu"})
         if (std::strncmp(argv[i], flag, std::strlen(flag)) == 0 &&
             (argv[i][std::strlen(flag)] == '\0' ||
-             argv[i][std::strlen(flag)] == '='))
-          return usageError(std::string(flag) + " cannot be used with sorac " +
-                            argv[1] +
-                            ", which runs the model on this machine; "
-                            "cross-compile with sorac FILE.sora " +
-                            flag + "=...");
+             argv[i][std::strlen(flag)] == '=')) {
+          // One line that says what to do instead (no --help to point at).
+          std::cerr << "sorac: error: " << flag << " cannot be used with sorac "
+                    << argv[1]
+                    << ", which runs the model on this machine; "
+                       "cross-compile with sorac FILE.sora "
+                    << flag << "=...\n";
+          return kUsageError;
+        }
     try {
       return runCommand(argc, argv);
     } catch (const std::exception &e) {
