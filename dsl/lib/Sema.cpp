@@ -198,6 +198,8 @@ private:
   std::optional<LossKind> evalLoss(const ast::Expr &e);
   void checkLossAgainstModel(const TrainConfig &config, const Model &model,
                              SourceRange lossAt);
+  void checkMetrics(const TrainConfig &config, const Model &model,
+                    const std::map<std::string, SourceRange> &metricsAt);
   /// A call of a train-block function of `group`, or a bare name (defaults).
   const Builtin *trainFunction(const ast::Expr &e, BuiltinGroup group,
                                const char *what, Bound &args);
@@ -1084,6 +1086,9 @@ int Checker::applyActivation(const ast::Call &call, const Bound &args,
 // ===--- Train blocks
 // -------------------------------------------------------===
 
+const std::vector<std::string> kMetricNames = {"accuracy", "loss", "mae",
+                                               "rmse"};
+
 const std::vector<std::string> kTrainKeys = {
     "loss", "optimizer",        "lr",      "batch_size", "epochs",
     "seed", "validation_split", "shuffle", "metrics",    "data",
@@ -1268,6 +1273,13 @@ std::optional<DataSource> Checker::evalData(const ast::Expr &e) {
   return d;
 }
 
+/// The activation a model's output node ends with.
+ActivationKind outputActivation(const Node &out) {
+  bool hasActivation = out.kind == Node::Dense || out.kind == Node::Conv2D ||
+                       out.kind == Node::Activate;
+  return hasActivation ? out.activation.kind : ActivationKind::Linear;
+}
+
 std::optional<LossKind> Checker::evalLoss(const ast::Expr &e) {
   static const std::vector<std::string> losses = {
       "categorical_crossentropy", "sparse_categorical_crossentropy",
@@ -1292,10 +1304,7 @@ void Checker::checkLossAgainstModel(const TrainConfig &config,
   if (model.output < 0)
     return;
   const Node &out = model.nodes[model.output];
-  bool hasActivation = out.kind == Node::Dense || out.kind == Node::Conv2D ||
-                       out.kind == Node::Activate;
-  ActivationKind act =
-      hasActivation ? out.activation.kind : ActivationKind::Linear;
+  ActivationKind act = outputActivation(out);
   int64_t width = product(out.shape);
   const char *loss = lossName(config.loss);
   auto mismatch = [&](const std::string &message, const std::string &fix) {
@@ -1389,6 +1398,41 @@ void Checker::checkLossAgainstModel(const TrainConfig &config,
   }
 }
 
+/// Each metric must mean something for the model: accuracy needs a
+/// classifier, mae and rmse labels as wide as the output.
+void Checker::checkMetrics(
+    const TrainConfig &config, const Model &model,
+    const std::map<std::string, SourceRange> &metricsAt) {
+  if (model.output < 0)
+    return;
+  const Node &out = model.nodes[model.output];
+  if (auto it = metricsAt.find("accuracy"); it != metricsAt.end()) {
+    // One unit without a sigmoid is a regression: a 0.5 threshold on it
+    // would report a number that means nothing (Keras' binary accuracy).
+    // A cross-entropy makes a classifier, and an output that does not suit
+    // it is loss-output-mismatch's to report.
+    if (config.loss == LossKind::MeanSquaredError && product(out.shape) == 1 &&
+        outputActivation(out) != ActivationKind::Sigmoid) {
+      diags_.report(Diag::MetricNotApplicable, it->second,
+                    "accuracy does not apply to a regression: the output "
+                    "has one unit and no sigmoid");
+      diags_.note(out.range, "the output is defined here");
+      diags_.note("for a regression, use mae or rmse: metrics = [mae, rmse]");
+    }
+  }
+  if (config.loss != LossKind::SparseCategoricalCrossentropy)
+    return;
+  for (const char *metric : {"mae", "rmse"})
+    if (auto it = metricsAt.find(metric); it != metricsAt.end()) {
+      diags_.report(
+          Diag::MetricNotApplicable, it->second,
+          fmt::format("{} compares the output with labels of its width, but "
+                      "sparse_categorical_crossentropy takes class indices",
+                      metric));
+      diags_.note("for a classifier, use accuracy");
+    }
+}
+
 void Checker::checkTrain(const ast::Train &t, Program &program) {
   Model *model = nullptr;
   for (Model &m : program.models)
@@ -1418,6 +1462,7 @@ void Checker::checkTrain(const ast::Train &t, Program &program) {
   std::optional<LossKind> loss;
   std::optional<Schedule> lrKey;
   SourceRange lossAt, lrKeyAt, lrInOptimizerAt{0, 0};
+  std::map<std::string, SourceRange> metricsAt; ///< each metric's first entry
   // Constants in a train block are evaluated with no model in scope.
   Model scratch;
   model_ = &scratch;
@@ -1474,15 +1519,21 @@ void Checker::checkTrain(const ast::Train &t, Program &program) {
       }
       for (const ast::Expr &item : list->items) {
         const ast::Ident *id = asIdent(item);
-        if (id && id->name == "accuracy") {
-          config.metricAccuracy = true;
-        } else if (!id || id->name != "loss") {
+        auto known =
+            id ? std::find(kMetricNames.begin(), kMetricNames.end(), id->name)
+               : kMetricNames.end();
+        if (known == kMetricNames.end()) {
           diags_.report(Diag::UnknownMetric, item.range,
-                        "unknown metric; expected 'accuracy' or 'loss'");
+                        "unknown metric; expected accuracy, loss, mae or rmse");
           if (id)
-            if (auto best = closestMatch(id->name, {"accuracy", "loss"}))
+            if (auto best = closestMatch(id->name, kMetricNames))
               diags_.note(fmt::format("did you mean '{}'?", *best));
+          continue;
         }
+        metricsAt.emplace(*known, item.range);
+        config.metricAccuracy |= *known == "accuracy";
+        config.metricMae |= *known == "mae";
+        config.metricRmse |= *known == "rmse";
       }
     } else if (key == "data" || key == "test") {
       if (auto d = evalData(value))
@@ -1507,6 +1558,7 @@ void Checker::checkTrain(const ast::Train &t, Program &program) {
   if (loss) {
     config.loss = *loss;
     checkLossAgainstModel(config, *model, lossAt);
+    checkMetrics(config, *model, metricsAt);
   }
   model->train = config;
 }

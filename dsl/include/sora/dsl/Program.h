@@ -120,6 +120,8 @@ struct TrainConfig {
   bool shuffle = true;
   bool metricLoss = true;
   bool metricAccuracy = false;
+  bool metricMae = false;  ///< mean absolute error, as Keras' "mae"
+  bool metricRmse = false; ///< root mean squared error, as Keras' "rmse"
   DataSource data, test;
 };
 
