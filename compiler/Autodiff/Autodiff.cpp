@@ -136,8 +136,7 @@ std::unique_ptr<Graph> buildTrainGraph(const dsl::Model &model,
     if (grads.count(w))
       addUpdate(*g, w, grads[w], train.optimizer);
   }
-  g->addOutput("loss", l.loss);
-  g->addOutput("correct", l.correct);
+  addLossOutputs(*g, l);
   // Data-parallel training reads the gradients between the backward pass
   // and the update: as outputs they are stored, never fused into their
   // update, so the fuse pass puts every update into one OptimizerUpdate

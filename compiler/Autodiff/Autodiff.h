@@ -18,7 +18,8 @@ std::map<Node *, Node *> differentiate(Graph &g, Node *objective,
 
 /// The train-step graph: forward, the fused loss, the accuracy count, the
 /// gradients and the optimizer update of every weight. Outputs: loss (batch
-/// mean, before the update) and correct. With `gradientOutputs`, also each
+/// mean, before the update), correct, and mae and mse where the metrics ask
+/// for them (addLossOutputs). With `gradientOutputs`, also each
 /// weight's gradient as "grad.<weight>" (the graph of data-parallel
 /// training's grad_step and apply_update kernels).
 std::unique_ptr<Graph> buildTrainGraph(const dsl::Model &model,

@@ -178,9 +178,9 @@ GradTable makeTable() {
   for (OpKind op :
        {K::BiasGrad, K::ReluGrad, K::SigmoidGrad, K::TanhGrad, K::LeakyReluGrad,
         K::SoftmaxGrad, K::SoftmaxXentGrad, K::SparseSoftmaxXentGrad,
-        K::SigmoidBinaryXentGrad, K::MeanSquaredErrorGrad, K::CountCorrect,
-        K::SparseCountCorrect, K::BinaryCountCorrect, K::AdamUpdate,
-        K::SgdUpdate, K::MomentumUpdate, K::RmspropUpdate})
+        K::SigmoidBinaryXentGrad, K::MeanSquaredErrorGrad, K::MeanAbsoluteError,
+        K::CountCorrect, K::SparseCountCorrect, K::BinaryCountCorrect,
+        K::AdamUpdate, K::SgdUpdate, K::MomentumUpdate, K::RmspropUpdate})
     set(op, notDifferentiable);
   registerImageGradRules(t);
   return t;

@@ -185,21 +185,26 @@ Value *elementCount(KernelEmitter &k, const Node *p) {
   return k.b.CreateFMul(batchSize(k), k.f32(double(p->type.elements())));
 }
 
+/// Stores into `n` the mean of f(prediction, label) over every element of
+/// the batch, its operands being (prediction, labels).
+template <typename F>
+void storeElementMean(KernelEmitter &k, const Node &n, F f) {
+  Value *total = sumElements(k, n.operands[0], n.operands[1], f);
+  k.store(&n, k.i64(0), k.b.CreateFDiv(total, elementCount(k, n.operands[0])));
+}
+
 // L = mean of max(z, 0) - z t + log(1 + exp(-|z|)), which is
 // -(t log s(z) + (1 - t) log(1 - s(z))) without overflow for any z
 void lowerSigmoidBinaryXent(KernelEmitter &k, const Node &n) {
-  Value *total =
-      sumElements(k, n.operands[0], n.operands[1], [&](Value *z, Value *t) {
-        IRBuilder<> &b = k.b;
-        Value *relu = k.call(Intrinsic::maxnum, {z, k.f32(0)});
-        Value *absz = k.call(Intrinsic::fabs, {z});
-        Value *softplus =
-            k.call(Intrinsic::log,
-                   {b.CreateFAdd(k.f32(1), k.call(Intrinsic::exp,
-                                                  {b.CreateFNeg(absz)}))});
-        return b.CreateFAdd(b.CreateFSub(relu, b.CreateFMul(z, t)), softplus);
-      });
-  k.store(&n, k.i64(0), k.b.CreateFDiv(total, elementCount(k, n.operands[0])));
+  storeElementMean(k, n, [&](Value *z, Value *t) {
+    IRBuilder<> &b = k.b;
+    Value *relu = k.call(Intrinsic::maxnum, {z, k.f32(0)});
+    Value *absz = k.call(Intrinsic::fabs, {z});
+    Value *softplus = k.call(
+        Intrinsic::log,
+        {b.CreateFAdd(k.f32(1), k.call(Intrinsic::exp, {b.CreateFNeg(absz)}))});
+    return b.CreateFAdd(b.CreateFSub(relu, b.CreateFMul(z, t)), softplus);
+  });
 }
 
 // dz = (sigmoid(z) - t) * dL / count
@@ -216,12 +221,17 @@ void lowerSigmoidBinaryXentGrad(KernelEmitter &k, const Node &n) {
 
 // L = mean of (p - t)^2
 void lowerMeanSquaredError(KernelEmitter &k, const Node &n) {
-  Value *total =
-      sumElements(k, n.operands[0], n.operands[1], [&](Value *p, Value *t) {
-        Value *d = k.b.CreateFSub(p, t);
-        return k.b.CreateFMul(d, d);
-      });
-  k.store(&n, k.i64(0), k.b.CreateFDiv(total, elementCount(k, n.operands[0])));
+  storeElementMean(k, n, [&](Value *p, Value *t) {
+    Value *d = k.b.CreateFSub(p, t);
+    return k.b.CreateFMul(d, d);
+  });
+}
+
+// mae = mean of |p - t| (a metric: no gradient)
+void lowerMeanAbsoluteError(KernelEmitter &k, const Node &n) {
+  storeElementMean(k, n, [&](Value *p, Value *t) {
+    return k.call(Intrinsic::fabs, {k.b.CreateFSub(p, t)});
+  });
 }
 
 // dp = 2 (p - t) * dL / count
@@ -263,6 +273,7 @@ void registerLossLowerings(LoweringTable &t) {
   t[int(K::SigmoidBinaryXentGrad)] = lowerSigmoidBinaryXentGrad;
   t[int(K::MeanSquaredError)] = lowerMeanSquaredError;
   t[int(K::MeanSquaredErrorGrad)] = lowerMeanSquaredErrorGrad;
+  t[int(K::MeanAbsoluteError)] = lowerMeanAbsoluteError;
   t[int(K::BinaryCountCorrect)] = lowerBinaryCountCorrect;
 }
 

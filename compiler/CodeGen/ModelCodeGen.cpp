@@ -233,15 +233,22 @@ Function *emitKernel(CompiledModel &cm, Graph &g, const std::string &fnName,
     cm.trainLoopNests = k.loopNests;
 
   if (!isPredict && part != KernelPart::Update) {
-    // out[0] = loss sum over the batch, out[1] = correct predictions.
+    // out[i], in the order of runtime.h's enum sora_kernel_stat: the
+    // batch's sums (means times rows; correct is a count already), 0 for a
+    // metric the train block does not ask for.
     Value *count = b.CreateSIToFP(k.n, b.getDoubleTy());
-    Value *loss =
-        b.CreateFPExt(k.load(g.output("loss"), k.i64(0)), b.getDoubleTy());
-    Value *correct =
-        b.CreateFPExt(k.load(g.output("correct"), k.i64(0)), b.getDoubleTy());
-    b.CreateStore(b.CreateFMul(loss, count), k.out);
-    b.CreateStore(correct,
-                  b.CreateInBoundsGEP(b.getDoubleTy(), k.out, k.i64(1)));
+    const std::pair<const char *, bool> stats[] = {
+        {"loss", true}, {"correct", false}, {"mae", true}, {"mse", true}};
+    for (int i = 0; i < 4; ++i) {
+      const Node *result = g.output(stats[i].first);
+      Value *v = ConstantFP::get(b.getDoubleTy(), 0.0);
+      if (result) {
+        v = b.CreateFPExt(k.load(result, k.i64(0)), b.getDoubleTy());
+        if (stats[i].second)
+          v = b.CreateFMul(v, count);
+      }
+      b.CreateStore(v, b.CreateInBoundsGEP(b.getDoubleTy(), k.out, k.i64(i)));
+    }
   }
   b.CreateRetVoid();
   return fn;
@@ -457,7 +464,8 @@ std::unique_ptr<Module> emitModule(CompiledModel &cm, LLVMContext &ctx) {
                 d.i64(t.seed),
                 d.f64(t.validationSplit),
                 d.i64(t.shuffle ? 1 : 0),
-                d.i64((t.metricLoss ? 1 : 0) | (t.metricAccuracy ? 2 : 0)),
+                d.i64((t.metricLoss ? 1 : 0) | (t.metricAccuracy ? 2 : 0) |
+                      (t.metricMae ? 4 : 0) | (t.metricRmse ? 8 : 0)),
                 d.i64(model.train ? 1 + int(t.loss) : 0),
                 dataSpec(d, t.data),
                 dataSpec(d, t.test),
@@ -652,7 +660,7 @@ std::string emitHeader(const CompiledModel &cm, const std::string &sourcePath) {
          fmt::format("sora_status {0}_train_step({0} *m, const float *x, "
                      "const float *y, size_t n, float *loss);",
                      n));
-    decl("Mean loss and accuracy over n samples.",
+    decl("Mean loss and metrics (those of the train block) over n samples.",
          fmt::format("sora_status {0}_evaluate({0} *m, const float *x, "
                      "const float *y, size_t n, sora_metrics *out);",
                      n));

@@ -240,15 +240,28 @@ LossNodes buildLoss(Graph &g, const Forward &fwd,
   }
   if (!l.correct)
     l.correct = g.constant(0);
+  // The regression metrics compare what the model outputs (after its
+  // sigmoid or softmax) with the labels, as Keras does.
+  if (train.metricMae)
+    l.mae = g.create(OpKind::MeanAbsoluteError, {fwd.output, l.labels});
+  if (train.metricRmse)
+    l.mse = g.create(OpKind::MeanSquaredError, {fwd.output, l.labels});
   return l;
+}
+
+void addLossOutputs(Graph &g, const LossNodes &l) {
+  g.addOutput("loss", l.loss);
+  g.addOutput("correct", l.correct);
+  if (l.mae)
+    g.addOutput("mae", l.mae);
+  if (l.mse)
+    g.addOutput("mse", l.mse);
 }
 
 std::unique_ptr<Graph> buildEvalGraph(const dsl::Model &model) {
   auto g = std::make_unique<Graph>(model.name + ".evaluate");
   Forward fwd = buildForward(*g, model);
-  LossNodes l = buildLoss(*g, fwd, *model.train);
-  g->addOutput("loss", l.loss);
-  g->addOutput("correct", l.correct);
+  addLossOutputs(*g, buildLoss(*g, fwd, *model.train));
   return g;
 }
 

@@ -24,14 +24,20 @@ struct Forward {
   dsl::ActivationKind outputActivation = dsl::ActivationKind::Linear;
 };
 
-/// The loss and metric of a train block, appended after the forward pass.
+/// The loss and metrics of a train block, appended after the forward pass.
 struct LossNodes {
   Node *labels = nullptr;
   Node *loss = nullptr;    ///< f32[], the batch mean
   Node *correct = nullptr; ///< f32[], right samples in the batch (or 0)
+  /// f32[], batch means over every output element of |output - label| and
+  /// (output - label)^2; null unless the metrics ask for mae or rmse.
+  Node *mae = nullptr, *mse = nullptr;
 };
 LossNodes buildLoss(Graph &g, const Forward &fwd,
                     const dsl::TrainConfig &train);
+/// The results that a train, grad or evaluate kernel returns: "loss",
+/// "correct", then "mae" and "mse" where there are such nodes.
+void addLossOutputs(Graph &g, const LossNodes &l);
 
 /// Appends the model's forward computation to `g`. Dropout is applied only
 /// when `training` (with `seed` for its masks); otherwise it is the
@@ -44,7 +50,8 @@ Node *reshapeTo(Graph &g, Node *x, const std::vector<int64_t> &dims);
 
 /// predict: input -> output.
 std::unique_ptr<Graph> buildPredictGraph(const dsl::Model &model);
-/// evaluate: input, labels -> loss (batch mean), correct (count).
+/// evaluate: input, labels -> loss (batch mean), correct (count), and mae
+/// and mse where the metrics ask for them (addLossOutputs).
 /// The runtime's accuracy kind for a train block (enum sora_metric_kind).
 int accuracyKind(const dsl::Model &model, const dsl::TrainConfig &train);
 std::unique_ptr<Graph> buildEvalGraph(const dsl::Model &model);

@@ -274,6 +274,7 @@ std::array<ShapeRule, kNumOps> makeTable() {
   set(OpKind::SparseSoftmaxXentGrad, sparseLossGradRule);
   set(OpKind::SigmoidBinaryXent, elementLossRule);
   set(OpKind::MeanSquaredError, elementLossRule);
+  set(OpKind::MeanAbsoluteError, elementLossRule);
   set(OpKind::BinaryCountCorrect, elementLossRule);
   set(OpKind::SigmoidBinaryXentGrad, elementLossGradRule);
   set(OpKind::MeanSquaredErrorGrad, elementLossGradRule);

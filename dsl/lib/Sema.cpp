@@ -83,6 +83,14 @@ int64_t product(const std::vector<int64_t> &shape) {
 const std::vector<std::string> kActivationNames = {
     "linear", "relu", "sigmoid", "tanh", "leaky_relu", "softmax"};
 
+/// "a, b, c": a list for a note.
+std::string join(const std::vector<std::string> &names) {
+  std::string out;
+  for (const std::string &n : names)
+    out += (out.empty() ? "" : ", ") + n;
+  return out;
+}
+
 std::optional<ActivationKind> activationByName(const std::string &name) {
   for (size_t i = 0; i < kActivationNames.size(); ++i)
     if (kActivationNames[i] == name)
@@ -177,6 +185,8 @@ private:
   std::optional<bool> evalFlag(const ast::Expr &e);
   std::optional<std::string> evalString(const ast::Expr &e, const char *what);
   std::optional<Activation> evalActivation(const ast::Expr &e);
+  /// The note of an unknown activation: a near name, or the whole list.
+  void noteActivations(const std::string &name);
   std::optional<Schedule> evalRate(const ast::Expr &e);
   int addNode(Node node);
 
@@ -188,6 +198,8 @@ private:
   std::optional<LossKind> evalLoss(const ast::Expr &e);
   void checkLossAgainstModel(const TrainConfig &config, const Model &model,
                              SourceRange lossAt);
+  void checkMetrics(const TrainConfig &config, const Model &model,
+                    const std::map<std::string, SourceRange> &metricsAt);
   /// A call of a train-block function of `group`, or a bare name (defaults).
   const Builtin *trainFunction(const ast::Expr &e, BuiltinGroup group,
                                const char *what, Bound &args);
@@ -740,6 +752,27 @@ std::optional<std::string> Checker::evalString(const ast::Expr &e,
   return s->value;
 }
 
+/// Activations of other frameworks. One of them is no typo even when it is
+/// near one of ours (gelu and relu): guessing would lead nowhere.
+bool isForeignActivation(const std::string &name) {
+  static const std::vector<std::string> names = {
+      "elu",       "selu",       "gelu",     "swish",        "silu",
+      "mish",      "softplus",   "softsign", "hard_sigmoid", "hardsigmoid",
+      "hardswish", "hard_swish", "relu6",    "prelu",        "exponential"};
+  return std::find(names.begin(), names.end(), name) != names.end();
+}
+
+void Checker::noteActivations(const std::string &name) {
+  if (!isForeignActivation(name))
+    if (auto best = closestMatch(name, kActivationNames)) {
+      diags_.note(fmt::format("did you mean '{}'?", *best));
+      return;
+    }
+  diags_.note(fmt::format("'{}' is not in the language; the activations are: "
+                          "relu, sigmoid, tanh, leaky_relu, softmax, linear",
+                          name));
+}
+
 std::optional<Activation> Checker::evalActivation(const ast::Expr &e) {
   const ast::Ident *id = asIdent(e);
   const ast::Call *call = asCall(e);
@@ -754,8 +787,7 @@ std::optional<Activation> Checker::evalActivation(const ast::Expr &e) {
   if (!kind) {
     diags_.report(Diag::UnknownActivation, name->range,
                   fmt::format("unknown activation '{}'", name->name));
-    if (auto best = closestMatch(name->name, kActivationNames))
-      diags_.note(fmt::format("did you mean '{}'?", *best));
+    noteActivations(name->name);
     return std::nullopt;
   }
   Activation act{*kind};
@@ -815,8 +847,15 @@ Val Checker::evalCall(const ast::Call &call, std::optional<Val> chainInput) {
     }
     diags_.report(Diag::UnknownOperation, call.callee.range,
                   fmt::format("unknown operation '{}'", name));
-    if (auto best = closestMatch(name, builtinNames()))
+    if (isForeignActivation(name)) {
+      noteActivations(name);
+    } else if (auto best = closestMatch(name, builtinNames())) {
       diags_.note(fmt::format("did you mean '{}'?", *best));
+    } else {
+      diags_.note(fmt::format("'{}' is not in the language; the operations "
+                              "are: {}",
+                              name, join(builtinNames())));
+    }
     return {};
   }
   auto bound = bindArguments(*b, call, chainInput.has_value());
@@ -869,6 +908,7 @@ SourceRange inputRange(const ast::Call &call, const Bound &args) {
 int Checker::applyDense(const ast::Call &call, const Bound &args, int input) {
   bool ok = requireRank(call, inputRange(call, args), input, 1);
   Node node = makeNode(Node::Dense, {input}, {}, call.range);
+  node.unitsRange = args[1]->range;
   if (auto units = evalWhole(*args[1], "units", 1, kMaxElements))
     node.units = *units;
   else
@@ -1045,6 +1085,9 @@ int Checker::applyActivation(const ast::Call &call, const Bound &args,
 
 // ===--- Train blocks
 // -------------------------------------------------------===
+
+const std::vector<std::string> kMetricNames = {"accuracy", "loss", "mae",
+                                               "rmse"};
 
 const std::vector<std::string> kTrainKeys = {
     "loss", "optimizer",        "lr",      "batch_size", "epochs",
@@ -1230,6 +1273,13 @@ std::optional<DataSource> Checker::evalData(const ast::Expr &e) {
   return d;
 }
 
+/// The activation a model's output node ends with.
+ActivationKind outputActivation(const Node &out) {
+  bool hasActivation = out.kind == Node::Dense || out.kind == Node::Conv2D ||
+                       out.kind == Node::Activate;
+  return hasActivation ? out.activation.kind : ActivationKind::Linear;
+}
+
 std::optional<LossKind> Checker::evalLoss(const ast::Expr &e) {
   static const std::vector<std::string> losses = {
       "categorical_crossentropy", "sparse_categorical_crossentropy",
@@ -1254,10 +1304,7 @@ void Checker::checkLossAgainstModel(const TrainConfig &config,
   if (model.output < 0)
     return;
   const Node &out = model.nodes[model.output];
-  bool hasActivation = out.kind == Node::Dense || out.kind == Node::Conv2D ||
-                       out.kind == Node::Activate;
-  ActivationKind act =
-      hasActivation ? out.activation.kind : ActivationKind::Linear;
+  ActivationKind act = outputActivation(out);
   int64_t width = product(out.shape);
   const char *loss = lossName(config.loss);
   auto mismatch = [&](const std::string &message, const std::string &fix) {
@@ -1280,7 +1327,42 @@ void Checker::checkLossAgainstModel(const TrainConfig &config,
   case LossKind::MeanSquaredError:
     break;
   }
-  // Label rows: one-hot rows of the output's width, or one number.
+  // Label rows: one-hot rows of the output's width, or one number. With
+  // `onehot:` given, the number of classes is a fact of the data: the fix
+  // is the layer's width (unless another source already matches it), not
+  // an `onehot:` that would fail when the labels are read.
+  auto widthFollowsOnehot = [&](const DataSource &d) {
+    for (const DataSource *other : {&config.data, &config.test})
+      if (other->present() && other->onehot == width)
+        return false;
+    return d.onehot != 0;
+  };
+  // The class count a source without `onehot:` should name: the layer's,
+  // or that of a source whose `onehot:` the layer is to follow.
+  int64_t classes = width;
+  for (const DataSource *d : {&config.data, &config.test})
+    if (d->present() && widthFollowsOnehot(*d) && classes == width)
+      classes = d->onehot;
+  auto onehotAgainstLayer = [&](const DataSource &d) {
+    diags_.report(Diag::LabelWidthMismatch, d.range,
+                  fmt::format("the labels are one-hot rows of {} ('onehot: "
+                              "{}') but the output has {} units",
+                              d.onehot, d.onehot, width));
+    const Node *layer = &out;
+    while (layer->kind != Node::Dense && layer->inputs.size() == 1 &&
+           model.nodes[layer->inputs[0]].shape == layer->shape)
+      layer = &model.nodes[layer->inputs[0]]; // through softmax(), dropout
+    if (layer->kind == Node::Dense)
+      diags_.note(layer->unitsRange,
+                  fmt::format("the output layer has {} units; make it {} to "
+                              "match 'onehot: {}'",
+                              width, d.onehot, d.onehot));
+    else
+      diags_.note(out.range,
+                  fmt::format("the output has {} values per sample; make it "
+                              "{} to match 'onehot: {}'",
+                              width, d.onehot, d.onehot));
+  };
   for (const DataSource *d : {&config.data, &config.test}) {
     if (!d->present())
       continue;
@@ -1288,21 +1370,67 @@ void Checker::checkLossAgainstModel(const TrainConfig &config,
     bool forbidsOnehot =
         config.loss == LossKind::SparseCategoricalCrossentropy ||
         config.loss == LossKind::BinaryCrossentropy;
-    if (needsOnehot && d->onehot != width)
+    if (needsOnehot && !d->onehot && classes != width)
+      diags_.report(Diag::LabelWidthMismatch, d->range,
+                    fmt::format("{} needs one-hot labels; add 'onehot: {}' "
+                                "as the other source has",
+                                loss, classes));
+    else if (needsOnehot && d->onehot != width && !widthFollowsOnehot(*d))
       diags_.report(Diag::LabelWidthMismatch, d->range,
                     fmt::format("{} needs one-hot labels as wide as the "
-                                "output; add 'onehot: {}'",
-                                loss, width));
+                                "output; {} 'onehot: {}'",
+                                loss, d->onehot ? "set" : "add", width));
+    else if (needsOnehot && d->onehot != width)
+      onehotAgainstLayer(*d);
     else if (forbidsOnehot && d->onehot)
       diags_.report(
           Diag::LabelWidthMismatch, d->range,
           fmt::format("{} takes labels as numbers; remove 'onehot:'", loss));
     else if (config.loss == LossKind::MeanSquaredError &&
-             (d->onehot ? d->onehot : 1) != width)
-      diags_.report(Diag::LabelWidthMismatch, d->range,
-                    fmt::format("the labels are {} wide but the output is {}",
-                                d->onehot ? d->onehot : 1, width));
+             (d->onehot ? d->onehot : 1) != width) {
+      if (widthFollowsOnehot(*d))
+        onehotAgainstLayer(*d);
+      else
+        diags_.report(Diag::LabelWidthMismatch, d->range,
+                      fmt::format("the labels are {} wide but the output is {}",
+                                  d->onehot ? d->onehot : 1, width));
+    }
   }
+}
+
+/// Each metric must mean something for the model: accuracy needs a
+/// classifier, mae and rmse labels as wide as the output.
+void Checker::checkMetrics(
+    const TrainConfig &config, const Model &model,
+    const std::map<std::string, SourceRange> &metricsAt) {
+  if (model.output < 0)
+    return;
+  const Node &out = model.nodes[model.output];
+  if (auto it = metricsAt.find("accuracy"); it != metricsAt.end()) {
+    // One unit without a sigmoid is a regression: a 0.5 threshold on it
+    // would report a number that means nothing (Keras' binary accuracy).
+    // A cross-entropy makes a classifier, and an output that does not suit
+    // it is loss-output-mismatch's to report.
+    if (config.loss == LossKind::MeanSquaredError && product(out.shape) == 1 &&
+        outputActivation(out) != ActivationKind::Sigmoid) {
+      diags_.report(Diag::MetricNotApplicable, it->second,
+                    "accuracy does not apply to a regression: the output "
+                    "has one unit and no sigmoid");
+      diags_.note(out.range, "the output is defined here");
+      diags_.note("for a regression, use mae or rmse: metrics = [mae, rmse]");
+    }
+  }
+  if (config.loss != LossKind::SparseCategoricalCrossentropy)
+    return;
+  for (const char *metric : {"mae", "rmse"})
+    if (auto it = metricsAt.find(metric); it != metricsAt.end()) {
+      diags_.report(
+          Diag::MetricNotApplicable, it->second,
+          fmt::format("{} compares the output with labels of its width, but "
+                      "sparse_categorical_crossentropy takes class indices",
+                      metric));
+      diags_.note("for a classifier, use accuracy");
+    }
 }
 
 void Checker::checkTrain(const ast::Train &t, Program &program) {
@@ -1334,6 +1462,7 @@ void Checker::checkTrain(const ast::Train &t, Program &program) {
   std::optional<LossKind> loss;
   std::optional<Schedule> lrKey;
   SourceRange lossAt, lrKeyAt, lrInOptimizerAt{0, 0};
+  std::map<std::string, SourceRange> metricsAt; ///< each metric's first entry
   // Constants in a train block are evaluated with no model in scope.
   Model scratch;
   model_ = &scratch;
@@ -1390,15 +1519,21 @@ void Checker::checkTrain(const ast::Train &t, Program &program) {
       }
       for (const ast::Expr &item : list->items) {
         const ast::Ident *id = asIdent(item);
-        if (id && id->name == "accuracy") {
-          config.metricAccuracy = true;
-        } else if (!id || id->name != "loss") {
+        auto known =
+            id ? std::find(kMetricNames.begin(), kMetricNames.end(), id->name)
+               : kMetricNames.end();
+        if (known == kMetricNames.end()) {
           diags_.report(Diag::UnknownMetric, item.range,
-                        "unknown metric; expected 'accuracy' or 'loss'");
+                        "unknown metric; expected accuracy, loss, mae or rmse");
           if (id)
-            if (auto best = closestMatch(id->name, {"accuracy", "loss"}))
+            if (auto best = closestMatch(id->name, kMetricNames))
               diags_.note(fmt::format("did you mean '{}'?", *best));
+          continue;
         }
+        metricsAt.emplace(*known, item.range);
+        config.metricAccuracy |= *known == "accuracy";
+        config.metricMae |= *known == "mae";
+        config.metricRmse |= *known == "rmse";
       }
     } else if (key == "data" || key == "test") {
       if (auto d = evalData(value))
@@ -1423,6 +1558,7 @@ void Checker::checkTrain(const ast::Train &t, Program &program) {
   if (loss) {
     config.loss = *loss;
     checkLossAgainstModel(config, *model, lossAt);
+    checkMetrics(config, *model, metricsAt);
   }
   model->train = config;
 }

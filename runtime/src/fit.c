@@ -106,12 +106,43 @@ static sora_status load_checked(const sora_model_desc *d,
   return status;
 }
 
-/// Prints the Keras-style "loss: ... - accuracy: ..." tail of a line.
-static void print_metrics(const char *prefix, double loss, double accuracy,
-                          bool with_accuracy) {
-  printf(" - %sloss: %.4f", prefix, loss);
-  if (with_accuracy)
-    printf(" - %saccuracy: %.4f", prefix, accuracy);
+/// The metrics that lines show: those the train block asks for and that
+/// apply to the model.
+typedef struct shown_metrics {
+  bool accuracy, mae, rmse;
+} shown_metrics;
+
+static shown_metrics metrics_shown(const sora_model_desc *d) {
+  shown_metrics s = {.accuracy = (d->metrics & SORA_METRIC_ACCURACY) != 0 &&
+                                 d->accuracy_kind != SORA_ACCURACY_NONE,
+                     .mae = (d->metrics & SORA_METRIC_MAE) != 0,
+                     .rmse = (d->metrics & SORA_METRIC_RMSE) != 0};
+  return s;
+}
+
+/// Writes the Keras-style "loss: ... - accuracy: ... - mae: ..." into `out`
+/// (`size` bytes), each name after `prefix` ("val_").
+static void format_metrics(char *out, size_t size, const char *prefix,
+                           const sora_metrics *v, shown_metrics shown) {
+  int n = snprintf(out, size, "%sloss: %.4f", prefix, v->loss);
+  const struct {
+    bool shown;
+    const char *name;
+    double value;
+  } rest[] = {{shown.accuracy, "accuracy", v->accuracy},
+              {shown.mae, "mae", v->mae},
+              {shown.rmse, "rmse", v->rmse}};
+  for (size_t i = 0; i < sizeof rest / sizeof rest[0]; ++i)
+    if (rest[i].shown && n >= 0 && (size_t)n < size)
+      n += snprintf(out + n, size - (size_t)n, " - %s%s: %.4f", prefix,
+                    rest[i].name, rest[i].value);
+}
+
+static void print_metrics(const char *prefix, const sora_metrics *v,
+                          shown_metrics shown) {
+  char text[160];
+  format_metrics(text, sizeof text, prefix, v, shown);
+  printf(" - %s", text);
 }
 
 /*===--- Data parallelism (sora_set_allreduce) ---------------------------===*/
@@ -125,43 +156,49 @@ static void rank_share(int64_t total, int64_t *lo, int64_t *count) {
   *count = end - begin;
 }
 
+/// Floats of a data-parallel step's allreduce: the gradients, the kernel's
+/// stats and the stop request.
+static int64_t comm_floats(const sora_model_desc *d) {
+  return d->grad_floats + SORA_NUM_STATS + 1;
+}
+
 /// One data-parallel step of a global batch of `global` rows of which this
 /// rank holds `local` (possibly none): the local mean gradient weighted by
-/// local / global, the loss sum, the correct count and the stop request go
-/// out in one allreduce of `comm` (grad_floats + 3 floats); every rank then
-/// applies the same update. `out` gets the global batch's loss sum and
-/// correct count, `*stop` whether any rank was asked to stop (this one if
-/// `*stop` is true on entry).
+/// local / global, the kernel's stats and the stop request go out in one
+/// allreduce of `comm` (comm_floats); every rank then applies the same
+/// update. `out` gets the global batch's stats, `*stop` whether any rank
+/// was asked to stop (this one if `*stop` is true on entry).
 static sora_status train_batch_parallel(sora_model *m, const float *x,
                                         const float *y, int64_t local,
                                         int64_t global, float *comm,
-                                        double out[2], bool *stop) {
+                                        double out[SORA_NUM_STATS],
+                                        bool *stop) {
   const sora_model_desc *d = m->desc;
   int64_t g = d->grad_floats;
   float *grad = (float *)m->scratch;
   if (local > 0) {
-    double stats[2] = {0.0, 0.0};
+    double stats[SORA_NUM_STATS] = {0.0};
     d->grad_step(m->params, m->opt_state, m->scratch, x, y, local, m->step + 1,
                  stats);
     float weight = (float)((double)local / (double)global);
     for (int64_t i = 0; i < g; ++i)
       comm[i] = grad[i] * weight;
-    comm[g] = (float)stats[0];
-    comm[g + 1] = (float)stats[1];
+    for (int i = 0; i < SORA_NUM_STATS; ++i)
+      comm[g + i] = (float)stats[i];
   } else {
-    memset(comm, 0, (size_t)(g + 2) * sizeof *comm);
+    memset(comm, 0, (size_t)(g + SORA_NUM_STATS) * sizeof *comm);
   }
-  comm[g + 2] = *stop ? 1.0f : 0.0f;
-  sora_status status = sora_allreduce(comm, g + 3, SORA_REDUCE_FLOAT);
+  comm[g + SORA_NUM_STATS] = *stop ? 1.0f : 0.0f;
+  sora_status status = sora_allreduce(comm, comm_floats(d), SORA_REDUCE_FLOAT);
   if (status != SORA_OK)
     return status;
   memcpy(grad, comm, (size_t)g * sizeof *grad);
   ++m->step; // as sora_model_train_batch: the kernel sees this step's number
   d->apply_update(m->params, m->opt_state, m->scratch, NULL, NULL, 0, m->step,
                   NULL);
-  out[0] = comm[g];
-  out[1] = comm[g + 1];
-  *stop = comm[g + 2] > 0.0f;
+  for (int i = 0; i < SORA_NUM_STATS; ++i)
+    out[i] = comm[g + i];
+  *stop = comm[g + SORA_NUM_STATS] > 0.0f;
   return SORA_OK;
 }
 
@@ -174,20 +211,14 @@ static sora_status evaluate_all(sora_model *m, const float *x, const float *y,
   const sora_model_desc *d = m->desc;
   int64_t lo, n;
   rank_share(count, &lo, &n);
-  sora_metrics local = {0.0, 0.0, 0};
-  sora_status status = sora_model_evaluate(
-      m, x + lo * d->input_size, y + lo * d->label_size, (size_t)n, &local);
+  double sums[SORA_NUM_STATS] = {0.0};
+  sora_status status = sora_model_evaluate_sums(
+      m, x + lo * d->input_size, y + lo * d->label_size, (size_t)n, sums);
+  if (status == SORA_OK)
+    status = sora_allreduce(sums, SORA_NUM_STATS, SORA_REDUCE_DOUBLE);
   if (status != SORA_OK)
     return status;
-  bool has_accuracy = d->accuracy_kind != SORA_ACCURACY_NONE;
-  double sums[2] = {n > 0 ? local.loss * (double)n : 0.0,
-                    n > 0 && has_accuracy ? local.accuracy * (double)n : 0.0};
-  status = sora_allreduce(sums, 2, SORA_REDUCE_DOUBLE);
-  if (status != SORA_OK)
-    return status;
-  out->loss = count > 0 ? sums[0] / (double)count : NAN;
-  out->accuracy = count > 0 && has_accuracy ? sums[1] / (double)count : NAN;
-  out->count = count;
+  *out = sora_metrics_from_sums(d, sums, count);
   return SORA_OK;
 }
 
@@ -227,23 +258,22 @@ static void format_duration(char *out, size_t size, double seconds) {
 }
 
 /// Redraws the line: "  12/50 [=====>......] 1.2s, ETA 3.8s - loss: 0.6931
-/// - accuracy: 0.5000". The bar takes what the terminal's width leaves (at
-/// most 30 characters; none under 10), and the line never reaches the last
-/// column, where a terminal would wrap it and '\r' could not return.
+/// - accuracy: 0.5000" (the running metrics). The bar takes what the
+/// terminal's width leaves (at most 30 characters; none under 10), and the
+/// line never reaches the last column, where a terminal would wrap it and
+/// '\r' could not return.
 static void progress_draw(progress_line *p, int64_t done, int64_t total,
-                          double loss, double accuracy, bool with_accuracy,
+                          const sora_metrics *running, shown_metrics shown,
                           double now) {
-  char elapsed[48], eta[48], head[48], tail[96], line[256];
+  char elapsed[48], eta[48], head[48], tail[256], line[256];
   double spent = now - p->start;
   format_duration(elapsed, sizeof elapsed, spent);
   format_duration(eta, sizeof eta,
                   spent / (double)done * (double)(total - done));
   int digits = snprintf(NULL, 0, "%" PRId64, total);
   snprintf(head, sizeof head, "%*" PRId64 "/%" PRId64, digits, done, total);
-  int n = snprintf(tail, sizeof tail, " %s, ETA %s - loss: %.4f", elapsed, eta,
-                   loss);
-  if (with_accuracy && n < (int)sizeof tail)
-    snprintf(tail + n, sizeof tail - (size_t)n, " - accuracy: %.4f", accuracy);
+  int n = snprintf(tail, sizeof tail, " %s, ETA %s - ", elapsed, eta);
+  format_metrics(tail + n, sizeof tail - (size_t)n, "", running, shown);
 
   int max = p->columns - 1;
   if (max > (int)sizeof line - 1)
@@ -286,7 +316,7 @@ typedef struct fit_plan {
   int64_t split_at; /* [0, split_at) train, [split_at, count) validate */
   int64_t epochs;   /* train up to this epoch                         */
   uint64_t seed;    /* of the shuffling generator, if not yet seeded  */
-  bool with_accuracy;
+  shown_metrics shown;
   unsigned stops_seen; /* stop requests counted when the fit began     */
 } fit_plan;
 
@@ -312,7 +342,7 @@ static sora_status train_epochs(sora_model *m, const fit_plan *plan) {
   int64_t *order = sora_alloc((size_t)split_at * sizeof *order);
   float *batch_x = sora_alloc_floats(batch_rows * d->input_size);
   float *batch_y = sora_alloc_floats(batch_rows * d->label_size);
-  float *comm = parallel ? sora_alloc_floats(d->grad_floats + 3) : NULL;
+  float *comm = parallel ? sora_alloc_floats(comm_floats(d)) : NULL;
   if (!order || !batch_x || !batch_y || (parallel && !comm)) {
     status = SORA_ERR_MEMORY;
     goto done;
@@ -347,7 +377,7 @@ static sora_status train_epochs(sora_model *m, const fit_plan *plan) {
     if (d->shuffle)
       sora_rng_shuffle(&rng, order, split_at);
 
-    double loss_sum = 0.0, correct = 0.0;
+    double sums[SORA_NUM_STATS] = {0.0};
     int64_t steps = 0;
     // A fit interrupted in this epoch (then saved and loaded) resumes after
     // the steps it had finished: the same batches in the same order.
@@ -369,7 +399,7 @@ static sora_status train_epochs(sora_model *m, const fit_plan *plan) {
         memcpy(batch_x + r * d->input_size, data->x + s * d->input_size, x_row);
         memcpy(batch_y + r * d->label_size, data->y + s * d->label_size, y_row);
       }
-      double stats[2];
+      double stats[SORA_NUM_STATS];
       // Every rank learns of a stop request in the step's allreduce.
       bool stop = parallel && stop_requested(&stops_seen);
       if (parallel)
@@ -379,14 +409,14 @@ static sora_status train_epochs(sora_model *m, const fit_plan *plan) {
         status = sora_model_train_batch(m, batch_x, batch_y, n, stats);
       if (status != SORA_OK)
         goto done;
-      if (!isfinite(stats[0])) {
+      if (!isfinite(stats[SORA_STAT_LOSS])) {
         progress_clear(&bar);
         const char *bad = first_bad_tensor(m);
         status = sora_fail(
             SORA_ERR_NUMERIC,
             "the loss became %s at step %" PRId64 " (epoch %" PRId64
             "); %s%s%s",
-            isnan(stats[0]) ? "NaN" : "infinite", m->step, epoch,
+            isnan(stats[SORA_STAT_LOSS]) ? "NaN" : "infinite", m->step, epoch,
             bad ? "the first tensor with a non-finite value is '" : "",
             bad ? bad
                 : "every parameter is still finite: is there a NaN or "
@@ -394,8 +424,8 @@ static sora_status train_epochs(sora_model *m, const fit_plan *plan) {
             bad ? "' (lower the learning rate?)" : "");
         goto done;
       }
-      loss_sum += stats[0];
-      correct += stats[1];
+      for (int i = 0; i < SORA_NUM_STATS; ++i)
+        sums[i] += stats[i];
       ++steps;
       if (parallel ? stop : stop_requested(&stops_seen)) {
         progress_clear(&bar);
@@ -411,32 +441,33 @@ static sora_status train_epochs(sora_model *m, const fit_plan *plan) {
         int64_t seen = first + n - skip * d->batch_size;
         if (t >= bar.next_draw || first + n == split_at) {
           int64_t total = (split_at + d->batch_size - 1) / d->batch_size;
-          progress_draw(&bar, skip + steps, total, loss_sum / (double)seen,
-                        correct / (double)seen, plan->with_accuracy, t);
+          sora_metrics running = sora_metrics_from_sums(d, sums, seen);
+          progress_draw(&bar, skip + steps, total, &running, plan->shown, t);
           bar.next_draw = t + 0.1;
         }
       }
     }
 
-    bool has_accuracy = d->accuracy_kind != SORA_ACCURACY_NONE;
-    sora_epoch_report r = {.epoch = epoch,
-                           .epochs = plan->epochs,
-                           .steps = steps,
-                           .loss = loss_sum / (double)trained,
-                           .accuracy =
-                               has_accuracy ? correct / (double)trained : NAN,
-                           .val_loss = NAN,
-                           .val_accuracy = NAN};
+    sora_metrics train = sora_metrics_from_sums(d, sums, trained);
+    sora_metrics val = {NAN, NAN, 0, NAN, NAN};
     if (val_count > 0) {
-      sora_metrics val;
       status =
           evaluate_all(m, data->x + split_at * d->input_size,
                        data->y + split_at * d->label_size, val_count, &val);
       if (status != SORA_OK)
         goto done;
-      r.val_loss = val.loss;
-      r.val_accuracy = val.accuracy;
     }
+    sora_epoch_report r = {.epoch = epoch,
+                           .epochs = plan->epochs,
+                           .steps = steps,
+                           .loss = train.loss,
+                           .accuracy = train.accuracy,
+                           .val_loss = val.loss,
+                           .val_accuracy = val.accuracy,
+                           .mae = train.mae,
+                           .rmse = train.rmse,
+                           .val_mae = val.mae,
+                           .val_rmse = val.rmse};
     r.seconds = now_seconds() - start;
     m->rng = rng;
     m->epoch = epoch;
@@ -444,9 +475,9 @@ static sora_status train_epochs(sora_model *m, const fit_plan *plan) {
     if (verbose) {
       progress_clear(&bar);
       printf("%" PRId64 "/%" PRId64 " - %.2fs", steps, steps, r.seconds);
-      print_metrics("", r.loss, r.accuracy, plan->with_accuracy);
+      print_metrics("", &train, plan->shown);
       if (val_count > 0)
-        print_metrics("val_", r.val_loss, r.val_accuracy, plan->with_accuracy);
+        print_metrics("val_", &val, plan->shown);
       printf("\n");
       fflush(stdout);
     }
@@ -512,9 +543,7 @@ sora_status sora_model_fit(sora_model *m, const char *data_dir,
   if (epochs < 1)
     return sora_fail(SORA_ERR_STATE, "model '%s': epochs is %" PRId64, name,
                      epochs);
-  // Accuracy is shown only where it means something.
-  bool with_accuracy = (d->metrics & SORA_METRIC_ACCURACY) != 0 &&
-                       d->accuracy_kind != SORA_ACCURACY_NONE;
+  shown_metrics shown = metrics_shown(d);
   bool train = m->epoch < epochs;
 
   sora_dataset data = {0}, test = {0};
@@ -551,7 +580,7 @@ sora_status sora_model_fit(sora_model *m, const char *data_dir,
                      .split_at = split_at,
                      .epochs = epochs,
                      .seed = (uint64_t)(o->seed >= 0 ? o->seed : d->seed),
-                     .with_accuracy = with_accuracy,
+                     .shown = shown,
                      .stops_seen = stops_seen};
     status = train_epochs(m, &plan);
     if (status != SORA_OK)
@@ -568,10 +597,9 @@ sora_status sora_model_fit(sora_model *m, const char *data_dir,
     if (status != SORA_OK)
       goto done;
     if (verbose) {
-      printf("test: loss: %.4f", o->test->loss);
-      if (with_accuracy)
-        printf(" - accuracy: %.4f", o->test->accuracy);
-      printf("\n");
+      char text[160];
+      format_metrics(text, sizeof text, "", o->test, shown);
+      printf("test: %s\n", text);
       fflush(stdout);
     }
   }

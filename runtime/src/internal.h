@@ -64,9 +64,22 @@ sora_status sora_read_whole_file(const char *path, const char *what,
 
 /// One optimizer step on `n` rows (1..max_batch): counts the step first, so
 /// the first step passes step = 1, then calls the train kernel, which writes
-/// the batch's loss sum and correct count into `out`.
+/// the batch's sums (enum sora_kernel_stat) into `out`.
 sora_status sora_model_train_batch(sora_model *m, const float *x,
-                                   const float *y, int64_t n, double out[2]);
+                                   const float *y, int64_t n,
+                                   double out[SORA_NUM_STATS]);
+
+/// Runs the evaluate kernel over `n` rows (in chunks) and adds their sums
+/// (enum sora_kernel_stat) to `sums`. The arguments are checked.
+sora_status sora_model_evaluate_sums(sora_model *m, const float *x,
+                                     const float *y, size_t n,
+                                     double sums[SORA_NUM_STATS]);
+
+/// The metrics of `count` samples from their summed kernel stats: NaN for
+/// no samples and for a metric that the model does not report.
+sora_metrics sora_metrics_from_sums(const sora_model_desc *d,
+                                    const double sums[SORA_NUM_STATS],
+                                    int64_t count);
 
 /// Sums `count` values of `data` over the ranks with the installed
 /// allreduce (nothing in a world of one).

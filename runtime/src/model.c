@@ -209,7 +209,8 @@ sora_status sora_model_predict(sora_model *m, const float *x, size_t n,
 }
 
 sora_status sora_model_train_batch(sora_model *m, const float *x,
-                                   const float *y, int64_t n, double out[2]) {
+                                   const float *y, int64_t n,
+                                   double out[SORA_NUM_STATS]) {
   const sora_model_desc *d = m->desc;
   if (!d->train_step)
     return sora_fail(SORA_ERR_STATE, "model '%s' has no train block",
@@ -222,7 +223,7 @@ sora_status sora_model_train_batch(sora_model *m, const float *x,
     return sora_fail(SORA_ERR_ARGUMENT, "model '%s': x or y is NULL",
                      model_name(d));
   ++m->step; // the kernel sees the number of this step, from 1
-  out[0] = out[1] = 0.0;
+  memset(out, 0, SORA_NUM_STATS * sizeof *out);
   d->train_step(m->params, m->opt_state, m->scratch, x, y, n, m->step, out);
   return SORA_OK;
 }
@@ -233,11 +234,55 @@ sora_status sora_model_train_step(sora_model *m, const float *x, const float *y,
     return sora_fail(SORA_ERR_ARGUMENT, "sora_model_train_step: model is NULL");
   if (n > (size_t)INT64_MAX)
     n = 0; // rejected below as out of range
-  double out[2];
+  double out[SORA_NUM_STATS];
   sora_status status = sora_model_train_batch(m, x, y, (int64_t)n, out);
   if (status == SORA_OK && loss)
-    *loss = (float)(out[0] / (double)n);
+    *loss = (float)(out[SORA_STAT_LOSS] / (double)n);
   return status;
+}
+
+sora_status sora_model_evaluate_sums(sora_model *m, const float *x,
+                                     const float *y, size_t n,
+                                     double sums[SORA_NUM_STATS]) {
+  const sora_model_desc *d = m->desc;
+  if (!d->evaluate)
+    return sora_fail(SORA_ERR_STATE, "model '%s' has no evaluate kernel",
+                     model_name(d));
+  if (n > 0 && (!x || !y))
+    return sora_fail(SORA_ERR_ARGUMENT, "sora_model_evaluate: x or y is NULL");
+  for (size_t done = 0; done < n;) {
+    size_t chunk = n - done;
+    if (chunk > (size_t)d->max_batch)
+      chunk = (size_t)d->max_batch;
+    double stats[SORA_NUM_STATS] = {0.0};
+    d->evaluate(m->params, m->opt_state, m->scratch, x + done * d->input_size,
+                y + done * d->label_size, (int64_t)chunk, m->step, stats);
+    for (int i = 0; i < SORA_NUM_STATS; ++i)
+      sums[i] += stats[i];
+    done += chunk;
+  }
+  return SORA_OK;
+}
+
+sora_metrics sora_metrics_from_sums(const sora_model_desc *d,
+                                    const double sums[SORA_NUM_STATS],
+                                    int64_t count) {
+  // The mean of no samples is undefined: NaN, not a misleading 0. So is a
+  // metric that does not apply or was not asked for.
+  double n = (double)count;
+  bool any = count > 0;
+  sora_metrics out = {.loss = any ? sums[SORA_STAT_LOSS] / n : NAN,
+                      .accuracy = any && d->accuracy_kind != SORA_ACCURACY_NONE
+                                      ? sums[SORA_STAT_CORRECT] / n
+                                      : NAN,
+                      .count = count,
+                      .mae = any && (d->metrics & SORA_METRIC_MAE)
+                                 ? sums[SORA_STAT_ABS_ERROR] / n
+                                 : NAN,
+                      .rmse = any && (d->metrics & SORA_METRIC_RMSE)
+                                  ? sqrt(sums[SORA_STAT_SQUARED_ERROR] / n)
+                                  : NAN};
+  return out;
 }
 
 sora_status sora_model_evaluate(sora_model *m, const float *x, const float *y,
@@ -245,30 +290,10 @@ sora_status sora_model_evaluate(sora_model *m, const float *x, const float *y,
   if (!m || !out)
     return sora_fail(SORA_ERR_ARGUMENT,
                      "sora_model_evaluate: model or out is NULL");
-  const sora_model_desc *d = m->desc;
-  if (!d->evaluate)
-    return sora_fail(SORA_ERR_STATE, "model '%s' has no evaluate kernel",
-                     model_name(d));
-  if (n > 0 && (!x || !y))
-    return sora_fail(SORA_ERR_ARGUMENT, "sora_model_evaluate: x or y is NULL");
-  double loss_sum = 0.0, correct = 0.0;
-  for (size_t done = 0; done < n;) {
-    size_t chunk = n - done;
-    if (chunk > (size_t)d->max_batch)
-      chunk = (size_t)d->max_batch;
-    double stats[2] = {0.0, 0.0};
-    d->evaluate(m->params, m->opt_state, m->scratch, x + done * d->input_size,
-                y + done * d->label_size, (int64_t)chunk, m->step, stats);
-    loss_sum += stats[0];
-    correct += stats[1];
-    done += chunk;
-  }
-  // The mean of no samples is undefined: NaN, not a misleading 0. So is
-  // the accuracy of a model to which accuracy does not apply.
-  out->loss = n > 0 ? loss_sum / (double)n : NAN;
-  out->accuracy = n > 0 && d->accuracy_kind != SORA_ACCURACY_NONE
-                      ? correct / (double)n
-                      : NAN;
-  out->count = (int64_t)n;
+  double sums[SORA_NUM_STATS] = {0.0};
+  sora_status status = sora_model_evaluate_sums(m, x, y, n, sums);
+  if (status != SORA_OK)
+    return status;
+  *out = sora_metrics_from_sums(m->desc, sums, (int64_t)n);
   return SORA_OK;
 }

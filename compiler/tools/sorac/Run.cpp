@@ -70,8 +70,9 @@ const char *kRunUsage =
     "  --save W           write the trained model to W (safetensors; W may\n"
     "                     be the --init file: the save is atomic)\n"
     "  --log FILE         write the training curves to FILE as CSV:\n"
-    "                     epoch,loss,accuracy,val_loss,val_accuracy,seconds,\n"
-    "                     one row per epoch, flushed as each ends\n"
+    "                     epoch,loss,accuracy,mae,rmse,val_loss,\n"
+    "                     val_accuracy,val_mae,val_rmse,seconds, one row\n"
+    "                     per epoch, flushed as each ends\n"
     "  --plot FILE.svg    draw the training curves (loss, and accuracy\n"
     "                     where it applies) as an SVG picture\n"
     "  -q, --quiet        no progress and no metrics: only errors and what\n"
@@ -286,6 +287,9 @@ std::string csv(double v) {
   return text;
 }
 
+const char *kLogHeader = "epoch,loss,accuracy,mae,rmse,val_loss,val_accuracy,"
+                         "val_mae,val_rmse,seconds\n";
+
 /// Collects what the runtime reports after each epoch, and writes the log.
 struct Progress {
   std::vector<sora_epoch_report> history; ///< this run's epochs, in order
@@ -300,10 +304,13 @@ int collect(const sora_epoch_report *r, void *user) {
   p->history.push_back(*r);
   p->seconds += r->seconds;
   if (p->log) {
-    std::string row =
-        std::to_string(r->epoch) + "," + csv(r->loss) + "," +
-        csv(p->accuracy ? r->accuracy : NAN) + "," + csv(r->val_loss) + "," +
-        csv(p->accuracy ? r->val_accuracy : NAN) + "," + csv(r->seconds) + "\n";
+    // mae and rmse are NaN (empty) unless the train block asks for them.
+    std::string row = std::to_string(r->epoch);
+    for (double v : {r->loss, p->accuracy ? r->accuracy : NAN, r->mae, r->rmse,
+                     r->val_loss, p->accuracy ? r->val_accuracy : NAN,
+                     r->val_mae, r->val_rmse, r->seconds})
+      row += "," + csv(v);
+    row += "\n";
     if (std::fputs(row.c_str(), p->log) < 0 || std::fflush(p->log) != 0) {
       p->logFailed = true;
       return 1; // stop: the curves asked for could not be kept
@@ -733,7 +740,7 @@ static int runModel(RunOptions &o) {
   const char *dataDir = o.data.empty() ? nullptr : o.data.c_str();
 
   Progress progress;
-  sora_metrics test{NAN, NAN, 0};
+  sora_metrics test{NAN, NAN, 0, NAN, NAN};
   if (o.eval) {
     sora_dataset set;
     if (!desc->test.images && !desc->test.path) {
@@ -750,9 +757,13 @@ static int runModel(RunOptions &o) {
     if (s != SORA_OK)
       return runtimeError("cannot evaluate");
     if (!o.quiet) {
+      // As fit prints its test line: the metrics that apply (NaN: do not).
       std::printf("test: loss: %.4f", test.loss);
-      if (desc->accuracy_kind != SORA_ACCURACY_NONE)
-        std::printf(" - accuracy: %.4f", test.accuracy);
+      for (auto [name, value] : {std::pair{"accuracy", test.accuracy},
+                                 {"mae", test.mae},
+                                 {"rmse", test.rmse}})
+        if (!std::isnan(value))
+          std::printf(" - %s: %.4f", name, value);
       std::printf(" (%lld samples)\n", (long long)test.count);
     }
   } else {
@@ -765,9 +776,7 @@ static int runModel(RunOptions &o) {
       if (!log.open(o.log, false))
         return kInputError;
       progress.log = log.file;
-      if (std::fputs("epoch,loss,accuracy,val_loss,val_accuracy,seconds\n",
-                     log.file) < 0 ||
-          std::fflush(log.file) != 0) {
+      if (std::fputs(kLogHeader, log.file) < 0 || std::fflush(log.file) != 0) {
         log.fail();
         return kInputError;
       }
@@ -831,10 +840,16 @@ static int runModel(RunOptions &o) {
               << ", \"steps\": " << sora_model_step(m)
               << ", \"train_loss\": " << json(trained ? r.loss : NAN)
               << ", \"train_accuracy\": " << json(trained ? r.accuracy : NAN)
+              << ", \"train_mae\": " << json(trained ? r.mae : NAN)
+              << ", \"train_rmse\": " << json(trained ? r.rmse : NAN)
               << ", \"val_loss\": " << json(trained ? r.val_loss : NAN)
               << ", \"val_accuracy\": " << json(trained ? r.val_accuracy : NAN)
+              << ", \"val_mae\": " << json(trained ? r.val_mae : NAN)
+              << ", \"val_rmse\": " << json(trained ? r.val_rmse : NAN)
               << ", \"test_loss\": " << json(test.loss)
               << ", \"test_accuracy\": " << json(test.accuracy)
+              << ", \"test_mae\": " << json(test.mae)
+              << ", \"test_rmse\": " << json(test.rmse)
               << ", \"train_seconds\": " << json(progress.seconds) << "}\n";
   }
   return kOk;

@@ -85,9 +85,9 @@ typedef struct sora_param_desc {
 /// rows (NULL for predict). `step` counts optimizer steps from 1 (train
 /// passes the number of the step being taken; predict and evaluate, the
 /// steps taken so far). `out` is
-/// the predict output (`n` rows of floats) or, for train and evaluate, two
-/// doubles: the sum of the per-sample losses and the number of correct
-/// predictions in this batch. `n` must not exceed `max_batch`.
+/// the predict output (`n` rows of floats) or, for train and evaluate,
+/// SORA_NUM_STATS doubles indexed by enum sora_kernel_stat: this batch's
+/// sums. `n` must not exceed `max_batch`.
 typedef void (*sora_kernel_fn)(float *params, float *opt_state, void *scratch,
                                const float *x, const float *y, int64_t n,
                                int64_t step, void *out);
@@ -96,7 +96,21 @@ enum sora_loss_kind {
   SORA_LOSS_NONE = 0,
   SORA_LOSS_CATEGORICAL_CROSSENTROPY = 1
 };
-enum sora_metric_flags { SORA_METRIC_LOSS = 1, SORA_METRIC_ACCURACY = 2 };
+/// What a train, grad or evaluate kernel writes to `out`: sums over the
+/// batch's samples. A metric the train block does not ask for is 0.
+enum sora_kernel_stat {
+  SORA_STAT_LOSS = 0,          /* per-sample losses                      */
+  SORA_STAT_CORRECT = 1,       /* correct predictions                    */
+  SORA_STAT_ABS_ERROR = 2,     /* per-sample mean |output - label|       */
+  SORA_STAT_SQUARED_ERROR = 3, /* per-sample mean (output - label)^2     */
+  SORA_NUM_STATS = 4
+};
+enum sora_metric_flags {
+  SORA_METRIC_LOSS = 1,
+  SORA_METRIC_ACCURACY = 2,
+  SORA_METRIC_MAE = 4, /* mean absolute error                     */
+  SORA_METRIC_RMSE = 8 /* root mean squared error (over elements) */
+};
 
 typedef struct sora_model_desc {
   const char *name;       /* the model's name in the .sora file            */
@@ -211,10 +225,15 @@ typedef struct sora_metrics {
   double accuracy; /* fraction of samples predicted correctly;
                       NaN with accuracy_kind SORA_ACCURACY_NONE */
   int64_t count;   /* samples evaluated                         */
+  double mae;      /* mean of |output - label| over every output
+                      element; NaN without SORA_METRIC_MAE      */
+  double rmse;     /* square root of the mean of (output -
+                      label)^2 over every output element; NaN
+                      without SORA_METRIC_RMSE                  */
 } sora_metrics;
 
-/// Loss and accuracy over `n` rows, any n (processed in chunks); NaN for
-/// n == 0.
+/// Loss and the train block's metrics over `n` rows, any n (processed in
+/// chunks); NaN for n == 0.
 sora_status sora_model_evaluate(sora_model *m, const float *x, const float *y,
                                 size_t n, sora_metrics *out);
 
@@ -229,6 +248,9 @@ typedef struct sora_epoch_report {
   /* Both accuracies are NaN with accuracy_kind SORA_ACCURACY_NONE, and
      progress lines then never show accuracy. */
   double seconds;
+  /* As sora_metrics' mae and rmse: NaN where the train block does not ask
+     for them (or, val_, without a validation split). */
+  double mae, rmse, val_mae, val_rmse;
 } sora_epoch_report;
 
 /// Called after each epoch; return non-zero to stop training early.
@@ -251,7 +273,7 @@ typedef struct sora_fit_options {
                          a missing file fails early)                      */
   int64_t progress;   /* with verbose, 1: during each epoch, redraw one live
                          line with '\r' (steps done as a bar, the running
-                         loss and accuracy, elapsed time and ETA) at most
+                         loss and metrics, elapsed time and ETA) at most
                          10 times a second, then overwrite it with the epoch
                          line; for a terminal (sorac run sets it when stdout
                          is one). 0 (the default): the epoch lines only     */

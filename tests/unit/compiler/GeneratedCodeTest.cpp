@@ -8,7 +8,8 @@
 //    evaluate kernel's loss. The train-step kernel's gradient is read back
 //    from Adam's first moment after one step from zero state, where
 //    m = (1 - beta1) g exactly as Adam defines it;
-//  - the forward pass: against a plain C++ loop nest written here.
+//  - the forward pass: against a plain C++ loop nest written here;
+//  - the metrics mae and rmse: against the predictions.
 //
 //===----------------------------------------------------------------------===//
 #include "JitModel.h"
@@ -30,7 +31,7 @@ using jit::randomBatch;
 /// Mean loss of the batch, from the generated evaluate kernel.
 double evalLoss(const JitModel &jm, std::vector<float> &params,
                 std::vector<char> &scratch, Batch &b) {
-  double stats[2];
+  double stats[SORA_NUM_STATS];
   jm.desc->evaluate(params.data(), nullptr, scratch.data(), b.x.data(),
                     b.y.data(), b.n, 0, stats);
   return stats[0] / double(b.n);
@@ -77,7 +78,7 @@ TEST(GeneratedCode, GradientsMatchFiniteDifferences) {
   // Analytic gradient: one train step from zero optimizer state.
   std::vector<float> stepped = params;
   std::vector<float> state(d.opt_state_floats, 0.0f);
-  double stats[2];
+  double stats[SORA_NUM_STATS];
   d.train_step(stepped.data(), state.data(), scratch.data(), batch.x.data(),
                batch.y.data(), batch.n, 1, stats);
   const double beta1 = 0.9;
@@ -128,7 +129,7 @@ TEST(GeneratedCode, GraphPassesDoNotChangeATrainStep) {
     std::vector<float> params = start;
     std::vector<float> state(d.opt_state_floats, 0.0f);
     std::vector<char> scratch(d.scratch_bytes + 64);
-    double stats[2];
+    double stats[SORA_NUM_STATS];
     for (int t = 1; t <= steps; ++t)
       d.train_step(params.data(), state.data(), scratch.data(), batch.x.data(),
                    batch.y.data(), batch.n, t, stats);
@@ -190,6 +191,105 @@ model mlp {
       EXPECT_NEAR(out[r * 5 + j], std::exp(z[j] - mx) / sum, 1e-5)
           << "row " << r << " class " << j;
   }
+}
+
+/// mae and rmse of `n` rows of predictions against labels, over every
+/// element, computed here in double.
+std::pair<double, double> errors(const std::vector<float> &p,
+                                 const std::vector<float> &t) {
+  double abs = 0, sq = 0;
+  for (size_t i = 0; i < p.size(); ++i) {
+    double e = double(p[i]) - double(t[i]);
+    abs += std::fabs(e);
+    sq += e * e;
+  }
+  return {abs / double(p.size()), std::sqrt(sq / double(p.size()))};
+}
+
+// mae and rmse compare what the model outputs (after a sigmoid or softmax)
+// with the labels: evaluate (in chunks of max_batch) and the train step
+// (before its update) agree with the predictions' errors computed here.
+TEST(GeneratedCode, MaeAndRmseMatchThePredictions) {
+  const char *outputs[] = {"dense(h, 1)\n}\ntrain m {\n  loss = mse",
+                           "dense(h, 3)\n}\ntrain m {\n  loss = mse",
+                           "dense(h, 1, activation: sigmoid)\n}\ntrain m {\n"
+                           "  loss = binary_crossentropy",
+                           "dense(h, 4, activation: softmax)\n}\ntrain m {\n"
+                           "  loss = categorical_crossentropy"};
+  for (const char *output : outputs) {
+    SCOPED_TRACE(output);
+    auto jm =
+        compile(std::string("model m {\n  input x : f32[5]\n"
+                            "  h = dense(x, 8, activation: tanh)\n"
+                            "  output y = ") +
+                output + "\n  batch_size = 16\n  metrics = [mae, rmse]\n}\n");
+    ASSERT_TRUE(jm);
+    const sora_model_desc &d = *jm->desc;
+    sora_model *model = nullptr;
+    ASSERT_EQ(sora_model_create(&d, &model), SORA_OK) << sora_last_error();
+    const int64_t n = 37; // three chunks of evaluate, the last one short
+    Batch b = randomBatch(d, n, 4);
+    std::mt19937 rng(8);
+    std::uniform_real_distribution<float> u(0.0f, 1.0f);
+    if (d.label_size == d.output_size && d.output_size < 4)
+      for (float &t : b.y) // regression targets, or bce's in [0, 1]
+        t = u(rng);
+    std::vector<float> p(n * d.output_size);
+    ASSERT_EQ(sora_model_predict(model, b.x.data(), n, p.data()), SORA_OK);
+    auto [mae, rmse] = errors(p, b.y);
+
+    sora_metrics got;
+    ASSERT_EQ(sora_model_evaluate(model, b.x.data(), b.y.data(), n, &got),
+              SORA_OK);
+    EXPECT_NEAR(got.mae, mae, 1e-5 * mae);
+    EXPECT_NEAR(got.rmse, rmse, 1e-5 * rmse);
+    if (std::string(output).find("mse") != std::string::npos) {
+      EXPECT_NEAR(got.rmse * got.rmse, got.loss, 1e-5 * got.loss);
+    }
+
+    // The train step's sums, over rows within one batch.
+    const int64_t rows = 16;
+    std::vector<float> params(sora_model_params(model),
+                              sora_model_params(model) + d.params_floats);
+    std::vector<float> state(d.opt_state_floats, 0.0f);
+    std::vector<char> scratch(d.scratch_bytes + 64);
+    double stats[SORA_NUM_STATS];
+    d.train_step(params.data(), state.data(), scratch.data(), b.x.data(),
+                 b.y.data(), rows, 1, stats);
+    auto [stepMae, stepRmse] =
+        errors({p.begin(), p.begin() + rows * d.output_size},
+               {b.y.begin(), b.y.begin() + rows * d.output_size});
+    EXPECT_NEAR(stats[SORA_STAT_ABS_ERROR] / rows, stepMae, 1e-5 * stepMae);
+    EXPECT_NEAR(std::sqrt(stats[SORA_STAT_SQUARED_ERROR] / rows), stepRmse,
+                1e-5 * stepRmse);
+    sora_model_destroy(model);
+  }
+}
+
+// Without mae and rmse in the metrics, they are NaN, and the kernels write
+// 0 in their places.
+TEST(GeneratedCode, MetricsNotAskedForAreNaN) {
+  auto jm = compile(R"(
+model m {
+  input x : f32[3]
+  output y = dense(x, 1)
+}
+train m {
+  loss = mse
+}
+)");
+  ASSERT_TRUE(jm);
+  sora_model *model = nullptr;
+  ASSERT_EQ(sora_model_create(jm->desc, &model), SORA_OK);
+  Batch b = randomBatch(*jm->desc, 5, 1);
+  sora_metrics got;
+  ASSERT_EQ(sora_model_evaluate(model, b.x.data(), b.y.data(), 5, &got),
+            SORA_OK);
+  EXPECT_TRUE(std::isfinite(got.loss));
+  EXPECT_TRUE(std::isnan(got.accuracy));
+  EXPECT_TRUE(std::isnan(got.mae));
+  EXPECT_TRUE(std::isnan(got.rmse));
+  sora_model_destroy(model);
 }
 
 } // namespace

@@ -64,7 +64,7 @@ std::vector<float> trainStepState(const JitModel &jm,
   std::vector<float> stepped = params;
   std::vector<float> state(d.opt_state_floats, 0.0f);
   std::vector<char> scratch = garbageScratch(d);
-  double stats[2];
+  double stats[SORA_NUM_STATS];
   d.train_step(stepped.data(), state.data(), scratch.data(), b.x.data(),
                b.y.data(), b.n, step, stats);
   if (loss)
@@ -76,7 +76,7 @@ std::vector<float> trainStepState(const JitModel &jm,
 double evalLoss(const JitModel &jm, const std::vector<float> &params,
                 const Batch &b) {
   std::vector<char> scratch = garbageScratch(*jm.desc);
-  double stats[2];
+  double stats[SORA_NUM_STATS];
   jm.desc->evaluate(const_cast<float *>(params.data()), nullptr, scratch.data(),
                     b.x.data(), b.y.data(), b.n, 0, stats);
   return stats[0] / double(b.n);

@@ -368,7 +368,7 @@ void trainAndCompare(Fixture &f, int optLevel, Worst &worst) {
   std::vector<char> scratch(d.scratch_bytes + 64, char(0xff));
   for (int64_t step = 1; step <= f.steps; ++step) {
     Batch &b = f.batches[(step - 1) % f.batches.size()];
-    double stats[2] = {NAN, NAN};
+    double stats[SORA_NUM_STATS] = {NAN, NAN, NAN, NAN};
     d.train_step(params.data(), state.data(), scratch.data(), b.x.data(),
                  b.y.data(), b.n, step, stats);
     ASSERT_TRUE(std::isfinite(stats[0])) << "loss at step " << step;

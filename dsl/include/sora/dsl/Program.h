@@ -49,7 +49,8 @@ struct Node {
   SourceRange range;
   std::string name; ///< Input: the input's name; layers: the layer name
   // Dense and Conv2D
-  int64_t units = 0; ///< units or filters
+  int64_t units = 0;      ///< units or filters
+  SourceRange unitsRange; ///< Dense: where the units are written (for hints)
   bool useBias = true;
   Activation activation;
   // Conv2D and Pool2D
@@ -119,6 +120,8 @@ struct TrainConfig {
   bool shuffle = true;
   bool metricLoss = true;
   bool metricAccuracy = false;
+  bool metricMae = false;  ///< mean absolute error, as Keras' "mae"
+  bool metricRmse = false; ///< root mean squared error, as Keras' "rmse"
   DataSource data, test;
 };
 
