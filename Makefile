@@ -6,7 +6,7 @@ JOBS  ?= $(shell nproc)
 FUZZ_SECONDS ?= 600
 
 .PHONY: all setup configure build install demo check check-sanitize bench fuzz \
-        sanitize clean
+        sanitize clean runtime
 
 all: build
 
@@ -24,6 +24,30 @@ build: configure
 PREFIX ?= /usr/local
 install: build
 	cmake --install $(BUILD) --prefix $(PREFIX)
+
+# The runtime for another target (docs/cross.md): TARGET is sorac's --target
+# triple, aarch64-linux-gnu, riscv64-linux-gnu or thumbv7em-none-eabihf
+# (arm-none-eabi, gcc's name, means the latter). Builds
+# build-$(TARGET)/libsora_rt.a with the target's gcc through
+# cmake/toolchains/$(TARGET).cmake, after installing that gcc if missing:
+# only here, sorac's own build needs none of them. (RUNTIME_BUILD: another
+# folder; SETUP=true: install nothing, as tests/cross does.)
+TARGET ?=
+RUNTIME_TARGET = $(if $(filter arm-none-eabi,$(TARGET)),thumbv7em-none-eabihf,$(TARGET))
+RUNTIME_BUILD ?= build-$(RUNTIME_TARGET)
+SETUP ?= scripts/setup.sh
+CROSS_PACKAGES_aarch64-linux-gnu = gcc-aarch64-linux-gnu libc6-dev-arm64-cross
+CROSS_PACKAGES_riscv64-linux-gnu = gcc-riscv64-linux-gnu libc6-dev-riscv64-cross
+CROSS_PACKAGES_thumbv7em-none-eabihf = gcc-arm-none-eabi libnewlib-arm-none-eabi
+runtime:
+	@test -f cmake/toolchains/$(RUNTIME_TARGET).cmake || { echo \
+	  "make runtime TARGET=...: one of $(patsubst cmake/toolchains/%.cmake,%,$(wildcard cmake/toolchains/*.cmake))"; exit 2; }
+	@$(SETUP) $(CROSS_PACKAGES_$(RUNTIME_TARGET))
+	@test -f $(RUNTIME_BUILD)/build.ninja || cmake -S runtime -B $(RUNTIME_BUILD) \
+	  -G Ninja -DCMAKE_BUILD_TYPE=Release \
+	  -DCMAKE_TOOLCHAIN_FILE=$(abspath cmake/toolchains/$(RUNTIME_TARGET).cmake)
+	cmake --build $(RUNTIME_BUILD) -j $(JOBS)
+	@echo "runtime for $(RUNTIME_TARGET): $(RUNTIME_BUILD)/libsora_rt.a"
 
 # Compile the seed's model, link the example, train on Fashion-MNIST and
 # print the test accuracy.
@@ -91,4 +115,4 @@ bench: build
 	bench/mpi.sh $(BUILD) | tee bench/mpi_results.txt
 
 clean:
-	rm -rf $(BUILD) $(SANITIZE_BUILD) $(TSAN_BUILD)
+	rm -rf $(BUILD) $(SANITIZE_BUILD) $(TSAN_BUILD) build-*-*

@@ -5,7 +5,13 @@
 #include <stdio.h>
 #include <string.h>
 
+#ifdef SORA_NO_OS
+/* Bare metal (SORA_NO_OS): one thread, and no thread-local storage to ask
+   of an operating system. */
+static char last_error[1024] = "no error";
+#else
 static _Thread_local char last_error[1024] = "no error";
+#endif
 
 /// Formats into a local buffer first: the arguments may point into
 /// `last_error` itself (e.g. to prefix context to an earlier message).

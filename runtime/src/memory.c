@@ -3,6 +3,9 @@
 
 #include <stdlib.h>
 #include <string.h>
+#ifdef SORA_NO_OS
+#include <malloc.h>
+#endif
 
 /// Cache-line and AVX-512 alignment for every block the kernels touch.
 enum { ALIGNMENT = 64 };
@@ -17,7 +20,12 @@ void *sora_alloc(size_t bytes) {
   size_t rounded = (bytes + ALIGNMENT - 1) / ALIGNMENT * ALIGNMENT;
   if (rounded == 0)
     rounded = ALIGNMENT;
+#ifdef SORA_NO_OS
+  // newlib's aligned_alloc calls a posix_memalign that it lacks.
+  void *p = memalign(ALIGNMENT, rounded);
+#else
   void *p = aligned_alloc(ALIGNMENT, rounded);
+#endif
   if (!p) {
     sora_set_error("out of memory allocating %zu bytes", bytes);
     return NULL;

@@ -19,6 +19,28 @@
  *===----------------------------------------------------------------------===*/
 #include "internal.h"
 
+#ifdef SORA_NO_OS
+/* Bare metal (SORA_NO_OS): no threads; every loop runs on the caller, which
+   gives the same results as any thread count. */
+sora_status sora_set_threads(int64_t threads) {
+  if (threads != 1)
+    return sora_fail(SORA_ERR_ARGUMENT,
+                     "sora_set_threads: %lld threads; this runtime was built "
+                     "without threads (SORA_NO_OS): expected 1",
+                     (long long)threads);
+  return SORA_OK;
+}
+
+int64_t sora_threads(void) { return 1; }
+
+void sora_parallel_for(sora_range_fn fn, void *ctx, int64_t count,
+                       int64_t work) {
+  (void)work;
+  if (count > 0)
+    fn(ctx, 0, count);
+}
+#else
+
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
@@ -164,3 +186,4 @@ void sora_parallel_for(sora_range_fn fn, void *ctx, int64_t count,
     cpu_relax();
   atomic_flag_clear_explicit(&g_pool.busy, memory_order_release);
 }
+#endif /* SORA_NO_OS */

@@ -35,6 +35,14 @@ for f in bin/sorac lib/libsora_rt.a include/sora/runtime.h \
   [[ -f $prefix/$f ]] || die "not installed: $f"
 done
 "$prefix/bin/sorac" --version | head -1
+# The installed sorac needs no MPI; `mpirun ... sorac run` finds its MPI
+# plugin under the prefix (lib/sorac/), installed where the build has one.
+if ldd "$prefix/bin/sorac" | grep -i libmpi; then
+  die "the installed sorac links MPI"
+fi
+if [[ -f $build/lib/sorac/sorac_mpi.so && ! -f $prefix/lib/sorac/sorac_mpi.so ]]; then
+  die "not installed: lib/sorac/sorac_mpi.so (the MPI plugin)"
+fi
 
 step "configure, build and run the out-of-tree project"
 mkdir "$src"

@@ -26,13 +26,12 @@
 #include "sora/dsl/Parser.h"
 #include "sora/dsl/Sema.h"
 #include "sora/runtime.h"
-#ifdef SORAC_WITH_MPI
-#include "sora/mpi.h"
-#endif
 
 #include <llvm/Config/llvm-config.h>
 #include <llvm/ExecutionEngine/Orc/ExecutionUtils.h>
 #include <llvm/ExecutionEngine/Orc/LLJIT.h>
+#include <llvm/Support/FileSystem.h>
+#include <llvm/Support/Path.h>
 #include <llvm/Support/TargetSelect.h>
 #include <llvm/TargetParser/Host.h>
 
@@ -44,6 +43,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <dlfcn.h>
 #include <iostream>
 #include <sstream>
 #include <sys/stat.h>
@@ -623,11 +623,54 @@ int runtimeError(const char *what) {
 
 /// Under mpirun (Open MPI's or a PMI launcher's world of more than one
 /// rank)?
-[[maybe_unused]] static bool launchedByMpirun() {
+static bool launchedByMpirun() {
   for (const char *var : {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE"})
     if (const char *v = std::getenv(var); v && std::atoi(v) > 1)
       return true;
   return false;
+}
+
+namespace {
+/// The MPI layer (sora/mpi.h) in the plugin sorac_mpi.so, loaded only under
+/// mpirun so that sorac itself needs no MPI library to start.
+struct MpiPlugin {
+  sora_status (*init)(int *, char ***) = nullptr;
+  void (*finalize)() = nullptr;
+  void (*abort)(int) = nullptr;
+};
+} // namespace
+
+/// Loads the plugin from SORAC_MPI_PLUGIN relative to this executable's
+/// folder (bin/ -> lib/sorac/, in the build tree as when installed); false
+/// with a message that says why not.
+static bool loadMpiPlugin(MpiPlugin &p) {
+  static int anchor;
+  std::string exe = llvm::sys::fs::getMainExecutable("sorac", &anchor);
+  llvm::SmallString<256> path(llvm::sys::path::parent_path(exe));
+  llvm::sys::path::append(path, SORAC_MPI_PLUGIN);
+  llvm::sys::path::remove_dots(path, /*remove_dot_dot=*/true);
+  if (!llvm::sys::fs::exists(path)) {
+    std::cerr << "sorac: error: started by mpirun, but this sorac has no MPI "
+                 "plugin ('"
+              << path.str().str()
+              << "' is missing: build sorac where MPI is installed, e.g. "
+                 "libopenmpi-dev)\n";
+    return false;
+  }
+  // RTLD_GLOBAL: Open MPI's own components look up libmpi's symbols.
+  void *h = dlopen(path.c_str(), RTLD_NOW | RTLD_GLOBAL);
+  if (h) {
+    p.init = reinterpret_cast<decltype(p.init)>(dlsym(h, "sora_mpi_init"));
+    p.finalize =
+        reinterpret_cast<decltype(p.finalize)>(dlsym(h, "sora_mpi_finalize"));
+    p.abort = reinterpret_cast<decltype(p.abort)>(dlsym(h, "sora_mpi_abort"));
+  }
+  if (!h || !p.init || !p.finalize || !p.abort) {
+    std::cerr << "sorac: error: cannot load the MPI plugin '"
+              << path.str().str() << "': " << dlerror() << "\n";
+    return false;
+  }
+  return true;
 }
 
 static int runModel(RunOptions &o);
@@ -637,11 +680,13 @@ int runCommand(int argc, char **argv) {
   int status = parseRunArgs(argc, argv, o);
   if (status >= 0)
     return status;
-#ifdef SORAC_WITH_MPI
   // mpirun -np N sorac run: data-parallel training (docs/distributed.md).
   // Only rank 0 prints, saves and writes the log, the plot and the report.
   if (!o.eval && launchedByMpirun()) {
-    if (sora_mpi_init(nullptr, nullptr) != SORA_OK)
+    MpiPlugin mpi;
+    if (!loadMpiPlugin(mpi))
+      return kInputError;
+    if (mpi.init(nullptr, nullptr) != SORA_OK)
       return runtimeError("cannot start MPI");
     if (sora_rank() != 0) {
       o.quiet = true;
@@ -654,11 +699,10 @@ int runCommand(int argc, char **argv) {
     status = runModel(o);
     // A failed rank would leave the others waiting in an allreduce.
     if (status != kOk && status != 130 && sora_world_size() > 1)
-      sora_mpi_abort(status);
-    sora_mpi_finalize();
+      mpi.abort(status);
+    mpi.finalize();
     return status;
   }
-#endif
   return runModel(o);
 }
 
