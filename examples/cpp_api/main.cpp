@@ -1,24 +1,30 @@
 // The generated API from C++: the RAII class that the header declares
 // beside the C functions owns the instance and throws on errors.
 //
-//   cpp_api [--data DIR]
+//   cpp_api [--data DIR] [--epochs N] [--seed N] (sora_fit_options_from_args)
 //
 // Trains the rings model of examples/binary (a CSV of two concentric rings)
 // as its train block says, then classifies a few points.
 #include "rings.h"
 
 #include <cstdio>
-#include <cstring>
 #include <exception>
 
 int main(int argc, char **argv) {
   const char *dataDir = nullptr;
-  if (argc == 3 && std::strcmp(argv[1], "--data") == 0)
-    dataDir = argv[2];
+  sora_fit_options options = sora_fit_defaults();
+  options.verbose = 0;
+  if (sora_fit_options_from_args(&argc, argv, &options, &dataDir) != SORA_OK) {
+    std::fprintf(stderr, "error: %s\n", sora_last_error());
+    return 2;
+  }
+  if (argc > 1) {
+    std::fprintf(stderr, "usage: %s [--data DIR] [--epochs N] [--seed N]\n",
+                 argv[0]);
+    return 2;
+  }
   try {
     sora_models::rings_model model;
-    sora_fit_options options = sora_fit_defaults();
-    options.verbose = 0;
     model.fit(dataDir, &options);
     const float points[] = {0.0f, 0.7f, -2.0f, 0.3f, 0.5f, -0.5f, 1.5f, 1.2f};
     float p[4];

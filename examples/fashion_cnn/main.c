@@ -15,8 +15,6 @@
 #include "model.h"
 
 #include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 
 /* The epochs' training time (the runtime times each epoch). */
 typedef struct {
@@ -31,36 +29,21 @@ static int add_seconds(const sora_epoch_report *r, void *user) {
   return 0;
 }
 
-static int usage(const char *prog) {
+static int usage(const char *prog, const char *why) {
   fprintf(stderr,
-          "usage: %s [--data DIR] [--epochs N] [--limit N] "
+          "%s: %s\nusage: %s [--data DIR] [--epochs N] [--limit N] "
           "[--validation-split F] [--seed N] [--threads N]\n",
-          prog);
+          prog, why, prog);
   return 2;
 }
 
 int main(int argc, char **argv) {
   const char *data_dir = NULL;
   sora_fit_options options = sora_fit_defaults();
-  for (int i = 1; i < argc; ++i) {
-    if (i + 1 < argc && strcmp(argv[i], "--data") == 0)
-      data_dir = argv[++i];
-    else if (i + 1 < argc && strcmp(argv[i], "--epochs") == 0)
-      options.epochs = atoll(argv[++i]);
-    else if (i + 1 < argc && strcmp(argv[i], "--limit") == 0)
-      options.limit = atoll(argv[++i]);
-    else if (i + 1 < argc && strcmp(argv[i], "--validation-split") == 0)
-      options.validation_split = atof(argv[++i]);
-    else if (i + 1 < argc && strcmp(argv[i], "--seed") == 0)
-      options.seed = atoll(argv[++i]);
-    else if (i + 1 < argc && strcmp(argv[i], "--threads") == 0) {
-      if (sora_set_threads(atoll(argv[++i])) != SORA_OK) {
-        fprintf(stderr, "error: %s\n", sora_last_error());
-        return 2;
-      }
-    } else
-      return usage(argv[0]);
-  }
+  if (sora_fit_options_from_args(&argc, argv, &options, &data_dir) != SORA_OK)
+    return usage(argv[0], sora_last_error());
+  if (argc > 1)
+    return usage(argv[0], "unknown argument");
 
   fashion_cnn *model;
   if (fashion_cnn_create(&model) != SORA_OK) {

@@ -2,7 +2,7 @@
  * data, then save it.
  *
  *   finetune IN.safetensors OUT.safetensors [--data DIR] [--epochs N]
- *            [--limit N]
+ *            [--limit N] [--seed N] [--threads N]
  *
  * The checkpoint carries the optimizer state and the epochs done; --epochs
  * is the epoch to train to (the train block's by default), so a checkpoint
@@ -11,30 +11,22 @@
 #include "mnist_mlp.h"
 
 #include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 
 int main(int argc, char **argv) {
-  if (argc < 3) {
-    fprintf(stderr, "usage: %s IN OUT [--data DIR] [--epochs N] [--limit N]\n",
-            argv[0]);
-    return 2;
-  }
   const char *data_dir = NULL;
   sora_fit_options o = sora_fit_defaults();
   sora_metrics test;
   o.test = &test;
-  for (int i = 3; i + 1 < argc; i += 2) {
-    if (strcmp(argv[i], "--data") == 0)
-      data_dir = argv[i + 1];
-    else if (strcmp(argv[i], "--epochs") == 0)
-      o.epochs = atoll(argv[i + 1]);
-    else if (strcmp(argv[i], "--limit") == 0)
-      o.limit = atoll(argv[i + 1]);
-    else {
-      fprintf(stderr, "%s: unknown option '%s'\n", argv[0], argv[i]);
-      return 2;
-    }
+  if (sora_fit_options_from_args(&argc, argv, &o, &data_dir) != SORA_OK) {
+    fprintf(stderr, "%s: %s\n", argv[0], sora_last_error());
+    return 2;
+  }
+  if (argc != 3) { /* IN and OUT are what is left */
+    fprintf(stderr,
+            "usage: %s IN OUT [--data DIR] [--epochs N] [--limit N] "
+            "[--seed N] [--threads N]\n",
+            argv[0]);
+    return 2;
   }
   mnist_mlp *m;
   if (mnist_mlp_create(&m) != SORA_OK ||

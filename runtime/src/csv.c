@@ -9,7 +9,8 @@
  * once to count the rows, once to convert them.
  *
  *===----------------------------------------------------------------------===*/
-#include "internal.h"
+#include "dataset.h"
+#include "input.h"
 
 #include <float.h>
 #include <math.h>
@@ -217,23 +218,11 @@ static sora_status convert_line(const sora_data_spec *spec, const char *path,
 sora_status sora_dataset_load_csv(const sora_data_spec *spec,
                                   const char *data_dir, const char *source_dir,
                                   sora_dataset *out) {
-  if (!out)
-    return sora_fail(SORA_ERR_ARGUMENT, "no dataset to load into");
-  memset(out, 0, sizeof *out);
-  if (!spec || !spec->path)
-    return sora_fail(SORA_ERR_ARGUMENT, "a csv data source needs a path");
-  if (spec->onehot < 0)
-    return sora_fail(SORA_ERR_ARGUMENT, "onehot width %lld is negative",
-                     (long long)spec->onehot);
-  if (spec->label_column < 0)
-    return sora_fail(SORA_ERR_ARGUMENT, "label_column %lld of '%s' is negative",
-                     (long long)spec->label_column, spec->path);
-  if (!isfinite(spec->scale))
-    return sora_fail(SORA_ERR_ARGUMENT, "scale of '%s' is not finite",
-                     spec->path);
-
+  sora_status status = sora_loader_start(spec, SORA_DATA_CSV, out);
+  if (status != SORA_OK)
+    return status;
   char path[SORA_PATH_MAX];
-  sora_status status =
+  status =
       sora_find_data_file(spec->path, data_dir, source_dir, path, sizeof path);
   if (status != SORA_OK)
     return status;

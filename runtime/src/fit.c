@@ -9,6 +9,7 @@
  *
  *===----------------------------------------------------------------------===*/
 #include "internal.h"
+#include "progress.h"
 
 #include <signal.h>
 #include <stdatomic.h>
@@ -18,7 +19,6 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -222,92 +222,6 @@ static sora_status evaluate_all(sora_model *m, const float *x, const float *y,
   return SORA_OK;
 }
 
-/*===--- The live progress line (sora_fit_options.progress) ---------------===*/
-
-/// Drawn on stdout with '\r' while an epoch runs, then blanked out for the
-/// epoch line. It costs one clock read per step and a redraw at most every
-/// tenth of a second.
-typedef struct progress_line {
-  double start;     /* of the epoch                                     */
-  double next_draw; /* no redraw before then (but after the last step)  */
-  int columns;      /* of the terminal                                  */
-  int width;        /* characters now on the line; 0: none (blank)      */
-} progress_line;
-
-/// The terminal's width (80 if stdout does not say).
-static int terminal_columns(void) {
-  struct winsize ws;
-  if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col >= 20)
-    return ws.ws_col;
-  return 80;
-}
-
-/// "4.2s", "3m07s" or "2h05m".
-static void format_duration(char *out, size_t size, double seconds) {
-  if (!(seconds >= 0.0))
-    seconds = 0.0;
-  if (seconds < 59.95) {
-    snprintf(out, size, "%.1fs", seconds);
-  } else if (seconds < 3599.5) {
-    long s = (long)(seconds + 0.5);
-    snprintf(out, size, "%ldm%02lds", s / 60, s % 60);
-  } else {
-    long m = (long)(seconds / 60.0 + 0.5);
-    snprintf(out, size, "%ldh%02ldm", m / 60, m % 60);
-  }
-}
-
-/// Redraws the line: "  12/50 [=====>......] 1.2s, ETA 3.8s - loss: 0.6931
-/// - accuracy: 0.5000" (the running metrics). The bar takes what the
-/// terminal's width leaves (at most 30 characters; none under 10), and the
-/// line never reaches the last column, where a terminal would wrap it and
-/// '\r' could not return.
-static void progress_draw(progress_line *p, int64_t done, int64_t total,
-                          const sora_metrics *running, shown_metrics shown,
-                          double now) {
-  char elapsed[48], eta[48], head[48], tail[256], line[256];
-  double spent = now - p->start;
-  format_duration(elapsed, sizeof elapsed, spent);
-  format_duration(eta, sizeof eta,
-                  spent / (double)done * (double)(total - done));
-  int digits = snprintf(NULL, 0, "%" PRId64, total);
-  snprintf(head, sizeof head, "%*" PRId64 "/%" PRId64, digits, done, total);
-  int n = snprintf(tail, sizeof tail, " %s, ETA %s - ", elapsed, eta);
-  format_metrics(tail + n, sizeof tail - (size_t)n, "", running, shown);
-
-  int max = p->columns - 1;
-  if (max > (int)sizeof line - 1)
-    max = (int)sizeof line - 1;
-  int bar = max - (int)strlen(head) - (int)strlen(tail) - 3;
-  if (bar > 30)
-    bar = 30;
-  int len = snprintf(line, sizeof line, "%s", head);
-  if (bar >= 10) {
-    int filled = (int)((double)bar * (double)done / (double)total);
-    line[len++] = ' ';
-    line[len++] = '[';
-    for (int i = 0; i < bar; ++i)
-      line[len++] = i < filled ? '=' : i == filled ? '>' : '.';
-    line[len++] = ']';
-    line[len] = '\0';
-  }
-  len += snprintf(line + len, sizeof line - (size_t)len, "%s", tail);
-  if (len > max)
-    len = max;
-  line[len] = '\0';
-  // Spaces cover what a longer previous line left.
-  printf("\r%s%*s", line, p->width > len ? p->width - len : 0, "");
-  fflush(stdout);
-  p->width = len > p->width ? len : p->width;
-}
-
-/// Blanks the line out and returns to its start.
-static void progress_clear(progress_line *p) {
-  if (p->width > 0)
-    printf("\r%*s\r", p->width, "");
-  p->width = 0;
-}
-
 /// What one run of the training loop needs besides the model.
 typedef struct fit_plan {
   const sora_fit_options *o;
@@ -332,7 +246,7 @@ static sora_status train_epochs(sora_model *m, const fit_plan *plan) {
   bool parallel = sora_world_size() > 1;
   bool verbose = o->verbose && sora_rank() == 0;
   bool live = verbose && o->progress;
-  progress_line bar = {.columns = live ? terminal_columns() : 80};
+  sora_progress bar = {.columns = live ? sora_terminal_columns() : 80};
   unsigned stops_seen = plan->stops_seen;
 
   // The batch buffers are allocated once, not per step. Their sizes cannot
@@ -410,7 +324,7 @@ static sora_status train_epochs(sora_model *m, const fit_plan *plan) {
       if (status != SORA_OK)
         goto done;
       if (!isfinite(stats[SORA_STAT_LOSS])) {
-        progress_clear(&bar);
+        sora_progress_clear(&bar);
         const char *bad = first_bad_tensor(m);
         status = sora_fail(
             SORA_ERR_NUMERIC,
@@ -428,7 +342,7 @@ static sora_status train_epochs(sora_model *m, const fit_plan *plan) {
         sums[i] += stats[i];
       ++steps;
       if (parallel ? stop : stop_requested(&stops_seen)) {
-        progress_clear(&bar);
+        sora_progress_clear(&bar);
         status = sora_fail(SORA_INTERRUPTED,
                            "training interrupted after step %" PRId64
                            " (epoch %" PRId64 ", %" PRId64 " of its %" PRId64
@@ -442,7 +356,9 @@ static sora_status train_epochs(sora_model *m, const fit_plan *plan) {
         if (t >= bar.next_draw || first + n == split_at) {
           int64_t total = (split_at + d->batch_size - 1) / d->batch_size;
           sora_metrics running = sora_metrics_from_sums(d, sums, seen);
-          progress_draw(&bar, skip + steps, total, &running, plan->shown, t);
+          char text[256];
+          format_metrics(text, sizeof text, "", &running, plan->shown);
+          sora_progress_draw(&bar, skip + steps, total, text, t);
           bar.next_draw = t + 0.1;
         }
       }
@@ -473,7 +389,7 @@ static sora_status train_epochs(sora_model *m, const fit_plan *plan) {
     m->epoch = epoch;
 
     if (verbose) {
-      progress_clear(&bar);
+      sora_progress_clear(&bar);
       printf("%" PRId64 "/%" PRId64 " - %.2fs", steps, steps, r.seconds);
       print_metrics("", &train, plan->shown);
       if (val_count > 0)
@@ -489,7 +405,7 @@ static sora_status train_epochs(sora_model *m, const fit_plan *plan) {
 
 done:
   if (bar.width > 0) { // an error: let its message start a line
-    progress_clear(&bar);
+    sora_progress_clear(&bar);
     fflush(stdout);
   }
   sora_free(order);

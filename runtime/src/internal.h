@@ -55,13 +55,6 @@ bool sora_mul_checked(int64_t a, int64_t b, int64_t limit, int64_t *out);
 /// negative or the byte size overflows.
 float *sora_alloc_floats(int64_t count);
 
-/// Reads all of `path`, raw or gzip (detected by content), into a new
-/// NUL-terminated buffer (caller owns; free with free()) and its length,
-/// refusing files of more than `max_bytes` bytes. `what` ("csv") names the
-/// file in messages.
-sora_status sora_read_whole_file(const char *path, const char *what,
-                                 int64_t max_bytes, char **out, int64_t *size);
-
 /// One optimizer step on `n` rows (1..max_batch): counts the step first, so
 /// the first step passes step = 1, then calls the train kernel, which writes
 /// the batch's sums (enum sora_kernel_stat) into `out`.

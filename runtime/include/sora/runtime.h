@@ -290,6 +290,19 @@ void sora_request_stop(void);
 /// Default options: the train block as written, printing progress.
 sora_fit_options sora_fit_defaults(void);
 
+/// Takes the training options that a program's command line gives out of
+/// argv, for the programs that link a model: --data DIR (into `*data_dir`;
+/// left in argv if `data_dir` is NULL), --epochs N, --limit N,
+/// --validation-split F, --seed N (into `o`) and --threads N (applied with
+/// sora_set_threads), each also as --name=value. The other arguments stay,
+/// in order, after argv[0]; `*argc` is their count and argv[*argc] is NULL.
+/// A missing or malformed value (a negative epochs or limit, a split outside
+/// [0, 1)) is SORA_ERR_ARGUMENT, with argv then partly rearranged. The
+/// caller decides what is left over: an unknown option, a file name.
+sora_status sora_fit_options_from_args(int *argc, char **argv,
+                                       sora_fit_options *o,
+                                       const char **data_dir);
+
 /*===--- Checkpoints -------------------------------------------------------===*
  * safetensors files: a little-endian u64 header length, a JSON header
  * ({"<name>": {"dtype": "F32", "shape": [...], "data_offsets": [b, e]},
@@ -329,8 +342,7 @@ int64_t sora_model_epoch(const sora_model *m);
 sora_status sora_model_fit(sora_model *m, const char *data_dir,
                            const sora_fit_options *o);
 
-/*===--- Data
- * ---------------------------------------------------------------===*/
+/*===--- Data -------------------------------------------------------------===*/
 
 /// Samples as f32 rows, converted once at load time. Caller owns; free with
 /// sora_dataset_free.
@@ -408,8 +420,7 @@ sora_status sora_set_allreduce(sora_allreduce_fn fn, void *ctx, int rank,
 int sora_rank(void);
 int sora_world_size(void);
 
-/*===--- Threads
- * ------------------------------------------------------------===*/
+/*===--- Threads ----------------------------------------------------------===*/
 
 /// Worker threads for the generated kernels' big loops (1, the default,
 /// runs everything on the calling thread). Results do not depend on it: no
@@ -427,8 +438,7 @@ typedef void (*sora_range_fn)(void *ctx, int64_t begin, int64_t end);
 void sora_parallel_for(sora_range_fn fn, void *ctx, int64_t count,
                        int64_t work);
 
-/*===--- Profiling (models compiled with --profile)
- * ------------------------===*/
+/*===--- Profiling (models compiled with --profile) -----------------------===*/
 
 /// Seconds on a monotonic clock (called by profiled kernels).
 double sora_profile_now(void);
@@ -441,8 +451,7 @@ void sora_profile_reset(void);
 /// a profiled model when verbose.
 void sora_profile_print(const sora_model_desc *desc, int64_t epochs);
 
-/*===--- Storage and randomness
- * --------------------------------------------===*/
+/*===--- Storage and randomness -------------------------------------------===*/
 
 /// 64-byte aligned, zeroed memory (caller owns; free with sora_free). NULL
 /// only on failure: a request for 0 bytes gets a valid block.

@@ -92,6 +92,16 @@ protected:
     return std::vector<float>(p, p + sora_model_describe(m)->params_floats);
   }
 
+  /// Creates `*a`, trains it for one epoch and saves it as "a.safetensors",
+  /// whose bytes go to `*file`.
+  void save_after_one_epoch(sora_model **a, Bytes *file) {
+    *a = create();
+    ASSERT_EQ(fit(*a, 1), SORA_OK) << last_error();
+    std::string path = dir.file("a.safetensors");
+    ASSERT_EQ(sora_model_save(*a, path.c_str()), SORA_OK) << last_error();
+    *file = read_raw(path);
+  }
+
   /// The optimizer state, seen through a predict call's kernel.
   static std::vector<float> state(sora_model *m) {
     float x[kInput] = {0}, y[kOutput];
@@ -159,11 +169,9 @@ TEST_F(Checkpoint, RoundTrip) {
 }
 
 TEST_F(Checkpoint, FileLayout) {
-  sora_model *a = create();
-  ASSERT_EQ(fit(a, 1), SORA_OK);
-  std::string path = dir.file("a.safetensors");
-  ASSERT_EQ(sora_model_save(a, path.c_str()), SORA_OK);
-  Bytes file = read_raw(path);
+  sora_model *a;
+  Bytes file;
+  ASSERT_NO_FATAL_FAILURE(save_after_one_epoch(&a, &file));
   ASSERT_GE(file.size(), 8u);
   uint64_t n = 0;
   for (int k = 7; k >= 0; --k)
@@ -296,11 +304,9 @@ TEST_F(Checkpoint, RefusesMissingWrongShapedAndExtraTensors) {
 }
 
 TEST_F(Checkpoint, RefusesBrokenFiles) {
-  sora_model *a = create();
-  ASSERT_EQ(fit(a, 1), SORA_OK);
-  std::string path = dir.file("a.safetensors");
-  ASSERT_EQ(sora_model_save(a, path.c_str()), SORA_OK);
-  Bytes good = read_raw(path);
+  sora_model *a;
+  Bytes good;
+  ASSERT_NO_FATAL_FAILURE(save_after_one_epoch(&a, &good));
   sora_model *b = create();
 
   // Truncated: in the data, in the header, in the length.
@@ -323,36 +329,26 @@ TEST_F(Checkpoint, RefusesBrokenFiles) {
   huge[7] = 0x80;
   expect_refused(b, huge, "exceeds the limit");
 
-  // Data offsets outside the data, or not as long as the shape says.
+  // Data offsets outside the data, or not as long as the shape says: the
+  // weight's entry and the bias's.
   Bytes data = floats(one_to_fifteen());
-  auto both = [](const std::string &w, const std::string &bias) {
-    return "{" + w + "," + bias + "}";
+  const std::string w = entry("dense.weight", "[3,4]", 0, 48);
+  struct Case {
+    std::string weight, bias, what;
+  } cases[] = {
+      {w, entry("dense.bias", "[3]", 48, 64),
+       "data_offsets [48, 64] outside the data section of 60 bytes"},
+      {w, entry("dense.bias", "[3]", 56, 48), "outside the data section"},
+      {entry("dense.weight", "[3,4]", 0, 44),
+       entry("dense.bias", "[3]", 48, 60),
+       "needs 48 bytes of F32, but its data_offsets span 44"},
+      {w, entry("dense.bias", "[3]", 40, 52), "overlap"},
+      {w, entry("dense.weight", "[3]", 48, 60),
+       "tensor 'dense.weight' appears twice"},
   };
-  expect_refused(b,
-                 safetensors(both(entry("dense.weight", "[3,4]", 0, 48),
-                                  entry("dense.bias", "[3]", 48, 64)),
-                             data),
-                 "data_offsets [48, 64] outside the data section of 60 bytes");
-  expect_refused(b,
-                 safetensors(both(entry("dense.weight", "[3,4]", 0, 48),
-                                  entry("dense.bias", "[3]", 56, 48)),
-                             data),
-                 "outside the data section");
-  expect_refused(b,
-                 safetensors(both(entry("dense.weight", "[3,4]", 0, 44),
-                                  entry("dense.bias", "[3]", 48, 60)),
-                             data),
-                 "needs 48 bytes of F32, but its data_offsets span 44");
-  expect_refused(b,
-                 safetensors(both(entry("dense.weight", "[3,4]", 0, 48),
-                                  entry("dense.bias", "[3]", 40, 52)),
-                             data),
-                 "overlap");
-  expect_refused(b,
-                 safetensors(both(entry("dense.weight", "[3,4]", 0, 48),
-                                  entry("dense.weight", "[3]", 48, 60)),
-                             data),
-                 "tensor 'dense.weight' appears twice");
+  for (const Case &c : cases)
+    expect_refused(b, safetensors("{" + c.weight + "," + c.bias + "}", data),
+                   c.what);
   expect_refused(
       b,
       safetensors("{\"dense.weight\":{\"dtype\":\"F16\",\"shape\":[3,4],"
@@ -467,11 +463,9 @@ TEST_F(Checkpoint, RefusesBadMetadata) {
 
 /// No corruption of a valid file crashes the loader or half-loads it.
 TEST_F(Checkpoint, SurvivesEveryTruncationAndByteChange) {
-  sora_model *a = create();
-  ASSERT_EQ(fit(a, 1), SORA_OK);
-  std::string path = dir.file("a.safetensors");
-  ASSERT_EQ(sora_model_save(a, path.c_str()), SORA_OK);
-  Bytes good = read_raw(path);
+  sora_model *a;
+  Bytes good;
+  ASSERT_NO_FATAL_FAILURE(save_after_one_epoch(&a, &good));
   sora_model *b = create();
   std::string bad = dir.file("bad.safetensors");
   for (size_t len = 0; len < good.size(); ++len) {

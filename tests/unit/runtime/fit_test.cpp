@@ -18,6 +18,11 @@ namespace {
 
 using namespace sora_test;
 
+int stop_after_two(const sora_epoch_report *r, void *user) {
+  ++*static_cast<int *>(user);
+  return r->epoch == 2;
+}
+
 class Fit : public ::testing::Test {
 protected:
   /// Writes a data set of `count` samples and creates the model over it.
@@ -35,10 +40,46 @@ protected:
     o.user = o.user ? o.user : &reports;
     return sora_model_fit(m, nullptr, &o);
   }
-  sora_status fit() {
+  sora_status fit() { return fit(quiet()); }
+
+  /// Runs fit as `fit(o)` does, capturing what it prints into `*out`.
+  sora_status fit_printing(sora_fit_options o, std::string *out) {
+    ::testing::internal::CaptureStdout();
+    sora_status st = fit(o);
+    *out = ::testing::internal::GetCapturedStdout();
+    return st;
+  }
+
+  /// Options that print nothing; `epochs` as sora_fit_options.epochs.
+  static sora_fit_options quiet(int64_t epochs = 0) {
     sora_fit_options o = sora_fit_defaults();
     o.verbose = 0;
+    o.epochs = epochs;
+    return o;
+  }
+
+  /// Fits up to 10 epochs with a callback that stops after epoch 2 and
+  /// counts its calls in `*called`.
+  sora_status fit_stopping_after_two(int *called) {
+    sora_fit_options o = quiet(10);
+    o.callback = stop_after_two;
+    o.user = called;
     return fit(o);
+  }
+
+  /// Fits with the default options (printing, into `*out`), the test
+  /// metrics into `*test`.
+  sora_status fit_with_test(sora_metrics *test, std::string *out) {
+    sora_fit_options o = sora_fit_defaults();
+    *test = {};
+    o.test = test;
+    return fit_printing(o, out);
+  }
+
+  /// Gives the model a test set of 5 samples ("tx.idx", "ty.idx").
+  void add_test_set() {
+    write_index_dataset(dir, "tx.idx", "ty.idx", 5);
+    desc.test = idx_source("tx.idx", "ty.idx");
   }
 
   static int record_report(const sora_epoch_report *r, void *user) {
@@ -159,8 +200,7 @@ TEST_F(Fit, ValidationIsEvaluatedInChunks) {
 TEST_F(Fit, LimitComesBeforeTheSplit) {
   desc.validation_split = 0.5;
   make(20);
-  sora_fit_options o = sora_fit_defaults();
-  o.verbose = 0;
+  sora_fit_options o = quiet();
   o.limit = 6;
   ASSERT_EQ(fit(o), SORA_OK);
   std::vector<int64_t> seen = epoch_samples(1, 1);
@@ -186,29 +226,17 @@ TEST_F(Fit, KerasSplitRoundsDown) {
 
 TEST_F(Fit, EpochsOverride) {
   make(4);
-  sora_fit_options o = sora_fit_defaults();
-  o.verbose = 0;
-  o.epochs = 5;
+  sora_fit_options o = quiet(5);
   ASSERT_EQ(fit(o), SORA_OK);
   ASSERT_EQ(reports.size(), 5u);
   EXPECT_EQ(reports[4].epochs, 5);
   EXPECT_EQ(sora_model_step(m), 5);
 }
 
-int stop_after_two(const sora_epoch_report *r, void *user) {
-  ++*static_cast<int *>(user);
-  return r->epoch == 2;
-}
-
 TEST_F(Fit, CallbackStopsEarly) {
   make(8);
-  sora_fit_options o = sora_fit_defaults();
-  o.verbose = 0;
-  o.epochs = 10;
   int called = 0;
-  o.callback = stop_after_two;
-  o.user = &called;
-  ASSERT_EQ(fit(o), SORA_OK);
+  ASSERT_EQ(fit_stopping_after_two(&called), SORA_OK);
   EXPECT_EQ(called, 2);
   EXPECT_EQ(sora_model_step(m), 4); // 2 epochs of 2 batches
 }
@@ -250,9 +278,8 @@ TEST_F(Fit, VerboseOutputLooksLikeKeras) {
   desc.validation_split = 0.2;
   make(10);
   sora_fit_options o = sora_fit_defaults();
-  ::testing::internal::CaptureStdout();
-  sora_status st = fit(o);
-  std::string out = ::testing::internal::GetCapturedStdout();
+  std::string out;
+  sora_status st = fit_printing(o, &out);
   ASSERT_EQ(st, SORA_OK);
   std::regex expected(
       "Epoch 1/2\n"
@@ -268,25 +295,20 @@ TEST_F(Fit, VerboseWithoutAccuracyOrValidation) {
   desc.metrics = SORA_METRIC_LOSS;
   desc.epochs = 1;
   make(10);
-  ::testing::internal::CaptureStdout();
-  sora_status st = fit(sora_fit_defaults());
-  std::string out = ::testing::internal::GetCapturedStdout();
+  std::string out;
+  sora_status st = fit_printing(sora_fit_defaults(), &out);
   ASSERT_EQ(st, SORA_OK);
   std::regex expected("Epoch 1/1\n3/3 - [0-9]+\\.[0-9]{2}s - loss: 4\\.5000\n");
   EXPECT_TRUE(std::regex_match(out, expected)) << out;
 }
 
 TEST_F(Fit, TestSetAfterTraining) {
-  write_index_dataset(dir, "tx.idx", "ty.idx", 5);
-  desc.test = idx_source("tx.idx", "ty.idx");
+  add_test_set();
   desc.epochs = 1;
   make(8);
-  sora_fit_options o = sora_fit_defaults();
-  sora_metrics test = {};
-  o.test = &test;
-  ::testing::internal::CaptureStdout();
-  sora_status st = fit(o);
-  std::string out = ::testing::internal::GetCapturedStdout();
+  sora_metrics test;
+  std::string out;
+  sora_status st = fit_with_test(&test, &out);
   ASSERT_EQ(st, SORA_OK) << sora_last_error();
   EXPECT_EQ(test.count, 5);
   EXPECT_DOUBLE_EQ(test.loss, 2.0);
@@ -301,17 +323,14 @@ TEST_F(Fit, TestSetAfterTraining) {
   // Without o->test it is not evaluated.
   ASSERT_EQ(sora_model_init(m, 0), SORA_OK);
   calls().clear();
-  o.test = nullptr;
-  o.verbose = 0;
-  ASSERT_EQ(fit(o), SORA_OK);
+  ASSERT_EQ(fit(), SORA_OK);
   EXPECT_TRUE(of_kind('e').empty());
 }
 
 TEST_F(Fit, MissingTestFileFailsBeforeTraining) {
   desc.test = idx_source("missing.idx", "ty.idx");
   make(8);
-  sora_fit_options o = sora_fit_defaults();
-  o.verbose = 0;
+  sora_fit_options o = quiet();
   sora_metrics test;
   o.test = &test;
   EXPECT_EQ(fit(o), SORA_ERR_IO);
@@ -366,9 +385,7 @@ TEST_F(Fit, EpochsAccumulateAcrossFits) {
   desc.shuffle = 1;
   make(8); // 2 batches per epoch
   EXPECT_EQ(sora_model_epoch(m), 0);
-  sora_fit_options o = sora_fit_defaults();
-  o.verbose = 0;
-  o.epochs = 1;
+  sora_fit_options o = quiet(1);
   ASSERT_EQ(fit(o), SORA_OK);
   EXPECT_EQ(sora_model_epoch(m), 1);
   // Fitting to 3 runs epochs 2 and 3 only, numbered so in the reports.
@@ -399,37 +416,25 @@ TEST_F(Fit, EpochsAccumulateAcrossFits) {
 
 TEST_F(Fit, StoppedEarlyResumesAfterTheLastEpoch) {
   make(8);
-  sora_fit_options o = sora_fit_defaults();
-  o.verbose = 0;
-  o.epochs = 10;
   int called = 0;
-  o.callback = stop_after_two;
-  o.user = &called;
-  ASSERT_EQ(fit(o), SORA_OK);
+  ASSERT_EQ(fit_stopping_after_two(&called), SORA_OK);
   EXPECT_EQ(sora_model_epoch(m), 2); // the stopping epoch is complete
-  o.callback = nullptr;
-  o.user = nullptr;
-  o.epochs = 3;
-  ASSERT_EQ(fit(o), SORA_OK);
+  ASSERT_EQ(fit(quiet(3)), SORA_OK);
   ASSERT_EQ(reports.size(), 1u);
   EXPECT_EQ(reports[0].epoch, 3);
 }
 
 TEST_F(Fit, NothingToTrainStillEvaluatesTheTestSet) {
-  write_index_dataset(dir, "tx.idx", "ty.idx", 5);
-  desc.test = idx_source("tx.idx", "ty.idx");
+  add_test_set();
   desc.epochs = 1;
   make(8);
   ASSERT_EQ(fit(), SORA_OK);
   calls().clear();
   // The training data is not even read: it may have gone.
   std::remove(dir.file("x.idx").c_str());
-  sora_fit_options o = sora_fit_defaults();
-  sora_metrics test = {};
-  o.test = &test;
-  ::testing::internal::CaptureStdout();
-  sora_status st = fit(o);
-  std::string out = ::testing::internal::GetCapturedStdout();
+  sora_metrics test;
+  std::string out;
+  sora_status st = fit_with_test(&test, &out);
   ASSERT_EQ(st, SORA_OK) << sora_last_error();
   EXPECT_EQ(out, "Nothing to train: 1 epochs completed, epochs is 1\n"
                  "test: loss: 2.0000 - accuracy: 0.6000\n");
@@ -438,19 +443,15 @@ TEST_F(Fit, NothingToTrainStillEvaluatesTheTestSet) {
 }
 
 TEST_F(Fit, NoAccuracyWhereItDoesNotApply) {
-  write_index_dataset(dir, "tx.idx", "ty.idx", 5);
-  desc.test = idx_source("tx.idx", "ty.idx");
+  add_test_set();
   desc.accuracy_kind = SORA_ACCURACY_NONE; // a regression model
   desc.validation_split = 0.2;
   desc.epochs = 1;
   make(10);
   ASSERT_NE(desc.metrics & SORA_METRIC_ACCURACY, 0); // asked for, yet absent
-  sora_fit_options o = sora_fit_defaults();
-  sora_metrics test = {};
-  o.test = &test;
-  ::testing::internal::CaptureStdout();
-  sora_status st = fit(o);
-  std::string out = ::testing::internal::GetCapturedStdout();
+  sora_metrics test;
+  std::string out;
+  sora_status st = fit_with_test(&test, &out);
   ASSERT_EQ(st, SORA_OK) << sora_last_error();
   std::regex expected("Epoch 1/1\n"
                       "2/2 - [0-9]+\\.[0-9]{2}s - loss: 3\\.5000 - "

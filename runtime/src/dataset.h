@@ -1,0 +1,14 @@
+/*===- dataset.h - What the data set loaders share ------------------------===*/
+#ifndef SORA_RT_DATASET_H
+#define SORA_RT_DATASET_H
+
+#include "internal.h"
+
+/// The checks a loader of `kind` starts with: a data set to load into
+/// (cleared here, so that it can be freed whatever happens next), a spec
+/// that names the kind's files, and its onehot width, label column (CSV)
+/// and scale in range.
+sora_status sora_loader_start(const sora_data_spec *spec,
+                              enum sora_data_kind kind, sora_dataset *out);
+
+#endif /* SORA_RT_DATASET_H */
