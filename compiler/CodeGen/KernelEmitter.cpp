@@ -1,5 +1,4 @@
-//===- KernelEmitter.cpp - Loops, reductions, element access
-//---------------===//
+//===- KernelEmitter.cpp - Loops, reductions, element access --------------===//
 #include "CodeGen/KernelEmitter.h"
 
 #include <llvm/IR/Intrinsics.h>
@@ -61,19 +60,6 @@ void KernelEmitter::storeResult(const Node &n, Value *index, Value *value,
     previous = c;
   }
   store(epilogue_->root, index, value);
-}
-
-llvm::Type *KernelEmitter::vectorType() {
-  return FixedVectorType::get(b.getFloatTy(), vectorWidth);
-}
-
-Value *KernelEmitter::loadVector(const Node *node, Value *index) {
-  Value *p = b.CreateInBoundsGEP(b.getFloatTy(), buffer(node), index);
-  return b.CreateAlignedLoad(vectorType(), p, Align(4));
-}
-
-Value *KernelEmitter::splat(Value *scalar) {
-  return b.CreateVectorSplat(vectorWidth, scalar);
 }
 
 Value *KernelEmitter::fma(Value *a, Value *b_, Value *c) {
