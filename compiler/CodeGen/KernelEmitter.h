@@ -26,10 +26,13 @@ public:
       : b(builder), fn_(fn) {}
 
   llvm::IRBuilder<> &b;
-  // The kernel's arguments (see sora_kernel_fn in sora/runtime.h).
+  // The kernel's arguments (see sora_kernel_fn in sora/runtime.h, and
+  // RuntimeContract.def).
   llvm::Value *params = nullptr, *optState = nullptr, *scratch = nullptr;
   llvm::Value *x = nullptr, *y = nullptr, *n = nullptr, *step = nullptr;
   llvm::Value *out = nullptr;
+  /// Sets the argument values above to `kernel`'s arguments.
+  void setArguments(llvm::Function *kernel);
 
   /// Base pointer (float*) of `node`'s buffer.
   llvm::Value *buffer(const Node *node) const { return buffers_.at(node); }
