@@ -12,6 +12,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "CodeGen/KernelEmitter.h"
+#include "CodeGen/RowOps.h"
 #include "CodeGen/VectorOps.h"
 
 #include <llvm/IR/Intrinsics.h>
@@ -243,24 +244,11 @@ void lowerUpdateGroup(KernelEmitter &k, const FusionGroup &group) {
     Updater u(k, update);
     Value *w = k.buffer(update.operands[0]);
     std::vector<Value *> state = stateOf(k, update);
-    int64_t M = grad.type.elements(), perRow = x->type.elements() / M;
+    int64_t M = grad.type.elements();
     Value *tile = k.tile(M);
-    k.loop(
-        M, [&](Value *j) { k.storeTile(tile, j, k.f32(0)); }, "z");
-    k.loop(
-        k.i64(0), k.mulRows(x, perRow),
-        [&](Value *r) {
-          Value *row = mulIdx(k, r, M);
-          k.loop(
-              M,
-              [&](Value *j) {
-                k.storeTile(tile, j,
-                            k.b.CreateFAdd(k.loadTile(tile, j),
-                                           k.load(x, addIdx(k, row, j))));
-              },
-              "j");
-        },
-        "r");
+    sumColumns(
+        k, x, M, [&](Value *j) { return k.loadTile(tile, j); },
+        [&](Value *j, Value *v) { k.storeTile(tile, j, v); }, "r");
     k.loop(
         M, [&](Value *j) { u.update(w, state, j, k.loadTile(tile, j)); }, "p");
     return;
