@@ -1,6 +1,7 @@
-//===- KernelEmitter.cpp - Loops, reductions, element access
-//---------------===//
+//===- KernelEmitter.cpp - Loops, reductions, element access --------------===//
 #include "CodeGen/KernelEmitter.h"
+
+#include "CodeGen/RuntimeContract.h"
 
 #include <llvm/IR/Intrinsics.h>
 #include <llvm/IR/Module.h>
@@ -63,17 +64,13 @@ void KernelEmitter::storeResult(const Node &n, Value *index, Value *value,
   store(epilogue_->root, index, value);
 }
 
-llvm::Type *KernelEmitter::vectorType() {
-  return FixedVectorType::get(b.getFloatTy(), vectorWidth);
-}
-
-Value *KernelEmitter::loadVector(const Node *node, Value *index) {
-  Value *p = b.CreateInBoundsGEP(b.getFloatTy(), buffer(node), index);
-  return b.CreateAlignedLoad(vectorType(), p, Align(4));
-}
-
-Value *KernelEmitter::splat(Value *scalar) {
-  return b.CreateVectorSplat(vectorWidth, scalar);
+void KernelEmitter::setArguments(Function *kernel) {
+  Value **arguments[] = {
+#define SORA_KERNEL_ARG(member, name, Kind) &member,
+#include "CodeGen/RuntimeContract.def"
+  };
+  for (unsigned i = 0; i < kNumKernelArgs; ++i)
+    *arguments[i] = kernel->getArg(i);
 }
 
 Value *KernelEmitter::fma(Value *a, Value *b_, Value *c) {
@@ -90,12 +87,15 @@ void KernelEmitter::parallelLoop(
   // The kernel's arguments, in a struct on the stack that workers read,
   // filled at the top of the kernel (they are its arguments).
   StructType *argsType =
-      StructType::get(ctx, {ptr, ptr, ptr, ptr, ptr, intTy, intTy, ptr});
+      StructType::get(ctx, kernelFunctionType(ctx)->params());
   if (!context_) {
     IRBuilder<> entry(&fn_->getEntryBlock(), fn_->getEntryBlock().begin());
     context_ = entry.CreateAlloca(argsType);
-    Value *fields[] = {params, optState, scratch, x, y, n, step, out};
-    for (unsigned i = 0; i < 8; ++i)
+    Value *fields[] = {
+#define SORA_KERNEL_ARG(member, name, Kind) member,
+#include "CodeGen/RuntimeContract.def"
+    };
+    for (unsigned i = 0; i < kNumKernelArgs; ++i)
       entry.CreateStore(fields[i],
                         entry.CreateStructGEP(argsType, context_, i));
   }
@@ -114,13 +114,14 @@ void KernelEmitter::parallelLoop(
   pb.setFastMathFlags(b.getFastMathFlags());
   KernelEmitter k(part, pb);
   Value *args = part->getArg(0);
-  Value **fields[] = {&k.params, &k.optState, &k.scratch, &k.x,
-                      &k.y,      &k.n,        &k.step,    &k.out};
-  const char *names[] = {"params", "opt_state", "scratch", "x",
-                         "y",      "n",         "step",    "out"};
-  for (unsigned i = 0; i < 8; ++i)
+  Value **fields[] = {
+#define SORA_KERNEL_ARG(member, name, Kind) &k.member,
+#include "CodeGen/RuntimeContract.def"
+  };
+  for (unsigned i = 0; i < kNumKernelArgs; ++i)
     *fields[i] = pb.CreateLoad(argsType->getElementType(i),
-                               pb.CreateStructGEP(argsType, args, i), names[i]);
+                               pb.CreateStructGEP(argsType, args, i),
+                               kKernelArgNames[i]);
   k.vectorWidth = vectorWidth;
   k.epilogue_ = epilogue_;
   k.installBuffers = installBuffers;

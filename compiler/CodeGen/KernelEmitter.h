@@ -26,10 +26,13 @@ public:
       : b(builder), fn_(fn) {}
 
   llvm::IRBuilder<> &b;
-  // The kernel's arguments (see sora_kernel_fn in sora/runtime.h).
+  // The kernel's arguments (see sora_kernel_fn in sora/runtime.h, and
+  // RuntimeContract.def).
   llvm::Value *params = nullptr, *optState = nullptr, *scratch = nullptr;
   llvm::Value *x = nullptr, *y = nullptr, *n = nullptr, *step = nullptr;
   llvm::Value *out = nullptr;
+  /// Sets the argument values above to `kernel`'s arguments.
+  void setArguments(llvm::Function *kernel);
 
   /// Base pointer (float*) of `node`'s buffer.
   llvm::Value *buffer(const Node *node) const { return buffers_.at(node); }
@@ -59,14 +62,10 @@ public:
   llvm::Value *loadTile(llvm::Value *tile, llvm::Value *i);
   void storeTile(llvm::Value *tile, llvm::Value *i, llvm::Value *v);
 
-  // --- Explicit vectors, for the micro-kernels ------------------------------
+  // --- Explicit vectors, for the micro-kernels (VectorOps.h) ---------------
   /// Floats per vector register of the target (16 with AVX-512).
   int vectorWidth = 8;
-  llvm::Type *vectorType();
-  /// vectorWidth consecutive elements of `node` from `index`.
-  llvm::Value *loadVector(const Node *node, llvm::Value *index);
-  llvm::Value *splat(llvm::Value *scalar);
-  /// a * b + c, fused where the target can.
+  /// a * b + c, fused where the target can (scalars or vectors).
   llvm::Value *fma(llvm::Value *a, llvm::Value *b, llvm::Value *c);
 
   // --- Threads -----------------------------------------------------------
@@ -166,7 +165,8 @@ Lowering lowering(OpKind op);
 
 /// The lowering table; each op family registers its rules into it.
 using LoweringTable = std::array<Lowering, kNumOps>;
-/// Convolution, pooling and dropout (ImageLowerings.cpp).
+/// Convolution, pooling and dropout (ImageLowerings.cpp and the files it
+/// names).
 void registerImageLowerings(LoweringTable &table);
 /// Losses and metrics other than softmax + cross-entropy (LossLowerings.cpp).
 void registerLossLowerings(LoweringTable &table);

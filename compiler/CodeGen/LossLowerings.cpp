@@ -1,5 +1,4 @@
-//===- LossLowerings.cpp - Losses and metrics, row by row
-//------------------===//
+//===- LossLowerings.cpp - Losses and metrics, row by row -----------------===//
 //
 // Every loss is the batch mean of a per-sample loss; each gradient op
 // computes dL/d(input) for dL = its third operand (1 for the objective).
@@ -29,10 +28,13 @@ Value *classOf(KernelEmitter &k, const Node *labels, Value *r) {
   return k.b.CreateFPToSI(k.load(labels, r), k.b.getInt64Ty());
 }
 
-// L = (1/n) sum_r sum_j t[r,j] (logsumexp(z[r]) - z[r,j]): never takes the
-// log of a rounded probability, so it stays finite.
-void lowerSoftmaxXent(KernelEmitter &k, const Node &n) {
-  const Node *z = n.operands[0], *t = n.operands[1];
+/// Stores into `n` the batch mean of a softmax cross-entropy of the logits
+/// z (its first operand), given row r's loss from the row's start index and
+/// its logsumexp, which never takes the log of a rounded probability and so
+/// stays finite.
+template <typename RowLoss>
+void lowerXent(KernelEmitter &k, const Node &n, RowLoss rowLoss) {
+  const Node *z = n.operands[0];
   int64_t M = z->type.elements();
   Value *total = k.reduce(
       k.i64(0), k.n, {k.f32(0)},
@@ -41,123 +43,109 @@ void lowerSoftmaxXent(KernelEmitter &k, const Node &n) {
         Value *mx = rowMax(k, z, row, M);
         Value *lse = k.b.CreateFAdd(
             mx, k.call(Intrinsic::log, {rowSumExp(k, z, row, M, mx, nullptr)}));
-        Value *rowLoss = k.reduce(
-            M, k.f32(0),
-            [&](Value *j, Value *a) {
-              Value *i = addIdx(k, row, j);
-              Value *term = k.b.CreateFMul(k.load(t, i),
-                                           k.b.CreateFSub(lse, k.load(z, i)));
-              return k.b.CreateFAdd(a, term);
-            },
-            "xent");
-        return std::vector<Value *>{k.b.CreateFAdd(acc[0], rowLoss)};
-      },
-      "row")[0];
-  Value *count = k.b.CreateSIToFP(k.n, k.b.getFloatTy());
-  k.store(&n, k.i64(0), k.b.CreateFDiv(total, count));
-}
-
-// dz[r,j] = (softmax(z[r])_j - t[r,j]) * dL / n
-void lowerSoftmaxXentGrad(KernelEmitter &k, const Node &n) {
-  const Node *z = n.operands[0], *t = n.operands[1], *dl = n.operands[2];
-  int64_t M = z->type.elements();
-  Value *count = k.b.CreateSIToFP(k.n, k.b.getFloatTy());
-  Value *scale = k.b.CreateFDiv(k.load(dl, k.i64(0)), count);
-  k.loop(
-      k.i64(0), k.n,
-      [&](Value *r) {
-        Value *row = mulIdx(k, r, M);
-        Value *mx = rowMax(k, z, row, M);
-        Value *inv = k.b.CreateFDiv(k.f32(1), rowSumExp(k, z, row, M, mx, &n));
-        k.loop(
-            M,
-            [&](Value *j) {
-              Value *i = addIdx(k, row, j);
-              Value *p = k.b.CreateFMul(k.load(&n, i), inv);
-              k.store(&n, i,
-                      k.b.CreateFMul(k.b.CreateFSub(p, k.load(t, i)), scale));
-            },
-            "j");
-      },
-      "row");
-}
-
-// correct = number of rows whose argmax of scores equals that of labels
-void lowerCountCorrect(KernelEmitter &k, const Node &n) {
-  const Node *s = n.operands[0], *t = n.operands[1];
-  int64_t M = s->type.elements();
-  Value *hits = k.reduce(
-      k.i64(0), k.n, {k.i64(0)},
-      [&](Value *r, auto &acc) {
-        Value *row = mulIdx(k, r, M);
-        Value *same =
-            k.b.CreateICmpEQ(rowArgMax(k, s, row, M), rowArgMax(k, t, row, M));
         return std::vector<Value *>{
-            k.b.CreateAdd(acc[0], k.b.CreateZExt(same, k.b.getInt64Ty()))};
-      },
-      "row")[0];
-  k.store(&n, k.i64(0), k.b.CreateSIToFP(hits, k.b.getFloatTy()));
-}
-
-// L = (1/n) sum_r (logsumexp(z[r]) - z[r, c_r]) for class indices c
-void lowerSparseSoftmaxXent(KernelEmitter &k, const Node &n) {
-  const Node *z = n.operands[0], *c = n.operands[1];
-  int64_t M = z->type.elements();
-  Value *total = k.reduce(
-      k.i64(0), k.n, {k.f32(0)},
-      [&](Value *r, auto &acc) {
-        Value *row = mulIdx(k, r, M);
-        Value *mx = rowMax(k, z, row, M);
-        Value *lse = k.b.CreateFAdd(
-            mx, k.call(Intrinsic::log, {rowSumExp(k, z, row, M, mx, nullptr)}));
-        Value *zc = k.load(z, addIdx(k, row, classOf(k, c, r)));
-        return std::vector<Value *>{
-            k.b.CreateFAdd(acc[0], k.b.CreateFSub(lse, zc))};
+            k.b.CreateFAdd(acc[0], rowLoss(r, row, lse))};
       },
       "row")[0];
   k.store(&n, k.i64(0), k.b.CreateFDiv(total, batchSize(k)));
 }
 
-// dz[r,j] = (softmax(z[r])_j - [j == c_r]) * dL / n
-void lowerSparseSoftmaxXentGrad(KernelEmitter &k, const Node &n) {
-  const Node *z = n.operands[0], *c = n.operands[1], *dl = n.operands[2];
+/// dz[r,j] = (softmax(z[r])_j - target[r,j]) * dL / n, its operands being
+/// (z, labels, dL); targetsOf(r) gives row r's target at (column j, flat
+/// index i).
+template <typename TargetsOf>
+void lowerXentGrad(KernelEmitter &k, const Node &n, TargetsOf targetsOf) {
+  const Node *z = n.operands[0], *dl = n.operands[2];
   int64_t M = z->type.elements();
   Value *scale = k.b.CreateFDiv(k.load(dl, k.i64(0)), batchSize(k));
   k.loop(
       k.i64(0), k.n,
       [&](Value *r) {
         Value *row = mulIdx(k, r, M);
-        Value *cls = classOf(k, c, r);
-        Value *mx = rowMax(k, z, row, M);
-        Value *inv = k.b.CreateFDiv(k.f32(1), rowSumExp(k, z, row, M, mx, &n));
-        k.loop(
-            M,
-            [&](Value *j) {
-              Value *i = addIdx(k, row, j);
-              Value *p = k.b.CreateFMul(k.load(&n, i), inv);
-              Value *t = k.b.CreateSelect(k.b.CreateICmpEQ(j, cls), k.f32(1),
-                                          k.f32(0));
-              k.store(&n, i, k.b.CreateFMul(k.b.CreateFSub(p, t), scale));
-            },
-            "j");
+        auto target = targetsOf(r);
+        rowSoftmax(k, z, row, M, n, [&](Value *j, Value *i, Value *p) {
+          return k.b.CreateFMul(k.b.CreateFSub(p, target(j, i)), scale);
+        });
       },
       "row");
+}
+
+/// Stores into `n` the number of rows r for which hit(r) holds.
+template <typename Hit>
+void storeRowCount(KernelEmitter &k, const Node &n, Hit hit) {
+  Value *hits = k.reduce(
+      k.i64(0), k.n, {k.i64(0)},
+      [&](Value *r, auto &acc) {
+        return std::vector<Value *>{
+            k.b.CreateAdd(acc[0], k.b.CreateZExt(hit(r), k.b.getInt64Ty()))};
+      },
+      "row")[0];
+  k.store(&n, k.i64(0), k.b.CreateSIToFP(hits, k.b.getFloatTy()));
+}
+
+// L = (1/n) sum_r sum_j t[r,j] (logsumexp(z[r]) - z[r,j])
+void lowerSoftmaxXent(KernelEmitter &k, const Node &n) {
+  const Node *z = n.operands[0], *t = n.operands[1];
+  int64_t M = z->type.elements();
+  lowerXent(k, n, [&](Value *, Value *row, Value *lse) {
+    return k.reduce(
+        M, k.f32(0),
+        [&](Value *j, Value *a) {
+          Value *i = addIdx(k, row, j);
+          Value *term =
+              k.b.CreateFMul(k.load(t, i), k.b.CreateFSub(lse, k.load(z, i)));
+          return k.b.CreateFAdd(a, term);
+        },
+        "xent");
+  });
+}
+
+// dz[r,j] = (softmax(z[r])_j - t[r,j]) * dL / n
+void lowerSoftmaxXentGrad(KernelEmitter &k, const Node &n) {
+  const Node *t = n.operands[1];
+  lowerXentGrad(k, n, [&](Value *) {
+    return [&](Value *, Value *i) { return k.load(t, i); };
+  });
+}
+
+// correct = number of rows whose argmax of scores equals that of labels
+void lowerCountCorrect(KernelEmitter &k, const Node &n) {
+  const Node *s = n.operands[0], *t = n.operands[1];
+  int64_t M = s->type.elements();
+  storeRowCount(k, n, [&](Value *r) {
+    Value *row = mulIdx(k, r, M);
+    return k.b.CreateICmpEQ(rowArgMax(k, s, row, M), rowArgMax(k, t, row, M));
+  });
+}
+
+// L = (1/n) sum_r (logsumexp(z[r]) - z[r, c_r]) for class indices c
+void lowerSparseSoftmaxXent(KernelEmitter &k, const Node &n) {
+  const Node *z = n.operands[0], *c = n.operands[1];
+  lowerXent(k, n, [&](Value *r, Value *row, Value *lse) {
+    Value *zc = k.load(z, addIdx(k, row, classOf(k, c, r)));
+    return k.b.CreateFSub(lse, zc);
+  });
+}
+
+// dz[r,j] = (softmax(z[r])_j - [j == c_r]) * dL / n
+void lowerSparseSoftmaxXentGrad(KernelEmitter &k, const Node &n) {
+  const Node *c = n.operands[1];
+  lowerXentGrad(k, n, [&](Value *r) {
+    Value *cls = classOf(k, c, r);
+    return [&k, cls](Value *j, Value *) {
+      return k.b.CreateSelect(k.b.CreateICmpEQ(j, cls), k.f32(1), k.f32(0));
+    };
+  });
 }
 
 // correct = rows whose argmax of scores is the class index
 void lowerSparseCountCorrect(KernelEmitter &k, const Node &n) {
   const Node *s = n.operands[0], *c = n.operands[1];
   int64_t M = s->type.elements();
-  Value *hits = k.reduce(
-      k.i64(0), k.n, {k.i64(0)},
-      [&](Value *r, auto &acc) {
-        Value *same = k.b.CreateICmpEQ(rowArgMax(k, s, mulIdx(k, r, M), M),
-                                       classOf(k, c, r));
-        return std::vector<Value *>{
-            k.b.CreateAdd(acc[0], k.b.CreateZExt(same, k.b.getInt64Ty()))};
-      },
-      "row")[0];
-  k.store(&n, k.i64(0), k.b.CreateSIToFP(hits, k.b.getFloatTy()));
+  storeRowCount(k, n, [&](Value *r) {
+    return k.b.CreateICmpEQ(rowArgMax(k, s, mulIdx(k, r, M), M),
+                            classOf(k, c, r));
+  });
 }
 
 /// Sums f(prediction, label) over every element of the batch.

@@ -1,5 +1,4 @@
-//===- Lowerings.cpp - One lowering rule per op, as a table
-//----------------===//
+//===- Lowerings.cpp - One lowering rule per op, as a table ---------------===//
 //
 // Each rule emits the loop nest of one op, specialised to its shapes: every
 // loop but the one over the batch has a constant trip count. The loops are
@@ -28,6 +27,20 @@ using K = OpKind;
 // Leaves own no code: their buffers are kernel arguments or constants.
 void noCode(KernelEmitter &, const Node &) {}
 
+/// y[yRow + j] += a * b[bRow + j] for j < M: the inner loop of the
+/// unblocked matmul and of the weight gradient's outer products.
+void axpyRow(KernelEmitter &k, const Node &y, Value *yRow, Value *a,
+             const Node *b, Value *bRow, int64_t M) {
+  k.loop(
+      M,
+      [&](Value *j) {
+        Value *yi = addIdx(k, yRow, j);
+        Value *prod = k.b.CreateFMul(a, k.load(b, addIdx(k, bRow, j)));
+        k.store(&y, yi, k.b.CreateFAdd(k.load(&y, yi), prod));
+      },
+      "j");
+}
+
 // Y[r,j] = sum_k A[r,k] B[k,j]   (B is [K,M])
 void lowerMatMul(KernelEmitter &k, const Node &n) {
   const Node *a = n.operands[0], *bm = n.operands[1];
@@ -43,16 +56,7 @@ void lowerMatMul(KernelEmitter &k, const Node &n) {
             K_,
             [&](Value *kk) {
               Value *av = k.load(a, addIdx(k, aRow, kk));
-              Value *bRow = mulIdx(k, kk, M);
-              k.loop(
-                  M,
-                  [&](Value *j) {
-                    Value *yi = addIdx(k, yRow, j);
-                    Value *prod =
-                        k.b.CreateFMul(av, k.load(bm, addIdx(k, bRow, j)));
-                    k.store(&n, yi, k.b.CreateFAdd(k.load(&n, yi), prod));
-                  },
-                  "j");
+              axpyRow(k, n, yRow, av, bm, mulIdx(k, kk, M), M);
             },
             "k");
         // A fused epilogue (a gradient mask, say) runs on the row while it is
@@ -143,15 +147,7 @@ void lowerMatMulTN(KernelEmitter &k, const Node &n) {
             [&](Value *i) {
               Value *av = k.load(a, addIdx(k, aRow, i));
               Value *yRow = mulIdx(k, i, M);
-              k.loop(
-                  M,
-                  [&](Value *j) {
-                    Value *yi = addIdx(k, yRow, j);
-                    Value *prod =
-                        k.b.CreateFMul(av, k.load(bm, addIdx(k, bRow, j)));
-                    k.store(&n, yi, k.b.CreateFAdd(k.load(&n, yi), prod));
-                  },
-                  "j");
+              axpyRow(k, n, yRow, av, bm, bRow, M);
             },
             "i");
       },
@@ -161,23 +157,9 @@ void lowerMatMulTN(KernelEmitter &k, const Node &n) {
 // Y[j] = sum over every other index of X[..., j]
 void lowerBiasGrad(KernelEmitter &k, const Node &n) {
   const Node *x = n.operands[0];
-  int64_t M = n.type.elements(), inner = x->type.elements() / M;
-  k.loop(
-      M, [&](Value *j) { k.store(&n, j, k.f32(0)); }, "z");
-  k.loop(
-      k.i64(0), k.mulRows(x, inner),
-      [&](Value *r) {
-        Value *row = mulIdx(k, r, M);
-        k.loop(
-            M,
-            [&](Value *j) {
-              k.store(
-                  &n, j,
-                  k.b.CreateFAdd(k.load(&n, j), k.load(x, addIdx(k, row, j))));
-            },
-            "j");
-      },
-      "row");
+  sumColumns(
+      k, x, n.type.elements(), [&](Value *j) { return k.load(&n, j); },
+      [&](Value *j, Value *v) { k.store(&n, j, v); }, "row");
 }
 
 // Any elementwise op (Formulas.cpp gives the math), and the fused chain
@@ -206,16 +188,8 @@ void lowerSoftmax(KernelEmitter &k, const Node &n) {
   k.loop(
       k.i64(0), k.rows(&n),
       [&](Value *r) {
-        Value *row = mulIdx(k, r, M);
-        Value *mx = rowMax(k, z, row, M);
-        Value *inv = k.b.CreateFDiv(k.f32(1), rowSumExp(k, z, row, M, mx, &n));
-        k.loop(
-            M,
-            [&](Value *j) {
-              Value *i = addIdx(k, row, j);
-              k.store(&n, i, k.b.CreateFMul(k.load(&n, i), inv));
-            },
-            "j");
+        rowSoftmax(k, z, mulIdx(k, r, M), M, n,
+                   [](Value *, Value *, Value *p) { return p; });
       },
       "row");
 }

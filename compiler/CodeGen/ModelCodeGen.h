@@ -34,9 +34,7 @@ struct CompiledModel {
   std::unique_ptr<Graph> dataParallel;
   ParamLayout layout;
   int64_t maxBatch = 0;
-  int64_t scratchBytes = 0; ///< the largest kernel's
-  std::string sourceDir;    ///< absolute directory of the .sora file
-  int trainLoopNests = 0;   ///< outermost loops of the train-step kernel
+  std::string sourceDir; ///< absolute directory of the .sora file
   /// Floats per vector register for the micro-kernels: the host's (16 with
   /// AVX-512, 8 with AVX2, else 4) unless set for another target.
   int vectorWidth = 0;
@@ -45,14 +43,12 @@ struct CompiledModel {
   /// --profile: the train step times each op or fused group and reports it
   /// under "<layer>\t<phase>" (one row per distinct pair).
   bool profile = false;
-  std::vector<std::string> profileRows;
   /// The prefix of every exported symbol (default: the model's name), so
   /// that two builds of one model can link into one program.
   std::string prefix;
   /// An inference build: the parameter block, baked into read-only data;
   /// the kernels read it instead of an instance's parameters.
   std::vector<float> bakedParams;
-  llvm::GlobalVariable *bakedWeights = nullptr; ///< set by emitModule
 
   const std::string &symbolPrefix() const {
     return prefix.empty() ? model->name : prefix;
@@ -76,8 +72,17 @@ buildModelGraphs(const dsl::Model &model, const std::string &sourceDir,
                  const PipelineOptions &pipeline = PipelineOptions::standard(),
                  bool withTraining = true);
 
-std::unique_ptr<llvm::Module> emitModule(CompiledModel &cm,
-                                         llvm::LLVMContext &ctx);
+/// Bytes of scratch the largest kernel of `cm` needs for maxBatch rows.
+int64_t scratchBytes(const CompiledModel &cm);
+
+/// What emitModule makes.
+struct EmittedModule {
+  std::unique_ptr<llvm::Module> module;
+  int trainLoopNests = 0; ///< outermost loops of the train-step kernel
+};
+
+/// The kernels, the descriptor (Descriptor.cpp) and the API of `cm`.
+EmittedModule emitModule(const CompiledModel &cm, llvm::LLVMContext &ctx);
 
 /// The C header that goes with the object.
 std::string emitHeader(const CompiledModel &cm, const std::string &sourcePath);

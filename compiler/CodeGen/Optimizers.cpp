@@ -1,5 +1,4 @@
-//===- Optimizers.cpp - The update of a weight by its gradient
-//-------------===//
+//===- Optimizers.cpp - The update of a weight by its gradient ------------===//
 //
 // Each optimizer is a per-element update of a weight and its state from a
 // gradient element, with per-step scalars (the learning rate of the
@@ -13,6 +12,8 @@
 //
 //===----------------------------------------------------------------------===//
 #include "CodeGen/KernelEmitter.h"
+#include "CodeGen/RowOps.h"
+#include "CodeGen/VectorOps.h"
 
 #include <llvm/IR/Intrinsics.h>
 
@@ -203,20 +204,21 @@ void lowerOptimizerGroup(KernelEmitter &k, const FusionGroup &group,
 void gradientBlock(KernelEmitter &k, const Node &grad, Value *i0, int64_t rows,
                    Value *j0, int64_t vectors, Value *tile) {
   const Node *a = grad.operands[0], *bm = grad.operands[1];
-  int64_t K_ = a->type.dims[0], M = bm->type.dims[0], VW = k.vectorWidth;
-  Value *zero = ConstantAggregateZero::get(k.vectorType());
+  Vec vec(k);
+  int64_t K_ = a->type.dims[0], M = bm->type.dims[0], VW = vec.lanes;
+  Value *zero = vec.zero();
   std::vector<Value *> sums = k.reduce(
       k.i64(0), k.n, std::vector<Value *>(rows * vectors, zero),
       [&](Value *r, const std::vector<Value *> &acc) {
         std::vector<Value *> bv, next;
         Value *bRow = addIdx(k, mulIdx(k, r, M), j0);
         for (int64_t c = 0; c < vectors; ++c)
-          bv.push_back(k.loadVector(bm, addIdx(k, bRow, k.i64(c * VW))));
+          bv.push_back(vec.load(bm, addIdx(k, bRow, k.i64(c * VW))));
         Value *aRow = addIdx(k, mulIdx(k, r, K_), i0);
         for (int64_t i = 0; i < rows; ++i) {
-          Value *s = k.splat(k.load(a, addIdx(k, aRow, k.i64(i))));
+          Value *s = vec.splat(k.load(a, addIdx(k, aRow, k.i64(i))));
           for (int64_t c = 0; c < vectors; ++c)
-            next.push_back(k.fma(s, bv[c], acc[i * vectors + c]));
+            next.push_back(vec.fma(s, bv[c], acc[i * vectors + c]));
         }
         return next;
       },
@@ -242,24 +244,11 @@ void lowerUpdateGroup(KernelEmitter &k, const FusionGroup &group) {
     Updater u(k, update);
     Value *w = k.buffer(update.operands[0]);
     std::vector<Value *> state = stateOf(k, update);
-    int64_t M = grad.type.elements(), perRow = x->type.elements() / M;
+    int64_t M = grad.type.elements();
     Value *tile = k.tile(M);
-    k.loop(
-        M, [&](Value *j) { k.storeTile(tile, j, k.f32(0)); }, "z");
-    k.loop(
-        k.i64(0), k.mulRows(x, perRow),
-        [&](Value *r) {
-          Value *row = mulIdx(k, r, M);
-          k.loop(
-              M,
-              [&](Value *j) {
-                k.storeTile(tile, j,
-                            k.b.CreateFAdd(k.loadTile(tile, j),
-                                           k.load(x, addIdx(k, row, j))));
-              },
-              "j");
-        },
-        "r");
+    sumColumns(
+        k, x, M, [&](Value *j) { return k.loadTile(tile, j); },
+        [&](Value *j, Value *v) { k.storeTile(tile, j, v); }, "r");
     k.loop(
         M, [&](Value *j) { u.update(w, state, j, k.loadTile(tile, j)); }, "p");
     return;

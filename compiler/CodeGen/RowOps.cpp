@@ -1,5 +1,4 @@
-//===- RowOps.cpp - Reductions over one row of a batch
-//---------------------===//
+//===- RowOps.cpp - Reductions over one row of a batch --------------------===//
 #include "CodeGen/RowOps.h"
 
 #include <llvm/IR/Intrinsics.h>
@@ -32,6 +31,41 @@ Value *rowSumExp(KernelEmitter &k, const Node *z, Value *row, int64_t M,
         return k.b.CreateFAdd(acc, e);
       },
       "sum");
+}
+
+void rowSoftmax(
+    KernelEmitter &k, const Node *z, Value *row, int64_t M, const Node &out,
+    const std::function<Value *(Value *, Value *, Value *)> &finish) {
+  Value *mx = rowMax(k, z, row, M);
+  Value *inv = k.b.CreateFDiv(k.f32(1), rowSumExp(k, z, row, M, mx, &out));
+  k.loop(
+      M,
+      [&](Value *j) {
+        Value *i = addIdx(k, row, j);
+        Value *p = k.b.CreateFMul(k.load(&out, i), inv);
+        k.store(&out, i, finish(j, i, p));
+      },
+      "j");
+}
+
+void sumColumns(KernelEmitter &k, const Node *x, int64_t M,
+                const std::function<Value *(Value *)> &get,
+                const std::function<void(Value *, Value *)> &set,
+                const char *rowName) {
+  k.loop(
+      M, [&](Value *j) { set(j, k.f32(0)); }, "z");
+  k.loop(
+      k.i64(0), k.mulRows(x, x->type.elements() / M),
+      [&](Value *r) {
+        Value *row = mulIdx(k, r, M);
+        k.loop(
+            M,
+            [&](Value *j) {
+              set(j, k.b.CreateFAdd(get(j), k.load(x, addIdx(k, row, j))));
+            },
+            "j");
+      },
+      rowName);
 }
 
 Value *rowArgMax(KernelEmitter &k, const Node *v, Value *row, int64_t M) {

@@ -16,6 +16,20 @@ llvm::Value *rowMax(KernelEmitter &k, const Node *z, llvm::Value *row,
 /// written to it at the same index.
 llvm::Value *rowSumExp(KernelEmitter &k, const Node *z, llvm::Value *row,
                        int64_t M, llvm::Value *mx, const Node *store);
+/// softmax(z[row .. row + M)) into `out` at the same indices, each value p
+/// passed through finish(j, index, p) before it is stored.
+void rowSoftmax(KernelEmitter &k, const Node *z, llvm::Value *row, int64_t M,
+                const Node &out,
+                const std::function<llvm::Value *(llvm::Value *, llvm::Value *,
+                                                  llvm::Value *)> &finish);
+/// sums[j] = sum of x[r * M + j] over every row r of x, seen as rows of M
+/// elements (bias_grad), for j < M: the sums zeroed, then accumulated
+/// through get(j) and set(j, value) in loops over the rows (`rowName`) and
+/// their elements.
+void sumColumns(KernelEmitter &k, const Node *x, int64_t M,
+                const std::function<llvm::Value *(llvm::Value *)> &get,
+                const std::function<void(llvm::Value *, llvm::Value *)> &set,
+                const char *rowName);
 /// The index (i64) of the first maximum of v[row .. row + M).
 llvm::Value *rowArgMax(KernelEmitter &k, const Node *v, llvm::Value *row,
                        int64_t M);

@@ -747,7 +747,7 @@ static int runModel(RunOptions &o) {
       sora::ir::buildModelGraphs(*model, absoluteDirectory(file.directory()));
   cm.profile = o.profile;
   auto ctx = std::make_unique<llvm::LLVMContext>();
-  std::unique_ptr<llvm::Module> mod = sora::ir::emitModule(cm, *ctx);
+  std::unique_ptr<llvm::Module> mod = sora::ir::emitModule(cm, *ctx).module;
   std::string error;
   auto tm = sora::createTargetMachine("", "", 2, error);
   if (!tm)

@@ -380,8 +380,7 @@ Stats trainStats(sora::ir::CompiledModel &cm) {
   const sora::ir::Graph &g = *cm.train;
   Stats s;
   llvm::LLVMContext ctx;
-  sora::ir::emitModule(cm, ctx); // counts the loop nests
-  s.loopNests = cm.trainLoopNests;
+  s.loopNests = sora::ir::emitModule(cm, ctx).trainLoopNests;
   s.groups = g.groups.size();
   for (const auto &n : g.nodes())
     if (sora::ir::isMaterialised(g, n.get()))
@@ -549,7 +548,7 @@ int run(const Options &o) {
   }
 
   llvm::LLVMContext ctx;
-  std::unique_ptr<llvm::Module> mod = sora::ir::emitModule(cm, ctx);
+  std::unique_ptr<llvm::Module> mod = sora::ir::emitModule(cm, ctx).module;
   std::string verifyErrors;
   llvm::raw_string_ostream verifyStream(verifyErrors);
   if (llvm::verifyModule(*mod, &verifyStream))

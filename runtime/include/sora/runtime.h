@@ -92,9 +92,13 @@ typedef void (*sora_kernel_fn)(float *params, float *opt_state, void *scratch,
                                const float *x, const float *y, int64_t n,
                                int64_t step, void *out);
 
+/// The train block's loss (every loss sorac emits; 0 without training).
 enum sora_loss_kind {
   SORA_LOSS_NONE = 0,
-  SORA_LOSS_CATEGORICAL_CROSSENTROPY = 1
+  SORA_LOSS_CATEGORICAL_CROSSENTROPY = 1,
+  SORA_LOSS_SPARSE_CATEGORICAL_CROSSENTROPY = 2, /* class-index labels */
+  SORA_LOSS_BINARY_CROSSENTROPY = 3,
+  SORA_LOSS_MEAN_SQUARED_ERROR = 4
 };
 /// What a train, grad or evaluate kernel writes to `out`: sums over the
 /// batch's samples. A metric the train block does not ask for is 0.

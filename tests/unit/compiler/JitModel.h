@@ -67,7 +67,7 @@ compile(const std::string &source,
   jm->cm = ir::buildModelGraphs(jm->program->models[0], ".", pipeline);
 
   auto ctx = std::make_unique<llvm::LLVMContext>();
-  auto mod = ir::emitModule(jm->cm, *ctx);
+  auto mod = ir::emitModule(jm->cm, *ctx).module;
   std::string error;
   auto tm = createTargetMachine("", "", optLevel, error);
   if (!tm) {

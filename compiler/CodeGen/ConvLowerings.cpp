@@ -1,0 +1,435 @@
+//===- ConvLowerings.cpp - Convolution and its input gradient -------------===//
+//
+// The convolution and its input gradient are register tiles of explicit
+// vectors along the channels (the contiguous dimension of NHWC images),
+// specialised to each layer's shapes: they keep a few output pixels times a
+// few vectors of output channels in registers over the whole reduction (a
+// transposed copy of the forward kernel puts the filters contiguous). Each
+// value loaded feeds several multiply-adds, and the bias and activation
+// after a convolution run on its registers (a fused epilogue). Padding is
+// never read: the taps outside the image are left out of the code (at the
+// edges of a row, whose positions are constants) or out of the loop bounds
+// (the rows).
+//
+//===----------------------------------------------------------------------===//
+#include "CodeGen/ImageLowerings.h"
+
+#include <llvm/IR/Intrinsics.h>
+
+#include <optional>
+
+namespace sora::ir::image {
+
+namespace {
+
+using namespace llvm;
+
+/// The kernel placed at one output pixel: its tap (0, 0) lies at input
+/// (ih0, iw0), possibly in the padding; the taps inside the image are rows
+/// [khLo, khHi) and columns [kwLo, kwHi).
+struct Window {
+  Value *ih0, *iw0, *khLo, *khHi, *kwLo, *kwHi;
+};
+
+Window windowAt(KernelEmitter &k, const Conv &cv, Value *oh, Value *ow) {
+  auto smax = [&](Value *a, Value *b) {
+    return k.b.CreateBinaryIntrinsic(Intrinsic::smax, a, b);
+  };
+  auto smin = [&](Value *a, Value *b) {
+    return k.b.CreateBinaryIntrinsic(Intrinsic::smin, a, b);
+  };
+  Window win;
+  win.ih0 = subIdx(k, mulSigned(k, oh, cv.stride), k.i64(cv.padTop));
+  win.iw0 = subIdx(k, mulSigned(k, ow, cv.stride), k.i64(cv.padLeft));
+  // Tap kh is inside when 0 <= ih0 + kh < H.
+  win.khLo = smax(k.i64(0), subIdx(k, k.i64(0), win.ih0));
+  win.khHi = smin(k.i64(cv.kernel), subIdx(k, k.i64(cv.in.h), win.ih0));
+  win.kwLo = smax(k.i64(0), subIdx(k, k.i64(0), win.iw0));
+  win.kwHi = smin(k.i64(cv.kernel), subIdx(k, k.i64(cv.in.w), win.iw0));
+  return win;
+}
+
+/// The valid taps of kernel row `kh` of filter `f` at one output pixel of
+/// sample `r`: indices x0 + j of the image and w0 + j of the kernel for j in
+/// [lo, hi), one contiguous run of (kw, c) in both.
+struct TapRun {
+  Value *x0, *w0, *lo, *hi;
+};
+
+TapRun tapRun(KernelEmitter &k, const Conv &cv, const Window &win, Value *r,
+              Value *f, Value *kh) {
+  Value *ih = addSigned(k, win.ih0, kh);
+  Value *kernelRow = addSigned(k, mulSigned(k, f, cv.kernel), kh);
+  // x0 is negative when iw0 is, but x0 + j never is: j >= kwLo * C.
+  return {pixel(k, cv.in, r, ih, win.iw0),
+          mulSigned(k, mulSigned(k, kernelRow, cv.kernel), cv.in.c),
+          mulSigned(k, win.kwLo, cv.in.c), mulSigned(k, win.kwHi, cv.in.c)};
+}
+
+/// for each sample r, output pixel (oh, ow) and filter f:
+/// body(r, window, index of out[r, oh, ow, f], f)
+void forEachOutput(KernelEmitter &k, const Conv &cv,
+                   const std::function<void(Value *, const Window &, Value *,
+                                            Value *)> &body) {
+  k.loop(
+      k.i64(0), k.n,
+      [&](Value *r) {
+        k.loop(
+            cv.out.h,
+            [&](Value *oh) {
+              k.loop(
+                  cv.out.w,
+                  [&](Value *ow) {
+                    Window win = windowAt(k, cv, oh, ow);
+                    Value *out = pixel(k, cv.out, r, oh, ow);
+                    k.loop(
+                        cv.out.c,
+                        [&](Value *f) {
+                          body(r, win, addSigned(k, out, f), f);
+                        },
+                        "f");
+                  },
+                  "ow");
+            },
+            "oh");
+      },
+      "row");
+}
+
+/// The two gradients of a convolution scatter dy over the taps that
+/// produced it: for every valid tap (image index xi, kernel index wi) of
+/// every output element, accumulate(dy there, xi, wi).
+void scatterConvGradient(
+    KernelEmitter &k, const Conv &cv, const Node *dy,
+    const std::function<void(Value *, Value *, Value *)> &accumulate) {
+  forEachOutput(k, cv, [&](Value *r, const Window &win, Value *yi, Value *f) {
+    Value *g = k.load(dy, yi);
+    k.loop(
+        win.khLo, win.khHi,
+        [&](Value *kh) {
+          TapRun run = tapRun(k, cv, win, r, f, kh);
+          k.loop(
+              run.lo, run.hi,
+              [&](Value *j) {
+                accumulate(g, addSigned(k, run.x0, j), addSigned(k, run.w0, j));
+              },
+              "j");
+        },
+        "kh");
+  });
+}
+
+//===--- Forward convolution and its input gradient -----------------------===//
+
+/// A convolution-shaped loop nest over every element of `out`:
+///   out[r, y, x, o] = sum over a, b < k and i < in.c of
+///                     in[r, y*s + a - padY, x*s + b - padX, i] * K(a, b, i, o)
+/// the taps that fall outside `in` left out, with K(a, b, i, o) the float
+/// kernel[row(a, b, i) + o - channel0]. The forward convolution reads its
+/// kernel from a transposed copy ([kh, kw, C, F]: filters contiguous); the
+/// input gradient of a stride-1 convolution is the same nest over dy with
+/// the kernel flipped, read from w itself ([F, kh, kw, C]: channels
+/// contiguous).
+struct ConvNest {
+  const Node *in, *out;
+  Image inImg, outImg;
+  int64_t k, stride, padY, padX;
+  Value *kernel;
+  std::function<Value *(Value *a, int64_t b, Value *i)> row;
+  int64_t channel0;
+  bool paddedRows; ///< every row holds whole vectors (no masked loads)
+};
+
+/// The register tile of `pixels` adjacent output pixels from column x0 of
+/// output row y (sample r) and `vecs` vectors of output channels from
+/// `oBase`: the reduction over the taps inside the image, then the stores.
+/// `x0c` is x0 when it is a constant: taps that fall in the padding are then
+/// known per pixel and left out of the code; otherwise every tap of every
+/// pixel is inside the image (an interior tile).
+void convTile(KernelEmitter &k, Vec &vec, const ConvNest &c, Value *r, Value *y,
+              Value *x0, std::optional<int64_t> x0c, int64_t pixels,
+              int64_t oBase, int64_t vecs, int64_t oEnd) {
+  const int64_t L = vec.lanes, cin = c.inImg.c, s = c.stride;
+  auto inside = [&](int64_t p, int64_t b) {
+    if (!x0c)
+      return true;
+    int64_t col = (*x0c + p) * s + b - c.padX;
+    return col >= 0 && col < c.inImg.w;
+  };
+  auto used = [&](int64_t v) {
+    return std::min<int64_t>(L, oEnd - (oBase + v * L));
+  };
+  // Rows a of the kernel inside the image: 0 <= top + a < in.h.
+  Value *top = subIdx(k, mulSigned(k, y, s), k.i64(c.padY));
+  Value *aLo = smaxIdx(k, k.i64(0), subIdx(k, k.i64(0), top));
+  Value *aHi = sminIdx(k, k.i64(c.k), subIdx(k, k.i64(c.inImg.h), top));
+  Value *firstCol = subIdx(k, mulSigned(k, x0, s), k.i64(c.padX));
+  Value *inBase = k.buffer(c.in);
+  Accs acc(pixels * vecs, vec.zero());
+  acc = k.reduce(
+      aLo, aHi, acc,
+      [&](Value *a, const Accs &acc0) {
+        // Index of in[r, top + a, 0, 0] (in pixels).
+        Value *inRow = mulSigned(
+            k, addSigned(k, mulSigned(k, r, c.inImg.h), addSigned(k, top, a)),
+            c.inImg.w);
+        return k.reduce(
+            k.i64(0), k.i64(cin), acc0,
+            [&](Value *i, const Accs &acc1) {
+              Accs next = acc1;
+              for (int64_t b = 0; b < c.k; ++b) {
+                bool any = false;
+                for (int64_t p = 0; p < pixels; ++p)
+                  any |= inside(p, b);
+                if (!any)
+                  continue;
+                Value *kRow =
+                    addSigned(k, c.row(a, b, i), k.i64(oBase - c.channel0));
+                std::vector<Value *> kv;
+                for (int64_t v = 0; v < vecs; ++v)
+                  kv.push_back(vec.load(c.kernel,
+                                        addSigned(k, kRow, k.i64(v * L)),
+                                        c.paddedRows ? L : used(v)));
+                for (int64_t p = 0; p < pixels; ++p) {
+                  if (!inside(p, b))
+                    continue;
+                  Value *col = addSigned(k, firstCol, k.i64(p * s + b));
+                  Value *xi = addSigned(
+                      k, mulSigned(k, addSigned(k, inRow, col), cin), i);
+                  Value *xs = vec.splat(k.b.CreateAlignedLoad(
+                      k.b.getFloatTy(), vec.at(inBase, xi), Align(4)));
+                  for (int64_t v = 0; v < vecs; ++v)
+                    next[p * vecs + v] = vec.fma(xs, kv[v], next[p * vecs + v]);
+                }
+              }
+              return next;
+            },
+            "i");
+      },
+      "a");
+  // Stores; a fused epilogue (bias, activation) runs lane by lane on the
+  // registers, told the channel so that bias_add finds its bias (any index
+  // congruent to the channel modulo the channels would do).
+  Value *outPixel =
+      mulSigned(k, addSigned(k, mulSigned(k, r, c.outImg.h), y), c.outImg.w);
+  for (int64_t p = 0; p < pixels; ++p) {
+    Value *pixel = addSigned(k, addSigned(k, outPixel, x0), k.i64(p));
+    for (int64_t v = 0; v < vecs; ++v) {
+      int64_t channel = oBase + v * L;
+      Value *index =
+          addSigned(k, mulSigned(k, pixel, c.outImg.c), k.i64(channel));
+      Value *value = acc[p * vecs + v];
+      if (k.hasEpilogue(*c.out)) {
+        for (int64_t j = 0; j < used(v); ++j)
+          k.storeResult(*c.out, addSigned(k, index, k.i64(j)),
+                        vec.lane(value, j), k.i64(channel + j));
+      } else {
+        vec.store(k.buffer(c.out), index, value, used(v));
+      }
+    }
+  }
+}
+
+/// Emits `c` for the output channels [o0, oEnd): for each sample and output
+/// row, the channels in groups of vectors and the row in tiles of pixels
+/// (a tile and a group fill the accumulator budget). Tiles whose taps all
+/// fall inside the image run in a loop; the others, at the image's edges,
+/// are emitted one by one with their out-of-image taps left out.
+void emitConvNest(KernelEmitter &k, Vec &vec, const ConvNest &c, int64_t o0,
+                  int64_t oEnd) {
+  const int64_t L = vec.lanes, budget = accumulatorBudget(k);
+  const int64_t groupVecs = std::min<int64_t>(vec.vectors(oEnd - o0), 4);
+  // As many pixels as the budget allows, then evened out over the row's
+  // tiles (14 columns in tiles of 5, 5, 4 rather than 6, 6, 2).
+  const int64_t ow = c.outImg.w;
+  int64_t pixels = std::min(std::max<int64_t>(budget / groupVecs, 1), ow);
+  pixels = (ow + (ow + pixels - 1) / pixels - 1) / ((ow + pixels - 1) / pixels);
+  const int64_t tiles = (ow + pixels - 1) / pixels;
+  auto interior = [&](int64_t t) {
+    int64_t x0 = t * pixels;
+    return x0 + pixels <= ow && x0 * c.stride - c.padX >= 0 &&
+           (x0 + pixels - 1) * c.stride + c.k - 1 - c.padX < c.inImg.w;
+  };
+  int64_t first = 0;
+  while (first < tiles && !interior(first))
+    ++first;
+  int64_t last = first;
+  while (last < tiles && interior(last))
+    ++last;
+  k.loop(
+      k.i64(0), k.n,
+      [&](Value *r) {
+        k.loop(
+            c.outImg.h,
+            [&](Value *y) {
+              for (int64_t oBase = o0; oBase < oEnd; oBase += groupVecs * L) {
+                int64_t vecs =
+                    std::min<int64_t>(groupVecs, vec.vectors(oEnd - oBase));
+                auto edgeTile = [&](int64_t t) {
+                  int64_t x0 = t * pixels;
+                  convTile(k, vec, c, r, y, k.i64(x0), x0,
+                           std::min(pixels, ow - x0), oBase, vecs, oEnd);
+                };
+                for (int64_t t = 0; t < first; ++t)
+                  edgeTile(t);
+                if (last - first > 1)
+                  k.loop(
+                      k.i64(first), k.i64(last),
+                      [&](Value *t) {
+                        convTile(k, vec, c, r, y, mulSigned(k, t, pixels),
+                                 std::nullopt, pixels, oBase, vecs, oEnd);
+                      },
+                      "xt");
+                else if (last - first == 1)
+                  edgeTile(first);
+                for (int64_t t = last; t < tiles; ++t)
+                  edgeTile(t);
+              }
+            },
+            "y");
+      },
+      "row");
+}
+
+/// Floats of the largest transposed kernel copy kept on the stack; a
+/// convolution with more weights transposes them in chunks of filters.
+constexpr int64_t kMaxKernelTile = 64 * 1024;
+
+// y[r,oh,ow,f] = sum_{kh,kw,c} x[r, oh*s+kh-pt, ow*s+kw-pl, c] w[f,kh,kw,c],
+// one output element at a time: the fallback for a kernel too large for
+// one chunk of vectors of filters.
+void lowerConv2DOneByOne(KernelEmitter &k, const Node &n) {
+  const Node *x = n.operands[0], *w = n.operands[1];
+  Conv cv = convOf(n, x, &n, w->type.dims[1]);
+  forEachOutput(k, cv, [&](Value *r, const Window &win, Value *yi, Value *f) {
+    Value *sum = k.reduce(
+        win.khLo, win.khHi, {k.f32(0)},
+        [&](Value *kh, const std::vector<Value *> &acc) {
+          TapRun run = tapRun(k, cv, win, r, f, kh);
+          return k.reduce(
+              run.lo, run.hi, acc,
+              [&](Value *j, const std::vector<Value *> &a) {
+                Value *prod =
+                    k.b.CreateFMul(k.load(x, addSigned(k, run.x0, j)),
+                                   k.load(w, addSigned(k, run.w0, j)));
+                return std::vector<Value *>{k.b.CreateFAdd(a[0], prod)};
+              },
+              "j");
+        },
+        "kh")[0];
+    k.storeResult(n, yi, sum, f);
+  });
+}
+
+} // namespace
+
+// y[r,oh,ow,f] = sum_{kh,kw,c} x[r, oh*s+kh-pt, ow*s+kw-pl, c] w[f,kh,kw,c]
+// (then the fused epilogue: bias, activation). The weights are first
+// transposed to [kh, kw, C, F] on the stack, filters padded to whole vectors
+// with zeros, so that each tap's filters load as vectors; each input value,
+// broadcast, then feeds every filter of the tile.
+void lowerConv2D(KernelEmitter &k, const Node &n) {
+  const Node *x = n.operands[0], *w = n.operands[1];
+  Conv cv = convOf(n, x, &n, w->type.dims[1]);
+  Vec vec = imageVectors(k);
+  const int64_t L = vec.lanes, filters = cv.out.c;
+  const int64_t taps = cv.kernel * cv.kernel * cv.in.c;
+  if (taps * L > kMaxKernelTile) {
+    lowerConv2DOneByOne(k, n);
+    return;
+  }
+  int64_t chunk =
+      std::min(vec.vectors(filters) * L, kMaxKernelTile / taps / L * L);
+  Value *tile = k.tile(taps * chunk);
+  for (int64_t f0 = 0; f0 < filters; f0 += chunk) {
+    const int64_t count = std::min(chunk, filters - f0);
+    const int64_t padded = vec.vectors(count) * L;
+    // tile[t, f] = w[f0 + f, t] for the taps t = (kh, kw, c).
+    k.loop(
+        count,
+        [&](Value *f) {
+          Value *from = mulSigned(k, addSigned(k, f, k.i64(f0)), taps);
+          k.loop(
+              taps,
+              [&](Value *t) {
+                k.storeTile(tile, addSigned(k, mulSigned(k, t, padded), f),
+                            k.load(w, addSigned(k, from, t)));
+              },
+              "t");
+        },
+        "f");
+    if (padded > count)
+      k.loop(
+          taps,
+          [&](Value *t) {
+            for (int64_t f = count; f < padded; ++f)
+              k.storeTile(tile, addSigned(k, mulSigned(k, t, padded), k.i64(f)),
+                          k.f32(0));
+          },
+          "t");
+    ConvNest c{
+        x,
+        &n,
+        cv.in,
+        cv.out,
+        cv.kernel,
+        cv.stride,
+        cv.padTop,
+        cv.padLeft,
+        tile,
+        [&, padded](Value *a, int64_t b, Value *i) {
+          Value *tap = addSigned(
+              k,
+              mulSigned(k, addSigned(k, mulSigned(k, a, cv.kernel), k.i64(b)),
+                        cv.in.c),
+              i);
+          return mulSigned(k, tap, padded);
+        },
+        f0,
+        true};
+    emitConvNest(k, vec, c, f0, f0 + count);
+  }
+}
+
+// dx[r,ih,iw,c] = sum over (oh,ow,f,kh,kw) with ih = oh*s+kh-pt and
+//                 iw = ow*s+kw-pl of dy[r,oh,ow,f] w[f,kh,kw,c]
+// With stride 1 this is a convolution of dy, padded by k-1-pt rows above
+// (k-1-pl columns left), with the kernel flipped and its channels and
+// filters swapped: dx[r,ih,iw,c] = sum over a, b, f of
+// dy[r, ih+a-(k-1-pt), iw+b-(k-1-pl), f] w[f, k-1-a, k-1-b, c], each tap
+// a run of channels in w. Other strides scatter dy over the taps.
+void lowerConv2DGradInput(KernelEmitter &k, const Node &n) {
+  const Node *dy = n.operands[0], *w = n.operands[1];
+  Conv cv = convOf(n, &n, dy, w->type.dims[1]);
+  if (cv.stride != 1) {
+    zero(k, n);
+    scatterConvGradient(k, cv, dy, [&](Value *g, Value *xi, Value *wi) {
+      accumulateInto(k, &n, xi, k.b.CreateFMul(g, k.load(w, wi)));
+    });
+    return;
+  }
+  Vec vec = imageVectors(k);
+  const int64_t kk = cv.kernel, channels = cv.in.c;
+  ConvNest c{dy,
+             &n,
+             cv.out,
+             cv.in,
+             kk,
+             1,
+             kk - 1 - cv.padTop,
+             kk - 1 - cv.padLeft,
+             k.buffer(w),
+             [&](Value *a, int64_t b, Value *f) {
+               // w[f, k-1-a, k-1-b, 0]
+               Value *kh = subIdx(k, k.i64(kk - 1), a);
+               Value *tap = addSigned(
+                   k, mulSigned(k, addSigned(k, mulSigned(k, f, kk), kh), kk),
+                   k.i64(kk - 1 - b));
+               return mulSigned(k, tap, channels);
+             },
+             0,
+             false};
+  emitConvNest(k, vec, c, 0, channels);
+}
+
+} // namespace sora::ir::image
