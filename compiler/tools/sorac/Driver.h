@@ -1,8 +1,12 @@
 //===- Driver.h - What the driver's commands share -------------*- C++ -*-===//
 #pragma once
 
+#include "sora/dsl/AST.h"
+#include "sora/dsl/Diagnostics.h"
 #include "sora/dsl/Program.h"
+#include "sora/dsl/Source.h"
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -10,6 +14,8 @@ namespace sorac {
 
 /// Exit statuses (architecture.md).
 enum Exit { kOk = 0, kInputError = 1, kUsageError = 2, kInternalError = 3 };
+/// Not an exit status: what a step returns when all is well so far.
+constexpr int kGoOn = -1;
 
 /// Reads a whole source file (a regular file of at most 64 MiB; "-" is
 /// standard input); prints why not on failure.
@@ -26,18 +32,55 @@ bool sameFile(const std::string &a, const std::string &b);
 bool outputsSpareInputs(const std::vector<std::string> &outputs,
                         const std::vector<std::string> &inputs);
 
+/// Writes `data` to `path` through a temporary file in the same directory,
+/// so that a failure leaves no half-written file; says why not on failure.
+bool writeAtomically(const std::string &path, const std::string &data);
+
 /// A command-line mistake, in one line as clang reports it:
 /// `sorac: error: MESSAGE; see 'COMMAND --help'`. Returns kUsageError.
 int usageError(const std::string &message, const std::string &command);
 /// `dir` made absolute (as the runtime's data lookup needs it).
 std::string absoluteDirectory(const std::string &dir);
-/// The model named `name` (or the only one); prints why not and sets
-/// `status` on failure.
-const sora::dsl::Model *selectModel(const sora::dsl::Program &program,
-                                    const std::string &name,
-                                    const std::string &input, int &status);
 
-/// `sorac run ...` and `sorac eval ...` (Run.cpp).
+/// The front end that `sorac FILE` and `sorac run`/`eval` share, in steps
+/// that each report what goes wrong (diagnostics on stderr) and return
+/// kGoOn or the exit status. `sorac FILE` takes them one by one, as it may
+/// stop between them (a .ir file, --emit=ast); run and eval take load().
+/// Not copyable: the diagnostics refer to the source.
+class FrontEnd {
+public:
+  FrontEnd() = default;
+  FrontEnd(const FrontEnd &) = delete;
+  FrontEnd &operator=(const FrontEnd &) = delete;
+
+  /// Reads `input`: a file, or "-" (standard input, named <stdin>).
+  int read(const std::string &input, bool werror);
+  int parse();
+  /// Checks the program and chooses the model `name` (or the only one).
+  int check(const std::string &name);
+  /// Refuses a model this version cannot compile (several inputs), and
+  /// for `training` (the command, "run" or "eval") one with no train block.
+  int supported(const char *training = nullptr);
+  /// All the steps, then prints the warnings (before the work starts).
+  int load(const std::string &input, const std::string &name,
+           const char *training);
+
+  const sora::SourceFile &file() const { return *file_; }
+  sora::DiagnosticEngine &diags() { return *diags_; }
+  const sora::ast::File &ast() const { return *ast_; }
+  const sora::dsl::Model &model() const { return *model_; }
+  /// The source's directory, absolute: where relative data paths start.
+  std::string directory() const;
+
+private:
+  std::optional<sora::SourceFile> file_;
+  std::optional<sora::DiagnosticEngine> diags_;
+  std::optional<sora::ast::File> ast_;
+  std::optional<sora::dsl::Program> program_;
+  const sora::dsl::Model *model_ = nullptr;
+};
+
+/// `sorac run ...` and `sorac eval ...` (Run.cpp); argv[1] is the command.
 int runCommand(int argc, char **argv);
 
 } // namespace sorac

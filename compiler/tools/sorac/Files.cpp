@@ -16,6 +16,7 @@
 #include <iterator>
 #include <sstream>
 #include <sys/stat.h>
+#include <unistd.h>
 
 namespace sorac {
 
@@ -117,6 +118,44 @@ bool outputsSpareInputs(const std::vector<std::string> &outputs,
     }
   }
   return true;
+}
+
+bool writeAtomically(const std::string &path, const std::string &data) {
+  auto fail = [&](int error) {
+    std::cerr << "sorac: error: cannot write '" << path
+              << "': " << std::strerror(error) << "\n";
+    return false;
+  };
+  // Before the temporary, which would otherwise land inside a directory.
+  struct stat st;
+  if (stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode))
+    return fail(EISDIR);
+  std::string tmp = path + ".tmp" + std::to_string(getpid());
+  std::FILE *out = std::fopen(tmp.c_str(), "wb");
+  if (!out)
+    return fail(errno);
+  bool ok = std::fwrite(data.data(), 1, data.size(), out) == data.size();
+  int error = errno;
+  if (std::fclose(out) != 0 && ok) {
+    ok = false;
+    error = errno;
+  }
+  if (ok && std::rename(tmp.c_str(), path.c_str()) != 0) {
+    ok = false;
+    error = errno;
+  }
+  if (!ok) {
+    std::remove(tmp.c_str());
+    return fail(error);
+  }
+  return true;
+}
+
+std::string absoluteDirectory(const std::string &dir) {
+  char buf[PATH_MAX];
+  if (realpath(dir.c_str(), buf))
+    return buf;
+  return dir;
 }
 
 int usageError(const std::string &message, const std::string &command) {

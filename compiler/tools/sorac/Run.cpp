@@ -1,5 +1,4 @@
-//===- Run.cpp - sorac run and sorac eval: compile in-process and train
-//----===//
+//===- Run.cpp - sorac run and sorac eval: compile in-process and train ---===//
 //
 //   sorac run FILE.sora [--data DIR] [--epochs N] [--limit N] [--seed N]
 //             [--threads N] [--model NAME] [--init W.safetensors]
@@ -16,24 +15,22 @@
 //
 // Progress is the runtime's: one Keras-style line per epoch, and on a
 // terminal a live bar first. The training curves (--log, --plot) come from
-// the epoch callback.
+// the epoch callback (the plot is drawn by Plot.cpp).
 //
 //===----------------------------------------------------------------------===//
 #include "Driver.h"
+#include "Options.h"
+#include "Plot.h"
 
 #include "CodeGen/ModelCodeGen.h"
 #include "CodeGen/Target.h"
-#include "sora/dsl/Parser.h"
-#include "sora/dsl/Sema.h"
 #include "sora/runtime.h"
 
-#include <llvm/Config/llvm-config.h>
 #include <llvm/ExecutionEngine/Orc/ExecutionUtils.h>
 #include <llvm/ExecutionEngine/Orc/LLJIT.h>
 #include <llvm/Support/FileSystem.h>
 #include <llvm/Support/Path.h>
 #include <llvm/Support/TargetSelect.h>
-#include <llvm/TargetParser/Host.h>
 
 #include <algorithm>
 #include <cctype>
@@ -54,48 +51,23 @@ namespace sorac {
 
 namespace {
 
-// Laid out as `sorac --help` is: options at column 2, their text at 21.
-const char *kRunUsage =
-    "usage: sorac run FILE.sora [options]   (FILE.sora '-': standard input)\n"
-    "       (sorac eval --help: evaluate a checkpoint)\n"
-    "  --data DIR         look for the train block's data here first\n"
-    "  --epochs N         train to N epochs (N >= 1) instead of the train\n"
-    "                     block's\n"
-    "  --limit N          use only the first N (>= 1) training samples\n"
-    "  --seed N           seed weights and shuffling with N\n"
-    "  --threads N        threads for the big loops (default 1); results\n"
-    "                     are the same for every count\n"
-    "  --model NAME       the model to train when the file has several\n"
-    "  --init W           start from the checkpoint W (safetensors)\n"
-    "  --save W           write the trained model to W (safetensors; W may\n"
-    "                     be the --init file: the save is atomic)\n"
-    "  --log FILE         write the training curves to FILE as CSV:\n"
-    "                     epoch,loss,accuracy,mae,rmse,val_loss,\n"
-    "                     val_accuracy,val_mae,val_rmse,seconds, one row\n"
-    "                     per epoch, flushed as each ends\n"
-    "  --plot FILE.svg    draw the training curves (loss, and accuracy\n"
-    "                     where it applies) as an SVG picture\n"
-    "  -q, --quiet        no progress and no metrics: only errors and what\n"
-    "                     --report and --profile ask for\n"
-    "  --report json      end with one line of JSON: the final metrics\n"
-    "  --profile          time each layer's forward, backward and update\n"
-    "  --version          the version of sorac and of its LLVM\n"
-    "  -h, --help         this text\n"
-    "On a terminal, each epoch shows a live progress bar that its summary\n"
-    "line then replaces; otherwise (a pipe, a file) the summary lines only.\n";
+const Command kRun{
+    "sorac run",
+    RunVis | EvalVis,
+    RunVis,
+    "sorac run: compile FILE.sora in-process and train it",
+    "sorac run FILE.sora [options]   (FILE.sora '-': standard input)\n"
+    "       (sorac eval --help: evaluate a checkpoint)",
+    "\nOn a terminal, each epoch shows a live progress bar that its summary\n"
+    "line then replaces; otherwise (a pipe, a file) the summary lines only.\n"};
 
-const char *kEvalUsage =
-    "usage: sorac eval FILE.sora --weights W.safetensors [options]\n"
-    "Evaluates the checkpoint W on the train block's test data.\n"
-    "  --weights W        the checkpoint to evaluate (safetensors)\n"
-    "  --data DIR         look for the train block's data here first\n"
-    "  --threads N        threads for the big loops (default 1); results\n"
-    "                     are the same for every count\n"
-    "  --model NAME       the model to evaluate when the file has several\n"
-    "  -q, --quiet        no metrics: only errors and what --report asks for\n"
-    "  --report json      end with one line of JSON: the test metrics\n"
-    "  --version          the version of sorac and of its LLVM\n"
-    "  -h, --help         this text\n";
+const Command kEval{
+    "sorac eval",
+    RunVis | EvalVis,
+    EvalVis,
+    "sorac eval: evaluate the checkpoint W on the train block's test data",
+    "sorac eval FILE.sora --weights W.safetensors [options]",
+    nullptr};
 
 struct RunOptions {
   bool eval = false;
@@ -137,96 +109,108 @@ bool parseCount(const std::string &text, int64_t &out) {
   return true;
 }
 
+/// Takes one argument into `o` (parseCommandLine's `each`).
+int takeRunArg(RunOptions &o, const llvm::opt::Arg &arg) {
+  const Command &command = o.eval ? kEval : kRun;
+  auto usage = [&](const std::string &message) {
+    return usageError(message, command.name);
+  };
+  const llvm::opt::Option &option = arg.getOption();
+  std::string flag = option.getPrefixedName().str();
+  std::string value = arg.getNumValues() ? arg.getValue() : "";
+  // Each command takes only what its usage lists.
+  if (option.getID() != OPT_INPUT && !option.hasVisibilityFlag(command.lists))
+    return usage(o.eval ? "'" + flag + "' is for sorac run: eval trains nothing"
+                        : "'" + flag +
+                              "' is for sorac eval; sorac run starts from a "
+                              "checkpoint with --init");
+  switch (option.getID()) {
+  case OPT_INPUT:
+    if (!o.input.empty())
+      return usage("more than one input file");
+    o.input = value;
+    break;
+  case OPT_profile:
+    o.profile = true;
+    break;
+  case OPT_quiet:
+    o.quiet = true;
+    break;
+  case OPT_data:
+    o.data = value;
+    break;
+  case OPT_model:
+    o.model = value;
+    break;
+  case OPT_init:
+    o.init = value;
+    break;
+  case OPT_save:
+    o.save = value;
+    break;
+  case OPT_weights:
+    o.weights = value;
+    break;
+  case OPT_log:
+  case OPT_plot:
+    if (value.empty())
+      return usage(flag + " needs a file name");
+    (option.getID() == OPT_log ? o.log : o.plot) = value;
+    break;
+  case OPT_report:
+    if (value != "json")
+      return usage("--report takes 'json'");
+    o.report = value;
+    break;
+  case OPT_epochs:
+  case OPT_limit:
+  case OPT_seed:
+  case OPT_threads: {
+    int64_t n;
+    if (!parseCount(value, n))
+      return usage(flag + " needs a whole number, got '" + value + "'");
+    // 0 would mean "the train block's" / "all": say so rather than do it.
+    if (n == 0 && option.getID() != OPT_seed)
+      return usage(flag + " needs at least 1");
+    (option.getID() == OPT_epochs  ? o.epochs
+     : option.getID() == OPT_limit ? o.limit
+     : option.getID() == OPT_seed  ? o.seed
+                                   : o.threads) = n;
+    break;
+  }
+  default:
+    throw std::logic_error(std::string(command.name) +
+                           " takes an option it does not handle: " + flag);
+  }
+  return kGoOn;
+}
+
 int parseRunArgs(int argc, char **argv, RunOptions &o) {
   o.eval = std::string(argv[1]) == "eval";
+  const Command &command = o.eval ? kEval : kRun;
   auto usage = [&](const std::string &message) {
-    return usageError(message, o.eval ? "sorac eval" : "sorac run");
+    return usageError(message, command.name);
   };
-  for (int i = 2; i < argc; ++i) {
-    std::string arg = argv[i];
-    if (arg == "-h" || arg == "--help") {
-      std::cout << (o.eval ? kEvalUsage : kRunUsage);
-      return kOk;
-    }
-    if (arg == "--version") { // as `sorac --version`
-      std::cout << "sorac version " << SORAC_VERSION << " (LLVM "
-                << LLVM_VERSION_STRING
-                << ")\nTarget: " << llvm::sys::getDefaultTargetTriple() << "\n";
-      return kOk;
-    }
-    if (arg == "--profile") {
-      if (o.eval)
-        return usage("'--profile' is for sorac run: eval trains nothing");
-      o.profile = true;
-      continue;
-    }
-    if (arg == "-q" || arg == "--quiet") {
-      o.quiet = true;
-      continue;
-    }
-    std::string value;
-    size_t eq = arg.find('=');
-    std::string flag = arg.substr(0, eq);
-    bool takesValue =
-        flag == "--data" || flag == "--epochs" || flag == "--limit" ||
-        flag == "--seed" || flag == "--threads" || flag == "--model" ||
-        flag == "--init" || flag == "--save" || flag == "--weights" ||
-        flag == "--report" || flag == "--log" || flag == "--plot";
-    if (takesValue) {
-      if (eq != std::string::npos)
-        value = arg.substr(eq + 1);
-      else if (i + 1 < argc)
-        value = argv[++i];
-      else
-        return usage("option '" + flag + "' needs a value");
-      // Each command takes only what its usage lists.
-      bool runOnly = flag == "--epochs" || flag == "--limit" ||
-                     flag == "--seed" || flag == "--init" || flag == "--save" ||
-                     flag == "--log" || flag == "--plot";
-      if (o.eval && runOnly)
-        return usage("'" + flag + "' is for sorac run: eval trains nothing");
-      if (!o.eval && flag == "--weights")
-        return usage("'--weights' is for sorac eval; sorac run starts from a "
-                     "checkpoint with --init");
-    }
-    if (flag == "--data")
-      o.data = value;
-    else if (flag == "--model")
-      o.model = value;
-    else if (flag == "--init")
-      o.init = value;
-    else if (flag == "--save")
-      o.save = value;
-    else if (flag == "--weights")
-      o.weights = value;
-    else if (flag == "--log" || flag == "--plot") {
-      if (value.empty())
-        return usage(flag + " needs a file name");
-      (flag == "--log" ? o.log : o.plot) = value;
-    } else if (flag == "--report") {
-      if (value != "json")
-        return usage("--report takes 'json'");
-      o.report = value;
-    } else if (flag == "--epochs" || flag == "--limit" || flag == "--seed" ||
-               flag == "--threads") {
-      int64_t n;
-      if (!parseCount(value, n))
-        return usage(flag + " needs a whole number, got '" + value + "'");
-      // 0 would mean "the train block's" / "all": say so rather than do it.
-      if (n == 0 && flag != "--seed")
-        return usage(flag + " needs at least 1");
-      (flag == "--epochs"  ? o.epochs
-       : flag == "--limit" ? o.limit
-       : flag == "--seed"  ? o.seed
-                           : o.threads) = n;
-    } else if (arg.size() > 1 && arg[0] == '-') {
-      return usage("unknown argument '" + arg + "'");
-    } else if (o.input.empty()) {
-      o.input = arg;
-    } else {
-      return usage("more than one input file");
-    }
-  }
+  // run and eval compile for this machine: one line that says what to do
+  // instead, before anything else (no --help to point at).
+  for (int i = 2; i < argc; ++i)
+    for (llvm::StringRef flag : {"--target", "--mcpu"})
+      if (llvm::StringRef(argv[i]) == flag ||
+          llvm::StringRef(argv[i]).starts_with((flag + "=").str())) {
+        std::cerr << "sorac: error: " << flag.str() << " cannot be used with "
+                  << command.name
+                  << ", which runs the model on this machine; "
+                     "cross-compile with sorac FILE.sora "
+                  << flag.str() << "=...\n";
+        return kUsageError;
+      }
+  int status =
+      parseCommandLine(command, {argv + 2, argv + argc},
+                       [&](const llvm::opt::Arg &arg, llvm::StringRef) {
+                         return takeRunArg(o, arg);
+                       });
+  if (status != kGoOn)
+    return status;
   if (o.input.empty())
     return usage("no input file");
   if (o.eval && o.weights.empty())
@@ -265,7 +249,7 @@ int parseRunArgs(int argc, char **argv, RunOptions &o) {
   for (const std::string *out : {&o.save, &o.plot})
     if (!out->empty() && !canCreate(*out))
       return kInputError;
-  return -1;
+  return kGoOn;
 }
 
 /// Prints a number for JSON (NaN as null).
@@ -317,259 +301,6 @@ int collect(const sora_epoch_report *r, void *user) {
     }
   }
   return 0;
-}
-
-//===--- --plot: the training curves as SVG -------------------------------===//
-
-/// Text made safe for XML.
-std::string xmlEscape(const std::string &text) {
-  std::string out;
-  for (char c : text) {
-    switch (c) {
-    case '&':
-      out += "&amp;";
-      break;
-    case '<':
-      out += "&lt;";
-      break;
-    case '>':
-      out += "&gt;";
-      break;
-    case '"':
-      out += "&quot;";
-      break;
-    default:
-      out += c;
-    }
-  }
-  return out;
-}
-
-/// A coordinate, to a tenth of a pixel.
-std::string px(double v) {
-  char text[32];
-  std::snprintf(text, sizeof text, "%.1f", v);
-  return text;
-}
-
-/// The step of about `target` ticks over `range`: 1, 2 or 5 times a power
-/// of ten.
-double tickStep(double range, int target) {
-  double raw = range / target;
-  double magnitude = std::pow(10.0, std::floor(std::log10(raw)));
-  double f = raw / magnitude;
-  return (f < 1.5 ? 1 : f < 3 ? 2 : f < 7 ? 5 : 10) * magnitude;
-}
-
-/// A tick label with as many decimals as `step` needs.
-std::string tickLabel(double v, double step) {
-  int decimals = std::max(0, int(-std::floor(std::log10(step) + 1e-9)));
-  char text[32];
-  if (decimals > 6 || std::fabs(v) >= 1e7)
-    std::snprintf(text, sizeof text, "%.3g", v);
-  else
-    std::snprintf(text, sizeof text, "%.*f", decimals,
-                  std::fabs(v) < step * 1e-6 ? 0.0 : v);
-  return text;
-}
-
-struct Curve {
-  const char *id, *label, *color;
-  bool dashed;
-  std::vector<double> y; ///< per epoch; NaN or infinite: a gap
-};
-
-/// One panel of the plot: axes, grid, ticks, labels, legend and curves, the
-/// plot area being (x, y, w, h). `unit` clamps the axis to [0, 1].
-void drawPanel(std::ostringstream &svg, double x, double y, double w, double h,
-               const std::vector<int64_t> &epochs,
-               const std::vector<Curve> &curves, const char *axisLabel,
-               bool unit) {
-  // The value range: the finite points', widened to whole ticks.
-  double lo = INFINITY, hi = -INFINITY;
-  for (const Curve &c : curves)
-    for (double v : c.y)
-      if (std::isfinite(v)) {
-        lo = std::min(lo, v);
-        hi = std::max(hi, v);
-      }
-  if (!(lo <= hi)) {
-    lo = 0;
-    hi = 1;
-  }
-  if (hi - lo < 1e-9 * std::max(1.0, std::fabs(hi))) {
-    double pad = std::max(std::fabs(hi) * 0.1, 1e-3);
-    lo -= pad;
-    hi += pad;
-  }
-  double step = tickStep(hi - lo, 5);
-  lo = std::floor(lo / step + 1e-9) * step;
-  hi = std::ceil(hi / step - 1e-9) * step;
-  if (unit) {
-    lo = std::max(lo, 0.0);
-    hi = std::min(hi, 1.0);
-  }
-  // A margin of 4% on every side keeps the points off the frame.
-  double ylo = lo - 0.04 * (hi - lo), yhi = hi + 0.04 * (hi - lo);
-  double e0 = double(epochs.front()), e1 = double(epochs.back());
-  double xlo = e0 == e1 ? e0 - 1 : e0 - 0.04 * (e1 - e0);
-  double xhi = e0 == e1 ? e1 + 1 : e1 + 0.04 * (e1 - e0);
-  auto X = [&](double e) { return x + (e - xlo) / (xhi - xlo) * w; };
-  auto Y = [&](double v) { return y + h - (v - ylo) / (yhi - ylo) * h; };
-
-  svg << "<g class=\"panel\">\n";
-  svg << "<rect x=\"" << px(x) << "\" y=\"" << px(y) << "\" width=\"" << px(w)
-      << "\" height=\"" << px(h) << "\" fill=\"#fbfbfb\" stroke=\"none\"/>\n";
-  // Value ticks, with grid lines.
-  for (double v = lo; v <= hi + step * 1e-6; v += step) {
-    std::string ty = px(Y(v));
-    svg << "<line x1=\"" << px(x) << "\" y1=\"" << ty << "\" x2=\"" << px(x + w)
-        << "\" y2=\"" << ty << "\" stroke=\"#e3e3e3\" stroke-width=\"1\"/>\n"
-        << "<line x1=\"" << px(x - 5) << "\" y1=\"" << ty << "\" x2=\"" << px(x)
-        << "\" y2=\"" << ty << "\" stroke=\"#444\"/>\n"
-        << "<text x=\"" << px(x - 8) << "\" y=\"" << ty
-        << "\" dy=\"0.35em\" text-anchor=\"end\" font-size=\"11\" "
-           "fill=\"#333\">"
-        << tickLabel(v, step) << "</text>\n";
-  }
-  // Epoch ticks: whole epochs, about eight of them, within those drawn.
-  double estep = std::max(1.0, tickStep(xhi - xlo, 8));
-  for (double e = std::ceil(e0 / estep - 1e-9) * estep; e <= e1 + 1e-9;
-       e += estep) {
-    std::string tx = px(X(e));
-    svg << "<line x1=\"" << tx << "\" y1=\"" << px(y) << "\" x2=\"" << tx
-        << "\" y2=\"" << px(y + h)
-        << "\" stroke=\"#efefef\" stroke-width=\"1\"/>\n"
-        << "<line x1=\"" << tx << "\" y1=\"" << px(y + h) << "\" x2=\"" << tx
-        << "\" y2=\"" << px(y + h + 5) << "\" stroke=\"#444\"/>\n"
-        << "<text x=\"" << tx << "\" y=\"" << px(y + h + 18)
-        << "\" text-anchor=\"middle\" font-size=\"11\" fill=\"#333\">"
-        << (long long)std::llround(e) << "</text>\n";
-  }
-  // The axes, and their labels.
-  svg << "<path d=\"M" << px(x) << " " << px(y) << " V" << px(y + h) << " H"
-      << px(x + w) << "\" fill=\"none\" stroke=\"#444\" stroke-width=\"1\"/>\n";
-  svg << "<text x=\"" << px(x + w / 2) << "\" y=\"" << px(y + h + 38)
-      << "\" text-anchor=\"middle\" font-size=\"12\" fill=\"#222\">epoch"
-         "</text>\n";
-  svg << "<text transform=\"translate(" << px(x - 48) << " " << px(y + h / 2)
-      << ") rotate(-90)\" text-anchor=\"middle\" font-size=\"12\" "
-         "fill=\"#222\">"
-      << axisLabel << "</text>\n";
-  // The curves: a path each (broken at missing points), and dots while
-  // there are few enough epochs to tell them apart.
-  bool dots = epochs.size() <= 60;
-  for (const Curve &c : curves) {
-    std::string d;
-    bool pen = false;
-    for (size_t i = 0; i < epochs.size(); ++i) {
-      if (!std::isfinite(c.y[i])) {
-        pen = false;
-        continue;
-      }
-      d += (d.empty() ? "" : " ") + std::string(pen ? "L" : "M") +
-           px(X(double(epochs[i]))) + " " + px(Y(c.y[i]));
-      pen = true;
-    }
-    svg << "<path id=\"" << c.id << "\" d=\"" << d
-        << "\" fill=\"none\" stroke=\"" << c.color
-        << "\" stroke-width=\"2\" stroke-linejoin=\"round\""
-        << (c.dashed ? " stroke-dasharray=\"6 4\"" : "") << "/>\n";
-    if (dots) {
-      svg << "<g fill=\"" << c.color << "\">";
-      for (size_t i = 0; i < epochs.size(); ++i)
-        if (std::isfinite(c.y[i]))
-          svg << "<circle cx=\"" << px(X(double(epochs[i]))) << "\" cy=\""
-              << px(Y(c.y[i])) << "\" r=\"2.5\"/>";
-      svg << "</g>\n";
-    }
-  }
-  // The legend, above the plot area's right end.
-  double lx = x + w;
-  for (size_t i = curves.size(); i-- > 0;) {
-    const Curve &c = curves[i];
-    lx -= 7.0 * std::strlen(c.label) + 34;
-    svg << "<line x1=\"" << px(lx) << "\" y1=\"" << px(y - 12) << "\" x2=\""
-        << px(lx + 22) << "\" y2=\"" << px(y - 12) << "\" stroke=\"" << c.color
-        << "\" stroke-width=\"2\""
-        << (c.dashed ? " stroke-dasharray=\"6 4\"" : "") << "/>\n"
-        << "<text x=\"" << px(lx + 27) << "\" y=\"" << px(y - 12)
-        << "\" dy=\"0.35em\" font-size=\"12\" fill=\"#222\">" << c.label
-        << "</text>\n";
-  }
-  svg << "</g>\n";
-}
-
-/// The plot of --plot: loss per epoch, and accuracy in a second panel when
-/// the model reports it; the validation curves dashed, where there are any.
-std::string plotSvg(const std::string &model, const std::string &source,
-                    const Progress &p) {
-  const char *blue = "#1f77b4", *orange = "#e8710a";
-  std::vector<int64_t> epochs;
-  Curve loss{"loss", "training", blue, false, {}};
-  Curve valLoss{"val_loss", "validation", orange, true, {}};
-  Curve acc{"accuracy", "training", blue, false, {}};
-  Curve valAcc{"val_accuracy", "validation", orange, true, {}};
-  bool anyVal = false;
-  for (const sora_epoch_report &r : p.history) {
-    epochs.push_back(r.epoch);
-    loss.y.push_back(r.loss);
-    valLoss.y.push_back(r.val_loss);
-    acc.y.push_back(r.accuracy);
-    valAcc.y.push_back(r.val_accuracy);
-    anyVal = anyVal || std::isfinite(r.val_loss);
-  }
-  std::vector<Curve> losses{loss}, accuracies{acc};
-  if (anyVal) {
-    losses.push_back(valLoss);
-    accuracies.push_back(valAcc);
-  }
-  int panels = p.accuracy && !epochs.empty() ? 2 : 1;
-  const double left = 72, right = 24, top = 86, bottom = 56, pw = 440, ph = 300,
-               gap = 40;
-  double width = left + panels * pw + (panels - 1) * (gap + left) + right;
-  double height = top + ph + bottom;
-  std::string title = model + ": training curves";
-
-  std::ostringstream svg;
-  svg << "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
-      << "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" << px(width)
-      << "\" height=\"" << px(height) << "\" viewBox=\"0 0 " << px(width) << " "
-      << px(height)
-      << "\" font-family=\"DejaVu Sans, Helvetica, Arial, sans-serif\">\n"
-      << "<title>" << xmlEscape(title) << "</title>\n"
-      << "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n"
-      << "<text x=\"" << px(left)
-      << "\" y=\"30\" font-size=\"18\" "
-         "font-weight=\"bold\" fill=\"#111\">"
-      << xmlEscape(title) << "</text>\n";
-  // The source as given, its tail if long (the plot's width is fixed).
-  std::ostringstream sub;
-  sub << (source.size() > 56 ? "..." + source.substr(source.size() - 53)
-                             : source);
-  if (epochs.empty()) {
-    sub << " - no epochs trained";
-  } else {
-    sub << " - epoch" << (epochs.size() == 1 ? " " : "s ") << epochs.front();
-    if (epochs.size() > 1)
-      sub << " to " << epochs.back();
-    char seconds[32];
-    std::snprintf(seconds, sizeof seconds,
-                  p.seconds < 1000 ? " in %.3g s" : " in %.0f s", p.seconds);
-    sub << seconds;
-  }
-  svg << "<text x=\"" << px(left)
-      << "\" y=\"50\" font-size=\"12\" "
-         "fill=\"#666\">"
-      << xmlEscape(sub.str()) << "</text>\n";
-  if (!epochs.empty()) {
-    drawPanel(svg, left, top, pw, ph, epochs, losses, "loss", false);
-    if (panels == 2)
-      drawPanel(svg, left + pw + gap + left, top, pw, ph, epochs, accuracies,
-                "accuracy", true);
-  }
-  svg << "</svg>\n";
-  return svg.str();
 }
 
 /// A file of --log or --plot, opened before training so that a path that
@@ -678,7 +409,7 @@ static int runModel(RunOptions &o);
 int runCommand(int argc, char **argv) {
   RunOptions o;
   int status = parseRunArgs(argc, argv, o);
-  if (status >= 0)
+  if (status != kGoOn)
     return status;
   // mpirun -np N sorac run: data-parallel training (docs/distributed.md).
   // Only rank 0 prints, saves and writes the log, the plot and the report.
@@ -707,44 +438,19 @@ int runCommand(int argc, char **argv) {
 }
 
 static int runModel(RunOptions &o) {
-  int status = 0;
   // From here on Ctrl-C stops training after the step in progress (or right
   // after its first step when pressed while compiling or loading).
   std::signal(SIGINT, onInterrupt);
 
-  // The front end, as for `sorac FILE.sora`.
-  std::string text;
-  if (!readFile(o.input, text))
-    return kInputError;
-  sora::SourceFile file(sourceName(o.input), std::move(text));
-  sora::DiagnosticEngine diags(file, std::cerr);
-  std::optional<sora::ast::File> ast = sora::parseFile(file, diags);
-  if (!ast)
-    return kInputError;
-  std::optional<sora::dsl::Program> program = sora::checkProgram(*ast, diags);
-  if (!program)
-    return kInputError;
-  const sora::dsl::Model *model =
-      selectModel(*program, o.model, file.path(), status);
-  if (!model)
+  FrontEnd fe;
+  if (int status = fe.load(o.input, o.model, o.eval ? "eval" : "run");
+      status != kGoOn)
     return status;
-  if (!model->train) {
-    diags.report(sora::Diag::NotSupportedYet, model->range,
-                 "sorac " + std::string(o.eval ? "eval" : "run") +
-                     " needs a train block for model '" + model->name + "'");
-    return kInputError;
-  }
-  if (model->inputs.size() != 1) {
-    diags.report(sora::Diag::NotSupportedYet, model->range,
-                 "a model with several inputs cannot be compiled by this "
-                 "version of sorac yet");
-    return kInputError;
-  }
-  diags.flush();
+  const sora::dsl::Model *model = &fe.model();
 
   // Compile as for an object file, then JIT.
   sora::ir::CompiledModel cm =
-      sora::ir::buildModelGraphs(*model, absoluteDirectory(file.directory()));
+      sora::ir::buildModelGraphs(*model, fe.directory());
   cm.profile = o.profile;
   auto ctx = std::make_unique<llvm::LLVMContext>();
   std::unique_ptr<llvm::Module> mod = sora::ir::emitModule(cm, *ctx).module;
@@ -871,7 +577,8 @@ static int runModel(RunOptions &o) {
     if (!o.log.empty() && !log.finish(""))
       return kInputError;
     if (!o.plot.empty() &&
-        !plot.finish(plotSvg(model->name, o.input, progress)))
+        !plot.finish(plotSvg(model->name, o.input, progress.history,
+                             progress.seconds, progress.accuracy)))
       return kInputError;
   }
   std::fflush(stdout);

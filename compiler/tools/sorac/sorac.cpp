@@ -1,5 +1,4 @@
-//===- sorac.cpp - The sorac compiler driver
-//-------------------------------===//
+//===- sorac.cpp - The sorac compiler driver ------------------------------===//
 //
 //   sorac FILE.sora [-o OUT.o] [--emit=KIND] [--model NAME] [-O0..-O3]
 //         [--target=TRIPLE] [--mcpu=CPU]
@@ -9,9 +8,11 @@
 // error in the input (diagnosed), 2 a bad command line, 3 an internal error.
 // Output files are written to a temporary name and renamed into place, so a
 // failed run never leaves a half-written or stale-looking output behind.
+// The options are declared in Options.td.
 //
 //===----------------------------------------------------------------------===//
 #include "Driver.h"
+#include "Options.h"
 
 #include "CodeGen/ModelCodeGen.h"
 #include "CodeGen/Target.h"
@@ -20,101 +21,86 @@
 #include "IR/GraphViews.h"
 #include "Transforms/Passes.h"
 #include "sora/dsl/AST.h"
-#include "sora/dsl/Diagnostics.h"
-#include "sora/dsl/Parser.h"
-#include "sora/dsl/Sema.h"
 #include "sora/runtime.h"
 
-#include <llvm/Config/llvm-config.h>
+#include <llvm/ADT/StringRef.h>
 #include <llvm/IR/Verifier.h>
 #include <llvm/Support/raw_ostream.h>
-#include <llvm/TargetParser/Host.h>
 
 #include <cctype>
-#include <cerrno>
-#include <climits>
 #include <cstdio>
-#include <cstdlib>
-#include <cstring>
-#include <fstream>
 #include <iomanip>
 #include <iostream>
 #include <sstream>
 #include <stdexcept>
-#include <sys/stat.h>
-#include <unistd.h>
-
-namespace sorac {
-
-const sora::dsl::Model *selectModel(const sora::dsl::Program &program,
-                                    const std::string &name,
-                                    const std::string &input, int &status) {
-  status = kOk;
-  if (!name.empty()) {
-    for (const auto &m : program.models)
-      if (m.name == name)
-        return &m;
-    std::cerr << "sorac: error: no model named '" << name << "' in " << input
-              << "\n";
-    status = kUsageError;
-    return nullptr;
-  }
-  if (program.models.size() == 1)
-    return &program.models[0];
-  std::cerr << "sorac: error: " << input
-            << " defines several models; choose one with --model:";
-  for (const auto &m : program.models)
-    std::cerr << " " << m.name;
-  std::cerr << "\n";
-  status = kUsageError;
-  return nullptr;
-}
-
-} // namespace sorac
 
 using namespace sorac;
 
 namespace {
 
-const char *kUsage =
-    "usage: sorac FILE.sora [options]   (FILE.sora '-': standard input)\n"
+const Command kSorac{
+    "sorac",
+    DefaultVis,
+    DefaultVis,
+    "sorac, the sora compiler: a model to an object file and its C header",
+    "sorac FILE.sora [options]   (FILE.sora '-': standard input)\n"
     "       sorac run FILE.sora [run options]   (sorac run --help)\n"
     "       sorac eval FILE.sora --weights W.safetensors [--data DIR]\n"
-    "       sorac FILE.ir --passes=LIST [--emit=ir|dot|mermaid]\n"
-    "  -o PATH            output file (default: <model>.o); the header is\n"
-    "                     written beside an object, with the extension .h\n"
-    "  --emit=KIND        ast | ir | ir-eval | ir-train | dot | dot-train |\n"
-    "                     mermaid | mermaid-train | llvm | asm | obj | header\n"
-    "                     (default: obj)\n"
-    "  --passes=LIST      graph passes, comma-separated, or none (default:\n"
-    "                     simplify,fold,cse,dce,fuse,plan)\n"
-    "  --print-ir-after-all, --print-ir-after=PASS\n"
-    "                     print each graph after every pass / after PASS\n"
-    "  --verify-each      verify each graph after every pass\n"
-    "  --stats            print the training step's statistics (default\n"
-    "                     pipeline and --passes=none) on stderr\n"
-    "  --model NAME       the model to compile when the file has several\n"
-    "  -O0 .. -O3         LLVM optimisation level (default: -O2)\n"
-    "  --target=TRIPLE    target triple (default: the host)\n"
-    "  --mcpu=CPU         target CPU (default: the host's)\n"
-    "  -Werror            treat warnings as errors\n"
-    "  -MD [-MF FILE]     also write a make depfile (OUT.d, or FILE) for\n"
-    "                     build systems: the object and header depend on\n"
-    "                     the .sora file\n"
-    "  --version          the version of sorac and of its LLVM\n"
-    "  --inference --weights W.safetensors\n"
-    "                     an inference build: the forward pass only, with\n"
-    "                     the trained weights of W baked into read-only data\n"
-    "  --name NAME        prefix the object's symbols with NAME instead of\n"
-    "                     the model's name (two builds in one program)\n"
-    "  --profile          the train step times each layer's forward,\n"
-    "                     backward and update; fit prints the table\n"
-    "  -h, --help         this text\n";
+    "       sorac FILE.ir --passes=LIST [--emit=ir|dot|mermaid]",
+    nullptr};
+
+/// What --emit writes (Options.td lists the names for --help).
+enum class Emit {
+  Ast,
+  IR,
+  IREval,
+  IRTrain,
+  Dot,
+  DotTrain,
+  Mermaid,
+  MermaidTrain,
+  LLVM,
+  Asm,
+  Obj,
+  Header
+};
+/// The notation of a graph kind, and which of the model's graphs it shows.
+enum class Notation { None, Text, Dot, Mermaid };
+enum class Step { None, Predict, Evaluate, Train };
+
+struct EmitKind {
+  const char *name;
+  Emit emit;
+  Notation notation;
+  Step step;
+};
+
+constexpr EmitKind kEmitKinds[] = {
+    {"ast", Emit::Ast, Notation::None, Step::None},
+    {"ir", Emit::IR, Notation::Text, Step::Predict},
+    {"ir-eval", Emit::IREval, Notation::Text, Step::Evaluate},
+    {"ir-train", Emit::IRTrain, Notation::Text, Step::Train},
+    {"dot", Emit::Dot, Notation::Dot, Step::Predict},
+    {"dot-train", Emit::DotTrain, Notation::Dot, Step::Train},
+    {"mermaid", Emit::Mermaid, Notation::Mermaid, Step::Predict},
+    {"mermaid-train", Emit::MermaidTrain, Notation::Mermaid, Step::Train},
+    {"llvm", Emit::LLVM, Notation::None, Step::None},
+    {"asm", Emit::Asm, Notation::None, Step::None},
+    {"obj", Emit::Obj, Notation::None, Step::None},
+    {"header", Emit::Header, Notation::None, Step::None}};
+
+const EmitKind &kindOf(Emit emit) {
+  for (const EmitKind &k : kEmitKinds)
+    if (k.emit == emit)
+      return k;
+  throw std::logic_error("an --emit kind missing from kEmitKinds");
+}
 
 struct Options {
   std::string input;
   std::string output;
-  std::string emit = "obj";
+  std::string emitName = "obj"; ///< as given; checked once all are read
+  Emit emit = Emit::Obj;
   std::string model;
   std::string triple;
   std::string cpu;
@@ -138,79 +124,97 @@ int usageError(const std::string &message) {
   return sorac::usageError(message, "sorac");
 }
 
-/// Parses argv; returns -1 to go on, else the exit status.
-int parseArgs(int argc, char **argv, Options &o) {
-  // `-o X`, `-oX`-less forms: `--flag=X` or `--flag X`.
-  static const std::pair<const char *, std::string Options::*> valued[] = {
-      {"-o", &Options::output},
-      {"--emit", &Options::emit},
-      {"--model", &Options::model},
-      {"--target", &Options::triple},
-      {"--mcpu", &Options::cpu},
-      {"--passes", &Options::passes},
-      {"--print-ir-after", &Options::printAfter},
-      {"-MF", &Options::depfilePath},
-      {"--weights", &Options::weights},
-      {"--name", &Options::name}};
-  for (int i = 1; i < argc; ++i) {
-    std::string arg = argv[i];
-    if (arg == "-h" || arg == "--help") {
-      std::cout << kUsage;
-      return kOk;
-    }
-    bool matched = false;
-    for (auto &[flag, field] : valued) {
-      std::string f = flag;
-      if (arg.rfind(f + "=", 0) == 0) {
-        o.*field = arg.substr(f.size() + 1);
-      } else if (arg == f) {
-        if (i + 1 >= argc)
-          return usageError("option '" + f + "' needs a value");
-        o.*field = argv[++i];
-      } else {
-        continue;
-      }
-      matched = true;
-      break;
-    }
-    if (matched)
-      continue;
-    if (arg.size() == 3 && arg.rfind("-O", 0) == 0 && arg[2] >= '0' &&
-        arg[2] <= '3') {
-      o.optLevel = arg[2] - '0';
-    } else if (arg == "-Werror") {
-      o.werror = true;
-    } else if (arg == "-MD") {
-      o.depfile = true;
-    } else if (arg == "--inference") {
-      o.inference = true;
-    } else if (arg == "--version") {
-      std::cout << "sorac version " << SORAC_VERSION << " (LLVM "
-                << LLVM_VERSION_STRING
-                << ")\nTarget: " << llvm::sys::getDefaultTargetTriple() << "\n";
-      return kOk;
-    } else if (arg == "--print-ir-after-all") {
-      o.printAfterAll = true;
-    } else if (arg == "--verify-each") {
-      o.verifyEach = true;
-    } else if (arg == "--stats") {
-      o.stats = true;
-    } else if (arg == "--profile") {
-      o.profile = true;
-    } else if (arg.size() > 1 && arg[0] == '-') {
-      return usageError("unknown argument '" + arg + "'");
-    } else if (o.input.empty()) {
-      o.input = arg;
-    } else {
+/// Takes one argument into `o` (parseCommandLine's `each`).
+int takeArg(Options &o, const llvm::opt::Arg &arg, llvm::StringRef spelled) {
+  std::string value = arg.getNumValues() ? arg.getValue() : "";
+  switch (arg.getOption().getID()) {
+  case OPT_INPUT:
+    if (!o.input.empty())
       return usageError("more than one input file ('" + o.input + "' and '" +
-                        arg + "')");
-    }
+                        value + "')");
+    o.input = value;
+    break;
+  case OPT_O:
+    // -O0 .. -O3; the table's -O takes any suffix, so the rest is refused
+    // as an option that does not exist.
+    if (value.size() != 1 || value[0] < '0' || value[0] > '3')
+      return usageError("unknown argument '" + spelled.str() + "'");
+    o.optLevel = value[0] - '0';
+    break;
+  case OPT_o:
+    o.output = value;
+    break;
+  case OPT_emit:
+    o.emitName = value;
+    break;
+  case OPT_model:
+    o.model = value;
+    break;
+  case OPT_target:
+    o.triple = value;
+    break;
+  case OPT_mcpu:
+    o.cpu = value;
+    break;
+  case OPT_passes:
+    o.passes = value;
+    break;
+  case OPT_print_ir_after:
+    o.printAfter = value;
+    break;
+  case OPT_MF:
+    o.depfilePath = value;
+    break;
+  case OPT_weights:
+    o.weights = value;
+    break;
+  case OPT_name:
+    o.name = value;
+    break;
+  case OPT_Werror:
+    o.werror = true;
+    break;
+  case OPT_MD:
+    o.depfile = true;
+    break;
+  case OPT_inference:
+    o.inference = true;
+    break;
+  case OPT_print_ir_after_all:
+    o.printAfterAll = true;
+    break;
+  case OPT_verify_each:
+    o.verifyEach = true;
+    break;
+  case OPT_stats:
+    o.stats = true;
+    break;
+  case OPT_profile:
+    o.profile = true;
+    break;
+  default:
+    throw std::logic_error("sorac takes an option it does not handle: " +
+                           spelled.str());
   }
-  static const char *kinds[] = {"ast",  "ir",        "ir-eval", "ir-train",
-                                "dot",  "dot-train", "mermaid", "mermaid-train",
-                                "llvm", "asm",       "obj",     "header"};
-  if (std::find(std::begin(kinds), std::end(kinds), o.emit) == std::end(kinds))
-    return usageError("unknown --emit kind '" + o.emit + "'");
+  return kGoOn;
+}
+
+/// Parses argv; returns kGoOn, else the exit status.
+int parseArgs(int argc, char **argv, Options &o) {
+  int status =
+      parseCommandLine(kSorac, {argv + 1, argv + argc},
+                       [&](const llvm::opt::Arg &arg, llvm::StringRef spelled) {
+                         return takeArg(o, arg, spelled);
+                       });
+  if (status != kGoOn)
+    return status;
+  const EmitKind *kind = nullptr;
+  for (const EmitKind &k : kEmitKinds)
+    if (o.emitName == k.name)
+      kind = &k;
+  if (!kind)
+    return usageError("unknown --emit kind '" + o.emitName + "'");
+  o.emit = kind->emit;
   if (o.input.empty())
     return usageError("no input file");
   if (o.inference != !o.weights.empty())
@@ -238,52 +242,8 @@ int parseArgs(int argc, char **argv, Options &o) {
   o.pipeline.verifyEach = o.verifyEach;
   if (o.printAfterAll || !o.printAfter.empty())
     o.pipeline.printTo = &std::cerr;
-  return -1;
+  return kGoOn;
 }
-
-} // namespace
-
-/// Writes `data` to `path` through a temporary file in the same directory;
-/// says why not on failure.
-bool writeAtomically(const std::string &path, const std::string &data) {
-  auto fail = [&](int error) {
-    std::cerr << "sorac: error: cannot write '" << path
-              << "': " << std::strerror(error) << "\n";
-    return false;
-  };
-  // Before the temporary, which would otherwise land inside a directory.
-  struct stat st;
-  if (stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode))
-    return fail(EISDIR);
-  std::string tmp = path + ".tmp" + std::to_string(getpid());
-  std::FILE *out = std::fopen(tmp.c_str(), "wb");
-  if (!out)
-    return fail(errno);
-  bool ok = std::fwrite(data.data(), 1, data.size(), out) == data.size();
-  int error = errno;
-  if (std::fclose(out) != 0 && ok) {
-    ok = false;
-    error = errno;
-  }
-  if (ok && std::rename(tmp.c_str(), path.c_str()) != 0) {
-    ok = false;
-    error = errno;
-  }
-  if (!ok) {
-    std::remove(tmp.c_str());
-    return fail(error);
-  }
-  return true;
-}
-
-std::string sorac::absoluteDirectory(const std::string &dir) {
-  char buf[PATH_MAX];
-  if (realpath(dir.c_str(), buf))
-    return buf;
-  return dir;
-}
-
-namespace {
 
 int emitText(const Options &o, const std::string &text) {
   if (o.output.empty() || o.output == "-") {
@@ -296,9 +256,10 @@ int emitText(const Options &o, const std::string &text) {
 /// Emits `g` as text IR, Graphviz or Mermaid, as --emit asks.
 int emitGraph(const Options &o, const sora::ir::Graph &g) {
   std::ostringstream ss;
-  if (o.emit.rfind("dot", 0) == 0)
+  Notation notation = kindOf(o.emit).notation;
+  if (notation == Notation::Dot)
     sora::ir::printDot(ss, g);
-  else if (o.emit.rfind("mermaid", 0) == 0)
+  else if (notation == Notation::Mermaid)
     sora::ir::printMermaid(ss, g);
   else
     sora::ir::print(ss, g);
@@ -308,7 +269,7 @@ int emitGraph(const Options &o, const sora::ir::Graph &g) {
 /// `sorac FILE.ir`: a hand-written graph through the passes.
 int runOnGraph(const Options &o, const sora::SourceFile &file,
                sora::DiagnosticEngine &diags) {
-  if (o.emit != "ir" && o.emit != "dot" && o.emit != "mermaid")
+  if (kindOf(o.emit).step != Step::Predict)
     return usageError("a .ir file can be emitted as ir, dot or mermaid");
   std::unique_ptr<sora::ir::Graph> g = sora::ir::parseGraph(file, diags);
   if (!g)
@@ -446,59 +407,44 @@ ObjectPaths objectPaths(const Options &o, const std::string &model) {
 /// left out; so the check runs again once it is.
 int checkOutputs(const Options &o, const std::string &model) {
   std::vector<std::string> outputs{o.output};
-  if (o.emit == "obj" && (!o.output.empty() || !model.empty())) {
+  if (o.emit == Emit::Obj && (!o.output.empty() || !model.empty())) {
     ObjectPaths p = objectPaths(o, model);
     outputs = {p.object, p.header, p.depfile};
-  } else if (o.emit == "obj") {
+  } else if (o.emit == Emit::Obj) {
     outputs.push_back(o.depfilePath);
   }
-  return outputsSpareInputs(outputs, {o.input, o.weights}) ? -1 : kUsageError;
+  return outputsSpareInputs(outputs, {o.input, o.weights}) ? kGoOn
+                                                           : kUsageError;
 }
 
 int run(const Options &o) {
-  if (int status = checkOutputs(o, ""); status >= 0)
+  if (int status = checkOutputs(o, ""); status != kGoOn)
     return status;
-  std::string text;
-  if (!readFile(o.input, text))
-    return kInputError;
-  sora::SourceFile file(sourceName(o.input), std::move(text));
-  sora::DiagnosticEngine diags(file, std::cerr);
-  diags.setWarningsAreErrors(o.werror);
-  if (file.path().size() > 3 &&
-      file.path().compare(file.path().size() - 3, 3, ".ir") == 0)
-    return runOnGraph(o, file, diags);
-
-  std::optional<sora::ast::File> ast = sora::parseFile(file, diags);
-  if (!ast)
-    return kInputError;
-  if (o.emit == "ast") {
+  FrontEnd fe;
+  if (int status = fe.read(o.input, o.werror); status != kGoOn)
+    return status;
+  const sora::SourceFile &file = fe.file();
+  if (llvm::StringRef(file.path()).ends_with(".ir"))
+    return runOnGraph(o, file, fe.diags());
+  if (int status = fe.parse(); status != kGoOn)
+    return status;
+  if (o.emit == Emit::Ast) {
     std::ostringstream ss;
-    sora::ast::print(ss, *ast, file);
+    sora::ast::print(ss, fe.ast(), file);
     return emitText(o, ss.str());
   }
-
-  std::optional<sora::dsl::Program> program = sora::checkProgram(*ast, diags);
-  if (!program)
-    return kInputError;
-
-  int status;
-  const sora::dsl::Model *model =
-      selectModel(*program, o.model, file.path(), status);
-  if (!model)
+  if (int status = fe.check(o.model); status != kGoOn)
     return status;
-  if (int status = checkOutputs(o, model->name); status >= 0)
+  const sora::dsl::Model *model = &fe.model();
+  if (int status = checkOutputs(o, model->name); status != kGoOn)
     return status;
-  if (model->inputs.size() != 1) {
-    diags.report(sora::Diag::NotSupportedYet, model->range,
-                 "a model with several inputs cannot be compiled by this "
-                 "version of sorac yet");
-    return kInputError;
-  }
+  if (int status = fe.supported(); status != kGoOn)
+    return status;
 
   // The target machine before any work: a bad --target or --mcpu is a
   // usage error, and the micro-kernels' vector width is the target's.
   std::unique_ptr<llvm::TargetMachine> tm;
-  if (o.emit == "llvm" || o.emit == "asm" || o.emit == "obj") {
+  if (o.emit == Emit::LLVM || o.emit == Emit::Asm || o.emit == Emit::Obj) {
     std::string error;
     tm = sora::createTargetMachine(o.triple, o.cpu, o.optLevel, error);
     if (!tm) {
@@ -507,23 +453,23 @@ int run(const Options &o) {
     }
   }
 
-  bool forward =
-      o.emit == "ir" || o.emit == "dot" || o.emit == "mermaid" || o.inference;
-  sora::ir::CompiledModel cm = sora::ir::buildModelGraphs(
-      *model, absoluteDirectory(file.directory()), o.pipeline, !forward);
+  const EmitKind &kind = kindOf(o.emit);
+  bool forward = kind.step == Step::Predict || o.inference;
+  sora::ir::CompiledModel cm =
+      sora::ir::buildModelGraphs(*model, fe.directory(), o.pipeline, !forward);
   cm.profile = o.profile;
   cm.prefix = o.name;
   if (tm) {
     cm.vectorWidth = sora::targetVectorWidth(*tm);
     cm.pointerBits = int(tm->getPointerSizeInBits(0));
   }
-  if (o.inference && !loadWeights(*model, absoluteDirectory(file.directory()),
-                                  o.weights, cm.bakedParams))
+  if (o.inference &&
+      !loadWeights(*model, fe.directory(), o.weights, cm.bakedParams))
     return kInputError;
   if (o.stats && cm.train) {
     sora::ir::PipelineOptions none;
-    sora::ir::CompiledModel bare = sora::ir::buildModelGraphs(
-        *model, absoluteDirectory(file.directory()), none);
+    sora::ir::CompiledModel bare =
+        sora::ir::buildModelGraphs(*model, fe.directory(), none);
     bare.vectorWidth = cm.vectorWidth;
     std::string pipeline;
     for (const std::string &p : o.pipeline.passes)
@@ -531,14 +477,10 @@ int run(const Options &o) {
     printStats(trainStats(cm), trainStats(bare),
                pipeline.empty() ? "none" : pipeline);
   }
-  if (o.emit.rfind("ir", 0) == 0 || o.emit.rfind("dot", 0) == 0 ||
-      o.emit.rfind("mermaid", 0) == 0) {
-    bool train = o.emit.size() > 6 &&
-                 o.emit.compare(o.emit.size() - 6, 6, "-train") == 0;
-    sora::ir::Graph *g = forward               ? cm.predict.get()
-                         : o.emit == "ir-eval" ? cm.evaluate.get()
-                         : train               ? cm.train.get()
-                                               : nullptr;
+  if (kind.notation != Notation::None) {
+    sora::ir::Graph *g = forward                       ? cm.predict.get()
+                         : kind.step == Step::Evaluate ? cm.evaluate.get()
+                                                       : cm.train.get();
     if (!g) {
       std::cerr << "sorac: error: model '" << model->name
                 << "' has no train block\n";
@@ -553,23 +495,23 @@ int run(const Options &o) {
   llvm::raw_string_ostream verifyStream(verifyErrors);
   if (llvm::verifyModule(*mod, &verifyStream))
     throw std::logic_error("generated LLVM IR is invalid:\n" + verifyErrors);
-  if (o.emit == "header")
+  if (o.emit == Emit::Header)
     return emitText(o, sora::ir::emitHeader(cm, file.path()));
 
   std::string error;
   sora::optimizeModule(*mod, *tm, o.optLevel);
-  if (o.emit == "llvm") {
+  if (o.emit == Emit::LLVM) {
     std::string ir;
     llvm::raw_string_ostream os(ir);
     mod->print(os, nullptr);
     return emitText(o, ir);
   }
   std::string code;
-  if (!sora::emitCode(*mod, *tm, o.emit == "asm", code, error)) {
+  if (!sora::emitCode(*mod, *tm, o.emit == Emit::Asm, code, error)) {
     std::cerr << "sorac: error: " << error << "\n";
     return kInternalError;
   }
-  if (o.emit == "asm")
+  if (o.emit == Emit::Asm)
     return emitText(o, code);
 
   ObjectPaths paths = objectPaths(o, model->name);
@@ -608,35 +550,14 @@ int run(const Options &o) {
 } // namespace
 
 int main(int argc, char **argv) {
-  if (argc > 1 &&
-      (std::string(argv[1]) == "run" || std::string(argv[1]) == "eval")) {
-    // run and eval compile for this machine and run in-process (the JIT).
-    for (int i = 2; i < argc; ++i)
-      for (const char *flag : {"--target", "--mcpu"})
-        if (std::strncmp(argv[i], flag, std::strlen(flag)) == 0 &&
-            (argv[i][std::strlen(flag)] == '\0' ||
-             argv[i][std::strlen(flag)] == '=')) {
-          // One line that says what to do instead (no --help to point at).
-          std::cerr << "sorac: error: " << flag << " cannot be used with sorac "
-                    << argv[1]
-                    << ", which runs the model on this machine; "
-                       "cross-compile with sorac FILE.sora "
-                    << flag << "=...\n";
-          return kUsageError;
-        }
-    try {
-      return runCommand(argc, argv);
-    } catch (const std::exception &e) {
-      std::cerr << "sorac: internal error: " << e.what() << "\n";
-      return kInternalError;
-    }
-  }
-  Options o;
-  int status = parseArgs(argc, argv, o);
-  if (status >= 0)
-    return status;
   try {
-    return run(o);
+    // run and eval compile for this machine and run in-process (the JIT).
+    if (argc > 1 &&
+        (std::string(argv[1]) == "run" || std::string(argv[1]) == "eval"))
+      return runCommand(argc, argv);
+    Options o;
+    int status = parseArgs(argc, argv, o);
+    return status != kGoOn ? status : run(o);
   } catch (const std::exception &e) {
     std::cerr << "sorac: internal error: " << e.what() << "\n";
     return kInternalError;
