@@ -7,14 +7,15 @@
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
+#include <cstring>
 
 namespace sora::dsl::sema {
 
-std::optional<Bound> Checker::bindArguments(const Builtin &b,
-                                            const ast::Call &call,
-                                            bool hasChainInput) {
-  Bound bound(b.params.size(), nullptr);
-  std::vector<SourceRange> boundAt(b.params.size());
+std::optional<Args> Checker::bindArguments(const Builtin &b,
+                                           const ast::Call &call,
+                                           bool hasChainInput) {
+  Args bound(b);
+  std::vector<SourceRange> &boundAt = bound.ranges_;
   size_t first = hasChainInput ? 1 : 0;
   size_t next = first;
   bool ok = true, sawNamed = false;
@@ -57,7 +58,7 @@ std::optional<Bound> Checker::bindArguments(const Builtin &b,
       }
       index = next++;
     }
-    if (bound[index]) {
+    if (bound.exprs_[index]) {
       diags_.report(Diag::DuplicateArgument, arg.range,
                     fmt::format("argument '{}' of {}() is given twice",
                                 b.params[index].name, b.name));
@@ -65,11 +66,11 @@ std::optional<Bound> Checker::bindArguments(const Builtin &b,
       ok = false;
       continue;
     }
-    bound[index] = &arg.value;
+    bound.exprs_[index] = &arg.value;
     boundAt[index] = arg.range;
   }
   for (size_t i = first; ok && i < b.params.size(); ++i) {
-    if (b.params[i].required && !bound[i]) {
+    if (b.params[i].required && !bound.exprs_[i]) {
       diags_.report(Diag::MissingArgument, call.range,
                     fmt::format("{}() needs the argument '{}'", b.name,
                                 b.params[i].name));
@@ -79,6 +80,132 @@ std::optional<Bound> Checker::bindArguments(const Builtin &b,
   if (!ok)
     return std::nullopt;
   return bound;
+}
+
+bool Checker::checkArgs(Args &args) {
+  bool ok = true;
+  for (size_t i = 0; i < args.exprs_.size(); ++i)
+    ok &= checkArg(args, i);
+  return ok;
+}
+
+bool Checker::checkArg(Args &args, size_t index) {
+  const Param &p = args.fn().params[index];
+  const ast::Expr *e = args.exprs_[index];
+  Args::Value &v = args.values_[index];
+  if (!e || p.kind == ParamKind::Tensor || v.index() != 0)
+    return true; // not given, the input, or already checked
+  auto store = [&](auto value) {
+    if (value)
+      v = *value;
+    return value.has_value();
+  };
+  switch (p.kind) {
+  case ParamKind::Tensor:
+    return true;
+  case ParamKind::WholeNumber:
+    return store(evalWhole(*e, p.name, int64_t(p.min), int64_t(p.max)));
+  case ParamKind::Number:
+    return store(p.bounded() ? evalInRange(*e, p.name, p.min, p.minOpen, p.max,
+                                           p.maxOpen)
+                             : evalConstant(*e, p.name));
+  case ParamKind::Activation:
+    return store(evalActivation(*e));
+  case ParamKind::Flag:
+    return store(evalFlag(*e));
+  case ParamKind::String:
+    return store(evalString(*e, p.name));
+  case ParamKind::Choice: {
+    std::vector<std::string> names;
+    for (const char *c = p.choices; *c;) {
+      const char *bar = std::strchr(c, '|');
+      names.emplace_back(c, bar ? bar - c : std::strlen(c));
+      c = bar ? bar + 1 : c + std::strlen(c);
+    }
+    const ast::Ident *id = asIdent(*e);
+    if (id && std::find(names.begin(), names.end(), id->name) != names.end()) {
+      v = id->name;
+      return true;
+    }
+    diags_.report(Diag::ArgumentType, e->range,
+                  fmt::format("{} must be {}", p.name, joinOr(names, "'")));
+    return false;
+  }
+  case ParamKind::Dims:
+    return store(evalDims(*e, args.fn()));
+  case ParamKind::Rate:
+    return store(evalRate(*e));
+  }
+  return false;
+}
+
+std::optional<std::vector<int64_t>> Checker::evalDims(const ast::Expr &e,
+                                                      const Builtin &fn) {
+  const ast::List *list = asList(e);
+  if (!list || list->items.empty()) {
+    diags_.report(Diag::ArgumentType, e.range,
+                  fmt::format("{}() expects a list of dimensions, e.g. "
+                              "[28, 28, 1]",
+                              fn.name));
+    return std::nullopt;
+  }
+  std::vector<int64_t> dims;
+  for (const ast::Expr &item : list->items) {
+    auto d = evalWhole(item, "a dimension", 1, kMaxElements);
+    if (!d)
+      return std::nullopt;
+    dims.push_back(*d);
+    if (product(dims) > kMaxElements)
+      break;
+  }
+  return dims;
+}
+
+int64_t Args::whole(const std::string &name) const {
+  const int64_t *v = value<int64_t>(name);
+  return v ? *v : int64_t(fn_->param(name).dflt);
+}
+
+double Args::number(const std::string &name) const {
+  const double *v = value<double>(name);
+  return v ? *v : fn_->param(name).dflt;
+}
+
+bool Args::flag(const std::string &name) const {
+  const bool *v = value<bool>(name);
+  return v ? *v : fn_->param(name).dflt != 0;
+}
+
+std::string Args::text(const std::string &name) const {
+  const std::string *v = value<std::string>(name);
+  const Param &p = fn_->param(name);
+  return v ? *v : p.dfltChoice ? p.dfltChoice : "";
+}
+
+Activation Args::activation(const std::string &name) const {
+  const Activation *v = value<Activation>(name);
+  return v ? *v : Activation{};
+}
+
+Schedule Args::rate(const std::string &name) const {
+  if (const Schedule *v = value<Schedule>(name))
+    return *v;
+  Schedule s;
+  s.initial = fn_->param(name).dflt;
+  return s;
+}
+
+std::vector<int64_t> Args::dims(const std::string &name) const {
+  const std::vector<int64_t> *v = value<std::vector<int64_t>>(name);
+  return v ? *v : std::vector<int64_t>{};
+}
+
+Activation activationOf(const Args &args) {
+  Activation act{activationByName(args.fn().name).value()};
+  for (const Param &p : args.fn().params)
+    if (p.name == std::string("alpha"))
+      act.alpha = args.number("alpha");
+  return act;
 }
 
 std::optional<double> Checker::evalConstant(const ast::Expr &e,
@@ -169,9 +296,9 @@ void Checker::noteActivations(const std::string &name) {
       diags_.note(fmt::format("did you mean '{}'?", *best));
       return;
     }
-  diags_.note(fmt::format("'{}' is not in the language; the activations are: "
-                          "relu, sigmoid, tanh, leaky_relu, softmax, linear",
-                          name));
+  diags_.note(
+      fmt::format("'{}' is not in the language; the activations are: {}", name,
+                  join(operationNames(BuiltinGroup::Activation))));
 }
 
 std::optional<Activation> Checker::evalActivation(const ast::Expr &e) {
@@ -180,8 +307,7 @@ std::optional<Activation> Checker::evalActivation(const ast::Expr &e) {
   const ast::Ident *name = id ? id : call ? &call->callee : nullptr;
   if (!name) {
     diags_.report(Diag::ArgumentType, e.range,
-                  "expected an activation: linear, relu, sigmoid, tanh, "
-                  "leaky_relu or softmax");
+                  "expected an activation: " + joinOr(kActivationNames));
     return std::nullopt;
   }
   std::optional<ActivationKind> kind = activationByName(name->name);
@@ -191,20 +317,13 @@ std::optional<Activation> Checker::evalActivation(const ast::Expr &e) {
     noteActivations(name->name);
     return std::nullopt;
   }
-  Activation act{*kind};
-  if (call) {
-    auto bound = bindArguments(*lookupBuiltin(name->name), *call,
-                               /*hasChainInput=*/true);
-    if (!bound)
-      return std::nullopt;
-    if (*kind == ActivationKind::LeakyRelu && (*bound)[1]) {
-      auto alpha = evalInRange(*(*bound)[1], "alpha", 0, false, 1, false);
-      if (!alpha)
-        return std::nullopt;
-      act.alpha = *alpha;
-    }
-  }
-  return act;
+  if (!call)
+    return activationOf(Args(*lookupBuiltin(name->name)));
+  auto args = bindArguments(*lookupBuiltin(name->name), *call,
+                            /*hasChainInput=*/true);
+  if (!args || !checkArgs(*args))
+    return std::nullopt;
+  return activationOf(*args);
 }
 
 } // namespace sora::dsl::sema

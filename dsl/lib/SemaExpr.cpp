@@ -131,9 +131,12 @@ Val Checker::evalNumberLiteral(const ast::Number &n) {
   return {Val::Number, -1, value, n.range};
 }
 
+Node Checker::likeInput(Node::Kind kind, int input, SourceRange where) {
+  return makeNode(kind, {input}, model_->nodes[input].shape, where);
+}
+
 Val Checker::affine(Val x, double scale, double shift, SourceRange where) {
-  Node node =
-      makeNode(Node::Affine, {x.node}, model_->nodes[x.node].shape, where);
+  Node node = likeInput(Node::Affine, x.node, where);
   node.scale = scale;
   node.shift = shift;
   return {Val::Tensor, addNode(node), 0, where};
@@ -173,8 +176,7 @@ Val Checker::combine(char op, Val lhs, Val rhs, SourceRange where) {
     default:
       if (tensorLeft)
         return affine(t, 1 / c, 0, where);
-      Node node = makeNode(Node::Reciprocal, {t.node},
-                           model_->nodes[t.node].shape, where);
+      Node node = likeInput(Node::Reciprocal, t.node, where);
       node.scale = c;
       return {Val::Tensor, addNode(node), 0, where};
     }
@@ -253,7 +255,7 @@ Val Checker::evalCall(const ast::Call &call, std::optional<Val> chainInput) {
     return {};
 
   // The tensor input: from the chain, or the first argument.
-  Val input = chainInput ? *chainInput : evalExpr(*(*bound)[0]);
+  Val input = chainInput ? *chainInput : evalExpr(*bound->input());
   if (input.kind == Val::Invalid)
     return {};
   if (input.kind != Val::Tensor) {
@@ -290,36 +292,20 @@ Val Checker::evalCall(const ast::Call &call, std::optional<Val> chainInput) {
   return {Val::Tensor, id, 0, call.range};
 }
 
-/// The range to point at for the tensor input of a call.
-SourceRange inputRange(const ast::Call &call, const Bound &args) {
-  return args[0] ? args[0]->range : call.range;
+SourceRange inputRange(const ast::Call &call, const Args &args) {
+  return args.input() ? args.input()->range : call.range;
 }
 
-int Checker::applyDense(const ast::Call &call, const Bound &args, int input) {
+int Checker::applyDense(const ast::Call &call, Args &args, int input) {
   bool ok = requireRank(call, inputRange(call, args), input, 1);
   Node node = makeNode(Node::Dense, {input}, {}, call.range);
-  node.unitsRange = args[1]->range;
-  if (auto units = evalWhole(*args[1], "units", 1, kMaxElements))
-    node.units = *units;
-  else
-    ok = false;
-  if (args[2]) {
-    auto act = evalActivation(*args[2]);
-    ok &= act.has_value();
-    node.activation = act.value_or(Activation{});
-  }
-  if (args[3]) {
-    auto flag = evalFlag(*args[3]);
-    ok &= flag.has_value();
-    node.useBias = flag.value_or(true);
-  }
-  if (args[4]) {
-    auto s = evalString(*args[4], "name");
-    ok &= s.has_value();
-    node.name = s.value_or("");
-  }
-  if (!ok)
+  node.unitsRange = args.expr("units")->range;
+  if (!checkArgs(args) || !ok)
     return -1;
+  node.units = args.whole("units");
+  node.activation = args.activation("activation");
+  node.useBias = args.flag("use_bias");
+  node.name = args.text("name");
   if (model_->nodes[input].shape[0] * node.units > kMaxElements) {
     diags_.report(Diag::TensorTooLarge, call.range,
                   "this layer's weight has too many elements");
@@ -328,45 +314,20 @@ int Checker::applyDense(const ast::Call &call, const Bound &args, int input) {
   node.shape = {node.units};
   return addNode(node);
 }
-
-int Checker::applyConv2D(const ast::Call &call, const Bound &args, int input) {
+int Checker::applyConv2D(const ast::Call &call, Args &args, int input) {
   bool ok = requireRank(call, inputRange(call, args), input, 3);
   Node node = makeNode(Node::Conv2D, {input}, {}, call.range);
-  auto filters = evalWhole(*args[1], "filters", 1, 1 << 20);
-  auto kernel = evalWhole(*args[2], "kernel", 1, 1 << 16);
-  ok &= filters && kernel;
-  if (args[3]) {
-    auto stride = evalWhole(*args[3], "stride", 1, 1 << 16);
-    ok &= stride.has_value();
-    node.stride = stride.value_or(1);
-  }
-  if (args[4]) {
-    const ast::Ident *pad = asIdent(*args[4]);
-    if (pad && (pad->name == "same" || pad->name == "valid")) {
-      node.samePadding = pad->name == "same";
-    } else {
-      diags_.report(Diag::ArgumentType, args[4]->range,
-                    "padding must be 'same' or 'valid'");
-      ok = false;
-    }
-  }
-  if (args[5]) {
-    auto act = evalActivation(*args[5]);
-    ok &= act.has_value();
-    node.activation = act.value_or(Activation{});
-  }
-  if (args[6]) {
-    auto s = evalString(*args[6], "name");
-    ok &= s.has_value();
-    node.name = s.value_or("");
-  }
-  if (!ok)
+  if (!checkArgs(args) || !ok)
     return -1;
-  node.units = *filters;
-  node.kernel = *kernel;
+  node.units = args.whole("filters");
+  node.kernel = args.whole("kernel");
+  node.stride = args.whole("stride");
+  node.samePadding = args.text("padding") == "same";
+  node.activation = args.activation("activation");
+  node.name = args.text("name");
   const std::vector<int64_t> &in = model_->nodes[input].shape;
   if (!node.samePadding && (node.kernel > in[0] || node.kernel > in[1])) {
-    diags_.report(Diag::KernelTooLarge, args[2]->range,
+    diags_.report(Diag::KernelTooLarge, args.expr("kernel")->range,
                   fmt::format("the {0}x{0} kernel does not fit the {1}x{2} "
                               "input without padding",
                               node.kernel, in[0], in[1]));
@@ -387,25 +348,19 @@ int Checker::applyConv2D(const ast::Call &call, const Bound &args, int input) {
   return addNode(node);
 }
 
-int Checker::applyPool(const ast::Call &call, const Bound &args, int input) {
+int Checker::applyPool(const ast::Call &call, Args &args, int input) {
   bool ok = requireRank(call, inputRange(call, args), input, 3);
   Node node = makeNode(Node::Pool2D, {input}, {}, call.range);
   node.pool =
       call.callee.name == "maxpool2d" ? PoolKind::Max : PoolKind::Average;
-  auto size = evalWhole(*args[1], "size", 1, 1 << 16);
-  ok &= size.has_value();
-  std::optional<int64_t> stride = size;
-  if (args[2]) {
-    stride = evalWhole(*args[2], "stride", 1, 1 << 16);
-    ok &= stride.has_value();
-  }
-  if (!ok)
+  if (!checkArgs(args) || !ok)
     return -1;
-  node.kernel = *size;
-  node.stride = *stride;
+  node.kernel = args.whole("size");
+  // The stride defaults to the window's size.
+  node.stride = args.given("stride") ? args.whole("stride") : node.kernel;
   const std::vector<int64_t> &in = model_->nodes[input].shape;
   if (node.kernel > in[0] || node.kernel > in[1]) {
-    diags_.report(Diag::KernelTooLarge, args[1]->range,
+    diags_.report(Diag::KernelTooLarge, args.expr("size")->range,
                   fmt::format("the {0}x{0} pooling window does not fit the "
                               "{1}x{2} input",
                               node.kernel, in[0], in[1]));
@@ -416,27 +371,15 @@ int Checker::applyPool(const ast::Call &call, const Bound &args, int input) {
   return addNode(node);
 }
 
-int Checker::applyShape(const ast::Call &call, const Bound &args, int input) {
+int Checker::applyShape(const ast::Call &call, Args &args, int input) {
   const std::vector<int64_t> &in = model_->nodes[input].shape;
   Node node = makeNode(Node::Reshape, {input}, {product(in)}, call.range);
   if (call.callee.name == "reshape") {
-    const ast::List *list = asList(*args[1]);
-    if (!list || list->items.empty()) {
-      diags_.report(Diag::ArgumentType, args[1]->range,
-                    "reshape() expects a list of dimensions, e.g. [28, 28, 1]");
+    if (!checkArgs(args))
       return -1;
-    }
-    node.shape.clear();
-    for (const ast::Expr &item : list->items) {
-      auto d = evalWhole(item, "a dimension", 1, kMaxElements);
-      if (!d)
-        return -1;
-      node.shape.push_back(*d);
-      if (product(node.shape) > kMaxElements)
-        break;
-    }
+    node.shape = args.dims("shape");
     if (product(node.shape) != product(in)) {
-      diags_.report(Diag::ReshapeSize, args[1]->range,
+      diags_.report(Diag::ReshapeSize, args.expr("shape")->range,
                     fmt::format("cannot reshape {} ({} elements) to {}",
                                 shapeString(in), product(in),
                                 shapeString(node.shape)));
@@ -446,27 +389,19 @@ int Checker::applyShape(const ast::Call &call, const Bound &args, int input) {
   return addNode(node);
 }
 
-int Checker::applyDropout(const ast::Call &call, const Bound &args, int input) {
-  auto rate = evalInRange(*args[1], "rate", 0, false, 1, true);
-  if (!rate)
+int Checker::applyDropout(const ast::Call &call, Args &args, int input) {
+  if (!checkArgs(args))
     return -1;
-  Node node =
-      makeNode(Node::Dropout, {input}, model_->nodes[input].shape, call.range);
-  node.rate = *rate;
+  Node node = likeInput(Node::Dropout, input, call.range);
+  node.rate = args.number("rate");
   return addNode(node);
 }
 
-int Checker::applyActivation(const ast::Call &call, const Bound &args,
-                             int input) {
-  Node node =
-      makeNode(Node::Activate, {input}, model_->nodes[input].shape, call.range);
-  node.activation.kind = *activationByName(call.callee.name);
-  if (node.activation.kind == ActivationKind::LeakyRelu && args[1]) {
-    auto alpha = evalInRange(*args[1], "alpha", 0, false, 1, false);
-    if (!alpha)
-      return -1;
-    node.activation.alpha = *alpha;
-  }
+int Checker::applyActivation(const ast::Call &call, Args &args, int input) {
+  if (!checkArgs(args))
+    return -1;
+  Node node = likeInput(Node::Activate, input, call.range);
+  node.activation = activationOf(args);
   if (node.activation.kind == ActivationKind::Softmax &&
       !requireRank(call, inputRange(call, args), input, 1))
     return -1;

@@ -16,14 +16,13 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <type_traits>
+#include <variant>
 #include <vector>
 
 namespace sora::dsl::sema {
 
 namespace x3 = boost::spirit::x3;
-
-/// Tensors larger than this many floats per sample are refused.
-constexpr int64_t kMaxElements = int64_t(1) << 31;
 
 /// The result of evaluating an expression.
 struct Val {
@@ -57,6 +56,7 @@ inline int64_t product(const std::vector<int64_t> &shape) {
   return n;
 }
 
+/// ActivationKind's names, in its order; each has a row in Builtins.cpp.
 inline const std::vector<std::string> kActivationNames = {
     "linear", "relu", "sigmoid", "tanh", "leaky_relu", "softmax"};
 
@@ -65,6 +65,17 @@ inline std::string join(const std::vector<std::string> &names) {
   std::string out;
   for (const std::string &n : names)
     out += (out.empty() ? "" : ", ") + n;
+  return out;
+}
+
+/// "a, b or c", each name in `quote`s: a list of choices for a message.
+inline std::string joinOr(const std::vector<std::string> &names,
+                          const std::string &quote = "") {
+  std::string out;
+  for (size_t i = 0; i < names.size(); ++i) {
+    out += i == 0 ? "" : i + 1 == names.size() ? " or " : ", ";
+    out += quote + names[i] + quote;
+  }
   return out;
 }
 
@@ -84,35 +95,73 @@ inline const ast::Primary *asSimplePrimary(const ast::Expr &e) {
   return &e.first.first.chain.head;
 }
 
+/// `e` as a single primary of alternative T (Ident, String, Call or List),
+/// or nullptr.
+template <typename T> const T *asPrimary(const ast::Expr &e) {
+  const ast::Primary *p = asSimplePrimary(e);
+  if (!p)
+    return nullptr;
+  if constexpr (std::is_same_v<T, ast::Call> || std::is_same_v<T, ast::List>) {
+    auto *fwd = boost::get<x3::forward_ast<T>>(&p->get());
+    return fwd ? &fwd->get() : nullptr;
+  } else {
+    return boost::get<T>(&p->get());
+  }
+}
 inline const ast::Ident *asIdent(const ast::Expr &e) {
-  const ast::Primary *p = asSimplePrimary(e);
-  return p ? boost::get<ast::Ident>(&p->get()) : nullptr;
+  return asPrimary<ast::Ident>(e);
 }
-
 inline const ast::Call *asCall(const ast::Expr &e) {
-  const ast::Primary *p = asSimplePrimary(e);
-  if (!p)
-    return nullptr;
-  auto *fwd = boost::get<x3::forward_ast<ast::Call>>(&p->get());
-  return fwd ? &fwd->get() : nullptr;
+  return asPrimary<ast::Call>(e);
 }
-
 inline const ast::String *asString(const ast::Expr &e) {
-  const ast::Primary *p = asSimplePrimary(e);
-  return p ? boost::get<ast::String>(&p->get()) : nullptr;
+  return asPrimary<ast::String>(e);
 }
-
 inline const ast::List *asList(const ast::Expr &e) {
-  const ast::Primary *p = asSimplePrimary(e);
-  if (!p)
-    return nullptr;
-  auto *fwd = boost::get<x3::forward_ast<ast::List>>(&p->get());
-  return fwd ? &fwd->get() : nullptr;
+  return asPrimary<ast::List>(e);
 }
 
-/// Arguments bound to a function's parameters: per parameter, the
-/// expression given for it (or nullptr).
-using Bound = std::vector<const ast::Expr *>;
+/// A call's arguments bound to the named parameters of its built-in and,
+/// once checked (Checker::checkArgs), their values. A value not given reads
+/// as the table's default.
+class Args {
+public:
+  Args() = default;
+  explicit Args(const Builtin &fn)
+      : fn_(&fn), exprs_(fn.params.size()), ranges_(fn.params.size()),
+        values_(fn.params.size()) {}
+
+  const Builtin &fn() const { return *fn_; }
+  /// The expression given for `name`, or nullptr.
+  const ast::Expr *expr(const std::string &name) const {
+    return exprs_[fn_->indexOf(name)];
+  }
+  /// The tensor input written as the first argument, or nullptr.
+  const ast::Expr *input() const { return exprs_[0]; }
+  bool given(const std::string &name) const { return expr(name) != nullptr; }
+
+  int64_t whole(const std::string &name) const;
+  double number(const std::string &name) const;
+  bool flag(const std::string &name) const;
+  /// A String or a Choice.
+  std::string text(const std::string &name) const;
+  Activation activation(const std::string &name) const;
+  Schedule rate(const std::string &name) const;
+  std::vector<int64_t> dims(const std::string &name) const;
+
+private:
+  friend class Checker;
+  using Value = std::variant<std::monostate, int64_t, double, bool, std::string,
+                             Activation, Schedule, std::vector<int64_t>>;
+  template <typename T> const T *value(const std::string &name) const {
+    return std::get_if<T>(&values_[fn_->indexOf(name)]);
+  }
+
+  const Builtin *fn_ = nullptr;
+  std::vector<const ast::Expr *> exprs_;
+  std::vector<SourceRange> ranges_; ///< where each argument is written
+  std::vector<Value> values_;
+};
 
 class Checker {
 public:
@@ -138,19 +187,28 @@ private:
   Val evalCall(const ast::Call &call, std::optional<Val> chainInput);
   Val combine(char op, Val lhs, Val rhs, SourceRange where);
   Val affine(Val x, double scale, double shift, SourceRange where);
+  /// A node of one input and of its shape.
+  Node likeInput(Node::Kind kind, int input, SourceRange where);
 
   // Operations: each returns the new node's index, or -1.
-  int applyDense(const ast::Call &call, const Bound &args, int input);
-  int applyConv2D(const ast::Call &call, const Bound &args, int input);
-  int applyPool(const ast::Call &call, const Bound &args, int input);
-  int applyShape(const ast::Call &call, const Bound &args, int input);
-  int applyDropout(const ast::Call &call, const Bound &args, int input);
-  int applyActivation(const ast::Call &call, const Bound &args, int input);
+  int applyDense(const ast::Call &call, Args &args, int input);
+  int applyConv2D(const ast::Call &call, Args &args, int input);
+  int applyPool(const ast::Call &call, Args &args, int input);
+  int applyShape(const ast::Call &call, Args &args, int input);
+  int applyDropout(const ast::Call &call, Args &args, int input);
+  int applyActivation(const ast::Call &call, Args &args, int input);
   bool requireRank(const ast::Call &call, SourceRange where, int input,
                    size_t rank);
 
-  std::optional<Bound> bindArguments(const Builtin &b, const ast::Call &call,
-                                     bool hasChainInput);
+  std::optional<Args> bindArguments(const Builtin &b, const ast::Call &call,
+                                    bool hasChainInput);
+  /// Evaluates every given argument (but the tensor input) by its kind,
+  /// in the table's order; false if any is wrong (each is reported).
+  bool checkArgs(Args &args);
+  /// The same for the one argument at `index`.
+  bool checkArg(Args &args, size_t index);
+  std::optional<std::vector<int64_t>> evalDims(const ast::Expr &e,
+                                               const Builtin &fn);
 
   // Constants and other argument kinds.
   std::optional<double> evalConstant(const ast::Expr &e, const char *what);
@@ -178,8 +236,8 @@ private:
   void checkMetrics(const TrainConfig &config, const Model &model,
                     const std::map<std::string, SourceRange> &metricsAt);
   /// A call of a train-block function of `group`, or a bare name (defaults).
-  const Builtin *trainFunction(const ast::Expr &e, BuiltinGroup group,
-                               const char *what, Bound &args);
+  std::optional<Args> trainFunction(const ast::Expr &e, BuiltinGroup group,
+                                    const char *what);
 
   DiagnosticEngine &diags_;
   Model *model_ = nullptr;
@@ -200,8 +258,11 @@ private:
 
 /// Activations of other frameworks (SemaArgs.cpp).
 bool isForeignActivation(const std::string &name);
+/// An activation call's kind and its parameters (the defaults for those
+/// not given).
+Activation activationOf(const Args &args);
 /// The range to point at for the tensor input of a call.
-SourceRange inputRange(const ast::Call &call, const Bound &args);
+SourceRange inputRange(const ast::Call &call, const Args &args);
 /// The activation a model's output node ends with.
 ActivationKind outputActivation(const Node &out);
 

@@ -21,9 +21,7 @@ namespace sora {
 using namespace dsl;
 
 const char *dsl::activationName(ActivationKind kind) {
-  static const char *names[] = {"linear", "relu",       "sigmoid",
-                                "tanh",   "leaky_relu", "softmax"};
-  return names[int(kind)];
+  return sema::kActivationNames[int(kind)].c_str();
 }
 
 const char *dsl::lossName(LossKind kind) {

@@ -23,43 +23,36 @@ const std::vector<std::string> kTrainKeys = {
     "seed", "validation_split", "shuffle", "metrics",    "data",
     "test"};
 
-const Builtin *Checker::trainFunction(const ast::Expr &e, BuiltinGroup group,
-                                      const char *what, Bound &args) {
+std::optional<Args> Checker::trainFunction(const ast::Expr &e,
+                                           BuiltinGroup group,
+                                           const char *what) {
   const ast::Call *call = asCall(e);
   const ast::Ident *id = asIdent(e);
   const ast::Ident *name = call ? &call->callee : id;
   const Builtin *f = name ? lookupTrainFunction(name->name, group) : nullptr;
   if (!f) {
     std::vector<std::string> names = trainFunctionNames(group);
-    std::string list;
-    for (size_t i = 0; i < names.size(); ++i)
-      list += (i == 0 ? "" : i + 1 == names.size() ? " or " : ", ") + names[i];
     Diag kind = group == BuiltinGroup::Optimizer  ? Diag::UnknownOptimizer
                 : group == BuiltinGroup::Schedule ? Diag::UnknownSchedule
                                                   : Diag::UnknownDataSource;
     diags_.report(kind, name ? name->range : e.range,
-                  fmt::format("expected {}: {}", what, list));
+                  fmt::format("expected {}: {}", what, joinOr(names)));
     if (name)
       if (auto best = closestMatch(name->name, names))
         diags_.note(fmt::format("did you mean '{}'?", *best));
-    return nullptr;
+    return std::nullopt;
   }
   if (!call) {
-    args.assign(f->params.size(), nullptr);
     for (const Param &p : f->params)
       if (p.required) {
         diags_.report(
             Diag::MissingArgument, e.range,
             fmt::format("{}() needs the argument '{}'", f->name, p.name));
-        return nullptr;
+        return std::nullopt;
       }
-    return f;
+    return Args(*f);
   }
-  auto bound = bindArguments(*f, *call, false);
-  if (!bound)
-    return nullptr;
-  args = *bound;
-  return f;
+  return bindArguments(*f, *call, false);
 }
 
 std::optional<Schedule> Checker::evalRate(const ast::Expr &e) {
@@ -71,134 +64,81 @@ std::optional<Schedule> Checker::evalRate(const ast::Expr &e) {
     s.initial = *lr;
     return s;
   }
-  Bound args;
-  const Builtin *f = trainFunction(e, BuiltinGroup::Schedule,
-                                   "a learning rate or a schedule", args);
-  if (!f)
+  auto args =
+      trainFunction(e, BuiltinGroup::Schedule, "a learning rate or a schedule");
+  // The rest of a schedule is checked only once its start is right.
+  if (!args || !checkArg(*args, args->fn().indexOf("initial")) ||
+      !checkArgs(*args))
     return std::nullopt;
-  auto initial = evalInRange(*args[0], "initial", 0, true, 10, false);
-  if (!initial)
-    return std::nullopt;
-  s.initial = *initial;
-  std::string name = f->name;
+  s.initial = args->number("initial");
+  std::string name = args->fn().name;
   if (name == "exponential_decay") {
-    auto rate = evalInRange(*args[1], "rate", 0, true, 1, false);
-    auto steps = evalInRange(*args[2], "steps", 0, true, 1e15, false);
-    if (!rate || !steps)
-      return std::nullopt;
     s.kind = Schedule::Exponential;
-    s.rate = *rate;
-    s.steps = *steps;
+    s.rate = args->number("rate");
+    s.steps = args->number("steps");
   } else if (name == "step_decay") {
-    auto factor = evalInRange(*args[1], "factor", 0, true, 1, false);
-    auto every = evalWhole(*args[2], "every", 1, int64_t(1) << 40);
-    if (!factor || !every)
-      return std::nullopt;
     s.kind = Schedule::Step;
-    s.factor = *factor;
-    s.every = double(*every);
+    s.factor = args->number("factor");
+    s.every = double(args->whole("every"));
   } else {
-    auto final = evalInRange(*args[1], "final", 0, false, 10, false);
-    auto steps = evalWhole(*args[2], "steps", 1, int64_t(1) << 40);
-    if (!final || !steps)
-      return std::nullopt;
     s.kind = Schedule::Linear;
-    s.final = *final;
-    s.steps = double(*steps);
+    s.final = args->number("final");
+    s.steps = double(args->whole("steps"));
   }
   return s;
 }
 
 std::optional<Optimizer> Checker::evalOptimizer(const ast::Expr &e,
                                                 SourceRange &lrGivenAt) {
-  Bound args;
-  const Builtin *f =
-      trainFunction(e, BuiltinGroup::Optimizer, "an optimizer", args);
-  if (!f)
+  auto args = trainFunction(e, BuiltinGroup::Optimizer, "an optimizer");
+  if (!args)
     return std::nullopt;
   Optimizer opt;
-  std::string name = f->name;
+  std::string name = args->fn().name;
   opt.kind = name == "adam"  ? OptimizerKind::Adam
              : name == "sgd" ? OptimizerKind::SGD
                              : OptimizerKind::RMSprop;
-  if (opt.kind == OptimizerKind::SGD)
-    opt.lr.initial = 0.01; // Keras' default for SGD
-  bool ok = true;
-  if (args[0]) {
-    auto lr = evalRate(*args[0]);
-    ok &= lr.has_value();
-    opt.lr = lr.value_or(opt.lr);
-    lrGivenAt = args[0]->range;
-  }
-  auto number = [&](size_t i, const char *what, double min, bool minOpen,
-                    double max, bool maxOpen, double &field) {
-    if (i >= args.size() || !args[i])
-      return;
-    auto v = evalInRange(*args[i], what, min, minOpen, max, maxOpen);
-    ok &= v.has_value();
-    field = v.value_or(field);
-  };
+  if (args->given("lr"))
+    lrGivenAt = args->expr("lr")->range;
+  if (!checkArgs(*args))
+    return std::nullopt;
+  opt.lr = args->rate("lr");
   if (opt.kind == OptimizerKind::Adam) {
-    number(1, "beta1", 0, false, 1, true, opt.beta1);
-    number(2, "beta2", 0, false, 1, true, opt.beta2);
-    number(3, "epsilon", 0, true, 1, true, opt.epsilon);
+    opt.beta1 = args->number("beta1");
+    opt.beta2 = args->number("beta2");
+    opt.epsilon = args->number("epsilon");
   } else if (opt.kind == OptimizerKind::SGD) {
-    number(1, "momentum", 0, false, 1, true, opt.momentum);
-    if (args[2]) {
-      auto flag = evalFlag(*args[2]);
-      ok &= flag.has_value();
-      opt.nesterov = flag.value_or(false);
-      if (opt.nesterov && opt.momentum == 0 && ok) {
-        diags_.report(Diag::OutOfRange, args[2]->range,
-                      "nesterov needs a momentum above 0");
-        ok = false;
-      }
+    opt.momentum = args->number("momentum");
+    opt.nesterov = args->flag("nesterov");
+    if (opt.nesterov && opt.momentum == 0) {
+      diags_.report(Diag::OutOfRange, args->expr("nesterov")->range,
+                    "nesterov needs a momentum above 0");
+      return std::nullopt;
     }
   } else {
-    number(1, "rho", 0, false, 1, true, opt.rho);
-    number(2, "epsilon", 0, true, 1, true, opt.epsilon);
+    opt.rho = args->number("rho");
+    opt.epsilon = args->number("epsilon");
   }
-  if (!ok)
-    return std::nullopt;
   return opt;
 }
 
 std::optional<DataSource> Checker::evalData(const ast::Expr &e) {
-  Bound args;
-  const Builtin *f =
-      trainFunction(e, BuiltinGroup::DataSource, "a data source", args);
-  if (!f)
+  auto args = trainFunction(e, BuiltinGroup::DataSource, "a data source");
+  if (!args || !checkArgs(*args))
     return std::nullopt;
   DataSource d;
   d.range = e.range;
-  bool ok = true;
-  if (std::string(f->name) == "idx") {
+  if (std::string(args->fn().name) == "idx") {
     d.kind = DataSource::Idx;
-    auto images = evalString(*args[0], "images");
-    auto labels = evalString(*args[1], "labels");
-    ok = images && labels;
-    d.images = images.value_or("");
-    d.labels = labels.value_or("");
+    d.images = args->text("images");
+    d.labels = args->text("labels");
   } else {
     d.kind = DataSource::Csv;
-    auto path = evalString(*args[0], "path");
-    auto column = evalWhole(*args[1], "label_column", 0, 1 << 20);
-    ok = path && column;
-    d.path = path.value_or("");
-    d.labelColumn = column.value_or(0);
+    d.path = args->text("path");
+    d.labelColumn = args->whole("label_column");
   }
-  if (args[2]) {
-    auto scale = evalConstant(*args[2], "scale");
-    ok &= scale.has_value();
-    d.scale = scale.value_or(1);
-  }
-  if (args[3]) {
-    auto onehot = evalWhole(*args[3], "onehot", 2, 1 << 20);
-    ok &= onehot.has_value();
-    d.onehot = onehot.value_or(0);
-  }
-  if (!ok)
-    return std::nullopt;
+  d.scale = args->number("scale");
+  d.onehot = args->whole("onehot");
   return d;
 }
 
