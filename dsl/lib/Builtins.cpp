@@ -1,6 +1,20 @@
-//===- Builtins.cpp - The table of built-in functions
-//----------------------===//
+//===- Builtins.cpp - The table of built-in functions ---------------------===//
+//
+// One row a function: {name, group, {parameters in order}}. Parameters are
+// written with the helpers below; a new activation is one row:
+//
+//   {"relu", G::Activation, {tensor("x")}},
+//
+// Ranges are written as intervals: "[0, 1)" takes 0 and not 1. A parameter
+// given a default is optional; one without is required. The checker takes
+// every range, default and diagnostic about arity or argument names from
+// here; what a call builds (its node and output shape) is in SemaExpr.cpp.
+//
+//===----------------------------------------------------------------------===//
 #include "sora/dsl/Builtins.h"
+
+#include <cstdlib>
+#include <stdexcept>
 
 namespace sora::dsl {
 
@@ -8,104 +22,161 @@ namespace {
 using K = ParamKind;
 using G = BuiltinGroup;
 
+/// A tensor input: the operation's first parameter.
+Param tensor(const char *name) { return {name, K::Tensor, true}; }
+
+/// A whole number from `min` to `max`: required, or with a default.
+Param whole(const char *name, int64_t min, int64_t max) {
+  return {name, K::WholeNumber, true, double(min), double(max)};
+}
+Param whole(const char *name, int64_t min, int64_t max, int64_t dflt) {
+  Param p = whole(name, min, max);
+  p.required = false;
+  p.dflt = double(dflt);
+  return p;
+}
+
+/// A number in `interval`, written "[0, 1)" or "(0, 10]"; "any" for none.
+Param number(const char *name, const char *interval) {
+  Param p{name, K::Number, true};
+  if (std::string(interval) == "any")
+    return p;
+  char *end;
+  p.minOpen = interval[0] == '(';
+  p.min = std::strtod(interval + 1, &end);
+  p.max = std::strtod(end + 1, &end);
+  p.maxOpen = *end == ')';
+  return p;
+}
+Param number(const char *name, const char *interval, double dflt) {
+  Param p = number(name, interval);
+  p.required = false;
+  p.dflt = dflt;
+  return p;
+}
+
+Param flag(const char *name, bool dflt) {
+  Param p{name, K::Flag, false};
+  p.dflt = dflt ? 1 : 0;
+  return p;
+}
+/// A string: required, or optional (empty when not given).
+Param string(const char *name, bool required = true) {
+  return {name, K::String, required};
+}
+/// One of `choices` ("same|valid"), `dflt` when not given.
+Param choice(const char *name, const char *choices, const char *dflt) {
+  Param p{name, K::Choice, false};
+  p.choices = choices;
+  p.dfltChoice = dflt;
+  return p;
+}
+/// An activation, linear when not given.
+Param activation(const char *name) { return {name, K::Activation, false}; }
+Param dims(const char *name) { return {name, K::Dims, true}; }
+/// A learning rate or a schedule, `dflt` when not given.
+Param rate(const char *name, double dflt) {
+  Param p{name, K::Rate, false};
+  p.dflt = dflt;
+  return p;
+}
+
 // Model operations: the tensor input comes first.
 const std::vector<Builtin> &operations() {
   static const std::vector<Builtin> table = {
       {"dense",
        G::Layer,
-       {{"x", K::Tensor, true},
-        {"units", K::WholeNumber, true},
-        {"activation", K::Activation, false},
-        {"use_bias", K::Flag, false},
-        {"name", K::String, false}}},
+       {tensor("x"), whole("units", 1, kMaxElements), activation("activation"),
+        flag("use_bias", true), string("name", false)}},
       {"conv2d",
        G::Layer,
-       {{"x", K::Tensor, true},
-        {"filters", K::WholeNumber, true},
-        {"kernel", K::WholeNumber, true},
-        {"stride", K::WholeNumber, false},
-        {"padding", K::Padding, false},
-        {"activation", K::Activation, false},
-        {"name", K::String, false}}},
-      {"relu", G::Activation, {{"x", K::Tensor, true}}},
-      {"sigmoid", G::Activation, {{"x", K::Tensor, true}}},
-      {"tanh", G::Activation, {{"x", K::Tensor, true}}},
+       {tensor("x"), whole("filters", 1, 1 << 20), whole("kernel", 1, 1 << 16),
+        whole("stride", 1, 1 << 16, 1),
+        choice("padding", "same|valid", "valid"), activation("activation"),
+        string("name", false)}},
+      {"relu", G::Activation, {tensor("x")}},
+      {"sigmoid", G::Activation, {tensor("x")}},
+      {"tanh", G::Activation, {tensor("x")}},
       {"leaky_relu",
        G::Activation,
-       {{"x", K::Tensor, true}, {"alpha", K::Number, false}}},
-      {"softmax", G::Activation, {{"x", K::Tensor, true}}},
-      {"linear", G::Activation, {{"x", K::Tensor, true}}},
-      {"flatten", G::ShapeOrPooling, {{"x", K::Tensor, true}}},
-      {"reshape",
-       G::ShapeOrPooling,
-       {{"x", K::Tensor, true}, {"shape", K::Dims, true}}},
+       {tensor("x"), number("alpha", "[0, 1]", 0.01)}},
+      {"softmax", G::Activation, {tensor("x")}},
+      {"linear", G::Activation, {tensor("x")}},
+      {"flatten", G::ShapeOrPooling, {tensor("x")}},
+      {"reshape", G::ShapeOrPooling, {tensor("x"), dims("shape")}},
+      // The stride of a pooling defaults to its size.
       {"maxpool2d",
        G::ShapeOrPooling,
-       {{"x", K::Tensor, true},
-        {"size", K::WholeNumber, true},
-        {"stride", K::WholeNumber, false}}},
+       {tensor("x"), whole("size", 1, 1 << 16),
+        whole("stride", 1, 1 << 16, 0)}},
       {"avgpool2d",
        G::ShapeOrPooling,
-       {{"x", K::Tensor, true},
-        {"size", K::WholeNumber, true},
-        {"stride", K::WholeNumber, false}}},
-      {"dropout",
-       G::Regularisation,
-       {{"x", K::Tensor, true}, {"rate", K::Number, true}}},
+       {tensor("x"), whole("size", 1, 1 << 16),
+        whole("stride", 1, 1 << 16, 0)}},
+      {"dropout", G::Regularisation, {tensor("x"), number("rate", "[0, 1)")}},
   };
   return table;
 }
 
-// Functions of train blocks.
+// Functions of train blocks. The defaults are Keras'.
 const std::vector<Builtin> &trainFunctions() {
   static const std::vector<Builtin> table = {
       {"sgd",
        G::Optimizer,
-       {{"lr", K::Rate, false},
-        {"momentum", K::Number, false},
-        {"nesterov", K::Flag, false}}},
+       {rate("lr", 0.01), number("momentum", "[0, 1)", 0),
+        flag("nesterov", false)}},
       {"adam",
        G::Optimizer,
-       {{"lr", K::Rate, false},
-        {"beta1", K::Number, false},
-        {"beta2", K::Number, false},
-        {"epsilon", K::Number, false}}},
+       {rate("lr", 1e-3), number("beta1", "[0, 1)", 0.9),
+        number("beta2", "[0, 1)", 0.999), number("epsilon", "(0, 1)", 1e-7)}},
       {"rmsprop",
        G::Optimizer,
-       {{"lr", K::Rate, false},
-        {"rho", K::Number, false},
-        {"epsilon", K::Number, false}}},
+       {rate("lr", 1e-3), number("rho", "[0, 1)", 0.9),
+        number("epsilon", "(0, 1)", 1e-7)}},
       {"exponential_decay",
        G::Schedule,
-       {{"initial", K::Number, true},
-        {"rate", K::Number, true},
-        {"steps", K::Number, true}}},
+       {number("initial", "(0, 10]"), number("rate", "(0, 1]"),
+        number("steps", "(0, 1e15]")}},
       {"step_decay",
        G::Schedule,
-       {{"initial", K::Number, true},
-        {"factor", K::Number, true},
-        {"every", K::WholeNumber, true}}},
+       {number("initial", "(0, 10]"), number("factor", "(0, 1]"),
+        whole("every", 1, int64_t(1) << 40)}},
       {"linear_decay",
        G::Schedule,
-       {{"initial", K::Number, true},
-        {"final", K::Number, true},
-        {"steps", K::WholeNumber, true}}},
+       {number("initial", "(0, 10]"), number("final", "[0, 10]"),
+        whole("steps", 1, int64_t(1) << 40)}},
       {"idx",
        G::DataSource,
-       {{"images", K::String, true},
-        {"labels", K::String, true},
-        {"scale", K::Number, false},
-        {"onehot", K::WholeNumber, false}}},
+       {string("images"), string("labels"), number("scale", "any", 1),
+        whole("onehot", 2, 1 << 20, 0)}},
       {"csv",
        G::DataSource,
-       {{"path", K::String, true},
-        {"label_column", K::WholeNumber, true},
-        {"scale", K::Number, false},
-        {"onehot", K::WholeNumber, false}}},
+       {string("path"), whole("label_column", 0, 1 << 20),
+        number("scale", "any", 1), whole("onehot", 2, 1 << 20, 0)}},
   };
   return table;
 }
+std::vector<std::string> namesIn(const std::vector<Builtin> &table,
+                                 BuiltinGroup group) {
+  std::vector<std::string> out;
+  for (const Builtin &b : table)
+    if (b.group == group)
+      out.push_back(b.name);
+  return out;
+}
 } // namespace
+
+size_t Builtin::indexOf(const std::string &name) const {
+  for (size_t i = 0; i < params.size(); ++i)
+    if (name == params[i].name)
+      return i;
+  throw std::logic_error(std::string(this->name) + "() has no parameter " +
+                         name);
+}
+
+const Param &Builtin::param(const std::string &name) const {
+  return params[indexOf(name)];
+}
 
 const Builtin *lookupBuiltin(const std::string &name) {
   for (const Builtin &b : operations())
@@ -132,12 +203,12 @@ const std::vector<std::string> &builtinNames() {
   return names;
 }
 
+std::vector<std::string> operationNames(BuiltinGroup group) {
+  return namesIn(operations(), group);
+}
+
 std::vector<std::string> trainFunctionNames(BuiltinGroup group) {
-  std::vector<std::string> out;
-  for (const Builtin &b : trainFunctions())
-    if (b.group == group)
-      out.push_back(b.name);
-  return out;
+  return namesIn(trainFunctions(), group);
 }
 
 } // namespace sora::dsl

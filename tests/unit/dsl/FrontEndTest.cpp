@@ -1,5 +1,6 @@
 //===- FrontEndTest.cpp - Parsing and checking whole programs
 //--------------===//
+#include "sora/dsl/Builtins.h"
 #include "sora/dsl/Parser.h"
 #include "sora/dsl/Sema.h"
 
@@ -124,4 +125,81 @@ TEST(FrontEnd, HugeInputsAreErrorsNotCrashes) {
   EXPECT_NE(r.diagnostics.find("number-too-large"), std::string::npos);
   r = check("");
   EXPECT_NE(r.diagnostics.find("no-model"), std::string::npos);
+}
+
+// Builtins.cpp's defaults are the ones a program gets when it names the
+// function without arguments; Program.h's are the ones it gets when it does
+// not name it at all. Both are docs/language.md's, so they must agree.
+TEST(FrontEnd, BuiltinTableDefaultsAreProgramDefaults) {
+  Result r = check("model m { input x : f32[4, 4, 1]\n"
+                   "  c = conv2d(x, 2, kernel: 3) -> maxpool2d(2)\n"
+                   "  output y = c -> flatten -> dense(1) -> leaky_relu }\n"
+                   "train m { loss = mse optimizer = adam\n"
+                   "  data = csv(path: \"d.csv\", label_column: 0) }");
+  ASSERT_TRUE(r.program) << r.diagnostics;
+  const dsl::Model &m = r.program->models[0];
+  const dsl::Node fresh;
+  EXPECT_EQ(m.nodes[1].stride, fresh.stride);
+  EXPECT_EQ(m.nodes[1].samePadding, fresh.samePadding);
+  EXPECT_EQ(m.nodes[1].activation.kind, fresh.activation.kind);
+  EXPECT_EQ(m.nodes[2].stride, 2); // a pooling's stride is its size
+  EXPECT_EQ(m.nodes[4].useBias, fresh.useBias);
+  EXPECT_DOUBLE_EQ(m.nodes[5].activation.alpha, dsl::Activation{}.alpha);
+  const dsl::TrainConfig &t = *m.train;
+  const dsl::Optimizer adam;
+  EXPECT_EQ(t.optimizer.kind, adam.kind);
+  EXPECT_DOUBLE_EQ(t.optimizer.lr.initial, adam.lr.initial);
+  EXPECT_DOUBLE_EQ(t.optimizer.beta1, adam.beta1);
+  EXPECT_DOUBLE_EQ(t.optimizer.beta2, adam.beta2);
+  EXPECT_DOUBLE_EQ(t.optimizer.epsilon, adam.epsilon);
+  EXPECT_DOUBLE_EQ(t.data.scale, dsl::DataSource{}.scale);
+  EXPECT_EQ(t.data.onehot, dsl::DataSource{}.onehot);
+
+  r = check("model m { input x : f32[2]\n output y = dense(x, 1) }\n"
+            "train m { loss = mse optimizer = sgd }");
+  ASSERT_TRUE(r.program) << r.diagnostics;
+  const dsl::Optimizer &sgd = r.program->models[0].train->optimizer;
+  EXPECT_DOUBLE_EQ(sgd.lr.initial, 0.01); // Keras' default for SGD
+  EXPECT_EQ(sgd.momentum, dsl::Optimizer{}.momentum);
+  EXPECT_EQ(sgd.nesterov, dsl::Optimizer{}.nesterov);
+  r = check("model m { input x : f32[2]\n output y = dense(x, 1) }\n"
+            "train m { loss = mse optimizer = rmsprop }");
+  ASSERT_TRUE(r.program) << r.diagnostics;
+  const dsl::Optimizer &rms = r.program->models[0].train->optimizer;
+  EXPECT_DOUBLE_EQ(rms.rho, dsl::Optimizer{}.rho);
+  EXPECT_DOUBLE_EQ(rms.epsilon, dsl::Optimizer{}.epsilon);
+}
+
+// Every row of the table can be checked: an operation takes its tensor
+// first, a range is not empty, a choice's default is one of its choices.
+TEST(Builtins, RowsAreWellFormed) {
+  for (const std::string &name : dsl::builtinNames()) {
+    const dsl::Builtin *b = dsl::lookupBuiltin(name);
+    ASSERT_TRUE(b);
+    ASSERT_FALSE(b->params.empty()) << name;
+    EXPECT_EQ(b->params[0].kind, dsl::ParamKind::Tensor) << name;
+    EXPECT_TRUE(b->params[0].required) << name;
+    for (const dsl::Param &p : b->params) {
+      EXPECT_LE(p.min, p.max) << name << " " << p.name;
+      if (p.kind == dsl::ParamKind::Choice) {
+        ASSERT_TRUE(p.choices && p.dfltChoice) << name << " " << p.name;
+        EXPECT_NE(std::string(p.choices).find(p.dfltChoice), std::string::npos);
+      }
+    }
+  }
+}
+
+// An activation row of Builtins.cpp that the checker cannot map to an
+// ActivationKind (kActivationNames, Program.h) fails here, not in a user's
+// program.
+TEST(Builtins, EveryActivationRowChecks) {
+  for (const std::string &name :
+       dsl::operationNames(dsl::BuiltinGroup::Activation)) {
+    Result r =
+        check("model m { input x : f32[3]\n output y = x -> " + name + " }");
+    ASSERT_TRUE(r.program) << name << "\n" << r.diagnostics;
+    EXPECT_EQ(
+        dsl::activationName(r.program->models[0].nodes[1].activation.kind),
+        name);
+  }
 }

@@ -1,6 +1,6 @@
 //===- Program.h - A checked .sora program ---------------------*- C++ -*-===//
 //
-// What the semantic checker (Sema.cpp) hands to the compiler: every name
+// What the semantic checker (Sema*.cpp) hands to the compiler: every name
 // resolved, every constant folded, every argument validated and every shape
 // known. A model is a small DAG of layer-level nodes in definition order; the
 // compiler's graph builder expands each into graph-IR ops.

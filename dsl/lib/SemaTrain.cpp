@@ -1,0 +1,435 @@
+//===- SemaTrain.cpp - Train blocks: keys, losses, optimizers, data ----===//
+//
+// Checked key by key, with docs/language.md's defaults for the keys not
+// given; then the loss and the metrics against the model's output.
+//
+//===----------------------------------------------------------------------===//
+#include "SemaImpl.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cmath>
+#include <cstdlib>
+
+namespace sora::dsl::sema {
+
+const std::vector<std::string> kMetricNames = {"accuracy", "loss", "mae",
+                                               "rmse"};
+
+const std::vector<std::string> kTrainKeys = {
+    "loss", "optimizer",        "lr",      "batch_size", "epochs",
+    "seed", "validation_split", "shuffle", "metrics",    "data",
+    "test"};
+
+std::optional<Args> Checker::trainFunction(const ast::Expr &e,
+                                           BuiltinGroup group,
+                                           const char *what) {
+  const ast::Call *call = asCall(e);
+  const ast::Ident *id = asIdent(e);
+  const ast::Ident *name = call ? &call->callee : id;
+  const Builtin *f = name ? lookupTrainFunction(name->name, group) : nullptr;
+  if (!f) {
+    std::vector<std::string> names = trainFunctionNames(group);
+    Diag kind = group == BuiltinGroup::Optimizer  ? Diag::UnknownOptimizer
+                : group == BuiltinGroup::Schedule ? Diag::UnknownSchedule
+                                                  : Diag::UnknownDataSource;
+    diags_.report(kind, name ? name->range : e.range,
+                  fmt::format("expected {}: {}", what, joinOr(names)));
+    if (name)
+      if (auto best = closestMatch(name->name, names))
+        diags_.note(fmt::format("did you mean '{}'?", *best));
+    return std::nullopt;
+  }
+  if (!call) {
+    for (const Param &p : f->params)
+      if (p.required) {
+        diags_.report(
+            Diag::MissingArgument, e.range,
+            fmt::format("{}() needs the argument '{}'", f->name, p.name));
+        return std::nullopt;
+      }
+    return Args(*f);
+  }
+  return bindArguments(*f, *call, false);
+}
+
+std::optional<Schedule> Checker::evalRate(const ast::Expr &e) {
+  Schedule s;
+  if (!asCall(e)) {
+    auto lr = evalInRange(e, "the learning rate", 0, true, 10, false);
+    if (!lr)
+      return std::nullopt;
+    s.initial = *lr;
+    return s;
+  }
+  auto args =
+      trainFunction(e, BuiltinGroup::Schedule, "a learning rate or a schedule");
+  // The rest of a schedule is checked only once its start is right.
+  if (!args || !checkArg(*args, args->fn().indexOf("initial")) ||
+      !checkArgs(*args))
+    return std::nullopt;
+  s.initial = args->number("initial");
+  std::string name = args->fn().name;
+  if (name == "exponential_decay") {
+    s.kind = Schedule::Exponential;
+    s.rate = args->number("rate");
+    s.steps = args->number("steps");
+  } else if (name == "step_decay") {
+    s.kind = Schedule::Step;
+    s.factor = args->number("factor");
+    s.every = double(args->whole("every"));
+  } else {
+    s.kind = Schedule::Linear;
+    s.final = args->number("final");
+    s.steps = double(args->whole("steps"));
+  }
+  return s;
+}
+
+std::optional<Optimizer> Checker::evalOptimizer(const ast::Expr &e,
+                                                SourceRange &lrGivenAt) {
+  auto args = trainFunction(e, BuiltinGroup::Optimizer, "an optimizer");
+  if (!args)
+    return std::nullopt;
+  Optimizer opt;
+  std::string name = args->fn().name;
+  opt.kind = name == "adam"  ? OptimizerKind::Adam
+             : name == "sgd" ? OptimizerKind::SGD
+                             : OptimizerKind::RMSprop;
+  if (args->given("lr"))
+    lrGivenAt = args->expr("lr")->range;
+  if (!checkArgs(*args))
+    return std::nullopt;
+  opt.lr = args->rate("lr");
+  if (opt.kind == OptimizerKind::Adam) {
+    opt.beta1 = args->number("beta1");
+    opt.beta2 = args->number("beta2");
+    opt.epsilon = args->number("epsilon");
+  } else if (opt.kind == OptimizerKind::SGD) {
+    opt.momentum = args->number("momentum");
+    opt.nesterov = args->flag("nesterov");
+    if (opt.nesterov && opt.momentum == 0) {
+      diags_.report(Diag::OutOfRange, args->expr("nesterov")->range,
+                    "nesterov needs a momentum above 0");
+      return std::nullopt;
+    }
+  } else {
+    opt.rho = args->number("rho");
+    opt.epsilon = args->number("epsilon");
+  }
+  return opt;
+}
+
+std::optional<DataSource> Checker::evalData(const ast::Expr &e) {
+  auto args = trainFunction(e, BuiltinGroup::DataSource, "a data source");
+  if (!args || !checkArgs(*args))
+    return std::nullopt;
+  DataSource d;
+  d.range = e.range;
+  if (std::string(args->fn().name) == "idx") {
+    d.kind = DataSource::Idx;
+    d.images = args->text("images");
+    d.labels = args->text("labels");
+  } else {
+    d.kind = DataSource::Csv;
+    d.path = args->text("path");
+    d.labelColumn = args->whole("label_column");
+  }
+  d.scale = args->number("scale");
+  d.onehot = args->whole("onehot");
+  return d;
+}
+
+/// The activation a model's output node ends with.
+ActivationKind outputActivation(const Node &out) {
+  bool hasActivation = out.kind == Node::Dense || out.kind == Node::Conv2D ||
+                       out.kind == Node::Activate;
+  return hasActivation ? out.activation.kind : ActivationKind::Linear;
+}
+
+std::optional<LossKind> Checker::evalLoss(const ast::Expr &e) {
+  static const std::vector<std::string> losses = {
+      "categorical_crossentropy", "sparse_categorical_crossentropy",
+      "binary_crossentropy", "mse"};
+  const ast::Ident *id = asIdent(e);
+  if (id)
+    for (size_t i = 0; i < losses.size(); ++i)
+      if (losses[i] == id->name)
+        return LossKind(i);
+  diags_.report(Diag::UnknownLoss, e.range,
+                "unknown loss; expected categorical_crossentropy, "
+                "sparse_categorical_crossentropy, binary_crossentropy or mse");
+  if (id)
+    if (auto best = closestMatch(id->name, losses))
+      diags_.note(fmt::format("did you mean '{}'?", *best));
+  return std::nullopt;
+}
+
+/// The output and the labels must suit the loss.
+void Checker::checkLossAgainstModel(const TrainConfig &config,
+                                    const Model &model, SourceRange lossAt) {
+  if (model.output < 0)
+    return;
+  const Node &out = model.nodes[model.output];
+  ActivationKind act = outputActivation(out);
+  int64_t width = product(out.shape);
+  const char *loss = lossName(config.loss);
+  auto mismatch = [&](const std::string &message, const std::string &fix) {
+    diags_.report(Diag::LossOutputMismatch, out.range, message);
+    diags_.note(lossAt, fmt::format("the loss is set to {} here", loss));
+    diags_.note(fix);
+  };
+  switch (config.loss) {
+  case LossKind::CategoricalCrossentropy:
+  case LossKind::SparseCategoricalCrossentropy:
+    if (act != ActivationKind::Softmax)
+      mismatch(fmt::format("{} needs the output to be a softmax", loss),
+               "end the model with 'activation: softmax'");
+    break;
+  case LossKind::BinaryCrossentropy:
+    if (act != ActivationKind::Sigmoid)
+      mismatch(fmt::format("{} needs the output to be a sigmoid", loss),
+               "end the model with 'activation: sigmoid'");
+    break;
+  case LossKind::MeanSquaredError:
+    break;
+  }
+  // Label rows: one-hot rows of the output's width, or one number. With
+  // `onehot:` given, the number of classes is a fact of the data: the fix
+  // is the layer's width (unless another source already matches it), not
+  // an `onehot:` that would fail when the labels are read.
+  auto widthFollowsOnehot = [&](const DataSource &d) {
+    for (const DataSource *other : {&config.data, &config.test})
+      if (other->present() && other->onehot == width)
+        return false;
+    return d.onehot != 0;
+  };
+  // The class count a source without `onehot:` should name: the layer's,
+  // or that of a source whose `onehot:` the layer is to follow.
+  int64_t classes = width;
+  for (const DataSource *d : {&config.data, &config.test})
+    if (d->present() && widthFollowsOnehot(*d) && classes == width)
+      classes = d->onehot;
+  auto onehotAgainstLayer = [&](const DataSource &d) {
+    diags_.report(Diag::LabelWidthMismatch, d.range,
+                  fmt::format("the labels are one-hot rows of {} ('onehot: "
+                              "{}') but the output has {} units",
+                              d.onehot, d.onehot, width));
+    const Node *layer = &out;
+    while (layer->kind != Node::Dense && layer->inputs.size() == 1 &&
+           model.nodes[layer->inputs[0]].shape == layer->shape)
+      layer = &model.nodes[layer->inputs[0]]; // through softmax(), dropout
+    if (layer->kind == Node::Dense)
+      diags_.note(layer->unitsRange,
+                  fmt::format("the output layer has {} units; make it {} to "
+                              "match 'onehot: {}'",
+                              width, d.onehot, d.onehot));
+    else
+      diags_.note(out.range,
+                  fmt::format("the output has {} values per sample; make it "
+                              "{} to match 'onehot: {}'",
+                              width, d.onehot, d.onehot));
+  };
+  for (const DataSource *d : {&config.data, &config.test}) {
+    if (!d->present())
+      continue;
+    bool needsOnehot = config.loss == LossKind::CategoricalCrossentropy;
+    bool forbidsOnehot =
+        config.loss == LossKind::SparseCategoricalCrossentropy ||
+        config.loss == LossKind::BinaryCrossentropy;
+    if (needsOnehot && !d->onehot && classes != width)
+      diags_.report(Diag::LabelWidthMismatch, d->range,
+                    fmt::format("{} needs one-hot labels; add 'onehot: {}' "
+                                "as the other source has",
+                                loss, classes));
+    else if (needsOnehot && d->onehot != width && !widthFollowsOnehot(*d))
+      diags_.report(Diag::LabelWidthMismatch, d->range,
+                    fmt::format("{} needs one-hot labels as wide as the "
+                                "output; {} 'onehot: {}'",
+                                loss, d->onehot ? "set" : "add", width));
+    else if (needsOnehot && d->onehot != width)
+      onehotAgainstLayer(*d);
+    else if (forbidsOnehot && d->onehot)
+      diags_.report(
+          Diag::LabelWidthMismatch, d->range,
+          fmt::format("{} takes labels as numbers; remove 'onehot:'", loss));
+    else if (config.loss == LossKind::MeanSquaredError &&
+             (d->onehot ? d->onehot : 1) != width) {
+      if (widthFollowsOnehot(*d))
+        onehotAgainstLayer(*d);
+      else
+        diags_.report(Diag::LabelWidthMismatch, d->range,
+                      fmt::format("the labels are {} wide but the output is {}",
+                                  d->onehot ? d->onehot : 1, width));
+    }
+  }
+}
+
+/// Each metric must mean something for the model: accuracy needs a
+/// classifier, mae and rmse labels as wide as the output.
+void Checker::checkMetrics(
+    const TrainConfig &config, const Model &model,
+    const std::map<std::string, SourceRange> &metricsAt) {
+  if (model.output < 0)
+    return;
+  const Node &out = model.nodes[model.output];
+  if (auto it = metricsAt.find("accuracy"); it != metricsAt.end()) {
+    // One unit without a sigmoid is a regression: a 0.5 threshold on it
+    // would report a number that means nothing (Keras' binary accuracy).
+    // A cross-entropy makes a classifier, and an output that does not suit
+    // it is loss-output-mismatch's to report.
+    if (config.loss == LossKind::MeanSquaredError && product(out.shape) == 1 &&
+        outputActivation(out) != ActivationKind::Sigmoid) {
+      diags_.report(Diag::MetricNotApplicable, it->second,
+                    "accuracy does not apply to a regression: the output "
+                    "has one unit and no sigmoid");
+      diags_.note(out.range, "the output is defined here");
+      diags_.note("for a regression, use mae or rmse: metrics = [mae, rmse]");
+    }
+  }
+  if (config.loss != LossKind::SparseCategoricalCrossentropy)
+    return;
+  for (const char *metric : {"mae", "rmse"})
+    if (auto it = metricsAt.find(metric); it != metricsAt.end()) {
+      diags_.report(
+          Diag::MetricNotApplicable, it->second,
+          fmt::format("{} compares the output with labels of its width, but "
+                      "sparse_categorical_crossentropy takes class indices",
+                      metric));
+      diags_.note("for a classifier, use accuracy");
+    }
+}
+
+void Checker::checkTrain(const ast::Train &t, Program &program) {
+  Model *model = nullptr;
+  for (Model &m : program.models)
+    if (m.name == t.model.name)
+      model = &m;
+  if (!model) {
+    diags_.report(
+        Diag::UnknownModel, t.model.range,
+        fmt::format("train block for unknown model '{}'", t.model.name));
+    std::vector<std::string> names;
+    for (Model &m : program.models)
+      names.push_back(m.name);
+    if (auto best = closestMatch(t.model.name, names))
+      diags_.note(fmt::format("did you mean '{}'?", *best));
+    return;
+  }
+  if (model->train) {
+    diags_.report(
+        Diag::DuplicateTrainBlock, t.model.range,
+        fmt::format("model '{}' has a second train block", t.model.name));
+    diags_.note(model->train->range, "the first train block is here");
+    return;
+  }
+  TrainConfig config;
+  config.range = t.model.range;
+  std::map<std::string, SourceRange> seen;
+  std::optional<LossKind> loss;
+  std::optional<Schedule> lrKey;
+  SourceRange lossAt, lrKeyAt, lrInOptimizerAt{0, 0};
+  std::map<std::string, SourceRange> metricsAt; ///< each metric's first entry
+  // Constants in a train block are evaluated with no model in scope.
+  Model scratch;
+  model_ = &scratch;
+  names_.clear();
+  definedAt_.clear();
+  for (const ast::TrainEntry &entry : t.entries) {
+    const std::string &key = entry.key.name;
+    if (std::find(kTrainKeys.begin(), kTrainKeys.end(), key) ==
+        kTrainKeys.end()) {
+      diags_.report(Diag::UnknownTrainKey, entry.key.range,
+                    fmt::format("unknown train key '{}'", key));
+      if (auto best = closestMatch(key, kTrainKeys))
+        diags_.note(fmt::format("did you mean '{}'?", *best));
+      continue;
+    }
+    if (auto it = seen.find(key); it != seen.end()) {
+      diags_.report(Diag::DuplicateTrainKey, entry.key.range,
+                    fmt::format("'{}' is set twice", key));
+      diags_.note(it->second, "first set here");
+      continue;
+    }
+    seen[key] = entry.key.range;
+    const ast::Expr &value = entry.value;
+    if (key == "loss") {
+      loss = evalLoss(value);
+      lossAt = value.range;
+    } else if (key == "optimizer") {
+      if (auto opt = evalOptimizer(value, lrInOptimizerAt))
+        config.optimizer = *opt;
+    } else if (key == "lr") {
+      lrKey = evalRate(value);
+      lrKeyAt = value.range;
+    } else if (key == "batch_size") {
+      config.batchSize =
+          evalWhole(value, "batch_size", 1, 1 << 20).value_or(config.batchSize);
+    } else if (key == "epochs") {
+      config.epochs =
+          evalWhole(value, "epochs", 1, 1 << 30).value_or(config.epochs);
+    } else if (key == "seed") {
+      config.seed =
+          evalWhole(value, "seed", 0, int64_t(1) << 53).value_or(config.seed);
+    } else if (key == "validation_split") {
+      config.validationSplit =
+          evalInRange(value, "validation_split", 0, false, 1, true)
+              .value_or(config.validationSplit);
+    } else if (key == "shuffle") {
+      config.shuffle = evalFlag(value).value_or(config.shuffle);
+    } else if (key == "metrics") {
+      const ast::List *list = asList(value);
+      if (!list) {
+        diags_.report(Diag::ArgumentType, value.range,
+                      "metrics must be a list, e.g. [accuracy]");
+        continue;
+      }
+      for (const ast::Expr &item : list->items) {
+        const ast::Ident *id = asIdent(item);
+        auto known =
+            id ? std::find(kMetricNames.begin(), kMetricNames.end(), id->name)
+               : kMetricNames.end();
+        if (known == kMetricNames.end()) {
+          diags_.report(Diag::UnknownMetric, item.range,
+                        "unknown metric; expected accuracy, loss, mae or rmse");
+          if (id)
+            if (auto best = closestMatch(id->name, kMetricNames))
+              diags_.note(fmt::format("did you mean '{}'?", *best));
+          continue;
+        }
+        metricsAt.emplace(*known, item.range);
+        config.metricAccuracy |= *known == "accuracy";
+        config.metricMae |= *known == "mae";
+        config.metricRmse |= *known == "rmse";
+      }
+    } else if (key == "data" || key == "test") {
+      if (auto d = evalData(value))
+        (key == "data" ? config.data : config.test) = *d;
+    }
+  }
+  model_ = nullptr;
+  if (lrKey) {
+    if (lrInOptimizerAt.end != 0) {
+      diags_.report(Diag::DuplicateArgument, lrKeyAt,
+                    "the learning rate is given twice");
+      diags_.note(lrInOptimizerAt, "the optimizer's lr: is given here");
+    }
+    config.optimizer.lr = *lrKey;
+  }
+  if (!seen.count("loss")) {
+    diags_.report(Diag::MissingLoss, t.model.range,
+                  "the train block needs a 'loss'");
+    diags_.note("insert 'loss = categorical_crossentropy' (or "
+                "sparse_categorical_crossentropy, binary_crossentropy, mse)");
+  }
+  if (loss) {
+    config.loss = *loss;
+    checkLossAgainstModel(config, *model, lossAt);
+    checkMetrics(config, *model, metricsAt);
+  }
+  model->train = config;
+}
+
+} // namespace sora::dsl::sema
