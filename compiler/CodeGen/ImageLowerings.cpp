@@ -70,9 +70,9 @@ Conv convOf(const Node &n, const Node *in, const Node *out, int64_t kernel) {
   return {imageOf(in),
           imageOf(out),
           kernel,
-          int64_t(n.attr("stride")),
-          int64_t(n.attr("pad_top")),
-          int64_t(n.attr("pad_left"))};
+          n.attrs.stride(),
+          n.attrs.padTop(),
+          n.attrs.padLeft()};
 }
 
 /// The kernel placed at one output pixel: its tap (0, 0) lies at input
@@ -956,8 +956,7 @@ struct Pool {
   int64_t size, stride;
 };
 Pool poolOf(const Node &n, const Node *in, const Node *out) {
-  return {imageOf(in), imageOf(out), int64_t(n.attr("size")),
-          int64_t(n.attr("stride"))};
+  return {imageOf(in), imageOf(out), n.attrs.size(), n.attrs.stride()};
 }
 
 /// for each sample r and output pixel (oh, ow):
@@ -1188,10 +1187,10 @@ Value *mix64(KernelEmitter &k, Value *z) {
 /// the same mask with no state, and each step and layer gets a fresh one.
 void applyDropoutMask(KernelEmitter &k, const Node &dst, const Node *src) {
   IRBuilder<> &b = k.b;
-  double rate = dst.attr("rate");
+  double rate = dst.attrs.rate();
   // The seed and salt fold to a constant; the step is only known at run time.
-  uint64_t seed = uint64_t(int64_t(dst.attr("seed")));
-  uint64_t salt = uint64_t(int64_t(dst.attr("salt")));
+  uint64_t seed = uint64_t(dst.attrs.seed());
+  uint64_t salt = uint64_t(dst.attrs.salt());
   Value *key = mix64(k, b.getInt64(seed));
   key = mix64(k, b.CreateAdd(key, b.getInt64(salt * kGolden)));
   key = mix64(k, b.CreateAdd(key, b.CreateMul(k.step, b.getInt64(kGolden))));
@@ -1222,7 +1221,7 @@ void lowerDropoutGrad(KernelEmitter &k, const Node &n) {
 } // namespace
 
 void registerImageLowerings(LoweringTable &t) {
-  auto set = [&](OpKind op, Lowering rule) { t[int(op)] = rule; };
+  auto set = [&](OpKind op, Lowering rule) { t.set(op, rule); };
   set(K::Conv2D, lowerConv2D);
   set(K::Conv2DGradInput, lowerConv2DGradInput);
   set(K::Conv2DGradFilter, lowerConv2DGradFilter);

@@ -1,5 +1,4 @@
-//===- Lowerings.cpp - One lowering rule per op, as a table
-//----------------===//
+//===- Lowerings.cpp - One lowering rule per op, as a table ---------------===//
 //
 // Each rule emits the loop nest of one op, specialised to its shapes: every
 // loop but the one over the batch has a constant trip count. The loops are
@@ -10,7 +9,6 @@
 //===----------------------------------------------------------------------===//
 #include "CodeGen/KernelEmitter.h"
 #include "CodeGen/RowOps.h"
-#include "IR/OpRules.h"
 
 #include <llvm/IR/Intrinsics.h>
 
@@ -250,20 +248,15 @@ void lowerSoftmaxGrad(KernelEmitter &k, const Node &n) {
 }
 
 LoweringTable makeTable() {
-  LoweringTable t{};
-  auto set = [&](OpKind op, Lowering rule) { t[int(op)] = rule; };
-  set(K::Input, noCode);
-  set(K::Param, noCode);
-  set(K::Const, noCode);
-  set(K::MatMul, lowerMatMul);
-  set(K::MatMulNT, lowerMatMulNT);
-  set(K::MatMulTN, lowerMatMulTN);
-  set(K::BiasGrad, lowerBiasGrad);
-  for (int i = 0; i < kNumOps; ++i)
-    if (isElementwise(OpKind(i)))
-      t[i] = lowerElementwise;
-  set(K::Softmax, lowerSoftmax);
-  set(K::SoftmaxGrad, lowerSoftmaxGrad);
+  LoweringTable t;
+  t.setWhere(Leaf, noCode);
+  t.setWhere(Elementwise, lowerElementwise);
+  t.set(K::MatMul, lowerMatMul);
+  t.set(K::MatMulNT, lowerMatMulNT);
+  t.set(K::MatMulTN, lowerMatMulTN);
+  t.set(K::BiasGrad, lowerBiasGrad);
+  t.set(K::Softmax, lowerSoftmax);
+  t.set(K::SoftmaxGrad, lowerSoftmaxGrad);
   registerImageLowerings(t);
   registerLossLowerings(t);
   registerOptimizerLowerings(t);
@@ -274,7 +267,7 @@ LoweringTable makeTable() {
 
 Lowering lowering(OpKind op) {
   static const LoweringTable table = makeTable();
-  return table[int(op)];
+  return table[op];
 }
 
 } // namespace sora::ir
