@@ -1,5 +1,4 @@
-//===- Autodiff.cpp - Reverse-mode accumulation
-//----------------------------===//
+//===- Autodiff.cpp - Reverse-mode accumulation ---------------------------===//
 //
 // Classic reverse mode on an SSA graph: walk the nodes backwards from the
 // objective, ask each node's gradient rule (GradRules.cpp) for its operands'
@@ -66,12 +65,26 @@ std::map<Node *, Node *> differentiate(Graph &g, Node *objective,
 
 namespace {
 
+LrSchedule scheduleKind(dsl::Schedule::Kind kind) {
+  switch (kind) {
+  case dsl::Schedule::Exponential:
+    return LrSchedule::Exponential;
+  case dsl::Schedule::Step:
+    return LrSchedule::Step;
+  case dsl::Schedule::Linear:
+    return LrSchedule::Linear;
+  case dsl::Schedule::Constant:
+    break;
+  }
+  return LrSchedule::Constant;
+}
+
 /// The learning rate's schedule as attributes of an update op.
-std::vector<Attr> scheduleAttrs(const dsl::Schedule &s) {
-  return {{"lr", s.initial},          {"schedule", double(s.kind)},
-          {"decay_rate", s.rate},     {"decay_steps", s.steps},
-          {"decay_factor", s.factor}, {"decay_every", s.every},
-          {"final_lr", s.final}};
+AttrList scheduleAttrs(const dsl::Schedule &s) {
+  return {attr::lr(s.initial),         attr::schedule(scheduleKind(s.kind)),
+          attr::decayRate(s.rate),     attr::decaySteps(s.steps),
+          attr::decayFactor(s.factor), attr::decayEvery(s.every),
+          attr::finalLr(s.final)};
 }
 
 /// Appends the optimizer's update of weight `w` by gradient `grad`, with
@@ -89,29 +102,28 @@ void addUpdate(Graph &g, Node *w, Node *grad, const dsl::Optimizer &opt) {
     return g.param("optimizer." + w->name + "." + slot, w->type,
                    ParamRole::OptimizerState, InitKind::Zeros);
   };
-  std::vector<Attr> attrs = scheduleAttrs(opt.lr);
+  AttrList schedule = scheduleAttrs(opt.lr);
   switch (opt.kind) {
   case dsl::OptimizerKind::Adam: {
     // Kingma & Ba, with PyTorch's placement of epsilon.
     Node *m = state("m"), *v = state("v");
-    attrs.insert(
-        attrs.end(),
-        {{"beta1", opt.beta1}, {"beta2", opt.beta2}, {"epsilon", opt.epsilon}});
-    g.create(OpKind::AdamUpdate, {w, grad, m, v}, attrs);
+    g.create(OpKind::AdamUpdate, {w, grad, m, v},
+             schedule.plus({attr::beta1(opt.beta1), attr::beta2(opt.beta2),
+                            attr::epsilon(opt.epsilon)}));
     break;
   }
   case dsl::OptimizerKind::SGD:
     if (opt.momentum == 0) {
-      g.create(OpKind::SgdUpdate, {w, grad}, attrs);
+      g.create(OpKind::SgdUpdate, {w, grad}, schedule);
       break;
     }
-    attrs.insert(attrs.end(), {{"momentum", opt.momentum},
-                               {"nesterov", opt.nesterov ? 1.0 : 0.0}});
-    g.create(OpKind::MomentumUpdate, {w, grad, state("momentum")}, attrs);
+    g.create(OpKind::MomentumUpdate, {w, grad, state("momentum")},
+             schedule.plus(
+                 {attr::momentum(opt.momentum), attr::nesterov(opt.nesterov)}));
     break;
   case dsl::OptimizerKind::RMSprop:
-    attrs.insert(attrs.end(), {{"rho", opt.rho}, {"epsilon", opt.epsilon}});
-    g.create(OpKind::RmspropUpdate, {w, grad, state("square_avg")}, attrs);
+    g.create(OpKind::RmspropUpdate, {w, grad, state("square_avg")},
+             schedule.plus({attr::rho(opt.rho), attr::epsilon(opt.epsilon)}));
     break;
   }
 }

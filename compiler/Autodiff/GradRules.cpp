@@ -1,14 +1,15 @@
-//===- GradRules.cpp - One gradient rule per op, as a table
-//----------------===//
+//===- GradRules.cpp - One gradient rule per op, as a table ---------------===//
 //
 // Each rule is the textbook derivative, written with other ops of the IR.
 // y is the node itself, dy the incoming gradient; the comment above each
-// rule gives the math.
+// rule gives the math. An op whose Ops.def row names its derivative op
+// (GRAD_OP) gets its rule from that row; the rest are written here.
 //
 //===----------------------------------------------------------------------===//
 #include "Autodiff/GradRules.h"
 
 #include "IR/BuildGraph.h"
+#include "IR/OpTable.h"
 
 #include <array>
 #include <fmt/format.h>
@@ -29,6 +30,27 @@ Grads leaf(Graph &, Node *, Node *, const Need &) { return {}; }
 Grads notDifferentiable(Graph &, Node *n, Node *, const Need &) {
   throw std::logic_error(fmt::format(
       "autodiff reached '{}', which has no derivative", mnemonic(n->op)));
+}
+
+// The derivative op of the Ops.def row, with this node's attributes:
+//   WithX: dx = G(dy, x)   WithY: dx = G(dy, y)   DyOnly: dx = G(dy)
+//   Loss:  dprediction = G(prediction, labels, dloss); labels get none
+Grads derived(Graph &g, Node *n, Node *dy, const Need &need) {
+  const GradSpec &spec = gradSpec(n->op);
+  switch (spec.reads) {
+  case GradSpec::WithX:
+    return {g.create(spec.op, {dy, n->operands[0]}, n->attrs)};
+  case GradSpec::WithY:
+    return {g.create(spec.op, {dy, n}, n->attrs)};
+  case GradSpec::DyOnly:
+    return {g.create(spec.op, {dy}, n->attrs)};
+  case GradSpec::Loss:
+    if (need[1])
+      throw std::logic_error("labels are not differentiable");
+    return {g.create(spec.op, {n->operands[0], n->operands[1], dy}, n->attrs),
+            nullptr};
+  }
+  return {};
 }
 
 // y = A.B:    dA = dy.B^T,  dB = A^T.dy
@@ -87,8 +109,8 @@ Grads neg(Graph &g, Node *, Node *dy, const Need &) {
 
 // y = scale * x + shift:  dx = scale * dy
 Grads affine(Graph &g, Node *n, Node *dy, const Need &) {
-  return {
-      g.create(K::Affine, {dy}, {{"scale", n->attr("scale")}, {"shift", 0}})};
+  return {g.create(K::Affine, {dy},
+                   {attr::scale(n->attrs.scale()), attr::shift(0)})};
 }
 
 // y = scale / x:  dx = -scale * dy / x^2 = -(dy * y) / x
@@ -102,86 +124,27 @@ Grads reshape(Graph &g, Node *n, Node *dy, const Need &) {
   return {reshapeTo(g, dy, n->operands[0]->type.dims)};
 }
 
-// y = max(x, 0):  dx = dy * (y > 0)
-Grads relu(Graph &g, Node *n, Node *dy, const Need &) {
-  return {g.create(K::ReluGrad, {dy, n})};
-}
-
-// y = 1 / (1 + e^-x):  dx = dy * y * (1 - y)
-Grads sigmoid(Graph &g, Node *n, Node *dy, const Need &) {
-  return {g.create(K::SigmoidGrad, {dy, n})};
-}
-
-// y = tanh x:  dx = dy * (1 - y^2)
-Grads tanhRule(Graph &g, Node *n, Node *dy, const Need &) {
-  return {g.create(K::TanhGrad, {dy, n})};
-}
-
-// y = x > 0 ? x : alpha x:  dx = dy * (x > 0 ? 1 : alpha)
-Grads leakyRelu(Graph &g, Node *n, Node *dy, const Need &) {
-  return {g.create(K::LeakyReluGrad, {dy, n->operands[0]}, n->attrs)};
-}
-
-// y = softmax x:  dx = y * (dy - sum(dy * y))
-Grads softmax(Graph &g, Node *n, Node *dy, const Need &) {
-  return {g.create(K::SoftmaxGrad, {dy, n})};
-}
-
-/// A loss L(prediction, labels): the gradient op computes dL/dprediction
-/// (labels get none).
-template <OpKind GradOp>
-Grads lossGrad(Graph &g, Node *n, Node *dy, const Need &need) {
-  if (need[1])
-    throw std::logic_error("labels are not differentiable");
-  return {g.create(GradOp, {n->operands[0], n->operands[1], dy}), nullptr};
-}
-
-// L = mean over the batch of -sum(t * log softmax z):
-//   dz = (softmax z - t) / n * dL; labels get no gradient.
-Grads softmaxXent(Graph &g, Node *n, Node *dy, const Need &need) {
-  if (need[1])
-    throw std::logic_error("labels are not differentiable");
-  return {g.create(K::SoftmaxXentGrad, {n->operands[0], n->operands[1], dy}),
-          nullptr};
-}
-
 GradTable makeTable() {
-  GradTable t{};
-  auto set = [&](OpKind op, GradRule rule) { t[int(op)] = rule; };
-  set(K::Input, leaf);
-  set(K::Param, leaf);
-  set(K::Const, leaf);
-  set(K::MatMul, matMul);
-  set(K::MatMulNT, matMulNT);
-  set(K::MatMulTN, matMulTN);
-  set(K::BiasAdd, biasAdd);
-  set(K::Add, add);
-  set(K::Sub, sub);
-  set(K::Mul, mul);
-  set(K::Div, div);
-  set(K::Neg, neg);
-  set(K::Affine, affine);
-  set(K::Reciprocal, reciprocal);
-  set(K::Reshape, reshape);
-  set(K::Relu, relu);
-  set(K::Sigmoid, sigmoid);
-  set(K::Tanh, tanhRule);
-  set(K::LeakyRelu, leakyRelu);
-  set(K::Softmax, softmax);
-  set(K::SoftmaxXent, softmaxXent);
-  // L = mean of -log softmax(z)[class]:  dz = (softmax z - onehot) / n
-  set(K::SparseSoftmaxXent, lossGrad<K::SparseSoftmaxXentGrad>);
-  // L = mean of -(t log s(z) + (1-t) log(1-s(z))):  dz = (s(z) - t) / count
-  set(K::SigmoidBinaryXent, lossGrad<K::SigmoidBinaryXentGrad>);
-  // L = mean of (p - t)^2:  dp = 2 (p - t) / count
-  set(K::MeanSquaredError, lossGrad<K::MeanSquaredErrorGrad>);
-  for (OpKind op :
-       {K::BiasGrad, K::ReluGrad, K::SigmoidGrad, K::TanhGrad, K::LeakyReluGrad,
-        K::SoftmaxGrad, K::SoftmaxXentGrad, K::SparseSoftmaxXentGrad,
-        K::SigmoidBinaryXentGrad, K::MeanSquaredErrorGrad, K::MeanAbsoluteError,
-        K::CountCorrect, K::SparseCountCorrect, K::BinaryCountCorrect,
-        K::AdamUpdate, K::SgdUpdate, K::MomentumUpdate, K::RmspropUpdate})
-    set(op, notDifferentiable);
+  GradTable t;
+  for (int i = 0; i < kNumOps; ++i) {
+    OpKind op = OpKind(i);
+    if (gradSpec(op).kind == GradSpec::Derived)
+      t.set(op, derived);
+    else if (gradSpec(op).kind == GradSpec::None)
+      t.set(op, hasTrait(op, Leaf) ? leaf : notDifferentiable);
+  }
+  t.set(K::MatMul, matMul);
+  t.set(K::MatMulNT, matMulNT);
+  t.set(K::MatMulTN, matMulTN);
+  t.set(K::BiasAdd, biasAdd);
+  t.set(K::Add, add);
+  t.set(K::Sub, sub);
+  t.set(K::Mul, mul);
+  t.set(K::Div, div);
+  t.set(K::Neg, neg);
+  t.set(K::Affine, affine);
+  t.set(K::Reciprocal, reciprocal);
+  t.set(K::Reshape, reshape);
   registerImageGradRules(t);
   return t;
 }
@@ -190,7 +153,7 @@ GradTable makeTable() {
 
 GradRule gradRule(OpKind op) {
   static const GradTable table = makeTable();
-  return table[int(op)];
+  return table[op];
 }
 
 } // namespace sora::ir

@@ -1,10 +1,8 @@
-//===- GradRules.h - The gradient rule of every op ---------------*- C++
-//-*-===//
+//===- GradRules.h - The gradient rule of every op ------------*- C++ -*-===//
 #pragma once
 
-#include "IR/Graph.h"
+#include "IR/OpTable.h"
 
-#include <array>
 #include <vector>
 
 namespace sora::ir {
@@ -17,13 +15,13 @@ using GradRule = std::vector<Node *> (*)(Graph &g, Node *n, Node *dy,
                                          const std::vector<bool> &need);
 
 /// The gradient rule of `op`. Every op has one: leaves and ops that only
-/// appear in backward or update code have an explicit "not differentiable"
-/// rule, which fails loudly if autodiff ever reaches it.
+/// appear in backward or update code (Ops.def's NO_GRAD) have a "not
+/// differentiable" rule, which fails loudly if autodiff ever reaches it.
 GradRule gradRule(OpKind op);
 
 /// The rule table; each op family registers its rules into it.
-using GradTable = std::array<GradRule, kNumOps>;
-/// Convolution, pooling and dropout (ImageGradRules.cpp).
+using GradTable = OpTable<GradRule>;
+/// Convolution and average pooling (ImageGradRules.cpp).
 void registerImageGradRules(GradTable &table);
 
 } // namespace sora::ir

@@ -1,5 +1,4 @@
-//===- ImageGradRules.cpp - Gradients of convolution, pooling, dropout
-//-----===//
+//===- ImageGradRules.cpp - Gradients of convolution and pooling ----------===//
 //
 // The backward ops of images carry what their lowering needs as attributes:
 // the forward op's own attributes, plus the sizes the gradient's result
@@ -7,9 +6,6 @@
 //
 //===----------------------------------------------------------------------===//
 #include "Autodiff/GradRules.h"
-
-#include <fmt/format.h>
-#include <stdexcept>
 
 namespace sora::ir {
 
@@ -19,22 +15,10 @@ using Grads = std::vector<Node *>;
 using Need = std::vector<bool>;
 using K = OpKind;
 
-// Ops that appear only in gradient code.
-Grads notDifferentiable(Graph &, Node *n, Node *, const Need &) {
-  throw std::logic_error(fmt::format(
-      "autodiff reached '{}', which has no derivative", mnemonic(n->op)));
-}
-
-/// `n`'s attributes followed by `extra`.
-std::vector<Attr> attrsPlus(const Node *n, std::vector<Attr> extra) {
-  std::vector<Attr> attrs = n->attrs;
-  attrs.insert(attrs.end(), extra.begin(), extra.end());
-  return attrs;
-}
-
-/// {in_h, in_w} of an image operand [?, H, W, C].
-std::vector<Attr> inputSize(const Node *x) {
-  return {{"in_h", double(x->type.dims[0])}, {"in_w", double(x->type.dims[1])}};
+/// `n`'s attributes and the size {in_h, in_w} of its image operand x.
+AttrList plusInputSize(const Node *n, const Node *x) {
+  return n->attrs.plus(
+      {attr::inH(x->type.dims[0]), attr::inW(x->type.dims[1])});
 }
 
 // y = conv2d(x, w):  dx = transposed convolution of dy with w,
@@ -43,41 +27,26 @@ Grads conv2d(Graph &g, Node *n, Node *dy, const Need &need) {
   Node *x = n->operands[0], *w = n->operands[1];
   Node *dx = nullptr, *dw = nullptr;
   if (need[0])
-    dx = g.create(K::Conv2DGradInput, {dy, w}, attrsPlus(n, inputSize(x)));
+    dx = g.create(K::Conv2DGradInput, {dy, w}, plusInputSize(n, x));
   if (need[1])
     dw = g.create(K::Conv2DGradFilter, {dy, x},
-                  attrsPlus(n, {{"kernel", double(w->type.dims[1])}}));
+                  n->attrs.plus({attr::kernel(w->type.dims[1])}));
   return {dx, dw};
-}
-
-// y = max over each window of x:  dx = dy at the window's first maximum
-Grads maxPool2d(Graph &g, Node *n, Node *dy, const Need &) {
-  return {g.create(K::MaxPool2DGrad, {dy, n->operands[0]}, n->attrs)};
 }
 
 // y = mean over each window of x:  dx = dy / size^2 at every covered pixel
 Grads avgPool2d(Graph &g, Node *n, Node *dy, const Need &) {
-  return {g.create(K::AvgPool2DGrad, {dy},
-                   attrsPlus(n, inputSize(n->operands[0])))};
-}
-
-// y = x * mask / (1 - rate):  dx = dy * mask / (1 - rate), the same mask
-// regenerated from the same {rate, seed, salt} and step
-Grads dropout(Graph &g, Node *n, Node *dy, const Need &) {
-  return {g.create(K::DropoutGrad, {dy}, n->attrs)};
+  return {g.create(K::AvgPool2DGrad, {dy}, plusInputSize(n, n->operands[0]))};
 }
 
 } // namespace
 
+// Max pooling (dx = dy at each window's first maximum) and dropout (the
+// same mask, regenerated from {rate, seed, salt} and the step) take their
+// derivative ops from Ops.def.
 void registerImageGradRules(GradTable &t) {
-  auto set = [&](OpKind op, GradRule rule) { t[int(op)] = rule; };
-  set(K::Conv2D, conv2d);
-  set(K::MaxPool2D, maxPool2d);
-  set(K::AvgPool2D, avgPool2d);
-  set(K::Dropout, dropout);
-  for (OpKind op : {K::Conv2DGradInput, K::Conv2DGradFilter, K::MaxPool2DGrad,
-                    K::AvgPool2DGrad, K::DropoutGrad})
-    set(op, notDifferentiable);
+  t.set(K::Conv2D, conv2d);
+  t.set(K::AvgPool2D, avgPool2d);
 }
 
 } // namespace sora::ir

@@ -29,10 +29,10 @@ Value *mix64(KernelEmitter &k, Value *z) {
 /// the same mask with no state, and each step and layer gets a fresh one.
 void applyDropoutMask(KernelEmitter &k, const Node &dst, const Node *src) {
   IRBuilder<> &b = k.b;
-  double rate = dst.attr("rate");
+  double rate = dst.attrs.rate();
   // The seed and salt fold to a constant; the step is only known at run time.
-  uint64_t seed = uint64_t(int64_t(dst.attr("seed")));
-  uint64_t salt = uint64_t(int64_t(dst.attr("salt")));
+  uint64_t seed = uint64_t(dst.attrs.seed());
+  uint64_t salt = uint64_t(dst.attrs.salt());
   Value *key = mix64(k, b.getInt64(seed));
   key = mix64(k, b.CreateAdd(key, b.getInt64(salt * kGolden)));
   key = mix64(k, b.CreateAdd(key, b.CreateMul(k.step, b.getInt64(kGolden))));

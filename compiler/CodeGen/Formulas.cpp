@@ -1,5 +1,4 @@
-//===- Formulas.cpp - The math of each elementwise op, one element
-//---------===//
+//===- Formulas.cpp - The math of each elementwise op, one element --------===//
 //
 // An elementwise op's value at one index from its operands' values there.
 // The same formula serves the op's own loop and a fused chain running inside
@@ -8,7 +7,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "CodeGen/KernelEmitter.h"
-#include "IR/OpRules.h"
+#include "IR/OpTable.h"
 
 #include <llvm/IR/Intrinsics.h>
 
@@ -43,12 +42,12 @@ Value *biasAdd(KernelEmitter &k, const Node &, const V &v) {
 Value *identity(KernelEmitter &, const Node &, const V &v) { return v[0]; }
 // y = scale * x + shift
 Value *affine(KernelEmitter &k, const Node &n, const V &v) {
-  return k.b.CreateFAdd(k.b.CreateFMul(v[0], k.f32(n.attr("scale"))),
-                        k.f32(n.attr("shift")));
+  return k.b.CreateFAdd(k.b.CreateFMul(v[0], k.f32(n.attrs.scale())),
+                        k.f32(n.attrs.shift()));
 }
 // y = scale / x
 Value *reciprocal(KernelEmitter &k, const Node &n, const V &v) {
-  return k.b.CreateFDiv(k.f32(n.attr("scale")), v[0]);
+  return k.b.CreateFDiv(k.f32(n.attrs.scale()), v[0]);
 }
 // y = max(x, 0)
 Value *relu(KernelEmitter &k, const Node &, const V &v) {
@@ -82,41 +81,41 @@ Value *tanhGrad(KernelEmitter &k, const Node &, const V &v) {
 // y = x > 0 ? x : alpha x
 Value *leakyRelu(KernelEmitter &k, const Node &n, const V &v) {
   return k.b.CreateSelect(k.b.CreateFCmpOGT(v[0], k.f32(0)), v[0],
-                          k.b.CreateFMul(v[0], k.f32(n.attr("alpha"))));
+                          k.b.CreateFMul(v[0], k.f32(n.attrs.alpha())));
 }
 // dx = x > 0 ? dy : alpha dy
 Value *leakyReluGrad(KernelEmitter &k, const Node &n, const V &v) {
   return k.b.CreateSelect(k.b.CreateFCmpOGT(v[1], k.f32(0)), v[0],
-                          k.b.CreateFMul(v[0], k.f32(n.attr("alpha"))));
+                          k.b.CreateFMul(v[0], k.f32(n.attrs.alpha())));
 }
 
-std::array<Formula, kNumOps> makeTable() {
-  std::array<Formula, kNumOps> t{};
-  t[int(K::Add)] = add;
-  t[int(K::Sub)] = sub;
-  t[int(K::Mul)] = mul;
-  t[int(K::Div)] = div;
-  t[int(K::Neg)] = neg;
-  t[int(K::BiasAdd)] = biasAdd;
-  t[int(K::Reshape)] = identity;
-  t[int(K::Affine)] = affine;
-  t[int(K::Reciprocal)] = reciprocal;
-  t[int(K::Relu)] = relu;
-  t[int(K::ReluGrad)] = reluGrad;
-  t[int(K::Sigmoid)] = sigmoid;
-  t[int(K::SigmoidGrad)] = sigmoidGrad;
-  t[int(K::Tanh)] = tanhFormula;
-  t[int(K::TanhGrad)] = tanhGrad;
-  t[int(K::LeakyRelu)] = leakyRelu;
-  t[int(K::LeakyReluGrad)] = leakyReluGrad;
+OpTable<Formula> makeTable() {
+  OpTable<Formula> t;
+  t.set(K::Add, add);
+  t.set(K::Sub, sub);
+  t.set(K::Mul, mul);
+  t.set(K::Div, div);
+  t.set(K::Neg, neg);
+  t.set(K::BiasAdd, biasAdd);
+  t.set(K::Reshape, identity);
+  t.set(K::Affine, affine);
+  t.set(K::Reciprocal, reciprocal);
+  t.set(K::Relu, relu);
+  t.set(K::ReluGrad, reluGrad);
+  t.set(K::Sigmoid, sigmoid);
+  t.set(K::SigmoidGrad, sigmoidGrad);
+  t.set(K::Tanh, tanhFormula);
+  t.set(K::TanhGrad, tanhGrad);
+  t.set(K::LeakyRelu, leakyRelu);
+  t.set(K::LeakyReluGrad, leakyReluGrad);
   return t;
 }
 
 } // namespace
 
 Formula formula(OpKind op) {
-  static const std::array<Formula, kNumOps> table = makeTable();
-  return table[int(op)];
+  static const OpTable<Formula> table = makeTable();
+  return table[op];
 }
 
 } // namespace sora::ir

@@ -41,9 +41,9 @@ Conv convOf(const Node &n, const Node *in, const Node *out, int64_t kernel) {
   return {imageOf(in),
           imageOf(out),
           kernel,
-          int64_t(n.attr("stride")),
-          int64_t(n.attr("pad_top")),
-          int64_t(n.attr("pad_left"))};
+          n.attrs.stride(),
+          n.attrs.padTop(),
+          n.attrs.padLeft()};
 }
 
 } // namespace image
@@ -51,7 +51,7 @@ Conv convOf(const Node &n, const Node *in, const Node *out, int64_t kernel) {
 void registerImageLowerings(LoweringTable &t) {
   using namespace image;
   using K = OpKind;
-  auto set = [&](OpKind op, Lowering rule) { t[int(op)] = rule; };
+  auto set = [&](OpKind op, Lowering rule) { t.set(op, rule); };
   set(K::Conv2D, lowerConv2D);
   set(K::Conv2DGradInput, lowerConv2DGradInput);
   set(K::Conv2DGradFilter, lowerConv2DGradFilter);

@@ -16,7 +16,7 @@ Value *KernelEmitter::f32(double v) {
 
 Value *KernelEmitter::load(const Node *node, Value *index) {
   if (node->op == OpKind::Const)
-    return f32(node->attr("value"));
+    return f32(node->attrs.value());
   Value *p = b.CreateInBoundsGEP(b.getFloatTy(), buffer(node), index);
   return b.CreateAlignedLoad(b.getFloatTy(), p, Align(4));
 }

@@ -10,7 +10,7 @@
 //===----------------------------------------------------------------------===//
 #pragma once
 
-#include "IR/Graph.h"
+#include "IR/OpTable.h"
 
 #include <llvm/IR/IRBuilder.h>
 
@@ -164,7 +164,7 @@ using Lowering = void (*)(KernelEmitter &k, const Node &node);
 Lowering lowering(OpKind op);
 
 /// The lowering table; each op family registers its rules into it.
-using LoweringTable = std::array<Lowering, kNumOps>;
+using LoweringTable = OpTable<Lowering>;
 /// Convolution, pooling and dropout (ImageLowerings.cpp and the files it
 /// names).
 void registerImageLowerings(LoweringTable &table);

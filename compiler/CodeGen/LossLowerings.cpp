@@ -238,7 +238,7 @@ void lowerMeanSquaredErrorGrad(KernelEmitter &k, const Node &n) {
 // (score > threshold) == (label > 0.5)
 void lowerBinaryCountCorrect(KernelEmitter &k, const Node &n) {
   const Node *s = n.operands[0];
-  Value *threshold = k.f32(n.attr("threshold"));
+  Value *threshold = k.f32(n.attrs.threshold());
   Value *hits = sumElements(k, s, n.operands[1], [&](Value *v, Value *t) {
     Value *same = k.b.CreateICmpEQ(k.b.CreateFCmpOGT(v, threshold),
                                    k.b.CreateFCmpOGT(t, k.f32(0.5)));
@@ -251,18 +251,18 @@ void lowerBinaryCountCorrect(KernelEmitter &k, const Node &n) {
 } // namespace
 
 void registerLossLowerings(LoweringTable &t) {
-  t[int(K::SoftmaxXent)] = lowerSoftmaxXent;
-  t[int(K::SoftmaxXentGrad)] = lowerSoftmaxXentGrad;
-  t[int(K::CountCorrect)] = lowerCountCorrect;
-  t[int(K::SparseSoftmaxXent)] = lowerSparseSoftmaxXent;
-  t[int(K::SparseSoftmaxXentGrad)] = lowerSparseSoftmaxXentGrad;
-  t[int(K::SparseCountCorrect)] = lowerSparseCountCorrect;
-  t[int(K::SigmoidBinaryXent)] = lowerSigmoidBinaryXent;
-  t[int(K::SigmoidBinaryXentGrad)] = lowerSigmoidBinaryXentGrad;
-  t[int(K::MeanSquaredError)] = lowerMeanSquaredError;
-  t[int(K::MeanSquaredErrorGrad)] = lowerMeanSquaredErrorGrad;
-  t[int(K::MeanAbsoluteError)] = lowerMeanAbsoluteError;
-  t[int(K::BinaryCountCorrect)] = lowerBinaryCountCorrect;
+  t.set(K::SoftmaxXent, lowerSoftmaxXent);
+  t.set(K::SoftmaxXentGrad, lowerSoftmaxXentGrad);
+  t.set(K::CountCorrect, lowerCountCorrect);
+  t.set(K::SparseSoftmaxXent, lowerSparseSoftmaxXent);
+  t.set(K::SparseSoftmaxXentGrad, lowerSparseSoftmaxXentGrad);
+  t.set(K::SparseCountCorrect, lowerSparseCountCorrect);
+  t.set(K::SigmoidBinaryXent, lowerSigmoidBinaryXent);
+  t.set(K::SigmoidBinaryXentGrad, lowerSigmoidBinaryXentGrad);
+  t.set(K::MeanSquaredError, lowerMeanSquaredError);
+  t.set(K::MeanSquaredErrorGrad, lowerMeanSquaredErrorGrad);
+  t.set(K::MeanAbsoluteError, lowerMeanAbsoluteError);
+  t.set(K::BinaryCountCorrect, lowerBinaryCountCorrect);
 }
 
 } // namespace sora::ir

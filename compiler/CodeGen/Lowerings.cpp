@@ -9,7 +9,6 @@
 //===----------------------------------------------------------------------===//
 #include "CodeGen/KernelEmitter.h"
 #include "CodeGen/RowOps.h"
-#include "IR/OpRules.h"
 
 #include <llvm/IR/Intrinsics.h>
 
@@ -224,20 +223,15 @@ void lowerSoftmaxGrad(KernelEmitter &k, const Node &n) {
 }
 
 LoweringTable makeTable() {
-  LoweringTable t{};
-  auto set = [&](OpKind op, Lowering rule) { t[int(op)] = rule; };
-  set(K::Input, noCode);
-  set(K::Param, noCode);
-  set(K::Const, noCode);
-  set(K::MatMul, lowerMatMul);
-  set(K::MatMulNT, lowerMatMulNT);
-  set(K::MatMulTN, lowerMatMulTN);
-  set(K::BiasGrad, lowerBiasGrad);
-  for (int i = 0; i < kNumOps; ++i)
-    if (isElementwise(OpKind(i)))
-      t[i] = lowerElementwise;
-  set(K::Softmax, lowerSoftmax);
-  set(K::SoftmaxGrad, lowerSoftmaxGrad);
+  LoweringTable t;
+  t.setWhere(Leaf, noCode);
+  t.setWhere(Elementwise, lowerElementwise);
+  t.set(K::MatMul, lowerMatMul);
+  t.set(K::MatMulNT, lowerMatMulNT);
+  t.set(K::MatMulTN, lowerMatMulTN);
+  t.set(K::BiasGrad, lowerBiasGrad);
+  t.set(K::Softmax, lowerSoftmax);
+  t.set(K::SoftmaxGrad, lowerSoftmaxGrad);
   registerImageLowerings(t);
   registerLossLowerings(t);
   registerOptimizerLowerings(t);
@@ -248,7 +242,7 @@ LoweringTable makeTable() {
 
 Lowering lowering(OpKind op) {
   static const LoweringTable table = makeTable();
-  return table[int(op)];
+  return table[op];
 }
 
 } // namespace sora::ir

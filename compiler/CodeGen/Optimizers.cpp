@@ -33,29 +33,29 @@ using K = OpKind;
 Value *learningRate(KernelEmitter &k, const Node &n) {
   IRBuilder<> &b = k.b;
   auto d = [&](double v) { return ConstantFP::get(b.getDoubleTy(), v); };
-  Value *lr = d(n.attr("lr"));
+  Value *lr = d(n.attrs.lr());
   Value *t = b.CreateSIToFP(b.CreateSub(k.step, k.i64(1)), b.getDoubleTy());
-  switch (int(n.attr("schedule"))) {
-  case 1: // exponential
+  switch (n.attrs.schedule()) {
+  case LrSchedule::Exponential:
     return b.CreateFMul(
-        lr,
-        k.call(Intrinsic::pow, {d(n.attr("decay_rate")),
-                                b.CreateFDiv(t, d(n.attr("decay_steps")))}));
-  case 2: // step
+        lr, k.call(Intrinsic::pow, {d(n.attrs.decayRate()),
+                                    b.CreateFDiv(t, d(n.attrs.decaySteps()))}));
+  case LrSchedule::Step:
     return b.CreateFMul(
         lr, k.call(Intrinsic::pow,
-                   {d(n.attr("decay_factor")),
+                   {d(n.attrs.decayFactor()),
                     k.call(Intrinsic::floor,
-                           {b.CreateFDiv(t, d(n.attr("decay_every")))})}));
-  case 3: { // linear
+                           {b.CreateFDiv(t, d(n.attrs.decayEvery()))})}));
+  case LrSchedule::Linear: {
     Value *frac = k.call(Intrinsic::minnum,
-                         {b.CreateFDiv(t, d(n.attr("decay_steps"))), d(1)});
+                         {b.CreateFDiv(t, d(n.attrs.decaySteps())), d(1)});
     return b.CreateFAdd(
-        lr, b.CreateFMul(b.CreateFSub(d(n.attr("final_lr")), lr), frac));
+        lr, b.CreateFMul(b.CreateFSub(d(n.attrs.finalLr()), lr), frac));
   }
-  default:
-    return lr;
+  case LrSchedule::Constant:
+    break;
   }
+  return lr;
 }
 
 /// One optimizer's per-element update, its scalars computed at creation.
@@ -73,10 +73,10 @@ public:
       };
       Value *one = ConstantFP::get(b.getDoubleTy(), 1.0);
       stepSize_ = b.CreateFPTrunc(
-          b.CreateFDiv(lr, b.CreateFSub(one, pow(n.attr("beta1")))),
+          b.CreateFDiv(lr, b.CreateFSub(one, pow(n.attrs.beta1()))),
           b.getFloatTy());
       bc2Sqrt_ = b.CreateFPTrunc(
-          k.call(Intrinsic::sqrt, {b.CreateFSub(one, pow(n.attr("beta2")))}),
+          k.call(Intrinsic::sqrt, {b.CreateFSub(one, pow(n.attrs.beta2()))}),
           b.getFloatTy());
     } else {
       stepSize_ = b.CreateFPTrunc(lr, b.getFloatTy());
@@ -95,21 +95,21 @@ public:
     IRBuilder<> &b = k_.b;
     llvm::Type *f32 = b.getFloatTy();
     auto at = [&](Value *base) { return b.CreateInBoundsGEP(f32, base, i); };
-    auto c = [&](const char *name) { return k_.f32(n_.attr(name)); };
     Value *delta; // w -= delta
     switch (n_.op) {
     case K::AdamUpdate: {
       // m = b1 m + (1-b1) g;  v = b2 v + (1-b2) g^2
       // delta = lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + eps)
-      double b1 = n_.attr("beta1"), b2 = n_.attr("beta2");
+      double b1 = n_.attrs.beta1(), b2 = n_.attrs.beta2();
       Value *m = b.CreateFAdd(
           b.CreateFMul(k_.f32(b1), b.CreateLoad(f32, at(state[0]))),
           b.CreateFMul(k_.f32(1 - b1), g));
       Value *v = b.CreateFAdd(
           b.CreateFMul(k_.f32(b2), b.CreateLoad(f32, at(state[1]))),
           b.CreateFMul(k_.f32(1 - b2), b.CreateFMul(g, g)));
-      Value *denom = b.CreateFAdd(
-          b.CreateFDiv(k_.call(Intrinsic::sqrt, {v}), bc2Sqrt_), c("epsilon"));
+      Value *denom =
+          b.CreateFAdd(b.CreateFDiv(k_.call(Intrinsic::sqrt, {v}), bc2Sqrt_),
+                       k_.f32(n_.attrs.epsilon()));
       delta = b.CreateFDiv(b.CreateFMul(stepSize_, m), denom);
       b.CreateStore(m, at(state[0]));
       b.CreateStore(v, at(state[1]));
@@ -121,23 +121,26 @@ public:
       break;
     case K::MomentumUpdate: {
       // buf = momentum buf + g;  delta = lr (nesterov ? g + momentum buf : buf)
-      Value *buf = b.CreateFAdd(
-          b.CreateFMul(c("momentum"), b.CreateLoad(f32, at(state[0]))), g);
+      Value *buf = b.CreateFAdd(b.CreateFMul(k_.f32(n_.attrs.momentum()),
+                                             b.CreateLoad(f32, at(state[0]))),
+                                g);
       b.CreateStore(buf, at(state[0]));
-      Value *dir = n_.attr("nesterov") != 0
-                       ? b.CreateFAdd(g, b.CreateFMul(c("momentum"), buf))
-                       : buf;
+      Value *dir =
+          n_.attrs.nesterov()
+              ? b.CreateFAdd(g, b.CreateFMul(k_.f32(n_.attrs.momentum()), buf))
+              : buf;
       delta = b.CreateFMul(stepSize_, dir);
       break;
     }
     default: { // RmspropUpdate
       // sq = rho sq + (1-rho) g^2;  delta = lr g / (sqrt(sq) + eps)
-      double rho = n_.attr("rho");
+      double rho = n_.attrs.rho();
       Value *sq = b.CreateFAdd(
           b.CreateFMul(k_.f32(rho), b.CreateLoad(f32, at(state[0]))),
           b.CreateFMul(k_.f32(1 - rho), b.CreateFMul(g, g)));
       b.CreateStore(sq, at(state[0]));
-      Value *denom = b.CreateFAdd(k_.call(Intrinsic::sqrt, {sq}), c("epsilon"));
+      Value *denom = b.CreateFAdd(k_.call(Intrinsic::sqrt, {sq}),
+                                  k_.f32(n_.attrs.epsilon()));
       delta = b.CreateFDiv(b.CreateFMul(stepSize_, g), denom);
       break;
     }
@@ -323,9 +326,7 @@ void lowerUpdateGroup(KernelEmitter &k, const FusionGroup &group) {
 }
 
 void registerOptimizerLowerings(LoweringTable &t) {
-  for (OpKind op :
-       {K::AdamUpdate, K::SgdUpdate, K::MomentumUpdate, K::RmspropUpdate})
-    t[int(op)] = lowerUpdate;
+  t.setWhere(Update, lowerUpdate);
 }
 
 } // namespace sora::ir

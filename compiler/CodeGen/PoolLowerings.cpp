@@ -20,8 +20,8 @@ struct Pool {
   int64_t size, stride;
 };
 Pool poolOf(const Node &n, const Node *in, const Node *out) {
-  return {imageOf(in), imageOf(out), int64_t(n.attr("size")),
-          int64_t(n.attr("stride"))};
+  return {imageOf(in), imageOf(out), n.attrs.size(),
+          n.attrs.stride()};
 }
 
 /// for each sample r and output pixel (oh, ow):

@@ -1,5 +1,4 @@
-//===- BuildGraph.cpp - Layer-level nodes to graph-IR ops
-//------------------===//
+//===- BuildGraph.cpp - Layer-level nodes to graph-IR ops -----------------===//
 #include "IR/BuildGraph.h"
 
 #include <algorithm>
@@ -20,7 +19,7 @@ Node *applyActivation(Graph &g, Node *x, const dsl::Activation &act) {
   case dsl::ActivationKind::Tanh:
     return g.create(OpKind::Tanh, {x});
   case dsl::ActivationKind::LeakyRelu:
-    return g.create(OpKind::LeakyRelu, {x}, {{"alpha", act.alpha}});
+    return g.create(OpKind::LeakyRelu, {x}, {attr::alpha(act.alpha)});
   case dsl::ActivationKind::Softmax:
     return g.create(OpKind::Softmax, {x});
   }
@@ -60,11 +59,8 @@ Node *buildLayer(Graph &g, const dsl::Node &n, Node *x) {
     };
     int64_t oh = n.shape[0], ow = n.shape[1];
     y = g.create(OpKind::Conv2D, {x, w},
-                 {{"stride", double(s)},
-                  {"pad_top", double(pad(h, oh))},
-                  {"pad_left", double(pad(wd, ow))},
-                  {"out_h", double(oh)},
-                  {"out_w", double(ow)}});
+                 {attr::stride(s), attr::padTop(pad(h, oh)),
+                  attr::padLeft(pad(wd, ow)), attr::outH(oh), attr::outW(ow)});
   }
   if (n.useBias) {
     Node *b = g.param(n.name + ".bias", Type{false, false, {n.units}},
@@ -74,17 +70,10 @@ Node *buildLayer(Graph &g, const dsl::Node &n, Node *x) {
   return y;
 }
 
-std::vector<Attr> reshapeAttrs(const std::vector<int64_t> &dims) {
-  std::vector<Attr> attrs;
-  for (size_t i = 0; i < dims.size(); ++i)
-    attrs.push_back({"d" + std::to_string(i), double(dims[i])});
-  return attrs;
-}
-
 } // namespace
 
 Node *reshapeTo(Graph &g, Node *x, const std::vector<int64_t> &dims) {
-  return g.create(OpKind::Reshape, {x}, reshapeAttrs(dims));
+  return g.create(OpKind::Reshape, {x}, {attr::shape(dims)});
 }
 
 Forward buildForward(Graph &g, const dsl::Model &model, bool training,
@@ -121,20 +110,20 @@ Forward buildForward(Graph &g, const dsl::Model &model, bool training,
       value = applyActivation(g, x, n.activation);
       break;
     case dsl::Node::Pool2D:
-      value = g.create(
-          n.pool == dsl::PoolKind::Max ? OpKind::MaxPool2D : OpKind::AvgPool2D,
-          {x}, {{"size", double(n.kernel)}, {"stride", double(n.stride)}});
+      value = g.create(n.pool == dsl::PoolKind::Max ? OpKind::MaxPool2D
+                                                    : OpKind::AvgPool2D,
+                       {x}, {attr::size(n.kernel), attr::stride(n.stride)});
       break;
     case dsl::Node::Reshape:
       value = reshapeTo(g, x, n.shape);
       break;
     case dsl::Node::Dropout:
       // Each dropout layer draws its own masks: the salt tells them apart.
-      value = training && n.rate > 0 ? g.create(OpKind::Dropout, {x},
-                                                {{"rate", n.rate},
-                                                 {"seed", double(seed)},
-                                                 {"salt", double(i)}})
-                                     : x;
+      value = training && n.rate > 0
+                  ? g.create(OpKind::Dropout, {x},
+                             {attr::rate(n.rate), attr::seed(seed),
+                              attr::salt(int64_t(i))})
+                  : x;
       break;
     case dsl::Node::Binary: {
       static const OpKind ops[] = {OpKind::Add, OpKind::Sub, OpKind::Mul,
@@ -144,10 +133,10 @@ Forward buildForward(Graph &g, const dsl::Model &model, bool training,
     }
     case dsl::Node::Affine:
       value = g.create(OpKind::Affine, {x},
-                       {{"scale", n.scale}, {"shift", n.shift}});
+                       {attr::scale(n.scale), attr::shift(n.shift)});
       break;
     case dsl::Node::Reciprocal:
-      value = g.create(OpKind::Reciprocal, {x}, {{"scale", n.scale}});
+      value = g.create(OpKind::Reciprocal, {x}, {attr::scale(n.scale)});
       break;
     }
     if (value != x)
@@ -226,7 +215,7 @@ LossNodes buildLoss(Graph &g, const Forward &fwd,
     l.loss = g.create(OpKind::SigmoidBinaryXent, {scores, l.labels});
     if (train.metricAccuracy) // logits: sigmoid(z) > 0.5 when z > 0
       l.correct = g.create(OpKind::BinaryCountCorrect, {scores, l.labels},
-                           {{"threshold", 0}});
+                           {attr::threshold(0)});
     break;
   case dsl::LossKind::MeanSquaredError:
     l.labels = g.input("labels", scores->type);
@@ -235,7 +224,7 @@ LossNodes buildLoss(Graph &g, const Forward &fwd,
       l.correct = scores->type.elements() > 1
                       ? g.create(OpKind::CountCorrect, {scores, l.labels})
                       : g.create(OpKind::BinaryCountCorrect, {scores, l.labels},
-                                 {{"threshold", 0.5}});
+                                 {attr::threshold(0.5)});
     break;
   }
   if (!l.correct)

@@ -1,5 +1,4 @@
-//===- Folders.cpp - One folding rule per op
-//-------------------------------===//
+//===- Folders.cpp - One folding rule per op ------------------------------===//
 //
 // What constant folding evaluates at compile time: an elementwise op whose
 // operands are all scalar constants. Computed in double and rounded to f32
@@ -7,6 +6,8 @@
 //
 //===----------------------------------------------------------------------===//
 #include "IR/Folders.h"
+
+#include "IR/OpTable.h"
 
 #include <cmath>
 
@@ -24,39 +25,41 @@ R mul(const Node &, const V &v) { return v[0] * v[1]; }
 R div(const Node &, const V &v) { return v[1] == 0 ? R() : R(v[0] / v[1]); }
 R neg(const Node &, const V &v) { return -v[0]; }
 R affine(const Node &n, const V &v) {
-  return n.attr("scale") * v[0] + n.attr("shift");
+  return n.attrs.scale() * v[0] + n.attrs.shift();
 }
 R reciprocal(const Node &n, const V &v) {
-  return v[0] == 0 ? R() : R(n.attr("scale") / v[0]);
+  return v[0] == 0 ? R() : R(n.attrs.scale() / v[0]);
 }
 R relu(const Node &, const V &v) { return v[0] > 0 ? v[0] : 0; }
 R sigmoid(const Node &, const V &v) { return 1 / (1 + std::exp(-v[0])); }
 R tanhFold(const Node &, const V &v) { return std::tanh(v[0]); }
 R leakyRelu(const Node &n, const V &v) {
-  return v[0] > 0 ? v[0] : n.attr("alpha") * v[0];
+  return v[0] > 0 ? v[0] : n.attrs.alpha() * v[0];
 }
 
-std::array<Folder, kNumOps> makeTable() {
-  std::array<Folder, kNumOps> t;
-  t.fill(never); // most ops take tensors or have effects
-  t[int(K::Add)] = add;
-  t[int(K::Sub)] = sub;
-  t[int(K::Mul)] = mul;
-  t[int(K::Div)] = div;
-  t[int(K::Neg)] = neg;
-  t[int(K::Affine)] = affine;
-  t[int(K::Reciprocal)] = reciprocal;
-  t[int(K::Relu)] = relu;
-  t[int(K::Sigmoid)] = sigmoid;
-  t[int(K::Tanh)] = tanhFold;
-  t[int(K::LeakyRelu)] = leakyRelu;
+OpTable<Folder> makeTable() {
+  OpTable<Folder> t;
+  t.set(K::Add, add);
+  t.set(K::Sub, sub);
+  t.set(K::Mul, mul);
+  t.set(K::Div, div);
+  t.set(K::Neg, neg);
+  t.set(K::Affine, affine);
+  t.set(K::Reciprocal, reciprocal);
+  t.set(K::Relu, relu);
+  t.set(K::Sigmoid, sigmoid);
+  t.set(K::Tanh, tanhFold);
+  t.set(K::LeakyRelu, leakyRelu);
+  // Optional: the other ops take tensors, have effects, or are rare enough
+  // on constants that folding them buys nothing.
+  t.fillRest(never);
   return t;
 }
 } // namespace
 
 Folder folder(OpKind op) {
-  static const std::array<Folder, kNumOps> table = makeTable();
-  return table[int(op)];
+  static const OpTable<Folder> table = makeTable();
+  return table[op];
 }
 
 } // namespace sora::ir

@@ -13,21 +13,128 @@
 
 namespace sora::ir {
 
-const char *mnemonic(OpKind op) {
-  static const char *names[] = {
-#define OP(Enum, Mnemonic, Operands) Mnemonic,
+namespace {
+
+/// One row of Ops.def.
+struct OpInfo {
+  const char *mnemonic;
+  int operands;
+  unsigned traits;
+  GradSpec grad;
+  std::vector<AttrId> attrs;
+};
+
+// Ops.def's columns, by the names its rows use.
+namespace columns {
+#define ATTR(Id, ...) constexpr AttrId Id = AttrId::Id;
+#include "IR/Attrs.def"
+constexpr auto WithX = GradSpec::WithX, WithY = GradSpec::WithY,
+               DyOnly = GradSpec::DyOnly, Loss = GradSpec::Loss;
+} // namespace columns
+
+const std::vector<OpInfo> &opInfos() {
+  using namespace columns;
+#define NO_GRAD                                                                \
+  GradSpec {}
+#define GRAD_RULE                                                              \
+  GradSpec { GradSpec::Rule }
+#define GRAD_OP(Op, Reads)                                                     \
+  GradSpec { GradSpec::Derived, OpKind::Op, Reads }
+  static const std::vector<OpInfo> infos = {
+#define OP(Enum, Mnemonic, Operands, Traits, Grad, ...)                        \
+  {Mnemonic, Operands, unsigned(Traits), Grad, {__VA_ARGS__}},
 #include "IR/Ops.def"
   };
-  return names[int(op)];
+#undef NO_GRAD
+#undef GRAD_RULE
+#undef GRAD_OP
+  return infos;
 }
 
-int operandCount(OpKind op) {
-  static const int counts[] = {
-#define OP(Enum, Mnemonic, Operands) Operands,
-#include "IR/Ops.def"
-  };
-  return counts[int(op)];
+} // namespace
+
+const char *mnemonic(OpKind op) { return opInfos()[int(op)].mnemonic; }
+
+int operandCount(OpKind op) { return opInfos()[int(op)].operands; }
+
+bool hasTrait(OpKind op, Trait trait) {
+  return (opInfos()[int(op)].traits & trait) != 0;
 }
+
+const GradSpec &gradSpec(OpKind op) { return opInfos()[int(op)].grad; }
+
+const std::vector<AttrId> &attrIds(OpKind op) {
+  return opInfos()[int(op)].attrs;
+}
+
+std::optional<OpKind> opByMnemonic(const std::string &name) {
+  for (int i = 0; i < kNumOps; ++i)
+    if (name == mnemonic(OpKind(i)))
+      return OpKind(i);
+  return std::nullopt;
+}
+
+const char *scheduleName(LrSchedule s) {
+  static const char *names[] = {"constant", "exponential", "step", "linear"};
+  return names[int(s)];
+}
+
+const char *attrName(AttrId id) {
+  static const char *names[] = {
+#define ATTR(Id, Name, ...) Name,
+#include "IR/Attrs.def"
+  };
+  return names[int(id)];
+}
+
+bool AttrList::has(AttrId id) const {
+  for (const Attr &a : attrs_)
+    if (a.id == id)
+      return true;
+  return false;
+}
+
+const AttrValue &AttrList::get(AttrId id) const {
+  for (const Attr &a : attrs_)
+    if (a.id == id)
+      return a.value;
+  throw std::logic_error(fmt::format("no attribute '{}'", attrName(id)));
+}
+
+AttrList AttrList::plus(std::initializer_list<Attr> extra) const {
+  AttrList out = *this;
+  out.attrs_.insert(out.attrs_.end(), extra);
+  return out;
+}
+
+AttrValue declaredValue(AttrId id) {
+  static const AttrValue values[] = {
+#define ATTR(Id, Name, Accessor, Type) AttrValue(std::in_place_type<Type>),
+#include "IR/Attrs.def"
+  };
+  return values[int(id)];
+}
+
+namespace {
+
+/// Empty if `attrs` are exactly `op`'s declared attributes, in order and of
+/// their declared types; else what is wrong.
+std::string checkAttrs(OpKind op, const AttrList &attrs) {
+  const std::vector<AttrId> &ids = attrIds(op);
+  std::string expected;
+  for (AttrId id : ids)
+    expected += (expected.empty() ? "" : ", ") + std::string(attrName(id));
+  bool ok = attrs.list().size() == ids.size();
+  for (size_t i = 0; ok && i < ids.size(); ++i)
+    ok = attrs.list()[i].id == ids[i] &&
+         attrs.list()[i].value.index() == declaredValue(ids[i]).index();
+  if (ok)
+    return "";
+  return ids.empty() ? "takes no attributes"
+                     : "takes the attributes {" + expected + "}";
+}
+
+} // namespace
 
 int64_t Type::elements() const {
   int64_t n = 1;
@@ -52,20 +159,13 @@ std::string Type::str() const {
   return s + "]";
 }
 
-double Node::attr(const std::string &n) const {
-  for (const Attr &a : attrs)
-    if (a.name == n)
-      return a.value;
-  throw std::logic_error(
-      fmt::format("{} has no attribute '{}'", mnemonic(op), n));
-}
-
-Node *Graph::create(OpKind op, std::vector<Node *> operands,
-                    std::vector<Attr> attrs) {
+Node *Graph::create(OpKind op, std::vector<Node *> operands, AttrList attrs) {
   if (int(operands.size()) != operandCount(op))
     throw std::logic_error(fmt::format("{} takes {} operands, got {}",
                                        mnemonic(op), operandCount(op),
                                        operands.size()));
+  if (std::string error = checkAttrs(op, attrs); !error.empty())
+    throw std::logic_error(fmt::format("{} {}", mnemonic(op), error));
   std::string error;
   Type type = shapeRule(op)(operands, attrs, error);
   if (!error.empty()) {
@@ -109,7 +209,7 @@ Node *Graph::param(const std::string &name, Type type, ParamRole role,
 Node *Graph::constant(double value) {
   Node *n = input("", Type{false, false, {}});
   n->op = OpKind::Const;
-  n->attrs = {{"value", value}};
+  n->attrs = {attr::value(value)};
   return n;
 }
 
@@ -177,7 +277,24 @@ std::string valueName(const Node *n) {
 }
 
 std::string formatNumber(double v) { return fmt::format("{:g}", v); }
+
+struct AttrPrinter {
+  std::string operator()(double v) const { return formatNumber(v); }
+  std::string operator()(int64_t v) const { return std::to_string(v); }
+  std::string operator()(bool v) const { return v ? "true" : "false"; }
+  std::string operator()(LrSchedule v) const { return scheduleName(v); }
+  std::string operator()(const Dims &v) const {
+    std::string s;
+    for (int64_t d : v)
+      s += (s.empty() ? "" : ", ") + std::to_string(d);
+    return "[" + s + "]";
+  }
+};
 } // namespace
+
+std::string formatAttr(const AttrValue &value) {
+  return std::visit(AttrPrinter{}, value);
+}
 
 void print(std::ostream &os, const Graph &g) {
   os << "graph @" << g.name() << " {\n";
@@ -202,7 +319,8 @@ void print(std::ostream &os, const Graph &g) {
         attrs.push_back("init = zeros");
     }
     for (const Attr &a : n->attrs)
-      attrs.push_back(a.name + " = " + formatNumber(a.value));
+      attrs.push_back(std::string(attrName(a.id)) + " = " +
+                      formatAttr(a.value));
     if (!attrs.empty()) {
       os << " {";
       for (size_t i = 0; i < attrs.size(); ++i)
@@ -250,6 +368,8 @@ std::string verify(const Graph &g) {
       if (!leafNames.insert(n->name).second)
         return where + ": duplicate name";
     } else if (n->op != OpKind::Const) {
+      if (std::string error = checkAttrs(n->op, n->attrs); !error.empty())
+        return where + ": " + error;
       std::string error;
       Type t = shapeRule(n->op)(n->operands, n->attrs, error);
       if (!error.empty())

@@ -15,22 +15,114 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <tuple>
+#include <variant>
 #include <vector>
 
 namespace sora::ir {
 
 enum class OpKind {
-#define OP(Enum, Mnemonic, Operands) Enum,
+#define OP(Enum, ...) Enum,
 #include "IR/Ops.def"
 };
 
 constexpr int kNumOps = 0
-#define OP(Enum, Mnemonic, Operands) +1
+#define OP(...) +1
 #include "IR/Ops.def"
     ;
 
+/// What an op is, as Ops.def's traits column says (a bit set).
+enum Trait : unsigned {
+  Leaf = 1,
+  SameType = 2,
+  Elementwise = 4,
+  Activation = 8,
+  Update = 16,
+};
+
+/// How autodiff finds an op's gradient (Ops.def's gradient column).
+struct GradSpec {
+  enum Kind { None, Rule, Derived } kind = None;
+  /// Derived: the op that computes dx, and what it reads.
+  OpKind op = OpKind::Input;
+  enum Reads { WithX, WithY, DyOnly, Loss } reads = WithX;
+};
+
 const char *mnemonic(OpKind op);
 int operandCount(OpKind op);
+bool hasTrait(OpKind op, Trait trait);
+const GradSpec &gradSpec(OpKind op);
+/// The op with this mnemonic, if any.
+std::optional<OpKind> opByMnemonic(const std::string &mnemonic);
+
+/// A learning rate's schedule (the `schedule` attribute).
+enum class LrSchedule { Constant, Exponential, Step, Linear };
+const char *scheduleName(LrSchedule s);
+
+/// A reshape's per-sample dimensions.
+using Dims = std::vector<int64_t>;
+
+enum class AttrId {
+#define ATTR(Id, ...) Id,
+#include "IR/Attrs.def"
+};
+const char *attrName(AttrId id);
+
+/// One attribute's value: Attrs.def gives each attribute one of these types.
+using AttrValue = std::variant<double, int64_t, bool, LrSchedule, Dims>;
+
+struct Attr {
+  AttrId id;
+  AttrValue value;
+  bool operator==(const Attr &o) const {
+    return id == o.id && value == o.value;
+  }
+  bool operator<(const Attr &o) const {
+    return std::tie(id, value) < std::tie(o.id, o.value);
+  }
+};
+
+/// Makers of typed attributes: attr::alpha(0.2), attr::stride(2).
+namespace attr {
+#define ATTR(Id, Name, Accessor, Type)                                         \
+  inline Attr Accessor(Type v) { return {AttrId::Id, AttrValue(std::move(v))}; }
+#include "IR/Attrs.def"
+} // namespace attr
+
+/// The attributes of one op, in the order its Ops.def row lists them
+/// (Graph::create checks the list against the row), read through typed
+/// accessors: `n.attrs.alpha()`, `n.attrs.schedule()`.
+class AttrList {
+public:
+  AttrList() = default;
+  AttrList(std::initializer_list<Attr> attrs) : attrs_(attrs) {}
+  explicit AttrList(std::vector<Attr> attrs) : attrs_(std::move(attrs)) {}
+
+#define ATTR(Id, Name, Accessor, Type)                                         \
+  const Type &Accessor() const { return std::get<Type>(get(AttrId::Id)); }
+#include "IR/Attrs.def"
+
+  bool has(AttrId id) const;
+  /// The value of `id`; throws std::logic_error if the op has none.
+  const AttrValue &get(AttrId id) const;
+  /// `this` followed by `extra`.
+  AttrList plus(std::initializer_list<Attr> extra) const;
+
+  std::vector<Attr>::const_iterator begin() const { return attrs_.begin(); }
+  std::vector<Attr>::const_iterator end() const { return attrs_.end(); }
+  const std::vector<Attr> &list() const { return attrs_; }
+  bool operator==(const AttrList &o) const { return attrs_ == o.attrs_; }
+  bool operator!=(const AttrList &o) const { return !(*this == o); }
+
+private:
+  std::vector<Attr> attrs_;
+};
+
+/// A value of the type Attrs.def declares for `id` (zero, false, ...).
+AttrValue declaredValue(AttrId id);
+
+/// The attribute ids of `op`'s Ops.def row, in order.
+const std::vector<AttrId> &attrIds(OpKind op);
 
 /// f32[?, d1, d2] (batched) or f32[d0, d1] or f32[] (scalar), or none.
 struct Type {
@@ -48,12 +140,6 @@ struct Type {
   std::string str() const;
 };
 
-/// Named numeric attributes ({alpha = 0.2}); few per op.
-struct Attr {
-  std::string name;
-  double value;
-};
-
 /// What a Param holds.
 enum class ParamRole { Weight, OptimizerState };
 /// How a Weight is initialised (matches the runtime's sora_init_kind).
@@ -63,7 +149,7 @@ struct Node {
   OpKind op;
   std::vector<Node *> operands;
   Type type;
-  std::vector<Attr> attrs;
+  AttrList attrs;
   std::string name; ///< Input / Param: its name; others: empty (numbered)
   SourceRange loc;  ///< where in the .sora file it came from
   int id = 0;       ///< position, for printing
@@ -78,7 +164,6 @@ struct Node {
   /// in which phase ("forward", "backward", "update").
   std::string layer, phase;
 
-  double attr(const std::string &name) const;
   bool hasResult() const { return !type.none; }
 };
 
@@ -115,8 +200,7 @@ public:
   /// Creates a node, infers its type with the op's shape rule and appends
   /// it. Shape errors here are compiler bugs (the front end checked shapes):
   /// they throw std::logic_error, which the driver reports as internal.
-  Node *create(OpKind op, std::vector<Node *> operands,
-               std::vector<Attr> attrs = {});
+  Node *create(OpKind op, std::vector<Node *> operands, AttrList attrs = {});
   Node *input(const std::string &name, Type type);
   Node *param(const std::string &name, Type type, ParamRole role, InitKind init,
               int64_t fanIn = 0, int64_t fanOut = 0);
@@ -161,6 +245,10 @@ private:
   std::vector<std::unique_ptr<Node>> nodes_;
   std::vector<Output> outputs_;
 };
+
+/// An attribute's value as the textual IR writes it: 0.5, 3, true,
+/// exponential, [7, 7, 64].
+std::string formatAttr(const AttrValue &value);
 
 /// Prints the graph in the textual form (`sorac --emit=ir`).
 void print(std::ostream &os, const Graph &g);

@@ -1,5 +1,4 @@
-//===- GraphParser.cpp - The textual graph IR, read back
-//-------------------===//
+//===- GraphParser.cpp - The textual graph IR, read back ------------------===//
 //
 // Reads what print() writes, so that a pass can be run alone on hand-written
 // IR (`sorac --passes=fuse file.ir --emit=ir`):
@@ -23,6 +22,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
@@ -77,8 +77,19 @@ private:
   // --- grammar ----------------------------------------------------------
   bool parseStatement(Graph &g);
   bool parseType(Type &type);
-  bool parseAttrs(std::map<std::string, std::string> &attrs,
-                  std::vector<Attr> &numeric);
+  /// An attribute as written: a number, a word or a list of whole numbers.
+  struct Written {
+    std::string name;
+    Token value;
+    std::vector<int64_t> list;
+    bool isList = false;
+  };
+  bool parseAttrs(std::vector<Written> &attrs);
+  /// The attributes of `op` from what was written: each declared one, of
+  /// its declared type, and no other.
+  bool typedAttrs(OpKind op, const std::vector<Written> &written,
+                  AttrList &attrs);
+  bool parseWhole(const Token &t, int64_t &v);
   bool parseReturn(Graph &g);
 
   const std::string &text_;
@@ -175,34 +186,123 @@ bool GraphParser::parseType(Type &type) {
   return true;
 }
 
-bool GraphParser::parseAttrs(std::map<std::string, std::string> &words,
-                             std::vector<Attr> &numeric) {
+bool GraphParser::parseWhole(const Token &t, int64_t &v) {
+  char *end;
+  errno = 0;
+  long long d = std::strtoll(t.text.c_str(), &end, 10);
+  if (t.kind != Token::Number || *end || errno)
+    return false;
+  v = d;
+  return true;
+}
+
+bool GraphParser::parseAttrs(std::vector<Written> &attrs) {
   if (!accept("{"))
     return true;
   while (!isPunct("}")) {
-    if (!numeric.empty() || !words.empty())
-      if (!expect(","))
-        return false;
+    if (!attrs.empty() && !expect(","))
+      return false;
     if (tok_.kind != Token::Ident)
       return error("expected an attribute name");
-    std::string name = tok_.text;
+    Written w;
+    w.name = tok_.text;
     next();
     if (!expect("="))
       return false;
-    if (tok_.kind == Token::Number) {
-      char *end;
-      double v = std::strtod(tok_.text.c_str(), &end);
-      if (*end || !std::isfinite(v))
-        return error("expected a number");
-      numeric.push_back({name, v});
-    } else if (tok_.kind == Token::Ident) {
-      words[name] = tok_.text;
-    } else {
+    w.value = tok_;
+    if (accept("[")) {
+      w.isList = true;
+      while (!isPunct("]")) {
+        if (!w.list.empty() && !expect(","))
+          return false;
+        int64_t d;
+        if (!parseWhole(tok_, d))
+          return error("expected a whole number");
+        w.list.push_back(d);
+        next();
+      }
+    } else if (tok_.kind != Token::Number && tok_.kind != Token::Ident) {
       return error("expected an attribute value");
     }
     next();
+    attrs.push_back(std::move(w));
   }
   next();
+  return true;
+}
+
+bool GraphParser::typedAttrs(OpKind op, const std::vector<Written> &written,
+                             AttrList &attrs) {
+  // Errors point at the value written; the token after the attributes is
+  // restored when all is well.
+  Token after = tok_;
+  std::vector<Attr> list;
+  for (const Written &w : written) {
+    bool declared = false;
+    for (AttrId id : attrIds(op))
+      declared |= w.name == attrName(id);
+    if (!declared) {
+      tok_ = w.value;
+      return error(
+          fmt::format("{} has no attribute '{}'", mnemonic(op), w.name));
+    }
+  }
+  for (AttrId id : attrIds(op)) {
+    auto w =
+        std::find_if(written.begin(), written.end(),
+                     [&](const Written &w) { return w.name == attrName(id); });
+    if (w == written.end())
+      return error(fmt::format("{} needs the attribute '{}'", mnemonic(op),
+                               attrName(id)));
+    tok_ = w->value;
+    AttrValue value;
+    std::visit(
+        [&](auto declared) {
+          using T = decltype(declared);
+          const Token &t = w->value;
+          char *end = nullptr;
+          if constexpr (std::is_same_v<T, double>) {
+            double v = std::strtod(t.text.c_str(), &end);
+            if (t.kind == Token::Number && !*end && std::isfinite(v))
+              value = v;
+            else
+              error("expected a number");
+          } else if constexpr (std::is_same_v<T, int64_t>) {
+            int64_t v;
+            if (parseWhole(t, v))
+              value = v;
+            else
+              error("expected a whole number");
+          } else if constexpr (std::is_same_v<T, bool>) {
+            if (t.kind == Token::Ident &&
+                (t.text == "true" || t.text == "false"))
+              value = t.text == "true";
+            else
+              error("expected true or false");
+          } else if constexpr (std::is_same_v<T, LrSchedule>) {
+            bool found = false;
+            for (LrSchedule s : {LrSchedule::Constant, LrSchedule::Exponential,
+                                 LrSchedule::Step, LrSchedule::Linear})
+              if (t.kind == Token::Ident && t.text == scheduleName(s)) {
+                value = s;
+                found = true;
+              }
+            if (!found)
+              error("expected constant, exponential, step or linear");
+          } else {
+            if (w->isList)
+              value = w->list;
+            else
+              error("expected a list like [2, 3]");
+          }
+        },
+        declaredValue(id));
+    if (failed_)
+      return false;
+    list.push_back({id, value});
+  }
+  attrs = AttrList(std::move(list));
+  tok_ = after;
   return true;
 }
 
@@ -262,10 +362,13 @@ bool GraphParser::parseStatement(Graph &g) {
     next();
   }
   next();
-  std::map<std::string, std::string> words;
-  std::vector<Attr> numeric;
-  if (!parseAttrs(words, numeric))
+  std::vector<Written> written;
+  if (!parseAttrs(written))
     return false;
+  // Words and numbers of a param, which are its fields, not attributes.
+  std::map<std::string, std::string> words;
+  for (const Written &w : written)
+    words[w.name] = w.value.text;
   Type type = Type::noneType();
   if (accept(":") && !parseType(type))
     return false;
@@ -285,26 +388,30 @@ bool GraphParser::parseStatement(Graph &g) {
                           ? InitKind::GlorotUniform
                           : InitKind::Zeros;
       int64_t fanIn = 0, fanOut = 0;
-      for (const Attr &a : numeric) {
-        if (a.name == "fan_in")
-          fanIn = int64_t(a.value);
-        if (a.name == "fan_out")
-          fanOut = int64_t(a.value);
+      for (const Written &w : written) {
+        if (w.name == "fan_in")
+          fanIn = int64_t(std::strtod(w.value.text.c_str(), nullptr));
+        if (w.name == "fan_out")
+          fanOut = int64_t(std::strtod(w.value.text.c_str(), nullptr));
       }
       node = g.param(name, type,
                      state ? ParamRole::OptimizerState : ParamRole::Weight,
                      init, fanIn, fanOut);
     }
   } else if (kind == OpKind::Const) {
-    if (numeric.size() != 1 || numeric[0].name != "value")
-      return error("const needs {value = N}");
-    node = g.constant(numeric[0].value);
+    AttrList attrs;
+    if (!typedAttrs(kind, written, attrs))
+      return false;
+    node = g.constant(attrs.value());
   } else {
+    AttrList attrs;
+    if (!typedAttrs(kind, written, attrs))
+      return false;
     if (int(operands.size()) != operandCount(kind))
       return error(fmt::format("{} takes {} operands", mnemonicText,
                                operandCount(kind)));
     std::string shapeError;
-    Type inferred = shapeRule(kind)(operands, numeric, shapeError);
+    Type inferred = shapeRule(kind)(operands, attrs, shapeError);
     if (!shapeError.empty()) {
       diags_.report(Diag::InvalidIR, at, mnemonicText + ": " + shapeError);
       failed_ = true;
@@ -317,7 +424,7 @@ bool GraphParser::parseStatement(Graph &g) {
       failed_ = true;
       return false;
     }
-    node = g.create(kind, operands, numeric);
+    node = g.create(kind, operands, attrs);
   }
   node->loc = at;
   if (!result.empty())

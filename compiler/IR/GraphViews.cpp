@@ -25,7 +25,7 @@ std::string label(const Node &n) {
   case OpKind::Param:
     return n.name;
   case OpKind::Const:
-    return fmt::format("const {:g}", n.attr("value"));
+    return fmt::format("const {:g}", n.attrs.value());
   default:
     return mnemonic(n.op);
   }

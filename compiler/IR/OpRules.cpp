@@ -1,8 +1,7 @@
-//===- OpRules.cpp - One shape rule per op
-//---------------------------------===//
+//===- OpRules.cpp - One shape rule per op --------------------------------===//
 #include "IR/OpRules.h"
 
-#include <array>
+#include "IR/OpTable.h"
 
 namespace sora::ir {
 
@@ -29,13 +28,13 @@ Type fail(std::string &error, const std::string &message) {
 }
 
 // A leaf's type is set by its creator.
-Type leafRule(const std::vector<Node *> &, const std::vector<Attr> &,
+Type leafRule(const std::vector<Node *> &, const AttrList &,
               std::string &error) {
   return fail(error, "leaf types are set when the leaf is created");
 }
 
 // [?,K] x [K,M] -> [?,M]
-Type matMulRule(const std::vector<Node *> &o, const std::vector<Attr> &,
+Type matMulRule(const std::vector<Node *> &o, const AttrList &,
                 std::string &error) {
   if (!isMatrixBatch(o[0]) || !isMatrix(o[1]) ||
       o[0]->type.dims[0] != o[1]->type.dims[0])
@@ -44,7 +43,7 @@ Type matMulRule(const std::vector<Node *> &o, const std::vector<Attr> &,
 }
 
 // [?,K] x [M,K] -> [?,M]
-Type matMulNTRule(const std::vector<Node *> &o, const std::vector<Attr> &,
+Type matMulNTRule(const std::vector<Node *> &o, const AttrList &,
                   std::string &error) {
   if (!isMatrixBatch(o[0]) || !isMatrix(o[1]) ||
       o[0]->type.dims[0] != o[1]->type.dims[1])
@@ -53,7 +52,7 @@ Type matMulNTRule(const std::vector<Node *> &o, const std::vector<Attr> &,
 }
 
 // [?,K] x [?,M] -> [K,M]
-Type matMulTNRule(const std::vector<Node *> &o, const std::vector<Attr> &,
+Type matMulTNRule(const std::vector<Node *> &o, const AttrList &,
                   std::string &error) {
   if (!isMatrixBatch(o[0]) || !isMatrixBatch(o[1]))
     return fail(error, "matmul_tn expects [?,K] and [?,M]");
@@ -61,7 +60,7 @@ Type matMulTNRule(const std::vector<Node *> &o, const std::vector<Attr> &,
 }
 
 // [?,...,M] + [M] -> [?,...,M]
-Type biasAddRule(const std::vector<Node *> &o, const std::vector<Attr> &,
+Type biasAddRule(const std::vector<Node *> &o, const AttrList &,
                  std::string &error) {
   const Type &x = o[0]->type, &b = o[1]->type;
   if (!x.batched || x.dims.empty() || b.batched || b.dims.size() != 1 ||
@@ -71,18 +70,11 @@ Type biasAddRule(const std::vector<Node *> &o, const std::vector<Attr> &,
 }
 
 // [?,...,M] -> [M]
-Type biasGradRule(const std::vector<Node *> &o, const std::vector<Attr> &,
+Type biasGradRule(const std::vector<Node *> &o, const AttrList &,
                   std::string &error) {
   if (!o[0]->type.batched || o[0]->type.dims.empty())
     return fail(error, "bias_grad expects [?,...,M]");
   return fixed({o[0]->type.dims.back()});
-}
-
-double attrOf(const std::vector<Attr> &attrs, const char *name, double dflt) {
-  for (const Attr &a : attrs)
-    if (a.name == name)
-      return a.value;
-  return dflt;
 }
 
 bool isImageBatch(const Type &t) { return t.batched && t.dims.size() == 3; }
@@ -94,45 +86,41 @@ int64_t windows(int64_t in, int64_t k, int64_t stride, int64_t padTotal) {
 }
 
 // (x [?,H,W,C], w [F,k,k,C]) {stride, pad_top, pad_left, out_h, out_w}
-Type conv2dRule(const std::vector<Node *> &o, const std::vector<Attr> &a,
+Type conv2dRule(const std::vector<Node *> &o, const AttrList &a,
                 std::string &error) {
   const Type &x = o[0]->type, &w = o[1]->type;
   if (!isImageBatch(x) || w.batched || w.dims.size() != 4 ||
       w.dims[3] != x.dims[2] || w.dims[1] != w.dims[2])
     return fail(error, "conv2d expects [?,H,W,C] and [F,k,k,C]");
-  int64_t oh = int64_t(attrOf(a, "out_h", 0)),
-          ow = int64_t(attrOf(a, "out_w", 0));
+  int64_t oh = a.outH(), ow = a.outW();
   if (oh < 1 || ow < 1)
     return fail(error, "conv2d needs out_h and out_w");
   return batched({oh, ow, w.dims[0]});
 }
 
 // (dy [?,OH,OW,F], w [F,k,k,C]) {..., in_h, in_w} -> [?,H,W,C]
-Type conv2dGradInputRule(const std::vector<Node *> &o,
-                         const std::vector<Attr> &a, std::string &error) {
+Type conv2dGradInputRule(const std::vector<Node *> &o, const AttrList &a,
+                         std::string &error) {
   const Type &dy = o[0]->type, &w = o[1]->type;
   if (!isImageBatch(dy) || w.dims.size() != 4 || dy.dims[2] != w.dims[0])
     return fail(error, "conv2d_grad_input expects [?,OH,OW,F] and [F,k,k,C]");
-  return batched({int64_t(attrOf(a, "in_h", 0)), int64_t(attrOf(a, "in_w", 0)),
-                  w.dims[3]});
+  return batched({a.inH(), a.inW(), w.dims[3]});
 }
 
 // (dy [?,OH,OW,F], x [?,H,W,C]) {..., kernel} -> [F,k,k,C]
-Type conv2dGradFilterRule(const std::vector<Node *> &o,
-                          const std::vector<Attr> &a, std::string &error) {
+Type conv2dGradFilterRule(const std::vector<Node *> &o, const AttrList &a,
+                          std::string &error) {
   const Type &dy = o[0]->type, &x = o[1]->type;
   if (!isImageBatch(dy) || !isImageBatch(x))
     return fail(error, "conv2d_grad_filter expects [?,OH,OW,F] and [?,H,W,C]");
-  int64_t k = int64_t(attrOf(a, "kernel", 0));
-  return fixed({dy.dims[2], k, k, x.dims[2]});
+  return fixed({dy.dims[2], a.kernel(), a.kernel(), x.dims[2]});
 }
 
 // x [?,H,W,C] {size, stride} -> [?,OH,OW,C]
-Type poolRule(const std::vector<Node *> &o, const std::vector<Attr> &a,
+Type poolRule(const std::vector<Node *> &o, const AttrList &a,
               std::string &error) {
   const Type &x = o[0]->type;
-  int64_t size = int64_t(attrOf(a, "size", 0));
-  int64_t stride = int64_t(attrOf(a, "stride", 0));
+  int64_t size = a.size(), stride = a.stride();
   if (!isImageBatch(x) || size < 1 || stride < 1 || size > x.dims[0] ||
       size > x.dims[1])
     return fail(error, "pooling expects [?,H,W,C] and a window that fits");
@@ -141,7 +129,7 @@ Type poolRule(const std::vector<Node *> &o, const std::vector<Attr> &a,
 }
 
 // (dy, x) -> like x
-Type maxPoolGradRule(const std::vector<Node *> &o, const std::vector<Attr> &,
+Type maxPoolGradRule(const std::vector<Node *> &o, const AttrList &,
                      std::string &error) {
   if (!isImageBatch(o[0]->type) || !isImageBatch(o[1]->type))
     return fail(error, "maxpool2d_grad expects [?,OH,OW,C] and [?,H,W,C]");
@@ -149,31 +137,26 @@ Type maxPoolGradRule(const std::vector<Node *> &o, const std::vector<Attr> &,
 }
 
 // dy [?,OH,OW,C] {size, stride, in_h, in_w} -> [?,H,W,C]
-Type avgPoolGradRule(const std::vector<Node *> &o, const std::vector<Attr> &a,
+Type avgPoolGradRule(const std::vector<Node *> &o, const AttrList &a,
                      std::string &error) {
   if (!isImageBatch(o[0]->type))
     return fail(error, "avgpool2d_grad expects [?,OH,OW,C]");
-  return batched({int64_t(attrOf(a, "in_h", 0)), int64_t(attrOf(a, "in_w", 0)),
-                  o[0]->type.dims[2]});
+  return batched({a.inH(), a.inW(), o[0]->type.dims[2]});
 }
 
-// x {d0, d1, ...} -> [?, d0, d1, ...] with as many elements per sample
-Type reshapeRule(const std::vector<Node *> &o, const std::vector<Attr> &a,
+// x {shape = [d0, d1, ...]} -> [?, d0, d1, ...], as many elements per sample
+Type reshapeRule(const std::vector<Node *> &o, const AttrList &a,
                  std::string &error) {
-  std::vector<int64_t> dims;
-  for (const Attr &attr : a)
-    if (attr.name.size() > 1 && attr.name[0] == 'd')
-      dims.push_back(int64_t(attr.value));
   Type t = o[0]->type;
-  t.dims = dims;
-  if (!o[0]->type.batched || dims.empty() ||
+  t.dims = a.shape();
+  if (!o[0]->type.batched || t.dims.empty() ||
       t.elements() != o[0]->type.elements())
     return fail(error, "reshape must keep the number of elements");
   return t;
 }
 
 // Elementwise: every operand has the first operand's type.
-Type sameTypeRule(const std::vector<Node *> &o, const std::vector<Attr> &,
+Type sameTypeRule(const std::vector<Node *> &o, const AttrList &,
                   std::string &error) {
   for (Node *n : o)
     if (n->type != o[0]->type || n->type.none)
@@ -182,7 +165,7 @@ Type sameTypeRule(const std::vector<Node *> &o, const std::vector<Attr> &,
 }
 
 // (logits [?,M], labels [?,M]) -> f32[]
-Type lossRule(const std::vector<Node *> &o, const std::vector<Attr> &,
+Type lossRule(const std::vector<Node *> &o, const AttrList &,
               std::string &error) {
   if (!isMatrixBatch(o[0]) || o[1]->type != o[0]->type)
     return fail(error, "expects logits and labels of the same type [?,M]");
@@ -190,7 +173,7 @@ Type lossRule(const std::vector<Node *> &o, const std::vector<Attr> &,
 }
 
 // (logits [?,M], classes [?,1]) -> f32[]
-Type sparseLossRule(const std::vector<Node *> &o, const std::vector<Attr> &,
+Type sparseLossRule(const std::vector<Node *> &o, const AttrList &,
                     std::string &error) {
   if (!isMatrixBatch(o[0]) || !isMatrixBatch(o[1]) || o[1]->type.dims[0] != 1)
     return fail(error, "expects logits [?,M] and class indices [?,1]");
@@ -198,7 +181,7 @@ Type sparseLossRule(const std::vector<Node *> &o, const std::vector<Attr> &,
 }
 
 // (logits [?,M], classes [?,1], dloss f32[]) -> [?,M]
-Type sparseLossGradRule(const std::vector<Node *> &o, const std::vector<Attr> &,
+Type sparseLossGradRule(const std::vector<Node *> &o, const AttrList &,
                         std::string &error) {
   if (!isMatrixBatch(o[0]) || !isMatrixBatch(o[1]) || o[1]->type.dims[0] != 1 ||
       o[2]->type != scalar())
@@ -207,7 +190,7 @@ Type sparseLossGradRule(const std::vector<Node *> &o, const std::vector<Attr> &,
 }
 
 // (prediction, labels of the same type) -> f32[]
-Type elementLossRule(const std::vector<Node *> &o, const std::vector<Attr> &,
+Type elementLossRule(const std::vector<Node *> &o, const AttrList &,
                      std::string &error) {
   if (!o[0]->type.batched || o[1]->type != o[0]->type)
     return fail(error, "expects a prediction and labels of the same type");
@@ -215,15 +198,15 @@ Type elementLossRule(const std::vector<Node *> &o, const std::vector<Attr> &,
 }
 
 // (prediction, labels, dloss f32[]) -> like prediction
-Type elementLossGradRule(const std::vector<Node *> &o,
-                         const std::vector<Attr> &, std::string &error) {
+Type elementLossGradRule(const std::vector<Node *> &o, const AttrList &,
+                         std::string &error) {
   if (!o[0]->type.batched || o[1]->type != o[0]->type || o[2]->type != scalar())
     return fail(error, "expects a prediction, labels and f32[]");
   return o[0]->type;
 }
 
 // (w, g, state...), all of one unbatched type -> none
-Type updateRule(const std::vector<Node *> &o, const std::vector<Attr> &,
+Type updateRule(const std::vector<Node *> &o, const AttrList &,
                 std::string &error) {
   for (Node *n : o)
     if (n->type != o[0]->type || n->type.batched || n->type.none)
@@ -232,7 +215,7 @@ Type updateRule(const std::vector<Node *> &o, const std::vector<Attr> &,
 }
 
 // (logits, labels, dloss f32[]) -> [?,M]
-Type lossGradRule(const std::vector<Node *> &o, const std::vector<Attr> &,
+Type lossGradRule(const std::vector<Node *> &o, const AttrList &,
                   std::string &error) {
   if (!isMatrixBatch(o[0]) || o[1]->type != o[0]->type ||
       o[2]->type != scalar())
@@ -240,85 +223,49 @@ Type lossGradRule(const std::vector<Node *> &o, const std::vector<Attr> &,
   return o[0]->type;
 }
 
-std::array<ShapeRule, kNumOps> makeTable() {
-  std::array<ShapeRule, kNumOps> t{};
-  auto set = [&](OpKind op, ShapeRule rule) { t[int(op)] = rule; };
-  set(OpKind::Input, leafRule);
-  set(OpKind::Param, leafRule);
-  set(OpKind::Const, leafRule);
-  set(OpKind::MatMul, matMulRule);
-  set(OpKind::MatMulNT, matMulNTRule);
-  set(OpKind::MatMulTN, matMulTNRule);
-  set(OpKind::BiasAdd, biasAddRule);
-  set(OpKind::BiasGrad, biasGradRule);
-  set(OpKind::Conv2D, conv2dRule);
-  set(OpKind::Conv2DGradInput, conv2dGradInputRule);
-  set(OpKind::Conv2DGradFilter, conv2dGradFilterRule);
-  set(OpKind::MaxPool2D, poolRule);
-  set(OpKind::AvgPool2D, poolRule);
-  set(OpKind::MaxPool2DGrad, maxPoolGradRule);
-  set(OpKind::AvgPool2DGrad, avgPoolGradRule);
-  set(OpKind::Reshape, reshapeRule);
-  for (OpKind op :
-       {OpKind::Add, OpKind::Sub, OpKind::Mul, OpKind::Div, OpKind::Neg,
-        OpKind::Affine, OpKind::Reciprocal, OpKind::Relu, OpKind::ReluGrad,
-        OpKind::Sigmoid, OpKind::SigmoidGrad, OpKind::Tanh, OpKind::TanhGrad,
-        OpKind::LeakyRelu, OpKind::LeakyReluGrad, OpKind::Softmax,
-        OpKind::SoftmaxGrad, OpKind::Dropout, OpKind::DropoutGrad})
-    set(op, sameTypeRule);
-  set(OpKind::SoftmaxXent, lossRule);
-  set(OpKind::CountCorrect, lossRule);
-  set(OpKind::SoftmaxXentGrad, lossGradRule);
-  set(OpKind::SparseSoftmaxXent, sparseLossRule);
-  set(OpKind::SparseCountCorrect, sparseLossRule);
-  set(OpKind::SparseSoftmaxXentGrad, sparseLossGradRule);
-  set(OpKind::SigmoidBinaryXent, elementLossRule);
-  set(OpKind::MeanSquaredError, elementLossRule);
-  set(OpKind::MeanAbsoluteError, elementLossRule);
-  set(OpKind::BinaryCountCorrect, elementLossRule);
-  set(OpKind::SigmoidBinaryXentGrad, elementLossGradRule);
-  set(OpKind::MeanSquaredErrorGrad, elementLossGradRule);
-  for (OpKind op : {OpKind::AdamUpdate, OpKind::SgdUpdate,
-                    OpKind::MomentumUpdate, OpKind::RmspropUpdate})
-    set(op, updateRule);
+OpTable<ShapeRule> makeTable() {
+  using K = OpKind;
+  OpTable<ShapeRule> t;
+  t.setWhere(Leaf, leafRule);
+  t.setWhere(SameType, sameTypeRule);
+  t.setWhere(Update, updateRule);
+  t.set(K::MatMul, matMulRule);
+  t.set(K::MatMulNT, matMulNTRule);
+  t.set(K::MatMulTN, matMulTNRule);
+  t.set(K::BiasAdd, biasAddRule);
+  t.set(K::BiasGrad, biasGradRule);
+  t.set(K::Conv2D, conv2dRule);
+  t.set(K::Conv2DGradInput, conv2dGradInputRule);
+  t.set(K::Conv2DGradFilter, conv2dGradFilterRule);
+  t.set(K::MaxPool2D, poolRule);
+  t.set(K::AvgPool2D, poolRule);
+  t.set(K::MaxPool2DGrad, maxPoolGradRule);
+  t.set(K::AvgPool2DGrad, avgPoolGradRule);
+  t.set(K::Reshape, reshapeRule);
+  t.set(K::SoftmaxXent, lossRule);
+  t.set(K::CountCorrect, lossRule);
+  t.set(K::SoftmaxXentGrad, lossGradRule);
+  t.set(K::SparseSoftmaxXent, sparseLossRule);
+  t.set(K::SparseCountCorrect, sparseLossRule);
+  t.set(K::SparseSoftmaxXentGrad, sparseLossGradRule);
+  t.set(K::SigmoidBinaryXent, elementLossRule);
+  t.set(K::MeanSquaredError, elementLossRule);
+  t.set(K::MeanAbsoluteError, elementLossRule);
+  t.set(K::BinaryCountCorrect, elementLossRule);
+  t.set(K::SigmoidBinaryXentGrad, elementLossGradRule);
+  t.set(K::MeanSquaredErrorGrad, elementLossGradRule);
   return t;
 }
 
 } // namespace
 
-bool isElementwise(OpKind op) {
-  switch (op) {
-  case OpKind::Add:
-  case OpKind::Sub:
-  case OpKind::Mul:
-  case OpKind::Div:
-  case OpKind::Neg:
-  case OpKind::Affine:
-  case OpKind::Reciprocal:
-  case OpKind::Relu:
-  case OpKind::ReluGrad:
-  case OpKind::Sigmoid:
-  case OpKind::SigmoidGrad:
-  case OpKind::Tanh:
-  case OpKind::TanhGrad:
-  case OpKind::LeakyRelu:
-  case OpKind::LeakyReluGrad:
-  case OpKind::BiasAdd:
-  case OpKind::Reshape:
-    return true;
-  default:
-    return false;
-  }
-}
+bool isElementwise(OpKind op) { return hasTrait(op, Elementwise); }
 
-bool isUpdate(OpKind op) {
-  return op == OpKind::AdamUpdate || op == OpKind::SgdUpdate ||
-         op == OpKind::MomentumUpdate || op == OpKind::RmspropUpdate;
-}
+bool isUpdate(OpKind op) { return hasTrait(op, Update); }
 
 ShapeRule shapeRule(OpKind op) {
-  static const std::array<ShapeRule, kNumOps> table = makeTable();
-  return table[int(op)];
+  static const OpTable<ShapeRule> table = makeTable();
+  return table[op];
 }
 
 } // namespace sora::ir

@@ -10,7 +10,7 @@ namespace sora::ir {
 /// Computes an op's result type from its operands and attributes, or sets
 /// `error` and returns a none type.
 using ShapeRule = Type (*)(const std::vector<Node *> &operands,
-                           const std::vector<Attr> &attrs, std::string &error);
+                           const AttrList &attrs, std::string &error);
 
 /// The shape rule of `op` (nullptr only if the table is incomplete, which
 /// the registry self-test catches).
@@ -19,10 +19,11 @@ ShapeRule shapeRule(OpKind op);
 /// Elementwise ops compute each output element from the operands' elements
 /// at the same index (bias_add: the bias at the last-dimension index), so
 /// they can run inside another op's loop (fusion). Each has a formula in
-/// CodeGen.
+/// CodeGen. Ops.def's Elementwise trait.
 bool isElementwise(OpKind op);
 
 /// Optimizer updates: (weight, gradient, state...) -> none, in place.
+/// Ops.def's Update trait.
 bool isUpdate(OpKind op);
 
 } // namespace sora::ir

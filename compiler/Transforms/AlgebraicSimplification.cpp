@@ -19,7 +19,7 @@ using Rule = Node *(*)(Node *n, bool &changed);
 
 // affine{1, 0}(x) -> x   (x*1, x+0, x/1, x-0)
 Node *affineIdentity(Node *n, bool &) {
-  if (n->op == OpKind::Affine && n->attr("scale") == 1 && n->attr("shift") == 0)
+  if (n->op == OpKind::Affine && n->attrs.scale() == 1 && n->attrs.shift() == 0)
     return n->operands[0];
   return nullptr;
 }
@@ -29,9 +29,9 @@ Node *affineOfAffine(Node *n, bool &changed) {
   if (n->op != OpKind::Affine || n->operands[0]->op != OpKind::Affine)
     return nullptr;
   Node *inner = n->operands[0];
-  double a = n->attr("scale"), b = n->attr("shift");
-  double c = inner->attr("scale"), d = inner->attr("shift");
-  n->attrs = {{"scale", a * c}, {"shift", a * d + b}};
+  double a = n->attrs.scale(), b = n->attrs.shift();
+  double c = inner->attrs.scale(), d = inner->attrs.shift();
+  n->attrs = {attr::scale(a * c), attr::shift(a * d + b)};
   n->operands[0] = inner->operands[0];
   changed = true;
   return nullptr;

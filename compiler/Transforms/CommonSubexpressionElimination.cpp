@@ -10,17 +10,15 @@ namespace sora::ir {
 bool eliminateCommonSubexpressions(Graph &g) {
   // Key: op, operands and attributes. Leaves other than constants are
   // distinct by definition; updates have effects.
-  using Key = std::tuple<int, std::vector<const Node *>,
-                         std::vector<std::pair<std::string, double>>>;
+  using Key = std::tuple<int, std::vector<const Node *>, std::vector<Attr>>;
   std::map<Key, Node *> seen;
   bool changed = false;
   for (const auto &node : g.nodes()) {
     Node *n = node.get();
     if (n->op == OpKind::Input || n->op == OpKind::Param || !n->hasResult())
       continue;
-    Key key{int(n->op), {n->operands.begin(), n->operands.end()}, {}};
-    for (const Attr &a : n->attrs)
-      std::get<2>(key).push_back({a.name, a.value});
+    Key key{
+        int(n->op), {n->operands.begin(), n->operands.end()}, n->attrs.list()};
     auto [it, inserted] = seen.emplace(key, n);
     if (!inserted) {
       g.replaceAllUses(n, it->second);

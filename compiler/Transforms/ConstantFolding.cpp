@@ -17,7 +17,7 @@ bool foldConstants(Graph &g) {
     for (Node *o : n->operands) {
       if (o->op != OpKind::Const)
         break;
-      values.push_back(o->attr("value"));
+      values.push_back(o->attrs.value());
     }
     if (values.size() != n->operands.size())
       continue;
@@ -27,7 +27,7 @@ bool foldConstants(Graph &g) {
     // The node becomes the constant, in place: readers need no update.
     n->op = OpKind::Const;
     n->operands.clear();
-    n->attrs = {{"value", double(float(*v))}};
+    n->attrs = {attr::value(double(float(*v)))};
     changed = true;
   }
   if (changed)

@@ -107,12 +107,7 @@ bool fuseOps(Graph &g) {
   bool same = updates.size() > 1 &&
               updates.size() == g.params(ParamRole::Weight).size();
   for (Node *u : updates)
-    same &=
-        u->attrs.size() == updates[0]->attrs.size() &&
-        std::equal(u->attrs.begin(), u->attrs.end(), updates[0]->attrs.begin(),
-                   [](const Attr &a, const Attr &b) {
-                     return a.name == b.name && a.value == b.value;
-                   });
+    same &= u->attrs == updates[0]->attrs;
   if (same) {
     int id = int(g.groups.size());
     g.groups.push_back(
