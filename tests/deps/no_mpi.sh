@@ -17,7 +17,9 @@ for f in "$sorac" "$program"; do
   echo "ok: no libmpi in ldd $f"
 done
 if [[ -n $plugin ]]; then
-  ldd "$plugin" | grep -q 'libmpi' ||
+  # Not `ldd | grep -q`: grep -q stops reading, and under pipefail the
+  # SIGPIPE that ldd may then get would fail the check.
+  grep -q 'libmpi' <<< "$(ldd "$plugin")" ||
     { echo "FAIL: ldd $plugin shows no libmpi: the check above proves nothing" >&2; exit 1; }
   echo "ok: the plugin $plugin links libmpi"
 fi
