@@ -1,5 +1,4 @@
-//===- BufferPlan.cpp - Parameter layout and scratch offsets
-//---------------===//
+//===- BufferPlan.cpp - Parameter layout and scratch offsets --------------===//
 #include "CodeGen/BufferPlan.h"
 
 #include "Transforms/Passes.h"

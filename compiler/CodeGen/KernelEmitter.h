@@ -168,7 +168,7 @@ using LoweringTable = OpTable<Lowering>;
 /// Convolution, pooling and dropout (ImageLowerings.cpp and the files it
 /// names).
 void registerImageLowerings(LoweringTable &table);
-/// Losses and metrics other than softmax + cross-entropy (LossLowerings.cpp).
+/// Every loss, its gradient and the metrics (LossLowerings.cpp).
 void registerLossLowerings(LoweringTable &table);
 /// Optimizer updates (Optimizers.cpp).
 void registerOptimizerLowerings(LoweringTable &table);

@@ -1,5 +1,4 @@
-//===- Target.cpp - LLVM optimisation and object emission
-//------------------===//
+//===- Target.cpp - LLVM optimisation and object emission -----------------===//
 #include "CodeGen/Target.h"
 
 #include <llvm/Analysis/CGSCCPassManager.h>

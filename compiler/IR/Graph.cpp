@@ -1,5 +1,4 @@
-//===- Graph.cpp - Graph construction, printing and verification
-//-----------===//
+//===- Graph.cpp - Construction, printing and verification ----------------===//
 #include "IR/Graph.h"
 
 #include "IR/OpRules.h"

@@ -1,5 +1,4 @@
-//===- GraphViews.cpp - The graph as a picture: Graphviz and Mermaid
-//-------===//
+//===- GraphViews.cpp - The graph as Graphviz and Mermaid -----------------===//
 //
 // The dataflow graph drawn as the project's origin draws networks: values
 // flow along edges labelled with their shapes, parameters enter from the

@@ -1,5 +1,4 @@
-//===- AlgebraicSimplification.cpp - Rewrite rules as data
-//-----------------===//
+//===- AlgebraicSimplification.cpp - Rewrite rules as data ----------------===//
 //
 // A table of local rewrite rules, each with the identity it applies. A rule
 // either rewrites its node in place (new operands or attributes) or returns

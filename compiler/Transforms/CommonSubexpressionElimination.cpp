@@ -1,5 +1,4 @@
-//===- CommonSubexpressionElimination.cpp - Compute each value once
-//--------===//
+//===- CommonSubexpressionElimination.cpp - Each value once ---------------===//
 #include "Transforms/Passes.h"
 
 #include <map>

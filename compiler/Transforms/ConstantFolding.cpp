@@ -1,5 +1,4 @@
-//===- ConstantFolding.cpp - Constant expressions become constants
-//---------===//
+//===- ConstantFolding.cpp - Constant expressions become constants --------===//
 #include "IR/Folders.h"
 #include "Transforms/Passes.h"
 

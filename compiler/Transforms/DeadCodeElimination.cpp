@@ -1,5 +1,4 @@
-//===- DeadCodeElimination.cpp - Drop values nobody reads
-//------------------===//
+//===- DeadCodeElimination.cpp - Drop values nobody reads -----------------===//
 #include "Transforms/Passes.h"
 
 namespace sora::ir {

@@ -1,5 +1,4 @@
-//===- Fusion.cpp - Ops that run as one loop nest
-//--------------------------===//
+//===- Fusion.cpp - Ops that run as one loop nest -------------------------===//
 //
 // Three kinds of groups:
 //  - Epilogue: an anchor (a matmul, a convolution, or any elementwise op)

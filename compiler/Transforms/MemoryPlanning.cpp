@@ -1,5 +1,4 @@
-//===- MemoryPlanning.cpp - Scratch buffers reused by liveness
-//-------------===//
+//===- MemoryPlanning.cpp - Scratch buffers reused by liveness ------------===//
 //
 // Each value that is written to memory (not a leaf, not a fused-away member
 // of a group) needs a scratch buffer for maxBatch rows. Its live range runs

@@ -1,5 +1,4 @@
-//===- PassManager.cpp - Pipelines as data
-//---------------------------------===//
+//===- PassManager.cpp - Pipelines as data --------------------------------===//
 #include "Transforms/Passes.h"
 
 #include <ostream>

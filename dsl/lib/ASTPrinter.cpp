@@ -1,5 +1,4 @@
-//===- ASTPrinter.cpp - `sorac --emit=ast`
-//---------------------------------===//
+//===- ASTPrinter.cpp - `sorac --emit=ast` --------------------------------===//
 //
 // An indented outline of the tree, one node per line with its position
 // (`@line:col`), for tests of the parser (precedence, chains, named

@@ -1,5 +1,4 @@
-//===- Diagnostics.cpp - Printing located messages
-//-------------------------===//
+//===- Diagnostics.cpp - Printing located messages ------------------------===//
 #include "sora/dsl/Diagnostics.h"
 
 #include <algorithm>

@@ -1,5 +1,4 @@
-//===- Parser.cpp - Runs the X3 grammar and reports syntax errors
-//----------===//
+//===- Parser.cpp - Runs the X3 grammar, reports syntax errors ------------===//
 //
 // The only file that instantiates the grammar. Before parsing, a linear scan
 // bounds the nesting depth of brackets, so that no input can overflow the

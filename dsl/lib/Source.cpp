@@ -1,5 +1,4 @@
-//===- Source.cpp - Offsets to lines and columns
-//---------------------------===//
+//===- Source.cpp - Offsets to lines and columns --------------------------===//
 #include "sora/dsl/Source.h"
 
 #include <algorithm>

@@ -62,7 +62,7 @@ static sora_status parse_integer(const char *name, const char *text,
 static sora_status apply(option_kind k, const char *value, sora_fit_options *o,
                          const char **data_dir) {
   const char *name = option_names[k];
-  int64_t threads;
+  int64_t threads = 0;
   sora_status status;
   switch (k) {
   case OPT_DATA:

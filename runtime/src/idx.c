@@ -29,7 +29,7 @@ typedef struct idx_file {
 /// names it in messages. On failure nothing is left allocated.
 static sora_status read_idx(const char *path, const char *what, idx_file *out) {
   memset(out, 0, sizeof *out);
-  sora_input in;
+  sora_input in = {0};
   sora_status status = sora_input_open(&in, path, what);
   if (status != SORA_OK)
     return status;

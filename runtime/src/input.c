@@ -149,7 +149,7 @@ sora_status sora_read_whole_file(const char *path, const char *what,
                                  int64_t max_bytes, char **out, int64_t *size) {
   *out = NULL;
   *size = 0;
-  sora_input in;
+  sora_input in = {0};
   sora_status status = sora_input_open(&in, path, what);
   if (status != SORA_OK)
     return status;

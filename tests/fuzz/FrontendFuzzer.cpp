@@ -1,5 +1,4 @@
-//===- FrontendFuzzer.cpp - libFuzzer target for the front end
-//-------------===//
+//===- FrontendFuzzer.cpp - libFuzzer target: the front end ---------------===//
 //
 // Any bytes go through the parser, the checker and the graph builder (the
 // front half of the compiler, without LLVM). A crash, a sanitizer report, a

@@ -1,5 +1,4 @@
-//===- DiagnosticsTest.cpp - Locations, carets, suggestions
-//----------------===//
+//===- DiagnosticsTest.cpp - Locations, carets, suggestions ---------------===//
 #include "sora/dsl/Diagnostics.h"
 #include "sora/dsl/Parser.h"
 
