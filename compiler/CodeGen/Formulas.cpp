@@ -58,9 +58,12 @@ Value *reluGrad(KernelEmitter &k, const Node &, const V &v) {
   return k.b.CreateSelect(k.b.CreateFCmpOGT(v[1], k.f32(0)), v[0], k.f32(0));
 }
 // y = 1 / (1 + exp(-x))
-Value *sigmoid(KernelEmitter &k, const Node &, const V &v) {
-  Value *e = k.call(Intrinsic::exp, {k.b.CreateFNeg(v[0])});
+Value *sigmoidOf(KernelEmitter &k, Value *x) {
+  Value *e = k.call(Intrinsic::exp, {k.b.CreateFNeg(x)});
   return k.b.CreateFDiv(k.f32(1), k.b.CreateFAdd(k.f32(1), e));
+}
+Value *sigmoid(KernelEmitter &k, const Node &, const V &v) {
+  return sigmoidOf(k, v[0]);
 }
 // dx = dy * y * (1 - y)
 Value *sigmoidGrad(KernelEmitter &k, const Node &, const V &v) {
@@ -88,6 +91,104 @@ Value *leakyReluGrad(KernelEmitter &k, const Node &n, const V &v) {
   return k.b.CreateSelect(k.b.CreateFCmpOGT(v[1], k.f32(0)), v[0],
                           k.b.CreateFMul(v[0], k.f32(n.attrs.alpha())));
 }
+// The activations below are PyTorch's (ELU, SELU, GELU, Softplus, SiLU).
+Value *expOf(KernelEmitter &k, Value *x) { return k.call(Intrinsic::exp, {x}); }
+// y = x > 0 ? x : alpha (exp(x) - 1)
+Value *elu(KernelEmitter &k, const Node &n, const V &v) {
+  Value *neg = k.b.CreateFMul(k.f32(n.attrs.alpha()),
+                              k.b.CreateFSub(expOf(k, v[0]), k.f32(1)));
+  return k.b.CreateSelect(k.b.CreateFCmpOGT(v[0], k.f32(0)), v[0], neg);
+}
+// dx = x > 0 ? dy : dy alpha exp(x)
+Value *eluGrad(KernelEmitter &k, const Node &n, const V &v) {
+  Value *slope = k.b.CreateFMul(k.f32(n.attrs.alpha()), expOf(k, v[1]));
+  return k.b.CreateSelect(k.b.CreateFCmpOGT(v[1], k.f32(0)), v[0],
+                          k.b.CreateFMul(v[0], slope));
+}
+// SELU's constants (Klambauer et al. 2017), as PyTorch writes them.
+constexpr double kSeluAlpha = 1.6732632423543772848170429916717;
+constexpr double kSeluScale = 1.0507009873554804934193349852946;
+// y = scale (x > 0 ? x : alpha (exp(x) - 1))
+Value *selu(KernelEmitter &k, const Node &, const V &v) {
+  Value *neg = k.b.CreateFMul(k.f32(kSeluAlpha),
+                              k.b.CreateFSub(expOf(k, v[0]), k.f32(1)));
+  Value *y = k.b.CreateSelect(k.b.CreateFCmpOGT(v[0], k.f32(0)), v[0], neg);
+  return k.b.CreateFMul(k.f32(kSeluScale), y);
+}
+// dx = dy scale (x > 0 ? 1 : alpha exp(x))
+Value *seluGrad(KernelEmitter &k, const Node &, const V &v) {
+  Value *slope = k.b.CreateSelect(
+      k.b.CreateFCmpOGT(v[1], k.f32(0)), k.f32(kSeluScale),
+      k.b.CreateFMul(k.f32(kSeluScale * kSeluAlpha), expOf(k, v[1])));
+  return k.b.CreateFMul(v[0], slope);
+}
+// Phi(x), the standard normal's distribution function, = erfc(-x/sqrt 2)/2,
+// with erfc from its Chebyshev fit (Numerical Recipes' erfcc: relative error
+// below 1.2e-7 everywhere, so no cancellation in either tail).
+constexpr double kSqrtHalf = 0.70710678118654752440;   // 1 / sqrt(2)
+constexpr double kInvSqrt2Pi = 0.39894228040143267794; // 1 / sqrt(2 pi)
+Value *normalCdf(KernelEmitter &k, Value *x) {
+  auto &b = k.b;
+  Value *z = b.CreateFMul(k.call(Intrinsic::fabs, {x}), k.f32(kSqrtHalf));
+  Value *t = b.CreateFDiv(k.f32(1),
+                          b.CreateFAdd(k.f32(1), b.CreateFMul(k.f32(0.5), z)));
+  static const double c[] = {-1.26551223, 1.00002368, 0.37409196,  0.09678418,
+                             -0.18628806, 0.27886807, -1.13520398, 1.48851587,
+                             -0.82215223, 0.17087277};
+  Value *poly = k.f32(c[9]);
+  for (int i = 8; i >= 0; --i)
+    poly = b.CreateFAdd(k.f32(c[i]), b.CreateFMul(t, poly));
+  Value *halfErfc = b.CreateFMul(
+      k.f32(0.5),
+      b.CreateFMul(t, expOf(k, b.CreateFSub(poly, b.CreateFMul(z, z)))));
+  return b.CreateSelect(b.CreateFCmpOGE(x, k.f32(0)),
+                        b.CreateFSub(k.f32(1), halfErfc), halfErfc);
+}
+// y = x Phi(x), the exact (erf) form
+Value *gelu(KernelEmitter &k, const Node &, const V &v) {
+  return k.b.CreateFMul(v[0], normalCdf(k, v[0]));
+}
+// dx = dy (Phi(x) + x phi(x)), phi(x) = exp(-x^2 / 2) / sqrt(2 pi)
+Value *geluGrad(KernelEmitter &k, const Node &, const V &v) {
+  auto &b = k.b;
+  Value *x = v[1];
+  Value *pdf =
+      b.CreateFMul(k.f32(kInvSqrt2Pi),
+                   expOf(k, b.CreateFMul(k.f32(-0.5), b.CreateFMul(x, x))));
+  return b.CreateFMul(v[0],
+                      b.CreateFAdd(normalCdf(k, x), b.CreateFMul(x, pdf)));
+}
+// y = log(1 + exp(x)) = max(x, 0) + log1p(exp(-|x|)); log1p by its series
+// where 1 + u would round u away.
+Value *softplus(KernelEmitter &k, const Node &, const V &v) {
+  auto &b = k.b;
+  Value *u = expOf(k, b.CreateFNeg(k.call(Intrinsic::fabs, {v[0]})));
+  Value *series = b.CreateFMul(
+      u, b.CreateFSub(
+             k.f32(1),
+             b.CreateFMul(u, b.CreateFSub(k.f32(0.5),
+                                          b.CreateFMul(u, k.f32(1.0 / 3))))));
+  Value *log1p =
+      b.CreateSelect(b.CreateFCmpOLT(u, k.f32(1e-3)), series,
+                     k.call(Intrinsic::log, {b.CreateFAdd(k.f32(1), u)}));
+  return b.CreateFAdd(k.call(Intrinsic::maxnum, {v[0], k.f32(0)}), log1p);
+}
+// dx = dy sigmoid(x)
+Value *softplusGrad(KernelEmitter &k, const Node &, const V &v) {
+  return k.b.CreateFMul(v[0], sigmoidOf(k, v[1]));
+}
+// y = x sigmoid(x) (PyTorch's SiLU)
+Value *swish(KernelEmitter &k, const Node &, const V &v) {
+  return k.b.CreateFMul(v[0], sigmoidOf(k, v[0]));
+}
+// dx = dy s (1 + x (1 - s)), s = sigmoid(x)
+Value *swishGrad(KernelEmitter &k, const Node &, const V &v) {
+  auto &b = k.b;
+  Value *s = sigmoidOf(k, v[1]);
+  Value *d =
+      b.CreateFAdd(k.f32(1), b.CreateFMul(v[1], b.CreateFSub(k.f32(1), s)));
+  return b.CreateFMul(v[0], b.CreateFMul(s, d));
+}
 
 OpTable<Formula> makeTable() {
   OpTable<Formula> t;
@@ -108,6 +209,16 @@ OpTable<Formula> makeTable() {
   t.set(K::TanhGrad, tanhGrad);
   t.set(K::LeakyRelu, leakyRelu);
   t.set(K::LeakyReluGrad, leakyReluGrad);
+  t.set(K::Elu, elu);
+  t.set(K::EluGrad, eluGrad);
+  t.set(K::Selu, selu);
+  t.set(K::SeluGrad, seluGrad);
+  t.set(K::Gelu, gelu);
+  t.set(K::GeluGrad, geluGrad);
+  t.set(K::Softplus, softplus);
+  t.set(K::SoftplusGrad, softplusGrad);
+  t.set(K::Swish, swish);
+  t.set(K::SwishGrad, swishGrad);
   return t;
 }
 

@@ -8,22 +8,26 @@ namespace sora::ir {
 
 namespace {
 
+/// The op whose mnemonic is the activation's name, each attribute of its
+/// Ops.def row taken from the activation's number of that name: a new
+/// activation needs no code here.
 Node *applyActivation(Graph &g, Node *x, const dsl::Activation &act) {
-  switch (act.kind) {
-  case dsl::ActivationKind::Linear:
+  if (act.is("linear"))
     return x;
-  case dsl::ActivationKind::Relu:
-    return g.create(OpKind::Relu, {x});
-  case dsl::ActivationKind::Sigmoid:
-    return g.create(OpKind::Sigmoid, {x});
-  case dsl::ActivationKind::Tanh:
-    return g.create(OpKind::Tanh, {x});
-  case dsl::ActivationKind::LeakyRelu:
-    return g.create(OpKind::LeakyRelu, {x}, {attr::alpha(act.alpha)});
-  case dsl::ActivationKind::Softmax:
-    return g.create(OpKind::Softmax, {x});
+  std::optional<OpKind> op = opByMnemonic(act.name);
+  if (!op || !hasTrait(*op, Activation))
+    throw std::logic_error("no activation op '" + act.name + "' in Ops.def");
+  std::vector<Attr> attrs;
+  for (AttrId id : attrIds(*op)) {
+    auto given = std::find_if(
+        act.numbers.begin(), act.numbers.end(),
+        [&](const auto &number) { return number.first == attrName(id); });
+    if (given == act.numbers.end())
+      throw std::logic_error("activation '" + act.name + "' has no '" +
+                             attrName(id) + "' in Builtins.cpp");
+    attrs.push_back({id, AttrValue(given->second)});
   }
-  return x;
+  return g.create(*op, {x}, AttrList(std::move(attrs)));
 }
 
 Type batchedType(const std::vector<int64_t> &shape) {
@@ -93,22 +97,16 @@ Forward buildForward(Graph &g, const dsl::Model &model, bool training,
       value = fwd.input = g.input(n.name, batchedType(n.shape));
       break;
     case dsl::Node::Dense:
-    case dsl::Node::Conv2D: {
-      Node *y = buildLayer(g, n, x);
+    case dsl::Node::Conv2D:
+    case dsl::Node::Activate: {
+      Node *y = n.kind == dsl::Node::Activate ? x : buildLayer(g, n, x);
       if (isOutput) {
         fwd.preActivation = y;
-        fwd.outputActivation = n.activation.kind;
+        fwd.outputActivation = n.activation.name;
       }
       value = applyActivation(g, y, n.activation);
       break;
     }
-    case dsl::Node::Activate:
-      if (isOutput) {
-        fwd.preActivation = x;
-        fwd.outputActivation = n.activation.kind;
-      }
-      value = applyActivation(g, x, n.activation);
-      break;
     case dsl::Node::Pool2D:
       value = g.create(n.pool == dsl::PoolKind::Max ? OpKind::MaxPool2D
                                                     : OpKind::AvgPool2D,
@@ -179,9 +177,8 @@ int accuracyKind(const dsl::Model &model, const dsl::TrainConfig &train) {
 
 LossNodes buildLoss(Graph &g, const Forward &fwd,
                     const dsl::TrainConfig &train) {
-  using dsl::ActivationKind;
-  auto require = [&](ActivationKind act, const char *what) {
-    if (fwd.outputActivation != act || !fwd.preActivation)
+  auto require = [&](const char *what) {
+    if (fwd.outputActivation != what || !fwd.preActivation)
       throw std::logic_error(std::string("the loss needs a ") + what +
                              " output");
     return fwd.preActivation;
@@ -196,21 +193,21 @@ LossNodes buildLoss(Graph &g, const Forward &fwd,
   } label{g, first};
   switch (train.loss) {
   case dsl::LossKind::CategoricalCrossentropy:
-    scores = require(ActivationKind::Softmax, "softmax");
+    scores = require("softmax");
     l.labels = g.input("labels", scores->type);
     l.loss = g.create(OpKind::SoftmaxXent, {scores, l.labels});
     if (train.metricAccuracy)
       l.correct = g.create(OpKind::CountCorrect, {scores, l.labels});
     break;
   case dsl::LossKind::SparseCategoricalCrossentropy:
-    scores = require(ActivationKind::Softmax, "softmax");
+    scores = require("softmax");
     l.labels = g.input("labels", Type{false, true, {1}});
     l.loss = g.create(OpKind::SparseSoftmaxXent, {scores, l.labels});
     if (train.metricAccuracy)
       l.correct = g.create(OpKind::SparseCountCorrect, {scores, l.labels});
     break;
   case dsl::LossKind::BinaryCrossentropy:
-    scores = require(ActivationKind::Sigmoid, "sigmoid");
+    scores = require("sigmoid");
     l.labels = g.input("labels", scores->type);
     l.loss = g.create(OpKind::SigmoidBinaryXent, {scores, l.labels});
     if (train.metricAccuracy) // logits: sigmoid(z) > 0.5 when z > 0

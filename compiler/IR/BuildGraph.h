@@ -21,7 +21,7 @@ struct Forward {
   /// The value the output's final activation is applied to (the loss is
   /// fused with a softmax or a sigmoid), and that activation.
   Node *preActivation = nullptr;
-  dsl::ActivationKind outputActivation = dsl::ActivationKind::Linear;
+  std::string outputActivation = "linear";
 };
 
 /// The loss and metrics of a train block, appended after the forward pass.

@@ -81,6 +81,9 @@ Param rate(const char *name, double dflt) {
   return p;
 }
 
+/// Checked by code of its own (SemaTrain.cpp).
+Param other(const char *name) { return {name, K::Other, false}; }
+
 // Model operations: the tensor input comes first.
 const std::vector<Builtin> &operations() {
   static const std::vector<Builtin> table = {
@@ -100,6 +103,11 @@ const std::vector<Builtin> &operations() {
       {"leaky_relu",
        G::Activation,
        {tensor("x"), number("alpha", "[0, 1]", 0.01)}},
+      {"elu", G::Activation, {tensor("x"), number("alpha", "[0, 100]", 1)}},
+      {"selu", G::Activation, {tensor("x")}},
+      {"gelu", G::Activation, {tensor("x")}},
+      {"softplus", G::Activation, {tensor("x")}},
+      {"swish", G::Activation, {tensor("x")}},
       {"softmax", G::Activation, {tensor("x")}},
       {"linear", G::Activation, {tensor("x")}},
       {"flatten", G::ShapeOrPooling, {tensor("x")}},
@@ -156,6 +164,16 @@ const std::vector<Builtin> &trainFunctions() {
   };
   return table;
 }
+// The train block's keys, in docs/language.md's order.
+const Builtin kTrainBlock = {
+    "train",
+    G::TrainBlock,
+    {other("loss"), other("optimizer"), other("lr"),
+     whole("batch_size", 1, 1 << 20, 32), whole("epochs", 1, 1 << 30, 1),
+     whole("seed", 0, int64_t(1) << 53, 0),
+     number("validation_split", "[0, 1)", 0), flag("shuffle", true),
+     other("metrics"), other("data"), other("test")}};
+
 std::vector<std::string> namesIn(const std::vector<Builtin> &table,
                                  BuiltinGroup group) {
   std::vector<std::string> out;
@@ -184,6 +202,8 @@ const Builtin *lookupBuiltin(const std::string &name) {
       return &b;
   return nullptr;
 }
+
+const Builtin &trainBlock() { return kTrainBlock; }
 
 const Builtin *lookupTrainFunction(const std::string &name,
                                    BuiltinGroup group) {

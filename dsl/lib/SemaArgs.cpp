@@ -135,6 +135,8 @@ bool Checker::checkArg(Args &args, size_t index) {
     return store(evalDims(*e, args.fn()));
   case ParamKind::Rate:
     return store(evalRate(*e));
+  case ParamKind::Other:
+    return true;
   }
   return false;
 }
@@ -201,10 +203,10 @@ std::vector<int64_t> Args::dims(const std::string &name) const {
 }
 
 Activation activationOf(const Args &args) {
-  Activation act{activationByName(args.fn().name).value()};
+  Activation act{args.fn().name, {}};
   for (const Param &p : args.fn().params)
-    if (p.name == std::string("alpha"))
-      act.alpha = args.number("alpha");
+    if (p.kind == ParamKind::Number)
+      act.numbers.emplace_back(p.name, args.number(p.name));
   return act;
 }
 
@@ -281,18 +283,21 @@ std::optional<std::string> Checker::evalString(const ast::Expr &e,
 }
 
 /// Activations of other frameworks. One of them is no typo even when it is
-/// near one of ours (gelu and relu): guessing would lead nowhere.
+/// near one of ours (relu6 and relu): guessing would lead nowhere.
 bool isForeignActivation(const std::string &name) {
   static const std::vector<std::string> names = {
-      "elu",       "selu",       "gelu",     "swish",        "silu",
-      "mish",      "softplus",   "softsign", "hard_sigmoid", "hardsigmoid",
-      "hardswish", "hard_swish", "relu6",    "prelu",        "exponential"};
+      "mish",       "softsign", "hard_sigmoid", "hardsigmoid", "hardswish",
+      "hard_swish", "relu6",    "prelu",        "exponential"};
   return std::find(names.begin(), names.end(), name) != names.end();
 }
 
 void Checker::noteActivations(const std::string &name) {
+  if (name == "silu") { // PyTorch's name for x * sigmoid(x)
+    diags_.note("'silu' is called 'swish' here");
+    return;
+  }
   if (!isForeignActivation(name))
-    if (auto best = closestMatch(name, kActivationNames)) {
+    if (auto best = closestMatch(name, activationNames())) {
       diags_.note(fmt::format("did you mean '{}'?", *best));
       return;
     }
@@ -307,11 +312,10 @@ std::optional<Activation> Checker::evalActivation(const ast::Expr &e) {
   const ast::Ident *name = id ? id : call ? &call->callee : nullptr;
   if (!name) {
     diags_.report(Diag::ArgumentType, e.range,
-                  "expected an activation: " + joinOr(kActivationNames));
+                  "expected an activation: " + joinOr(activationNames()));
     return std::nullopt;
   }
-  std::optional<ActivationKind> kind = activationByName(name->name);
-  if (!kind) {
+  if (!isActivation(name->name)) {
     diags_.report(Diag::UnknownActivation, name->range,
                   fmt::format("unknown activation '{}'", name->name));
     noteActivations(name->name);

@@ -402,7 +402,7 @@ int Checker::applyActivation(const ast::Call &call, Args &args, int input) {
     return -1;
   Node node = likeInput(Node::Activate, input, call.range);
   node.activation = activationOf(args);
-  if (node.activation.kind == ActivationKind::Softmax &&
+  if (node.activation.is("softmax") &&
       !requireRank(call, inputRange(call, args), input, 1))
     return -1;
   return addNode(node);

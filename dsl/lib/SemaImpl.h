@@ -12,6 +12,7 @@
 #include "sora/dsl/Builtins.h"
 #include "sora/dsl/Sema.h"
 
+#include <algorithm>
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -56,9 +57,12 @@ inline int64_t product(const std::vector<int64_t> &shape) {
   return n;
 }
 
-/// ActivationKind's names, in its order; each has a row in Builtins.cpp.
-inline const std::vector<std::string> kActivationNames = {
-    "linear", "relu", "sigmoid", "tanh", "leaky_relu", "softmax"};
+/// The activations: Builtins.cpp's rows of that group, in its order.
+inline const std::vector<std::string> &activationNames() {
+  static const std::vector<std::string> names =
+      operationNames(BuiltinGroup::Activation);
+  return names;
+}
 
 /// "a, b, c": a list for a note.
 inline std::string join(const std::vector<std::string> &names) {
@@ -79,11 +83,9 @@ inline std::string joinOr(const std::vector<std::string> &names,
   return out;
 }
 
-inline std::optional<ActivationKind> activationByName(const std::string &name) {
-  for (size_t i = 0; i < kActivationNames.size(); ++i)
-    if (kActivationNames[i] == name)
-      return ActivationKind(i);
-  return std::nullopt;
+inline bool isActivation(const std::string &name) {
+  const std::vector<std::string> &all = activationNames();
+  return std::find(all.begin(), all.end(), name) != all.end();
 }
 
 /// If `e` is written as a single primary (no arithmetic, no chain), returns
@@ -264,6 +266,6 @@ Activation activationOf(const Args &args);
 /// The range to point at for the tensor input of a call.
 SourceRange inputRange(const ast::Call &call, const Args &args);
 /// The activation a model's output node ends with.
-ActivationKind outputActivation(const Node &out);
+Activation outputActivation(const Node &out);
 
 } // namespace sora::dsl::sema

@@ -20,10 +20,6 @@ namespace sora {
 
 using namespace dsl;
 
-const char *dsl::activationName(ActivationKind kind) {
-  return sema::kActivationNames[int(kind)].c_str();
-}
-
 const char *dsl::lossName(LossKind kind) {
   static const char *names[] = {"categorical_crossentropy",
                                 "sparse_categorical_crossentropy",

@@ -18,10 +18,12 @@ namespace sora::dsl::sema {
 const std::vector<std::string> kMetricNames = {"accuracy", "loss", "mae",
                                                "rmse"};
 
-const std::vector<std::string> kTrainKeys = {
-    "loss", "optimizer",        "lr",      "batch_size", "epochs",
-    "seed", "validation_split", "shuffle", "metrics",    "data",
-    "test"};
+std::vector<std::string> trainKeys() {
+  std::vector<std::string> names;
+  for (const Param &p : trainBlock().params)
+    names.push_back(p.name);
+  return names;
+}
 
 std::optional<Args> Checker::trainFunction(const ast::Expr &e,
                                            BuiltinGroup group,
@@ -143,10 +145,10 @@ std::optional<DataSource> Checker::evalData(const ast::Expr &e) {
 }
 
 /// The activation a model's output node ends with.
-ActivationKind outputActivation(const Node &out) {
+Activation outputActivation(const Node &out) {
   bool hasActivation = out.kind == Node::Dense || out.kind == Node::Conv2D ||
                        out.kind == Node::Activate;
-  return hasActivation ? out.activation.kind : ActivationKind::Linear;
+  return hasActivation ? out.activation : Activation{};
 }
 
 std::optional<LossKind> Checker::evalLoss(const ast::Expr &e) {
@@ -173,7 +175,7 @@ void Checker::checkLossAgainstModel(const TrainConfig &config,
   if (model.output < 0)
     return;
   const Node &out = model.nodes[model.output];
-  ActivationKind act = outputActivation(out);
+  Activation act = outputActivation(out);
   int64_t width = product(out.shape);
   const char *loss = lossName(config.loss);
   auto mismatch = [&](const std::string &message, const std::string &fix) {
@@ -184,12 +186,12 @@ void Checker::checkLossAgainstModel(const TrainConfig &config,
   switch (config.loss) {
   case LossKind::CategoricalCrossentropy:
   case LossKind::SparseCategoricalCrossentropy:
-    if (act != ActivationKind::Softmax)
+    if (!act.is("softmax"))
       mismatch(fmt::format("{} needs the output to be a softmax", loss),
                "end the model with 'activation: softmax'");
     break;
   case LossKind::BinaryCrossentropy:
-    if (act != ActivationKind::Sigmoid)
+    if (!act.is("sigmoid"))
       mismatch(fmt::format("{} needs the output to be a sigmoid", loss),
                "end the model with 'activation: sigmoid'");
     break;
@@ -281,7 +283,7 @@ void Checker::checkMetrics(
     // A cross-entropy makes a classifier, and an output that does not suit
     // it is loss-output-mismatch's to report.
     if (config.loss == LossKind::MeanSquaredError && product(out.shape) == 1 &&
-        outputActivation(out) != ActivationKind::Sigmoid) {
+        !outputActivation(out).is("sigmoid")) {
       diags_.report(Diag::MetricNotApplicable, it->second,
                     "accuracy does not apply to a regression: the output "
                     "has one unit and no sigmoid");
@@ -337,8 +339,10 @@ void Checker::checkTrain(const ast::Train &t, Program &program) {
   model_ = &scratch;
   names_.clear();
   definedAt_.clear();
+  Args keys(trainBlock());
   for (const ast::TrainEntry &entry : t.entries) {
     const std::string &key = entry.key.name;
+    static const std::vector<std::string> kTrainKeys = trainKeys();
     if (std::find(kTrainKeys.begin(), kTrainKeys.end(), key) ==
         kTrainKeys.end()) {
       diags_.report(Diag::UnknownTrainKey, entry.key.range,
@@ -355,6 +359,12 @@ void Checker::checkTrain(const ast::Train &t, Program &program) {
     }
     seen[key] = entry.key.range;
     const ast::Expr &value = entry.value;
+    size_t index = keys.fn().indexOf(key);
+    keys.exprs_[index] = &value;
+    if (keys.fn().params[index].kind != ParamKind::Other) {
+      checkArg(keys, index); // a value with a range: the table's
+      continue;
+    }
     if (key == "loss") {
       loss = evalLoss(value);
       lossAt = value.range;
@@ -364,21 +374,6 @@ void Checker::checkTrain(const ast::Train &t, Program &program) {
     } else if (key == "lr") {
       lrKey = evalRate(value);
       lrKeyAt = value.range;
-    } else if (key == "batch_size") {
-      config.batchSize =
-          evalWhole(value, "batch_size", 1, 1 << 20).value_or(config.batchSize);
-    } else if (key == "epochs") {
-      config.epochs =
-          evalWhole(value, "epochs", 1, 1 << 30).value_or(config.epochs);
-    } else if (key == "seed") {
-      config.seed =
-          evalWhole(value, "seed", 0, int64_t(1) << 53).value_or(config.seed);
-    } else if (key == "validation_split") {
-      config.validationSplit =
-          evalInRange(value, "validation_split", 0, false, 1, true)
-              .value_or(config.validationSplit);
-    } else if (key == "shuffle") {
-      config.shuffle = evalFlag(value).value_or(config.shuffle);
     } else if (key == "metrics") {
       const ast::List *list = asList(value);
       if (!list) {
@@ -410,6 +405,11 @@ void Checker::checkTrain(const ast::Train &t, Program &program) {
     }
   }
   model_ = nullptr;
+  config.batchSize = keys.whole("batch_size");
+  config.epochs = keys.whole("epochs");
+  config.seed = keys.whole("seed");
+  config.validationSplit = keys.number("validation_split");
+  config.shuffle = keys.flag("shuffle");
   if (lrKey) {
     if (lrInOptimizerAt.end != 0) {
       diags_.report(Diag::DuplicateArgument, lrKeyAt,

@@ -4,7 +4,8 @@
     /usr/bin/python3 tests/parity/make_fixtures.py
 
 For every loss x optimizer x learning-rate schedule on a tiny MLP, and for one
-model that uses every op, this trains the model for STEPS optimizer steps in
+model that uses every op and one with the activations beyond Keras' classic
+five, this trains the model for STEPS optimizer steps in
 PyTorch and writes tests/parity/fixtures/<name>.json with:
   - "source": the complete .sora program (model + train block),
   - "steps", "batch_size", "batches": the batches, cycled over (step t, counted
@@ -251,6 +252,41 @@ def every_op_model():
     return EVERY_OP_SOURCE, init, forward, (6, 6, 2), 3
 
 
+# PyTorch's activations beyond Keras' classic five: F.gelu (the exact erf
+# form), F.elu, F.selu, F.softplus and F.silu (sorac's swish).
+ACTIVATIONS_SOURCE = """model activations {
+    input x : f32[6]
+    a = dense(x, 5, activation: gelu)
+    b = dense(x, 5, activation: elu(alpha: 0.5))
+    c = dense(x, 5, activation: selu)
+    d = dense(x, 5, activation: softplus)
+    e = dense(x, 5, activation: swish)
+    f = (a * b + c - d * e) * 3                                      # both tails
+    output p = f -> elu -> dense(3, activation: softmax)
+}
+"""
+
+
+def activations_model():
+    def init(rng):
+        p = {}
+        for name in "abcde":
+            p.update(dense_params(rng, name, 6, 5))
+        p.update(dense_params(rng, "p", 5, 3))
+        return p
+
+    def forward(p, x):
+        a = F.gelu(dense(x, p, "a"))
+        b = F.elu(dense(x, p, "b"), alpha=0.5)
+        c = F.selu(dense(x, p, "c"))
+        d = F.softplus(dense(x, p, "d"))
+        e = F.silu(dense(x, p, "e"))
+        f = (a * b + c - d * e) * 3
+        return dense(F.elu(f), p, "p")
+
+    return ACTIVATIONS_SOURCE, init, forward, (6,), 3
+
+
 # --- Training and writing --------------------------------------------------
 
 def train(name, model, loss, opt_name, opt_call, base_lr, make_opt,
@@ -348,7 +384,10 @@ def main():
     cname, cexpr, cfactor = SCHEDULES[0]
     train("every_op_adam_cce", every_op_model(), "categorical_crossentropy",
           "adam", adam_call, adam_lr, adam, cname, cexpr, cfactor)
-    count += 1
+    train("activations_adam_cce", activations_model(),
+          "categorical_crossentropy", "adam", adam_call, adam_lr, adam, cname,
+          cexpr, cfactor)
+    count += 2
     size = sum(os.path.getsize(os.path.join(OUT_DIR, f))
                for f in os.listdir(OUT_DIR))
     print(f"wrote {count} fixtures ({size / 1e6:.2f} MB) to {OUT_DIR}")

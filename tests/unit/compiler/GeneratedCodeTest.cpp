@@ -1,5 +1,4 @@
-//===- GeneratedCodeTest.cpp - The generated kernels, run through the JIT
-//--===//
+//===- GeneratedCodeTest.cpp - Generated kernels, run by the JIT ----------===//
 //
 // Compiles .sora sources in-process with the same pipeline as the driver,
 // runs the generated kernels with LLVM's ORC JIT, and checks them against
@@ -56,8 +55,27 @@ model every_op {
 train every_op { loss = categorical_crossentropy batch_size = 8 seed = 7 }
 )";
 
-TEST(GeneratedCode, GradientsMatchFiniteDifferences) {
-  auto jm = compile(kEveryOp);
+// The activations of PyTorch's that sorac has beyond Keras' classic five,
+// each on pre-activations of both signs, elu with its default and with
+// another alpha.
+const char *kMoreActivations = R"(
+model more_activations {
+  input x : f32[6]
+  a = dense(x, 4, activation: gelu)
+  b = dense(x, 4, activation: elu(alpha: 0.5))
+  c = dense(x, 4, activation: selu)
+  d = dense(x, 4, activation: softplus)
+  e = dense(x, 4, activation: swish)
+  f = (a * b + c - d * e) * 3
+  output p = f -> elu -> dense(3, activation: softmax)
+}
+train more_activations { loss = categorical_crossentropy batch_size = 8 seed = 7 }
+)";
+
+/// The train kernel's gradient of every weight element against central
+/// differences of the evaluate kernel's loss; `expected` elements.
+void expectGradientsMatchFiniteDifferences(const char *source, int expected) {
+  auto jm = compile(source);
   ASSERT_TRUE(jm);
   const sora_model_desc &d = *jm->desc;
   sora_model *model;
@@ -104,7 +122,15 @@ TEST(GeneratedCode, GradientsMatchFiniteDifferences) {
       ++checked;
     }
   }
-  EXPECT_EQ(checked, 134); // every weight and bias element
+  EXPECT_EQ(checked, expected); // every weight and bias element
+}
+
+TEST(GeneratedCode, GradientsMatchFiniteDifferences) {
+  expectGradientsMatchFiniteDifferences(kEveryOp, 134);
+}
+
+TEST(GeneratedCode, NewActivationGradientsMatchFiniteDifferences) {
+  expectGradientsMatchFiniteDifferences(kMoreActivations, 5 * 28 + 4 * 3 + 3);
 }
 
 // The graph passes (fusion, the memory plan, the fused optimizer update)

@@ -1,9 +1,9 @@
-//===- RegistryTest.cpp - Every op has every rule
-//--------------------------===//
+//===- RegistryTest.cpp - Every op has every rule ------------------------===//
 #include "Autodiff/GradRules.h"
 #include "CodeGen/KernelEmitter.h"
 #include "IR/Folders.h"
 #include "IR/OpRules.h"
+#include "sora/dsl/Builtins.h"
 
 #include <gtest/gtest.h>
 
@@ -25,6 +25,36 @@ TEST(OpRegistry, EveryOpHasAShapeRuleAGradientRuleAndALowering) {
       EXPECT_NE(formula(op), nullptr);
     }
   }
+}
+
+// The front end names activations by Builtins.cpp's rows and the graph
+// builder maps each name to the op of that mnemonic and each number
+// parameter to the attribute of that name: the two tables must agree.
+TEST(OpRegistry, EveryActivationRowIsAnActivationOp) {
+  std::set<std::string> rows;
+  for (const std::string &name :
+       sora::dsl::operationNames(sora::dsl::BuiltinGroup::Activation)) {
+    SCOPED_TRACE(name);
+    rows.insert(name);
+    if (name == "linear")
+      continue; // the identity: no op
+    std::optional<OpKind> op = opByMnemonic(name);
+    ASSERT_TRUE(op);
+    EXPECT_TRUE(hasTrait(*op, Activation));
+    std::set<std::string> numbers, attrs;
+    for (const sora::dsl::Param &p : sora::dsl::lookupBuiltin(name)->params)
+      if (p.kind == sora::dsl::ParamKind::Number)
+        numbers.insert(p.name);
+    for (AttrId id : attrIds(*op)) {
+      attrs.insert(attrName(id));
+      EXPECT_TRUE(std::holds_alternative<double>(declaredValue(id)));
+    }
+    EXPECT_EQ(numbers, attrs);
+  }
+  for (int i = 0; i < kNumOps; ++i)
+    if (hasTrait(OpKind(i), Activation)) {
+      EXPECT_TRUE(rows.count(mnemonic(OpKind(i)))) << mnemonic(OpKind(i));
+    }
 }
 
 TEST(OpRegistry, MnemonicsAreUnique) {

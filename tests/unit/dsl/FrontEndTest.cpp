@@ -1,5 +1,4 @@
-//===- FrontEndTest.cpp - Parsing and checking whole programs
-//--------------===//
+//===- FrontEndTest.cpp - Parsing and checking whole programs -------------===//
 #include "sora/dsl/Builtins.h"
 #include "sora/dsl/Parser.h"
 #include "sora/dsl/Sema.h"
@@ -141,10 +140,12 @@ TEST(FrontEnd, BuiltinTableDefaultsAreProgramDefaults) {
   const dsl::Node fresh;
   EXPECT_EQ(m.nodes[1].stride, fresh.stride);
   EXPECT_EQ(m.nodes[1].samePadding, fresh.samePadding);
-  EXPECT_EQ(m.nodes[1].activation.kind, fresh.activation.kind);
+  EXPECT_EQ(m.nodes[1].activation.name, fresh.activation.name);
   EXPECT_EQ(m.nodes[2].stride, 2); // a pooling's stride is its size
   EXPECT_EQ(m.nodes[4].useBias, fresh.useBias);
-  EXPECT_DOUBLE_EQ(m.nodes[5].activation.alpha, dsl::Activation{}.alpha);
+  using Number = std::pair<std::string, double>;
+  EXPECT_EQ(m.nodes[5].activation.numbers,
+            std::vector<Number>{Number("alpha", 0.01)}); // Keras' and PyTorch's
   const dsl::TrainConfig &t = *m.train;
   const dsl::Optimizer adam;
   EXPECT_EQ(t.optimizer.kind, adam.kind);
@@ -152,6 +153,12 @@ TEST(FrontEnd, BuiltinTableDefaultsAreProgramDefaults) {
   EXPECT_DOUBLE_EQ(t.optimizer.beta1, adam.beta1);
   EXPECT_DOUBLE_EQ(t.optimizer.beta2, adam.beta2);
   EXPECT_DOUBLE_EQ(t.optimizer.epsilon, adam.epsilon);
+  const dsl::TrainConfig defaults;
+  EXPECT_EQ(t.batchSize, defaults.batchSize);
+  EXPECT_EQ(t.epochs, defaults.epochs);
+  EXPECT_EQ(t.seed, defaults.seed);
+  EXPECT_DOUBLE_EQ(t.validationSplit, defaults.validationSplit);
+  EXPECT_EQ(t.shuffle, defaults.shuffle);
   EXPECT_DOUBLE_EQ(t.data.scale, dsl::DataSource{}.scale);
   EXPECT_EQ(t.data.onehot, dsl::DataSource{}.onehot);
 
@@ -189,17 +196,14 @@ TEST(Builtins, RowsAreWellFormed) {
   }
 }
 
-// An activation row of Builtins.cpp that the checker cannot map to an
-// ActivationKind (kActivationNames, Program.h) fails here, not in a user's
-// program.
+// Every activation row of Builtins.cpp checks as a chain step, and names
+// its activation (the graph builder's side: ActivationOpsTest).
 TEST(Builtins, EveryActivationRowChecks) {
   for (const std::string &name :
        dsl::operationNames(dsl::BuiltinGroup::Activation)) {
     Result r =
         check("model m { input x : f32[3]\n output y = x -> " + name + " }");
     ASSERT_TRUE(r.program) << name << "\n" << r.diagnostics;
-    EXPECT_EQ(
-        dsl::activationName(r.program->models[0].nodes[1].activation.kind),
-        name);
+    EXPECT_EQ(r.program->models[0].nodes[1].activation.name, name);
   }
 }

@@ -42,6 +42,8 @@ enum class ParamKind {
   Choice,      ///< one of the names in `choices`, e.g. "same|valid"
   Dims,        ///< a list of whole numbers (dimensions)
   Rate,        ///< a learning rate in (0, 10], or a schedule call
+  Other,       ///< checked by code of its own: a train block's loss,
+               ///< optimizer, lr, metrics and data sources (SemaTrain.cpp)
 };
 
 struct Param {
@@ -73,6 +75,7 @@ enum class BuiltinGroup {
   Optimizer,      ///< train blocks: optimizer =
   Schedule,       ///< train blocks: a learning rate
   DataSource,     ///< train blocks: data =, test =
+  TrainBlock,     ///< the keys of a train block
 };
 
 struct Builtin {
@@ -94,6 +97,9 @@ const Builtin *lookupTrainFunction(const std::string &name, BuiltinGroup group);
 const std::vector<std::string> &builtinNames();
 /// The names of a group's model operations, in the table's order.
 std::vector<std::string> operationNames(BuiltinGroup group);
+/// A train block's keys as one row: `batch_size = 64` is bound and checked
+/// like the argument `batch_size: 64`, with the same ranges and defaults.
+const Builtin &trainBlock();
 /// The names of a train-block group's functions.
 std::vector<std::string> trainFunctionNames(BuiltinGroup group);
 

@@ -13,18 +13,22 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace sora::dsl {
 
-enum class ActivationKind { Linear, Relu, Sigmoid, Tanh, LeakyRelu, Softmax };
-
+/// An activation, by its name in Builtins.cpp's table ("relu", "elu", ...):
+/// the graph builder maps the name to the graph op of that mnemonic, and
+/// each number argument to the op's attribute of that name, so a new
+/// activation needs no code here.
 struct Activation {
-  ActivationKind kind = ActivationKind::Linear;
-  double alpha = 0.01; ///< leaky_relu's negative slope
-};
+  std::string name = "linear";
+  /// Every number parameter of its row, given or defaulted, in row order.
+  std::vector<std::pair<std::string, double>> numbers;
 
-const char *activationName(ActivationKind kind);
+  bool is(const char *n) const { return name == n; }
+};
 
 enum class BinaryOp { Add, Sub, Mul, Div };
 enum class PoolKind { Max, Average };
