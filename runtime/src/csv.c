@@ -16,7 +16,6 @@
 
 #include <float.h>
 #include <math.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -282,9 +281,8 @@ sora_status sora_csv_load_inputs(const sora_data_spec *spec, int64_t num_inputs,
   sora_status status = sora_loader_start(spec, SORA_DATA_CSV, out);
   if (status != SORA_OK)
     return status;
-  char what[SORA_PATH_MAX];
-  snprintf(what, sizeof what, "csv source '%s'", spec->path);
-  status = sora_check_inputs(what, num_inputs, inputs, &slots);
+  status =
+      sora_check_inputs("csv source", spec->path, num_inputs, inputs, &slots);
   if (status != SORA_OK)
     return status;
   char path[SORA_PATH_MAX];

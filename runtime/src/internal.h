@@ -71,9 +71,10 @@ sora_status sora_model_check_train(const sora_model_desc *d, int64_t n);
 /// Checks that `num_inputs` input descriptions tile a row in order (the
 /// first at offset 0, each next one where the previous ends, sizes >= 1,
 /// id limits >= 0 and within int32_t) and writes the row's slots into
-/// `*slots`. Messages start with `what` ("model 'm'").
-sora_status sora_check_inputs(const char *what, int64_t num_inputs,
-                              const sora_input_desc *inputs, int64_t *slots);
+/// `*slots`. Messages start with "<kind> '<name>': " (model 'm').
+sora_status sora_check_inputs(const char *kind, const char *name,
+                              int64_t num_inputs, const sora_input_desc *inputs,
+                              int64_t *slots);
 
 /// Checks the ids of every integer input with an id_limit in `n` packed
 /// rows `x` (OK when x is NULL: the caller reports that). Messages number

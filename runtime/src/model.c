@@ -3,7 +3,6 @@
 
 #include <float.h>
 #include <math.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -11,6 +10,10 @@
 static const char *model_name(const sora_model_desc *d) {
   return d->name ? d->name : "<unnamed>";
 }
+
+/// The largest pack buffer, in floats: its bytes (and alignment) must fit a
+/// size_t, also on 32-bit targets.
+#define PACK_MAX_FLOATS ((int64_t)(SIZE_MAX / 64))
 
 /// Rejects descriptions whose sizes would make the runtime misbehave.
 static sora_status check_desc(const sora_model_desc *d) {
@@ -32,11 +35,9 @@ static sora_status check_desc(const sora_model_desc *d) {
                        "optimizer-state block",
                        model_name(d), s->name ? s->name : "<unnamed>");
   }
-  char what[SORA_PATH_MAX];
-  snprintf(what, sizeof what, "model '%s'", model_name(d));
   int64_t slots;
-  sora_status status =
-      sora_check_inputs(what, d->num_inputs, d->inputs, &slots);
+  sora_status status = sora_check_inputs("model", model_name(d), d->num_inputs,
+                                         d->inputs, &slots);
   if (status != SORA_OK)
     return status;
   if (d->num_inputs > 0 && slots != d->input_size)
@@ -46,7 +47,7 @@ static sora_status check_desc(const sora_model_desc *d) {
                      model_name(d), (long long)slots, (long long)d->input_size);
   int64_t pack;
   if (d->num_inputs > 1 &&
-      !sora_mul_checked(d->max_batch, d->input_size, INT64_MAX / 8, &pack))
+      !sora_mul_checked(d->max_batch, d->input_size, PACK_MAX_FLOATS, &pack))
     return sora_fail(SORA_ERR_ARGUMENT,
                      "model '%s': max_batch %lld rows of %lld slots are too "
                      "large",
@@ -56,9 +57,14 @@ static sora_status check_desc(const sora_model_desc *d) {
 }
 
 /// Floats of the _inputs functions' pack buffer: max_batch rows, only for a
-/// model of several inputs (one input is already packed).
+/// model of several inputs (one input is already packed). 0 for a size
+/// check_desc refuses.
 static int64_t pack_floats(const sora_model_desc *d) {
-  return d->num_inputs > 1 ? d->max_batch * d->input_size : 0;
+  int64_t floats;
+  if (d->num_inputs <= 1 ||
+      !sora_mul_checked(d->max_batch, d->input_size, PACK_MAX_FLOATS, &floats))
+    return 0;
+  return floats;
 }
 
 sora_status sora_model_create(const sora_model_desc *desc, sora_model **out) {

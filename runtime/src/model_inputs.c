@@ -16,31 +16,33 @@ static const char *name_or(const char *name, const char *fallback) {
   return name ? name : fallback;
 }
 
-sora_status sora_check_inputs(const char *what, int64_t num_inputs,
-                              const sora_input_desc *inputs, int64_t *slots) {
+sora_status sora_check_inputs(const char *kind, const char *name,
+                              int64_t num_inputs, const sora_input_desc *inputs,
+                              int64_t *slots) {
   *slots = 0;
   if (num_inputs < 0 || (num_inputs > 0 && !inputs))
-    return sora_fail(SORA_ERR_ARGUMENT,
-                     "%s: invalid description (%lld inputs, input table %s)",
-                     what, (long long)num_inputs, inputs ? "set" : "missing");
+    return sora_fail(
+        SORA_ERR_ARGUMENT,
+        "%s '%s': invalid description (%lld inputs, input table %s)", kind,
+        name, (long long)num_inputs, inputs ? "set" : "missing");
   int64_t next = 0;
   for (int64_t k = 0; k < num_inputs; ++k) {
     const sora_input_desc *in = &inputs[k];
-    const char *name = name_or(in->name, "<unnamed>");
+    const char *input = name_or(in->name, "<unnamed>");
     if (in->offset != next || in->size < 1 ||
         in->size > SORA_MAX_TENSOR_FLOATS - next)
       return sora_fail(SORA_ERR_ARGUMENT,
-                       "%s: input '%s' has offset %lld and size %lld; "
+                       "%s '%s': input '%s' has offset %lld and size %lld; "
                        "the inputs must tile the row in order (this one "
                        "starting at %lld, at least one slot each)",
-                       what, name, (long long)in->offset, (long long)in->size,
-                       (long long)next);
+                       kind, name, input, (long long)in->offset,
+                       (long long)in->size, (long long)next);
     if ((in->integer != 0 && in->integer != 1) || in->id_limit < 0 ||
         in->id_limit > (int64_t)INT32_MAX + 1)
       return sora_fail(SORA_ERR_ARGUMENT,
-                       "%s: input '%s' has integer %lld and id_limit "
+                       "%s '%s': input '%s' has integer %lld and id_limit "
                        "%lld (integer is 0 or 1; the limit is in [0, 2^31])",
-                       what, name, (long long)in->integer,
+                       kind, name, input, (long long)in->integer,
                        (long long)in->id_limit);
     next += in->size;
   }
