@@ -94,18 +94,6 @@ Constant *paramDescs(DescriptorBuilder &d, Module &mod,
                             ConstantArray::get(type, descs), name);
 }
 
-/// One model input as a sora_input_desc describes it.
-struct InputDesc {
-  std::string name;
-  int64_t offset, size; ///< slots of the packed sample row
-  bool integer;         ///< int32_t ids rather than floats
-  int64_t idLimit;      ///< ids must be below it; 0: unchecked
-};
-
-/// The model's inputs for the runtime, in declaration order. None: the
-/// runtime's single float input of input_size slots.
-std::vector<InputDesc> inputDescs(const CompiledModel &) { return {}; }
-
 /// A private array of sora_input_desc (null when empty).
 Constant *inputDescArray(DescriptorBuilder &d, Module &mod,
                          const std::vector<InputDesc> &inputs,
@@ -139,6 +127,8 @@ Constant *profileRowArray(DescriptorBuilder &d, Module &mod,
 }
 
 } // namespace
+
+std::vector<InputDesc> inputDescs(const CompiledModel &) { return {}; }
 
 int64_t lossKind(dsl::LossKind loss) {
   switch (loss) {

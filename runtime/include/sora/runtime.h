@@ -99,8 +99,9 @@ typedef struct sora_input_desc {
 
 /// Signature shared by the generated kernels. `params` is the parameter
 /// block, `opt_state` the optimizer state (e.g. Adam's m and v), `scratch`
-/// the planned intermediate memory, `x` `n` input rows and `y` `n` label
-/// rows (NULL for predict). `step` counts optimizer steps from 1 (train
+/// the planned intermediate memory, `x` `n` packed input rows (input_size
+/// 4-byte slots each; see sora_input_desc) and `y` `n` label rows (NULL for
+/// predict). `step` counts optimizer steps from 1 (train
 /// passes the number of the step being taken; predict and evaluate, the
 /// steps taken so far). `out` is
 /// the predict output (`n` rows of floats) or, for train and evaluate,
@@ -400,7 +401,7 @@ typedef struct sora_dataset {
   int64_t sample_size; /* floats per sample (product of IDX dims,
                           or CSV columns but the label)            */
   int64_t label_size;  /* floats per label: onehot width, or 1      */
-  float *x;            /* count * sample_size                      */
+  float *x;            /* count * sample_size (packed rows)        */
   float *y;            /* count * label_size                       */
 } sora_dataset;
 
