@@ -80,17 +80,35 @@ Constant *paramDescs(DescriptorBuilder &d, Module &mod,
     std::vector<Constant *> shape(4, d.i64(0));
     for (size_t i = 0; i < s.type.dims.size() && i < 4; ++i)
       shape[i] = d.i64(s.type.dims[i]);
-    descs.push_back(d.record(
-        RuntimeStruct::sora_param_desc,
-        {d.str(s.name), d.i64(s.offset), d.i64(s.type.elements()),
-         d.i64(s.type.dims.size()), shape[0], shape[1], shape[2], shape[3],
-         d.i64(int64_t(s.init)), d.i64(s.fanIn), d.i64(s.fanOut)}));
+    descs.push_back(
+        d.record(RuntimeStruct::sora_param_desc,
+                 {d.str(s.name), d.i64(s.offset), d.i64(s.type.elements()),
+                  d.i64(s.type.dims.size()), shape[0], shape[1], shape[2],
+                  shape[3], d.i64(int64_t(s.init)), d.i64(s.fanIn),
+                  d.i64(s.fanOut), d.f64(s.initScale)}));
   }
   if (descs.empty())
     return d.null();
   auto *type = ArrayType::get(descs[0]->getType(), descs.size());
   return new GlobalVariable(mod, type, true, GlobalValue::PrivateLinkage,
                             ConstantArray::get(type, descs), name);
+}
+
+/// A private array of sora_input_desc (null when empty).
+Constant *inputDescArray(DescriptorBuilder &d, Module &mod,
+                         const std::vector<InputDesc> &inputs,
+                         const std::string &name) {
+  if (inputs.empty())
+    return d.null();
+  std::vector<Constant *> descs;
+  for (const InputDesc &in : inputs)
+    descs.push_back(d.record(RuntimeStruct::sora_input_desc,
+                             {d.str(in.name), d.i64(in.offset), d.i64(in.size),
+                              d.i64(in.integer ? 1 : 0), d.i64(in.idLimit)}));
+  auto *type = ArrayType::get(descs[0]->getType(), descs.size());
+  return new GlobalVariable(mod, type, true, GlobalValue::PrivateLinkage,
+                            ConstantArray::get(type, descs),
+                            name + "_inputs_desc");
 }
 
 /// The --profile rows as a private array of strings (null when none).
@@ -109,6 +127,8 @@ Constant *profileRowArray(DescriptorBuilder &d, Module &mod,
 }
 
 } // namespace
+
+std::vector<InputDesc> inputDescs(const CompiledModel &) { return {}; }
 
 int64_t lossKind(dsl::LossKind loss) {
   switch (loss) {
@@ -170,6 +190,7 @@ GlobalVariable *emitDescriptor(Module &mod, const CompiledModel &cm,
   const dsl::TrainConfig defaults;
   const dsl::TrainConfig &t = model.train ? *model.train : defaults;
   auto fnOrNull = [&](Function *f) -> Constant * { return f ? f : d.null(); };
+  const std::vector<InputDesc> inputs = inputDescs(cm);
   // The fields in RuntimeContract.def's order (string constants are named
   // in the order they are made).
   Constant *desc =
@@ -207,7 +228,9 @@ GlobalVariable *emitDescriptor(Module &mod, const CompiledModel &cm,
                 profileRowArray(d, mod, profileRows, name),
                 fnOrNull(kernels.gradStep),
                 fnOrNull(kernels.applyUpdate),
-                d.i64(kernels.gradStep ? cm.layout.weightFloats : 0)});
+                d.i64(kernels.gradStep ? cm.layout.weightFloats : 0),
+                d.i64(int64_t(inputs.size())),
+                inputDescArray(d, mod, inputs, name)});
   return new GlobalVariable(mod, desc->getType(), true,
                             GlobalValue::ExternalLinkage, desc, name + "_desc");
 }

@@ -21,6 +21,19 @@ struct ModelSizes {
 };
 ModelSizes modelSizes(const CompiledModel &cm);
 
+/// One model input as a sora_input_desc describes it.
+struct InputDesc {
+  std::string name;
+  int64_t offset, size; ///< slots of the packed sample row
+  bool integer;         ///< int32_t ids rather than floats
+  int64_t idLimit;      ///< ids must be below it; 0: unchecked
+};
+
+/// The model's inputs for the runtime, in declaration order. None: the
+/// runtime's single float input of input_size slots. More than one gives
+/// an instance a pack buffer of max_batch rows (<MODEL>_MEMORY_BYTES).
+std::vector<InputDesc> inputDescs(const CompiledModel &cm);
+
 /// The runtime's enum sora_loss_kind for a loss.
 int64_t lossKind(dsl::LossKind loss);
 

@@ -97,12 +97,17 @@ std::string emitHeader(const CompiledModel &cm, const std::string &sourcePath) {
   h += fmt::format("#define {}_MAX_BATCH {} /* rows per kernel call */\n",
                    upper, cm.maxBatch);
   auto align64 = [](int64_t v) { return (v + 63) / 64 * 64; };
+  // As sora_model_memory_bytes: several inputs add the _inputs functions'
+  // pack buffer of max_batch rows.
+  const int64_t pack =
+      inputDescs(cm).size() > 1 ? cm.maxBatch * sizes.input * 4 : 0;
   h += fmt::format(
       "#define {}_MEMORY_BYTES {} /* an instance in the caller's memory "
       "(_create_in) */\n\n",
       upper,
       256 + 64 + align64((baked ? 0 : cm.layout.weightFloats) * 4) +
-          align64(cm.layout.stateFloats * 4) + align64(scratch));
+          align64(cm.layout.stateFloats * 4) + align64(scratch) +
+          align64(pack));
   h += fmt::format(
       "/** A model instance (opaque). */\ntypedef struct {0} {0};\n\n", n);
   h += fmt::format("/** What the runtime knows of the model. */\n"

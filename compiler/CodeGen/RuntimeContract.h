@@ -13,7 +13,12 @@
 namespace sora::ir {
 
 /// The runtime structs the generated object defines constants of.
-enum class RuntimeStruct { sora_data_spec, sora_param_desc, sora_model_desc };
+enum class RuntimeStruct {
+  sora_data_spec,
+  sora_param_desc,
+  sora_input_desc,
+  sora_model_desc
+};
 
 /// The struct's LLVM type (a literal struct: an int64_t[4] is four i64).
 llvm::StructType *runtimeStructType(llvm::LLVMContext &ctx, RuntimeStruct s);

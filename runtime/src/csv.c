@@ -6,7 +6,9 @@
  * when one of its fields is not a number; blank lines are skipped; CRLF line
  * ends, a missing final newline and a UTF-8 byte order mark are accepted.
  * The file is read whole (raw or gzip, like IDX files), then parsed twice:
- * once to count the rows, once to convert them.
+ * once to count the rows, once to convert them. For a model of described
+ * inputs, the feature columns fill the packed row's slots in order, and an
+ * integer input's cells become int32_t ids (bit patterns in the row).
  *
  *===----------------------------------------------------------------------===*/
 #include "dataset.h"
@@ -168,13 +170,51 @@ static sora_status bad_field(const char *path, int64_t line, int64_t column,
                    (long long)line, (long long)column, len, b, more);
 }
 
+/// The model's inputs the feature columns fill (none: all floats).
+typedef struct csv_inputs {
+  int64_t count;
+  const sora_input_desc *inputs;
+} csv_inputs;
+
+/// Stores the whole number `v` of an integer input's cell as an int32_t id
+/// in slot `*x` (its bit pattern; never converted to a float value).
+static sora_status store_id(const char *path, int64_t line, int64_t column,
+                            const sora_input_desc *in, double v, const char *b,
+                            int len, float *x) {
+  const char *name = in->name ? in->name : "<unnamed>";
+  if (v != floor(v))
+    return sora_fail(SORA_ERR_FORMAT,
+                     "%s:%lld: column %lld ('%.*s') of input '%s' is not a "
+                     "whole number (the input holds integer ids)",
+                     path, (long long)line, (long long)column, len, b, name);
+  double limit = in->id_limit > 0 ? (double)in->id_limit : 2147483648.0;
+  if (in->id_limit > 0 && !(v >= 0 && v < limit))
+    return sora_fail(SORA_ERR_FORMAT,
+                     "%s:%lld: column %lld ('%.*s') of input '%s': id outside "
+                     "[0, %lld)",
+                     path, (long long)line, (long long)column, len, b, name,
+                     (long long)in->id_limit);
+  if (!(v >= -limit && v < limit))
+    return sora_fail(SORA_ERR_FORMAT,
+                     "%s:%lld: column %lld ('%.*s') of input '%s' does not "
+                     "fit a 32-bit integer id",
+                     path, (long long)line, (long long)column, len, b, name);
+  int32_t id = (int32_t)v;
+  memcpy(x, &id, sizeof id);
+  return SORA_OK;
+}
+
 /// Converts one data line into row `row` of `d`. The line has `columns`
-/// fields, checked by the caller.
-static sora_status convert_line(const sora_data_spec *spec, const char *path,
+/// fields and, with inputs, as many features as they have slots, both
+/// checked by the caller.
+static sora_status convert_line(const sora_data_spec *spec,
+                                const csv_inputs *inputs, const char *path,
                                 const csv_line *line, int64_t row,
                                 sora_dataset *d) {
   float *x = d->x + row * d->sample_size;
   float *y = d->y + row * d->label_size;
+  const sora_input_desc *in = inputs->count > 0 ? inputs->inputs : NULL;
+  int64_t slot = 0; // of x in the row
   int64_t column = 0;
   for (const char *p = line->begin; p <= line->end; ++column) {
     const char *b = p, *e = field_end(p, line->end);
@@ -186,7 +226,18 @@ static sora_status convert_line(const sora_data_spec *spec, const char *path,
       return bad_field(path, line->number, column, kind, b, e);
     int len = e - b > QUOTE_MAX ? QUOTE_MAX : (int)(e - b);
 
-    if (column != spec->label_column) {
+    if (column != spec->label_column && in) {
+      // The inputs tile the row: step to the one that holds this slot.
+      while (slot >= in->offset + in->size)
+        ++in;
+      ++slot;
+    }
+    if (column != spec->label_column && in && in->integer) {
+      sora_status status =
+          store_id(path, line->number, column, in, v, b, len, x++);
+      if (status != SORA_OK)
+        return status;
+    } else if (column != spec->label_column) {
       double scaled = v * spec->scale;
       if (!(fabs(scaled) <= FLT_MAX)) // converting it would be undefined
         return sora_fail(SORA_ERR_FORMAT,
@@ -218,7 +269,20 @@ static sora_status convert_line(const sora_data_spec *spec, const char *path,
 sora_status sora_dataset_load_csv(const sora_data_spec *spec,
                                   const char *data_dir, const char *source_dir,
                                   sora_dataset *out) {
+  return sora_csv_load_inputs(spec, 0, NULL, data_dir, source_dir, out);
+}
+
+sora_status sora_csv_load_inputs(const sora_data_spec *spec, int64_t num_inputs,
+                                 const sora_input_desc *inputs,
+                                 const char *data_dir, const char *source_dir,
+                                 sora_dataset *out) {
+  csv_inputs in = {num_inputs, inputs};
+  int64_t slots = 0;
   sora_status status = sora_loader_start(spec, SORA_DATA_CSV, out);
+  if (status != SORA_OK)
+    return status;
+  status =
+      sora_check_inputs("csv source", spec->path, num_inputs, inputs, &slots);
   if (status != SORA_OK)
     return status;
   char path[SORA_PATH_MAX];
@@ -280,6 +344,15 @@ sora_status sora_dataset_load_csv(const sora_data_spec *spec,
     goto done;
   }
 
+  if (num_inputs > 0 && columns - 1 != slots) {
+    status = sora_fail(SORA_ERR_FORMAT,
+                       "%s:%lld: %lld feature columns, but the model's inputs "
+                       "take %lld values per sample",
+                       path, (long long)first.number, (long long)(columns - 1),
+                       (long long)slots);
+    goto done;
+  }
+
   d.count = rows;
   d.sample_size = columns - 1;
   d.label_size = spec->onehot > 0 ? spec->onehot : 1;
@@ -311,7 +384,7 @@ sora_status sora_dataset_load_csv(const sora_data_spec *spec,
     next_line(&cursor, &line);
   for (int64_t row = 0; row < rows; ++row) {
     next_line(&cursor, &line); // pass 1 counted it and its columns
-    status = convert_line(spec, path, &line, row, &d);
+    status = convert_line(spec, &in, path, &line, row, &d);
     if (status != SORA_OK)
       goto done;
   }

@@ -11,4 +11,10 @@
 sora_status sora_loader_start(const sora_data_spec *spec,
                               enum sora_data_kind kind, sora_dataset *out);
 
+/// sora_dataset_load_csv for a model's inputs (sora_dataset_load_inputs).
+sora_status sora_csv_load_inputs(const sora_data_spec *spec, int64_t num_inputs,
+                                 const sora_input_desc *inputs,
+                                 const char *data_dir, const char *source_dir,
+                                 sora_dataset *out);
+
 #endif /* SORA_RT_DATASET_H */

@@ -84,7 +84,8 @@ static sora_status load_checked(const sora_model_desc *d,
                                 const sora_data_spec *spec,
                                 const char *data_dir, const char *what,
                                 sora_dataset *ds) {
-  sora_status status = sora_dataset_load(spec, data_dir, d->source_dir, ds);
+  sora_status status = sora_dataset_load_inputs(spec, d->num_inputs, d->inputs,
+                                                data_dir, d->source_dir, ds);
   if (status != SORA_OK)
     return status;
   if (ds->sample_size != d->input_size) {

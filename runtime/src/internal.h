@@ -29,6 +29,8 @@ struct sora_model {
   float *params;    /* desc->params_floats (sora_alloc)                 */
   float *opt_state; /* desc->opt_state_floats (sora_alloc)              */
   void *scratch;    /* desc->scratch_bytes (sora_alloc)                 */
+  float *pack;      /* max_batch packed rows for the _inputs functions;
+                       NULL unless the model has more than one input    */
   int64_t step;     /* optimizer steps taken                            */
   int64_t epoch;    /* epochs of fit completed                          */
   sora_rng rng;     /* fit's shuffling generator, carried across fits   */
@@ -61,6 +63,24 @@ float *sora_alloc_floats(int64_t count);
 sora_status sora_model_train_batch(sora_model *m, const float *x,
                                    const float *y, int64_t n,
                                    double out[SORA_NUM_STATS]);
+
+/// Checks what a train step needs before it touches any row: a train
+/// kernel and 1..max_batch rows.
+sora_status sora_model_check_train(const sora_model_desc *d, int64_t n);
+
+/// Checks that `num_inputs` input descriptions tile a row in order (the
+/// first at offset 0, each next one where the previous ends, sizes >= 1,
+/// id limits >= 0 and within int32_t) and writes the row's slots into
+/// `*slots`. Messages start with "<kind> '<name>': " (model 'm').
+sora_status sora_check_inputs(const char *kind, const char *name,
+                              int64_t num_inputs, const sora_input_desc *inputs,
+                              int64_t *slots);
+
+/// Checks the ids of every integer input with an id_limit in `n` packed
+/// rows `x` (OK when x is NULL: the caller reports that). Messages number
+/// the samples from `first`.
+sora_status sora_check_ids(const sora_model_desc *d, const float *x, size_t n,
+                           size_t first);
 
 /// Runs the evaluate kernel over `n` rows (in chunks) and adds their sums
 /// (enum sora_kernel_stat) to `sums`. The arguments are checked.

@@ -1,6 +1,7 @@
 /*===- model.c - Model instances: storage, init, predict, train, evaluate -===*/
 #include "internal.h"
 
+#include <float.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +10,10 @@
 static const char *model_name(const sora_model_desc *d) {
   return d->name ? d->name : "<unnamed>";
 }
+
+/// The largest pack buffer, in floats: its bytes (and alignment) must fit a
+/// size_t, also on 32-bit targets.
+#define PACK_MAX_FLOATS ((int64_t)(SIZE_MAX / 64))
 
 /// Rejects descriptions whose sizes would make the runtime misbehave.
 static sora_status check_desc(const sora_model_desc *d) {
@@ -30,7 +35,36 @@ static sora_status check_desc(const sora_model_desc *d) {
                        "optimizer-state block",
                        model_name(d), s->name ? s->name : "<unnamed>");
   }
+  int64_t slots;
+  sora_status status = sora_check_inputs("model", model_name(d), d->num_inputs,
+                                         d->inputs, &slots);
+  if (status != SORA_OK)
+    return status;
+  if (d->num_inputs > 0 && slots != d->input_size)
+    return sora_fail(SORA_ERR_ARGUMENT,
+                     "model '%s': its inputs take %lld slots per sample, but "
+                     "input_size is %lld",
+                     model_name(d), (long long)slots, (long long)d->input_size);
+  int64_t pack;
+  if (d->num_inputs > 1 &&
+      !sora_mul_checked(d->max_batch, d->input_size, PACK_MAX_FLOATS, &pack))
+    return sora_fail(SORA_ERR_ARGUMENT,
+                     "model '%s': max_batch %lld rows of %lld slots are too "
+                     "large",
+                     model_name(d), (long long)d->max_batch,
+                     (long long)d->input_size);
   return SORA_OK;
+}
+
+/// Floats of the _inputs functions' pack buffer: max_batch rows, only for a
+/// model of several inputs (one input is already packed). 0 for a size
+/// check_desc refuses.
+static int64_t pack_floats(const sora_model_desc *d) {
+  int64_t floats;
+  if (d->num_inputs <= 1 ||
+      !sora_mul_checked(d->max_batch, d->input_size, PACK_MAX_FLOATS, &floats))
+    return 0;
+  return floats;
 }
 
 sora_status sora_model_create(const sora_model_desc *desc, sora_model **out) {
@@ -51,7 +85,10 @@ sora_status sora_model_create(const sora_model_desc *desc, sora_model **out) {
   m->params = sora_alloc_floats(desc->params_floats);
   m->opt_state = sora_alloc_floats(desc->opt_state_floats);
   m->scratch = sora_alloc((size_t)desc->scratch_bytes);
-  if (!m->params || !m->opt_state || !m->scratch) {
+  if (pack_floats(desc) > 0)
+    m->pack = sora_alloc_floats(pack_floats(desc));
+  if (!m->params || !m->opt_state || !m->scratch ||
+      (pack_floats(desc) > 0 && !m->pack)) {
     sora_model_destroy(m);
     return sora_fail(SORA_ERR_MEMORY, "out of memory creating model '%s'",
                      model_name(desc));
@@ -75,7 +112,8 @@ size_t sora_model_memory_bytes(const sora_model_desc *desc) {
   return SORA_MODEL_HEADER_BYTES + 64 +
          align64((size_t)desc->params_floats * sizeof(float)) +
          align64((size_t)desc->opt_state_floats * sizeof(float)) +
-         align64((size_t)desc->scratch_bytes);
+         align64((size_t)desc->scratch_bytes) +
+         align64((size_t)pack_floats(desc) * sizeof(float));
 }
 
 sora_status sora_model_create_in(const sora_model_desc *desc, void *memory,
@@ -108,6 +146,9 @@ sora_status sora_model_create_in(const sora_model_desc *desc, void *memory,
   m->opt_state = (float *)p;
   p += align64((size_t)desc->opt_state_floats * sizeof(float));
   m->scratch = p;
+  p += align64((size_t)desc->scratch_bytes);
+  if (pack_floats(desc) > 0)
+    m->pack = (float *)p;
   status = sora_model_init(m, desc->has_train ? desc->seed : 0);
   if (status != SORA_OK)
     return status;
@@ -121,6 +162,7 @@ void sora_model_destroy(sora_model *m) {
   sora_free(m->params);
   sora_free(m->opt_state);
   sora_free(m->scratch);
+  sora_free(m->pack);
   free(m);
 }
 
@@ -137,6 +179,27 @@ int64_t sora_model_epoch(const sora_model *m) { return m ? m->epoch : 0; }
 /// The golden-ratio constant of splitmix64: spreads parameter indices apart.
 #define GOLDEN UINT64_C(0x9E3779B97F4A7C15)
 
+/// Fills `values` with `size` draws of N(0, stddev^2): Marsaglia's polar
+/// method on 53-bit uniforms from `rng`, in double, each pair of accepted
+/// points giving two values. Only sqrt and log come from libm; rounding to
+/// float hides their last-bit differences between libraries, so a seed
+/// gives the same weights everywhere.
+static void fill_normal(sora_rng *rng, float *values, int64_t size,
+                        double stddev) {
+  for (int64_t k = 0; k < size;) {
+    double u, v, s;
+    do {
+      u = (double)(sora_rng_next(rng) >> 11) * 0x1.0p-53 * 2.0 - 1.0;
+      v = (double)(sora_rng_next(rng) >> 11) * 0x1.0p-53 * 2.0 - 1.0;
+      s = u * u + v * v;
+    } while (s >= 1.0 || s == 0.0);
+    double f = sqrt(-2.0 * log(s) / s) * stddev;
+    values[k++] = (float)(u * f);
+    if (k < size)
+      values[k++] = (float)(v * f);
+  }
+}
+
 /// Each parameter has its own generator, seeded from `seed` and its index,
 /// so that a tensor's values do not depend on the sizes of earlier ones.
 sora_status sora_model_init(sora_model *m, int64_t seed) {
@@ -152,10 +215,28 @@ sora_status sora_model_init(sora_model *m, int64_t seed) {
                        "parameter block",
                        model_name(d), name);
     float *values = m->params + p->offset;
+    uint64_t mix = (uint64_t)seed ^ ((uint64_t)i * GOLDEN);
+    sora_rng rng;
+    sora_rng_seed(&rng, sora_splitmix64(&mix));
+    if ((p->init == SORA_INIT_NORMAL || p->init == SORA_INIT_UNIFORM) &&
+        !(p->init_scale >= 0.0 && p->init_scale <= FLT_MAX))
+      return sora_fail(SORA_ERR_ARGUMENT,
+                       "model '%s': parameter '%s' has init_scale %g (a "
+                       "finite float >= 0 is needed)",
+                       model_name(d), name, p->init_scale);
     switch (p->init) {
     case SORA_INIT_ZEROS:
       memset(values, 0, (size_t)p->size * sizeof(float));
       break;
+    case SORA_INIT_NORMAL:
+      fill_normal(&rng, values, p->size, p->init_scale);
+      break;
+    case SORA_INIT_UNIFORM: {
+      float limit = (float)p->init_scale;
+      for (int64_t k = 0; k < p->size; ++k)
+        values[k] = (2.0f * sora_rng_uniform(&rng) - 1.0f) * limit;
+      break;
+    }
     case SORA_INIT_GLOROT_UNIFORM: {
       if (p->fan_in < 0 || p->fan_out < 0 || p->fan_in + p->fan_out <= 0)
         return sora_fail(SORA_ERR_ARGUMENT,
@@ -164,9 +245,6 @@ sora_status sora_model_init(sora_model *m, int64_t seed) {
                          model_name(d), name, (long long)p->fan_in,
                          (long long)p->fan_out);
       float limit = (float)sqrt(6.0 / (double)(p->fan_in + p->fan_out));
-      uint64_t mix = (uint64_t)seed ^ ((uint64_t)i * GOLDEN);
-      sora_rng rng;
-      sora_rng_seed(&rng, sora_splitmix64(&mix));
       for (int64_t k = 0; k < p->size; ++k)
         values[k] = (2.0f * sora_rng_uniform(&rng) - 1.0f) * limit;
       break;
@@ -197,6 +275,9 @@ sora_status sora_model_predict(sora_model *m, const float *x, size_t n,
                      model_name(d));
   if (n > 0 && (!x || !y))
     return sora_fail(SORA_ERR_ARGUMENT, "sora_model_predict: x or y is NULL");
+  sora_status status = sora_check_ids(d, x, n, 0);
+  if (status != SORA_OK)
+    return status;
   for (size_t done = 0; done < n;) {
     size_t chunk = n - done;
     if (chunk > (size_t)d->max_batch)
@@ -208,10 +289,7 @@ sora_status sora_model_predict(sora_model *m, const float *x, size_t n,
   return SORA_OK;
 }
 
-sora_status sora_model_train_batch(sora_model *m, const float *x,
-                                   const float *y, int64_t n,
-                                   double out[SORA_NUM_STATS]) {
-  const sora_model_desc *d = m->desc;
+sora_status sora_model_check_train(const sora_model_desc *d, int64_t n) {
   if (!d->train_step)
     return sora_fail(SORA_ERR_STATE, "model '%s' has no train block",
                      model_name(d));
@@ -219,6 +297,16 @@ sora_status sora_model_train_batch(sora_model *m, const float *x,
     return sora_fail(SORA_ERR_ARGUMENT,
                      "model '%s': a train step takes 1..%lld rows, not %lld",
                      model_name(d), (long long)d->max_batch, (long long)n);
+  return SORA_OK;
+}
+
+sora_status sora_model_train_batch(sora_model *m, const float *x,
+                                   const float *y, int64_t n,
+                                   double out[SORA_NUM_STATS]) {
+  const sora_model_desc *d = m->desc;
+  sora_status status = sora_model_check_train(d, n);
+  if (status != SORA_OK)
+    return status;
   if (!x || !y)
     return sora_fail(SORA_ERR_ARGUMENT, "model '%s': x or y is NULL",
                      model_name(d));
@@ -234,8 +322,14 @@ sora_status sora_model_train_step(sora_model *m, const float *x, const float *y,
     return sora_fail(SORA_ERR_ARGUMENT, "sora_model_train_step: model is NULL");
   if (n > (size_t)INT64_MAX)
     n = 0; // rejected below as out of range
+  // The ids are checked once the step's arguments are known to be sound.
+  sora_status status = sora_model_check_train(m->desc, (int64_t)n);
+  if (status == SORA_OK && y)
+    status = sora_check_ids(m->desc, x, n, 0);
+  if (status != SORA_OK)
+    return status;
   double out[SORA_NUM_STATS];
-  sora_status status = sora_model_train_batch(m, x, y, (int64_t)n, out);
+  status = sora_model_train_batch(m, x, y, (int64_t)n, out);
   if (status == SORA_OK && loss)
     *loss = (float)(out[SORA_STAT_LOSS] / (double)n);
   return status;
@@ -290,8 +384,13 @@ sora_status sora_model_evaluate(sora_model *m, const float *x, const float *y,
   if (!m || !out)
     return sora_fail(SORA_ERR_ARGUMENT,
                      "sora_model_evaluate: model or out is NULL");
+  sora_status status = SORA_OK;
+  if (m->desc->evaluate && y)
+    status = sora_check_ids(m->desc, x, n, 0);
+  if (status != SORA_OK)
+    return status;
   double sums[SORA_NUM_STATS] = {0.0};
-  sora_status status = sora_model_evaluate_sums(m, x, y, n, sums);
+  status = sora_model_evaluate_sums(m, x, y, n, sums);
   if (status != SORA_OK)
     return status;
   *out = sora_metrics_from_sums(m->desc, sums, (int64_t)n);

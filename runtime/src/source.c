@@ -1,10 +1,17 @@
 /*===- source.c - A train block's data source to its loader ---------------===*/
-#include "internal.h"
+#include "dataset.h"
 
 #include <string.h>
 
 sora_status sora_dataset_load(const sora_data_spec *spec, const char *data_dir,
                               const char *source_dir, sora_dataset *out) {
+  return sora_dataset_load_inputs(spec, 0, NULL, data_dir, source_dir, out);
+}
+
+sora_status
+sora_dataset_load_inputs(const sora_data_spec *spec, int64_t num_inputs,
+                         const sora_input_desc *inputs, const char *data_dir,
+                         const char *source_dir, sora_dataset *out) {
   if (!out)
     return sora_fail(SORA_ERR_ARGUMENT, "no dataset to load into");
   memset(out, 0, sizeof *out);
@@ -12,9 +19,18 @@ sora_status sora_dataset_load(const sora_data_spec *spec, const char *data_dir,
     return sora_fail(SORA_ERR_ARGUMENT, "no data source given");
   switch (spec->kind) {
   case SORA_DATA_IDX:
+    // IDX images are pixels, scaled to floats: they cannot be ids.
+    for (int64_t k = 0; inputs && k < num_inputs; ++k)
+      if (inputs[k].integer)
+        return sora_fail(SORA_ERR_ARGUMENT,
+                         "idx images '%s' cannot feed integer input '%s': "
+                         "give ids in a csv source",
+                         spec->images ? spec->images : "<none>",
+                         inputs[k].name ? inputs[k].name : "<unnamed>");
     return sora_dataset_load_idx(spec, data_dir, source_dir, out);
   case SORA_DATA_CSV:
-    return sora_dataset_load_csv(spec, data_dir, source_dir, out);
+    return sora_csv_load_inputs(spec, num_inputs, inputs, data_dir, source_dir,
+                                out);
   default:
     return sora_fail(SORA_ERR_ARGUMENT, "unknown data source kind %lld",
                      (long long)spec->kind);

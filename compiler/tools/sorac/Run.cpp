@@ -498,8 +498,8 @@ static int runModel(RunOptions &o) {
                 << "' has no test data to evaluate on\n";
       return kInputError;
     }
-    if (sora_dataset_load(&desc->test, dataDir, desc->source_dir, &set) !=
-        SORA_OK)
+    if (sora_dataset_load_inputs(&desc->test, desc->num_inputs, desc->inputs,
+                                 dataDir, desc->source_dir, &set) != SORA_OK)
       return runtimeError("cannot load the test data");
     sora_status s =
         sora_model_evaluate(m, set.x, set.y, size_t(set.count), &test);

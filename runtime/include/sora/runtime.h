@@ -64,7 +64,9 @@ enum sora_data_kind { SORA_DATA_IDX = 0, SORA_DATA_CSV = 1 };
 
 enum sora_init_kind {
   SORA_INIT_ZEROS = 0,
-  SORA_INIT_GLOROT_UNIFORM = 1 /* U(-l, l), l = sqrt(6 / (fan_in + fan_out)) */
+  SORA_INIT_GLOROT_UNIFORM = 1, /* U(-l, l), l = sqrt(6 / (fan_in + fan_out)) */
+  SORA_INIT_NORMAL = 2, /* N(0, init_scale^2)                          */
+  SORA_INIT_UNIFORM = 3 /* U(-init_scale, init_scale)                  */
 };
 
 /// One trainable tensor, stored at `offset` floats into the parameter block.
@@ -77,12 +79,29 @@ typedef struct sora_param_desc {
   int64_t init;     /* enum sora_init_kind                                 */
   int64_t fan_in;
   int64_t fan_out;
+  double init_scale; /* normal: the stddev; uniform: the bound (finite,
+                        >= 0); unused by zeros and glorot_uniform          */
 } sora_param_desc;
+
+/// One input of the model: slots [offset, offset + size) of each packed
+/// sample row. A sample is one row of input_size 4-byte slots; the inputs
+/// tile it in declaration order (the first at offset 0, each next one where
+/// the previous ends). An integer input's slots hold int32_t ids, their bit
+/// patterns stored in the float row (copied, never converted).
+typedef struct sora_input_desc {
+  const char *name; /* the input's name in the .sora file                  */
+  int64_t offset;   /* first slot in the packed row                        */
+  int64_t size;     /* slots (elements per sample)                         */
+  int64_t integer;  /* 1: int32_t ids (bit patterns in the row); 0: floats */
+  int64_t id_limit; /* integer inputs: every id must be in [0, id_limit);
+                       0: unchecked                                        */
+} sora_input_desc;
 
 /// Signature shared by the generated kernels. `params` is the parameter
 /// block, `opt_state` the optimizer state (e.g. Adam's m and v), `scratch`
-/// the planned intermediate memory, `x` `n` input rows and `y` `n` label
-/// rows (NULL for predict). `step` counts optimizer steps from 1 (train
+/// the planned intermediate memory, `x` `n` packed input rows (input_size
+/// 4-byte slots each; see sora_input_desc) and `y` `n` label rows (NULL for
+/// predict). `step` counts optimizer steps from 1 (train
 /// passes the number of the step being taken; predict and evaluate, the
 /// steps taken so far). `out` is
 /// the predict output (`n` rows of floats) or, for train and evaluate,
@@ -119,7 +138,7 @@ enum sora_metric_flags {
 typedef struct sora_model_desc {
   const char *name;       /* the model's name in the .sora file            */
   const char *source_dir; /* directory of the .sora file (data lookup)     */
-  int64_t input_size;     /* floats per input sample                       */
+  int64_t input_size;     /* 4-byte slots per packed input sample row      */
   int64_t output_size;    /* floats per output sample                      */
   int64_t label_size;     /* floats per label row the kernels expect       */
   int64_t params_floats;  /* size of the parameter block                   */
@@ -167,6 +186,10 @@ typedef struct sora_model_desc {
   sora_kernel_fn grad_step;
   sora_kernel_fn apply_update;
   int64_t grad_floats;
+  /* The inputs, in declaration order, tiling the packed row. 0 (and NULL):
+     one float input of input_size slots, as before inputs were described. */
+  int64_t num_inputs;
+  const sora_input_desc *inputs;
 } sora_model_desc;
 
 enum sora_metric_kind {
@@ -189,8 +212,10 @@ void sora_model_destroy(sora_model *m);
 #define SORA_MODEL_HEADER_BYTES 256
 
 /// Memory an instance of `desc` needs when the caller supplies it: the
-/// header, the parameters, the optimizer state and the scratch, each
-/// 64-byte aligned (generated headers give it as <MODEL>_MEMORY_BYTES).
+/// header, the parameters, the optimizer state, the scratch and, for a
+/// model of more than one input, the pack buffer of the _inputs functions
+/// (max_batch rows), each 64-byte aligned (generated headers give it as
+/// <MODEL>_MEMORY_BYTES).
 size_t sora_model_memory_bytes(const sora_model_desc *desc);
 
 /// Creates an instance in `memory` (borrowed: at least
@@ -215,7 +240,11 @@ int64_t sora_model_step(const sora_model *m);
 /// depend on nothing else.
 sora_status sora_model_init(sora_model *m, int64_t seed);
 
-/// `n` output rows for `n` input rows, any n (processed in chunks).
+/// `n` output rows for `n` packed input rows, any n (processed in chunks).
+/// The ids of every integer input with an id_limit are checked first (as
+/// in train_step and evaluate): one outside [0, id_limit) is
+/// SORA_ERR_ARGUMENT, naming the sample, the input and the slot, and no
+/// kernel runs.
 sora_status sora_model_predict(sora_model *m, const float *x, size_t n,
                                float *y);
 
@@ -240,6 +269,22 @@ typedef struct sora_metrics {
 /// chunks); NaN for n == 0.
 sora_status sora_model_evaluate(sora_model *m, const float *x, const float *y,
                                 size_t n, sora_metrics *out);
+
+/// As predict, train_step and evaluate, with one pointer per input in
+/// declaration order instead of packed rows: inputs[k] holds n * size_k
+/// elements (float, or int32_t for an integer input). Rows are packed into
+/// the instance's pack buffer max_batch at a time (nothing is allocated)
+/// and run exactly as the packed functions run them, so the results are
+/// the same, bit for bit. With at most one input, inputs[0] is the packed
+/// rows.
+sora_status sora_model_predict_inputs(sora_model *m, const void *const *inputs,
+                                      size_t n, float *y);
+sora_status sora_model_train_step_inputs(sora_model *m,
+                                         const void *const *inputs,
+                                         const float *y, size_t n, float *loss);
+sora_status sora_model_evaluate_inputs(sora_model *m, const void *const *inputs,
+                                       const float *y, size_t n,
+                                       sora_metrics *out);
 
 /*===--- The training loop of the train block -----------------------------===*/
 
@@ -348,14 +393,15 @@ sora_status sora_model_fit(sora_model *m, const char *data_dir,
 
 /*===--- Data -------------------------------------------------------------===*/
 
-/// Samples as f32 rows, converted once at load time. Caller owns; free with
+/// Samples as rows of 4-byte slots (f32, or int32_t ids for a model's integer
+/// inputs), converted once at load time. Caller owns; free with
 /// sora_dataset_free.
 typedef struct sora_dataset {
   int64_t count;       /* samples                                  */
   int64_t sample_size; /* floats per sample (product of IDX dims,
                           or CSV columns but the label)            */
   int64_t label_size;  /* floats per label: onehot width, or 1      */
-  float *x;            /* count * sample_size                      */
+  float *x;            /* count * sample_size (packed rows)        */
   float *y;            /* count * label_size                       */
 } sora_dataset;
 
@@ -391,6 +437,19 @@ sora_status sora_dataset_load_csv(const sora_data_spec *spec,
 /// (sora_dataset_load_idx or sora_dataset_load_csv).
 sora_status sora_dataset_load(const sora_data_spec *spec, const char *data_dir,
                               const char *source_dir, sora_dataset *out);
+
+/// sora_dataset_load for a model whose `num_inputs` inputs (0 and NULL: one
+/// float input) the rows fill. A CSV file's feature columns, in order, fill
+/// the packed row's slots, in order, and must be as many; an integer slot's
+/// cell must be a whole number (in [0, id_limit) when the input has a
+/// limit) and is stored as an int32_t id, unscaled. IDX images cannot feed
+/// an integer input. Errors name the file and line, the column and the
+/// input.
+sora_status sora_dataset_load_inputs(const sora_data_spec *spec,
+                                     int64_t num_inputs,
+                                     const sora_input_desc *inputs,
+                                     const char *data_dir,
+                                     const char *source_dir, sora_dataset *out);
 void sora_dataset_free(sora_dataset *d);
 
 /*===--- Data-parallel training ---------------------------------------===*

@@ -55,6 +55,8 @@ size_t cSize(RuntimeStruct s) {
     return sizeof(sora_data_spec);
   case RuntimeStruct::sora_param_desc:
     return sizeof(sora_param_desc);
+  case RuntimeStruct::sora_input_desc:
+    return sizeof(sora_input_desc);
   case RuntimeStruct::sora_model_desc:
     return sizeof(sora_model_desc);
   }
@@ -95,6 +97,10 @@ TEST(RuntimeContract, DataSpecLayoutMatchesRuntimeHeader) {
 
 TEST(RuntimeContract, ParamDescLayoutMatchesRuntimeHeader) {
   expectSameLayout(RuntimeStruct::sora_param_desc, "sora_param_desc");
+}
+
+TEST(RuntimeContract, InputDescLayoutMatchesRuntimeHeader) {
+  expectSameLayout(RuntimeStruct::sora_input_desc, "sora_input_desc");
 }
 
 TEST(RuntimeContract, ModelDescLayoutMatchesRuntimeHeader) {

@@ -512,8 +512,8 @@ TEST_F(Checkpoint, SaveAndLoadArguments) {
 
   // A descriptor whose tensors cannot be named apart cannot be saved.
   sora_param_desc twins[] = {
-      {"w", 0, 3, 1, {3}, SORA_INIT_ZEROS, 1, 1},
-      {"w", 3, 3, 1, {3}, SORA_INIT_ZEROS, 1, 1},
+      {"w", 0, 3, 1, {3}, SORA_INIT_ZEROS, 1, 1, 0.0},
+      {"w", 3, 3, 1, {3}, SORA_INIT_ZEROS, 1, 1, 0.0},
   };
   sora_model_desc d = desc;
   d.params = twins;
@@ -521,7 +521,8 @@ TEST_F(Checkpoint, SaveAndLoadArguments) {
   sora_model *t = create(d);
   EXPECT_EQ(sora_model_save(t, dir.file("t").c_str()), SORA_ERR_ARGUMENT);
   EXPECT_NE(last_error().find("two tensors are named 'w'"), std::string::npos);
-  sora_param_desc bad_shape[] = {{"w", 0, 6, 2, {2, 2}, SORA_INIT_ZEROS, 1, 1}};
+  sora_param_desc bad_shape[] = {
+      {"w", 0, 6, 2, {2, 2}, SORA_INIT_ZEROS, 1, 1, 0.0}};
   d.params = bad_shape;
   d.num_params = 1;
   sora_model *s = create(d);
@@ -531,8 +532,8 @@ TEST_F(Checkpoint, SaveAndLoadArguments) {
 /// Escaped names are written so that they read back.
 TEST_F(Checkpoint, NamesAreEscaped) {
   sora_param_desc odd[] = {
-      {"a \"quoted\" \\ name\n", 0, 12, 2, {3, 4}, SORA_INIT_ZEROS, 4, 3},
-      {"b", 12, 3, 1, {3}, SORA_INIT_ZEROS, 4, 3},
+      {"a \"quoted\" \\ name\n", 0, 12, 2, {3, 4}, SORA_INIT_ZEROS, 4, 3, 0.0},
+      {"b", 12, 3, 1, {3}, SORA_INIT_ZEROS, 4, 3, 0.0},
   };
   sora_model_desc d = desc;
   d.params = odd;

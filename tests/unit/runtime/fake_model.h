@@ -113,8 +113,16 @@ inline void fake_predict(float *, float *opt_state, void *scratch,
 /// Two parameters: a Glorot-initialised [3, 4] weight and a zero bias.
 inline const sora_param_desc *fake_params() {
   static const sora_param_desc p[] = {
-      {"dense.weight", 0, 12, 2, {3, 4, 0, 0}, SORA_INIT_GLOROT_UNIFORM, 4, 3},
-      {"dense.bias", 12, 3, 1, {3, 0, 0, 0}, SORA_INIT_ZEROS, 4, 3},
+      {"dense.weight",
+       0,
+       12,
+       2,
+       {3, 4, 0, 0},
+       SORA_INIT_GLOROT_UNIFORM,
+       4,
+       3,
+       0.0},
+      {"dense.bias", 12, 3, 1, {3, 0, 0, 0}, SORA_INIT_ZEROS, 4, 3, 0.0},
   };
   return p;
 }
@@ -129,8 +137,17 @@ inline const sora_param_desc *fake_state() {
        {3, 4, 0, 0},
        SORA_INIT_ZEROS,
        0,
-       0},
-      {"optimizer.dense.bias.m", 12, 3, 1, {3, 0, 0, 0}, SORA_INIT_ZEROS, 0, 0},
+       0,
+       0.0},
+      {"optimizer.dense.bias.m",
+       12,
+       3,
+       1,
+       {3, 0, 0, 0},
+       SORA_INIT_ZEROS,
+       0,
+       0,
+       0.0},
       {"optimizer.dense.weight.v",
        15,
        12,
@@ -138,8 +155,17 @@ inline const sora_param_desc *fake_state() {
        {3, 4, 0, 0},
        SORA_INIT_ZEROS,
        0,
-       0},
-      {"optimizer.dense.bias.v", 27, 3, 1, {3, 0, 0, 0}, SORA_INIT_ZEROS, 0, 0},
+       0,
+       0.0},
+      {"optimizer.dense.bias.v",
+       27,
+       3,
+       1,
+       {3, 0, 0, 0},
+       SORA_INIT_ZEROS,
+       0,
+       0,
+       0.0},
   };
   return s;
 }

@@ -63,8 +63,8 @@ TEST(Model, GlorotRangeAndZeros) {
 TEST(Model, GlorotDistribution) {
   // A large tensor: values cover the whole range, mean near 0.
   sora_param_desc big = {
-      "w", 0,   100000, 2, {1000, 100, 0, 0}, SORA_INIT_GLOROT_UNIFORM,
-      100, 1000};
+      "w", 0,    100000, 2, {1000, 100, 0, 0}, SORA_INIT_GLOROT_UNIFORM,
+      100, 1000, 0.0};
   sora_model_desc d = fake_desc(nullptr);
   d.params = &big;
   d.num_params = 1;
@@ -106,11 +106,11 @@ TEST(Model, InitIsDeterministicPerSeed) {
 TEST(Model, ParamValuesDependOnlyOnSeedAndIndex) {
   // Growing the first tensor must not change the second one's values.
   sora_param_desc small[] = {
-      {"a", 0, 3, 1, {3}, SORA_INIT_GLOROT_UNIFORM, 2, 2},
-      {"b", 3, 5, 1, {5}, SORA_INIT_GLOROT_UNIFORM, 2, 2}};
+      {"a", 0, 3, 1, {3}, SORA_INIT_GLOROT_UNIFORM, 2, 2, 0.0},
+      {"b", 3, 5, 1, {5}, SORA_INIT_GLOROT_UNIFORM, 2, 2, 0.0}};
   sora_param_desc large[] = {
-      {"a", 0, 9, 1, {9}, SORA_INIT_GLOROT_UNIFORM, 2, 2},
-      {"b", 9, 5, 1, {5}, SORA_INIT_GLOROT_UNIFORM, 2, 2}};
+      {"a", 0, 9, 1, {9}, SORA_INIT_GLOROT_UNIFORM, 2, 2, 0.0},
+      {"b", 9, 5, 1, {5}, SORA_INIT_GLOROT_UNIFORM, 2, 2, 0.0}};
   sora_model_desc d1 = fake_desc(nullptr), d2 = fake_desc(nullptr);
   d1.params = small;
   d1.params_floats = 8;
@@ -146,19 +146,19 @@ TEST(Model, BadDescriptions) {
   EXPECT_EQ(sora_model_create(&d, &m), SORA_ERR_ARGUMENT);
   EXPECT_EQ(m, nullptr);
 
-  sora_param_desc outside = {"w", 10, 10, 1, {10}, SORA_INIT_ZEROS, 1, 1};
+  sora_param_desc outside = {"w", 10, 10, 1, {10}, SORA_INIT_ZEROS, 1, 1, 0.0};
   d = fake_desc(nullptr);
   d.params = &outside;
   d.num_params = 1;
   EXPECT_EQ(sora_model_create(&d, &m), SORA_ERR_ARGUMENT);
   EXPECT_NE(std::string(sora_last_error()).find("'w'"), std::string::npos);
 
-  sora_param_desc unknown = {"w", 0, 10, 1, {10}, 9, 1, 1};
+  sora_param_desc unknown = {"w", 0, 10, 1, {10}, 9, 1, 1, 0.0};
   d.params = &unknown;
   EXPECT_EQ(sora_model_create(&d, &m), SORA_ERR_ARGUMENT);
 
   sora_param_desc no_fan = {"w", 0, 10, 1, {10}, SORA_INIT_GLOROT_UNIFORM,
-                            0,   0};
+                            0,   0, 0.0};
   d.params = &no_fan;
   EXPECT_EQ(sora_model_create(&d, &m), SORA_ERR_ARGUMENT);
   EXPECT_EQ(sora_model_create(nullptr, &m), SORA_ERR_ARGUMENT);
