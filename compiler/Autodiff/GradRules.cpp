@@ -124,6 +124,33 @@ Grads reshape(Graph &g, Node *n, Node *dy, const Need &) {
   return {reshapeTo(g, dy, n->operands[0]->type.dims)};
 }
 
+// y[r, t] = table[ids[r, t]]:  dtable[v] = sum of dy[r, t] where ids = v
+// (every row of the table gets one, zero where the batch used none, as
+// PyTorch's dense gradient); the ids get none.
+Grads embedding(Graph &g, Node *n, Node *dy, const Need &need) {
+  Node *table = n->operands[1];
+  return {nullptr, need[1] ? g.create(K::EmbeddingGrad, {dy, n->operands[0]},
+                                      {attr::vocab(table->type.dims[0])})
+                           : nullptr};
+}
+
+// y = sum over the last dimension:  dx = dy, repeated along it
+Grads sumLast(Graph &g, Node *n, Node *dy, const Need &) {
+  int64_t width = n->operands[0]->type.dims.back();
+  return {g.create(K::BroadcastLast, {dy}, {attr::width(width)})};
+}
+
+// y = [a, b] along the last dimension:  da, db = the two parts of dy
+Grads concat(Graph &g, Node *n, Node *dy, const Need &need) {
+  int64_t a = n->operands[0]->type.dims.back();
+  int64_t b = n->operands[1]->type.dims.back();
+  auto part = [&](int64_t offset, int64_t width) {
+    return g.create(K::SliceLast, {dy},
+                    {attr::offset(offset), attr::width(width)});
+  };
+  return {need[0] ? part(0, a) : nullptr, need[1] ? part(a, b) : nullptr};
+}
+
 GradTable makeTable() {
   GradTable t;
   for (int i = 0; i < kNumOps; ++i) {
@@ -145,6 +172,9 @@ GradTable makeTable() {
   t.set(K::Affine, affine);
   t.set(K::Reciprocal, reciprocal);
   t.set(K::Reshape, reshape);
+  t.set(K::Embedding, embedding);
+  t.set(K::SumLast, sumLast);
+  t.set(K::Concat, concat);
   registerImageGradRules(t);
   return t;
 }

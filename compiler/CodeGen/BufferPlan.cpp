@@ -18,8 +18,8 @@ void ParamLayout::addParams(const Graph &g) {
     if (n->op != OpKind::Param || n->role != ParamRole::Weight || find(n->name))
       continue;
     // Each tensor starts on a 64-byte boundary, so its loops start aligned.
-    weights.push_back(
-        {n->name, n->type, weightFloats, n->init, n->fanIn, n->fanOut, 0.0});
+    weights.push_back({n->name, n->type, weightFloats, n->init, n->fanIn,
+                       n->fanOut, n->initScale});
     weightFloats += alignUp(n->type.elements() * 4) / 4;
   }
   // Optimizer state mirrors the weights: each kind of state (Adam's m, its
@@ -38,7 +38,7 @@ void ParamLayout::addParams(const Graph &g) {
       throw std::logic_error("optimizer state '" + n->name +
                              "' has no parameter");
     state.push_back({n->name, n->type, w->offset + slot * weightFloats,
-                     InitKind::Zeros, 0, 0, 0.0});
+                     InitKind::Zeros, 0, 0, 0});
     stateFloats = std::max(stateFloats, (slot + 1) * weightFloats);
   }
 }

@@ -21,8 +21,7 @@ struct ParamSlot {
   int64_t offset; ///< in floats
   InitKind init;
   int64_t fanIn, fanOut;
-  double initScale; ///< sora_param_desc.init_scale: normal's stddev, uniform's
-                    ///< bound; 0 for the kinds without a scale
+  double initScale; ///< Normal: the stddev; Uniform: the limit
 };
 
 /// Layout of the parameter block and of the optimizer-state block.

@@ -128,7 +128,25 @@ Constant *profileRowArray(DescriptorBuilder &d, Module &mod,
 
 } // namespace
 
-std::vector<InputDesc> inputDescs(const CompiledModel &) { return {}; }
+std::vector<InputDesc> inputDescs(const CompiledModel &cm) {
+  const dsl::Model &model = *cm.model;
+  std::vector<InputDesc> descs;
+  int64_t offset = 0;
+  for (int id : model.inputs) {
+    const dsl::Node &in = model.nodes[id];
+    int64_t size = 1;
+    for (int64_t d : in.shape)
+      size *= d;
+    // Ids must fit every embedding that reads them.
+    int64_t limit = 0;
+    for (const dsl::Node &n : model.nodes)
+      if (n.kind == dsl::Node::Embedding && n.inputs[0] == id)
+        limit = limit ? std::min(limit, n.vocab) : n.vocab;
+    descs.push_back({in.name, offset, size, in.integer, limit});
+    offset += size;
+  }
+  return descs;
+}
 
 int64_t lossKind(dsl::LossKind loss) {
   switch (loss) {
@@ -147,8 +165,13 @@ int64_t lossKind(dsl::LossKind loss) {
 ModelSizes modelSizes(const CompiledModel &cm) {
   const dsl::Model &model = *cm.model;
   ModelSizes sizes;
-  for (int64_t dim : model.nodes[model.inputs[0]].shape)
-    sizes.input *= dim;
+  sizes.input = 0; // the slots of a packed sample row
+  for (int id : model.inputs) {
+    int64_t elements = 1;
+    for (int64_t dim : model.nodes[id].shape)
+      elements *= dim;
+    sizes.input += elements;
+  }
   for (int64_t dim : model.nodes[model.output].shape)
     sizes.output *= dim;
   sizes.label = sizes.output;

@@ -29,8 +29,8 @@ struct InputDesc {
   int64_t idLimit;      ///< ids must be below it; 0: unchecked
 };
 
-/// The model's inputs for the runtime, in declaration order. None: the
-/// runtime's single float input of input_size slots. More than one gives
+/// The model's inputs for the runtime, in declaration order, tiling the
+/// packed sample row, each integer one with its ids' limit. More than one gives
 /// an instance a pack buffer of max_batch rows (<MODEL>_MEMORY_BYTES).
 std::vector<InputDesc> inputDescs(const CompiledModel &cm);
 

@@ -168,6 +168,8 @@ using LoweringTable = OpTable<Lowering>;
 /// Convolution, pooling and dropout (ImageLowerings.cpp and the files it
 /// names).
 void registerImageLowerings(LoweringTable &table);
+/// Embeddings and the ops along the last dimension (AxisLowerings.cpp).
+void registerAxisLowerings(LoweringTable &table);
 /// Every loss, its gradient and the metrics (LossLowerings.cpp).
 void registerLossLowerings(LoweringTable &table);
 /// Optimizer updates (Optimizers.cpp).

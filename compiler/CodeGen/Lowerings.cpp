@@ -233,6 +233,7 @@ LoweringTable makeTable() {
   t.set(K::Softmax, lowerSoftmax);
   t.set(K::SoftmaxGrad, lowerSoftmaxGrad);
   registerImageLowerings(t);
+  registerAxisLowerings(t);
   registerLossLowerings(t);
   registerOptimizerLowerings(t);
   return t;

@@ -323,6 +323,34 @@ void emitForward(Module &mod, const std::string &fnName, const char *runtime,
     b.CreateRet(call);
 }
 
+/// `fnName(m, input_1, ..., input_k, rest...)`: calls the runtime's
+/// `runtime(m, inputs, rest...)` with the k input pointers as an array (a
+/// model with several inputs; sora_model_predict_inputs and its kin).
+void emitInputsForward(Module &mod, const std::string &fnName,
+                       const char *runtime, size_t inputs,
+                       FunctionType *runtimeTy) {
+  llvm::Type *ptr = PointerType::getUnqual(mod.getContext());
+  std::vector<llvm::Type *> params = {ptr};
+  params.insert(params.end(), inputs, ptr);
+  params.insert(params.end(), runtimeTy->param_begin() + 2,
+                runtimeTy->param_end());
+  Function *fn = Function::Create(
+      FunctionType::get(runtimeTy->getReturnType(), params, false),
+      Function::ExternalLinkage, fnName, mod);
+  Function *target =
+      cast<Function>(mod.getOrInsertFunction(runtime, runtimeTy).getCallee());
+  IRBuilder<> b(BasicBlock::Create(mod.getContext(), "entry", fn));
+  Value *array = b.CreateAlloca(ArrayType::get(ptr, inputs));
+  for (size_t i = 0; i < inputs; ++i)
+    b.CreateStore(fn->getArg(1 + i),
+                  b.CreateConstInBoundsGEP2_32(ArrayType::get(ptr, inputs),
+                                               array, 0, unsigned(i)));
+  std::vector<Value *> args = {fn->getArg(0), array};
+  for (unsigned i = 1 + inputs; i < fn->arg_size(); ++i)
+    args.push_back(fn->getArg(i));
+  b.CreateRet(b.CreateCall(target, args));
+}
+
 } // namespace
 
 /// The host's vector width in floats.
@@ -401,13 +429,25 @@ EmittedModule emitModule(const CompiledModel &cm, LLVMContext &ctx) {
   }
   emitForward(*mod, name + "_destroy", "sora_model_destroy",
               FunctionType::get(llvm::Type::getVoidTy(ctx), {ptr}, false));
-  emitForward(*mod, name + "_predict", "sora_model_predict",
-              FunctionType::get(i32, {ptr, ptr, i64, ptr}, false));
+  // One pointer per input: a model with several takes them as they are
+  // and the runtime packs its sample rows.
+  size_t inputs = cm.model->inputs.size();
+  auto forwardInputs = [&](const std::string &fnName, const char *runtime,
+                           FunctionType *fty) {
+    if (inputs == 1)
+      emitForward(*mod, fnName, runtime, fty);
+    else
+      emitInputsForward(*mod, fnName,
+                        (runtime + std::string("_inputs")).c_str(), inputs,
+                        fty);
+  };
+  forwardInputs(name + "_predict", "sora_model_predict",
+                FunctionType::get(i32, {ptr, ptr, i64, ptr}, false));
   if (cm.train) {
-    emitForward(*mod, name + "_train_step", "sora_model_train_step",
-                FunctionType::get(i32, {ptr, ptr, ptr, i64, ptr}, false));
-    emitForward(*mod, name + "_evaluate", "sora_model_evaluate",
-                FunctionType::get(i32, {ptr, ptr, ptr, i64, ptr}, false));
+    forwardInputs(name + "_train_step", "sora_model_train_step",
+                  FunctionType::get(i32, {ptr, ptr, ptr, i64, ptr}, false));
+    forwardInputs(name + "_evaluate", "sora_model_evaluate",
+                  FunctionType::get(i32, {ptr, ptr, ptr, i64, ptr}, false));
     emitForward(*mod, name + "_fit", "sora_model_fit",
                 FunctionType::get(i32, {ptr, ptr, ptr}, false));
   }

@@ -38,6 +38,18 @@ Type batchedType(const std::vector<int64_t> &shape) {
 
 namespace {
 
+/// A layer's weight, initialised as its `init:` says (Glorot with the
+/// fans given).
+Node *weight(Graph &g, const dsl::Node &n, std::vector<int64_t> dims,
+             int64_t fanIn, int64_t fanOut) {
+  static const InitKind kinds[] = {InitKind::GlorotUniform, InitKind::Zeros,
+                                   InitKind::Normal, InitKind::Uniform};
+  Node *w = g.param(n.name + ".weight", Type{false, false, std::move(dims)},
+                    ParamRole::Weight, kinds[n.init.kind], fanIn, fanOut);
+  w->initScale = n.init.scale;
+  return w;
+}
+
 /// A weighted layer's linear part: dense (x . W^T) or conv2d, plus bias.
 Node *buildLayer(Graph &g, const dsl::Node &n, Node *x) {
   Node *y;
@@ -45,16 +57,13 @@ Node *buildLayer(Graph &g, const dsl::Node &n, Node *x) {
     int64_t in = x->type.dims[0];
     // Stored [units, inputs] like torch.nn.Linear, so checkpoints need no
     // transposition; y = x . W^T.
-    Node *w = g.param(n.name + ".weight", Type{false, false, {n.units, in}},
-                      ParamRole::Weight, InitKind::GlorotUniform, in, n.units);
+    Node *w = weight(g, n, {n.units, in}, in, n.units);
     y = g.create(OpKind::MatMulNT, {x, w});
   } else {
     int64_t h = x->type.dims[0], wd = x->type.dims[1], c = x->type.dims[2];
     int64_t k = n.kernel, s = n.stride;
     // Keras' receptive-field fans for Glorot: k*k*C in, k*k*F out.
-    Node *w = g.param(n.name + ".weight",
-                      Type{false, false, {n.units, k, k, c}}, ParamRole::Weight,
-                      InitKind::GlorotUniform, k * k * c, k * k * n.units);
+    Node *w = weight(g, n, {n.units, k, k, c}, k * k * c, k * k * n.units);
     // "same" pads like TensorFlow: the output is ceil(in / stride) and the
     // odd pixel of padding goes after.
     auto pad = [&](int64_t in, int64_t out) {
@@ -80,12 +89,38 @@ Node *reshapeTo(Graph &g, Node *x, const std::vector<int64_t> &dims) {
   return g.create(OpKind::Reshape, {x}, {attr::shape(dims)});
 }
 
+/// The model's inputs: one is the kernels' input itself; several are
+/// packed into one row of slots per sample (sora_input_desc), in
+/// declaration order, and unpacked here.
+std::vector<Node *> buildInputs(Graph &g, const dsl::Model &model) {
+  std::vector<Node *> inputs;
+  if (model.inputs.size() == 1) {
+    const dsl::Node &n = model.nodes[model.inputs[0]];
+    Type type = batchedType(n.shape);
+    type.integer = n.integer;
+    inputs.push_back(g.input(n.name, type));
+    return inputs;
+  }
+  int64_t slots = 0;
+  for (int id : model.inputs)
+    slots += Type{false, true, model.nodes[id].shape}.elements();
+  Node *rows = g.input("inputs", batchedType({slots}));
+  int64_t offset = 0;
+  for (int id : model.inputs) {
+    const dsl::Node &n = model.nodes[id];
+    inputs.push_back(g.create(OpKind::Unpack, {rows},
+                              {attr::offset(offset), attr::shape(n.shape),
+                               attr::integer(n.integer)}));
+    offset += inputs.back()->type.elements();
+  }
+  return inputs;
+}
+
 Forward buildForward(Graph &g, const dsl::Model &model, bool training,
                      int64_t seed) {
-  if (model.inputs.size() != 1)
-    throw std::logic_error("a model must have exactly one input");
   std::vector<Node *> values(model.nodes.size(), nullptr);
   Forward fwd;
+  std::vector<Node *> inputs = buildInputs(g, model);
   for (size_t i = 0; i < model.nodes.size(); ++i) {
     const dsl::Node &n = model.nodes[i];
     bool isOutput = int(i) == model.output;
@@ -93,8 +128,22 @@ Forward buildForward(Graph &g, const dsl::Model &model, bool training,
     Node *value = nullptr;
     Node *x = n.inputs.empty() ? nullptr : values[n.inputs[0]];
     switch (n.kind) {
-    case dsl::Node::Input:
-      value = fwd.input = g.input(n.name, batchedType(n.shape));
+    case dsl::Node::Input: {
+      size_t k = std::find(model.inputs.begin(), model.inputs.end(), int(i)) -
+                 model.inputs.begin();
+      value = inputs.at(k);
+      break;
+    }
+    case dsl::Node::Embedding:
+      value = g.create(OpKind::Embedding,
+                       {x, weight(g, n, {n.vocab, n.units}, n.vocab, n.units)});
+      break;
+    case dsl::Node::Dot:
+      value = g.create(OpKind::SumLast,
+                       {g.create(OpKind::Mul, {x, values[n.inputs[1]]})});
+      break;
+    case dsl::Node::Concat:
+      value = g.create(OpKind::Concat, {x, values[n.inputs[1]]});
       break;
     case dsl::Node::Dense:
     case dsl::Node::Conv2D:

@@ -16,7 +16,6 @@
 namespace sora::ir {
 
 struct Forward {
-  Node *input = nullptr;
   Node *output = nullptr;
   /// The value the output's final activation is applied to (the loss is
   /// fused with a softmax or a sigmoid), and that activation.

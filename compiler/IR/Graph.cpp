@@ -145,7 +145,7 @@ int64_t Type::elements() const {
 std::string Type::str() const {
   if (none)
     return "none";
-  std::string s = "f32[";
+  std::string s = integer ? "i32[" : "f32[";
   bool first = true;
   if (batched) {
     s += "?";
@@ -163,6 +163,10 @@ Node *Graph::create(OpKind op, std::vector<Node *> operands, AttrList attrs) {
     throw std::logic_error(fmt::format("{} takes {} operands, got {}",
                                        mnemonic(op), operandCount(op),
                                        operands.size()));
+  for (const Node *o : operands)
+    if (o->type.integer && !hasTrait(op, TakesIds))
+      throw std::logic_error(fmt::format("{} cannot read the ids {}",
+                                         mnemonic(op), o->type.str()));
   if (std::string error = checkAttrs(op, attrs); !error.empty())
     throw std::logic_error(fmt::format("{} {}", mnemonic(op), error));
   std::string error;
@@ -314,6 +318,12 @@ void print(std::ostream &os, const Graph &g) {
         attrs.push_back(fmt::format("init = glorot_uniform, fan_in = {}, "
                                     "fan_out = {}",
                                     n->fanIn, n->fanOut));
+      else if (n->init == InitKind::Normal)
+        attrs.push_back(
+            fmt::format("init = normal, stddev = {}", n->initScale));
+      else if (n->init == InitKind::Uniform)
+        attrs.push_back(
+            fmt::format("init = uniform, limit = {}", n->initScale));
       else
         attrs.push_back("init = zeros");
     }

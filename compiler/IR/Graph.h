@@ -38,6 +38,7 @@ enum Trait : unsigned {
   Elementwise = 4,
   Activation = 8,
   Update = 16,
+  TakesIds = 32,
 };
 
 /// How autodiff finds an op's gradient (Ops.def's gradient column).
@@ -124,17 +125,21 @@ AttrValue declaredValue(AttrId id);
 /// The attribute ids of `op`'s Ops.def row, in order.
 const std::vector<AttrId> &attrIds(OpKind op);
 
-/// f32[?, d1, d2] (batched) or f32[d0, d1] or f32[] (scalar), or none.
+/// f32[?, d1, d2] (batched) or f32[d0, d1] or f32[] (scalar), or none;
+/// i32[?, ...] for integer ids (a model's integer inputs, which only ops
+/// with the TakesIds trait read).
 struct Type {
   bool none = false;
   bool batched = false;
   std::vector<int64_t> dims; ///< without the batch dimension
+  bool integer = false;      ///< i32 elements, not f32
 
   static Type noneType() { return {true, false, {}}; }
   /// Elements per sample (batched) or in all (not batched).
   int64_t elements() const;
   bool operator==(const Type &o) const {
-    return none == o.none && batched == o.batched && dims == o.dims;
+    return none == o.none && batched == o.batched && dims == o.dims &&
+           integer == o.integer;
   }
   bool operator!=(const Type &o) const { return !(*this == o); }
   std::string str() const;
@@ -142,8 +147,9 @@ struct Type {
 
 /// What a Param holds.
 enum class ParamRole { Weight, OptimizerState };
-/// How a Weight is initialised (matches the runtime's sora_init_kind).
-enum class InitKind { Zeros = 0, GlorotUniform = 1 };
+/// How a Weight is initialised (matches the runtime's sora_init_kind):
+/// Normal draws N(0, scale^2), Uniform U(-scale, scale).
+enum class InitKind { Zeros = 0, GlorotUniform = 1, Normal = 2, Uniform = 3 };
 
 struct Node {
   OpKind op;
@@ -158,6 +164,7 @@ struct Node {
   ParamRole role = ParamRole::Weight;
   InitKind init = InitKind::Zeros;
   int64_t fanIn = 0, fanOut = 0;
+  double initScale = 0; ///< Normal: the stddev; Uniform: the limit
 
   int group = -1; ///< index into Graph::groups, or -1
   /// For --profile: the layer this op computes for ("hidden", "loss") and

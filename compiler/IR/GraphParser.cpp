@@ -158,8 +158,9 @@ bool GraphParser::parseType(Type &type) {
     type = Type::noneType();
     return true;
   }
-  if (tok_.kind != Token::Ident || tok_.text != "f32")
+  if (tok_.kind != Token::Ident || (tok_.text != "f32" && tok_.text != "i32"))
     return error("expected a type like f32[?, 10]");
+  type.integer = tok_.text == "i32";
   next();
   if (!expect("["))
     return false;
@@ -384,19 +385,26 @@ bool GraphParser::parseStatement(Graph &g) {
       node = g.input(name, type);
     } else {
       bool state = words.count("role") && words["role"] == "optimizer_state";
-      InitKind init = words.count("init") && words["init"] == "glorot_uniform"
-                          ? InitKind::GlorotUniform
-                          : InitKind::Zeros;
+      std::string how = words.count("init") ? words["init"] : "zeros";
+      InitKind init = how == "glorot_uniform" ? InitKind::GlorotUniform
+                      : how == "normal"       ? InitKind::Normal
+                      : how == "uniform"      ? InitKind::Uniform
+                                              : InitKind::Zeros;
       int64_t fanIn = 0, fanOut = 0;
+      double scale = 0;
       for (const Written &w : written) {
+        double v = std::strtod(w.value.text.c_str(), nullptr);
         if (w.name == "fan_in")
-          fanIn = int64_t(std::strtod(w.value.text.c_str(), nullptr));
+          fanIn = int64_t(v);
         if (w.name == "fan_out")
-          fanOut = int64_t(std::strtod(w.value.text.c_str(), nullptr));
+          fanOut = int64_t(v);
+        if (w.name == "stddev" || w.name == "limit")
+          scale = v;
       }
       node = g.param(name, type,
                      state ? ParamRole::OptimizerState : ParamRole::Weight,
                      init, fanIn, fanOut);
+      node->initScale = scale;
     }
   } else if (kind == OpKind::Const) {
     AttrList attrs;

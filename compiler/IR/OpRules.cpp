@@ -3,6 +3,8 @@
 
 #include "IR/OpTable.h"
 
+#include <algorithm>
+
 namespace sora::ir {
 
 namespace {
@@ -223,12 +225,100 @@ Type lossGradRule(const std::vector<Node *> &o, const AttrList &,
   return o[0]->type;
 }
 
+/// `t` with its last dimension replaced by `last` (f32).
+Type withLast(const Type &t, int64_t last) {
+  Type out = t;
+  out.integer = false;
+  out.dims.back() = last;
+  return out;
+}
+bool hasLastDim(const Node *n) {
+  return n->type.batched && !n->type.dims.empty();
+}
+
+// (ids i32[?,...], table [V,D]) -> f32[?,...,D]
+Type embeddingRule(const std::vector<Node *> &o, const AttrList &,
+                   std::string &error) {
+  const Type &ids = o[0]->type, &table = o[1]->type;
+  if (!ids.integer || !ids.batched || table.integer || table.batched ||
+      table.dims.size() != 2)
+    return fail(error, "embedding expects ids i32[?,...] and a table [V,D]");
+  Type out{false, true, ids.dims};
+  out.dims.push_back(table.dims[1]);
+  return out;
+}
+
+// (dy [?,...,D], ids i32[?,...]) -> [vocab, D]
+Type embeddingGradRule(const std::vector<Node *> &o, const AttrList &a,
+                       std::string &error) {
+  const Type &dy = o[0]->type, &ids = o[1]->type;
+  std::vector<int64_t> rows(dy.dims.begin(), dy.dims.end() - 1);
+  if (dy.integer || !ids.integer || !dy.batched || dy.dims.empty() ||
+      rows != ids.dims)
+    return fail(error, "embedding_grad expects dy [?,...,D] and ids [?,...]");
+  return fixed({a.vocab(), dy.dims.back()});
+}
+
+// [?,...,D] -> [?,...,1]
+Type sumLastRule(const std::vector<Node *> &o, const AttrList &,
+                 std::string &error) {
+  if (!hasLastDim(o[0]))
+    return fail(error, "sum_last expects [?,...,D]");
+  return withLast(o[0]->type, 1);
+}
+
+// [?,...,1] -> [?,...,width]
+Type broadcastLastRule(const std::vector<Node *> &o, const AttrList &a,
+                       std::string &error) {
+  if (!hasLastDim(o[0]) || o[0]->type.dims.back() != 1 || a.width() < 1)
+    return fail(error, "broadcast_last expects [?,...,1]");
+  return withLast(o[0]->type, a.width());
+}
+
+// [?,...,A], [?,...,B] -> [?,...,A+B]
+Type concatRule(const std::vector<Node *> &o, const AttrList &,
+                std::string &error) {
+  const Type &x = o[0]->type, &y = o[1]->type;
+  if (!hasLastDim(o[0]) || !hasLastDim(o[1]) ||
+      x.dims.size() != y.dims.size() ||
+      !std::equal(x.dims.begin(), x.dims.end() - 1, y.dims.begin()))
+    return fail(error, "concat expects [?,...,A] and [?,...,B]");
+  return withLast(x, x.dims.back() + y.dims.back());
+}
+
+// [?,...,D] -> [?,...,width]
+Type sliceLastRule(const std::vector<Node *> &o, const AttrList &a,
+                   std::string &error) {
+  if (!hasLastDim(o[0]) || a.offset() < 0 || a.width() < 1 ||
+      a.offset() + a.width() > o[0]->type.dims.back())
+    return fail(error, "slice_last expects [?,...,D] and a slice within D");
+  return withLast(o[0]->type, a.width());
+}
+
+// [?, slots] -> [?, shape...], i32 when `integer`
+Type unpackRule(const std::vector<Node *> &o, const AttrList &a,
+                std::string &error) {
+  const Type &rows = o[0]->type;
+  Type out{false, true, a.shape(), a.integer()};
+  if (!rows.batched || rows.integer || rows.dims.size() != 1 ||
+      a.offset() < 0 || a.offset() + out.elements() > rows.dims[0])
+    return fail(error, "unpack expects [?, slots] and a range within them");
+  return out;
+}
+
 OpTable<ShapeRule> makeTable() {
   using K = OpKind;
   OpTable<ShapeRule> t;
   t.setWhere(Leaf, leafRule);
   t.setWhere(SameType, sameTypeRule);
   t.setWhere(Update, updateRule);
+  t.set(K::Embedding, embeddingRule);
+  t.set(K::EmbeddingGrad, embeddingGradRule);
+  t.set(K::SumLast, sumLastRule);
+  t.set(K::BroadcastLast, broadcastLastRule);
+  t.set(K::Concat, concatRule);
+  t.set(K::SliceLast, sliceLastRule);
+  t.set(K::Unpack, unpackRule);
   t.set(K::MatMul, matMulRule);
   t.set(K::MatMulNT, matMulNTRule);
   t.set(K::MatMulTN, matMulTNRule);

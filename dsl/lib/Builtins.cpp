@@ -74,6 +74,12 @@ Param choice(const char *name, const char *choices, const char *dflt) {
 /// An activation, linear when not given.
 Param activation(const char *name) { return {name, K::Activation, false}; }
 Param dims(const char *name) { return {name, K::Dims, true}; }
+/// A weight's initialiser (Initializer group), `dflt` when not given.
+Param init(const char *dflt) {
+  Param p{"init", K::Init, false};
+  p.dfltChoice = dflt;
+  return p;
+}
 /// A learning rate or a schedule, `dflt` when not given.
 Param rate(const char *name, double dflt) {
   Param p{name, K::Rate, false};
@@ -90,13 +96,18 @@ const std::vector<Builtin> &operations() {
       {"dense",
        G::Layer,
        {tensor("x"), whole("units", 1, kMaxElements), activation("activation"),
-        flag("use_bias", true), string("name", false)}},
+        flag("use_bias", true), string("name", false), init("glorot_uniform")}},
       {"conv2d",
        G::Layer,
        {tensor("x"), whole("filters", 1, 1 << 20), whole("kernel", 1, 1 << 16),
         whole("stride", 1, 1 << 16, 1),
         choice("padding", "same|valid", "valid"), activation("activation"),
-        string("name", false)}},
+        string("name", false), init("glorot_uniform")}},
+      // PyTorch's default for an embedding: N(0, 1).
+      {"embedding",
+       G::Layer,
+       {tensor("ids"), whole("vocab", 1, kMaxElements),
+        whole("dim", 1, 1 << 20), init("normal"), string("name", false)}},
       {"relu", G::Activation, {tensor("x")}},
       {"sigmoid", G::Activation, {tensor("x")}},
       {"tanh", G::Activation, {tensor("x")}},
@@ -122,6 +133,8 @@ const std::vector<Builtin> &operations() {
        {tensor("x"), whole("size", 1, 1 << 16),
         whole("stride", 1, 1 << 16, 0)}},
       {"dropout", G::Regularisation, {tensor("x"), number("rate", "[0, 1)")}},
+      {"dot", G::Combine, {tensor("a"), tensor("b")}},
+      {"concat", G::Combine, {tensor("a"), tensor("b")}},
   };
   return table;
 }
@@ -153,6 +166,12 @@ const std::vector<Builtin> &trainFunctions() {
        G::Schedule,
        {number("initial", "(0, 10]"), number("final", "[0, 10]"),
         whole("steps", 1, int64_t(1) << 40)}},
+      // Initialisers of a layer's weight (init:); PyTorch's normal_ default
+      // and Keras' RandomUniform limit.
+      {"glorot_uniform", G::Initializer, {}},
+      {"zeros", G::Initializer, {}},
+      {"normal", G::Initializer, {number("stddev", "(0, 1000]", 1)}},
+      {"uniform", G::Initializer, {number("limit", "(0, 1000]", 0.05)}},
       {"idx",
        G::DataSource,
        {string("images"), string("labels"), number("scale", "any", 1),

@@ -135,6 +135,8 @@ bool Checker::checkArg(Args &args, size_t index) {
     return store(evalDims(*e, args.fn()));
   case ParamKind::Rate:
     return store(evalRate(*e));
+  case ParamKind::Init:
+    return store(evalInit(*e));
   case ParamKind::Other:
     return true;
   }
@@ -195,6 +197,32 @@ Schedule Args::rate(const std::string &name) const {
   Schedule s;
   s.initial = fn_->param(name).dflt;
   return s;
+}
+
+/// An Initializer row's initialiser, with its arguments or defaults.
+Init initOf(const Args &args) {
+  std::string name = args.fn().name;
+  if (name == "zeros")
+    return {Init::Zeros, 0};
+  if (name == "normal")
+    return {Init::Normal, args.number("stddev")};
+  if (name == "uniform")
+    return {Init::Uniform, args.number("limit")};
+  return {Init::GlorotUniform, 0};
+}
+
+Init Args::init(const std::string &name) const {
+  if (const Init *v = value<Init>(name))
+    return *v;
+  const char *dflt = fn_->param(name).dfltChoice;
+  return initOf(Args(*lookupTrainFunction(dflt, BuiltinGroup::Initializer)));
+}
+
+std::optional<Init> Checker::evalInit(const ast::Expr &e) {
+  auto args = trainFunction(e, BuiltinGroup::Initializer, "an initialiser");
+  if (!args || !checkArgs(*args))
+    return std::nullopt;
+  return initOf(*args);
 }
 
 std::vector<int64_t> Args::dims(const std::string &name) const {

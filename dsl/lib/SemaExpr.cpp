@@ -136,15 +136,34 @@ Node Checker::likeInput(Node::Kind kind, int input, SourceRange where) {
 }
 
 Val Checker::affine(Val x, double scale, double shift, SourceRange where) {
+  if (!requireNumbers(x.node, x.range, "arithmetic"))
+    return {};
   Node node = likeInput(Node::Affine, x.node, where);
   node.scale = scale;
   node.shift = shift;
   return {Val::Tensor, addNode(node), 0, where};
 }
 
+bool Checker::requireNumbers(int node, SourceRange where,
+                             const std::string &what) {
+  const Node &n = model_->nodes[node];
+  if (!n.integer)
+    return true;
+  diags_.report(
+      Diag::IdsAsNumbers, where,
+      fmt::format("{} needs numbers; '{}' holds ids (i32)", what, n.name));
+  diags_.note("ids are read by embedding(), e.g. " + n.name +
+              " -> embedding(VOCAB, DIM)");
+  return false;
+}
+
 Val Checker::combine(char op, Val lhs, Val rhs, SourceRange where) {
   if (lhs.kind == Val::Invalid || rhs.kind == Val::Invalid)
     return {};
+  for (const Val &v : {lhs, rhs})
+    if (v.kind == Val::Tensor &&
+        !requireNumbers(v.node, v.range, fmt::format("'{}'", op)))
+      return {};
   if (op == '/' && rhs.kind == Val::Number && rhs.number == 0) {
     diags_.report(Diag::DivisionByZero, rhs.range, "division by zero");
     return {};
@@ -265,11 +284,15 @@ Val Checker::evalCall(const ast::Call &call, std::optional<Val> chainInput) {
                               name));
     return {};
   }
+  if (name != "embedding" &&
+      !requireNumbers(input.node, input.range, name + "()"))
+    return {};
   int id = -1;
   switch (b->group) {
   case BuiltinGroup::Layer:
-    id = name == "dense" ? applyDense(call, *bound, input.node)
-                         : applyConv2D(call, *bound, input.node);
+    id = name == "dense"    ? applyDense(call, *bound, input.node)
+         : name == "conv2d" ? applyConv2D(call, *bound, input.node)
+                            : applyEmbedding(call, *bound, input.node);
     if (id >= 0)
       bindingLayers_.push_back(id);
     break;
@@ -283,6 +306,9 @@ Val Checker::evalCall(const ast::Call &call, std::optional<Val> chainInput) {
     break;
   case BuiltinGroup::Regularisation:
     id = applyDropout(call, *bound, input.node);
+    break;
+  case BuiltinGroup::Combine:
+    id = applyCombine(call, *bound, input.node);
     break;
   default:
     break;
@@ -305,6 +331,7 @@ int Checker::applyDense(const ast::Call &call, Args &args, int input) {
   node.units = args.whole("units");
   node.activation = args.activation("activation");
   node.useBias = args.flag("use_bias");
+  node.init = args.init("init");
   node.name = args.text("name");
   if (model_->nodes[input].shape[0] * node.units > kMaxElements) {
     diags_.report(Diag::TensorTooLarge, call.range,
@@ -324,6 +351,7 @@ int Checker::applyConv2D(const ast::Call &call, Args &args, int input) {
   node.stride = args.whole("stride");
   node.samePadding = args.text("padding") == "same";
   node.activation = args.activation("activation");
+  node.init = args.init("init");
   node.name = args.text("name");
   const std::vector<int64_t> &in = model_->nodes[input].shape;
   if (!node.samePadding && (node.kernel > in[0] || node.kernel > in[1])) {
@@ -345,6 +373,69 @@ int Checker::applyConv2D(const ast::Call &call, Args &args, int input) {
                   "this layer's output or weight has too many elements");
     return -1;
   }
+  return addNode(node);
+}
+
+// ids [...] -> [..., dim]: the table's rows
+int Checker::applyEmbedding(const ast::Call &call, Args &args, int input) {
+  const Node &ids = model_->nodes[input];
+  if (!ids.integer) {
+    diags_.report(Diag::ArgumentType, inputRange(call, args),
+                  fmt::format("embedding() reads ids: an i32 input, got {}",
+                              shapeString(ids.shape)));
+    return -1;
+  }
+  Node node = makeNode(Node::Embedding, {input}, ids.shape, call.range);
+  if (!checkArgs(args))
+    return -1;
+  node.vocab = args.whole("vocab");
+  node.units = args.whole("dim");
+  node.init = args.init("init");
+  node.name = args.text("name");
+  node.shape.push_back(node.units);
+  if (node.vocab * node.units > kMaxElements ||
+      product(node.shape) > kMaxElements) {
+    diags_.report(Diag::TensorTooLarge, call.range,
+                  "this embedding's table or output has too many elements");
+    return -1;
+  }
+  return addNode(node);
+}
+
+// dot: [..., D] x [..., D] -> [..., 1]; concat: [..., A], [..., B] ->
+// [..., A + B]
+int Checker::applyCombine(const ast::Call &call, Args &args, int input) {
+  const ast::Expr *second = args.expr("b");
+  Val other = evalExpr(*second);
+  if (other.kind == Val::Invalid)
+    return -1;
+  if (other.kind != Val::Tensor) {
+    diags_.report(
+        Diag::ArgumentType, second->range,
+        fmt::format("{}() expects a tensor, got a constant", call.callee.name));
+    return -1;
+  }
+  if (!requireNumbers(other.node, other.range, call.callee.name + "()"))
+    return -1;
+  const std::vector<int64_t> &a = model_->nodes[input].shape;
+  const std::vector<int64_t> &b = model_->nodes[other.node].shape;
+  bool dot = call.callee.name == "dot";
+  bool fits = dot ? a == b
+                  : a.size() == b.size() &&
+                        std::equal(a.begin(), a.end() - 1, b.begin());
+  if (!fits) {
+    diags_.report(Diag::ShapeMismatch, call.range,
+                  fmt::format("{}() needs {}, got {} and {}", call.callee.name,
+                              dot ? "two tensors of one shape"
+                                  : "shapes that differ only in the last "
+                                    "dimension",
+                              shapeString(a), shapeString(b)));
+    return -1;
+  }
+  std::vector<int64_t> shape = a;
+  shape.back() = dot ? 1 : a.back() + b.back();
+  Node node = makeNode(dot ? Node::Dot : Node::Concat, {input, other.node},
+                       shape, call.range);
   return addNode(node);
 }
 

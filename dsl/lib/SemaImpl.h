@@ -149,12 +149,13 @@ public:
   std::string text(const std::string &name) const;
   Activation activation(const std::string &name) const;
   Schedule rate(const std::string &name) const;
+  Init init(const std::string &name) const;
   std::vector<int64_t> dims(const std::string &name) const;
 
 private:
   friend class Checker;
   using Value = std::variant<std::monostate, int64_t, double, bool, std::string,
-                             Activation, Schedule, std::vector<int64_t>>;
+                             Activation, Schedule, std::vector<int64_t>, Init>;
   template <typename T> const T *value(const std::string &name) const {
     return std::get_if<T>(&values_[fn_->indexOf(name)]);
   }
@@ -199,6 +200,11 @@ private:
   int applyShape(const ast::Call &call, Args &args, int input);
   int applyDropout(const ast::Call &call, Args &args, int input);
   int applyActivation(const ast::Call &call, Args &args, int input);
+  int applyEmbedding(const ast::Call &call, Args &args, int input);
+  int applyCombine(const ast::Call &call, Args &args, int input);
+  /// False, with a diagnostic, when `node` holds ids: only an embedding
+  /// reads them.
+  bool requireNumbers(int node, SourceRange where, const std::string &what);
   bool requireRank(const ast::Call &call, SourceRange where, int input,
                    size_t rank);
 
@@ -225,6 +231,7 @@ private:
   /// The note of an unknown activation: a near name, or the whole list.
   void noteActivations(const std::string &name);
   std::optional<Schedule> evalRate(const ast::Expr &e);
+  std::optional<Init> evalInit(const ast::Expr &e);
   int addNode(Node node);
 
   // --- train blocks ---------------------------------------------------------

@@ -123,14 +123,16 @@ bool Checker::checkNewName(const ast::Ident &name) {
 
 void Checker::checkInput(const ast::InputStmt &s) {
   bool ok = checkNewName(s.name);
-  if (s.type.element.name != "f32") {
+  const std::string &element = s.type.element.name;
+  if (element != "f32" && element != "i32") {
     diags_.report(Diag::UnknownElementType, s.type.element.range,
-                  fmt::format("unknown element type '{}'; v0 has only 'f32'",
-                              s.type.element.name));
+                  fmt::format("unknown element type '{}'", element));
+    diags_.note("an input holds numbers (f32) or ids (i32)");
     ok = false;
   }
   Node node = makeNode(Node::Input, {}, {}, s.name.range);
   node.name = s.name.name;
+  node.integer = element == "i32";
   int64_t elements = 1;
   for (const ast::Number &d : s.type.dims) {
     Val v = evalNumberLiteral(d);
@@ -182,6 +184,9 @@ void Checker::checkBinding(const ast::Binding &b) {
     v = {};
   }
   int node = v.kind == Val::Tensor ? v.node : -1;
+  if (b.isOutput && node >= 0 &&
+      !requireNumbers(node, b.value.range, "an output"))
+    node = -1;
   if (b.isOutput) {
     if (hadOutput_) {
       diags_.report(Diag::DuplicateOutput, b.name.range,

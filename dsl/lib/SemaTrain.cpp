@@ -34,9 +34,10 @@ std::optional<Args> Checker::trainFunction(const ast::Expr &e,
   const Builtin *f = name ? lookupTrainFunction(name->name, group) : nullptr;
   if (!f) {
     std::vector<std::string> names = trainFunctionNames(group);
-    Diag kind = group == BuiltinGroup::Optimizer  ? Diag::UnknownOptimizer
-                : group == BuiltinGroup::Schedule ? Diag::UnknownSchedule
-                                                  : Diag::UnknownDataSource;
+    Diag kind = group == BuiltinGroup::Optimizer     ? Diag::UnknownOptimizer
+                : group == BuiltinGroup::Schedule    ? Diag::UnknownSchedule
+                : group == BuiltinGroup::Initializer ? Diag::UnknownInitializer
+                                                     : Diag::UnknownDataSource;
     diags_.report(kind, name ? name->range : e.range,
                   fmt::format("expected {}: {}", what, joinOr(names)));
     if (name)

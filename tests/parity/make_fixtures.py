@@ -287,6 +287,44 @@ def activations_model():
     return ACTIVATIONS_SOURCE, init, forward, (6,), 3
 
 
+# Ids and several inputs: x rows are sorac's packed sample rows (the word's
+# three ids, then the four numbers), ids written as numbers; an embedding
+# (PyTorch's F.embedding, dense gradient), concat and a row-wise dot.
+IDS_SOURCE = """model ids_and_inputs {
+    input word : i32[3]
+    input x : f32[4]
+    f = word -> embedding(7, 2) -> flatten
+    h = concat(f, x) -> dense(5, activation: tanh)
+    k = dense(x, 5, activation: sigmoid)
+    output p = concat(h, dot(h, k)) -> dense(3, activation: softmax)
+}
+"""
+
+
+def ids_model():
+    def init(rng):
+        p = {"f_1.weight": rng.normal(size=(7, 2)).astype(np.float32)}
+        p.update(dense_params(rng, "h", 10, 5))
+        p.update(dense_params(rng, "k", 4, 5))
+        p.update(dense_params(rng, "p", 6, 3))
+        return p
+
+    def rows(rng):
+        ids = rng.randint(0, 7, size=(BATCH, 3)).astype(np.float32)
+        return np.concatenate([ids, rng.normal(size=(BATCH, 4))], 1) \
+                 .astype(np.float32)
+
+    def forward(p, x):
+        word, feats = x[:, :3].long(), x[:, 3:]
+        f = F.embedding(word, p["f_1.weight"]).reshape(x.shape[0], -1)
+        h = torch.tanh(dense(torch.cat([f, feats], 1), p, "h"))
+        k = torch.sigmoid(dense(feats, p, "k"))
+        d = (h * k).sum(1, keepdim=True)
+        return dense(torch.cat([h, d], 1), p, "p")
+
+    return IDS_SOURCE, init, forward, rows, 3
+
+
 # --- Training and writing --------------------------------------------------
 
 def train(name, model, loss, opt_name, opt_call, base_lr, make_opt,
@@ -296,7 +334,8 @@ def train(name, model, loss, opt_name, opt_call, base_lr, make_opt,
     initial = init(rng)
     batches = []
     for _ in range(NUM_BATCHES):
-        x = rng.normal(size=(BATCH,) + in_shape).astype(np.float32)
+        x = in_shape(rng) if callable(in_shape) else \
+            rng.normal(size=(BATCH,) + in_shape).astype(np.float32)
         batches.append((x, labels(rng, loss, width, BATCH)))
 
     # The schedule through the optimizer's lr: for sgd, the lr key otherwise,
@@ -387,7 +426,9 @@ def main():
     train("activations_adam_cce", activations_model(),
           "categorical_crossentropy", "adam", adam_call, adam_lr, adam, cname,
           cexpr, cfactor)
-    count += 2
+    train("ids_adam_cce", ids_model(), "categorical_crossentropy", "adam",
+          adam_call, adam_lr, adam, cname, cexpr, cfactor)
+    count += 3
     size = sum(os.path.getsize(os.path.join(OUT_DIR, f))
                for f in os.listdir(OUT_DIR))
     print(f"wrote {count} fixtures ({size / 1e6:.2f} MB) to {OUT_DIR}")

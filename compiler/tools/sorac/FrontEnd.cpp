@@ -57,12 +57,6 @@ int FrontEnd::supported(const char *training) {
                        " needs a train block for model '" + model_->name + "'");
     return kInputError;
   }
-  if (model_->inputs.size() != 1) {
-    diags_->report(sora::Diag::NotSupportedYet, model_->range,
-                   "a model with several inputs cannot be compiled by this "
-                   "version of sorac yet");
-    return kInputError;
-  }
   return kGoOn;
 }
 

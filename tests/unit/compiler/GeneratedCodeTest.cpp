@@ -72,6 +72,19 @@ model more_activations {
 train more_activations { loss = categorical_crossentropy batch_size = 8 seed = 7 }
 )";
 
+// Ids through an embedding, several inputs (packed rows), concat and dot.
+const char *kIdsAndInputs = R"(
+model ids_and_inputs {
+  input word : i32[3]
+  input x : f32[4]
+  f = word -> embedding(7, 2, init: uniform(limit: 0.5)) -> flatten
+  h = concat(f, x) -> dense(5, activation: tanh)
+  k = dense(x, 5, activation: sigmoid)
+  output p = concat(h, dot(h, k)) -> dense(3, activation: softmax)
+}
+train ids_and_inputs { loss = categorical_crossentropy batch_size = 8 seed = 7 }
+)";
+
 /// The train kernel's gradient of every weight element against central
 /// differences of the evaluate kernel's loss; `expected` elements.
 void expectGradientsMatchFiniteDifferences(const char *source, int expected) {
@@ -127,6 +140,11 @@ void expectGradientsMatchFiniteDifferences(const char *source, int expected) {
 
 TEST(GeneratedCode, GradientsMatchFiniteDifferences) {
   expectGradientsMatchFiniteDifferences(kEveryOp, 134);
+}
+
+TEST(GeneratedCode, EmbeddingConcatAndDotGradientsMatchFiniteDifferences) {
+  expectGradientsMatchFiniteDifferences(kIdsAndInputs,
+                                        7 * 2 + 10 * 5 + 5 + 4 * 5 + 5 + 6 * 3 + 3);
 }
 
 TEST(GeneratedCode, NewActivationGradientsMatchFiniteDifferences) {

@@ -20,6 +20,7 @@
 #include <llvm/ExecutionEngine/Orc/LLJIT.h>
 #include <llvm/Support/TargetSelect.h>
 
+#include <cstring>
 #include <memory>
 #include <optional>
 #include <random>
@@ -107,6 +108,15 @@ inline Batch randomBatch(const sora_model_desc &d, int64_t n, unsigned seed) {
           std::vector<float>(n * d.label_size, 0.0f)};
   for (float &v : b.x)
     v = normal(rng);
+  // An integer input's slots hold ids below its limit, as int32_t bits.
+  for (int64_t k = 0; k < d.num_inputs; ++k) {
+    const sora_input_desc &in = d.inputs[k];
+    for (int64_t r = 0; in.integer && r < n; ++r)
+      for (int64_t e = 0; e < in.size; ++e) {
+        int32_t id = int32_t(rng() % uint32_t(in.id_limit ? in.id_limit : 1));
+        std::memcpy(&b.x[r * d.input_size + in.offset + e], &id, sizeof id);
+      }
+  }
   for (int64_t r = 0; r < n; ++r)
     b.y[r * d.label_size + rng() % d.label_size] = 1;
   return b;

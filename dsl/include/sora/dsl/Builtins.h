@@ -42,6 +42,7 @@ enum class ParamKind {
   Choice,      ///< one of the names in `choices`, e.g. "same|valid"
   Dims,        ///< a list of whole numbers (dimensions)
   Rate,        ///< a learning rate in (0, 10], or a schedule call
+  Init,        ///< an initialiser's name, or its call: normal(stddev: 0.05)
   Other,       ///< checked by code of its own: a train block's loss,
                ///< optimizer, lr, metrics and data sources (SemaTrain.cpp)
 };
@@ -57,7 +58,8 @@ struct Param {
   /// The value when the argument is not given: WholeNumber, Number, Rate,
   /// Flag (0 or 1).
   double dflt = 0;
-  /// Choice: the names, separated by '|', and the one when not given.
+  /// Choice: the names, separated by '|', and the one when not given;
+  /// Init: the initialiser when not given.
   const char *choices = nullptr;
   const char *dfltChoice = nullptr;
 
@@ -75,6 +77,8 @@ enum class BuiltinGroup {
   Optimizer,      ///< train blocks: optimizer =
   Schedule,       ///< train blocks: a learning rate
   DataSource,     ///< train blocks: data =, test =
+  Initializer,    ///< a layer's init: argument
+  Combine,        ///< two tensors into one: dot, concat
   TrainBlock,     ///< the keys of a train block
 };
 

@@ -30,6 +30,12 @@ struct Activation {
   bool is(const char *n) const { return name == n; }
 };
 
+/// How a layer's weight starts: `init:` (Builtins.cpp's initialisers).
+struct Init {
+  enum Kind { GlorotUniform, Zeros, Normal, Uniform } kind = GlorotUniform;
+  double scale = 0; ///< Normal: the stddev; Uniform: the limit
+};
+
 enum class BinaryOp { Add, Sub, Mul, Div };
 enum class PoolKind { Max, Average };
 
@@ -37,26 +43,32 @@ enum class PoolKind { Max, Average };
 /// dimension is implicit; images are [height, width, channels].
 struct Node {
   enum Kind {
-    Input,
-    Dense,     ///< units, useBias, activation
-    Conv2D,    ///< units (filters), kernel, stride, samePadding, activation
-    Pool2D,    ///< pool, kernel (size), stride
-    Reshape,   ///< to `shape` (flatten is a reshape to rank 1)
-    Dropout,   ///< rate
-    Activate,  ///< activation
-    Binary,    ///< op, between two tensors of one shape
-    Affine,    ///< scale * x + shift, a tensor with constants
-    Reciprocal ///< scale / x
+    Input,      ///< integer: ids (i32), which only an embedding reads
+    Dense,      ///< units, useBias, activation, init
+    Conv2D,     ///< units (filters), kernel, stride, samePadding, activation
+    Pool2D,     ///< pool, kernel (size), stride
+    Reshape,    ///< to `shape` (flatten is a reshape to rank 1)
+    Dropout,    ///< rate
+    Activate,   ///< activation
+    Binary,     ///< op, between two tensors of one shape
+    Affine,     ///< scale * x + shift, a tensor with constants
+    Reciprocal, ///< scale / x
+    Embedding,  ///< units (dim), vocab, init: rows of a table, by id
+    Dot,        ///< sum of the products of two tensors' last dimensions
+    Concat      ///< two tensors joined along their last dimension
   } kind = Input;
   std::vector<int> inputs; ///< indices of earlier nodes
   std::vector<int64_t> shape;
   SourceRange range;
-  std::string name; ///< Input: the input's name; layers: the layer name
+  std::string name;     ///< Input: the input's name; layers: the layer name
+  bool integer = false; ///< Input: i32 ids
   // Dense and Conv2D
   int64_t units = 0;      ///< units or filters
   SourceRange unitsRange; ///< Dense: where the units are written (for hints)
   bool useBias = true;
   Activation activation;
+  Init init;         ///< Dense, Conv2D and Embedding
+  int64_t vocab = 0; ///< Embedding: the table's rows; ids are in [0, vocab)
   // Conv2D and Pool2D
   int64_t kernel = 0, stride = 1;
   bool samePadding = false;
@@ -68,7 +80,9 @@ struct Node {
   // Affine and Reciprocal
   double scale = 1, shift = 0;
 
-  bool hasWeights() const { return kind == Dense || kind == Conv2D; }
+  bool hasWeights() const {
+    return kind == Dense || kind == Conv2D || kind == Embedding;
+  }
 };
 
 enum class LossKind {

@@ -1,0 +1,186 @@
+//===- AxisLowerings.cpp - Embeddings and the last dimension --------------===//
+//
+// Lookups of rows by id and their gradient, and the ops that take a tensor
+// apart or put it together along its last dimension (sums, broadcasts,
+// concatenation, slices). Each walks the "lines" of its result: every
+// index but the last, over all rows of the batch.
+//
+//===----------------------------------------------------------------------===//
+#include "CodeGen/KernelEmitter.h"
+
+namespace sora::ir {
+
+namespace {
+
+using namespace llvm;
+using K = OpKind;
+
+/// Lines of `n`: the batch times every dimension but the last.
+Value *lines(KernelEmitter &k, const Node &n) {
+  return k.mulRows(&n, n.type.elements() / n.type.dims.back());
+}
+
+/// Element `i` of `node`'s buffer as a 32-bit integer (an id, or a float's
+/// bits).
+Value *loadBits(KernelEmitter &k, const Node *node, Value *i) {
+  llvm::Type *i32 = k.b.getInt32Ty();
+  return k.b.CreateLoad(i32, k.b.CreateInBoundsGEP(i32, k.buffer(node), i));
+}
+void storeBits(KernelEmitter &k, const Node *node, Value *i, Value *v) {
+  llvm::Type *i32 = k.b.getInt32Ty();
+  k.b.CreateStore(v, k.b.CreateInBoundsGEP(i32, k.buffer(node), i));
+}
+
+/// The table row of id `i` of `ids`, as an index: ids outside [0, vocab)
+/// read row 0 rather than memory outside the table (the runtime refuses
+/// such ids before a kernel runs; this keeps a direct kernel call safe).
+Value *tableRow(KernelEmitter &k, const Node *ids, Value *i, int64_t vocab) {
+  Value *id = k.b.CreateSExt(loadBits(k, ids, i), k.b.getInt64Ty());
+  Value *inside = k.b.CreateICmpULT(id, k.i64(vocab));
+  return k.b.CreateSelect(inside, id, k.i64(0));
+}
+
+// y[i, :] = table[ids[i], :]
+void lowerEmbedding(KernelEmitter &k, const Node &n) {
+  const Node *ids = n.operands[0], *table = n.operands[1];
+  int64_t D = n.type.dims.back(), vocab = table->type.dims[0];
+  k.loop(
+      k.i64(0), lines(k, n),
+      [&](Value *i) {
+        Value *from = mulIdx(k, tableRow(k, ids, i, vocab), D);
+        Value *to = mulIdx(k, i, D);
+        k.loop(
+            D,
+            [&](Value *d) {
+              k.store(&n, addIdx(k, to, d), k.load(table, addIdx(k, from, d)));
+            },
+            "d");
+      },
+      "line");
+}
+
+// dtable = 0; dtable[ids[i], :] += dy[i, :], in order (bit-identical at
+// every thread count)
+void lowerEmbeddingGrad(KernelEmitter &k, const Node &n) {
+  const Node *dy = n.operands[0], *ids = n.operands[1];
+  int64_t D = n.type.dims[1], vocab = n.type.dims[0];
+  k.loop(
+      vocab * D, [&](Value *j) { k.store(&n, j, k.f32(0)); }, "j");
+  k.loop(
+      k.i64(0), lines(k, *dy),
+      [&](Value *i) {
+        Value *to = mulIdx(k, tableRow(k, ids, i, vocab), D);
+        Value *from = mulIdx(k, i, D);
+        k.loop(
+            D,
+            [&](Value *d) {
+              Value *j = addIdx(k, to, d);
+              k.store(&n, j,
+                      k.b.CreateFAdd(k.load(&n, j),
+                                     k.load(dy, addIdx(k, from, d))));
+            },
+            "d");
+      },
+      "line");
+}
+
+// y[i] = sum over d of x[i, d]
+void lowerSumLast(KernelEmitter &k, const Node &n) {
+  const Node *x = n.operands[0];
+  int64_t D = x->type.dims.back();
+  k.loop(
+      k.i64(0), lines(k, n),
+      [&](Value *i) {
+        Value *base = mulIdx(k, i, D);
+        Value *sum = k.reduce(D, k.f32(0), [&](Value *d, Value *acc) {
+          return k.b.CreateFAdd(acc, k.load(x, addIdx(k, base, d)));
+        });
+        k.store(&n, i, sum);
+      },
+      "line");
+}
+
+// y[i, w] = x[i]
+void lowerBroadcastLast(KernelEmitter &k, const Node &n) {
+  const Node *x = n.operands[0];
+  int64_t W = n.type.dims.back();
+  k.loop(
+      k.i64(0), lines(k, n),
+      [&](Value *i) {
+        Value *v = k.load(x, i), *base = mulIdx(k, i, W);
+        k.loop(
+            W, [&](Value *w) { k.store(&n, addIdx(k, base, w), v); }, "w");
+      },
+      "line");
+}
+
+/// y[i, offset + j] = x[i, j] for j < x's last dimension.
+void copyLines(KernelEmitter &k, const Node &n, const Node *x, int64_t offset) {
+  int64_t W = n.type.dims.back(), A = x->type.dims.back();
+  k.loop(
+      k.i64(0), lines(k, n),
+      [&](Value *i) {
+        Value *from = mulIdx(k, i, A);
+        Value *to = addIdx(k, mulIdx(k, i, W), k.i64(offset));
+        k.loop(
+            A,
+            [&](Value *j) {
+              k.store(&n, addIdx(k, to, j), k.load(x, addIdx(k, from, j)));
+            },
+            "j");
+      },
+      "line");
+}
+
+// y = [a, b] along the last dimension
+void lowerConcat(KernelEmitter &k, const Node &n) {
+  copyLines(k, n, n.operands[0], 0);
+  copyLines(k, n, n.operands[1], n.operands[0]->type.dims.back());
+}
+
+/// y[i, j] = x[i, offset + j] for i over `lines` and j < W, x's lines D
+/// long, copied as bits (ids stay ids).
+void copySlice(KernelEmitter &k, const Node &n, Value *lines, int64_t W,
+               int64_t D, int64_t offset) {
+  const Node *x = n.operands[0];
+  k.loop(
+      k.i64(0), lines,
+      [&](Value *i) {
+        Value *from = addIdx(k, mulIdx(k, i, D), k.i64(offset));
+        Value *to = mulIdx(k, i, W);
+        k.loop(
+            W,
+            [&](Value *j) {
+              storeBits(k, &n, addIdx(k, to, j),
+                        loadBits(k, x, addIdx(k, from, j)));
+            },
+            "j");
+      },
+      "line");
+}
+
+// y[i, j] = x[i, offset + j]
+void lowerSliceLast(KernelEmitter &k, const Node &n) {
+  copySlice(k, n, lines(k, n), n.type.dims.back(),
+            n.operands[0]->type.dims.back(), n.attrs.offset());
+}
+
+// y[r, :] = rows[r, offset : offset + elements]
+void lowerUnpack(KernelEmitter &k, const Node &n) {
+  copySlice(k, n, k.rows(&n), n.type.elements(), n.operands[0]->type.dims[0],
+            n.attrs.offset());
+}
+
+} // namespace
+
+void registerAxisLowerings(LoweringTable &t) {
+  t.set(K::Embedding, lowerEmbedding);
+  t.set(K::EmbeddingGrad, lowerEmbeddingGrad);
+  t.set(K::SumLast, lowerSumLast);
+  t.set(K::BroadcastLast, lowerBroadcastLast);
+  t.set(K::Concat, lowerConcat);
+  t.set(K::SliceLast, lowerSliceLast);
+  t.set(K::Unpack, lowerUnpack);
+}
+
+} // namespace sora::ir
