@@ -57,7 +57,11 @@ demo: build
 # Every test: unit tests, the lit suite, the end-to-end training test; then
 # the front end's unit tests under ASan + UBSan and a 60-second fuzz smoke
 # run (15 seconds for each of the four fuzz targets).
+# The examples' data sets that tests make from Debian packages: MovieLens
+# from R's dslabs (examples/movielens/make_data.sh).
+CHECK_PACKAGES = r-base-core r-cran-dslabs
 check: build sanitize
+	@scripts/setup.sh $(CHECK_PACKAGES)
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 	$(SANITIZE_BUILD)/bin/dsl_tests --gtest_brief=1
 	scripts/fuzz.sh $(SANITIZE_BUILD) 15
@@ -110,7 +114,7 @@ fuzz: sanitize
 # 3) alternating; writes bench/results.md. Reports; never fails on a time.
 REPS ?= 3
 bench: build
-	@scripts/setup.sh python3-torch libopenblas0-pthread
+	@scripts/setup.sh python3-torch libopenblas0-pthread $(CHECK_PACKAGES)
 	bench/run.py $(BUILD) $(REPS)
 	bench/mpi.sh $(BUILD) | tee bench/mpi_results.txt
 

@@ -151,6 +151,16 @@ Grads concat(Graph &g, Node *n, Node *dy, const Need &need) {
   return {need[0] ? part(0, a) : nullptr, need[1] ? part(a, b) : nullptr};
 }
 
+// y = x[..., offset : offset + width]:  dx = dy in place, zeros around it
+Grads sliceLast(Graph &g, Node *n, Node *dy, const Need &) {
+  return {g.create(K::PadLast, {dy},
+                   {attr::offset(n->attrs.offset()),
+                    attr::width(n->operands[0]->type.dims.back())})};
+}
+
+// Zeros do not depend on the value they take their batch from.
+Grads zerosLike(Graph &, Node *, Node *, const Need &) { return {nullptr}; }
+
 GradTable makeTable() {
   GradTable t;
   for (int i = 0; i < kNumOps; ++i) {
@@ -175,6 +185,8 @@ GradTable makeTable() {
   t.set(K::Embedding, embedding);
   t.set(K::SumLast, sumLast);
   t.set(K::Concat, concat);
+  t.set(K::SliceLast, sliceLast);
+  t.set(K::ZerosLike, zerosLike);
   registerImageGradRules(t);
   return t;
 }

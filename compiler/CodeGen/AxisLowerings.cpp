@@ -171,6 +171,17 @@ void lowerUnpack(KernelEmitter &k, const Node &n) {
             n.attrs.offset());
 }
 
+// y[i, :] = 0, then y[i, offset + j] = x[i, j]
+void lowerPadLast(KernelEmitter &k, const Node &n) {
+  k.forEachElement(&n, [&](Value *i) { k.store(&n, i, k.f32(0)); });
+  copyLines(k, n, n.operands[0], n.attrs.offset());
+}
+
+// y = 0
+void lowerZerosLike(KernelEmitter &k, const Node &n) {
+  k.forEachElement(&n, [&](Value *i) { k.store(&n, i, k.f32(0)); });
+}
+
 } // namespace
 
 void registerAxisLowerings(LoweringTable &t) {
@@ -181,6 +192,8 @@ void registerAxisLowerings(LoweringTable &t) {
   t.set(K::Concat, lowerConcat);
   t.set(K::SliceLast, lowerSliceLast);
   t.set(K::Unpack, lowerUnpack);
+  t.set(K::PadLast, lowerPadLast);
+  t.set(K::ZerosLike, lowerZerosLike);
 }
 
 } // namespace sora::ir

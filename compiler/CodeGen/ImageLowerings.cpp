@@ -38,12 +38,8 @@ void accumulateInto(KernelEmitter &k, const Node *dst, Value *i, Value *v) {
 }
 
 Conv convOf(const Node &n, const Node *in, const Node *out, int64_t kernel) {
-  return {imageOf(in),
-          imageOf(out),
-          kernel,
-          n.attrs.stride(),
-          n.attrs.padTop(),
-          n.attrs.padLeft()};
+  return {imageOf(in),      imageOf(out),     kernel,
+          n.attrs.stride(), n.attrs.padTop(), n.attrs.padLeft()};
 }
 
 } // namespace image

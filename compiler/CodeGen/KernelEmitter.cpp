@@ -14,6 +14,26 @@ Value *KernelEmitter::f32(double v) {
   return ConstantFP::get(b.getFloatTy(), v);
 }
 
+Value *KernelEmitter::buffer(const Node *node) {
+  if (auto it = buffers_.find(node); it != buffers_.end())
+    return it->second;
+  if (!setup_ || !resolveBuffer)
+    throw std::logic_error("buffers are resolved only after beginBody()");
+  IRBuilder<> sb(setup_->getTerminator());
+  Value *ptr = resolveBuffer(*this, sb, node);
+  if (!ptr)
+    throw std::logic_error(std::string("no buffer for a ") +
+                           mnemonic(node->op));
+  return buffers_[node] = ptr;
+}
+
+void KernelEmitter::beginBody() {
+  setup_ = b.GetInsertBlock();
+  BasicBlock *body = BasicBlock::Create(b.getContext(), "body", fn_);
+  b.CreateBr(body);
+  b.SetInsertPoint(body);
+}
+
 Value *KernelEmitter::load(const Node *node, Value *index) {
   if (node->op == OpKind::Const)
     return f32(node->attrs.value());
@@ -124,8 +144,8 @@ void KernelEmitter::parallelLoop(
                                kKernelArgNames[i]);
   k.vectorWidth = vectorWidth;
   k.epilogue_ = epilogue_;
-  k.installBuffers = installBuffers;
-  installBuffers(k);
+  k.resolveBuffer = resolveBuffer;
+  k.beginBody();
   k.loop(
       part->getArg(1), part->getArg(2), [&](Value *i) { body(k, i); }, "par");
   pb.CreateRetVoid();
@@ -135,6 +155,32 @@ void KernelEmitter::parallelLoop(
   Value *work = b.CreateMul(count, i64(workPerIteration));
   b.CreateCall(parallelFor, {part, context_, count, work});
   ++loopNests;
+}
+
+void KernelEmitter::outlined(const std::function<void(KernelEmitter &)> &body) {
+  Module &mod = *fn_->getParent();
+  Function *part = Function::Create(
+      kernelFunctionType(mod.getContext()), Function::InternalLinkage,
+      fn_->getName() + ".op" + std::to_string(outlined_++), mod);
+  part->setAttributes(fn_->getAttributes());
+  part->addFnAttr(Attribute::NoInline);
+  IRBuilder<> pb(BasicBlock::Create(mod.getContext(), "entry", part));
+  pb.setFastMathFlags(b.getFastMathFlags());
+  KernelEmitter k(part, pb);
+  k.setArguments(part);
+  if (isa<Constant>(params)) // an inference build's baked weights
+    k.params = params;
+  k.vectorWidth = vectorWidth;
+  k.epilogue_ = epilogue_;
+  k.resolveBuffer = resolveBuffer;
+  k.beginBody();
+  body(k);
+  pb.CreateRetVoid();
+  loopNests += k.loopNests;
+  std::vector<Value *> args;
+  for (Argument &a : fn_->args())
+    args.push_back(&a);
+  b.CreateCall(part, args);
 }
 
 Value *KernelEmitter::tile(int64_t floats) {

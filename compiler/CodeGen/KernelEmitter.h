@@ -34,9 +34,18 @@ public:
   /// Sets the argument values above to `kernel`'s arguments.
   void setArguments(llvm::Function *kernel);
 
-  /// Base pointer (float*) of `node`'s buffer.
-  llvm::Value *buffer(const Node *node) const { return buffers_.at(node); }
-  void setBuffer(const Node *node, llvm::Value *ptr) { buffers_[node] = ptr; }
+  /// Base pointer (float*) of `node`'s buffer: resolved the first time a
+  /// function of the kernel uses it, in that function's setup block.
+  llvm::Value *buffer(const Node *node);
+  /// How a buffer is found (an argument, a parameter block or scratch
+  /// offset), through the builder given; set once per kernel and shared by
+  /// its parallel parts and outlined ops.
+  using BufferResolver = std::function<llvm::Value *(
+      KernelEmitter &, llvm::IRBuilder<> &, const Node *)>;
+  BufferResolver resolveBuffer;
+  /// Ends the function's setup block (its arguments read; buffers are
+  /// added to it as they are first used) and continues in its body.
+  void beginBody();
 
   /// Element `index` of `node` (a Const folds to its value).
   llvm::Value *load(const Node *node, llvm::Value *index);
@@ -69,9 +78,6 @@ public:
   llvm::Value *fma(llvm::Value *a, llvm::Value *b, llvm::Value *c);
 
   // --- Threads -----------------------------------------------------------
-  /// Sets a fresh emitter up like this one (kernel arguments, buffers): the
-  /// body of a parallel loop runs in a function of its own.
-  std::function<void(KernelEmitter &)> installBuffers;
   /// for (i = 0; i < count; ++i) body(e, i), the iterations shared among
   /// the runtime's threads (sora_parallel_for) when the loop does at least
   /// a threshold of work; `workPerIteration` estimates its multiply-adds.
@@ -81,6 +87,12 @@ public:
   parallelLoop(llvm::Value *count, int64_t workPerIteration,
                const std::function<void(KernelEmitter &, llvm::Value *)> &body);
 
+  /// Emits `body` into a function of its own (the kernel's signature, its
+  /// buffers set up again) and calls it here: a kernel of hundreds of ops
+  /// (an unrolled recurrent layer) stays hundreds of small functions,
+  /// which LLVM optimises in linear time, rather than one huge one.
+  void outlined(const std::function<void(KernelEmitter &)> &body);
+
   /// Outermost loops emitted so far (for --stats).
   int loopNests = 0;
 
@@ -89,6 +101,12 @@ public:
   /// Number of rows of a value: the batch size if batched, else 1.
   llvm::Value *rows(const Node *node) {
     return node->type.batched ? n : i64(1);
+  }
+  /// Rows of the last dimension: rows(node) times every other dimension
+  /// (a [?, T, K] value has n * T rows of K).
+  llvm::Value *lines(const Node *node) {
+    int64_t perSample = node->type.elements() / node->type.dims.back();
+    return perSample == 1 ? rows(node) : mulRows(node, perSample);
   }
   /// rows(node) * factor.
   llvm::Value *mulRows(const Node *node, int64_t factor) {
@@ -129,10 +147,12 @@ private:
 
   llvm::Function *fn_;
   std::map<const Node *, llvm::Value *> buffers_;
+  llvm::BasicBlock *setup_ = nullptr;
   const FusionGroup *epilogue_ = nullptr;
   int depth_ = 0;
   llvm::Value *context_ = nullptr; ///< the kernel arguments, for workers
   int parallelLoops_ = 0;
+  int outlined_ = 0;
 };
 
 /// Index arithmetic on in-bounds, non-negative element indices (nuw, nsw:

@@ -45,7 +45,7 @@ void lowerMatMul(KernelEmitter &k, const Node &n) {
   const Node *a = n.operands[0], *bm = n.operands[1];
   int64_t K_ = bm->type.dims[0], M = bm->type.dims[1];
   k.loop(
-      k.i64(0), k.rows(&n),
+      k.i64(0), k.lines(&n),
       [&](Value *r) {
         Value *yRow = mulIdx(k, r, M), *aRow = mulIdx(k, r, K_);
         k.loop(
@@ -123,22 +123,23 @@ void lowerMatMulNT(KernelEmitter &k, const Node &n) {
       dotTile(e, n, r0, rows, e.i64(j), 1);
   };
   // Bands of R rows shared among threads, then the rows left over.
-  Value *tiles = k.b.CreateUDiv(k.rows(&n), k.i64(R));
+  Value *tiles = k.b.CreateUDiv(k.lines(&n), k.i64(R));
   k.parallelLoop(tiles, R * M * K_, [&](KernelEmitter &e, Value *t) {
     band(e, mulIdx(e, t, R), R);
   });
   k.loop(
-      mulIdx(k, tiles, R), k.rows(&n), [&](Value *r) { band(k, r, 1); }, "row");
+      mulIdx(k, tiles, R), k.lines(&n), [&](Value *r) { band(k, r, 1); },
+      "row");
 }
 
-// Y[i,j] = sum_r A[r,i] B[r,j]   (A is [?,K], B is [?,M], Y is [K,M])
+// Y[i,j] = sum_r A[r,i] B[r,j]   (A is [?,...,K], B [?,...,M], Y [K,M])
 void lowerMatMulTN(KernelEmitter &k, const Node &n) {
   const Node *a = n.operands[0], *bm = n.operands[1];
-  int64_t K_ = a->type.dims[0], M = bm->type.dims[0];
+  int64_t K_ = a->type.dims.back(), M = bm->type.dims.back();
   k.loop(
       K_ * M, [&](Value *i) { k.store(&n, i, k.f32(0)); }, "z");
   k.loop(
-      k.i64(0), k.n,
+      k.i64(0), k.lines(a),
       [&](Value *r) {
         Value *aRow = mulIdx(k, r, K_), *bRow = mulIdx(k, r, M);
         k.loop(

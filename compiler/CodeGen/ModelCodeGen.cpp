@@ -28,6 +28,10 @@ using namespace llvm;
 
 namespace {
 
+/// Graphs of more nodes than this have each op emitted as a function of its
+/// own (KernelEmitter::outlined); the MLP's and CNN's have far fewer.
+constexpr size_t kOutlineAbove = 300;
+
 /// The one OptimizerUpdate group of `g`, or null.
 const FusionGroup *optimizerGroup(const Graph &g) {
   for (const FusionGroup &group : g.groups)
@@ -183,33 +187,38 @@ Function *emitKernel(const CompiledModel &cm, ModuleEmission &em,
   ScratchPlan plan = planScratch(g, direct);
 
   // Buffers: inputs are arguments, params live in their blocks, the rest in
-  // scratch; a fused anchor writes through to its group's root buffer. The
-  // same set-up runs at the top of each parallel loop's own function.
-  k.installBuffers = [&cm, &g, plan, direct](KernelEmitter &e) {
-    IRBuilder<> &eb = e.b;
-    bool sawSamples = false;
-    for (const auto &node : g.nodes()) {
-      const Node *n = node.get();
-      if (n->op == OpKind::Input) {
-        e.setBuffer(n, sawSamples ? e.y : e.x);
-        sawSamples = true;
-      } else if (n->op == OpKind::Param) {
-        const ParamSlot *slot = cm.layout.find(n->name);
-        Value *base = n->role == ParamRole::Weight ? e.params : e.optState;
-        e.setBuffer(n, eb.CreateInBoundsGEP(eb.getFloatTy(), base,
-                                            e.i64(slot->offset), n->name));
-      } else if (n == direct) {
-        e.setBuffer(n, e.out);
-      } else if (auto it = plan.offset.find(n); it != plan.offset.end()) {
-        e.setBuffer(n, eb.CreateInBoundsGEP(eb.getInt8Ty(), e.scratch,
-                                            e.i64(it->second)));
-      }
+  // scratch; a fused anchor writes through to its group's root buffer. Each
+  // function of the kernel (parallel parts, outlined ops) resolves those it
+  // uses.
+  std::map<const Node *, Value * KernelEmitter::*> samples; // x, then y
+  for (const auto &node : g.nodes())
+    if (node->op == OpKind::Input)
+      samples.emplace(node.get(),
+                      samples.empty() ? &KernelEmitter::x : &KernelEmitter::y);
+  std::map<const Node *, const Node *> rootOf; // a fused anchor's root
+  for (const FusionGroup &group : g.groups)
+    if (group.kind == FusionGroup::Epilogue)
+      rootOf[group.anchor] = group.root;
+  k.resolveBuffer = [&cm, plan, direct, samples,
+                     rootOf](KernelEmitter &e, IRBuilder<> &eb,
+                             const Node *n) -> Value * {
+    if (auto it = rootOf.find(n); it != rootOf.end())
+      return e.buffer(it->second);
+    if (auto it = samples.find(n); it != samples.end())
+      return e.*(it->second);
+    if (n->op == OpKind::Param) {
+      const ParamSlot *slot = cm.layout.find(n->name);
+      Value *base = n->role == ParamRole::Weight ? e.params : e.optState;
+      return eb.CreateInBoundsGEP(eb.getFloatTy(), base, e.i64(slot->offset),
+                                  n->name);
     }
-    for (const FusionGroup &group : g.groups)
-      if (group.kind == FusionGroup::Epilogue)
-        e.setBuffer(group.anchor, e.buffer(group.root));
+    if (n == direct)
+      return e.out;
+    if (auto it = plan.offset.find(n); it != plan.offset.end())
+      return eb.CreateInBoundsGEP(eb.getInt8Ty(), e.scratch, e.i64(it->second));
+    return nullptr;
   };
-  k.installBuffers(k);
+  k.beginBody();
 
   // --profile: each op or group of the train step adds its time to its row.
   bool profiling = cm.profile && &g == cm.train.get();
@@ -235,6 +244,17 @@ Function *emitKernel(const CompiledModel &cm, ModuleEmission &em,
     b.CreateCall(add, {k.i64(id), b.CreateFSub(b.CreateCall(now), start)});
   };
 
+  // A kernel of many ops (an unrolled recurrent layer) gets each op in a
+  // function of its own: LLVM's time grows faster than linearly with a
+  // function's size.
+  const bool outline = g.nodes().size() > kOutlineAbove;
+  auto emit = [&](const std::function<void(KernelEmitter &)> &body) {
+    if (outline)
+      k.outlined(body);
+    else
+      body(k);
+  };
+
   // Ops in order; a fused group runs at its root. The optimizer update is
   // fused only when the plan laid the gradients out for it.
   for (const auto &node : g.nodes()) {
@@ -248,23 +268,24 @@ Function *emitKernel(const CompiledModel &cm, ModuleEmission &em,
       continue;
     if (!group) {
       if (!n->operands.empty())
-        timed(*n, n->phase, [&] { lowering(n->op)(k, *n); });
-      else
-        lowering(n->op)(k, *n);
+        timed(*n, n->phase,
+              [&] { emit([&](KernelEmitter &e) { lowering(n->op)(e, *n); }); });
     } else if (group->root == n) {
       std::string phase = group->kind == FusionGroup::UpdateEpilogue
                               ? "backward+update"
                               : group->anchor->phase;
       timed(*group->anchor, phase, [&] {
-        if (group->kind == FusionGroup::OptimizerUpdate) {
-          lowerOptimizerGroup(k, *group, cm.layout.weightFloats);
-        } else if (group->kind == FusionGroup::UpdateEpilogue) {
-          lowerUpdateGroup(k, *group);
-        } else {
-          k.setEpilogue(group);
-          lowering(group->anchor->op)(k, *group->anchor);
-          k.setEpilogue(nullptr);
-        }
+        emit([&](KernelEmitter &e) {
+          if (group->kind == FusionGroup::OptimizerUpdate) {
+            lowerOptimizerGroup(e, *group, cm.layout.weightFloats);
+          } else if (group->kind == FusionGroup::UpdateEpilogue) {
+            lowerUpdateGroup(e, *group);
+          } else {
+            e.setEpilogue(group);
+            lowering(group->anchor->op)(e, *group->anchor);
+            e.setEpilogue(nullptr);
+          }
+        });
       });
     }
   }

@@ -208,10 +208,10 @@ void gradientBlock(KernelEmitter &k, const Node &grad, Value *i0, int64_t rows,
                    Value *j0, int64_t vectors, Value *tile) {
   const Node *a = grad.operands[0], *bm = grad.operands[1];
   Vec vec(k);
-  int64_t K_ = a->type.dims[0], M = bm->type.dims[0], VW = vec.lanes;
+  int64_t K_ = a->type.dims.back(), M = bm->type.dims.back(), VW = vec.lanes;
   Value *zero = vec.zero();
   std::vector<Value *> sums = k.reduce(
-      k.i64(0), k.n, std::vector<Value *>(rows * vectors, zero),
+      k.i64(0), k.lines(a), std::vector<Value *>(rows * vectors, zero),
       [&](Value *r, const std::vector<Value *> &acc) {
         std::vector<Value *> bv, next;
         Value *bRow = addIdx(k, mulIdx(k, r, M), j0);
@@ -258,7 +258,7 @@ void lowerUpdateGroup(KernelEmitter &k, const FusionGroup &group) {
   }
 
   const Node *bm = grad.operands[1];
-  int64_t K_ = x->type.dims[0], M = bm->type.dims[0];
+  int64_t K_ = x->type.dims.back(), M = bm->type.dims.back();
   constexpr int64_t I = 4, V = 4;
   int64_t VW = k.vectorWidth, J = V * VW;
   int64_t fullRows = K_ / I * I, fullCols = M / J * J;
@@ -305,7 +305,7 @@ void lowerUpdateGroup(KernelEmitter &k, const FusionGroup &group) {
       for (int64_t i = 0; i < rows; ++i) {
         Value *row = addIdx(e, i0, e.i64(i));
         Value *sum = e.reduce(
-            e.i64(0), e.n, {e.f32(0)},
+            e.i64(0), e.lines(x), {e.f32(0)},
             [&](Value *r, const std::vector<Value *> &acc) {
               Value *av = e.load(x, addIdx(e, mulIdx(e, r, K_), row));
               Value *bv = e.load(bm, addIdx(e, mulIdx(e, r, M), e.i64(j)));

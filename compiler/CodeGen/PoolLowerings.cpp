@@ -20,8 +20,7 @@ struct Pool {
   int64_t size, stride;
 };
 Pool poolOf(const Node &n, const Node *in, const Node *out) {
-  return {imageOf(in), imageOf(out), n.attrs.size(),
-          n.attrs.stride()};
+  return {imageOf(in), imageOf(out), n.attrs.size(), n.attrs.stride()};
 }
 
 /// for each sample r and output pixel (oh, ow):

@@ -145,6 +145,9 @@ Forward buildForward(Graph &g, const dsl::Model &model, bool training,
     case dsl::Node::Concat:
       value = g.create(OpKind::Concat, {x, values[n.inputs[1]]});
       break;
+    case dsl::Node::Recurrent:
+      value = buildRecurrent(g, n, x);
+      break;
     case dsl::Node::Dense:
     case dsl::Node::Conv2D:
     case dsl::Node::Activate: {

@@ -44,6 +44,10 @@ void addLossOutputs(Graph &g, const LossNodes &l);
 Forward buildForward(Graph &g, const dsl::Model &model, bool training = false,
                      int64_t seed = 0);
 
+/// An LSTM, GRU or RNN layer over x [?, T, F], unrolled over its steps
+/// (BuildRecurrent.cpp); its parameters are PyTorch's.
+Node *buildRecurrent(Graph &g, const dsl::Node &n, Node *x);
+
 /// A reshape of `x` to per-sample `dims`.
 Node *reshapeTo(Graph &g, Node *x, const std::vector<int64_t> &dims);
 

@@ -20,6 +20,16 @@ Type scalar() { return fixed({}); }
 bool isMatrixBatch(const Node *n) {
   return n->type.batched && n->type.dims.size() == 1;
 }
+/// [?, ..., K]: rows of K, any number per sample (a sequence's steps).
+bool isRowsBatch(const Node *n) {
+  return n->type.batched && !n->type.dims.empty();
+}
+/// `x`'s type with the last dimension `last`.
+Type lastReplaced(const Type &x, int64_t last) {
+  Type t = x;
+  t.dims.back() = last;
+  return t;
+}
 bool isMatrix(const Node *n) {
   return !n->type.batched && n->type.dims.size() == 2;
 }
@@ -35,30 +45,36 @@ Type leafRule(const std::vector<Node *> &, const AttrList &,
   return fail(error, "leaf types are set when the leaf is created");
 }
 
-// [?,K] x [K,M] -> [?,M]
+// The matmuls treat every index but the last as a row: [?,...,K] is the
+// batch's rows of K (a sequence's steps included).
+
+// [?,...,K] x [K,M] -> [?,...,M]
 Type matMulRule(const std::vector<Node *> &o, const AttrList &,
                 std::string &error) {
-  if (!isMatrixBatch(o[0]) || !isMatrix(o[1]) ||
-      o[0]->type.dims[0] != o[1]->type.dims[0])
-    return fail(error, "matmul expects [?,K] and [K,M]");
-  return batched({o[1]->type.dims[1]});
+  if (!isRowsBatch(o[0]) || o[0]->type.integer || !isMatrix(o[1]) ||
+      o[0]->type.dims.back() != o[1]->type.dims[0])
+    return fail(error, "matmul expects [?,...,K] and [K,M]");
+  return lastReplaced(o[0]->type, o[1]->type.dims[1]);
 }
 
-// [?,K] x [M,K] -> [?,M]
+// [?,...,K] x [M,K] -> [?,...,M]
 Type matMulNTRule(const std::vector<Node *> &o, const AttrList &,
                   std::string &error) {
-  if (!isMatrixBatch(o[0]) || !isMatrix(o[1]) ||
-      o[0]->type.dims[0] != o[1]->type.dims[1])
-    return fail(error, "matmul_nt expects [?,K] and [M,K]");
-  return batched({o[1]->type.dims[0]});
+  if (!isRowsBatch(o[0]) || o[0]->type.integer || !isMatrix(o[1]) ||
+      o[0]->type.dims.back() != o[1]->type.dims[1])
+    return fail(error, "matmul_nt expects [?,...,K] and [M,K]");
+  return lastReplaced(o[0]->type, o[1]->type.dims[0]);
 }
 
-// [?,K] x [?,M] -> [K,M]
+// [?,...,K] x [?,...,M] -> [K,M], the same rows
 Type matMulTNRule(const std::vector<Node *> &o, const AttrList &,
                   std::string &error) {
-  if (!isMatrixBatch(o[0]) || !isMatrixBatch(o[1]))
-    return fail(error, "matmul_tn expects [?,K] and [?,M]");
-  return fixed({o[0]->type.dims[0], o[1]->type.dims[0]});
+  const Type &a = o[0]->type, &b = o[1]->type;
+  if (!isRowsBatch(o[0]) || !isRowsBatch(o[1]) ||
+      a.dims.size() != b.dims.size() ||
+      !std::equal(a.dims.begin(), a.dims.end() - 1, b.dims.begin()))
+    return fail(error, "matmul_tn expects [?,...,K] and [?,...,M]");
+  return fixed({a.dims.back(), b.dims.back()});
 }
 
 // [?,...,M] + [M] -> [?,...,M]
@@ -295,6 +311,23 @@ Type sliceLastRule(const std::vector<Node *> &o, const AttrList &a,
   return withLast(o[0]->type, a.width());
 }
 
+// [?,...,D] -> [?,...,width], x at offset
+Type padLastRule(const std::vector<Node *> &o, const AttrList &a,
+                 std::string &error) {
+  if (!hasLastDim(o[0]) || a.offset() < 0 ||
+      a.offset() + o[0]->type.dims.back() > a.width())
+    return fail(error, "pad_last expects [?,...,D] that fits at offset");
+  return withLast(o[0]->type, a.width());
+}
+
+// [?,...] -> [?, shape...]
+Type zerosLikeRule(const std::vector<Node *> &o, const AttrList &a,
+                   std::string &error) {
+  if (!o[0]->type.batched)
+    return fail(error, "zeros_like expects a batched value");
+  return {false, true, a.shape()};
+}
+
 // [?, slots] -> [?, shape...], i32 when `integer`
 Type unpackRule(const std::vector<Node *> &o, const AttrList &a,
                 std::string &error) {
@@ -319,6 +352,8 @@ OpTable<ShapeRule> makeTable() {
   t.set(K::Concat, concatRule);
   t.set(K::SliceLast, sliceLastRule);
   t.set(K::Unpack, unpackRule);
+  t.set(K::PadLast, padLastRule);
+  t.set(K::ZerosLike, zerosLikeRule);
   t.set(K::MatMul, matMulRule);
   t.set(K::MatMulNT, matMulNTRule);
   t.set(K::MatMulTN, matMulTNRule);

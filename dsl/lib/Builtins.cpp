@@ -74,7 +74,8 @@ Param choice(const char *name, const char *choices, const char *dflt) {
 /// An activation, linear when not given.
 Param activation(const char *name) { return {name, K::Activation, false}; }
 Param dims(const char *name) { return {name, K::Dims, true}; }
-/// A weight's initialiser (Initializer group), `dflt` when not given.
+/// A weight's initialiser (Initializer group), `dflt` when not given
+/// (nullptr: the layer's own default, which depends on its size).
 Param init(const char *dflt) {
   Param p{"init", K::Init, false};
   p.dfltChoice = dflt;
@@ -132,6 +133,21 @@ const std::vector<Builtin> &operations() {
        G::ShapeOrPooling,
        {tensor("x"), whole("size", 1, 1 << 16),
         whole("stride", 1, 1 << 16, 0)}},
+      // PyTorch's nn.LSTM, nn.GRU and nn.RNN; init: defaults to theirs,
+      // uniform(limit: 1 / sqrt(units)) for every weight and bias.
+      {"lstm",
+       G::Layer,
+       {tensor("x"), whole("units", 1, 1 << 16), flag("sequences", false),
+        flag("reverse", false), init(nullptr), string("name", false)}},
+      {"gru",
+       G::Layer,
+       {tensor("x"), whole("units", 1, 1 << 16), flag("sequences", false),
+        flag("reverse", false), init(nullptr), string("name", false)}},
+      {"simple_rnn",
+       G::Layer,
+       {tensor("x"), whole("units", 1, 1 << 16), activation("activation"),
+        flag("sequences", false), flag("reverse", false), init(nullptr),
+        string("name", false)}},
       {"dropout", G::Regularisation, {tensor("x"), number("rate", "[0, 1)")}},
       {"dot", G::Combine, {tensor("a"), tensor("b")}},
       {"concat", G::Combine, {tensor("a"), tensor("b")}},

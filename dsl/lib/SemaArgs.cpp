@@ -215,6 +215,8 @@ Init Args::init(const std::string &name) const {
   if (const Init *v = value<Init>(name))
     return *v;
   const char *dflt = fn_->param(name).dfltChoice;
+  if (!dflt)
+    throw std::logic_error(std::string(fn_->name) + "(): no default init");
   return initOf(Args(*lookupTrainFunction(dflt, BuiltinGroup::Initializer)));
 }
 

@@ -243,6 +243,9 @@ bool Checker::requireRank(const ast::Call &call, SourceRange where, int input,
                             call.callee.name, arg));
   } else if (rank == 3) {
     diags_.note("images are f32[height, width, channels]; reshape it first");
+  } else if (rank == 2) {
+    diags_.note("sequences are [time, features]: ids through an embedding "
+                "give them");
   }
   return false;
 }
@@ -290,9 +293,10 @@ Val Checker::evalCall(const ast::Call &call, std::optional<Val> chainInput) {
   int id = -1;
   switch (b->group) {
   case BuiltinGroup::Layer:
-    id = name == "dense"    ? applyDense(call, *bound, input.node)
-         : name == "conv2d" ? applyConv2D(call, *bound, input.node)
-                            : applyEmbedding(call, *bound, input.node);
+    id = name == "dense"       ? applyDense(call, *bound, input.node)
+         : name == "conv2d"    ? applyConv2D(call, *bound, input.node)
+         : name == "embedding" ? applyEmbedding(call, *bound, input.node)
+                               : applyRecurrent(call, *bound, input.node);
     if (id >= 0)
       bindingLayers_.push_back(id);
     break;
@@ -399,6 +403,48 @@ int Checker::applyEmbedding(const ast::Call &call, Args &args, int input) {
                   "this embedding's table or output has too many elements");
     return -1;
   }
+  return addNode(node);
+}
+
+// [time, features] -> [units], or [time, units] with sequences: true
+int Checker::applyRecurrent(const ast::Call &call, Args &args, int input) {
+  bool ok = requireRank(call, inputRange(call, args), input, 2);
+  Node node = makeNode(Node::Recurrent, {input}, {}, call.range);
+  if (!checkArgs(args) || !ok)
+    return -1;
+  const std::string &name = call.callee.name;
+  node.cell = name == "lstm"  ? Node::Cell::LSTM
+              : name == "gru" ? Node::Cell::GRU
+                              : Node::Cell::RNN;
+  node.units = args.whole("units");
+  node.sequences = args.flag("sequences");
+  node.reverse = args.flag("reverse");
+  node.name = args.text("name");
+  // PyTorch's default: every weight and bias U(-1/sqrt(units), ...).
+  node.init = args.given("init")
+                  ? args.init("init")
+                  : Init{Init::Uniform, 1 / std::sqrt(double(node.units))};
+  if (node.cell == Node::Cell::RNN) {
+    node.activation = args.given("activation") ? args.activation("activation")
+                                               : Activation{"tanh", {}};
+    if (!node.activation.is("tanh") && !node.activation.is("relu")) {
+      diags_.report(Diag::ArgumentType, args.expr("activation")->range,
+                    "simple_rnn's activation is tanh or relu, as nn.RNN's");
+      return -1;
+    }
+  }
+  const std::vector<int64_t> &in = model_->nodes[input].shape;
+  int64_t gates = node.cell == Node::Cell::LSTM  ? 4
+                  : node.cell == Node::Cell::GRU ? 3
+                                                 : 1;
+  if (gates * node.units * (in[1] + node.units) > kMaxElements ||
+      in[0] * node.units > kMaxElements) {
+    diags_.report(Diag::TensorTooLarge, call.range,
+                  "this layer's weights or output have too many elements");
+    return -1;
+  }
+  node.shape = node.sequences ? std::vector<int64_t>{in[0], node.units}
+                              : std::vector<int64_t>{node.units};
   return addNode(node);
 }
 

@@ -325,6 +325,69 @@ def ids_model():
     return IDS_SOURCE, init, forward, rows, 3
 
 
+# Recurrent layers: PyTorch's own LSTM, GRU and RNN kernels (torch._VF.lstm,
+# .gru and .rnn_tanh, what nn.LSTM, nn.GRU and nn.RNN call), given the
+# fixture's tensors as their weights; `reverse: true` is the layer over the
+# time-reversed input, its outputs reversed back (as the backward half of a
+# bidirectional PyTorch layer).
+RECURRENT_SOURCE = """model recurrent {
+    input word : i32[4]
+    e = word -> embedding(6, 3)
+    a = e -> lstm(4)
+    b = e -> gru(3, sequences: true, reverse: true) -> flatten
+    c = e -> simple_rnn(2, sequences: true) -> lstm(2, reverse: true)
+    output p = concat(concat(a, b), c) -> dense(3, activation: softmax)
+}
+"""
+
+
+def recurrent_model():
+    layers = {"a": ("lstm", 3, 4), "b_1": ("gru", 3, 3),
+              "c_1": ("rnn_tanh", 3, 2), "c": ("lstm", 2, 2)}
+    gates = {"lstm": 4, "gru": 3, "rnn_tanh": 1}
+
+    def init(rng):
+        p = {"e.weight": rng.normal(size=(6, 3)).astype(np.float32)}
+        for name, (kind, inputs, units) in layers.items():
+            g, k = gates[kind] * units, 1 / math.sqrt(units)
+            for suffix, shape in (("weight_ih", (g, inputs)),
+                                  ("weight_hh", (g, units)),
+                                  ("bias_ih", (g,)), ("bias_hh", (g,))):
+                p[f"{name}.{suffix}"] = rng.uniform(-k, k, shape) \
+                    .astype(np.float32)
+        p.update(dense_params(rng, "p", 4 + 12 + 2, 3))
+        return p
+
+    def run(p, name, x, reverse):
+        kind, inputs, units = layers[name]
+        weights = [p[f"{name}.{s}"]
+                   for s in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
+        if reverse:
+            x = torch.flip(x, [1])
+        h0 = torch.zeros(1, x.shape[0], units, dtype=DTYPE)
+        hx = (h0, h0) if kind == "lstm" else h0
+        # (input, hx, weights, has_biases, layers, dropout, train,
+        #  bidirectional, batch_first)
+        out, *state = getattr(torch._VF, kind)(x, hx, weights, True, 1, 0.0,
+                                               True, False, True)
+        last = state[0][0]
+        return (torch.flip(out, [1]) if reverse else out), last
+
+    def rows(rng):
+        return rng.randint(0, 6, size=(BATCH, 4)).astype(np.float32)
+
+    def forward(p, x):
+        e = F.embedding(x.long(), p["e.weight"])
+        _, a = run(p, "a", e, False)
+        b, _ = run(p, "b_1", e, True)
+        c1, _ = run(p, "c_1", e, False)
+        _, c = run(p, "c", c1, True)
+        z = torch.cat([a, b.reshape(x.shape[0], -1), c], 1)
+        return dense(z, p, "p")
+
+    return RECURRENT_SOURCE, init, forward, rows, 3
+
+
 # --- Training and writing --------------------------------------------------
 
 def train(name, model, loss, opt_name, opt_call, base_lr, make_opt,
@@ -428,7 +491,9 @@ def main():
           cexpr, cfactor)
     train("ids_adam_cce", ids_model(), "categorical_crossentropy", "adam",
           adam_call, adam_lr, adam, cname, cexpr, cfactor)
-    count += 3
+    train("recurrent_adam_cce", recurrent_model(), "categorical_crossentropy",
+          "adam", adam_call, adam_lr, adam, cname, cexpr, cfactor)
+    count += 4
     size = sum(os.path.getsize(os.path.join(OUT_DIR, f))
                for f in os.listdir(OUT_DIR))
     print(f"wrote {count} fixtures ({size / 1e6:.2f} MB) to {OUT_DIR}")

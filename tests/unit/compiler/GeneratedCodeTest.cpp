@@ -85,10 +85,26 @@ model ids_and_inputs {
 train ids_and_inputs { loss = categorical_crossentropy batch_size = 8 seed = 7 }
 )";
 
+// The recurrent layers: an LSTM's last state, a GRU right to left with
+// every step's state, an RNN's sequence into an LSTM, over embeddings.
+const char *kRecurrent = R"(
+model recurrent {
+  input word : i32[4]
+  e = word -> embedding(6, 3)
+  a = e -> lstm(4)
+  b = e -> gru(3, sequences: true, reverse: true) -> flatten
+  c = e -> simple_rnn(2, sequences: true) -> lstm(2, reverse: true)
+  output p = concat(concat(a, b), c) -> dense(3, activation: softmax)
+}
+train recurrent { loss = categorical_crossentropy batch_size = 8 seed = 7 }
+)";
+
 /// The train kernel's gradient of every weight element against central
-/// differences of the evaluate kernel's loss; `expected` elements.
-void expectGradientsMatchFiniteDifferences(const char *source, int expected) {
-  auto jm = compile(source);
+/// differences of the evaluate kernel's loss; `expected` elements. The
+/// kernels are compiled at `optLevel` (the maths is sorac's either way).
+void expectGradientsMatchFiniteDifferences(const char *source, int expected,
+                                           int optLevel = 2) {
+  auto jm = compile(source, ir::PipelineOptions::standard(), optLevel);
   ASSERT_TRUE(jm);
   const sora_model_desc &d = *jm->desc;
   sora_model *model;
@@ -143,8 +159,13 @@ TEST(GeneratedCode, GradientsMatchFiniteDifferences) {
 }
 
 TEST(GeneratedCode, EmbeddingConcatAndDotGradientsMatchFiniteDifferences) {
-  expectGradientsMatchFiniteDifferences(kIdsAndInputs,
-                                        7 * 2 + 10 * 5 + 5 + 4 * 5 + 5 + 6 * 3 + 3);
+  expectGradientsMatchFiniteDifferences(
+      kIdsAndInputs, 7 * 2 + 10 * 5 + 5 + 4 * 5 + 5 + 6 * 3 + 3);
+}
+
+TEST(GeneratedCode, RecurrentGradientsMatchFiniteDifferences) {
+  // -O0: LLVM's -O2 takes seconds over the unrolled steps.
+  expectGradientsMatchFiniteDifferences(kRecurrent, 353, 0);
 }
 
 TEST(GeneratedCode, NewActivationGradientsMatchFiniteDifferences) {

@@ -55,7 +55,8 @@ struct Node {
     Reciprocal, ///< scale / x
     Embedding,  ///< units (dim), vocab, init: rows of a table, by id
     Dot,        ///< sum of the products of two tensors' last dimensions
-    Concat      ///< two tensors joined along their last dimension
+    Concat,     ///< two tensors joined along their last dimension
+    Recurrent   ///< cell, units, sequences, reverse, init (activation: RNN)
   } kind = Input;
   std::vector<int> inputs; ///< indices of earlier nodes
   std::vector<int64_t> shape;
@@ -69,6 +70,11 @@ struct Node {
   Activation activation;
   Init init;         ///< Dense, Conv2D and Embedding
   int64_t vocab = 0; ///< Embedding: the table's rows; ids are in [0, vocab)
+  /// Recurrent: PyTorch's nn.LSTM, nn.GRU or nn.RNN over [time, features];
+  /// every step's state ([time, units]) or the last ([units]); right to
+  /// left when `reverse`.
+  enum class Cell { LSTM, GRU, RNN } cell = Cell::LSTM;
+  bool sequences = false, reverse = false;
   // Conv2D and Pool2D
   int64_t kernel = 0, stride = 1;
   bool samePadding = false;
@@ -81,7 +87,8 @@ struct Node {
   double scale = 1, shift = 0;
 
   bool hasWeights() const {
-    return kind == Dense || kind == Conv2D || kind == Embedding;
+    return kind == Dense || kind == Conv2D || kind == Embedding ||
+           kind == Recurrent;
   }
 };
 

@@ -1,0 +1,111 @@
+//===- BuildRecurrent.cpp - LSTM, GRU and RNN layers as graph-IR ops ------===//
+//
+// A recurrent layer over x [?, T, F], unrolled over its T steps (T is a
+// constant of the model, so the "loop" has a constant trip count and
+// autodiff takes the gradient back through time in the same kernel). The
+// input's projection for every step is one matmul, [?, T, F] x W_ih^T; each
+// step then adds one matmul of the previous state, h x W_hh^T, and its
+// gates are elementwise ops that fuse. Formulas, parameter names, shapes
+// and gate order are PyTorch's (nn.LSTM: i, f, g, o; nn.GRU: r, z, n with
+// the reset gate applied after the recurrent matmul; nn.RNN), so PyTorch's
+// weights load as they are.
+//
+//===----------------------------------------------------------------------===//
+#include "IR/BuildGraph.h"
+
+#include <cmath>
+
+namespace sora::ir {
+
+namespace {
+
+using Cell = dsl::Node::Cell;
+
+int64_t gatesOf(Cell cell) {
+  return cell == Cell::LSTM ? 4 : cell == Cell::GRU ? 3 : 1;
+}
+
+/// Columns [part * U, (part + 1) * U) of a [?, G * U] value.
+Node *gate(Graph &g, Node *x, int64_t part, int64_t U) {
+  return g.create(OpKind::SliceLast, {x},
+                  {attr::offset(part * U), attr::width(U)});
+}
+
+Node *sigmoid(Graph &g, Node *x) { return g.create(OpKind::Sigmoid, {x}); }
+Node *tanhOf(Graph &g, Node *x) { return g.create(OpKind::Tanh, {x}); }
+Node *add(Graph &g, Node *a, Node *b) { return g.create(OpKind::Add, {a, b}); }
+Node *mul(Graph &g, Node *a, Node *b) { return g.create(OpKind::Mul, {a, b}); }
+
+} // namespace
+
+Node *buildRecurrent(Graph &g, const dsl::Node &n, Node *x) {
+  const int64_t T = x->type.dims[0], F = x->type.dims[1], U = n.units;
+  const int64_t G = gatesOf(n.cell) * U;
+  static const InitKind kinds[] = {InitKind::GlorotUniform, InitKind::Zeros,
+                                   InitKind::Normal, InitKind::Uniform};
+  auto param = [&](const char *suffix, std::vector<int64_t> dims,
+                   int64_t fanIn) {
+    Node *p = g.param(n.name + suffix, Type{false, false, std::move(dims)},
+                      ParamRole::Weight, kinds[n.init.kind], fanIn, G);
+    p->initScale = n.init.scale;
+    return p;
+  };
+  Node *wIh = param(".weight_ih", {G, F}, F);
+  Node *wHh = param(".weight_hh", {G, U}, U);
+  Node *bIh = param(".bias_ih", {G}, F);
+  Node *bHh = param(".bias_hh", {G}, U);
+
+  // Every step's input projection at once; the LSTM's and RNN's recurrent
+  // bias is added here too (a GRU's is inside its reset gate).
+  Node *xw =
+      g.create(OpKind::BiasAdd, {g.create(OpKind::MatMulNT, {x, wIh}), bIh});
+  if (n.cell != Cell::GRU)
+    xw = g.create(OpKind::BiasAdd, {xw, bHh});
+  xw = g.create(OpKind::Reshape, {xw}, {attr::shape({T * G})});
+
+  Node *h = g.create(OpKind::ZerosLike, {x}, {attr::shape({U})});
+  Node *c = h; // the LSTM's cell state
+  std::vector<Node *> states(T);
+  for (int64_t s = 0; s < T; ++s) {
+    int64_t t = n.reverse ? T - 1 - s : s;
+    Node *xs = g.create(OpKind::SliceLast, {xw},
+                        {attr::offset(t * G), attr::width(G)});
+    Node *hw = g.create(OpKind::MatMulNT, {h, wHh});
+    switch (n.cell) {
+    case Cell::LSTM: {
+      Node *gates = add(g, xs, hw);
+      Node *i = sigmoid(g, gate(g, gates, 0, U));
+      Node *f = sigmoid(g, gate(g, gates, 1, U));
+      Node *cand = tanhOf(g, gate(g, gates, 2, U));
+      Node *o = sigmoid(g, gate(g, gates, 3, U));
+      c = add(g, mul(g, f, c), mul(g, i, cand));
+      h = mul(g, o, tanhOf(g, c));
+      break;
+    }
+    case Cell::GRU: {
+      hw = g.create(OpKind::BiasAdd, {hw, bHh});
+      Node *r = sigmoid(g, add(g, gate(g, xs, 0, U), gate(g, hw, 0, U)));
+      Node *z = sigmoid(g, add(g, gate(g, xs, 1, U), gate(g, hw, 1, U)));
+      Node *cand =
+          tanhOf(g, add(g, gate(g, xs, 2, U), mul(g, r, gate(g, hw, 2, U))));
+      // (1 - z) n + z h = n + z (h - n)
+      h = add(g, cand, mul(g, z, g.create(OpKind::Sub, {h, cand})));
+      break;
+    }
+    case Cell::RNN:
+      h = g.create(n.activation.is("relu") ? OpKind::Relu : OpKind::Tanh,
+                   {add(g, xs, hw)});
+      break;
+    }
+    states[t] = h;
+  }
+  if (!n.sequences)
+    return h;
+  // Every step's state, in the input's order (right to left or not).
+  Node *all = states[0];
+  for (int64_t t = 1; t < T; ++t)
+    all = g.create(OpKind::Concat, {all, states[t]});
+  return g.create(OpKind::Reshape, {all}, {attr::shape({T, U})});
+}
+
+} // namespace sora::ir
