@@ -18,6 +18,13 @@ Each epoch is timed like sorac's: the shuffled batches forward, backward and
 step. Loading the CSVs is not timed. The test set is evaluated once, after
 the last epoch, outside the timing (one forward pass under
 torch.no_grad()). Per-epoch lines, then one JSON object as the last line.
+
+Measured (12 000 words a language: 76 800 training, 19 200 test words,
+V = 61; a 2-core machine shared with compilers): LSTM 12.6-15.3 s an epoch,
+training accuracy 0.709 / 0.834 / 0.863 / 0.881 / 0.892, test accuracy
+0.883 (loss 0.341); GRU 10.5-16.2 s an epoch, test accuracy 0.884. Without
+libopenblas0-pthread (Debian's torch then uses the reference BLAS,
+BLAS_INFO=generic) the LSTM takes 130-180 s an epoch, the same numbers.
 Usage: torch_language_id.py DATADIR [EPOCHS=5] [THREADS=1] [MODEL=lstm|gru]"""
 import os
 import sys
