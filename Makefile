@@ -58,8 +58,10 @@ demo: build
 # the front end's unit tests under ASan + UBSan and a 60-second fuzz smoke
 # run (15 seconds for each of the four fuzz targets).
 # The examples' data sets that tests make from Debian packages: MovieLens
-# from R's dslabs (examples/movielens/make_data.sh).
-CHECK_PACKAGES = r-base-core r-cran-dslabs
+# from R's dslabs (examples/movielens/make_data.sh), words of eight
+# languages (examples/language_id/make_data.py).
+CHECK_PACKAGES = r-base-core r-cran-dslabs wamerican wngerman wfrench \
+  wspanish witalian wportuguese wdutch wpolish
 check: build sanitize
 	@scripts/setup.sh $(CHECK_PACKAGES)
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)

@@ -24,6 +24,7 @@ build = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else "build")
 reps = int(sys.argv[2]) if len(sys.argv) > 2 and sys.argv[2] else 3
 cnn_reps = int(os.environ.get("CNN_REPS", "2"))
 movielens_reps = int(os.environ.get("MOVIELENS_REPS", "3"))
+langid_reps = int(os.environ.get("LANGID_REPS", "1"))
 if reps < 1:
     sys.exit("run.py: REPETITIONS must be at least 1")
 root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -32,6 +33,7 @@ runtime_lib = os.path.join(build, "lib/libsora_rt.a")
 model = os.path.join(root, "examples/mnist_mlp/model.sora")
 cnn_model = os.path.join(root, "examples/fashion_cnn/model.sora")
 movielens_model = os.path.join(root, "examples/movielens/model.sora")
+langid_model = os.path.join(root, "examples/language_id/model.sora")
 compile_runs = max(5, reps)
 
 # FLOPs, 2 per multiply-add of the dense layers (784-64, 64-10); biases,
@@ -154,6 +156,27 @@ try:
         print(f"movielens rep {i + 1}/{movielens_reps}: 5 epochs sorac "
               f"{movielens_runs[-1][0]:.3f} s, pytorch {movielens_runs[-1][1]:.3f} s",
               flush=True)
+    # The character-level LSTM (examples/language_id), 5 epochs each side,
+    # on Debian's word lists (skipped where a list is missing).
+    langid_runs = []
+    lid_dir = os.path.join(tmp, "language_id")
+    made = subprocess.run(["python3", os.path.join(root, "examples/language_id/make_data.py"),
+                           lid_dir], capture_output=True, text=True)
+    if made.returncode not in (0, 77):
+        sys.exit(f"run.py: make_data.py failed:\n{made.stdout}{made.stderr}")
+    for i in range(langid_reps if made.returncode == 0 else 0):
+        report = last_json(check([sorac, "run", langid_model, "--data", lid_dir,
+                                  "--quiet", "--report", "json"]), "sorac run")
+        env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1")
+        peer_lid = last_json(check(["/usr/bin/python3",
+                                    os.path.join(root, "bench/torch_language_id.py"),
+                                    lid_dir, "5", "1", "lstm"], env=env),
+                             "torch_language_id.py")
+        langid_runs.append((report["train_seconds"], peer_lid["seconds"],
+                            report["test_accuracy"], peer_lid["test_acc"]))
+        print(f"language_id rep {i + 1}/{langid_reps}: 5 epochs sorac "
+              f"{langid_runs[-1][0]:.1f} s, pytorch {langid_runs[-1][1]:.1f} s",
+              flush=True)
 finally:
     shutil.rmtree(tmp, ignore_errors=True)
 
@@ -187,6 +210,10 @@ ml = dict(sorac=med(movielens_runs, lambda r: r[0]),
           torch=med(movielens_runs, lambda r: r[1]),
           sorac_rmse=med(movielens_runs, lambda r: r[2]),
           torch_rmse=med(movielens_runs, lambda r: r[3])) if movielens_runs else None
+lid = dict(sorac=med(langid_runs, lambda r: r[0]),
+           torch=med(langid_runs, lambda r: r[1]),
+           sorac_acc=med(langid_runs, lambda r: r[2]),
+           torch_acc=med(langid_runs, lambda r: r[3])) if langid_runs else None
 S2 = dict(train=med(sorac2_runs, lambda r: r["train_s"]),
           acc=med(sorac2_runs, lambda r: r["test_acc"]))
 compile_s = statistics.median(compile_times)
@@ -217,7 +244,14 @@ targets = [
     ("movielens: test RMSE on the seeded hold-out", "≤ 0.89",
      f"{ml['sorac_rmse']:.4f} (PyTorch {ml['torch_rmse']:.4f})",
      met(ml["sorac_rmse"] <= 0.89)),
-] if ml else [])
+] if ml else []) + ([
+    ("language_id: training time, accuracy within 1 point",
+     "≤ 0.5 x PyTorch (goal 0.3 x)",
+     f"{lid['sorac'] / lid['torch']:.2f} x, accuracy "
+     f"{100 * (lid['sorac_acc'] - lid['torch_acc']):+.2f} points",
+     met(lid["sorac"] <= 0.5 * lid["torch"] and
+         lid["sorac_acc"] >= lid["torch_acc"] - 0.01)),
+] if lid else [])
 
 rows = [
     ("training, 5 epochs (s)", f"{S['train']:.3f}", f"{P['train']:.3f}", f"{train_ratio:.2f}"),
@@ -250,7 +284,12 @@ rows = [
     ("recommender (movielens), 5 epochs (s)", f"{ml['sorac']:.3f}", f"{ml['torch']:.3f}",
      f"{ml['sorac'] / ml['torch']:.3f}"),
     ("recommender: test RMSE", f"{ml['sorac_rmse']:.4f}", f"{ml['torch_rmse']:.4f}", ""),
-] if ml else [])
+] if ml else []) + ([
+    ("character LSTM (language_id), 5 epochs (s)", f"{lid['sorac']:.1f}",
+     f"{lid['torch']:.1f}", f"{lid['sorac'] / lid['torch']:.2f}"),
+    ("character LSTM: test accuracy", f"{lid['sorac_acc']:.4f}",
+     f"{lid['torch_acc']:.4f}", ""),
+] if lid else [])
 
 cpu, avx512 = cpu_model()
 ncpu = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
@@ -312,6 +351,13 @@ lines = [
     "  MALLOC_MMAP_THRESHOLD_=67108864 (without it its first epoch is ~3 s",
     "  slower). Test RMSE over the hold-out after the 5 epochs."
     f" Median of {movielens_reps} runs.",
+    "- **Character LSTM** (`examples/language_id`,",
+    "  `bench/torch_language_id.py`): 12 000 words of each of 8 Debian word",
+    "  lists (`make_data.py`: 76 800 training words, 19 200 test), 16",
+    "  character ids each; embedding 32, LSTM 128 units (PyTorch's default",
+    "  init on both sides), dense 8; Adam 1e-3, batch 128, 5 epochs. sorac's",
+    "  time is `sorac run`'s train_seconds; PyTorch's, the sum of its epochs."
+    f" Median of {langid_reps} run(s).",
     "- **Peak RSS**: the process's `ru_maxrss` (`getrusage(RUSAGE_SELF)`) at",
     "  the end; PyTorch's includes the interpreter and the torch import.",
     f"- **Compile time**: wall time of `sorac model.sora -O2 -o model.o`",

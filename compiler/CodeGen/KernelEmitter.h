@@ -179,6 +179,13 @@ void lowerOptimizerGroup(KernelEmitter &k, const FusionGroup &group,
 /// UpdateEpilogue group).
 void lowerUpdateGroup(KernelEmitter &k, const FusionGroup &group);
 
+/// matmul_tn `grad`'s block dW[i0 + a, j0 + c * VW + v] for a < rows,
+/// c < vectors, summed over every row in vector registers and stored to
+/// `tile` (rows x vectors * VW floats) (Optimizers.cpp).
+void gradientBlock(KernelEmitter &k, const Node &grad, llvm::Value *i0,
+                   int64_t rows, llvm::Value *j0, int64_t vectors,
+                   llvm::Value *tile);
+
 /// Emits the code of one node.
 using Lowering = void (*)(KernelEmitter &k, const Node &node);
 Lowering lowering(OpKind op);

@@ -9,6 +9,7 @@
 //===----------------------------------------------------------------------===//
 #include "CodeGen/KernelEmitter.h"
 #include "CodeGen/RowOps.h"
+#include "CodeGen/VectorOps.h"
 
 #include <llvm/IR/Intrinsics.h>
 
@@ -41,7 +42,73 @@ void axpyRow(KernelEmitter &k, const Node &y, Value *yRow, Value *a,
 }
 
 // Y[r,j] = sum_k A[r,k] B[k,j]   (B is [K,M])
+/// Y[r0 + i, j0 + c VW + v] = sum_k A[r0 + i, k] B[k, j0 + c VW + v] for
+/// i < rows, c < vectors: the accumulators stay in vector registers over
+/// the whole reduction, each B vector loaded feeding `rows` multiply-adds
+/// (the matmul_tn micro-kernel's shape, Optimizers.cpp). `used`: the last
+/// vector's live lanes.
+void matMulBlock(KernelEmitter &k, const Node &n, Value *r0, int64_t rows,
+                 Value *j0, int64_t vectors, int64_t used) {
+  const Node *a = n.operands[0], *bm = n.operands[1];
+  int64_t K_ = bm->type.dims[0], M = bm->type.dims[1];
+  Vec vec(k);
+  auto usedIn = [&](int64_t c) { return c + 1 == vectors ? used : vec.lanes; };
+  std::vector<Value *> sums = k.reduce(
+      k.i64(0), k.i64(K_), std::vector<Value *>(rows * vectors, vec.zero()),
+      [&](Value *kk, const std::vector<Value *> &acc) {
+        std::vector<Value *> bv, next;
+        Value *bRow = addIdx(k, mulIdx(k, kk, M), j0);
+        for (int64_t c = 0; c < vectors; ++c)
+          bv.push_back(vec.load(
+              k.buffer(bm), addIdx(k, bRow, k.i64(c * vec.lanes)), usedIn(c)));
+        for (int64_t i = 0; i < rows; ++i) {
+          Value *row = addIdx(k, r0, k.i64(i));
+          Value *s = vec.splat(k.load(a, addIdx(k, mulIdx(k, row, K_), kk)));
+          for (int64_t c = 0; c < vectors; ++c)
+            next.push_back(vec.fma(s, bv[c], acc[i * vectors + c]));
+        }
+        return next;
+      },
+      "k");
+  for (int64_t i = 0; i < rows; ++i) {
+    Value *yRow = addIdx(k, mulIdx(k, addIdx(k, r0, k.i64(i)), M), j0);
+    for (int64_t c = 0; c < vectors; ++c)
+      vec.store(k.buffer(&n), addIdx(k, yRow, k.i64(c * vec.lanes)),
+                sums[i * vectors + c], usedIn(c));
+  }
+}
+
+// Y = A.B, register-blocked: bands of 4 rows shared among threads, each in
+// blocks of 4 vectors of columns (a fused epilogue takes the plain loops
+// below, which apply it element by element).
+void lowerMatMulBlocked(KernelEmitter &k, const Node &n) {
+  int64_t M = n.operands[1]->type.dims[1], K_ = n.operands[1]->type.dims[0];
+  constexpr int64_t R = 4, V = 4;
+  int64_t lanes = k.vectorWidth, J = V * lanes;
+  int64_t fullCols = M / J * J, rest = M - fullCols;
+  auto band = [&](KernelEmitter &e, Value *r0, int64_t rows) {
+    e.loop(
+        fullCols / J,
+        [&](Value *t) {
+          matMulBlock(e, n, r0, rows, mulIdx(e, t, J), V, lanes);
+        },
+        "jt");
+    if (rest > 0)
+      matMulBlock(e, n, r0, rows, e.i64(fullCols), (rest + lanes - 1) / lanes,
+                  rest - (rest - 1) / lanes * lanes);
+  };
+  Value *tiles = k.b.CreateUDiv(k.lines(&n), k.i64(R));
+  k.parallelLoop(tiles, R * M * K_, [&](KernelEmitter &e, Value *t) {
+    band(e, mulIdx(e, t, R), R);
+  });
+  k.loop(
+      mulIdx(k, tiles, R), k.lines(&n), [&](Value *r) { band(k, r, 1); },
+      "row");
+}
+
 void lowerMatMul(KernelEmitter &k, const Node &n) {
+  if (!k.hasEpilogue(n))
+    return lowerMatMulBlocked(k, n);
   const Node *a = n.operands[0], *bm = n.operands[1];
   int64_t K_ = bm->type.dims[0], M = bm->type.dims[1];
   k.loop(
@@ -132,10 +199,40 @@ void lowerMatMulNT(KernelEmitter &k, const Node &n) {
       "row");
 }
 
-// Y[i,j] = sum_r A[r,i] B[r,j]   (A is [?,...,K], B [?,...,M], Y [K,M])
+// Y[i,j] = sum_r A[r,i] B[r,j]   (A is [?,...,K], B [?,...,M], Y [K,M]):
+// blocks of 4 x 4 vectors in registers over every row, shared among
+// threads by bands of 4 weight rows, when the shape divides into them.
+void lowerMatMulTNBlocked(KernelEmitter &k, const Node &n) {
+  int64_t K_ = n.type.dims[0], M = n.type.dims[1];
+  constexpr int64_t I = 4, V = 4;
+  int64_t J = V * k.vectorWidth;
+  k.parallelLoop(k.i64(K_ / I), I * M * 128, [&](KernelEmitter &e, Value *t) {
+    Value *i0 = mulIdx(e, t, I);
+    Value *tile = e.tile(I * J);
+    e.loop(
+        M / J,
+        [&](Value *jt) {
+          Value *j0 = mulIdx(e, jt, J);
+          gradientBlock(e, n, i0, I, j0, V, tile);
+          e.loop(
+              I * J,
+              [&](Value *q) {
+                Value *row = addIdx(e, i0, e.b.CreateUDiv(q, e.i64(J)));
+                Value *col = addIdx(e, j0, e.b.CreateURem(q, e.i64(J)));
+                e.store(&n, addIdx(e, mulIdx(e, row, M), col),
+                        e.loadTile(tile, q));
+              },
+              "q");
+        },
+        "jt");
+  });
+}
+
 void lowerMatMulTN(KernelEmitter &k, const Node &n) {
   const Node *a = n.operands[0], *bm = n.operands[1];
   int64_t K_ = a->type.dims.back(), M = bm->type.dims.back();
+  if (K_ % 4 == 0 && M % (4 * k.vectorWidth) == 0)
+    return lowerMatMulTNBlocked(k, n);
   k.loop(
       K_ * M, [&](Value *i) { k.store(&n, i, k.f32(0)); }, "z");
   k.loop(

@@ -2,13 +2,14 @@
 //
 // A recurrent layer over x [?, T, F], unrolled over its T steps (T is a
 // constant of the model, so the "loop" has a constant trip count and
-// autodiff takes the gradient back through time in the same kernel). The
-// input's projection for every step is one matmul, [?, T, F] x W_ih^T; each
-// step then adds one matmul of the previous state, h x W_hh^T, and its
-// gates are elementwise ops that fuse. Formulas, parameter names, shapes
-// and gate order are PyTorch's (nn.LSTM: i, f, g, o; nn.GRU: r, z, n with
-// the reset gate applied after the recurrent matmul; nn.RNN), so PyTorch's
-// weights load as they are.
+// autodiff takes the gradient back through time in the same kernel). Each
+// step is two matmuls, its input x_t W_ih^T and its state h W_hh^T, and
+// gates that are elementwise ops and fuse. (Projecting every step's input
+// with one matmul would be faster forward, but its gradient is then T
+// slices of a [?, T, G] value, each padded back to full size and summed.)
+// Formulas, parameter names, shapes and gate order are PyTorch's (nn.LSTM: i,
+// f, g, o; nn.GRU: r, z, n with the reset gate applied after the recurrent
+// matmul; nn.RNN), so PyTorch's weights load as they are.
 //
 //===----------------------------------------------------------------------===//
 #include "IR/BuildGraph.h"
@@ -55,21 +56,21 @@ Node *buildRecurrent(Graph &g, const dsl::Node &n, Node *x) {
   Node *bIh = param(".bias_ih", {G}, F);
   Node *bHh = param(".bias_hh", {G}, U);
 
-  // Every step's input projection at once; the LSTM's and RNN's recurrent
-  // bias is added here too (a GRU's is inside its reset gate).
-  Node *xw =
-      g.create(OpKind::BiasAdd, {g.create(OpKind::MatMulNT, {x, wIh}), bIh});
-  if (n.cell != Cell::GRU)
-    xw = g.create(OpKind::BiasAdd, {xw, bHh});
-  xw = g.create(OpKind::Reshape, {xw}, {attr::shape({T * G})});
+  Node *steps = g.create(OpKind::Reshape, {x}, {attr::shape({T * F})});
 
   Node *h = g.create(OpKind::ZerosLike, {x}, {attr::shape({U})});
   Node *c = h; // the LSTM's cell state
   std::vector<Node *> states(T);
   for (int64_t s = 0; s < T; ++s) {
     int64_t t = n.reverse ? T - 1 - s : s;
-    Node *xs = g.create(OpKind::SliceLast, {xw},
-                        {attr::offset(t * G), attr::width(G)});
+    // The step's input projection; the LSTM's and RNN's recurrent bias is
+    // added here too (a GRU's is inside its reset gate).
+    Node *xt = g.create(OpKind::SliceLast, {steps},
+                        {attr::offset(t * F), attr::width(F)});
+    Node *xs =
+        g.create(OpKind::BiasAdd, {g.create(OpKind::MatMulNT, {xt, wIh}), bIh});
+    if (n.cell != Cell::GRU)
+      xs = g.create(OpKind::BiasAdd, {xs, bHh});
     Node *hw = g.create(OpKind::MatMulNT, {h, wHh});
     switch (n.cell) {
     case Cell::LSTM: {

@@ -28,6 +28,7 @@
 
 #include <llvm/ExecutionEngine/Orc/ExecutionUtils.h>
 #include <llvm/ExecutionEngine/Orc/LLJIT.h>
+#include <llvm/Support/DynamicLibrary.h>
 #include <llvm/Support/FileSystem.h>
 #include <llvm/Support/Path.h>
 #include <llvm/Support/TargetSelect.h>
@@ -463,6 +464,8 @@ static int runModel(RunOptions &o) {
   llvm::InitializeNativeTargetAsmPrinter();
   auto jit = llvm::cantFail(llvm::orc::LLJITBuilder().create());
   // The runtime and libm come from this process.
+  // glibc's vector maths, which x86-64 code may call (Target.cpp).
+  llvm::sys::DynamicLibrary::LoadLibraryPermanently("libmvec.so.1");
   jit->getMainJITDylib().addGenerator(llvm::cantFail(
       llvm::orc::DynamicLibrarySearchGenerator::GetForCurrentProcess(
           jit->getDataLayout().getGlobalPrefix())));

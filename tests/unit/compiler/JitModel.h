@@ -18,6 +18,7 @@
 #include <gtest/gtest.h>
 #include <llvm/ExecutionEngine/Orc/ExecutionUtils.h>
 #include <llvm/ExecutionEngine/Orc/LLJIT.h>
+#include <llvm/Support/DynamicLibrary.h>
 #include <llvm/Support/TargetSelect.h>
 
 #include <cstring>
@@ -83,6 +84,8 @@ compile(const std::string &source,
   host.setCodeGenOptLevel(tm->getOptLevel());
   jm->jit = llvm::cantFail(
       llvm::orc::LLJITBuilder().setJITTargetMachineBuilder(host).create());
+  // glibc's vector maths, which x86-64 code may call (Target.cpp).
+  llvm::sys::DynamicLibrary::LoadLibraryPermanently("libmvec.so.1");
   jm->jit->getMainJITDylib().addGenerator(llvm::cantFail(
       llvm::orc::DynamicLibrarySearchGenerator::GetForCurrentProcess(
           jm->jit->getDataLayout().getGlobalPrefix())));
