@@ -42,6 +42,21 @@ void axpyRow(KernelEmitter &k, const Node &y, Value *yRow, Value *a,
 }
 
 // Y[r,j] = sum_k A[r,k] B[k,j]   (B is [K,M])
+/// band(e, r0, rows) for the rows of `n` (every index but the last): bands
+/// of R rows shared among threads (`work` multiply-adds each), then the
+/// rows left over one at a time.
+void rowBands(
+    KernelEmitter &k, const Node &n, int64_t R, int64_t work,
+    const std::function<void(KernelEmitter &, Value *, int64_t)> &band) {
+  Value *tiles = k.b.CreateUDiv(k.lines(&n), k.i64(R));
+  k.parallelLoop(tiles, work, [&](KernelEmitter &e, Value *t) {
+    band(e, mulIdx(e, t, R), R);
+  });
+  k.loop(
+      mulIdx(k, tiles, R), k.lines(&n), [&](Value *r) { band(k, r, 1); },
+      "row");
+}
+
 /// Y[r0 + i, j0 + c VW + v] = sum_k A[r0 + i, k] B[k, j0 + c VW + v] for
 /// i < rows, c < vectors: the accumulators stay in vector registers over
 /// the whole reduction, each B vector loaded feeding `rows` multiply-adds
@@ -97,13 +112,7 @@ void lowerMatMulBlocked(KernelEmitter &k, const Node &n) {
       matMulBlock(e, n, r0, rows, e.i64(fullCols), (rest + lanes - 1) / lanes,
                   rest - (rest - 1) / lanes * lanes);
   };
-  Value *tiles = k.b.CreateUDiv(k.lines(&n), k.i64(R));
-  k.parallelLoop(tiles, R * M * K_, [&](KernelEmitter &e, Value *t) {
-    band(e, mulIdx(e, t, R), R);
-  });
-  k.loop(
-      mulIdx(k, tiles, R), k.lines(&n), [&](Value *r) { band(k, r, 1); },
-      "row");
+  rowBands(k, n, R, R * M * K_, band);
 }
 
 void lowerMatMul(KernelEmitter &k, const Node &n) {
@@ -189,14 +198,7 @@ void lowerMatMulNT(KernelEmitter &k, const Node &n) {
     for (int64_t j = fullCols; j < M; ++j)
       dotTile(e, n, r0, rows, e.i64(j), 1);
   };
-  // Bands of R rows shared among threads, then the rows left over.
-  Value *tiles = k.b.CreateUDiv(k.lines(&n), k.i64(R));
-  k.parallelLoop(tiles, R * M * K_, [&](KernelEmitter &e, Value *t) {
-    band(e, mulIdx(e, t, R), R);
-  });
-  k.loop(
-      mulIdx(k, tiles, R), k.lines(&n), [&](Value *r) { band(k, r, 1); },
-      "row");
+  rowBands(k, n, R, R * M * K_, band);
 }
 
 // Y[i,j] = sum_r A[r,i] B[r,j]   (A is [?,...,K], B [?,...,M], Y [K,M]):
