@@ -42,12 +42,8 @@ namespace {
 /// fans given).
 Node *weight(Graph &g, const dsl::Node &n, std::vector<int64_t> dims,
              int64_t fanIn, int64_t fanOut) {
-  static const InitKind kinds[] = {InitKind::GlorotUniform, InitKind::Zeros,
-                                   InitKind::Normal, InitKind::Uniform};
-  Node *w = g.param(n.name + ".weight", Type{false, false, std::move(dims)},
-                    ParamRole::Weight, kinds[n.init.kind], fanIn, fanOut);
-  w->initScale = n.init.scale;
-  return w;
+  return weightParam(g, n.name + ".weight", std::move(dims), n.init, fanIn,
+                     fanOut);
 }
 
 /// A weighted layer's linear part: dense (x . W^T) or conv2d, plus bias.
@@ -84,6 +80,16 @@ Node *buildLayer(Graph &g, const dsl::Node &n, Node *x) {
 }
 
 } // namespace
+
+Node *weightParam(Graph &g, const std::string &name, std::vector<int64_t> dims,
+                  const dsl::Init &init, int64_t fanIn, int64_t fanOut) {
+  static const InitKind kinds[] = {InitKind::GlorotUniform, InitKind::Zeros,
+                                   InitKind::Normal, InitKind::Uniform};
+  Node *w = g.param(name, Type{false, false, std::move(dims)},
+                    ParamRole::Weight, kinds[init.kind], fanIn, fanOut);
+  w->initScale = init.scale;
+  return w;
+}
 
 Node *reshapeTo(Graph &g, Node *x, const std::vector<int64_t> &dims) {
   return g.create(OpKind::Reshape, {x}, {attr::shape(dims)});

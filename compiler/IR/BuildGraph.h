@@ -44,6 +44,10 @@ void addLossOutputs(Graph &g, const LossNodes &l);
 Forward buildForward(Graph &g, const dsl::Model &model, bool training = false,
                      int64_t seed = 0);
 
+/// A trainable parameter initialised as `init` says (Glorot uses the fans).
+Node *weightParam(Graph &g, const std::string &name, std::vector<int64_t> dims,
+                  const dsl::Init &init, int64_t fanIn, int64_t fanOut);
+
 /// An LSTM, GRU or RNN layer over x [?, T, F], unrolled over its steps
 /// (BuildRecurrent.cpp); its parameters are PyTorch's.
 Node *buildRecurrent(Graph &g, const dsl::Node &n, Node *x);

@@ -42,14 +42,9 @@ Node *mul(Graph &g, Node *a, Node *b) { return g.create(OpKind::Mul, {a, b}); }
 Node *buildRecurrent(Graph &g, const dsl::Node &n, Node *x) {
   const int64_t T = x->type.dims[0], F = x->type.dims[1], U = n.units;
   const int64_t G = gatesOf(n.cell) * U;
-  static const InitKind kinds[] = {InitKind::GlorotUniform, InitKind::Zeros,
-                                   InitKind::Normal, InitKind::Uniform};
   auto param = [&](const char *suffix, std::vector<int64_t> dims,
                    int64_t fanIn) {
-    Node *p = g.param(n.name + suffix, Type{false, false, std::move(dims)},
-                      ParamRole::Weight, kinds[n.init.kind], fanIn, G);
-    p->initScale = n.init.scale;
-    return p;
+    return weightParam(g, n.name + suffix, std::move(dims), n.init, fanIn, G);
   };
   Node *wIh = param(".weight_ih", {G, F}, F);
   Node *wHh = param(".weight_hh", {G, U}, U);
