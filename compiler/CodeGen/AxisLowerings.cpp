@@ -2,8 +2,8 @@
 //
 // Lookups of rows by id and their gradient, and the ops that take a tensor
 // apart or put it together along its last dimension (sums, broadcasts,
-// concatenation, slices). Each walks the "lines" of its result: every
-// index but the last, over all rows of the batch.
+// concatenation, slices). Each walks the lines of its result
+// (KernelEmitter::lines: every index but the last, over the batch).
 //
 //===----------------------------------------------------------------------===//
 #include "CodeGen/KernelEmitter.h"
@@ -14,11 +14,6 @@ namespace {
 
 using namespace llvm;
 using K = OpKind;
-
-/// Lines of `n`: the batch times every dimension but the last.
-Value *lines(KernelEmitter &k, const Node &n) {
-  return k.mulRows(&n, n.type.elements() / n.type.dims.back());
-}
 
 /// Element `i` of `node`'s buffer as a 32-bit integer (an id, or a float's
 /// bits).
@@ -45,7 +40,7 @@ void lowerEmbedding(KernelEmitter &k, const Node &n) {
   const Node *ids = n.operands[0], *table = n.operands[1];
   int64_t D = n.type.dims.back(), vocab = table->type.dims[0];
   k.loop(
-      k.i64(0), lines(k, n),
+      k.i64(0), k.lines(&n),
       [&](Value *i) {
         Value *from = mulIdx(k, tableRow(k, ids, i, vocab), D);
         Value *to = mulIdx(k, i, D);
@@ -67,7 +62,7 @@ void lowerEmbeddingGrad(KernelEmitter &k, const Node &n) {
   k.loop(
       vocab * D, [&](Value *j) { k.store(&n, j, k.f32(0)); }, "j");
   k.loop(
-      k.i64(0), lines(k, *dy),
+      k.i64(0), k.lines(dy),
       [&](Value *i) {
         Value *to = mulIdx(k, tableRow(k, ids, i, vocab), D);
         Value *from = mulIdx(k, i, D);
@@ -89,7 +84,7 @@ void lowerSumLast(KernelEmitter &k, const Node &n) {
   const Node *x = n.operands[0];
   int64_t D = x->type.dims.back();
   k.loop(
-      k.i64(0), lines(k, n),
+      k.i64(0), k.lines(&n),
       [&](Value *i) {
         Value *base = mulIdx(k, i, D);
         Value *sum = k.reduce(D, k.f32(0), [&](Value *d, Value *acc) {
@@ -105,7 +100,7 @@ void lowerBroadcastLast(KernelEmitter &k, const Node &n) {
   const Node *x = n.operands[0];
   int64_t W = n.type.dims.back();
   k.loop(
-      k.i64(0), lines(k, n),
+      k.i64(0), k.lines(&n),
       [&](Value *i) {
         Value *v = k.load(x, i), *base = mulIdx(k, i, W);
         k.loop(
@@ -118,7 +113,7 @@ void lowerBroadcastLast(KernelEmitter &k, const Node &n) {
 void copyLines(KernelEmitter &k, const Node &n, const Node *x, int64_t offset) {
   int64_t W = n.type.dims.back(), A = x->type.dims.back();
   k.loop(
-      k.i64(0), lines(k, n),
+      k.i64(0), k.lines(&n),
       [&](Value *i) {
         Value *from = mulIdx(k, i, A);
         Value *to = addIdx(k, mulIdx(k, i, W), k.i64(offset));
@@ -161,7 +156,7 @@ void copySlice(KernelEmitter &k, const Node &n, Value *lines, int64_t W,
 
 // y[i, j] = x[i, offset + j]
 void lowerSliceLast(KernelEmitter &k, const Node &n) {
-  copySlice(k, n, lines(k, n), n.type.dims.back(),
+  copySlice(k, n, k.lines(&n), n.type.dims.back(),
             n.operands[0]->type.dims.back(), n.attrs.offset());
 }
 
