@@ -130,20 +130,18 @@ Constant *profileRowArray(DescriptorBuilder &d, Module &mod,
 
 std::vector<InputDesc> inputDescs(const CompiledModel &cm) {
   const dsl::Model &model = *cm.model;
+  std::vector<InputSlots> slots = packedInputs(model);
   std::vector<InputDesc> descs;
-  int64_t offset = 0;
-  for (int id : model.inputs) {
+  for (size_t k = 0; k < slots.size(); ++k) {
+    int id = model.inputs[k];
     const dsl::Node &in = model.nodes[id];
-    int64_t size = 1;
-    for (int64_t d : in.shape)
-      size *= d;
     // Ids must fit every embedding that reads them.
     int64_t limit = 0;
     for (const dsl::Node &n : model.nodes)
       if (n.kind == dsl::Node::Embedding && n.inputs[0] == id)
         limit = limit ? std::min(limit, n.vocab) : n.vocab;
-    descs.push_back({in.name, offset, size, in.integer, limit});
-    offset += size;
+    descs.push_back(
+        {in.name, slots[k].offset, slots[k].size, in.integer, limit});
   }
   return descs;
 }
@@ -165,13 +163,8 @@ int64_t lossKind(dsl::LossKind loss) {
 ModelSizes modelSizes(const CompiledModel &cm) {
   const dsl::Model &model = *cm.model;
   ModelSizes sizes;
-  sizes.input = 0; // the slots of a packed sample row
-  for (int id : model.inputs) {
-    int64_t elements = 1;
-    for (int64_t dim : model.nodes[id].shape)
-      elements *= dim;
-    sizes.input += elements;
-  }
+  const InputSlots last = packedInputs(model).back();
+  sizes.input = last.offset + last.size; // the slots of a packed sample row
   for (int64_t dim : model.nodes[model.output].shape)
     sizes.output *= dim;
   sizes.label = sizes.output;

@@ -19,6 +19,8 @@ using namespace llvm;
 using V = std::vector<Value *>;
 using K = OpKind;
 
+Value *expOf(KernelEmitter &k, Value *x) { return k.call(Intrinsic::exp, {x}); }
+
 Value *add(KernelEmitter &k, const Node &, const V &v) {
   return k.b.CreateFAdd(v[0], v[1]);
 }
@@ -59,7 +61,7 @@ Value *reluGrad(KernelEmitter &k, const Node &, const V &v) {
 }
 // y = 1 / (1 + exp(-x))
 Value *sigmoidOf(KernelEmitter &k, Value *x) {
-  Value *e = k.call(Intrinsic::exp, {k.b.CreateFNeg(x)});
+  Value *e = expOf(k, k.b.CreateFNeg(x));
   return k.b.CreateFDiv(k.f32(1), k.b.CreateFAdd(k.f32(1), e));
 }
 Value *sigmoid(KernelEmitter &k, const Node &, const V &v) {
@@ -72,7 +74,7 @@ Value *sigmoidGrad(KernelEmitter &k, const Node &, const V &v) {
 }
 // y = tanh(x) = 1 - 2 / (exp(2x) + 1), stable at both ends
 Value *tanhFormula(KernelEmitter &k, const Node &, const V &v) {
-  Value *e = k.call(Intrinsic::exp, {k.b.CreateFMul(v[0], k.f32(2))});
+  Value *e = expOf(k, k.b.CreateFMul(v[0], k.f32(2)));
   Value *t = k.b.CreateFDiv(k.f32(2), k.b.CreateFAdd(e, k.f32(1)));
   return k.b.CreateFSub(k.f32(1), t);
 }
@@ -92,7 +94,6 @@ Value *leakyReluGrad(KernelEmitter &k, const Node &n, const V &v) {
                           k.b.CreateFMul(v[0], k.f32(n.attrs.alpha())));
 }
 // The activations below are PyTorch's (ELU, SELU, GELU, Softplus, SiLU).
-Value *expOf(KernelEmitter &k, Value *x) { return k.call(Intrinsic::exp, {x}); }
 // y = x > 0 ? x : alpha (exp(x) - 1)
 Value *elu(KernelEmitter &k, const Node &n, const V &v) {
   Value *neg = k.b.CreateFMul(k.f32(n.attrs.alpha()),

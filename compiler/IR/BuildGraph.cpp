@@ -81,6 +81,17 @@ Node *buildLayer(Graph &g, const dsl::Node &n, Node *x) {
 
 } // namespace
 
+std::vector<InputSlots> packedInputs(const dsl::Model &model) {
+  std::vector<InputSlots> slots;
+  int64_t offset = 0;
+  for (int id : model.inputs) {
+    int64_t size = Type{false, true, model.nodes[id].shape}.elements();
+    slots.push_back({offset, size});
+    offset += size;
+  }
+  return slots;
+}
+
 Node *weightParam(Graph &g, const std::string &name, std::vector<int64_t> dims,
                   const dsl::Init &init, int64_t fanIn, int64_t fanOut) {
   static const InitKind kinds[] = {InitKind::GlorotUniform, InitKind::Zeros,
@@ -107,17 +118,15 @@ std::vector<Node *> buildInputs(Graph &g, const dsl::Model &model) {
     inputs.push_back(g.input(n.name, type));
     return inputs;
   }
-  int64_t slots = 0;
-  for (int id : model.inputs)
-    slots += Type{false, true, model.nodes[id].shape}.elements();
-  Node *rows = g.input("inputs", batchedType({slots}));
-  int64_t offset = 0;
-  for (int id : model.inputs) {
-    const dsl::Node &n = model.nodes[id];
-    inputs.push_back(g.create(OpKind::Unpack, {rows},
-                              {attr::offset(offset), attr::shape(n.shape),
-                               attr::integer(n.integer)}));
-    offset += inputs.back()->type.elements();
+  std::vector<InputSlots> slots = packedInputs(model);
+  Node *rows =
+      g.input("inputs", batchedType({slots.back().offset + slots.back().size}));
+  for (size_t k = 0; k < slots.size(); ++k) {
+    const dsl::Node &n = model.nodes[model.inputs[k]];
+    inputs.push_back(
+        g.create(OpKind::Unpack, {rows},
+                 {attr::offset(slots[k].offset), attr::shape(n.shape),
+                  attr::integer(n.integer)}));
   }
   return inputs;
 }

@@ -44,6 +44,13 @@ void addLossOutputs(Graph &g, const LossNodes &l);
 Forward buildForward(Graph &g, const dsl::Model &model, bool training = false,
                      int64_t seed = 0);
 
+/// Where each input lies in a packed sample row, in declaration order: the
+/// one layout the graph's unpack ops, the descriptor and the sizes use.
+struct InputSlots {
+  int64_t offset, size;
+};
+std::vector<InputSlots> packedInputs(const dsl::Model &model);
+
 /// A trainable parameter initialised as `init` says (Glorot uses the fans).
 Node *weightParam(Graph &g, const std::string &name, std::vector<int64_t> dims,
                   const dsl::Init &init, int64_t fanIn, int64_t fanOut);
