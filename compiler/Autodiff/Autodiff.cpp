@@ -13,10 +13,52 @@
 #include "IR/BuildGraph.h"
 #include "Transforms/Passes.h"
 
+#include <algorithm>
 #include <set>
 #include <stdexcept>
 
 namespace sora::ir {
+
+namespace {
+
+/// The parts of `parts` (pad_last ops) as one concat, when they tile their
+/// common width exactly: the gradient of a value read slice by slice (an
+/// LSTM's gates, a sequence's steps), with no padding written and summed.
+Node *asConcat(Graph &g, std::vector<Node *> parts) {
+  for (Node *p : parts)
+    if (p->op != OpKind::PadLast ||
+        p->attrs.width() != parts[0]->attrs.width() ||
+        p->operands[0]->type.batched != parts[0]->operands[0]->type.batched)
+      return nullptr;
+  std::sort(parts.begin(), parts.end(), [](Node *a, Node *b) {
+    return a->attrs.offset() < b->attrs.offset();
+  });
+  std::vector<Node *> pieces;
+  int64_t covered = 0;
+  for (Node *p : parts) {
+    if (p->attrs.offset() != covered)
+      return nullptr; // a gap or an overlap
+    pieces.push_back(p->operands[0]);
+    covered += p->operands[0]->type.dims.back();
+  }
+  if (covered != parts[0]->attrs.width())
+    return nullptr;
+  return g.create(OpKind::Concat, pieces);
+}
+
+/// The sum of a value's gradient contributions, in the order they came.
+Node *sum(Graph &g, const std::vector<Node *> &parts) {
+  if (parts.size() == 1)
+    return parts[0];
+  if (Node *whole = asConcat(g, parts))
+    return whole;
+  Node *total = parts[0];
+  for (size_t i = 1; i < parts.size(); ++i)
+    total = g.create(OpKind::Add, {total, parts[i]});
+  return total;
+}
+
+} // namespace
 
 std::map<Node *, Node *> differentiate(Graph &g, Node *objective,
                                        const std::vector<Node *> &wrt) {
@@ -30,12 +72,14 @@ std::map<Node *, Node *> differentiate(Graph &g, Node *objective,
         dependsOnWrt.insert(n.get());
   }
 
-  std::map<Node *, Node *> adjoint;
-  adjoint[objective] = g.constant(1.0);
+  // Each value's gradient contributions, summed when the walk reaches it
+  // (every consumer comes later, so all of them are in by then).
+  std::map<Node *, std::vector<Node *>> contributions;
+  contributions[objective] = {g.constant(1.0)};
   for (auto it = forward.rbegin(); it != forward.rend(); ++it) {
     Node *n = *it;
-    auto adj = adjoint.find(n);
-    if (adj == adjoint.end() || n->operands.empty())
+    auto found = contributions.find(n);
+    if (found == contributions.end() || n->operands.empty())
       continue;
     std::vector<bool> need;
     bool any = false;
@@ -46,20 +90,18 @@ std::map<Node *, Node *> differentiate(Graph &g, Node *objective,
     if (!any)
       continue;
     size_t first = g.nodes().size();
-    std::vector<Node *> grads = gradRule(n->op)(g, n, adj->second, need);
-    for (size_t i = 0; i < n->operands.size(); ++i) {
-      if (!need[i] || !grads[i])
-        continue;
-      Node *&slot = adjoint[n->operands[i]];
-      slot = slot ? g.create(OpKind::Add, {slot, grads[i]}) : grads[i];
-    }
+    Node *dy = sum(g, found->second);
+    std::vector<Node *> grads = gradRule(n->op)(g, n, dy, need);
+    for (size_t i = 0; i < n->operands.size(); ++i)
+      if (need[i] && grads[i])
+        contributions[n->operands[i]].push_back(grads[i]);
     g.label(first, n->layer, "backward");
   }
 
   std::map<Node *, Node *> result;
   for (Node *w : wrt)
-    if (auto it = adjoint.find(w); it != adjoint.end())
-      result[w] = it->second;
+    if (auto it = contributions.find(w); it != contributions.end())
+      result[w] = sum(g, it->second);
   return result;
 }
 

@@ -140,15 +140,19 @@ Grads sumLast(Graph &g, Node *n, Node *dy, const Need &) {
   return {g.create(K::BroadcastLast, {dy}, {attr::width(width)})};
 }
 
-// y = [a, b] along the last dimension:  da, db = the two parts of dy
+// y = [a, b, ...] along the last dimension:  da, db, ... = the parts of dy
 Grads concat(Graph &g, Node *n, Node *dy, const Need &need) {
-  int64_t a = n->operands[0]->type.dims.back();
-  int64_t b = n->operands[1]->type.dims.back();
-  auto part = [&](int64_t offset, int64_t width) {
-    return g.create(K::SliceLast, {dy},
-                    {attr::offset(offset), attr::width(width)});
-  };
-  return {need[0] ? part(0, a) : nullptr, need[1] ? part(a, b) : nullptr};
+  Grads parts;
+  int64_t offset = 0;
+  for (size_t i = 0; i < n->operands.size(); ++i) {
+    int64_t width = n->operands[i]->type.dims.back();
+    parts.push_back(need[i]
+                        ? g.create(K::SliceLast, {dy},
+                                   {attr::offset(offset), attr::width(width)})
+                        : nullptr);
+    offset += width;
+  }
+  return parts;
 }
 
 // y = x[..., offset : offset + width]:  dx = dy in place, zeros around it

@@ -127,10 +127,13 @@ void copyLines(KernelEmitter &k, const Node &n, const Node *x, int64_t offset) {
       "line");
 }
 
-// y = [a, b] along the last dimension
+// y = [a, b, ...] along the last dimension
 void lowerConcat(KernelEmitter &k, const Node &n) {
-  copyLines(k, n, n.operands[0], 0);
-  copyLines(k, n, n.operands[1], n.operands[0]->type.dims.back());
+  int64_t offset = 0;
+  for (const Node *x : n.operands) {
+    copyLines(k, n, x, offset);
+    offset += x->type.dims.back();
+  }
 }
 
 /// y[i, j] = x[i, offset + j] for i over `lines` and j < W, x's lines D

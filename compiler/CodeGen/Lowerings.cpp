@@ -202,38 +202,41 @@ void lowerMatMulNT(KernelEmitter &k, const Node &n) {
 }
 
 // Y[i,j] = sum_r A[r,i] B[r,j]   (A is [?,...,K], B [?,...,M], Y [K,M]):
-// blocks of 4 x 4 vectors in registers over every row, shared among
-// threads by bands of 4 weight rows, when the shape divides into them.
+// blocks of 4 x 4 vectors in registers over every row (then one block of
+// the vectors left), shared among threads by bands of 4 weight rows, when
+// the shape divides into whole vectors.
 void lowerMatMulTNBlocked(KernelEmitter &k, const Node &n) {
   int64_t K_ = n.type.dims[0], M = n.type.dims[1];
   constexpr int64_t I = 4, V = 4;
-  int64_t J = V * k.vectorWidth;
+  int64_t VW = k.vectorWidth, J = V * VW;
+  int64_t fullCols = M / J * J, restVectors = (M - fullCols) / VW;
   k.parallelLoop(k.i64(K_ / I), I * M * 128, [&](KernelEmitter &e, Value *t) {
     Value *i0 = mulIdx(e, t, I);
     Value *tile = e.tile(I * J);
+    // The block of `vectors` vectors of columns from j0, stored.
+    auto block = [&](Value *j0, int64_t vectors) {
+      int64_t cols = vectors * VW;
+      gradientBlock(e, n, i0, I, j0, vectors, tile);
+      e.loop(
+          I * cols,
+          [&](Value *q) {
+            Value *row = addIdx(e, i0, e.b.CreateUDiv(q, e.i64(cols)));
+            Value *col = addIdx(e, j0, e.b.CreateURem(q, e.i64(cols)));
+            e.store(&n, addIdx(e, mulIdx(e, row, M), col), e.loadTile(tile, q));
+          },
+          "q");
+    };
     e.loop(
-        M / J,
-        [&](Value *jt) {
-          Value *j0 = mulIdx(e, jt, J);
-          gradientBlock(e, n, i0, I, j0, V, tile);
-          e.loop(
-              I * J,
-              [&](Value *q) {
-                Value *row = addIdx(e, i0, e.b.CreateUDiv(q, e.i64(J)));
-                Value *col = addIdx(e, j0, e.b.CreateURem(q, e.i64(J)));
-                e.store(&n, addIdx(e, mulIdx(e, row, M), col),
-                        e.loadTile(tile, q));
-              },
-              "q");
-        },
-        "jt");
+        fullCols / J, [&](Value *jt) { block(mulIdx(e, jt, J), V); }, "jt");
+    if (restVectors > 0)
+      block(e.i64(fullCols), restVectors);
   });
 }
 
 void lowerMatMulTN(KernelEmitter &k, const Node &n) {
   const Node *a = n.operands[0], *bm = n.operands[1];
   int64_t K_ = a->type.dims.back(), M = bm->type.dims.back();
-  if (K_ % 4 == 0 && M % (4 * k.vectorWidth) == 0)
+  if (K_ % 4 == 0 && M % k.vectorWidth == 0)
     return lowerMatMulTNBlocked(k, n);
   k.loop(
       K_ * M, [&](Value *i) { k.store(&n, i, k.f32(0)); }, "z");

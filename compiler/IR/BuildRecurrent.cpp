@@ -3,10 +3,10 @@
 // A recurrent layer over x [?, T, F], unrolled over its T steps (T is a
 // constant of the model, so the "loop" has a constant trip count and
 // autodiff takes the gradient back through time in the same kernel). Each
-// step is two matmuls, its input x_t W_ih^T and its state h W_hh^T, and
-// gates that are elementwise ops and fuse. (Projecting every step's input
-// with one matmul would be faster forward, but its gradient is then T
-// slices of a [?, T, G] value, each padded back to full size and summed.)
+// step of an LSTM or RNN is one matmul, [x_t, h] [W_ih, W_hh]^T (a GRU's
+// reset gate needs h W_hh^T apart, so it takes two), and gates that are
+// elementwise ops and fuse. The gradients of the slices (the steps, the
+// gates) meet as one concat (Autodiff.cpp), not as padded sums.
 // Formulas, parameter names, shapes and gate order are PyTorch's (nn.LSTM: i,
 // f, g, o; nn.GRU: r, z, n with the reset gate applied after the recurrent
 // matmul; nn.RNN), so PyTorch's weights load as they are.
@@ -52,24 +52,35 @@ Node *buildRecurrent(Graph &g, const dsl::Node &n, Node *x) {
   Node *bHh = param(".bias_hh", {G}, U);
 
   Node *steps = g.create(OpKind::Reshape, {x}, {attr::shape({T * F})});
+  // LSTM and RNN gates are [x_t, h] [W_ih, W_hh]^T + b_ih + b_hh: one
+  // matmul per step (two thin ones would each load and store the gates).
+  // The first step's h is zero, so it needs only W_ih.
+  Node *wCat = g.create(OpKind::Concat, {wIh, wHh});
+  Node *bias = add(g, bIh, bHh);
 
   Node *h = g.create(OpKind::ZerosLike, {x}, {attr::shape({U})});
   Node *c = h; // the LSTM's cell state
   std::vector<Node *> states(T);
   for (int64_t s = 0; s < T; ++s) {
     int64_t t = n.reverse ? T - 1 - s : s;
-    // The step's input projection; the LSTM's and RNN's recurrent bias is
-    // added here too (a GRU's is inside its reset gate).
     Node *xt = g.create(OpKind::SliceLast, {steps},
                         {attr::offset(t * F), attr::width(F)});
-    Node *xs =
-        g.create(OpKind::BiasAdd, {g.create(OpKind::MatMulNT, {xt, wIh}), bIh});
-    if (n.cell != Cell::GRU)
-      xs = g.create(OpKind::BiasAdd, {xs, bHh});
-    Node *hw = g.create(OpKind::MatMulNT, {h, wHh});
+    Node *gates = nullptr;             // LSTM and RNN
+    Node *xs = nullptr, *hw = nullptr; // GRU: kept apart for its reset gate
+    if (n.cell == Cell::GRU) {
+      xs = g.create(OpKind::BiasAdd,
+                    {g.create(OpKind::MatMulNT, {xt, wIh}), bIh});
+      hw = g.create(OpKind::BiasAdd,
+                    {g.create(OpKind::MatMulNT, {h, wHh}), bHh});
+    } else {
+      Node *product = s == 0
+                          ? g.create(OpKind::MatMulNT, {xt, wIh})
+                          : g.create(OpKind::MatMulNT,
+                                     {g.create(OpKind::Concat, {xt, h}), wCat});
+      gates = g.create(OpKind::BiasAdd, {product, bias});
+    }
     switch (n.cell) {
     case Cell::LSTM: {
-      Node *gates = add(g, xs, hw);
       Node *i = sigmoid(g, gate(g, gates, 0, U));
       Node *f = sigmoid(g, gate(g, gates, 1, U));
       Node *cand = tanhOf(g, gate(g, gates, 2, U));
@@ -79,7 +90,6 @@ Node *buildRecurrent(Graph &g, const dsl::Node &n, Node *x) {
       break;
     }
     case Cell::GRU: {
-      hw = g.create(OpKind::BiasAdd, {hw, bHh});
       Node *r = sigmoid(g, add(g, gate(g, xs, 0, U), gate(g, hw, 0, U)));
       Node *z = sigmoid(g, add(g, gate(g, xs, 1, U), gate(g, hw, 1, U)));
       Node *cand =
@@ -90,7 +100,7 @@ Node *buildRecurrent(Graph &g, const dsl::Node &n, Node *x) {
     }
     case Cell::RNN:
       h = g.create(n.activation.is("relu") ? OpKind::Relu : OpKind::Tanh,
-                   {add(g, xs, hw)});
+                   {gates});
       break;
     }
     states[t] = h;
@@ -98,9 +108,7 @@ Node *buildRecurrent(Graph &g, const dsl::Node &n, Node *x) {
   if (!n.sequences)
     return h;
   // Every step's state, in the input's order (right to left or not).
-  Node *all = states[0];
-  for (int64_t t = 1; t < T; ++t)
-    all = g.create(OpKind::Concat, {all, states[t]});
+  Node *all = T == 1 ? states[0] : g.create(OpKind::Concat, states);
   return g.create(OpKind::Reshape, {all}, {attr::shape({T, U})});
 }
 

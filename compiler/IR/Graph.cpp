@@ -56,6 +56,16 @@ const char *mnemonic(OpKind op) { return opInfos()[int(op)].mnemonic; }
 
 int operandCount(OpKind op) { return opInfos()[int(op)].operands; }
 
+bool takesOperands(OpKind op, size_t count) {
+  int n = operandCount(op);
+  return n == kVariadic ? count >= 2 : int(count) == n;
+}
+
+std::string operandCountText(OpKind op) {
+  int n = operandCount(op);
+  return n == kVariadic ? "2 or more" : std::to_string(n);
+}
+
 bool hasTrait(OpKind op, Trait trait) {
   return (opInfos()[int(op)].traits & trait) != 0;
 }
@@ -159,9 +169,9 @@ std::string Type::str() const {
 }
 
 Node *Graph::create(OpKind op, std::vector<Node *> operands, AttrList attrs) {
-  if (int(operands.size()) != operandCount(op))
+  if (!takesOperands(op, operands.size()))
     throw std::logic_error(fmt::format("{} takes {} operands, got {}",
-                                       mnemonic(op), operandCount(op),
+                                       mnemonic(op), operandCountText(op),
                                        operands.size()));
   for (const Node *o : operands)
     if (o->type.integer && !hasTrait(op, TakesIds))
@@ -365,7 +375,7 @@ std::string verify(const Graph &g) {
   for (auto &node : g.nodes()) {
     const Node *n = node.get();
     std::string where = fmt::format("{} ({})", valueName(n), mnemonic(n->op));
-    if (int(n->operands.size()) != operandCount(n->op))
+    if (!takesOperands(n->op, n->operands.size()))
       return where + ": wrong number of operands";
     for (const Node *o : n->operands) {
       if (!defined.count(o))

@@ -50,7 +50,13 @@ struct GradSpec {
 };
 
 const char *mnemonic(OpKind op);
+/// Its number of operands; kVariadic: two or more (concat).
 int operandCount(OpKind op);
+constexpr int kVariadic = -1;
+/// Whether `count` operands are what the op takes.
+bool takesOperands(OpKind op, size_t count);
+/// "2", or "2 or more", for messages.
+std::string operandCountText(OpKind op);
 bool hasTrait(OpKind op, Trait trait);
 const GradSpec &gradSpec(OpKind op);
 /// The op with this mnemonic, if any.

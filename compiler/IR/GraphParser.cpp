@@ -415,9 +415,9 @@ bool GraphParser::parseStatement(Graph &g) {
     AttrList attrs;
     if (!typedAttrs(kind, written, attrs))
       return false;
-    if (int(operands.size()) != operandCount(kind))
+    if (!takesOperands(kind, operands.size()))
       return error(fmt::format("{} takes {} operands", mnemonicText,
-                               operandCount(kind)));
+                               operandCountText(kind)));
     std::string shapeError;
     Type inferred = shapeRule(kind)(operands, attrs, shapeError);
     if (!shapeError.empty()) {

@@ -291,21 +291,27 @@ Type broadcastLastRule(const std::vector<Node *> &o, const AttrList &a,
   return withLast(o[0]->type, a.width());
 }
 
-// [?,...,A], [?,...,B] -> [?,...,A+B]
+// [?,...,A], [?,...,B], ... -> [?,...,A+B+...]; or parameters [...,A], ...
 Type concatRule(const std::vector<Node *> &o, const AttrList &,
                 std::string &error) {
-  const Type &x = o[0]->type, &y = o[1]->type;
-  if (!hasLastDim(o[0]) || !hasLastDim(o[1]) ||
-      x.dims.size() != y.dims.size() ||
-      !std::equal(x.dims.begin(), x.dims.end() - 1, y.dims.begin()))
-    return fail(error, "concat expects [?,...,A] and [?,...,B]");
-  return withLast(x, x.dims.back() + y.dims.back());
+  const Type &x = o[0]->type;
+  int64_t width = 0;
+  for (const Node *operand : o) {
+    const Type &y = operand->type;
+    if (x.dims.empty() || x.batched != y.batched ||
+        x.dims.size() != y.dims.size() ||
+        !std::equal(x.dims.begin(), x.dims.end() - 1, y.dims.begin()))
+      return fail(error, "concat expects [?,...,A], [?,...,B], ... (or "
+                         "parameters [...,A], [...,B], ...)");
+    width += y.dims.back();
+  }
+  return withLast(x, width);
 }
 
-// [?,...,D] -> [?,...,width]
+// [?,...,D] -> [?,...,width] (or unbatched, as concat)
 Type sliceLastRule(const std::vector<Node *> &o, const AttrList &a,
                    std::string &error) {
-  if (!hasLastDim(o[0]) || a.offset() < 0 || a.width() < 1 ||
+  if (o[0]->type.dims.empty() || a.offset() < 0 || a.width() < 1 ||
       a.offset() + a.width() > o[0]->type.dims.back())
     return fail(error, "slice_last expects [?,...,D] and a slice within D");
   return withLast(o[0]->type, a.width());
@@ -314,7 +320,7 @@ Type sliceLastRule(const std::vector<Node *> &o, const AttrList &a,
 // [?,...,D] -> [?,...,width], x at offset
 Type padLastRule(const std::vector<Node *> &o, const AttrList &a,
                  std::string &error) {
-  if (!hasLastDim(o[0]) || a.offset() < 0 ||
+  if (o[0]->type.dims.empty() || a.offset() < 0 ||
       a.offset() + o[0]->type.dims.back() > a.width())
     return fail(error, "pad_last expects [?,...,D] that fits at offset");
   return withLast(o[0]->type, a.width());
