@@ -157,9 +157,13 @@ Forward buildForward(Graph &g, const dsl::Model &model, bool training,
       value = g.create(OpKind::SumLast,
                        {g.create(OpKind::Mul, {x, values[n.inputs[1]]})});
       break;
-    case dsl::Node::Concat:
-      value = g.create(OpKind::Concat, {x, values[n.inputs[1]]});
+    case dsl::Node::Concat: {
+      std::vector<Node *> parts;
+      for (int input : n.inputs)
+        parts.push_back(values[input]);
+      value = g.create(OpKind::Concat, parts);
       break;
+    }
     case dsl::Node::Recurrent:
       value = buildRecurrent(g, n, x);
       break;

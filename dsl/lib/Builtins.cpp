@@ -25,6 +25,13 @@ using G = BuiltinGroup;
 /// A tensor input: the operation's first parameter.
 Param tensor(const char *name) { return {name, K::Tensor, true}; }
 
+/// One tensor or more, as the row's last parameter.
+Param tensors(const char *name) {
+  Param p = tensor(name);
+  p.repeats = true;
+  return p;
+}
+
 /// A whole number from `min` to `max`: required, or with a default.
 Param whole(const char *name, int64_t min, int64_t max) {
   return {name, K::WholeNumber, true, double(min), double(max)};
@@ -150,7 +157,7 @@ const std::vector<Builtin> &operations() {
         string("name", false)}},
       {"dropout", G::Regularisation, {tensor("x"), number("rate", "[0, 1)")}},
       {"dot", G::Combine, {tensor("a"), tensor("b")}},
-      {"concat", G::Combine, {tensor("a"), tensor("b")}},
+      {"concat", G::Combine, {tensor("a"), tensors("b")}},
   };
   return table;
 }

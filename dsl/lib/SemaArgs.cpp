@@ -46,6 +46,11 @@ std::optional<Args> Checker::bindArguments(const Builtin &b,
         ok = false;
         continue;
       }
+      if (next >= b.params.size() && b.params.back().repeats &&
+          bound.exprs_.back()) {
+        bound.more_.push_back(&arg.value);
+        continue;
+      }
       if (next >= b.params.size()) {
         size_t most = b.params.size() - first;
         diags_.report(
@@ -80,6 +85,15 @@ std::optional<Args> Checker::bindArguments(const Builtin &b,
   if (!ok)
     return std::nullopt;
   return bound;
+}
+
+std::vector<const ast::Expr *> Args::exprs(const std::string &name) const {
+  std::vector<const ast::Expr *> all;
+  if (const ast::Expr *first = expr(name))
+    all.push_back(first);
+  if (fn_->indexOf(name) + 1 == exprs_.size())
+    all.insert(all.end(), more_.begin(), more_.end());
+  return all;
 }
 
 bool Checker::checkArgs(Args &args) {

@@ -448,40 +448,43 @@ int Checker::applyRecurrent(const ast::Call &call, Args &args, int input) {
   return addNode(node);
 }
 
-// dot: [..., D] x [..., D] -> [..., 1]; concat: [..., A], [..., B] ->
-// [..., A + B]
+// dot: [..., D] x [..., D] -> [..., 1]; concat: [..., A], [..., B], ... ->
+// [..., A + B + ...]
 int Checker::applyCombine(const ast::Call &call, Args &args, int input) {
-  const ast::Expr *second = args.expr("b");
-  Val other = evalExpr(*second);
-  if (other.kind == Val::Invalid)
-    return -1;
-  if (other.kind != Val::Tensor) {
-    diags_.report(
-        Diag::ArgumentType, second->range,
-        fmt::format("{}() expects a tensor, got a constant", call.callee.name));
-    return -1;
-  }
-  if (!requireNumbers(other.node, other.range, call.callee.name + "()"))
-    return -1;
-  const std::vector<int64_t> &a = model_->nodes[input].shape;
-  const std::vector<int64_t> &b = model_->nodes[other.node].shape;
   bool dot = call.callee.name == "dot";
-  bool fits = dot ? a == b
-                  : a.size() == b.size() &&
-                        std::equal(a.begin(), a.end() - 1, b.begin());
-  if (!fits) {
-    diags_.report(Diag::ShapeMismatch, call.range,
-                  fmt::format("{}() needs {}, got {} and {}", call.callee.name,
-                              dot ? "two tensors of one shape"
-                                  : "shapes that differ only in the last "
-                                    "dimension",
-                              shapeString(a), shapeString(b)));
-    return -1;
+  std::vector<int> inputs = {input};
+  std::vector<int64_t> shape = model_->nodes[input].shape;
+  for (const ast::Expr *e : args.exprs("b")) {
+    Val other = evalExpr(*e);
+    if (other.kind == Val::Invalid)
+      return -1;
+    if (other.kind != Val::Tensor) {
+      diags_.report(Diag::ArgumentType, e->range,
+                    fmt::format("{}() expects a tensor, got a constant",
+                                call.callee.name));
+      return -1;
+    }
+    if (!requireNumbers(other.node, other.range, call.callee.name + "()"))
+      return -1;
+    const std::vector<int64_t> &b = model_->nodes[other.node].shape;
+    bool fits = dot ? shape == b
+                    : shape.size() == b.size() &&
+                          std::equal(shape.begin(), shape.end() - 1, b.begin());
+    if (!fits) {
+      diags_.report(
+          Diag::ShapeMismatch, call.range,
+          fmt::format("{}() needs {}, got {} and {}", call.callee.name,
+                      dot ? "two tensors of one shape"
+                          : "shapes that differ only in the last "
+                            "dimension",
+                      shapeString(model_->nodes[input].shape), shapeString(b)));
+      return -1;
+    }
+    shape.back() = dot ? 1 : shape.back() + b.back();
+    inputs.push_back(other.node);
   }
-  std::vector<int64_t> shape = a;
-  shape.back() = dot ? 1 : a.back() + b.back();
-  Node node = makeNode(dot ? Node::Dot : Node::Concat, {input, other.node},
-                       shape, call.range);
+  Node node =
+      makeNode(dot ? Node::Dot : Node::Concat, inputs, shape, call.range);
   return addNode(node);
 }
 

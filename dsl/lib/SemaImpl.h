@@ -141,6 +141,8 @@ public:
   /// The tensor input written as the first argument, or nullptr.
   const ast::Expr *input() const { return exprs_[0]; }
   bool given(const std::string &name) const { return expr(name) != nullptr; }
+  /// Every expression given for `name`: a repeating parameter's several.
+  std::vector<const ast::Expr *> exprs(const std::string &name) const;
 
   int64_t whole(const std::string &name) const;
   double number(const std::string &name) const;
@@ -162,6 +164,8 @@ private:
 
   const Builtin *fn_ = nullptr;
   std::vector<const ast::Expr *> exprs_;
+  /// The repeating last parameter's arguments after its first.
+  std::vector<const ast::Expr *> more_;
   std::vector<SourceRange> ranges_; ///< where each argument is written
   std::vector<Value> values_;
 };

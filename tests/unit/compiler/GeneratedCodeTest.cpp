@@ -80,7 +80,7 @@ model ids_and_inputs {
   f = word -> embedding(7, 2, init: uniform(limit: 0.5)) -> flatten
   h = concat(f, x) -> dense(5, activation: tanh)
   k = dense(x, 5, activation: sigmoid)
-  output p = concat(h, dot(h, k)) -> dense(3, activation: softmax)
+  output p = concat(h, dot(h, k), x) -> dense(3, activation: softmax)
 }
 train ids_and_inputs { loss = categorical_crossentropy batch_size = 8 seed = 7 }
 )";
@@ -94,7 +94,7 @@ model recurrent {
   a = e -> lstm(4)
   b = e -> gru(3, sequences: true, reverse: true) -> flatten
   c = e -> simple_rnn(2, sequences: true) -> lstm(2, reverse: true)
-  output p = concat(concat(a, b), c) -> dense(3, activation: softmax)
+  output p = concat(a, b, c) -> dense(3, activation: softmax)
 }
 train recurrent { loss = categorical_crossentropy batch_size = 8 seed = 7 }
 )";
@@ -160,7 +160,7 @@ TEST(GeneratedCode, GradientsMatchFiniteDifferences) {
 
 TEST(GeneratedCode, EmbeddingConcatAndDotGradientsMatchFiniteDifferences) {
   expectGradientsMatchFiniteDifferences(
-      kIdsAndInputs, 7 * 2 + 10 * 5 + 5 + 4 * 5 + 5 + 6 * 3 + 3);
+      kIdsAndInputs, 7 * 2 + 10 * 5 + 5 + 4 * 5 + 5 + 10 * 3 + 3);
 }
 
 TEST(GeneratedCode, RecurrentGradientsMatchFiniteDifferences) {

@@ -62,6 +62,9 @@ struct Param {
   /// Init: the initialiser when not given.
   const char *choices = nullptr;
   const char *dfltChoice = nullptr;
+  /// The row's last parameter may repeat: it takes every positional
+  /// argument left (concat's tensors).
+  bool repeats = false;
 
   bool bounded() const {
     return min > -std::numeric_limits<double>::infinity() ||

@@ -55,7 +55,7 @@ struct Node {
     Reciprocal, ///< scale / x
     Embedding,  ///< units (dim), vocab, init: rows of a table, by id
     Dot,        ///< sum of the products of two tensors' last dimensions
-    Concat,     ///< two tensors joined along their last dimension
+    Concat,     ///< tensors joined along their last dimension
     Recurrent   ///< cell, units, sequences, reverse, init (activation: RNN)
   } kind = Input;
   std::vector<int> inputs; ///< indices of earlier nodes
