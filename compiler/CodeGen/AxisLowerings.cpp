@@ -175,6 +175,16 @@ void lowerPadLast(KernelEmitter &k, const Node &n) {
   copyLines(k, n, n.operands[0], n.attrs.offset());
 }
 
+// y = ids != 0 ? 1 : 0
+void lowerNonZeroMask(KernelEmitter &k, const Node &n) {
+  k.forEachElement(&n, [&](Value *i) {
+    Value *id = loadBits(k, n.operands[0], i);
+    k.store(&n, i,
+            k.b.CreateSelect(k.b.CreateICmpNE(id, k.b.getInt32(0)), k.f32(1),
+                             k.f32(0)));
+  });
+}
+
 // y = 0
 void lowerZerosLike(KernelEmitter &k, const Node &n) {
   k.forEachElement(&n, [&](Value *i) { k.store(&n, i, k.f32(0)); });
@@ -192,6 +202,7 @@ void registerAxisLowerings(LoweringTable &t) {
   t.set(K::Unpack, lowerUnpack);
   t.set(K::PadLast, lowerPadLast);
   t.set(K::ZerosLike, lowerZerosLike);
+  t.set(K::NonZeroMask, lowerNonZeroMask);
 }
 
 } // namespace sora::ir

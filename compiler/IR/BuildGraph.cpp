@@ -165,7 +165,7 @@ Forward buildForward(Graph &g, const dsl::Model &model, bool training,
       break;
     }
     case dsl::Node::Recurrent:
-      value = buildRecurrent(g, n, x);
+      value = buildRecurrent(g, n, x, n.mask >= 0 ? values[n.mask] : nullptr);
       break;
     case dsl::Node::Dense:
     case dsl::Node::Conv2D:

@@ -57,7 +57,8 @@ Node *weightParam(Graph &g, const std::string &name, std::vector<int64_t> dims,
 
 /// An LSTM, GRU or RNN layer over x [?, T, F], unrolled over its steps
 /// (BuildRecurrent.cpp); its parameters are PyTorch's.
-Node *buildRecurrent(Graph &g, const dsl::Node &n, Node *x);
+/// `maskIds`: the ids whose zeros mark steps to skip (mask_zero), or null.
+Node *buildRecurrent(Graph &g, const dsl::Node &n, Node *x, Node *maskIds);
 
 /// A reshape of `x` to per-sample `dims`.
 Node *reshapeTo(Graph &g, Node *x, const std::vector<int64_t> &dims);

@@ -39,7 +39,7 @@ Node *mul(Graph &g, Node *a, Node *b) { return g.create(OpKind::Mul, {a, b}); }
 
 } // namespace
 
-Node *buildRecurrent(Graph &g, const dsl::Node &n, Node *x) {
+Node *buildRecurrent(Graph &g, const dsl::Node &n, Node *x, Node *maskIds) {
   const int64_t T = x->type.dims[0], F = x->type.dims[1], U = n.units;
   const int64_t G = gatesOf(n.cell) * U;
   auto param = [&](const char *suffix, std::vector<int64_t> dims,
@@ -58,11 +58,28 @@ Node *buildRecurrent(Graph &g, const dsl::Node &n, Node *x) {
   Node *wCat = g.create(OpKind::Concat, {wIh, wHh});
   Node *bias = add(g, bIh, bHh);
 
+  // Keras' masking: a step whose id is 0 keeps the state as it was,
+  // m * new + (1 - m) * old (exact for m = 0 or 1, unlike old + m (new -
+  // old)).
+  Node *keep = nullptr, *drop = nullptr;
+  if (maskIds) {
+    keep = g.create(OpKind::NonZeroMask, {maskIds});
+    drop =
+        g.create(OpKind::Affine, {keep}, {attr::scale(-1.0), attr::shift(1.0)});
+  }
+  auto stepMask = [&](Node *m, int64_t t) {
+    return g.create(
+        OpKind::BroadcastLast,
+        {g.create(OpKind::SliceLast, {m}, {attr::offset(t), attr::width(1)})},
+        {attr::width(U)});
+  };
+
   Node *h = g.create(OpKind::ZerosLike, {x}, {attr::shape({U})});
   Node *c = h; // the LSTM's cell state
   std::vector<Node *> states(T);
   for (int64_t s = 0; s < T; ++s) {
     int64_t t = n.reverse ? T - 1 - s : s;
+    Node *hBefore = h, *cBefore = c;
     Node *xt = g.create(OpKind::SliceLast, {steps},
                         {attr::offset(t * F), attr::width(F)});
     Node *gates = nullptr;             // LSTM and RNN
@@ -102,6 +119,15 @@ Node *buildRecurrent(Graph &g, const dsl::Node &n, Node *x) {
       h = g.create(n.activation.is("relu") ? OpKind::Relu : OpKind::Tanh,
                    {gates});
       break;
+    }
+    if (maskIds) {
+      Node *m = stepMask(keep, t), *notM = stepMask(drop, t);
+      auto select = [&](Node *now, Node *before) {
+        return add(g, mul(g, m, now), mul(g, notM, before));
+      };
+      h = select(h, hBefore);
+      if (n.cell == Cell::LSTM)
+        c = select(c, cBefore);
     }
     states[t] = h;
   }

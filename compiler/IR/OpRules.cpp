@@ -326,6 +326,16 @@ Type padLastRule(const std::vector<Node *> &o, const AttrList &a,
   return withLast(o[0]->type, a.width());
 }
 
+// i32[?,...] -> f32[?,...]
+Type nonZeroMaskRule(const std::vector<Node *> &o, const AttrList &,
+                     std::string &error) {
+  if (!o[0]->type.integer)
+    return fail(error, "nonzero_mask expects ids (i32)");
+  Type out = o[0]->type;
+  out.integer = false;
+  return out;
+}
+
 // [?,...] -> [?, shape...]
 Type zerosLikeRule(const std::vector<Node *> &o, const AttrList &a,
                    std::string &error) {
@@ -360,6 +370,7 @@ OpTable<ShapeRule> makeTable() {
   t.set(K::Unpack, unpackRule);
   t.set(K::PadLast, padLastRule);
   t.set(K::ZerosLike, zerosLikeRule);
+  t.set(K::NonZeroMask, nonZeroMaskRule);
   t.set(K::MatMul, matMulRule);
   t.set(K::MatMulNT, matMulNTRule);
   t.set(K::MatMulTN, matMulTNRule);

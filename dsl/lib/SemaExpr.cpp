@@ -396,6 +396,8 @@ int Checker::applyEmbedding(const ast::Call &call, Args &args, int input) {
   node.units = args.whole("dim");
   node.init = args.init("init");
   node.name = args.text("name");
+  if (args.flag("mask_zero"))
+    node.mask = input;
   node.shape.push_back(node.units);
   if (node.vocab * node.units > kMaxElements ||
       product(node.shape) > kMaxElements) {
@@ -420,6 +422,7 @@ int Checker::applyRecurrent(const ast::Call &call, Args &args, int input) {
   node.sequences = args.flag("sequences");
   node.reverse = args.flag("reverse");
   node.name = args.text("name");
+  node.mask = maskOf(input);
   // PyTorch's default: every weight and bias U(-1/sqrt(units), ...).
   node.init = args.given("init")
                   ? args.init("init")

@@ -238,6 +238,8 @@ private:
   std::optional<Schedule> evalRate(const ast::Expr &e);
   std::optional<Init> evalInit(const ast::Expr &e);
   int addNode(Node node);
+  /// The mask of ids that the value of node `input` carries, or -1.
+  int maskOf(int input) const;
 
   // --- train blocks ---------------------------------------------------------
   void checkTrain(const ast::Train &t, Program &program);

@@ -235,7 +235,15 @@ void Checker::nameLayers(const std::string &binding, int result) {
   }
 }
 
+int Checker::maskOf(int input) const {
+  const Node &n = model_->nodes[input];
+  return n.kind == Node::Recurrent && !n.sequences ? -1 : n.mask;
+}
+
 int Checker::addNode(Node node) {
+  // Dropout and activations keep their input's steps, and so its mask.
+  if (node.kind == Node::Dropout || node.kind == Node::Activate)
+    node.mask = maskOf(node.inputs[0]);
   model_->nodes.push_back(std::move(node));
   return int(model_->nodes.size()) - 1;
 }

@@ -16,6 +16,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 #include <random>
 
 using namespace sora;
@@ -166,6 +167,58 @@ TEST(GeneratedCode, EmbeddingConcatAndDotGradientsMatchFiniteDifferences) {
 TEST(GeneratedCode, RecurrentGradientsMatchFiniteDifferences) {
   // -O0: LLVM's -O2 takes seconds over the unrolled steps.
   expectGradientsMatchFiniteDifferences(kRecurrent, 353, 0);
+}
+
+// Keras' masking: ids of 0 (a fifth of the random ids here) are steps
+// that each layer skips, through a sequence into a second layer.
+const char *kMasked = R"(
+model masked {
+  input word : i32[4]
+  e = word -> embedding(5, 3, mask_zero: true)
+  s = e -> gru(3, sequences: true) -> lstm(2, reverse: true)
+  output p = concat(s, e -> simple_rnn(2)) -> dense(3, activation: softmax)
+}
+train masked { loss = categorical_crossentropy batch_size = 8 seed = 7 }
+)";
+
+TEST(GeneratedCode, MaskedRecurrentGradientsMatchFiniteDifferences) {
+  expectGradientsMatchFiniteDifferences(
+      kMasked,
+      5 * 3 + (9 * 3 + 9 * 3 + 2 * 9) + (8 * 3 + 8 * 2 + 2 * 8) +
+          (2 * 3 + 2 * 2 + 2 * 2) + (3 * 4 + 3),
+      0);
+}
+
+// With mask_zero, the padded ids [0, a, 0, b] give the state of [a, b]: an
+// LSTM of 4 steps and one of 2 steps with the same weights agree.
+TEST(GeneratedCode, MaskedStepsAreSkipped) {
+  auto model = [](int steps) {
+    return "model masked { input word : i32[" + std::to_string(steps) +
+           "]\n output p = word -> embedding(5, 3, mask_zero: true) -> "
+           "lstm(4) }";
+  };
+  auto padded = compile(model(4)), plain = compile(model(2));
+  ASSERT_TRUE(padded && plain);
+  const sora_model_desc &d = *padded->desc;
+  ASSERT_EQ(d.params_floats, plain->desc->params_floats);
+  sora_model *created;
+  ASSERT_EQ(sora_model_create(&d, &created), SORA_OK);
+  std::vector<float> params(sora_model_params(created),
+                            sora_model_params(created) + d.params_floats);
+  sora_model_destroy(created);
+
+  auto predict = [&](const sora_model_desc &m, std::vector<int32_t> ids) {
+    std::vector<float> x(ids.size()), out(m.output_size);
+    std::memcpy(x.data(), ids.data(), ids.size() * sizeof(int32_t));
+    std::vector<char> scratch(m.scratch_bytes + 64);
+    m.predict(params.data(), nullptr, scratch.data(), x.data(), nullptr, 1, 0,
+              out.data());
+    return out;
+  };
+  std::vector<float> want = predict(*plain->desc, {3, 1});
+  EXPECT_EQ(predict(d, {0, 3, 0, 1}), want);
+  EXPECT_EQ(predict(d, {3, 1, 0, 0}), want);
+  EXPECT_NE(predict(d, {2, 3, 0, 1}), want); // a real step is not skipped
 }
 
 TEST(GeneratedCode, NewActivationGradientsMatchFiniteDifferences) {

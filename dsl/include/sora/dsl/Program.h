@@ -75,6 +75,12 @@ struct Node {
   /// left when `reverse`.
   enum class Cell { LSTM, GRU, RNN } cell = Cell::LSTM;
   bool sequences = false, reverse = false;
+  /// Keras' masking: the node of ids whose zeros mark padding steps, or -1.
+  /// An embedding with mask_zero: true sets it to its ids; dropout,
+  /// activations and recurrent layers with sequences pass it on; a
+  /// recurrent layer reads its input's and skips the masked steps (its
+  /// state carried over).
+  int mask = -1;
   // Conv2D and Pool2D
   int64_t kernel = 0, stride = 1;
   bool samePadding = false;
