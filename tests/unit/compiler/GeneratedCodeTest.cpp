@@ -99,11 +99,38 @@ model recurrent {
 train recurrent { loss = categorical_crossentropy batch_size = 8 seed = 7 }
 )";
 
+// layer_norm and batch_norm (the train step's batch statistics) over
+// features [C], lines [t, c] and images [h, w, c].
+const char *kNorms = R"(
+model norms {
+  input x : f32[12]
+  a = x -> dense(6) -> layer_norm() -> tanh
+  b = x -> reshape([4, 3]) -> layer_norm(epsilon: 0.01) -> flatten
+  c = x -> dense(5) -> batch_norm() -> tanh
+  d = x -> dense(8) -> reshape([2, 2, 2]) -> batch_norm(momentum: 0.9) -> flatten
+  output p = concat(concat(a, b), concat(c, d)) -> dense(3, activation: softmax)
+}
+train norms { loss = categorical_crossentropy batch_size = 8 seed = 7 }
+)";
+
+/// Mean loss of the batch as a train step computes it (batch norm with the
+/// batch's statistics), from copies of the weights and state.
+double trainLoss(const JitModel &jm, std::vector<float> &params,
+                 std::vector<char> &scratch, Batch &b) {
+  std::vector<float> p = params, state(jm.desc->opt_state_floats, 0.0f);
+  double stats[SORA_NUM_STATS];
+  jm.desc->train_step(p.data(), state.data(), scratch.data(), b.x.data(),
+                      b.y.data(), b.n, 1, stats);
+  return stats[0] / double(b.n);
+}
+
 /// The train kernel's gradient of every weight element against central
 /// differences of the evaluate kernel's loss; `expected` elements. The
 /// kernels are compiled at `optLevel` (the maths is sorac's either way).
 void expectGradientsMatchFiniteDifferences(const char *source, int expected,
-                                           int optLevel = 2) {
+                                           int optLevel = 2,
+                                           bool trainMode = false) {
+  auto loss = trainMode ? trainLoss : evalLoss;
   auto jm = compile(source, ir::PipelineOptions::standard(), optLevel);
   ASSERT_TRUE(jm);
   const sora_model_desc &d = *jm->desc;
@@ -135,13 +162,15 @@ void expectGradientsMatchFiniteDifferences(const char *source, int expected,
   int checked = 0;
   for (const ir::ParamSlot &w : jm->cm.layout.weights) {
     const ir::ParamSlot *m = jm->cm.layout.find("optimizer." + w.name + ".m");
+    if (!m && w.name.find(".running_") != std::string::npos)
+      continue; // a batch norm's statistic: not trained
     ASSERT_TRUE(m);
     for (int64_t i = 0; i < w.type.elements(); ++i) {
       float saved = params[w.offset + i];
       params[w.offset + i] = saved + float(h);
-      double up = evalLoss(*jm, params, scratch, batch);
+      double up = loss(*jm, params, scratch, batch);
       params[w.offset + i] = saved - float(h);
-      double down = evalLoss(*jm, params, scratch, batch);
+      double down = loss(*jm, params, scratch, batch);
       params[w.offset + i] = saved;
       double numeric = (up - down) / (2 * h);
       double analytic = state[m->offset + i] / (1 - beta1);
@@ -170,6 +199,10 @@ TEST(GeneratedCode, RecurrentGradientsMatchFiniteDifferences) {
 
 TEST(GeneratedCode, NewActivationGradientsMatchFiniteDifferences) {
   expectGradientsMatchFiniteDifferences(kMoreActivations, 5 * 28 + 4 * 3 + 3);
+}
+
+TEST(GeneratedCode, NormGradientsMatchFiniteDifferences) {
+  expectGradientsMatchFiniteDifferences(kNorms, 375, 2, /*trainMode=*/true);
 }
 
 // The graph passes (fusion, the memory plan, the fused optimizer update)
