@@ -205,6 +205,43 @@ TEST(GeneratedCode, NormGradientsMatchFiniteDifferences) {
   expectGradientsMatchFiniteDifferences(kNorms, 375, 2, /*trainMode=*/true);
 }
 
+// Predict normalises with the running statistics inside the producer's loop
+// (a conv2d's or a matmul's epilogue reads them by channel): the same
+// outputs as without the graph passes.
+TEST(GeneratedCode, FusedNormsPredictAsUnfused) {
+  const char *source = R"(
+model fused_norms {
+  input x : f32[5, 5, 2]
+  c = conv2d(x, 3, 2) -> batch_norm() -> relu -> flatten
+  output p = dense(c, 4) -> layer_norm() -> batch_norm() -> tanh
+}
+)";
+  auto fused = compile(source);
+  auto plain = compile(source, ir::PipelineOptions());
+  ASSERT_TRUE(fused && plain);
+  const sora_model_desc &d = *fused->desc;
+  std::vector<float> params(d.params_floats);
+  std::mt19937 rng(4);
+  std::uniform_real_distribution<float> u(-0.5f, 0.5f);
+  for (float &v : params)
+    v = u(rng);
+  for (const ir::ParamSlot &w : fused->cm.layout.weights)
+    if (w.name.find("running_var") != std::string::npos)
+      for (int64_t i = 0; i < w.type.elements(); ++i)
+        params[w.offset + i] += 1; // a variance
+  Batch b = randomBatch(d, 6, 2);
+  auto predict = [&](const sora_model_desc &m) {
+    std::vector<char> scratch(m.scratch_bytes + 64);
+    std::vector<float> out(b.n * m.output_size);
+    m.predict(params.data(), nullptr, scratch.data(), b.x.data(), nullptr, b.n,
+              0, out.data());
+    return out;
+  };
+  std::vector<float> a = predict(d), c = predict(*plain->desc);
+  for (size_t i = 0; i < a.size(); ++i)
+    EXPECT_NEAR(a[i], c[i], 1e-5) << "output " << i;
+}
+
 // The graph passes (fusion, the memory plan, the fused optimizer update)
 // must not change the numbers: one train step from the same weights, with
 // and without them.
