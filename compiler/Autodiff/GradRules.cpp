@@ -166,17 +166,17 @@ Grads channelMul(Graph &g, Node *n, Node *dy, const Need &need) {
                   : nullptr};
 }
 
-// y = (x - mean) / sqrt(var + eps), mean and var x's batch statistics:
+// y = (x - mean) * inv_std, mean and inv_std(var) x's batch statistics:
 // dx through them as well (normalize_grad); they get nothing of their own.
 Grads normalize(Graph &g, Node *n, Node *dy, const Need &) {
-  Node *x = n->operands[0], *mean = n->operands[1], *var = n->operands[2];
+  Node *x = n->operands[0], *mean = n->operands[1], *inv = n->operands[2];
+  Node *var = inv->op == K::InvStd ? inv->operands[0] : inv;
   if (mean->op != K::FeatureMean || mean->operands[0] != x ||
       var->op != K::FeatureVar || var->operands[0] != x ||
       var->operands[1] != mean)
     throw std::logic_error("normalize's gradient needs its input's batch "
                            "statistics");
-  return {g.create(K::NormalizeGrad, {dy, x, mean, var}, n->attrs), nullptr,
-          nullptr};
+  return {g.create(K::NormalizeGrad, {dy, x, mean, inv}), nullptr, nullptr};
 }
 
 // Zeros do not depend on the value they take their batch from.

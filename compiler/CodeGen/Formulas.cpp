@@ -44,11 +44,15 @@ Value *biasAdd(KernelEmitter &k, const Node &, const V &v) {
 Value *channelMul(KernelEmitter &k, const Node &, const V &v) {
   return k.b.CreateFMul(v[0], v[1]);
 }
-// y = (x - mean[column]) / sqrt(var[column] + epsilon)
-Value *normalize(KernelEmitter &k, const Node &n, const V &v) {
+// y = 1 / sqrt(var + epsilon)
+Value *invStd(KernelEmitter &k, const Node &n, const V &v) {
   Value *s =
-      k.call(Intrinsic::sqrt, {k.b.CreateFAdd(v[2], k.f32(n.attrs.epsilon()))});
-  return k.b.CreateFDiv(k.b.CreateFSub(v[0], v[1]), s);
+      k.call(Intrinsic::sqrt, {k.b.CreateFAdd(v[0], k.f32(n.attrs.epsilon()))});
+  return k.b.CreateFDiv(k.f32(1), s);
+}
+// y = (x - mean[column]) * inv_std[column]
+Value *normalize(KernelEmitter &k, const Node &, const V &v) {
+  return k.b.CreateFMul(k.b.CreateFSub(v[0], v[1]), v[2]);
 }
 // y = x, with another shape: the same floats
 Value *identity(KernelEmitter &, const Node &, const V &v) { return v[0]; }
@@ -212,6 +216,7 @@ OpTable<Formula> makeTable() {
   t.set(K::Reshape, identity);
   t.set(K::ChannelMul, channelMul);
   t.set(K::Normalize, normalize);
+  t.set(K::InvStd, invStd);
   t.set(K::Affine, affine);
   t.set(K::Reciprocal, reciprocal);
   t.set(K::Relu, relu);

@@ -4,8 +4,8 @@
 // dimension over every line of the batch), its gradient through them, layer
 // normalisation (each line on its own) and its gradient, and the running
 // statistics' in-place update. Every sum runs in one order, on one thread,
-// so results are bit-identical at every thread count. normalize and
-// channel_mul are elementwise (Formulas.cpp).
+// so results are bit-identical at every thread count. normalize, inv_std
+// and channel_mul are elementwise (Formulas.cpp).
 //
 // With xh = (x - mean) * rstd, rstd = 1 / sqrt(var + eps) and means over
 // the N values normalised together, both gradients are
@@ -81,7 +81,7 @@ void lowerFeatureVar(KernelEmitter &k, const Node &n) {
 // dx = rstd[c] (dy - mean(dy)[c] - xh mean(dy xh)[c]), the means over lines
 void lowerNormalizeGrad(KernelEmitter &k, const Node &n) {
   const Node *dy = n.operands[0], *x = n.operands[1], *mean = n.operands[2],
-             *var = n.operands[3];
+             *invStd = n.operands[3];
   int64_t C = n.type.dims.back();
   Value *sums = k.tile(2 * C); // sum dy | sum dy xh, then rstd | scaled
   k.loop(
@@ -100,7 +100,7 @@ void lowerNormalizeGrad(KernelEmitter &k, const Node &n) {
         "line");
   };
   overLines([&](Value *i, Value *c) {
-    Value *g = k.load(dy, i), *rstd = rstdOf(k, n, k.load(var, c));
+    Value *g = k.load(dy, i), *rstd = k.load(invStd, c);
     Value *c2 = addIdx(k, c, k.i64(C));
     k.storeTile(sums, c, k.b.CreateFAdd(k.loadTile(sums, c), g));
     k.storeTile(sums, c2, k.fma(g, xh(i, c, rstd), k.loadTile(sums, c2)));
@@ -113,7 +113,7 @@ void lowerNormalizeGrad(KernelEmitter &k, const Node &n) {
       },
       "c");
   overLines([&](Value *i, Value *c) {
-    Value *rstd = rstdOf(k, n, k.load(var, c));
+    Value *rstd = k.load(invStd, c);
     Value *inner = k.b.CreateFSub(
         k.b.CreateFSub(k.load(dy, i), k.loadTile(sums, c)),
         k.b.CreateFMul(xh(i, c, rstd),

@@ -39,7 +39,8 @@ Node *buildNorm(Graph &g, const dsl::Node &n, Node *x, bool training) {
       mean = batchMean;
       var = batchVar;
     }
-    xh = g.create(OpKind::Normalize, {x, mean, var}, eps);
+    xh = g.create(OpKind::Normalize,
+                  {x, mean, g.create(OpKind::InvStd, {var}, eps)});
   }
   return g.create(OpKind::BiasAdd,
                   {g.create(OpKind::ChannelMul, {xh, gamma}), beta});
