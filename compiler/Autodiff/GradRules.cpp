@@ -162,6 +162,27 @@ Grads sliceLast(Graph &g, Node *n, Node *dy, const Need &) {
                     attr::width(n->operands[0]->type.dims.back())})};
 }
 
+// y = x * s[c]:  dx = dy * s[c],  ds = sum over all but c of dy * x
+Grads channelMul(Graph &g, Node *n, Node *dy, const Need &need) {
+  Node *x = n->operands[0], *s = n->operands[1];
+  return {need[0] ? g.create(K::ChannelMul, {dy, s}) : nullptr,
+          need[1] ? g.create(K::BiasGrad, {g.create(K::Mul, {dy, x})})
+                  : nullptr};
+}
+
+// y = (x - mean) * inv_std, mean and inv_std(var) x's batch statistics:
+// dx through them as well (normalize_grad); they get nothing of their own.
+Grads normalize(Graph &g, Node *n, Node *dy, const Need &) {
+  Node *x = n->operands[0], *mean = n->operands[1], *inv = n->operands[2];
+  Node *var = inv->op == K::InvStd ? inv->operands[0] : inv;
+  if (mean->op != K::FeatureMean || mean->operands[0] != x ||
+      var->op != K::FeatureVar || var->operands[0] != x ||
+      var->operands[1] != mean)
+    throw std::logic_error("normalize's gradient needs its input's batch "
+                           "statistics");
+  return {g.create(K::NormalizeGrad, {dy, x, mean, inv}), nullptr, nullptr};
+}
+
 // Zeros do not depend on the value they take their batch from.
 Grads zerosLike(Graph &, Node *, Node *, const Need &) { return {nullptr}; }
 
@@ -191,6 +212,8 @@ GradTable makeTable() {
   t.set(K::Concat, concat);
   t.set(K::SliceLast, sliceLast);
   t.set(K::ZerosLike, zerosLike);
+  t.set(K::ChannelMul, channelMul);
+  t.set(K::Normalize, normalize);
   registerImageGradRules(t);
   return t;
 }

@@ -15,7 +15,10 @@ int64_t alignUp(int64_t v) { return (v + kAlign - 1) / kAlign * kAlign; }
 
 void ParamLayout::addParams(const Graph &g) {
   for (const auto &n : g.nodes()) {
-    if (n->op != OpKind::Param || n->role != ParamRole::Weight || find(n->name))
+    // Statistics (running means) lie with the weights: checkpointed and
+    // read by inference builds alike.
+    if (n->op != OpKind::Param || n->role == ParamRole::OptimizerState ||
+        find(n->name))
       continue;
     // Each tensor starts on a 64-byte boundary, so its loops start aligned.
     weights.push_back({n->name, n->type, weightFloats, n->init, n->fanIn,

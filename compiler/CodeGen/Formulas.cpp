@@ -40,6 +40,20 @@ Value *neg(KernelEmitter &k, const Node &, const V &v) {
 Value *biasAdd(KernelEmitter &k, const Node &, const V &v) {
   return k.b.CreateFAdd(v[0], v[1]);
 }
+// y = x * s[column]
+Value *channelMul(KernelEmitter &k, const Node &, const V &v) {
+  return k.b.CreateFMul(v[0], v[1]);
+}
+// y = 1 / sqrt(var + epsilon)
+Value *invStd(KernelEmitter &k, const Node &n, const V &v) {
+  Value *s =
+      k.call(Intrinsic::sqrt, {k.b.CreateFAdd(v[0], k.f32(n.attrs.epsilon()))});
+  return k.b.CreateFDiv(k.f32(1), s);
+}
+// y = (x - mean[column]) * inv_std[column]
+Value *normalize(KernelEmitter &k, const Node &, const V &v) {
+  return k.b.CreateFMul(k.b.CreateFSub(v[0], v[1]), v[2]);
+}
 // y = x, with another shape: the same floats
 Value *identity(KernelEmitter &, const Node &, const V &v) { return v[0]; }
 // y = scale * x + shift
@@ -200,6 +214,9 @@ OpTable<Formula> makeTable() {
   t.set(K::Neg, neg);
   t.set(K::BiasAdd, biasAdd);
   t.set(K::Reshape, identity);
+  t.set(K::ChannelMul, channelMul);
+  t.set(K::Normalize, normalize);
+  t.set(K::InvStd, invStd);
   t.set(K::Affine, affine);
   t.set(K::Reciprocal, reciprocal);
   t.set(K::Relu, relu);

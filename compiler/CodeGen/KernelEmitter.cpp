@@ -2,6 +2,7 @@
 #include "CodeGen/KernelEmitter.h"
 
 #include "CodeGen/RuntimeContract.h"
+#include "IR/OpRules.h"
 
 #include <llvm/IR/Intrinsics.h>
 #include <llvm/IR/Module.h>
@@ -48,9 +49,9 @@ void KernelEmitter::store(const Node *node, Value *index, Value *value) {
 
 Value *KernelEmitter::operandIndex(const Node &n, size_t i, Value *index,
                                    Value *inRow) {
-  if (n.op != OpKind::BiasAdd || i != 1)
+  if (!readsByFeature(n.op, i))
     return index;
-  // The bias is indexed by the last dimension.
+  // A bias (a scale, a mean) is indexed by the last dimension.
   int64_t columns = n.type.dims.back();
   if (columns == n.type.elements())
     return inRow;

@@ -208,7 +208,8 @@ Function *emitKernel(const CompiledModel &cm, ModuleEmission &em,
       return e.*(it->second);
     if (n->op == OpKind::Param) {
       const ParamSlot *slot = cm.layout.find(n->name);
-      Value *base = n->role == ParamRole::Weight ? e.params : e.optState;
+      Value *base =
+          n->role == ParamRole::OptimizerState ? e.optState : e.params;
       return eb.CreateInBoundsGEP(eb.getFloatTy(), base, e.i64(slot->offset),
                                   n->name);
     }

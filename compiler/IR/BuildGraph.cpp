@@ -167,6 +167,10 @@ Forward buildForward(Graph &g, const dsl::Model &model, bool training,
     case dsl::Node::Recurrent:
       value = buildRecurrent(g, n, x, n.mask >= 0 ? values[n.mask] : nullptr);
       break;
+    case dsl::Node::LayerNorm:
+    case dsl::Node::BatchNorm:
+      value = buildNorm(g, n, x, training);
+      break;
     case dsl::Node::Dense:
     case dsl::Node::Conv2D:
     case dsl::Node::Activate: {

@@ -40,7 +40,8 @@ void addLossOutputs(Graph &g, const LossNodes &l);
 
 /// Appends the model's forward computation to `g`. Dropout is applied only
 /// when `training` (with `seed` for its masks); otherwise it is the
-/// identity.
+/// identity. Batch norm uses the batch's statistics (and updates its
+/// running ones) only when `training`.
 Forward buildForward(Graph &g, const dsl::Model &model, bool training = false,
                      int64_t seed = 0);
 
@@ -59,6 +60,11 @@ Node *weightParam(Graph &g, const std::string &name, std::vector<int64_t> dims,
 /// (BuildRecurrent.cpp); its parameters are PyTorch's.
 /// `maskIds`: the ids whose zeros mark steps to skip (mask_zero), or null.
 Node *buildRecurrent(Graph &g, const dsl::Node &n, Node *x, Node *maskIds);
+
+/// A layer_norm or batch_norm layer over x's last dimension
+/// (BuildNorm.cpp); batch statistics and their running update when
+/// `training`, the running statistics otherwise.
+Node *buildNorm(Graph &g, const dsl::Node &n, Node *x, bool training);
 
 /// A reshape of `x` to per-sample `dims`.
 Node *reshapeTo(Graph &g, Node *x, const std::vector<int64_t> &dims);

@@ -324,6 +324,12 @@ void print(std::ostream &os, const Graph &g) {
     if (n->op == OpKind::Param) {
       if (n->role == ParamRole::OptimizerState)
         attrs.push_back("role = optimizer_state");
+      else if (n->role == ParamRole::Statistic)
+        attrs.push_back(n->init == InitKind::Ones
+                            ? "role = statistic, init = ones"
+                            : "role = statistic, init = zeros");
+      else if (n->init == InitKind::Ones)
+        attrs.push_back("init = ones");
       else if (n->init == InitKind::GlorotUniform)
         attrs.push_back(fmt::format("init = glorot_uniform, fan_in = {}, "
                                     "fan_out = {}",

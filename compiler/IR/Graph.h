@@ -39,6 +39,7 @@ enum Trait : unsigned {
   Activation = 8,
   Update = 16,
   TakesIds = 32,
+  Assign = 64,
 };
 
 /// How autodiff finds an op's gradient (Ops.def's gradient column).
@@ -151,11 +152,19 @@ struct Type {
   std::string str() const;
 };
 
-/// What a Param holds.
-enum class ParamRole { Weight, OptimizerState };
+/// What a Param holds. A Statistic (batch norm's running mean) lives in the
+/// parameter block with the weights, so checkpoints and inference builds
+/// have it, but it is not trained: no gradient, no optimizer state.
+enum class ParamRole { Weight, OptimizerState, Statistic };
 /// How a Weight is initialised (matches the runtime's sora_init_kind):
 /// Normal draws N(0, scale^2), Uniform U(-scale, scale).
-enum class InitKind { Zeros = 0, GlorotUniform = 1, Normal = 2, Uniform = 3 };
+enum class InitKind {
+  Zeros = 0,
+  GlorotUniform = 1,
+  Normal = 2,
+  Uniform = 3,
+  Ones = 4
+};
 
 struct Node {
   OpKind op;

@@ -384,11 +384,12 @@ bool GraphParser::parseStatement(Graph &g) {
     if (kind == OpKind::Input) {
       node = g.input(name, type);
     } else {
-      bool state = words.count("role") && words["role"] == "optimizer_state";
+      std::string role = words.count("role") ? words["role"] : "weight";
       std::string how = words.count("init") ? words["init"] : "zeros";
       InitKind init = how == "glorot_uniform" ? InitKind::GlorotUniform
                       : how == "normal"       ? InitKind::Normal
                       : how == "uniform"      ? InitKind::Uniform
+                      : how == "ones"         ? InitKind::Ones
                                               : InitKind::Zeros;
       int64_t fanIn = 0, fanOut = 0;
       double scale = 0;
@@ -402,7 +403,9 @@ bool GraphParser::parseStatement(Graph &g) {
           scale = v;
       }
       node = g.param(name, type,
-                     state ? ParamRole::OptimizerState : ParamRole::Weight,
+                     role == "optimizer_state" ? ParamRole::OptimizerState
+                     : role == "statistic"     ? ParamRole::Statistic
+                                               : ParamRole::Weight,
                      init, fanIn, fanOut);
       node->initScale = scale;
     }

@@ -95,6 +95,27 @@ Type biasGradRule(const std::vector<Node *> &o, const AttrList &,
   return fixed({o[0]->type.dims.back()});
 }
 
+// (x [?,...,C], then per operand [C] or like x) -> like x: channel_mul,
+// normalize, normalize_grad
+Type perFeatureRule(const std::vector<Node *> &o, const AttrList &,
+                    std::string &error) {
+  const Type &x = o[0]->type;
+  bool ok = x.batched && !x.dims.empty();
+  for (size_t i = 1; ok && i < o.size(); ++i)
+    ok = o[i]->type == x || o[i]->type == fixed({x.dims.back()});
+  return ok ? x : fail(error, "expects [?,...,C] and operands [C] or like it");
+}
+
+// (x [?,...,C], mean [C] for feature_var) -> [C]
+Type featureStatsRule(const std::vector<Node *> &o, const AttrList &,
+                      std::string &error) {
+  const Type &x = o[0]->type;
+  if (!x.batched || x.dims.empty() ||
+      (o.size() > 1 && o[1]->type != fixed({x.dims.back()})))
+    return fail(error, "expects [?,...,C] (and its mean [C])");
+  return fixed({x.dims.back()});
+}
+
 bool isImageBatch(const Type &t) { return t.batched && t.dims.size() == 3; }
 
 /// Output size of a window of `k` sliding by `stride` over `in` values with
@@ -361,6 +382,12 @@ OpTable<ShapeRule> makeTable() {
   t.setWhere(Leaf, leafRule);
   t.setWhere(SameType, sameTypeRule);
   t.setWhere(Update, updateRule);
+  t.setWhere(Assign, updateRule);
+  t.set(K::FeatureMean, featureStatsRule);
+  t.set(K::FeatureVar, featureStatsRule);
+  t.set(K::Normalize, perFeatureRule);
+  t.set(K::NormalizeGrad, perFeatureRule);
+  t.set(K::ChannelMul, perFeatureRule);
   t.set(K::Embedding, embeddingRule);
   t.set(K::EmbeddingGrad, embeddingGradRule);
   t.set(K::SumLast, sumLastRule);
@@ -404,6 +431,12 @@ OpTable<ShapeRule> makeTable() {
 bool isElementwise(OpKind op) { return hasTrait(op, Elementwise); }
 
 bool isUpdate(OpKind op) { return hasTrait(op, Update); }
+
+bool readsByFeature(OpKind op, size_t operand) {
+  return ((op == OpKind::BiasAdd || op == OpKind::ChannelMul) &&
+          operand == 1) ||
+         (op == OpKind::Normalize && operand >= 1);
+}
 
 ShapeRule shapeRule(OpKind op) {
   static const OpTable<ShapeRule> table = makeTable();

@@ -26,4 +26,9 @@ bool isElementwise(OpKind op);
 /// Ops.def's Update trait.
 bool isUpdate(OpKind op);
 
+/// Whether operand `operand` of elementwise `op` is a [C] vector read at
+/// the last-dimension index: bias_add's bias, channel_mul's scale,
+/// normalize's mean and variance.
+bool readsByFeature(OpKind op, size_t operand);
+
 } // namespace sora::ir

@@ -63,9 +63,10 @@ bool fuseOps(Graph &g) {
           next->type.batched != last->type.batched ||
           next->type.elements() != last->type.elements())
         break;
-      // bias_add reads its bias by column: the chain value must be its
-      // first operand.
-      if (next->op == OpKind::BiasAdd && next->operands[0] != last)
+      // bias_add reads its bias by column (channel_mul its scale,
+      // normalize its statistics): the chain value must be its first
+      // operand.
+      if (next->operands[0] != last && readsByFeature(next->op, 1))
         break;
       chain.push_back(next);
       last = next;
@@ -103,8 +104,11 @@ bool fuseOps(Graph &g) {
   // The updates left, in one loop when every weight has one of them.
   // Every weight must have its update, or the loop would also walk the
   // slots of weights that receive no gradient.
+  // Statistics (batch norm's running mean) lie among the weights and have
+  // no gradient: their slots must not be walked either.
   bool same = updates.size() > 1 &&
-              updates.size() == g.params(ParamRole::Weight).size();
+              updates.size() == g.params(ParamRole::Weight).size() &&
+              g.params(ParamRole::Statistic).empty();
   for (Node *u : updates)
     same &= u->attrs == updates[0]->attrs;
   if (same) {

@@ -156,6 +156,15 @@ const std::vector<Builtin> &operations() {
        {tensor("x"), whole("units", 1, 1 << 16), activation("activation"),
         flag("sequences", false), flag("reverse", false), init(nullptr),
         string("name", false)}},
+      // Normalisation over the last dimension (PyTorch's parameter names);
+      // batch_norm's defaults are Keras', layer_norm's epsilon PyTorch's.
+      {"layer_norm",
+       G::Layer,
+       {tensor("x"), number("epsilon", "(0, 1]", 1e-5), string("name", false)}},
+      {"batch_norm",
+       G::Layer,
+       {tensor("x"), number("momentum", "[0, 1)", 0.99),
+        number("epsilon", "(0, 1]", 1e-3), string("name", false)}},
       {"dropout", G::Regularisation, {tensor("x"), number("rate", "[0, 1)")}},
       {"dot", G::Combine, {tensor("a"), tensor("b")}},
       {"concat", G::Combine, {tensor("a"), tensors("b")}},

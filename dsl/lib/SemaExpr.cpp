@@ -296,7 +296,9 @@ Val Checker::evalCall(const ast::Call &call, std::optional<Val> chainInput) {
     id = name == "dense"       ? applyDense(call, *bound, input.node)
          : name == "conv2d"    ? applyConv2D(call, *bound, input.node)
          : name == "embedding" ? applyEmbedding(call, *bound, input.node)
-                               : applyRecurrent(call, *bound, input.node);
+         : name == "layer_norm" || name == "batch_norm"
+             ? applyNorm(call, *bound, input.node)
+             : applyRecurrent(call, *bound, input.node);
     if (id >= 0)
       bindingLayers_.push_back(id);
     break;
@@ -529,6 +531,20 @@ int Checker::applyShape(const ast::Call &call, Args &args, int input) {
       return -1;
     }
   }
+  return addNode(node);
+}
+
+// layer_norm and batch_norm: the input's shape, over its last dimension
+int Checker::applyNorm(const ast::Call &call, Args &args, int input) {
+  if (!checkArgs(args))
+    return -1;
+  bool batch = call.callee.name == "batch_norm";
+  Node node =
+      likeInput(batch ? Node::BatchNorm : Node::LayerNorm, input, call.range);
+  node.epsilon = args.number("epsilon");
+  if (batch)
+    node.momentum = args.number("momentum");
+  node.name = args.text("name");
   return addNode(node);
 }
 

@@ -206,6 +206,7 @@ private:
   int applyActivation(const ast::Call &call, Args &args, int input);
   int applyEmbedding(const ast::Call &call, Args &args, int input);
   int applyRecurrent(const ast::Call &call, Args &args, int input);
+  int applyNorm(const ast::Call &call, Args &args, int input);
   int applyCombine(const ast::Call &call, Args &args, int input);
   /// False, with a diagnostic, when `node` holds ids: only an embedding
   /// reads them.

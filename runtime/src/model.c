@@ -228,6 +228,10 @@ sora_status sora_model_init(sora_model *m, int64_t seed) {
     case SORA_INIT_ZEROS:
       memset(values, 0, (size_t)p->size * sizeof(float));
       break;
+    case SORA_INIT_ONES:
+      for (int64_t k = 0; k < p->size; ++k)
+        values[k] = 1.0f;
+      break;
     case SORA_INIT_NORMAL:
       fill_normal(&rng, values, p->size, p->init_scale);
       break;

@@ -388,11 +388,88 @@ def recurrent_model():
     return RECURRENT_SOURCE, init, forward, rows, 3
 
 
+# layer_norm over features and over lines, batch_norm over features and
+# over images, in train mode (batch statistics, running statistics moved
+# towards them: Keras' momentum convention with the biased batch variance,
+# computed here by hand since PyTorch's running_var takes the unbiased one);
+# after training, predict normalises with the running statistics (PyTorch's
+# eval mode), which the fixture's "predict" checks.
+NORMS_SOURCE = """model norms {
+    input x : f32[12]
+    a = x -> dense(6) -> layer_norm() -> tanh
+    b = x -> reshape([2, 2, 3]) -> layer_norm(epsilon: 0.01) -> flatten
+    c = x -> dense(5, use_bias: false) -> batch_norm() -> tanh
+    d = x -> reshape([2, 2, 3]) -> batch_norm(momentum: 0.9, epsilon: 0.01)
+    output p = concat(concat(a, b), concat(c, flatten(d))) -> dense(3, activation: softmax)
+}
+"""
+NORMS = {"a_2": 6, "b_1": 3, "c_2": 5, "d": 3}
+NORM_STATS = {"c_2": (0.99, 1e-3), "d": (0.9, 1e-2)}
+
+
+def norms_model():
+    def init(rng):
+        # No bias before a batch norm: its gradient is zero, and Adam would
+        # turn float32's rounding noise in it into steps of the full rate.
+        p = {**dense_params(rng, "a_1", 12, 6),
+             "c_1.weight": dense_params(rng, "c_1", 12, 5)["c_1.weight"]}
+        for name, c in NORMS.items():
+            # Moved off PyTorch's ones and zeros so every path carries signal.
+            p[f"{name}.weight"] = (1 + rng.uniform(-0.3, 0.3, c)) \
+                .astype(np.float32)
+            p[f"{name}.bias"] = rng.uniform(-0.3, 0.3, c).astype(np.float32)
+        for name in NORM_STATS:
+            c = NORMS[name]
+            p[f"{name}.running_mean"] = np.zeros(c, np.float32)
+            p[f"{name}.running_var"] = np.ones(c, np.float32)
+        p.update(dense_params(rng, "p", 6 + 12 + 5 + 12, 3))
+        return p
+
+    def batch_norm(p, name, x, training):
+        momentum, eps = NORM_STATS[name]
+        # [n, C] or NHWC -> N C ... as PyTorch's batch norm wants
+        xc = x if x.dim() == 2 else x.permute(0, 3, 1, 2)
+        mean, var = p[f"{name}.running_mean"], p[f"{name}.running_var"]
+        y = F.batch_norm(xc, None if training else mean,
+                         None if training else var, p[f"{name}.weight"],
+                         p[f"{name}.bias"], training, 0.0, eps)
+        if training:
+            with torch.no_grad():
+                dims = [0] if x.dim() == 2 else [0, 1, 2]
+                mean.mul_(momentum).add_((1 - momentum) * x.mean(dims))
+                var.mul_(momentum).add_(
+                    (1 - momentum) * x.var(dims, unbiased=False))
+        return y if x.dim() == 2 else y.permute(0, 2, 3, 1)
+
+    def layer_norm(p, name, x, eps):
+        return F.layer_norm(x, (x.shape[-1],), p[f"{name}.weight"],
+                            p[f"{name}.bias"], eps)
+
+    def forward(p, x, training=True):
+        n = x.shape[0]
+        a = torch.tanh(layer_norm(p, "a_2", dense(x, p, "a_1"), 1e-5))
+        b = layer_norm(p, "b_1", x.reshape(n, 2, 2, 3), 1e-2).reshape(n, -1)
+        c = torch.tanh(batch_norm(p, "c_2", F.linear(x, p["c_1.weight"]),
+                                  training))
+        d = batch_norm(p, "d", x.reshape(n, 2, 2, 3), training)
+        return dense(torch.cat([a, b, c, d.reshape(n, -1)], 1), p, "p")
+
+    def predict(p, x):
+        return torch.softmax(forward(p, x, training=False), 1)
+
+    return NORMS_SOURCE, init, forward, (12,), 3, \
+        {"statistics": [f"{n}.running_{s}" for n in NORM_STATS
+                        for s in ("mean", "var")],
+         "predict": predict}
+
+
 # --- Training and writing --------------------------------------------------
 
 def train(name, model, loss, opt_name, opt_call, base_lr, make_opt,
           sched_name, sched_expr, sched_factor):
-    source, init, forward, in_shape, width = model
+    source, init, forward, in_shape, width, *hooks = model
+    hooks = hooks[0] if hooks else {}
+    stats = hooks.get("statistics", [])
     rng = np.random.RandomState(zlib.crc32(name.encode()))
     initial = init(rng)
     batches = []
@@ -418,9 +495,9 @@ train {source.split()[1]} {{
 }}
 """
 
-    params = {k: torch.tensor(v, dtype=DTYPE, requires_grad=True)
+    params = {k: torch.tensor(v, dtype=DTYPE, requires_grad=k not in stats)
               for k, v in initial.items()}
-    opt = make_opt(list(params.values()), base_lr)
+    opt = make_opt([v for k, v in params.items() if k not in stats], base_lr)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, sched_factor)
     for t in range(STEPS):
         x, y = batches[t % NUM_BATCHES]
@@ -434,7 +511,13 @@ train {source.split()[1]} {{
     moved = max(float(np.abs(expected[k] - initial[k]).max()) for k in initial)
     assert moved > 1e-3, f"{name}: the weights barely move ({moved})"
 
-    write(name, source, batches, initial, expected)
+    predict = None
+    if "predict" in hooks:  # after training, on the first batch's inputs
+        x = batches[0][0]
+        with torch.no_grad():
+            out = hooks["predict"](params, torch.tensor(x, dtype=DTYPE))
+        predict = (x, out.numpy())
+    write(name, source, batches, initial, expected, predict)
 
 
 def numbers(a):
@@ -450,7 +533,7 @@ def tensors(d):
     return "{\n" + ",\n".join(lines) + "\n }"
 
 
-def write(name, source, batches, initial, expected):
+def write(name, source, batches, initial, expected, predict=None):
     rows = []
     for x, y in batches:
         xs = ", ".join(numbers(r) for r in x.reshape(x.shape[0], -1))
@@ -463,8 +546,12 @@ def write(name, source, batches, initial, expected):
         f' "batch_size": {BATCH},\n' \
         f' "batches": [\n' + ",\n".join(rows) + "\n ],\n" \
         f' "initial": {tensors(initial)},\n' \
-        f' "expected": {tensors(expected)}\n' \
-        "}\n"
+        f' "expected": {tensors(expected)}' + \
+        ("" if predict is None else
+         ',\n "predict": {"x": [' +
+         ", ".join(numbers(r) for r in predict[0]) + '],\n  "output": [' +
+         ", ".join(numbers(r) for r in predict[1]) + "]}") + \
+        "\n}\n"
     json.loads(text)  # well-formed
     with open(os.path.join(OUT_DIR, name + ".json"), "w") as f:
         f.write(text)
@@ -494,6 +581,9 @@ def main():
     train("recurrent_adam_cce", recurrent_model(), "categorical_crossentropy",
           "adam", adam_call, adam_lr, adam, cname, cexpr, cfactor)
     count += 4
+    train("norms_adam_cce", norms_model(), "categorical_crossentropy", "adam",
+          adam_call, adam_lr, adam, cname, cexpr, cfactor)
+    count += 1
     size = sum(os.path.getsize(os.path.join(OUT_DIR, f))
                for f in os.listdir(OUT_DIR))
     print(f"wrote {count} fixtures ({size / 1e6:.2f} MB) to {OUT_DIR}")

@@ -66,7 +66,8 @@ enum sora_init_kind {
   SORA_INIT_ZEROS = 0,
   SORA_INIT_GLOROT_UNIFORM = 1, /* U(-l, l), l = sqrt(6 / (fan_in + fan_out)) */
   SORA_INIT_NORMAL = 2, /* N(0, init_scale^2)                          */
-  SORA_INIT_UNIFORM = 3 /* U(-init_scale, init_scale)                  */
+  SORA_INIT_UNIFORM = 3, /* U(-init_scale, init_scale)                 */
+  SORA_INIT_ONES = 4     /* 1: a norm's scale, a running variance       */
 };
 
 /// One trainable tensor, stored at `offset` floats into the parameter block.

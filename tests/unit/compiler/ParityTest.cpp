@@ -60,6 +60,12 @@ struct Json {
           return v;
     throw std::runtime_error("missing key '" + key + "'");
   }
+  bool has(const std::string &key) const {
+    for (const auto &[k, v] : members)
+      if (k == key)
+        return true;
+    return false;
+  }
   const Json &expect(Kind k, const char *what) const {
     if (kind != k)
       throw std::runtime_error(std::string("expected ") + what);
@@ -225,6 +231,10 @@ struct Fixture {
   int64_t steps = 0;
   std::vector<Batch> batches;
   std::map<std::string, Tensor> initial, expected;
+  /// Optional: PyTorch's outputs, in eval mode, on `predictX` after
+  /// training (batch norm's running statistics).
+  Batch predictX;
+  std::vector<float> predictOutput;
 };
 
 /// Appends the numbers of `v` (a number or nested arrays of them), in order.
@@ -296,6 +306,14 @@ Fixture loadFixture(const std::string &path) {
     throw std::runtime_error("no batches or no steps");
   f.initial = readTensors(doc["initial"]);
   f.expected = readTensors(doc["expected"]);
+  if (doc.has("predict")) {
+    int64_t rows, width;
+    readRows(doc["predict"]["x"], f.predictX.n, f.predictX.xWidth,
+             f.predictX.x);
+    readRows(doc["predict"]["output"], rows, width, f.predictOutput);
+    if (rows != f.predictX.n)
+      throw std::runtime_error("predict: x and output row counts differ");
+  }
   return f;
 }
 
@@ -325,9 +343,11 @@ const std::map<std::string, std::string> &knownMismatches() {
 /// passes, gradients, lowerings, updates) is sorac's either way. Set
 /// SORA_PARITY_ALL_O2=1 to check every fixture at -O2 too (~30 s).
 const std::set<std::string> kAlsoAtO2 = {
-    "cce_sgd_constant",     "sparse_momentum_exponential", "bce1_nesterov_step",
-    "bce3_adam_linear",     "mse_rmsprop_exponential",     "every_op_adam_cce",
-    "activations_adam_cce", "ids_adam_cce",
+    "cce_sgd_constant",        "sparse_momentum_exponential",
+    "bce1_nesterov_step",      "bce3_adam_linear",
+    "mse_rmsprop_exponential", "every_op_adam_cce",
+    "activations_adam_cce",    "ids_adam_cce",
+    "norms_adam_cce",
 };
 
 struct Worst {
@@ -418,6 +438,17 @@ void trainAndCompare(Fixture &f, int optLevel, Worst &worst) {
       worst.rel = rel;
       worst.tensor = name + " at -O" + std::to_string(optLevel);
     }
+  }
+
+  // Predictions after training: eval mode (batch norm's running statistics).
+  if (f.predictX.n > 0) {
+    ASSERT_EQ(f.predictX.xWidth, d.input_size) << "predict x rows";
+    std::vector<float> out(f.predictOutput.size(), NAN);
+    d.predict(params.data(), nullptr, scratch.data(), f.predictX.x.data(),
+              nullptr, f.predictX.n, 0, out.data());
+    for (size_t i = 0; i < out.size(); ++i)
+      EXPECT_NEAR(out[i], f.predictOutput[i], 1e-4)
+          << f.name << ": predict output " << i;
   }
 }
 

@@ -56,7 +56,9 @@ struct Node {
     Embedding,  ///< units (dim), vocab, init: rows of a table, by id
     Dot,        ///< sum of the products of two tensors' last dimensions
     Concat,     ///< tensors joined along their last dimension
-    Recurrent   ///< cell, units, sequences, reverse, init (activation: RNN)
+    Recurrent,  ///< cell, units, sequences, reverse, init (activation: RNN)
+    LayerNorm,  ///< epsilon: each line of the last dimension normalised
+    BatchNorm   ///< momentum, epsilon: each feature over the batch
   } kind = Input;
   std::vector<int> inputs; ///< indices of earlier nodes
   std::vector<int64_t> shape;
@@ -91,10 +93,12 @@ struct Node {
   BinaryOp op = BinaryOp::Add;
   // Affine and Reciprocal
   double scale = 1, shift = 0;
+  // LayerNorm and BatchNorm (momentum: BatchNorm's running statistics)
+  double epsilon = 0, momentum = 0;
 
   bool hasWeights() const {
     return kind == Dense || kind == Conv2D || kind == Embedding ||
-           kind == Recurrent;
+           kind == Recurrent || kind == LayerNorm || kind == BatchNorm;
   }
 };
 
