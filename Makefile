@@ -59,9 +59,10 @@ demo: build
 # run (15 seconds for each of the four fuzz targets).
 # The examples' data sets that tests make from Debian packages: MovieLens
 # from R's dslabs (examples/movielens/make_data.sh), words of eight
-# languages (examples/language_id/make_data.py).
+# languages (examples/language_id/make_data.py), spoken digits
+# (examples/speech_digits/make_data.py: espeak-ng, numpy).
 CHECK_PACKAGES = r-base-core r-cran-dslabs wamerican wngerman wfrench \
-  wspanish witalian wportuguese wdutch wpolish
+  wspanish witalian wportuguese wdutch wpolish espeak-ng python3-numpy
 check: build sanitize
 	@scripts/setup.sh $(CHECK_PACKAGES)
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
