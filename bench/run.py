@@ -25,6 +25,7 @@ reps = int(sys.argv[2]) if len(sys.argv) > 2 and sys.argv[2] else 3
 cnn_reps = int(os.environ.get("CNN_REPS", "2"))
 movielens_reps = int(os.environ.get("MOVIELENS_REPS", "3"))
 langid_reps = int(os.environ.get("LANGID_REPS", "1"))
+autoenc_reps = int(os.environ.get("AUTOENC_REPS", "1"))
 if reps < 1:
     sys.exit("run.py: REPETITIONS must be at least 1")
 root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -34,6 +35,7 @@ model = os.path.join(root, "examples/mnist_mlp/model.sora")
 cnn_model = os.path.join(root, "examples/fashion_cnn/model.sora")
 movielens_model = os.path.join(root, "examples/movielens/model.sora")
 langid_model = os.path.join(root, "examples/language_id/model.sora")
+autoenc_model = os.path.join(root, "examples/autoencoder/model.sora")
 compile_runs = max(5, reps)
 
 # FLOPs, 2 per multiply-add of the dense layers (784-64, 64-10); biases,
@@ -177,6 +179,23 @@ try:
         print(f"language_id rep {i + 1}/{langid_reps}: 5 epochs sorac "
               f"{langid_runs[-1][0]:.1f} s, pytorch {langid_runs[-1][1]:.1f} s",
               flush=True)
+    # The autoencoder (examples/autoencoder), 10 epochs each side, on
+    # Fashion-MNIST; its test loss is the reconstruction MSE.
+    autoenc_runs = []
+    for i in range(autoenc_reps):
+        args = [sorac, "run", autoenc_model, "--quiet", "--report", "json"]
+        if "FMNIST" in os.environ:
+            args += ["--data", os.path.dirname(os.path.abspath(os.environ["FMNIST"]))]
+        report = last_json(check(args), "sorac run")
+        env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1")
+        peer_ae = last_json(check(["/usr/bin/python3",
+                                   os.path.join(root, "bench/torch_autoencoder.py"),
+                                   "10", "1"], env=env), "torch_autoencoder.py")
+        autoenc_runs.append((report["train_seconds"], peer_ae["seconds"],
+                             report["test_loss"], peer_ae["test_mse"]))
+        print(f"autoencoder rep {i + 1}/{autoenc_reps}: 10 epochs sorac "
+              f"{autoenc_runs[-1][0]:.2f} s, pytorch {autoenc_runs[-1][1]:.2f} s",
+              flush=True)
 finally:
     shutil.rmtree(tmp, ignore_errors=True)
 
@@ -214,6 +233,10 @@ lid = dict(sorac=med(langid_runs, lambda r: r[0]),
            torch=med(langid_runs, lambda r: r[1]),
            sorac_acc=med(langid_runs, lambda r: r[2]),
            torch_acc=med(langid_runs, lambda r: r[3])) if langid_runs else None
+ae = dict(sorac=med(autoenc_runs, lambda r: r[0]),
+          torch=med(autoenc_runs, lambda r: r[1]),
+          sorac_mse=med(autoenc_runs, lambda r: r[2]),
+          torch_mse=med(autoenc_runs, lambda r: r[3])) if autoenc_runs else None
 S2 = dict(train=med(sorac2_runs, lambda r: r["train_s"]),
           acc=med(sorac2_runs, lambda r: r["test_acc"]))
 compile_s = statistics.median(compile_times)
@@ -251,7 +274,11 @@ targets = [
      f"{100 * (lid['sorac_acc'] - lid['torch_acc']):+.2f} points",
      met(lid["sorac"] <= 0.5 * lid["torch"] and
          lid["sorac_acc"] >= lid["torch_acc"] - 0.01)),
-] if lid else [])
+] if lid else []) + ([
+    ("autoencoder: test reconstruction MSE", "within 5 % of PyTorch's",
+     f"{ae['sorac_mse']:.5f} (PyTorch {ae['torch_mse']:.5f})",
+     met(abs(ae["sorac_mse"] - ae["torch_mse"]) <= 0.05 * ae["torch_mse"])),
+] if ae else [])
 
 rows = [
     ("training, 5 epochs (s)", f"{S['train']:.3f}", f"{P['train']:.3f}", f"{train_ratio:.2f}"),
@@ -289,7 +316,12 @@ rows = [
      f"{lid['torch']:.1f}", f"{lid['sorac'] / lid['torch']:.2f}"),
     ("character LSTM: test accuracy", f"{lid['sorac_acc']:.4f}",
      f"{lid['torch_acc']:.4f}", ""),
-] if lid else [])
+] if lid else []) + ([
+    ("autoencoder (784-32-784), 10 epochs (s)", f"{ae['sorac']:.2f}",
+     f"{ae['torch']:.2f}", f"{ae['sorac'] / ae['torch']:.2f}"),
+    ("autoencoder: test reconstruction MSE", f"{ae['sorac_mse']:.5f}",
+     f"{ae['torch_mse']:.5f}", f"{ae['sorac_mse'] / ae['torch_mse']:.3f}"),
+] if ae else [])
 
 cpu, avx512 = cpu_model()
 ncpu = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
@@ -358,6 +390,13 @@ lines = [
     "  init on both sides), dense 8; Adam 1e-3, batch 128, 5 epochs. sorac's",
     "  time is `sorac run`'s train_seconds; PyTorch's, the sum of its epochs."
     f" Median of {langid_reps} run(s).",
+    "- **Autoencoder** (`examples/autoencoder`, `bench/torch_autoencoder.py`):",
+    "  784-32 relu-784 sigmoid trained to reproduce Fashion-MNIST images",
+    "  (`target = image`), MSE, Adam 1e-3, batch 128, 10 epochs, Glorot",
+    "  uniform and zero biases on both sides. sorac's time is `sorac run`'s",
+    "  train_seconds; PyTorch's, the sum of its epochs. The MSE is over every",
+    "  pixel of the 10 000 test images."
+    f" Median of {autoenc_reps} run(s).",
     "- **Peak RSS**: the process's `ru_maxrss` (`getrusage(RUSAGE_SELF)`) at",
     "  the end; PyTorch's includes the interpreter and the torch import.",
     f"- **Compile time**: wall time of `sorac model.sora -O2 -o model.o`",

@@ -60,15 +60,27 @@ private:
   llvm::Type *i64_;
 };
 
-/// A sora_data_spec.
-Constant *dataSpec(DescriptorBuilder &d, const dsl::DataSource &s) {
+/// A sora_data_spec; several label columns become a private array.
+Constant *dataSpec(DescriptorBuilder &d, Module &mod,
+                   const dsl::DataSource &s) {
   bool csv = s.kind == dsl::DataSource::Csv;
-  return d.record(RuntimeStruct::sora_data_spec,
-                  {s.kind == dsl::DataSource::Idx ? d.str(s.images) : d.null(),
-                   s.kind == dsl::DataSource::Idx ? d.str(s.labels) : d.null(),
-                   d.f64(s.present() ? s.scale : 1), d.i64(s.onehot),
-                   d.i64(csv ? 1 : 0), csv ? d.str(s.path) : d.null(),
-                   d.i64(s.labelColumn)});
+  bool idx = s.kind == dsl::DataSource::Idx;
+  Constant *columns = d.null();
+  int64_t numColumns = s.labelColumns.size() > 1 ? s.labelColumns.size() : 0;
+  if (numColumns) {
+    auto *data = ConstantDataArray::get(mod.getContext(),
+                                        ArrayRef<int64_t>(s.labelColumns));
+    columns =
+        new GlobalVariable(mod, data->getType(), true,
+                           GlobalValue::PrivateLinkage, data, ".label_columns");
+  }
+  return d.record(
+      RuntimeStruct::sora_data_spec,
+      {idx ? d.str(s.images) : d.null(),
+       idx && !s.labels.empty() ? d.str(s.labels) : d.null(),
+       d.f64(s.present() ? s.scale : 1), d.i64(s.onehot), d.i64(csv ? 1 : 0),
+       csv ? d.str(s.path) : d.null(), d.i64(s.labelColumn), d.i64(numColumns),
+       columns, d.i64(s.targetInput ? SORA_TARGET_INPUT : SORA_TARGET_LABELS)});
 }
 
 /// A private array of sora_param_desc for `slots` (null when empty).
@@ -231,8 +243,8 @@ GlobalVariable *emitDescriptor(Module &mod, const CompiledModel &cm,
                 d.i64((t.metricLoss ? 1 : 0) | (t.metricAccuracy ? 2 : 0) |
                       (t.metricMae ? 4 : 0) | (t.metricRmse ? 8 : 0)),
                 d.i64(model.train ? lossKind(t.loss) : 0),
-                dataSpec(d, t.data),
-                dataSpec(d, t.test),
+                dataSpec(d, mod, t.data),
+                dataSpec(d, mod, t.test),
                 fnOrNull(kernels.train),
                 fnOrNull(kernels.evaluate),
                 kernels.predict,

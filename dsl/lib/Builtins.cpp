@@ -205,14 +205,17 @@ const std::vector<Builtin> &trainFunctions() {
       {"zeros", G::Initializer, {}},
       {"normal", G::Initializer, {number("stddev", "(0, 1000]", 1)}},
       {"uniform", G::Initializer, {number("limit", "(0, 1000]", 0.05)}},
+      // A source's labels are required unless the train block says
+      // `target = <input>` (SemaTrain.cpp); label_columns is a list.
       {"idx",
        G::DataSource,
-       {string("images"), string("labels"), number("scale", "any", 1),
+       {string("images"), string("labels", false), number("scale", "any", 1),
         whole("onehot", 2, 1 << 20, 0)}},
       {"csv",
        G::DataSource,
-       {string("path"), whole("label_column", 0, 1 << 20),
-        number("scale", "any", 1), whole("onehot", 2, 1 << 20, 0)}},
+       {string("path"), whole("label_column", 0, 1 << 20, 0),
+        number("scale", "any", 1), whole("onehot", 2, 1 << 20, 0),
+        other("label_columns")}},
   };
   return table;
 }
@@ -224,7 +227,7 @@ const Builtin kTrainBlock = {
      whole("batch_size", 1, 1 << 20, 32), whole("epochs", 1, 1 << 30, 1),
      whole("seed", 0, int64_t(1) << 53, 0),
      number("validation_split", "[0, 1)", 0), flag("shuffle", true),
-     other("metrics"), other("data"), other("test")}};
+     other("metrics"), other("data"), other("test"), other("target")}};
 
 std::vector<std::string> namesIn(const std::vector<Builtin> &table,
                                  BuiltinGroup group) {

@@ -247,6 +247,10 @@ private:
   std::optional<Optimizer> evalOptimizer(const ast::Expr &e,
                                          SourceRange &lrGivenAt);
   std::optional<DataSource> evalData(const ast::Expr &e);
+  bool evalLabelColumns(const Args &args, DataSource &d);
+  void checkSourceLabels(TrainConfig &config, SourceRange targetAt);
+  void checkTargetInput(const TrainConfig &config, const Model &model,
+                        SourceRange lossAt, SourceRange targetAt);
   std::optional<LossKind> evalLoss(const ast::Expr &e);
   void checkLossAgainstModel(const TrainConfig &config, const Model &model,
                              SourceRange lossAt);

@@ -131,6 +131,15 @@ std::optional<DataSource> Checker::evalData(const ast::Expr &e) {
     return std::nullopt;
   DataSource d;
   d.range = e.range;
+  for (size_t i = 0; i < args->fn().params.size(); ++i) {
+    std::string name = args->fn().params[i].name;
+    bool label = name == "labels" || name == "onehot" ||
+                 name.rfind("label_column", 0) == 0;
+    if (label && args->exprs_[i] && !d.labelsAt.end)
+      d.labelsAt = args->exprs_[i]->range;
+  }
+  d.scale = args->number("scale");
+  d.onehot = args->whole("onehot");
   if (std::string(args->fn().name) == "idx") {
     d.kind = DataSource::Idx;
     d.images = args->text("images");
@@ -138,11 +147,113 @@ std::optional<DataSource> Checker::evalData(const ast::Expr &e) {
   } else {
     d.kind = DataSource::Csv;
     d.path = args->text("path");
-    d.labelColumn = args->whole("label_column");
+    if (!evalLabelColumns(*args, d))
+      return std::nullopt;
+    d.labelColumn = d.labelColumns.empty() ? 0 : d.labelColumns[0];
   }
-  d.scale = args->number("scale");
-  d.onehot = args->whole("onehot");
   return d;
+}
+
+/// csv()'s `label_column: 3` or `label_columns: [3, 4, 5]` (several
+/// label values per sample, for an output wider than one).
+bool Checker::evalLabelColumns(const Args &args, DataSource &d) {
+  const ast::Expr *one = args.expr("label_column");
+  const ast::Expr *many = args.expr("label_columns");
+  if (one && many) {
+    diags_.report(Diag::DuplicateArgument, many->range,
+                  "give label_column or label_columns, not both");
+    diags_.note(one->range, "label_column is given here");
+    return false;
+  }
+  if (one)
+    d.labelColumns = {args.whole("label_column")};
+  if (!many)
+    return true;
+  const ast::List *list = asList(*many);
+  if (!list || list->items.empty()) {
+    diags_.report(Diag::ArgumentType, many->range,
+                  "label_columns must be a list of column numbers, e.g. "
+                  "[4, 5, 6]");
+    return false;
+  }
+  std::map<int64_t, SourceRange> firstAt;
+  for (const ast::Expr &item : list->items) {
+    auto column = evalWhole(item, "a label column", 0, 1 << 20);
+    if (!column)
+      return false;
+    if (auto it = firstAt.find(*column); it != firstAt.end()) {
+      diags_.report(Diag::DuplicateArgument, item.range,
+                    fmt::format("column {} is a label twice", *column));
+      diags_.note(it->second, "first named here");
+      return false;
+    }
+    firstAt.emplace(*column, item.range);
+    d.labelColumns.push_back(*column);
+  }
+  if (d.labelColumns.size() > 1 && d.onehot) {
+    diags_.report(Diag::ArgumentType, args.expr("onehot")->range,
+                  "onehot: needs one label column, not several");
+    diags_.note(many->range, "the label columns are given here");
+    return false;
+  }
+  return true;
+}
+
+/// `target = <input>` against the sources: no labels then, labels otherwise.
+void Checker::checkSourceLabels(TrainConfig &config, SourceRange targetAt) {
+  for (DataSource *d : {&config.data, &config.test}) {
+    if (!d->present())
+      continue;
+    d->targetInput = config.targetInput;
+    bool csv = d->kind == DataSource::Csv;
+    if (config.targetInput && d->labelsAt.end) {
+      diags_.report(Diag::ArgumentType, d->labelsAt,
+                    "the target is the model's input: remove the source's "
+                    "labels");
+      diags_.note(targetAt, "the target is set here");
+    } else if (!config.targetInput &&
+               (csv ? d->labelColumns.empty() : d->labels.empty())) {
+      if (!targetAt.end) { // else the target's error is the one to fix
+        diags_.report(Diag::MissingArgument, d->range,
+                      csv ? "csv() needs the argument 'label_column' (or "
+                            "'label_columns')"
+                          : "idx() needs the argument 'labels'");
+        diags_.note("or name the input as the target ('target = x') to "
+                    "train the model to reproduce it (an autoencoder)");
+      }
+      *d = DataSource(); // reported: no follow-on label checks
+    }
+  }
+}
+
+/// `target = <input>`: the output is compared with the model's one float
+/// input, so both must have one shape, and the loss must be a regression's.
+void Checker::checkTargetInput(const TrainConfig &config, const Model &model,
+                               SourceRange lossAt, SourceRange targetAt) {
+  if (model.inputs.size() != 1 || model.nodes[model.inputs[0]].integer) {
+    diags_.report(Diag::LossOutputMismatch, targetAt,
+                  "an input as the target needs a model of one f32 input");
+    return;
+  }
+  const Node &in = model.nodes[model.inputs[0]];
+  const Node &out = model.nodes[model.output];
+  if (out.shape != in.shape) {
+    diags_.report(Diag::LossOutputMismatch, out.range,
+                  fmt::format("the output is {} but its target, input '{}', "
+                              "is {}",
+                              shapeString(out.shape), in.name,
+                              shapeString(in.shape)));
+    diags_.note(in.range, "the input is declared here");
+    diags_.note(targetAt, "the target is set here");
+  }
+  if (config.loss != LossKind::MeanSquaredError &&
+      config.loss != LossKind::BinaryCrossentropy) {
+    diags_.report(Diag::LossOutputMismatch, lossAt,
+                  fmt::format("{} compares classes; an input as the "
+                              "target needs mse or binary_crossentropy",
+                              lossName(config.loss)));
+    diags_.note(targetAt, "the target is set here");
+  }
 }
 
 /// The activation a model's output node ends with.
@@ -199,6 +310,8 @@ void Checker::checkLossAgainstModel(const TrainConfig &config,
   case LossKind::MeanSquaredError:
     break;
   }
+  if (config.targetInput)
+    return; // checkTargetInput's
   // Label rows: one-hot rows of the output's width, or one number. With
   // `onehot:` given, the number of classes is a fact of the data: the fix
   // is the layer's width (unless another source already matches it), not
@@ -258,14 +371,19 @@ void Checker::checkLossAgainstModel(const TrainConfig &config,
       diags_.report(
           Diag::LabelWidthMismatch, d->range,
           fmt::format("{} takes labels as numbers; remove 'onehot:'", loss));
+    else if (config.loss == LossKind::BinaryCrossentropy &&
+             d->labelWidth() != width)
+      diags_.report(Diag::LabelWidthMismatch, d->range,
+                    fmt::format("the labels are {} wide but the output is {}",
+                                d->labelWidth(), width));
     else if (config.loss == LossKind::MeanSquaredError &&
-             (d->onehot ? d->onehot : 1) != width) {
+             d->labelWidth() != width) {
       if (widthFollowsOnehot(*d))
         onehotAgainstLayer(*d);
       else
         diags_.report(Diag::LabelWidthMismatch, d->range,
                       fmt::format("the labels are {} wide but the output is {}",
-                                  d->onehot ? d->onehot : 1, width));
+                                  d->labelWidth(), width));
     }
   }
 }
@@ -278,6 +396,14 @@ void Checker::checkMetrics(
   if (model.output < 0)
     return;
   const Node &out = model.nodes[model.output];
+  if (auto it = metricsAt.find("accuracy");
+      it != metricsAt.end() && config.targetInput) {
+    diags_.report(Diag::MetricNotApplicable, it->second,
+                  "accuracy does not apply when the target is the input: "
+                  "the output is compared with it, not with classes");
+    diags_.note("use loss, mae or rmse: metrics = [loss, mae]");
+    return;
+  }
   if (auto it = metricsAt.find("accuracy"); it != metricsAt.end()) {
     // One unit without a sigmoid is a regression: a 0.5 threshold on it
     // would report a number that means nothing (Keras' binary accuracy).
@@ -333,7 +459,7 @@ void Checker::checkTrain(const ast::Train &t, Program &program) {
   std::map<std::string, SourceRange> seen;
   std::optional<LossKind> loss;
   std::optional<Schedule> lrKey;
-  SourceRange lossAt, lrKeyAt, lrInOptimizerAt{0, 0};
+  SourceRange lossAt, lrKeyAt, lrInOptimizerAt{0, 0}, targetAt{0, 0};
   std::map<std::string, SourceRange> metricsAt; ///< each metric's first entry
   // Constants in a train block are evaluated with no model in scope.
   Model scratch;
@@ -400,6 +526,25 @@ void Checker::checkTrain(const ast::Train &t, Program &program) {
         config.metricMae |= *known == "mae";
         config.metricRmse |= *known == "rmse";
       }
+    } else if (key == "target") {
+      // The name of the model's input that the output is to reproduce.
+      const ast::Ident *id = asIdent(value);
+      targetAt = value.range;
+      std::vector<std::string> inputs;
+      for (int in : model->inputs)
+        inputs.push_back(model->nodes[in].name);
+      config.targetInput = id && std::find(inputs.begin(), inputs.end(),
+                                           id->name) != inputs.end();
+      if (!config.targetInput) {
+        diags_.report(Diag::ArgumentType, value.range,
+                      fmt::format("target must name an input of model '{}' "
+                                  "(its output then learns to reproduce it): "
+                                  "{}",
+                                  model->name, joinOr(inputs, "'")));
+        if (id)
+          if (auto best = closestMatch(id->name, inputs))
+            diags_.note(fmt::format("did you mean '{}'?", *best));
+      }
     } else if (key == "data" || key == "test") {
       if (auto d = evalData(value))
         (key == "data" ? config.data : config.test) = *d;
@@ -425,9 +570,15 @@ void Checker::checkTrain(const ast::Train &t, Program &program) {
     diags_.note("insert 'loss = categorical_crossentropy' (or "
                 "sparse_categorical_crossentropy, binary_crossentropy, mse)");
   }
+  checkSourceLabels(config, targetAt);
   if (loss) {
     config.loss = *loss;
-    checkLossAgainstModel(config, *model, lossAt);
+    bool regression = config.loss == LossKind::MeanSquaredError ||
+                      config.loss == LossKind::BinaryCrossentropy;
+    if (config.targetInput && model->output >= 0)
+      checkTargetInput(config, *model, lossAt, targetAt);
+    if (regression || !config.targetInput)
+      checkLossAgainstModel(config, *model, lossAt);
     checkMetrics(config, *model, metricsAt);
   }
   model->train = config;

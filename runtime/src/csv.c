@@ -176,6 +176,29 @@ typedef struct csv_inputs {
   const sora_input_desc *inputs;
 } csv_inputs;
 
+/// The label columns of a spec: several, one, or none (its input is its
+/// own target).
+typedef struct csv_labels {
+  int64_t count;
+  const int64_t *columns;
+} csv_labels;
+
+static csv_labels labels_of(const sora_data_spec *spec) {
+  if (spec->target == SORA_TARGET_INPUT)
+    return (csv_labels){0, NULL};
+  if (spec->num_label_columns > 0)
+    return (csv_labels){spec->num_label_columns, spec->label_columns};
+  return (csv_labels){1, &spec->label_column};
+}
+
+/// The place of `column` among the label columns, -1 if it is a feature.
+static int64_t label_index(const csv_labels *labels, int64_t column) {
+  for (int64_t k = 0; k < labels->count; ++k)
+    if (labels->columns[k] == column)
+      return k;
+  return -1;
+}
+
 /// Stores the whole number `v` of an integer input's cell as an int32_t id
 /// in slot `*x` (its bit pattern; never converted to a float value).
 static sora_status store_id(const char *path, int64_t line, int64_t column,
@@ -208,6 +231,7 @@ static sora_status store_id(const char *path, int64_t line, int64_t column,
 /// fields and, with inputs, as many features as they have slots, both
 /// checked by the caller.
 static sora_status convert_line(const sora_data_spec *spec,
+                                const csv_labels *labels,
                                 const csv_inputs *inputs, const char *path,
                                 const csv_line *line, int64_t row,
                                 sora_dataset *d) {
@@ -225,19 +249,20 @@ static sora_status convert_line(const sora_data_spec *spec,
     if (kind != FIELD_OK)
       return bad_field(path, line->number, column, kind, b, e);
     int len = e - b > QUOTE_MAX ? QUOTE_MAX : (int)(e - b);
+    int64_t label = label_index(labels, column);
 
-    if (column != spec->label_column && in) {
+    if (label < 0 && in) {
       // The inputs tile the row: step to the one that holds this slot.
       while (slot >= in->offset + in->size)
         ++in;
       ++slot;
     }
-    if (column != spec->label_column && in && in->integer) {
+    if (label < 0 && in && in->integer) {
       sora_status status =
           store_id(path, line->number, column, in, v, b, len, x++);
       if (status != SORA_OK)
         return status;
-    } else if (column != spec->label_column) {
+    } else if (label < 0) {
       double scaled = v * spec->scale;
       if (!(fabs(scaled) <= FLT_MAX)) // converting it would be undefined
         return sora_fail(SORA_ERR_FORMAT,
@@ -251,7 +276,7 @@ static sora_status convert_line(const sora_data_spec *spec,
         return sora_fail(SORA_ERR_FORMAT,
                          "%s:%lld: label '%.*s' does not fit a 32-bit float",
                          path, (long long)line->number, len, b);
-      y[0] = (float)v;
+      y[label] = (float)v;
     } else {
       if (!(v >= 0 && v < (double)spec->onehot && v == floor(v)))
         return sora_fail(SORA_ERR_FORMAT,
@@ -281,6 +306,7 @@ sora_status sora_csv_load_inputs(const sora_data_spec *spec, int64_t num_inputs,
   sora_status status = sora_loader_start(spec, SORA_DATA_CSV, out);
   if (status != SORA_OK)
     return status;
+  csv_labels labels = labels_of(spec);
   status =
       sora_check_inputs("csv source", spec->path, num_inputs, inputs, &slots);
   if (status != SORA_OK)
@@ -329,33 +355,49 @@ sora_status sora_csv_load_inputs(const sora_data_spec *spec, int64_t num_inputs,
     status = sora_fail(SORA_ERR_FORMAT, "csv file '%s' has no data rows", path);
     goto done;
   }
-  if (spec->label_column >= columns) {
-    status = sora_fail(SORA_ERR_FORMAT,
-                       "%s:%lld: label_column %lld does not exist: the line "
-                       "has %lld columns (counted from 0)",
-                       path, (long long)first.number,
-                       (long long)spec->label_column, (long long)columns);
+  for (int64_t k = 0; k < labels.count; ++k) {
+    int64_t c = labels.columns[k];
+    const char *name =
+        spec->num_label_columns > 0 ? "label column" : "label_column";
+    if (c < 0 || c >= columns) {
+      status = sora_fail(SORA_ERR_FORMAT,
+                         "%s:%lld: %s %lld does not exist: the line "
+                         "has %lld columns (counted from 0)",
+                         path, (long long)first.number, name, (long long)c,
+                         (long long)columns);
+      goto done;
+    }
+    if (label_index(&labels, c) != k) {
+      status =
+          sora_fail(SORA_ERR_ARGUMENT, "'%s': label column %lld is named twice",
+                    path, (long long)c);
+      goto done;
+    }
+  }
+  if (columns <= labels.count) {
+    status =
+        sora_fail(SORA_ERR_FORMAT,
+                  "%s:%lld: only the label column%s: no "
+                  "features",
+                  path, (long long)first.number, labels.count > 1 ? "s" : "");
     goto done;
   }
-  if (columns < 2) {
-    status = sora_fail(SORA_ERR_FORMAT,
-                       "%s:%lld: only the label column: no features", path,
-                       (long long)first.number);
-    goto done;
-  }
+  int64_t features = columns - labels.count;
 
-  if (num_inputs > 0 && columns - 1 != slots) {
+  if (num_inputs > 0 && features != slots) {
     status = sora_fail(SORA_ERR_FORMAT,
                        "%s:%lld: %lld feature columns, but the model's inputs "
                        "take %lld values per sample",
-                       path, (long long)first.number, (long long)(columns - 1),
+                       path, (long long)first.number, (long long)features,
                        (long long)slots);
     goto done;
   }
 
   d.count = rows;
-  d.sample_size = columns - 1;
-  d.label_size = spec->onehot > 0 ? spec->onehot : 1;
+  d.sample_size = features;
+  d.label_size = spec->onehot > 0   ? spec->onehot
+                 : labels.count > 0 ? labels.count
+                                    : 1; // source.c then shares x
   int64_t x_floats, y_floats;
   if (!sora_mul_checked(d.count, d.sample_size, SORA_MAX_TENSOR_FLOATS,
                         &x_floats) ||
@@ -384,7 +426,7 @@ sora_status sora_csv_load_inputs(const sora_data_spec *spec, int64_t num_inputs,
     next_line(&cursor, &line);
   for (int64_t row = 0; row < rows; ++row) {
     next_line(&cursor, &line); // pass 1 counted it and its columns
-    status = convert_line(spec, &in, path, &line, row, &d);
+    status = convert_line(spec, &labels, &in, path, &line, row, &d);
     if (status != SORA_OK)
       goto done;
   }

@@ -12,15 +12,34 @@ sora_status sora_loader_start(const sora_data_spec *spec,
   bool csv = kind == SORA_DATA_CSV;
   if (csv && (!spec || !spec->path))
     return sora_fail(SORA_ERR_ARGUMENT, "a csv data source needs a path");
-  if (!csv && (!spec || !spec->images || !spec->labels))
+  if (!csv && (!spec || !spec->images ||
+               (!spec->labels && spec->target != SORA_TARGET_INPUT)))
     return sora_fail(SORA_ERR_ARGUMENT,
                      "an idx data source needs both images and labels");
   if (spec->onehot < 0)
     return sora_fail(SORA_ERR_ARGUMENT, "onehot width %lld is negative",
                      (long long)spec->onehot);
-  if (csv && spec->label_column < 0)
+  bool target_input = spec->target == SORA_TARGET_INPUT;
+  if (spec->target != SORA_TARGET_LABELS && !target_input)
+    return sora_fail(SORA_ERR_ARGUMENT, "unknown target kind %lld",
+                     (long long)spec->target);
+  if (target_input && spec->onehot)
+    return sora_fail(SORA_ERR_ARGUMENT,
+                     "a source whose input is its target has no onehot");
+  if (csv && !target_input && spec->label_column < 0)
     return sora_fail(SORA_ERR_ARGUMENT, "label_column %lld of '%s' is negative",
                      (long long)spec->label_column, spec->path);
+  if (csv && !target_input && spec->num_label_columns < 0)
+    return sora_fail(SORA_ERR_ARGUMENT, "'%s': %lld label columns", spec->path,
+                     (long long)spec->num_label_columns);
+  if (csv && !target_input && spec->num_label_columns > 0 &&
+      !spec->label_columns)
+    return sora_fail(SORA_ERR_ARGUMENT, "'%s': no label_columns array",
+                     spec->path);
+  if (csv && !target_input && spec->num_label_columns > 1 && spec->onehot)
+    return sora_fail(SORA_ERR_ARGUMENT,
+                     "'%s': onehot needs one label column, not %lld",
+                     spec->path, (long long)spec->num_label_columns);
   if (!isfinite(spec->scale))
     return sora_fail(SORA_ERR_ARGUMENT, "scale of '%s' is not finite",
                      csv ? spec->path : spec->images);
@@ -30,7 +49,15 @@ sora_status sora_loader_start(const sora_data_spec *spec,
 void sora_dataset_free(sora_dataset *d) {
   if (!d)
     return;
+  if (d->y != d->x) // not an input that is its own target
+    sora_free(d->y);
   sora_free(d->x);
-  sora_free(d->y);
   memset(d, 0, sizeof *d);
+}
+
+void sora_dataset_target_input(sora_dataset *d) {
+  if (d->y != d->x)
+    sora_free(d->y);
+  d->y = d->x; // read row by row, never written: shared, not copied
+  d->label_size = d->sample_size;
 }

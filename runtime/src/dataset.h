@@ -17,4 +17,8 @@ sora_status sora_csv_load_inputs(const sora_data_spec *spec, int64_t num_inputs,
                                  const char *data_dir, const char *source_dir,
                                  sora_dataset *out);
 
+/// A `target` input: the features become the labels too (y shares x; the
+/// loader read no labels).
+void sora_dataset_target_input(sora_dataset *d);
+
 #endif /* SORA_RT_DATASET_H */

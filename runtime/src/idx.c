@@ -159,13 +159,16 @@ sora_status sora_dataset_load_idx(const sora_data_spec *spec,
   sora_status status = sora_loader_start(spec, SORA_DATA_IDX, out);
   if (status != SORA_OK)
     return status;
-  char images_path[SORA_PATH_MAX], labels_path[SORA_PATH_MAX];
+  char images_path[SORA_PATH_MAX], labels_path[SORA_PATH_MAX] = "";
   status = sora_find_data_file(spec->images, data_dir, source_dir, images_path,
                                sizeof images_path);
   if (status != SORA_OK)
     return status;
-  status = sora_find_data_file(spec->labels, data_dir, source_dir, labels_path,
-                               sizeof labels_path);
+  // An input that is its own target needs no labels (source.c shares x).
+  bool labelled = spec->target != SORA_TARGET_INPUT;
+  if (labelled)
+    status = sora_find_data_file(spec->labels, data_dir, source_dir,
+                                 labels_path, sizeof labels_path);
   if (status != SORA_OK)
     return status;
 
@@ -174,7 +177,11 @@ sora_status sora_dataset_load_idx(const sora_data_spec *spec,
   status = read_idx(images_path, "images", &images);
   if (status != SORA_OK)
     return status;
-  status = read_idx(labels_path, "labels", &labels);
+  if (!labelled) {
+    labels.ndim = 1;
+    labels.dims[0] = images.dims[0];
+  } else
+    status = read_idx(labels_path, "labels", &labels);
   if (status != SORA_OK)
     goto done;
   if (labels.ndim != 1) {
@@ -207,7 +214,7 @@ sora_status sora_dataset_load_idx(const sora_data_spec *spec,
     goto done;
   }
   d.x = sora_alloc_floats(images.elements);
-  d.y = sora_alloc_floats(label_floats);
+  d.y = sora_alloc_floats(labelled ? label_floats : 1);
   if (!d.x || !d.y) {
     status = sora_fail(SORA_ERR_MEMORY,
                        "out of memory converting '%s' and '%s' to floats",
@@ -222,7 +229,7 @@ sora_status sora_dataset_load_idx(const sora_data_spec *spec,
   for (int64_t i = 0; i < images.elements; ++i)
     d.x[i] = table[images.data[i]];
 
-  for (int64_t i = 0; i < d.count; ++i) {
+  for (int64_t i = 0; labelled && i < d.count; ++i) {
     int64_t label = labels.data[i];
     if (spec->onehot == 0) {
       d.y[i] = (float)label;

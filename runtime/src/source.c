@@ -17,6 +17,7 @@ sora_dataset_load_inputs(const sora_data_spec *spec, int64_t num_inputs,
   memset(out, 0, sizeof *out);
   if (!spec)
     return sora_fail(SORA_ERR_ARGUMENT, "no data source given");
+  sora_status status;
   switch (spec->kind) {
   case SORA_DATA_IDX:
     // IDX images are pixels, scaled to floats: they cannot be ids.
@@ -27,12 +28,17 @@ sora_dataset_load_inputs(const sora_data_spec *spec, int64_t num_inputs,
                          "give ids in a csv source",
                          spec->images ? spec->images : "<none>",
                          inputs[k].name ? inputs[k].name : "<unnamed>");
-    return sora_dataset_load_idx(spec, data_dir, source_dir, out);
+    status = sora_dataset_load_idx(spec, data_dir, source_dir, out);
+    break;
   case SORA_DATA_CSV:
-    return sora_csv_load_inputs(spec, num_inputs, inputs, data_dir, source_dir,
-                                out);
+    status = sora_csv_load_inputs(spec, num_inputs, inputs, data_dir,
+                                  source_dir, out);
+    break;
   default:
     return sora_fail(SORA_ERR_ARGUMENT, "unknown data source kind %lld",
                      (long long)spec->kind);
   }
+  if (status == SORA_OK && spec->target == SORA_TARGET_INPUT)
+    sora_dataset_target_input(out);
+  return status;
 }

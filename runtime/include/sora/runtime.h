@@ -58,9 +58,18 @@ typedef struct sora_data_spec {
   const char *path;     /* csv: path as written in the .sora file           */
   int64_t label_column; /* csv: the 0-based column holding the label; every
                            other column is a feature                        */
+  int64_t num_label_columns;    /* csv: > 0: the label is these columns'
+                                   values, one float each, in this order
+                                   (label_column unused); 0: label_column */
+  const int64_t *label_columns; /* csv: num_label_columns distinct columns */
+  int64_t target; /* enum sora_data_target: SORA_TARGET_INPUT makes each
+                     sample's features its label (an autoencoder): labels
+                     and label_column are unused, every csv column is a
+                     feature, and the dataset's y is its x                */
 } sora_data_spec;
 
 enum sora_data_kind { SORA_DATA_IDX = 0, SORA_DATA_CSV = 1 };
+enum sora_data_target { SORA_TARGET_LABELS = 0, SORA_TARGET_INPUT = 1 };
 
 enum sora_init_kind {
   SORA_INIT_ZEROS = 0,
@@ -428,8 +437,10 @@ sora_status sora_dataset_load_idx(const sora_data_spec *spec,
 /// have as many columns as the first. Column `label_column` (0-based) is the
 /// label: one float, or with `onehot` > 0 a one-hot row of that width (the
 /// label must then be a whole number in [0, onehot)). The other columns, in
-/// order, are the features, each multiplied by `scale`. Errors name the file
-/// and line ("path:7: ...").
+/// order, are the features, each multiplied by `scale`. With
+/// `num_label_columns` > 0 the label is those columns' values, in the given
+/// order; with `target` SORA_TARGET_INPUT every column is a feature and y
+/// shares x. Errors name the file and line ("path:7: ...").
 sora_status sora_dataset_load_csv(const sora_data_spec *spec,
                                   const char *data_dir, const char *source_dir,
                                   sora_dataset *out);

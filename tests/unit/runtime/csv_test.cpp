@@ -226,4 +226,77 @@ TEST_F(Csv, FitTrainsOnCsv) {
   sora_model_destroy(m);
 }
 
+// Several label columns (`label_columns: [...]`) and an input that is its
+// own target (`target = x`).
+class CsvLabels : public Csv {
+protected:
+  sora_status load_columns(const std::string &contents,
+                           const std::vector<int64_t> &columns,
+                           int64_t target = SORA_TARGET_LABELS) {
+    sora_test::write_raw(dir.file("data.csv"), text(contents));
+    cols = columns;
+    sora_data_spec s = csv_source("data.csv", 0, 0);
+    s.num_label_columns = int64_t(cols.size());
+    s.label_columns = cols.data();
+    s.target = target;
+    return sora_dataset_load(&s, dir.path().c_str(), nullptr, &ds);
+  }
+  std::vector<int64_t> cols;
+};
+
+TEST_F(CsvLabels, SeveralColumnsInTheirOrder) {
+  ASSERT_EQ(load_columns("a,b,c,d,e\n1,2,3,4,5\n6,7,8,9,10\n", {4, 1, 2}),
+            SORA_OK)
+      << last_error();
+  EXPECT_EQ(ds.sample_size, 2);
+  EXPECT_EQ(ds.label_size, 3);
+  EXPECT_EQ(x(), (std::vector<float>{1, 4, 6, 9}));
+  EXPECT_EQ(y(), (std::vector<float>{5, 2, 3, 10, 7, 8}));
+}
+
+TEST_F(CsvLabels, BadColumns) {
+  EXPECT_EQ(load_columns("1,2,3\n", {0, 3}), SORA_ERR_FORMAT);
+  EXPECT_NE(last_error().find("data.csv:1: label column 3 does not exist"),
+            std::string::npos)
+      << last_error();
+  EXPECT_EQ(load_columns("1,2,3\n", {1, 1}), SORA_ERR_ARGUMENT);
+  EXPECT_NE(last_error().find("label column 1 is named twice"),
+            std::string::npos)
+      << last_error();
+  EXPECT_EQ(load_columns("1,2\n", {0, 1}), SORA_ERR_FORMAT);
+  EXPECT_NE(last_error().find("no features"), std::string::npos);
+  EXPECT_EQ(load_columns("1,2,3\n4,x,6\n", {1, 2}), SORA_ERR_FORMAT);
+  EXPECT_NE(last_error().find("data.csv:2: column 1 ('x') is not a number"),
+            std::string::npos)
+      << last_error();
+  EXPECT_EQ(ds.x, nullptr);
+}
+
+TEST_F(CsvLabels, TargetInputSharesTheFeatures) {
+  ASSERT_EQ(load_columns("a,b\n1,2\n3,4\n", {}, SORA_TARGET_INPUT), SORA_OK)
+      << last_error();
+  EXPECT_EQ(ds.sample_size, 2);
+  EXPECT_EQ(ds.label_size, 2);
+  EXPECT_EQ(ds.y, ds.x);
+  EXPECT_EQ(y(), (std::vector<float>{1, 2, 3, 4}));
+  sora_dataset_free(&ds); // frees the shared block once
+  EXPECT_EQ(ds.y, nullptr);
+}
+
+TEST_F(CsvLabels, TargetInputIdxNeedsNoLabels) {
+  sora_test::write_index_dataset(dir, "x.idx", "y.idx", 3);
+  sora_data_spec s = sora_test::idx_source("x.idx", nullptr, 0);
+  EXPECT_EQ(sora_dataset_load(&s, dir.path().c_str(), nullptr, &ds),
+            SORA_ERR_ARGUMENT);
+  s.target = SORA_TARGET_INPUT;
+  ASSERT_EQ(sora_dataset_load(&s, dir.path().c_str(), nullptr, &ds), SORA_OK)
+      << last_error();
+  EXPECT_EQ(ds.count, 3);
+  EXPECT_EQ(ds.label_size, ds.sample_size);
+  EXPECT_EQ(ds.y, ds.x);
+  s.target = 5;
+  EXPECT_EQ(sora_dataset_load(&s, dir.path().c_str(), nullptr, &ds),
+            SORA_ERR_ARGUMENT);
+}
+
 } // namespace

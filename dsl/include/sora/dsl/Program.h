@@ -10,6 +10,7 @@
 
 #include "sora/dsl/Source.h"
 
+#include <algorithm>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -131,16 +132,27 @@ struct Optimizer {
 };
 
 /// `idx(images:, labels:, scale:, onehot:)` or
-/// `csv(path:, label_column:, scale:, onehot:)`.
+/// `csv(path:, label_column: | label_columns:, scale:, onehot:)`.
 struct DataSource {
   enum Kind { None, Idx, Csv } kind = None;
   bool present() const { return kind != None; }
-  std::string images, labels; ///< idx
+  std::string images, labels; ///< idx (labels empty with targetInput)
   std::string path;           ///< csv
-  int64_t labelColumn = 0;    ///< csv
+  int64_t labelColumn = 0;    ///< csv: labelColumns[0], or 0 when none
+  /// csv: the label columns, in order (one for `label_column:`, none with
+  /// targetInput).
+  std::vector<int64_t> labelColumns;
   double scale = 1;
   int64_t onehot = 0; ///< 0: labels stay integers (or numbers)
+  /// `target = <input>`: the sample's own features are its label (the
+  /// train block's key, copied into each source).
+  bool targetInput = false;
   SourceRange range;
+  SourceRange labelsAt{0, 0}; ///< the first label argument given, if any
+  /// Floats per label: the one-hot width, the label columns, or 1.
+  int64_t labelWidth() const {
+    return onehot ? onehot : std::max<int64_t>(1, int64_t(labelColumns.size()));
+  }
 };
 
 /// A train block, with docs/language.md's defaults for every key not given.
@@ -155,8 +167,9 @@ struct TrainConfig {
   bool shuffle = true;
   bool metricLoss = true;
   bool metricAccuracy = false;
-  bool metricMae = false;  ///< mean absolute error, as Keras' "mae"
-  bool metricRmse = false; ///< root mean squared error, as Keras' "rmse"
+  bool metricMae = false;   ///< mean absolute error, as Keras' "mae"
+  bool metricRmse = false;  ///< root mean squared error, as Keras' "rmse"
+  bool targetInput = false; ///< `target = <input>`: an autoencoder
   DataSource data, test;
 };
 
