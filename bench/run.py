@@ -34,7 +34,9 @@ runtime_lib = os.path.join(build, "lib/libsora_rt.a")
 model = os.path.join(root, "examples/mnist_mlp/model.sora")
 cnn_model = os.path.join(root, "examples/fashion_cnn/model.sora")
 movielens_model = os.path.join(root, "examples/movielens/model.sora")
-langid_model = os.path.join(root, "examples/language_id/model.sora")
+# The character-level language classifier and its GRU variant.
+langid_models = {"lstm": os.path.join(root, "examples/language_id/model.sora"),
+                 "gru": os.path.join(root, "examples/language_id/gru.sora")}
 autoenc_model = os.path.join(root, "examples/autoencoder/model.sora")
 compile_runs = max(5, reps)
 
@@ -158,27 +160,28 @@ try:
         print(f"movielens rep {i + 1}/{movielens_reps}: 5 epochs sorac "
               f"{movielens_runs[-1][0]:.3f} s, pytorch {movielens_runs[-1][1]:.3f} s",
               flush=True)
-    # The character-level LSTM (examples/language_id), 5 epochs each side,
-    # on Debian's word lists (skipped where a list is missing).
-    langid_runs = []
+    # The character-level LSTM and GRU (examples/language_id), 5 epochs
+    # each side, on Debian's word lists (skipped where a list is missing).
+    langid_runs = {kind: [] for kind in langid_models}
     lid_dir = os.path.join(tmp, "language_id")
     made = subprocess.run(["python3", os.path.join(root, "examples/language_id/make_data.py"),
                            lid_dir], capture_output=True, text=True)
     if made.returncode not in (0, 77):
         sys.exit(f"run.py: make_data.py failed:\n{made.stdout}{made.stderr}")
     for i in range(langid_reps if made.returncode == 0 else 0):
-        report = last_json(check([sorac, "run", langid_model, "--data", lid_dir,
-                                  "--quiet", "--report", "json"]), "sorac run")
-        env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1")
-        peer_lid = last_json(check(["/usr/bin/python3",
-                                    os.path.join(root, "bench/torch_language_id.py"),
-                                    lid_dir, "5", "1", "lstm"], env=env),
-                             "torch_language_id.py")
-        langid_runs.append((report["train_seconds"], peer_lid["seconds"],
-                            report["test_accuracy"], peer_lid["test_acc"]))
-        print(f"language_id rep {i + 1}/{langid_reps}: 5 epochs sorac "
-              f"{langid_runs[-1][0]:.1f} s, pytorch {langid_runs[-1][1]:.1f} s",
-              flush=True)
+        for kind, path in langid_models.items():
+            report = last_json(check([sorac, "run", path, "--data", lid_dir,
+                                      "--quiet", "--report", "json"]), "sorac run")
+            env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1")
+            peer_lid = last_json(check(["/usr/bin/python3",
+                                        os.path.join(root, "bench/torch_language_id.py"),
+                                        lid_dir, "5", "1", kind], env=env),
+                                 "torch_language_id.py")
+            runs = langid_runs[kind]
+            runs.append((report["train_seconds"], peer_lid["seconds"],
+                         report["test_accuracy"], peer_lid["test_acc"]))
+            print(f"language_id {kind} rep {i + 1}/{langid_reps}: 5 epochs sorac "
+                  f"{runs[-1][0]:.1f} s, pytorch {runs[-1][1]:.1f} s", flush=True)
     # The autoencoder (examples/autoencoder), 10 epochs each side, on
     # Fashion-MNIST; its test loss is the reconstruction MSE.
     autoenc_runs = []
@@ -229,10 +232,11 @@ ml = dict(sorac=med(movielens_runs, lambda r: r[0]),
           torch=med(movielens_runs, lambda r: r[1]),
           sorac_rmse=med(movielens_runs, lambda r: r[2]),
           torch_rmse=med(movielens_runs, lambda r: r[3])) if movielens_runs else None
-lid = dict(sorac=med(langid_runs, lambda r: r[0]),
-           torch=med(langid_runs, lambda r: r[1]),
-           sorac_acc=med(langid_runs, lambda r: r[2]),
-           torch_acc=med(langid_runs, lambda r: r[3])) if langid_runs else None
+lids = {kind: dict(sorac=med(runs, lambda r: r[0]),
+                  torch=med(runs, lambda r: r[1]),
+                  sorac_acc=med(runs, lambda r: r[2]),
+                  torch_acc=med(runs, lambda r: r[3]))
+        for kind, runs in langid_runs.items() if runs}
 ae = dict(sorac=med(autoenc_runs, lambda r: r[0]),
           torch=med(autoenc_runs, lambda r: r[1]),
           sorac_mse=med(autoenc_runs, lambda r: r[2]),
@@ -268,13 +272,14 @@ targets = [
      f"{ml['sorac_rmse']:.4f} (PyTorch {ml['torch_rmse']:.4f})",
      met(ml["sorac_rmse"] <= 0.89)),
 ] if ml else []) + ([
-    ("language_id: training time, accuracy within 1 point",
+    (f"language_id ({kind}): training time, accuracy within 1 point",
      "≤ 0.5 x PyTorch (goal 0.3 x)",
-     f"{lid['sorac'] / lid['torch']:.2f} x, accuracy "
-     f"{100 * (lid['sorac_acc'] - lid['torch_acc']):+.2f} points",
-     met(lid["sorac"] <= 0.5 * lid["torch"] and
-         lid["sorac_acc"] >= lid["torch_acc"] - 0.01)),
-] if lid else []) + ([
+     f"{l['sorac'] / l['torch']:.2f} x, accuracy "
+     f"{100 * (l['sorac_acc'] - l['torch_acc']):+.2f} points",
+     met(l["sorac"] <= 0.5 * l["torch"] and
+         l["sorac_acc"] >= l["torch_acc"] - 0.01))
+    for kind, l in lids.items()
+]) + ([
     ("autoencoder: test reconstruction MSE", "within 5 % of PyTorch's",
      f"{ae['sorac_mse']:.5f} (PyTorch {ae['torch_mse']:.5f})",
      met(abs(ae["sorac_mse"] - ae["torch_mse"]) <= 0.05 * ae["torch_mse"])),
@@ -312,11 +317,12 @@ rows = [
      f"{ml['sorac'] / ml['torch']:.3f}"),
     ("recommender: test RMSE", f"{ml['sorac_rmse']:.4f}", f"{ml['torch_rmse']:.4f}", ""),
 ] if ml else []) + ([
-    ("character LSTM (language_id), 5 epochs (s)", f"{lid['sorac']:.1f}",
-     f"{lid['torch']:.1f}", f"{lid['sorac'] / lid['torch']:.2f}"),
-    ("character LSTM: test accuracy", f"{lid['sorac_acc']:.4f}",
-     f"{lid['torch_acc']:.4f}", ""),
-] if lid else []) + ([
+    row for kind, l in lids.items() for row in (
+        (f"character {kind.upper()} (language_id), 5 epochs (s)", f"{l['sorac']:.1f}",
+         f"{l['torch']:.1f}", f"{l['sorac'] / l['torch']:.2f}"),
+        (f"character {kind.upper()}: test accuracy", f"{l['sorac_acc']:.4f}",
+         f"{l['torch_acc']:.4f}", ""))
+]) + ([
     ("autoencoder (784-32-784), 10 epochs (s)", f"{ae['sorac']:.2f}",
      f"{ae['torch']:.2f}", f"{ae['sorac'] / ae['torch']:.2f}"),
     ("autoencoder: test reconstruction MSE", f"{ae['sorac_mse']:.5f}",
@@ -387,7 +393,9 @@ lines = [
     "  `bench/torch_language_id.py`): 12 000 words of each of 8 Debian word",
     "  lists (`make_data.py`: 76 800 training words, 19 200 test), 16",
     "  character ids each; embedding 32, LSTM 128 units (PyTorch's default",
-    "  init on both sides), dense 8; Adam 1e-3, batch 128, 5 epochs. sorac's",
+    "  init on both sides), dense 8; Adam 1e-3, batch 128, 5 epochs; the GRU",
+    "  variant (`gru.sora`, `torch_language_id.py ... gru`) the same with a",
+    "  GRU of 128 units. sorac's",
     "  time is `sorac run`'s train_seconds; PyTorch's, the sum of its epochs."
     f" Median of {langid_reps} run(s).",
     "- **Autoencoder** (`examples/autoencoder`, `bench/torch_autoencoder.py`):",
