@@ -325,9 +325,11 @@ const std::map<std::string, std::string> &knownMismatches() {
 /// passes, gradients, lowerings, updates) is sorac's either way. Set
 /// SORA_PARITY_ALL_O2=1 to check every fixture at -O2 too (~30 s).
 const std::set<std::string> kAlsoAtO2 = {
-    "cce_sgd_constant",     "sparse_momentum_exponential", "bce1_nesterov_step",
-    "bce3_adam_linear",     "mse_rmsprop_exponential",     "every_op_adam_cce",
-    "activations_adam_cce", "ids_adam_cce",
+    "cce_sgd_constant",        "sparse_momentum_exponential",
+    "bce1_nesterov_step",      "bce3_adam_linear",
+    "mse_rmsprop_exponential", "every_op_adam_cce",
+    "activations_adam_cce",    "ids_adam_cce",
+    "conv1d_adam_cce",
 };
 
 struct Worst {
