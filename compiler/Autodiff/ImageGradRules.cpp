@@ -30,7 +30,8 @@ Grads conv2d(Graph &g, Node *n, Node *dy, const Need &need) {
     dx = g.create(K::Conv2DGradInput, {dy, w}, plusInputSize(n, x));
   if (need[1])
     dw = g.create(K::Conv2DGradFilter, {dy, x},
-                  n->attrs.plus({attr::kernel(w->type.dims[1])}));
+                  n->attrs.plus({attr::kernel(w->type.dims[1]),
+                                 attr::kernelW(w->type.dims[2])}));
   return {dx, dw};
 }
 

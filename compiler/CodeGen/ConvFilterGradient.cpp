@@ -130,18 +130,18 @@ Accs accumulateFilterTile(KernelEmitter &k, Vec &vec, const Conv &cv,
 /// Writes (or adds, `accumulate`) the tile's accumulators to dw[f,a,b,c].
 void storeFilterTile(KernelEmitter &k, Vec &vec, const Node &dw,
                      const FilterTile &t, const Accs &acc, bool accumulate) {
-  const int64_t L = vec.lanes, filters = dw.type.dims[0], kk = dw.type.dims[1],
-                channels = dw.type.dims[3];
+  const int64_t L = vec.lanes, filters = dw.type.dims[0], kh = dw.type.dims[1],
+                kw = dw.type.dims[2], channels = dw.type.dims[3];
   for (size_t tap = 0; tap < t.taps.size(); ++tap) {
     auto [a, b] = t.taps[tap];
     Value *offset = addSigned(
-        k, mulSigned(k, addSigned(k, mulSigned(k, a, kk), b), channels), t.c0);
+        k, mulSigned(k, addSigned(k, mulSigned(k, a, kw), b), channels), t.c0);
     for (int64_t c = 0; c < t.channels; ++c)
       for (int64_t v = 0; v < t.vecs; ++v)
         for (int64_t j = 0; j < L && t.fBase + v * L + j < filters; ++j) {
           int64_t f = t.fBase + v * L + j;
           Value *index =
-              addSigned(k, offset, k.i64(f * kk * kk * channels + c));
+              addSigned(k, offset, k.i64(f * kh * kw * channels + c));
           Value *value = vec.lane(acc[t.slot(tap, c, v)], j);
           if (accumulate)
             accumulateInto(k, &dw, index, value);
@@ -172,9 +172,9 @@ struct TapRanges {
 void filterGradientAllTaps(KernelEmitter &k, Vec &vec, const Node &n,
                            const Conv &cv, const Node *dy, const Node *x) {
   const int64_t L = vec.lanes, budget = accumulatorBudget(k);
-  const int64_t kk = cv.kernel, channels = cv.in.c;
+  const int64_t kh = cv.kh, kw = cv.kw, channels = cv.in.c;
   const int64_t filterVecs = vec.vectors(cv.out.c);
-  const int64_t tapChannels = kk * kk * channels;
+  const int64_t tapChannels = kh * kw * channels;
   const TapRanges ranges{cv};
   const int64_t groupVecs =
       std::min(filterVecs, std::max<int64_t>(budget / tapChannels, 1));
@@ -186,16 +186,18 @@ void filterGradientAllTaps(KernelEmitter &k, Vec &vec, const Node &n,
     t.vecs = std::min(groupVecs, filterVecs - v0);
     // The rectangle of output pixels common to every tap.
     int64_t rLo = 0, rHi = cv.out.h, cLo = 0, cHi = cv.out.w;
-    for (int64_t a = 0; a < kk; ++a) {
+    for (int64_t a = 0; a < kh; ++a) {
       rLo = std::max(rLo, ranges.rows(a).first);
       rHi = std::min(rHi, ranges.rows(a).second);
-      cLo = std::max(cLo, ranges.cols(a).first);
-      cHi = std::min(cHi, ranges.cols(a).second);
+    }
+    for (int64_t b = 0; b < kw; ++b) {
+      cLo = std::max(cLo, ranges.cols(b).first);
+      cHi = std::min(cHi, ranges.cols(b).second);
     }
     bool common = rLo < rHi && cLo < cHi;
     std::vector<size_t> all;
-    for (int64_t a = 0; a < kk; ++a)
-      for (int64_t b = 0; b < kk; ++b) {
+    for (int64_t a = 0; a < kh; ++a)
+      for (int64_t b = 0; b < kw; ++b) {
         all.push_back(t.taps.size());
         t.taps.push_back({k.i64(a), k.i64(b)});
       }
@@ -210,8 +212,8 @@ void filterGradientAllTaps(KernelEmitter &k, Vec &vec, const Node &n,
     if (common)
       run(all, rLo, rHi, cLo, cHi);
     for (size_t tap = 0; tap < all.size(); ++tap) {
-      auto [ra, rb] = ranges.rows(int64_t(tap) / kk);
-      auto [ca, cb] = ranges.cols(int64_t(tap) % kk);
+      auto [ra, rb] = ranges.rows(int64_t(tap) / kw);
+      auto [ca, cb] = ranges.cols(int64_t(tap) % kw);
       if (!common) {
         run({tap}, ra, rb, ca, cb);
         continue;
@@ -251,12 +253,12 @@ void forEachTapOfSampleBlocks(
         Value *r0 = mulSigned(k, sb, samples);
         Value *r1 = sminIdx(k, addSigned(k, r0, k.i64(samples)), k.n);
         k.loop(
-            cv.kernel,
+            cv.kh,
             [&](Value *a) {
               auto [ohLo, ohHi] =
                   tapRange(k, a, cv.padTop, cv.stride, cv.in.h, cv.out.h);
               k.loop(
-                  cv.kernel,
+                  cv.kw,
                   [&](Value *b) {
                     auto [owLo, owHi] = tapRange(k, b, cv.padLeft, cv.stride,
                                                  cv.in.w, cv.out.w);
@@ -291,14 +293,14 @@ void channelVectorTile(KernelEmitter &k, Vec &vec, const Node &n,
                        const Conv &cv, const Node *dy, const Node *x,
                        const TapPass &p, Value *tap, int64_t v0, int64_t vecs,
                        Value *f0, int64_t count) {
-  const int64_t L = vec.lanes, kk = cv.kernel, channels = cv.in.c,
+  const int64_t L = vec.lanes, taps = cv.kh * cv.kw, channels = cv.in.c,
                 filters = cv.out.c;
   auto used = [&](int64_t v) {
     return std::min<int64_t>(L, channels - (v0 + v) * L);
   };
   auto dwIndex = [&](int64_t t, int64_t v) {
     Value *f = addSigned(k, f0, k.i64(t));
-    return addSigned(k, addSigned(k, mulSigned(k, f, kk * kk * channels), tap),
+    return addSigned(k, addSigned(k, mulSigned(k, f, taps * channels), tap),
                      k.i64((v0 + v) * L));
   };
   Accs acc;
@@ -366,13 +368,13 @@ void channelVectorTile(KernelEmitter &k, Vec &vec, const Node &n,
 void filterGradientAlongChannels(KernelEmitter &k, Vec &vec, const Node &n,
                                  const Conv &cv, const Node *dy,
                                  const Node *x) {
-  const int64_t kk = cv.kernel, channels = cv.in.c, filters = cv.out.c;
+  const int64_t kw = cv.kw, channels = cv.in.c, filters = cv.out.c;
   const int64_t budget = accumulatorBudget(k);
   const int64_t channelVecs = vec.vectors(channels);
   const int64_t groupVecs = std::min<int64_t>(channelVecs, 4);
   forEachTapOfSampleBlocks(k, n, cv, [&](const TapPass &p) {
     Value *tap =
-        mulSigned(k, addSigned(k, mulSigned(k, p.a, kk), p.b), channels);
+        mulSigned(k, addSigned(k, mulSigned(k, p.a, kw), p.b), channels);
     for (int64_t v0 = 0; v0 < channelVecs; v0 += groupVecs) {
       const int64_t vecs = std::min(groupVecs, channelVecs - v0);
       evenBlocks(k, filters, budget / vecs, [&](Value *f0, int64_t count) {
@@ -415,9 +417,9 @@ void filterGradientAlongFilters(KernelEmitter &k, Vec &vec, const Node &n,
 // sweep them.
 void lowerConv2DGradFilter(KernelEmitter &k, const Node &n) {
   const Node *dy = n.operands[0], *x = n.operands[1];
-  Conv cv = convOf(n, x, dy, n.type.dims[1]);
+  Conv cv = convOf(n, x, dy, &n);
   Vec vec = imageVectors(k);
-  if (cv.kernel * cv.kernel * cv.in.c <= accumulatorBudget(k) / 2)
+  if (cv.kh * cv.kw * cv.in.c <= accumulatorBudget(k) / 2)
     filterGradientAllTaps(k, vec, n, cv, dy, x);
   else if (cv.in.c >= vec.lanes)
     filterGradientAlongChannels(k, vec, n, cv, dy, x);

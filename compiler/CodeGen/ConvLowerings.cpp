@@ -43,9 +43,9 @@ Window windowAt(KernelEmitter &k, const Conv &cv, Value *oh, Value *ow) {
   win.iw0 = subIdx(k, mulSigned(k, ow, cv.stride), k.i64(cv.padLeft));
   // Tap kh is inside when 0 <= ih0 + kh < H.
   win.khLo = smax(k.i64(0), subIdx(k, k.i64(0), win.ih0));
-  win.khHi = smin(k.i64(cv.kernel), subIdx(k, k.i64(cv.in.h), win.ih0));
+  win.khHi = smin(k.i64(cv.kh), subIdx(k, k.i64(cv.in.h), win.ih0));
   win.kwLo = smax(k.i64(0), subIdx(k, k.i64(0), win.iw0));
-  win.kwHi = smin(k.i64(cv.kernel), subIdx(k, k.i64(cv.in.w), win.iw0));
+  win.kwHi = smin(k.i64(cv.kw), subIdx(k, k.i64(cv.in.w), win.iw0));
   return win;
 }
 
@@ -59,10 +59,10 @@ struct TapRun {
 TapRun tapRun(KernelEmitter &k, const Conv &cv, const Window &win, Value *r,
               Value *f, Value *kh) {
   Value *ih = addSigned(k, win.ih0, kh);
-  Value *kernelRow = addSigned(k, mulSigned(k, f, cv.kernel), kh);
+  Value *kernelRow = addSigned(k, mulSigned(k, f, cv.kh), kh);
   // x0 is negative when iw0 is, but x0 + j never is: j >= kwLo * C.
   return {pixel(k, cv.in, r, ih, win.iw0),
-          mulSigned(k, mulSigned(k, kernelRow, cv.kernel), cv.in.c),
+          mulSigned(k, mulSigned(k, kernelRow, cv.kw), cv.in.c),
           mulSigned(k, win.kwLo, cv.in.c), mulSigned(k, win.kwHi, cv.in.c)};
 }
 
@@ -122,7 +122,7 @@ void scatterConvGradient(
 //===--- Forward convolution and its input gradient -----------------------===//
 
 /// A convolution-shaped loop nest over every element of `out`:
-///   out[r, y, x, o] = sum over a, b < k and i < in.c of
+///   out[r, y, x, o] = sum over a < kh, b < kw and i < in.c of
 ///                     in[r, y*s + a - padY, x*s + b - padX, i] * K(a, b, i, o)
 /// the taps that fall outside `in` left out, with K(a, b, i, o) the float
 /// kernel[row(a, b, i) + o - channel0]. The forward convolution reads its
@@ -133,7 +133,7 @@ void scatterConvGradient(
 struct ConvNest {
   const Node *in, *out;
   Image inImg, outImg;
-  int64_t k, stride, padY, padX;
+  int64_t kh, kw, stride, padY, padX;
   Value *kernel;
   std::function<Value *(Value *a, int64_t b, Value *i)> row;
   int64_t channel0;
@@ -162,7 +162,7 @@ void convTile(KernelEmitter &k, Vec &vec, const ConvNest &c, Value *r, Value *y,
   // Rows a of the kernel inside the image: 0 <= top + a < in.h.
   Value *top = subIdx(k, mulSigned(k, y, s), k.i64(c.padY));
   Value *aLo = smaxIdx(k, k.i64(0), subIdx(k, k.i64(0), top));
-  Value *aHi = sminIdx(k, k.i64(c.k), subIdx(k, k.i64(c.inImg.h), top));
+  Value *aHi = sminIdx(k, k.i64(c.kh), subIdx(k, k.i64(c.inImg.h), top));
   Value *firstCol = subIdx(k, mulSigned(k, x0, s), k.i64(c.padX));
   Value *inBase = k.buffer(c.in);
   Accs acc(pixels * vecs, vec.zero());
@@ -177,7 +177,7 @@ void convTile(KernelEmitter &k, Vec &vec, const ConvNest &c, Value *r, Value *y,
             k.i64(0), k.i64(cin), acc0,
             [&](Value *i, const Accs &acc1) {
               Accs next = acc1;
-              for (int64_t b = 0; b < c.k; ++b) {
+              for (int64_t b = 0; b < c.kw; ++b) {
                 bool any = false;
                 for (int64_t p = 0; p < pixels; ++p)
                   any |= inside(p, b);
@@ -248,7 +248,7 @@ void emitConvNest(KernelEmitter &k, Vec &vec, const ConvNest &c, int64_t o0,
   auto interior = [&](int64_t t) {
     int64_t x0 = t * pixels;
     return x0 + pixels <= ow && x0 * c.stride - c.padX >= 0 &&
-           (x0 + pixels - 1) * c.stride + c.k - 1 - c.padX < c.inImg.w;
+           (x0 + pixels - 1) * c.stride + c.kw - 1 - c.padX < c.inImg.w;
   };
   int64_t first = 0;
   while (first < tiles && !interior(first))
@@ -300,7 +300,7 @@ constexpr int64_t kMaxKernelTile = 64 * 1024;
 // one chunk of vectors of filters.
 void lowerConv2DOneByOne(KernelEmitter &k, const Node &n) {
   const Node *x = n.operands[0], *w = n.operands[1];
-  Conv cv = convOf(n, x, &n, w->type.dims[1]);
+  Conv cv = convOf(n, x, &n, w);
   forEachOutput(k, cv, [&](Value *r, const Window &win, Value *yi, Value *f) {
     Value *sum = k.reduce(
         win.khLo, win.khHi, {k.f32(0)},
@@ -330,10 +330,10 @@ void lowerConv2DOneByOne(KernelEmitter &k, const Node &n) {
 // broadcast, then feeds every filter of the tile.
 void lowerConv2D(KernelEmitter &k, const Node &n) {
   const Node *x = n.operands[0], *w = n.operands[1];
-  Conv cv = convOf(n, x, &n, w->type.dims[1]);
+  Conv cv = convOf(n, x, &n, w);
   Vec vec = imageVectors(k);
   const int64_t L = vec.lanes, filters = cv.out.c;
-  const int64_t taps = cv.kernel * cv.kernel * cv.in.c;
+  const int64_t taps = cv.kh * cv.kw * cv.in.c;
   if (taps * L > kMaxKernelTile) {
     lowerConv2DOneByOne(k, n);
     return;
@@ -367,40 +367,41 @@ void lowerConv2D(KernelEmitter &k, const Node &n) {
                           k.f32(0));
           },
           "t");
-    ConvNest c{
-        x,
-        &n,
-        cv.in,
-        cv.out,
-        cv.kernel,
-        cv.stride,
-        cv.padTop,
-        cv.padLeft,
-        tile,
-        [&, padded](Value *a, int64_t b, Value *i) {
-          Value *tap = addSigned(
-              k,
-              mulSigned(k, addSigned(k, mulSigned(k, a, cv.kernel), k.i64(b)),
-                        cv.in.c),
-              i);
-          return mulSigned(k, tap, padded);
-        },
-        f0,
-        true};
+    ConvNest c{x,
+               &n,
+               cv.in,
+               cv.out,
+               cv.kh,
+               cv.kw,
+               cv.stride,
+               cv.padTop,
+               cv.padLeft,
+               tile,
+               [&, padded](Value *a, int64_t b, Value *i) {
+                 Value *tap = addSigned(
+                     k,
+                     mulSigned(k,
+                               addSigned(k, mulSigned(k, a, cv.kw), k.i64(b)),
+                               cv.in.c),
+                     i);
+                 return mulSigned(k, tap, padded);
+               },
+               f0,
+               true};
     emitConvNest(k, vec, c, f0, f0 + count);
   }
 }
 
 // dx[r,ih,iw,c] = sum over (oh,ow,f,kh,kw) with ih = oh*s+kh-pt and
 //                 iw = ow*s+kw-pl of dy[r,oh,ow,f] w[f,kh,kw,c]
-// With stride 1 this is a convolution of dy, padded by k-1-pt rows above
-// (k-1-pl columns left), with the kernel flipped and its channels and
+// With stride 1 this is a convolution of dy, padded by kh-1-pt rows above
+// (kw-1-pl columns left), with the kernel flipped and its channels and
 // filters swapped: dx[r,ih,iw,c] = sum over a, b, f of
-// dy[r, ih+a-(k-1-pt), iw+b-(k-1-pl), f] w[f, k-1-a, k-1-b, c], each tap
+// dy[r, ih+a-(kh-1-pt), iw+b-(kw-1-pl), f] w[f, kh-1-a, kw-1-b, c], each tap
 // a run of channels in w. Other strides scatter dy over the taps.
 void lowerConv2DGradInput(KernelEmitter &k, const Node &n) {
   const Node *dy = n.operands[0], *w = n.operands[1];
-  Conv cv = convOf(n, &n, dy, w->type.dims[1]);
+  Conv cv = convOf(n, &n, dy, w);
   if (cv.stride != 1) {
     zero(k, n);
     scatterConvGradient(k, cv, dy, [&](Value *g, Value *xi, Value *wi) {
@@ -409,22 +410,23 @@ void lowerConv2DGradInput(KernelEmitter &k, const Node &n) {
     return;
   }
   Vec vec = imageVectors(k);
-  const int64_t kk = cv.kernel, channels = cv.in.c;
+  const int64_t kh = cv.kh, kw = cv.kw, channels = cv.in.c;
   ConvNest c{dy,
              &n,
              cv.out,
              cv.in,
-             kk,
+             kh,
+             kw,
              1,
-             kk - 1 - cv.padTop,
-             kk - 1 - cv.padLeft,
+             kh - 1 - cv.padTop,
+             kw - 1 - cv.padLeft,
              k.buffer(w),
              [&](Value *a, int64_t b, Value *f) {
-               // w[f, k-1-a, k-1-b, 0]
-               Value *kh = subIdx(k, k.i64(kk - 1), a);
+               // w[f, kh-1-a, kw-1-b, 0]
+               Value *row = subIdx(k, k.i64(kh - 1), a);
                Value *tap = addSigned(
-                   k, mulSigned(k, addSigned(k, mulSigned(k, f, kk), kh), kk),
-                   k.i64(kk - 1 - b));
+                   k, mulSigned(k, addSigned(k, mulSigned(k, f, kh), row), kw),
+                   k.i64(kw - 1 - b));
                return mulSigned(k, tap, channels);
              },
              0,

@@ -37,9 +37,11 @@ void accumulateInto(KernelEmitter &k, const Node *dst, Value *i, Value *v) {
   k.store(dst, i, k.b.CreateFAdd(k.load(dst, i), v));
 }
 
-Conv convOf(const Node &n, const Node *in, const Node *out, int64_t kernel) {
-  return {imageOf(in),      imageOf(out),     kernel,
-          n.attrs.stride(), n.attrs.padTop(), n.attrs.padLeft()};
+Conv convOf(const Node &n, const Node *in, const Node *out,
+            const Node *kernel) {
+  return {imageOf(in),          imageOf(out),     kernel->type.dims[1],
+          kernel->type.dims[2], n.attrs.stride(), n.attrs.padTop(),
+          n.attrs.padLeft()};
 }
 
 } // namespace image

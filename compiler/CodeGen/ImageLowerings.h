@@ -46,12 +46,14 @@ void accumulateInto(KernelEmitter &k, const Node *dst, llvm::Value *i,
                     llvm::Value *v);
 
 /// A convolution's geometry: `in` is the image convolved, `out` the result
-/// (its channels are the filters), `kernel` the square kernel's side.
+/// (its channels are the filters), the kernel kh rows by kw columns (conv1d
+/// is a convolution of one-row images by one-row kernels).
 struct Conv {
   Image in, out;
-  int64_t kernel, stride, padTop, padLeft;
+  int64_t kh, kw, stride, padTop, padLeft;
 };
-Conv convOf(const Node &n, const Node *in, const Node *out, int64_t kernel);
+/// The geometry of conv op `n` whose kernel is `kernel` ([F, kh, kw, C]).
+Conv convOf(const Node &n, const Node *in, const Node *out, const Node *kernel);
 
 /// How many vector accumulators one register tile may hold: most of the
 /// register file (32 zmm registers with AVX-512, 16 ymm or xmm registers

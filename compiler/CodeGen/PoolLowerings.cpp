@@ -14,13 +14,16 @@ namespace {
 
 using namespace llvm;
 
-/// A pooling window's geometry; `in` is the pooled image, `out` the result.
+/// A pooling window's geometry, `rows` by `cols`; `in` is the pooled image,
+/// `out` the result.
 struct Pool {
   Image in, out;
-  int64_t size, stride;
+  int64_t rows, cols, stride;
+  int64_t taps() const { return rows * cols; }
 };
 Pool poolOf(const Node &n, const Node *in, const Node *out) {
-  return {imageOf(in), imageOf(out), n.attrs.size(), n.attrs.stride()};
+  return {imageOf(in), imageOf(out), n.attrs.size(), n.attrs.width(),
+          n.attrs.stride()};
 }
 
 /// for each sample r and output pixel (oh, ow):
@@ -58,10 +61,10 @@ void forEachPoolTap(KernelEmitter &k, const Pool &p,
                     const std::function<void(Value *, Value *)> &body) {
   forEachWindow(k, p, [&](Value *out, Value *corner) {
     k.loop(
-        p.size,
+        p.rows,
         [&](Value *i) {
           k.loop(
-              p.size,
+              p.cols,
               [&](Value *j) {
                 Value *tap = addSigned(k, corner, tapOffset(k, p.in, i, j));
                 k.loop(
@@ -103,18 +106,18 @@ void forEachChannelVector(KernelEmitter &k, Vec &vec, int64_t channels,
 
 } // namespace
 
-// y[r,oh,ow,c] = max_{i,j < size} x[r, oh*s+i, ow*s+j, c]
+// y[r,oh,ow,c] = max_{i < rows, j < cols} x[r, oh*s+i, ow*s+j, c]
 void lowerMaxPool2D(KernelEmitter &k, const Node &n) {
   const Node *x = n.operands[0];
   Pool p = poolOf(n, x, &n);
   Value *ninf = k.f32(-std::numeric_limits<float>::infinity());
-  if (p.size * p.size <= kUnrolledWindow) {
+  if (p.taps() <= kUnrolledWindow) {
     Vec vec = imageVectors(k);
     forEachWindow(k, p, [&](Value *out, Value *corner) {
       forEachChannelVector(k, vec, p.out.c, [&](Value *c, int64_t used) {
         Value *first = addSigned(k, corner, c), *best = vec.splat(ninf);
-        for (int64_t i = 0; i < p.size; ++i)
-          for (int64_t j = 0; j < p.size; ++j) {
+        for (int64_t i = 0; i < p.rows; ++i)
+          for (int64_t j = 0; j < p.cols; ++j) {
             Value *v = vec.load(
                 k.buffer(x),
                 addSigned(k, first, k.i64((i * p.in.w + j) * p.in.c)), used);
@@ -141,10 +144,15 @@ void lowerMaxPool2DGrad(KernelEmitter &k, const Node &n) {
   const Node *dy = n.operands[0], *x = n.operands[1];
   Pool p = poolOf(n, x, dy);
   Value *ninf = k.f32(-std::numeric_limits<float>::infinity());
-  if (p.stride >= p.size && p.size * p.size <= kUnrolledWindow) {
-    bool gaps = p.stride > p.size ||
-                (p.out.h - 1) * p.stride + p.size < p.in.h ||
-                (p.out.w - 1) * p.stride + p.size < p.in.w;
+  // Windows overlap unless the stride covers them in both directions (a
+  // one-row window may overlap along the row only: the rows never move).
+  bool apart = (p.stride >= p.rows || p.out.h == 1) &&
+               (p.stride >= p.cols || p.out.w == 1);
+  if (apart && p.taps() <= kUnrolledWindow) {
+    bool gaps = (p.out.h > 1 && p.stride > p.rows) ||
+                (p.out.w > 1 && p.stride > p.cols) ||
+                (p.out.h - 1) * p.stride + p.rows < p.in.h ||
+                (p.out.w - 1) * p.stride + p.cols < p.in.w;
     if (gaps)
       zero(k, n);
     Vec vec = imageVectors(k);
@@ -157,8 +165,8 @@ void lowerMaxPool2DGrad(KernelEmitter &k, const Node &n) {
         Value *first = addSigned(k, corner, c), *best = vec.splat(ninf);
         Value *argmax = tapNumber(0);
         std::vector<Value *> taps;
-        for (int64_t i = 0; i < p.size; ++i)
-          for (int64_t j = 0; j < p.size; ++j) {
+        for (int64_t i = 0; i < p.rows; ++i)
+          for (int64_t j = 0; j < p.cols; ++j) {
             Value *xi = addSigned(k, first, k.i64((i * p.in.w + j) * p.in.c));
             Value *v = vec.load(k.buffer(x), xi, used);
             Value *better = k.b.CreateFCmpOGT(v, best);
@@ -187,10 +195,10 @@ void lowerMaxPool2DGrad(KernelEmitter &k, const Node &n) {
           // (best value, its index) over the taps in row-major order.
           std::vector<Value *> best = {ninf, first};
           best = k.reduce(
-              k.i64(0), k.i64(p.size), best,
+              k.i64(0), k.i64(p.rows), best,
               [&](Value *i, const std::vector<Value *> &acc) {
                 return k.reduce(
-                    k.i64(0), k.i64(p.size), acc,
+                    k.i64(0), k.i64(p.cols), acc,
                     [&](Value *j, const std::vector<Value *> &a) {
                       Value *xi = addSigned(k, first, tapOffset(k, p.in, i, j));
                       Value *v = k.load(x, xi);
@@ -209,22 +217,22 @@ void lowerMaxPool2DGrad(KernelEmitter &k, const Node &n) {
   });
 }
 
-// y[r,oh,ow,c] = sum_{i,j < size} x[r, oh*s+i, ow*s+j, c] / size^2
+// y[r,oh,ow,c] = sum_{i < rows, j < cols} x[r, oh*s+i, ow*s+j, c] / taps
 void lowerAvgPool2D(KernelEmitter &k, const Node &n) {
   const Node *x = n.operands[0];
   Pool p = poolOf(n, x, &n);
-  Value *inv = k.f32(1.0 / double(p.size * p.size));
+  Value *inv = k.f32(1.0 / double(p.taps()));
   zero(k, n);
   forEachPoolTap(k, p, [&](Value *yi, Value *xi) {
     accumulateInto(k, &n, yi, k.b.CreateFMul(k.load(x, xi), inv));
   });
 }
 
-// dx[r, oh*s+i, ow*s+j, c] += dy[r,oh,ow,c] / size^2 for every i, j < size
+// dx[r, oh*s+i, ow*s+j, c] += dy[r,oh,ow,c] / taps for every tap (i, j)
 void lowerAvgPool2DGrad(KernelEmitter &k, const Node &n) {
   const Node *dy = n.operands[0];
   Pool p = poolOf(n, &n, dy);
-  Value *inv = k.f32(1.0 / double(p.size * p.size));
+  Value *inv = k.f32(1.0 / double(p.taps()));
   zero(k, n);
   forEachPoolTap(k, p, [&](Value *yi, Value *xi) {
     accumulateInto(k, &n, xi, k.b.CreateFMul(k.load(dy, yi), inv));

@@ -46,6 +46,53 @@ Node *weight(Graph &g, const dsl::Node &n, std::vector<int64_t> dims,
                      fanOut);
 }
 
+/// "same" pads like TensorFlow: the output is ceil(in / stride) and the
+/// odd step of padding goes after; the padding before the input.
+int64_t padBefore(const dsl::Node &n, int64_t in, int64_t out) {
+  return n.samePadding
+             ? std::max<int64_t>((out - 1) * n.stride + n.kernel - in, 0) / 2
+             : 0;
+}
+
+Node *bias(Graph &g, const dsl::Node &n, Node *y) {
+  Node *b = g.param(n.name + ".bias", Type{false, false, {n.units}},
+                    ParamRole::Weight, InitKind::Zeros);
+  return g.create(OpKind::BiasAdd, {y, b});
+}
+
+/// conv1d: the convolution of a one-row image [?, 1, T, C] by a one-row
+/// kernel, stored [F, k, C] (Keras' fans: k*C in, k*F out) and viewed as
+/// [F, 1, k, C]; then the bias, and back to [?, T', F].
+Node *buildConv1D(Graph &g, const dsl::Node &n, Node *x) {
+  int64_t t = x->type.dims[0], c = x->type.dims[1], k = n.kernel;
+  int64_t out = n.shape[0];
+  Node *w = weight(g, n, {n.units, k, c}, k * c, k * n.units);
+  Node *y = g.create(
+      OpKind::Conv2D,
+      {reshapeTo(g, x, {1, t, c}), reshapeTo(g, w, {n.units, 1, k, c})},
+      {attr::stride(n.stride), attr::padTop(0),
+       attr::padLeft(padBefore(n, t, out)), attr::outH(1), attr::outW(out)});
+  return reshapeTo(g, bias(g, n, y), n.shape);
+}
+
+/// maxpool2d and avgpool2d; the 1-D pools over [?, T, C] as one-row
+/// images [?, 1, T, C] with a 1 x size window; global pooling (shape [C])
+/// as one window over the whole input, 1-D or 2-D.
+Node *buildPool(Graph &g, const dsl::Node &n, Node *x) {
+  OpKind op =
+      n.pool == dsl::PoolKind::Max ? OpKind::MaxPool2D : OpKind::AvgPool2D;
+  bool oneD = x->type.dims.size() == 2, global = n.shape.size() == 1;
+  if (oneD)
+    x = reshapeTo(g, x, {1, x->type.dims[0], x->type.dims[1]});
+  int64_t h = x->type.dims[0], w = x->type.dims[1];
+  int64_t rows = global ? h : oneD ? 1 : n.kernel;
+  int64_t cols = global ? w : n.kernel;
+  Node *y = g.create(op, {x},
+                     {attr::size(rows), attr::stride(global ? 1 : n.stride),
+                      attr::width(cols)});
+  return oneD || global ? reshapeTo(g, y, n.shape) : y;
+}
+
 /// A weighted layer's linear part: dense (x . W^T) or conv2d, plus bias.
 Node *buildLayer(Graph &g, const dsl::Node &n, Node *x) {
   Node *y;
@@ -55,28 +102,20 @@ Node *buildLayer(Graph &g, const dsl::Node &n, Node *x) {
     // transposition; y = x . W^T.
     Node *w = weight(g, n, {n.units, in}, in, n.units);
     y = g.create(OpKind::MatMulNT, {x, w});
+  } else if (n.shape.size() == 2) {
+    return buildConv1D(g, n, x);
   } else {
     int64_t h = x->type.dims[0], wd = x->type.dims[1], c = x->type.dims[2];
     int64_t k = n.kernel, s = n.stride;
     // Keras' receptive-field fans for Glorot: k*k*C in, k*k*F out.
     Node *w = weight(g, n, {n.units, k, k, c}, k * k * c, k * k * n.units);
-    // "same" pads like TensorFlow: the output is ceil(in / stride) and the
-    // odd pixel of padding goes after.
-    auto pad = [&](int64_t in, int64_t out) {
-      return n.samePadding ? std::max<int64_t>((out - 1) * s + k - in, 0) / 2
-                           : 0;
-    };
     int64_t oh = n.shape[0], ow = n.shape[1];
     y = g.create(OpKind::Conv2D, {x, w},
-                 {attr::stride(s), attr::padTop(pad(h, oh)),
-                  attr::padLeft(pad(wd, ow)), attr::outH(oh), attr::outW(ow)});
+                 {attr::stride(s), attr::padTop(padBefore(n, h, oh)),
+                  attr::padLeft(padBefore(n, wd, ow)), attr::outH(oh),
+                  attr::outW(ow)});
   }
-  if (n.useBias) {
-    Node *b = g.param(n.name + ".bias", Type{false, false, {n.units}},
-                      ParamRole::Weight, InitKind::Zeros);
-    y = g.create(OpKind::BiasAdd, {y, b});
-  }
-  return y;
+  return n.useBias ? bias(g, n, y) : y;
 }
 
 } // namespace
@@ -183,9 +222,7 @@ Forward buildForward(Graph &g, const dsl::Model &model, bool training,
       break;
     }
     case dsl::Node::Pool2D:
-      value = g.create(n.pool == dsl::PoolKind::Max ? OpKind::MaxPool2D
-                                                    : OpKind::AvgPool2D,
-                       {x}, {attr::size(n.kernel), attr::stride(n.stride)});
+      value = buildPool(g, n, x);
       break;
     case dsl::Node::Reshape:
       value = reshapeTo(g, x, n.shape);

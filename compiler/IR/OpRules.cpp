@@ -124,47 +124,47 @@ int64_t windows(int64_t in, int64_t k, int64_t stride, int64_t padTotal) {
   return (in + padTotal - k) / stride + 1;
 }
 
-// (x [?,H,W,C], w [F,k,k,C]) {stride, pad_top, pad_left, out_h, out_w}
+// (x [?,H,W,C], w [F,kh,kw,C]) {stride, pad_top, pad_left, out_h, out_w}
 Type conv2dRule(const std::vector<Node *> &o, const AttrList &a,
                 std::string &error) {
   const Type &x = o[0]->type, &w = o[1]->type;
   if (!isImageBatch(x) || w.batched || w.dims.size() != 4 ||
-      w.dims[3] != x.dims[2] || w.dims[1] != w.dims[2])
-    return fail(error, "conv2d expects [?,H,W,C] and [F,k,k,C]");
+      w.dims[3] != x.dims[2])
+    return fail(error, "conv2d expects [?,H,W,C] and [F,kh,kw,C]");
   int64_t oh = a.outH(), ow = a.outW();
   if (oh < 1 || ow < 1)
     return fail(error, "conv2d needs out_h and out_w");
   return batched({oh, ow, w.dims[0]});
 }
 
-// (dy [?,OH,OW,F], w [F,k,k,C]) {..., in_h, in_w} -> [?,H,W,C]
+// (dy [?,OH,OW,F], w [F,kh,kw,C]) {..., in_h, in_w} -> [?,H,W,C]
 Type conv2dGradInputRule(const std::vector<Node *> &o, const AttrList &a,
                          std::string &error) {
   const Type &dy = o[0]->type, &w = o[1]->type;
   if (!isImageBatch(dy) || w.dims.size() != 4 || dy.dims[2] != w.dims[0])
-    return fail(error, "conv2d_grad_input expects [?,OH,OW,F] and [F,k,k,C]");
+    return fail(error, "conv2d_grad_input expects [?,OH,OW,F] and [F,kh,kw,C]");
   return batched({a.inH(), a.inW(), w.dims[3]});
 }
 
-// (dy [?,OH,OW,F], x [?,H,W,C]) {..., kernel} -> [F,k,k,C]
+// (dy [?,OH,OW,F], x [?,H,W,C]) {..., kernel, kernel_w} -> [F,kh,kw,C]
 Type conv2dGradFilterRule(const std::vector<Node *> &o, const AttrList &a,
                           std::string &error) {
   const Type &dy = o[0]->type, &x = o[1]->type;
   if (!isImageBatch(dy) || !isImageBatch(x))
     return fail(error, "conv2d_grad_filter expects [?,OH,OW,F] and [?,H,W,C]");
-  return fixed({dy.dims[2], a.kernel(), a.kernel(), x.dims[2]});
+  return fixed({dy.dims[2], a.kernel(), a.kernelW(), x.dims[2]});
 }
 
-// x [?,H,W,C] {size, stride} -> [?,OH,OW,C]
+// x [?,H,W,C] {size, stride, width} -> [?,OH,OW,C]
 Type poolRule(const std::vector<Node *> &o, const AttrList &a,
               std::string &error) {
   const Type &x = o[0]->type;
-  int64_t size = a.size(), stride = a.stride();
-  if (!isImageBatch(x) || size < 1 || stride < 1 || size > x.dims[0] ||
-      size > x.dims[1])
+  int64_t size = a.size(), stride = a.stride(), width = a.width();
+  if (!isImageBatch(x) || size < 1 || width < 1 || stride < 1 ||
+      size > x.dims[0] || width > x.dims[1])
     return fail(error, "pooling expects [?,H,W,C] and a window that fits");
   return batched({windows(x.dims[0], size, stride, 0),
-                  windows(x.dims[1], size, stride, 0), x.dims[2]});
+                  windows(x.dims[1], width, stride, 0), x.dims[2]});
 }
 
 // (dy, x) -> like x
@@ -175,7 +175,7 @@ Type maxPoolGradRule(const std::vector<Node *> &o, const AttrList &,
   return o[1]->type;
 }
 
-// dy [?,OH,OW,C] {size, stride, in_h, in_w} -> [?,H,W,C]
+// dy [?,OH,OW,C] {size, stride, width, in_h, in_w} -> [?,H,W,C]
 Type avgPoolGradRule(const std::vector<Node *> &o, const AttrList &a,
                      std::string &error) {
   if (!isImageBatch(o[0]->type))
@@ -184,12 +184,12 @@ Type avgPoolGradRule(const std::vector<Node *> &o, const AttrList &a,
 }
 
 // x {shape = [d0, d1, ...]} -> [?, d0, d1, ...], as many elements per sample
+// (or [d0, d1, ...] from a value without batch: conv1d's kernel)
 Type reshapeRule(const std::vector<Node *> &o, const AttrList &a,
                  std::string &error) {
   Type t = o[0]->type;
   t.dims = a.shape();
-  if (!o[0]->type.batched || t.dims.empty() ||
-      t.elements() != o[0]->type.elements())
+  if (t.dims.empty() || t.elements() != o[0]->type.elements())
     return fail(error, "reshape must keep the number of elements");
   return t;
 }

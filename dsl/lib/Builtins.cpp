@@ -111,6 +111,13 @@ const std::vector<Builtin> &operations() {
         whole("stride", 1, 1 << 16, 1),
         choice("padding", "same|valid", "valid"), activation("activation"),
         string("name", false), init("glorot_uniform")}},
+      // conv2d over [time, channels] (Keras' Conv1D).
+      {"conv1d",
+       G::Layer,
+       {tensor("x"), whole("filters", 1, 1 << 20), whole("kernel", 1, 1 << 16),
+        whole("stride", 1, 1 << 16, 1),
+        choice("padding", "same|valid", "valid"), activation("activation"),
+        string("name", false), init("glorot_uniform")}},
       // PyTorch's default for an embedding: N(0, 1).
       {"embedding",
        G::Layer,
@@ -141,6 +148,18 @@ const std::vector<Builtin> &operations() {
        G::ShapeOrPooling,
        {tensor("x"), whole("size", 1, 1 << 16),
         whole("stride", 1, 1 << 16, 0)}},
+      // The same over [time, channels]; global pooling over [time, channels]
+      // or [h, w, channels] (Keras' GlobalAveragePooling1D/2D, ...).
+      {"maxpool1d",
+       G::ShapeOrPooling,
+       {tensor("x"), whole("size", 1, 1 << 16),
+        whole("stride", 1, 1 << 16, 0)}},
+      {"avgpool1d",
+       G::ShapeOrPooling,
+       {tensor("x"), whole("size", 1, 1 << 16),
+        whole("stride", 1, 1 << 16, 0)}},
+      {"global_maxpool", G::ShapeOrPooling, {tensor("x")}},
+      {"global_avgpool", G::ShapeOrPooling, {tensor("x")}},
       // PyTorch's nn.LSTM, nn.GRU and nn.RNN; init: defaults to theirs,
       // uniform(limit: 1 / sqrt(units)) for every weight and bias.
       {"lstm",

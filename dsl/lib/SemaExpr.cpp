@@ -243,6 +243,10 @@ bool Checker::requireRank(const ast::Call &call, SourceRange where, int input,
                             call.callee.name, arg));
   } else if (rank == 3) {
     diags_.note("images are f32[height, width, channels]; reshape it first");
+  } else if (rank == 2 &&
+             (call.callee.name == "conv1d" ||
+              call.callee.name.find("pool") != std::string::npos)) {
+    diags_.note("sequences are f32[time, channels]; reshape it first");
   } else if (rank == 2) {
     diags_.note("sequences are [time, features]: ids through an embedding "
                 "give them");
@@ -293,8 +297,9 @@ Val Checker::evalCall(const ast::Call &call, std::optional<Val> chainInput) {
   int id = -1;
   switch (b->group) {
   case BuiltinGroup::Layer:
-    id = name == "dense"       ? applyDense(call, *bound, input.node)
-         : name == "conv2d"    ? applyConv2D(call, *bound, input.node)
+    id = name == "dense" ? applyDense(call, *bound, input.node)
+         : name == "conv2d" || name == "conv1d"
+             ? applyConv2D(call, *bound, input.node)
          : name == "embedding" ? applyEmbedding(call, *bound, input.node)
          : name == "layer_norm" || name == "batch_norm"
              ? applyNorm(call, *bound, input.node)
@@ -347,8 +352,11 @@ int Checker::applyDense(const ast::Call &call, Args &args, int input) {
   node.shape = {node.units};
   return addNode(node);
 }
+// conv2d: [h, w, channels] -> [h', w', filters]; conv1d: [time, channels] ->
+// [time', filters], one row of an image (a Conv2D node of shape rank 2).
 int Checker::applyConv2D(const ast::Call &call, Args &args, int input) {
-  bool ok = requireRank(call, inputRange(call, args), input, 3);
+  const bool oneD = call.callee.name == "conv1d";
+  bool ok = requireRank(call, inputRange(call, args), input, oneD ? 2 : 3);
   Node node = makeNode(Node::Conv2D, {input}, {}, call.range);
   if (!checkArgs(args) || !ok)
     return -1;
@@ -359,7 +367,27 @@ int Checker::applyConv2D(const ast::Call &call, Args &args, int input) {
   node.activation = args.activation("activation");
   node.init = args.init("init");
   node.name = args.text("name");
-  const std::vector<int64_t> &in = model_->nodes[input].shape;
+  std::vector<int64_t> in = model_->nodes[input].shape;
+  if (oneD) {
+    if (!node.samePadding && node.kernel > in[0]) {
+      diags_.report(Diag::KernelTooLarge, args.expr("kernel")->range,
+                    fmt::format("the kernel of {} steps does not fit the {} "
+                                "steps of the input without padding",
+                                node.kernel, in[0]));
+      diags_.note("use padding: same, or a smaller kernel");
+      return -1;
+    }
+    int64_t t = node.samePadding ? (in[0] + node.stride - 1) / node.stride
+                                 : (in[0] - node.kernel) / node.stride + 1;
+    node.shape = {t, node.units};
+    if (product(node.shape) > kMaxElements ||
+        node.units * node.kernel * in[1] > kMaxElements) {
+      diags_.report(Diag::TensorTooLarge, call.range,
+                    "this layer's output or weight has too many elements");
+      return -1;
+    }
+    return addNode(node);
+  }
   if (!node.samePadding && (node.kernel > in[0] || node.kernel > in[1])) {
     diags_.report(Diag::KernelTooLarge, args.expr("kernel")->range,
                   fmt::format("the {0}x{0} kernel does not fit the {1}x{2} "
@@ -493,17 +521,48 @@ int Checker::applyCombine(const ast::Call &call, Args &args, int input) {
   return addNode(node);
 }
 
+// maxpool2d, avgpool2d: [h, w, c] -> [h', w', c]; maxpool1d, avgpool1d:
+// [t, c] -> [t', c]; global_maxpool, global_avgpool: [t, c] or [h, w, c] ->
+// [c].
 int Checker::applyPool(const ast::Call &call, Args &args, int input) {
-  bool ok = requireRank(call, inputRange(call, args), input, 3);
+  const std::string &name = call.callee.name;
+  const std::vector<int64_t> &in = model_->nodes[input].shape;
+  bool global = name.rfind("global_", 0) == 0;
+  bool oneD = name.back() == 'd' && name[name.size() - 2] == '1';
+  bool ok;
+  if (global && in.size() != 2 && in.size() != 3) {
+    diags_.report(Diag::RankMismatch, inputRange(call, args),
+                  fmt::format("{}() expects an input of rank 2 ([time, "
+                              "channels]) or 3 ([h, w, channels]), got {}",
+                              name, shapeString(in)));
+    ok = false;
+  } else {
+    ok = global ||
+         requireRank(call, inputRange(call, args), input, oneD ? 2 : 3);
+  }
   Node node = makeNode(Node::Pool2D, {input}, {}, call.range);
   node.pool =
-      call.callee.name == "maxpool2d" ? PoolKind::Max : PoolKind::Average;
+      name.find("max") != std::string::npos ? PoolKind::Max : PoolKind::Average;
   if (!checkArgs(args) || !ok)
     return -1;
+  if (global) {
+    node.shape = {in.back()};
+    return addNode(node);
+  }
   node.kernel = args.whole("size");
   // The stride defaults to the window's size.
   node.stride = args.given("stride") ? args.whole("stride") : node.kernel;
-  const std::vector<int64_t> &in = model_->nodes[input].shape;
+  if (oneD) {
+    if (node.kernel > in[0]) {
+      diags_.report(Diag::KernelTooLarge, args.expr("size")->range,
+                    fmt::format("the pooling window of {} steps does not "
+                                "fit the {} steps of the input",
+                                node.kernel, in[0]));
+      return -1;
+    }
+    node.shape = {(in[0] - node.kernel) / node.stride + 1, in[1]};
+    return addNode(node);
+  }
   if (node.kernel > in[0] || node.kernel > in[1]) {
     diags_.report(Diag::KernelTooLarge, args.expr("size")->range,
                   fmt::format("the {0}x{0} pooling window does not fit the "

@@ -461,6 +461,66 @@ def norms_model():
         {"statistics": [f"{n}.running_{s}" for n in NORM_STATS
                         for s in ("mean", "var")],
          "predict": predict}
+# 1-D convolution and pooling over [time, channels] (PyTorch's F.conv1d,
+# F.max_pool1d and F.avg_pool1d on NCL, 'same' padded explicitly as
+# TensorFlow does) and global pooling over sequences and images.
+CONV1D_SOURCE = """model conv1d {
+    input x : f32[10, 3]
+    a = x -> conv1d(4, kernel: 3, padding: same, activation: relu)  # 10x4
+    b = a -> maxpool1d(2)                                           # 5x4
+    c = x -> conv1d(4, kernel: 2, stride: 2, activation: tanh)      # 5x4
+    d = a -> avgpool1d(3, stride: 2)                                # 4x4
+    e = (b + c) -> conv1d(3, kernel: 4, stride: 2, padding: same)   # 3x3
+    f = d -> conv1d(2, kernel: 2) -> reshape([3, 1, 2])             # image
+    g = concat(global_avgpool(e), global_maxpool(a))                # 3 + 4
+    h = concat(global_maxpool(f), maxpool1d(d, 2, stride: 1) -> flatten)
+    output p = concat(g, h) -> dense(3, activation: softmax)
+}
+"""
+
+
+def conv1d_model():
+    def init(rng):
+        p = {}
+        for name, c, f, k in (("a", 3, 4, 3), ("c", 3, 4, 2), ("e", 4, 3, 4),
+                              ("f_1", 4, 2, 2)):
+            p[f"{name}.weight"] = glorot(rng, (f, k, c), k * c, k * f)
+            p[f"{name}.bias"] = np.zeros(f, np.float32)
+        p.update(dense_params(rng, "p", 7 + 2 + 12, 3))
+        return p
+
+    def conv(x, p, name, stride=1, same=False):
+        """x [N, T, C]; the kernel is sora's [F, k, C]."""
+        w = p[f"{name}.weight"]
+        k, xc = w.shape[1], x.permute(0, 2, 1)
+        if same:
+            out = -(-x.shape[1] // stride)
+            total = max((out - 1) * stride + k - x.shape[1], 0)
+            xc = F.pad(xc, (total // 2, total - total // 2))
+        y = F.conv1d(xc, w.permute(0, 2, 1), p[f"{name}.bias"],
+                     stride=stride)
+        return y.permute(0, 2, 1)
+
+    def pool1d(x, size, stride, kind):
+        f = F.max_pool1d if kind == "max" else F.avg_pool1d
+        return f(x.permute(0, 2, 1), size, stride).permute(0, 2, 1)
+
+    def forward(p, x):
+        a = torch.relu(conv(x, p, "a", same=True))
+        b = pool1d(a, 2, 2, "max")
+        c = torch.tanh(conv(x, p, "c", stride=2))
+        d = pool1d(a, 3, 2, "avg")
+        e = conv(b + c, p, "e", stride=2, same=True)
+        f = conv(d, p, "f_1").reshape(-1, 3, 1, 2)
+        # Global max pooling as max_pool over everything: the gradient goes
+        # to the first maximum, as sorac's does (amax would split ties).
+        g = torch.cat([e.mean(1), pool1d(a, 10, 1, "max")[:, 0]], 1)
+        fmax = F.max_pool2d(f.permute(0, 3, 1, 2), (3, 1))[:, :, 0, 0]
+        h = torch.cat([fmax, pool1d(d, 2, 1, "max").reshape(x.shape[0], -1)],
+                      1)
+        return dense(torch.cat([g, h], 1), p, "p")
+
+    return CONV1D_SOURCE, init, forward, (10, 3), 3
 
 
 # --- Training and writing --------------------------------------------------
@@ -583,7 +643,9 @@ def main():
     count += 4
     train("norms_adam_cce", norms_model(), "categorical_crossentropy", "adam",
           adam_call, adam_lr, adam, cname, cexpr, cfactor)
-    count += 1
+    train("conv1d_adam_cce", conv1d_model(), "categorical_crossentropy",
+          "adam", adam_call, adam_lr, adam, cname, cexpr, cfactor)
+    count += 2
     size = sum(os.path.getsize(os.path.join(OUT_DIR, f))
                for f in os.listdir(OUT_DIR))
     print(f"wrote {count} fixtures ({size / 1e6:.2f} MB) to {OUT_DIR}")

@@ -124,6 +124,38 @@ double trainLoss(const JitModel &jm, std::vector<float> &params,
                       b.y.data(), b.n, 1, stats);
   return stats[0] / double(b.n);
 }
+// conv1d: same and valid padding, strides 1 and 2 (a one-row conv2d).
+const char *kConv1D = R"(
+model conv1d {
+  input x : f32[9, 3]
+  a = x -> conv1d(4, 3, padding: same, activation: tanh)
+  b = a -> conv1d(3, 2, stride: 2, activation: tanh)
+  c = a -> conv1d(2, 3, stride: 2, padding: same)
+  output p = concat(flatten(b), flatten(c)) -> dense(3, activation: softmax)
+}
+train conv1d { loss = categorical_crossentropy batch_size = 8 seed = 7 }
+)";
+
+// The 1-D pools (windows apart with gaps, and overlapping) and global
+// pooling over [time, channels] and [h, w, channels]. (maxpool1d(2) over
+// `a` would put two nearly equal values in one window: a kink that central
+// differences cannot follow; the parity fixture checks it exactly.)
+const char *kPooling = R"(
+model pooling {
+  input x : f32[8, 3]
+  input image : f32[4, 5, 2]
+  a = x -> conv1d(4, 3, padding: same, activation: tanh)
+  m = a -> maxpool1d(2, stride: 3) -> flatten
+  n = a -> maxpool1d(3, stride: 2) -> flatten
+  v = a -> avgpool1d(3, stride: 2) -> flatten
+  g = concat(global_avgpool(a), global_maxpool(a))
+  c = image -> conv2d(3, 2, activation: tanh)
+  h = concat(global_avgpool(c), global_maxpool(c))
+  q = concat(concat(concat(m, n), concat(v, g)), h)
+  output p = q -> dense(3, activation: softmax)
+}
+train pooling { loss = categorical_crossentropy batch_size = 8 seed = 7 }
+)";
 
 /// The train kernel's gradient of every weight element against central
 /// differences of the evaluate kernel's loss; `expected` elements. The
@@ -293,6 +325,16 @@ model fused_norms {
   std::vector<float> a = predict(d), c = predict(*plain->desc);
   for (size_t i = 0; i < a.size(); ++i)
     EXPECT_NEAR(a[i], c[i], 1e-5) << "output " << i;
+}
+
+TEST(GeneratedCode, Conv1DGradientsMatchFiniteDifferences) {
+  // a: 4*3*3 + 4, b: 3*2*4 + 3, c: 2*3*4 + 2, p: 22*3 + 3
+  expectGradientsMatchFiniteDifferences(kConv1D, 40 + 27 + 26 + 69);
+}
+
+TEST(GeneratedCode, PoolingGradientsMatchFiniteDifferences) {
+  // a: 4*3*3 + 4, c: 3*2*2*2 + 3, p: (12 + 12 + 12 + 8 + 6)*3 + 3
+  expectGradientsMatchFiniteDifferences(kPooling, 40 + 27 + 153);
 }
 
 // The graph passes (fusion, the memory plan, the fused optimizer update)

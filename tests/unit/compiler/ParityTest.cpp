@@ -348,6 +348,7 @@ const std::set<std::string> kAlsoAtO2 = {
     "mse_rmsprop_exponential", "every_op_adam_cce",
     "activations_adam_cce",    "ids_adam_cce",
     "norms_adam_cce",
+    "conv1d_adam_cce",
 };
 
 struct Worst {

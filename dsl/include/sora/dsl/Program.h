@@ -46,8 +46,10 @@ struct Node {
   enum Kind {
     Input,      ///< integer: ids (i32), which only an embedding reads
     Dense,      ///< units, useBias, activation, init
-    Conv2D,     ///< units (filters), kernel, stride, samePadding, activation
-    Pool2D,     ///< pool, kernel (size), stride
+    Conv2D,     ///< units (filters), kernel, stride, samePadding, activation;
+                ///< conv1d too: over [time, channels], shape [time', units]
+    Pool2D,     ///< pool, kernel (size), stride; 1-D over [time, channels]
+                ///< (shape rank 2); global (shape [channels]) no kernel
     Reshape,    ///< to `shape` (flatten is a reshape to rank 1)
     Dropout,    ///< rate
     Activate,   ///< activation
