@@ -61,18 +61,7 @@ Node *buildRecurrent(Graph &g, const dsl::Node &n, Node *x, Node *maskIds) {
   // Keras' masking: a step whose id is 0 keeps the state as it was,
   // m * new + (1 - m) * old (exact for m = 0 or 1, unlike old + m (new -
   // old)).
-  Node *keep = nullptr, *drop = nullptr;
-  if (maskIds) {
-    keep = g.create(OpKind::NonZeroMask, {maskIds});
-    drop =
-        g.create(OpKind::Affine, {keep}, {attr::scale(-1.0), attr::shift(1.0)});
-  }
-  auto stepMask = [&](Node *m, int64_t t) {
-    return g.create(
-        OpKind::BroadcastLast,
-        {g.create(OpKind::SliceLast, {m}, {attr::offset(t), attr::width(1)})},
-        {attr::width(U)});
-  };
+  Node *keep = maskIds ? g.create(OpKind::NonZeroMask, {maskIds}) : nullptr;
 
   Node *h = g.create(OpKind::ZerosLike, {x}, {attr::shape({U})});
   Node *c = h; // the LSTM's cell state
@@ -121,7 +110,12 @@ Node *buildRecurrent(Graph &g, const dsl::Node &n, Node *x, Node *maskIds) {
       break;
     }
     if (maskIds) {
-      Node *m = stepMask(keep, t), *notM = stepMask(drop, t);
+      Node *m = g.create(OpKind::BroadcastLast,
+                         {g.create(OpKind::SliceLast, {keep},
+                                   {attr::offset(t), attr::width(1)})},
+                         {attr::width(U)});
+      Node *notM =
+          g.create(OpKind::Affine, {m}, {attr::scale(-1.0), attr::shift(1.0)});
       auto select = [&](Node *now, Node *before) {
         return add(g, mul(g, m, now), mul(g, notM, before));
       };
