@@ -12,6 +12,9 @@ packages=(
   dataset-fashion-mnist         # the example's data, /usr/share/datasets
   graphviz                      # dot, for the graph pictures and their test
   pkg-config                    # the install test checks sora-runtime.pc
+  # ONNX import and export (compiler/Onnx); the checker and ONNX's own
+  # backend test suite for the conformance test (tests/onnx).
+  libonnx-dev libprotobuf-dev python3-onnx libonnx-testdata
   # Cross-compilation (tests/cross): the aarch64 example is linked by
   # Debian's cross gcc against its glibc and run under qemu-user.
   gcc-aarch64-linux-gnu libc6-dev-arm64-cross
