@@ -269,10 +269,21 @@ bool Importer::readInputs(const ::onnx::GraphProto &g,
     if (values_.count(in.name()))
       continue; // an initializer listed as an input too (IR version < 4)
     if (const NamedTensor *c = find(options.constantInputs, in.name())) {
+      // An input declared integer (a shape, axes, indices) is an integer
+      // constant, as an initializer of its type would be.
       Value v;
-      v.kind = Value::Floats;
       v.dims = c->shape;
-      v.floats = c->data;
+      if (in.type().has_tensor_type() &&
+          isIntType(in.type().tensor_type().elem_type())) {
+        v.kind = Value::Ints;
+        for (float f : c->data) // saturated: INT64_MAX is "to the end"
+          v.ints.push_back(f >= 9.2e18f    ? INT64_MAX
+                           : f <= -9.2e18f ? INT64_MIN + 1
+                                           : int64_t(f));
+      } else {
+        v.kind = Value::Floats;
+        v.floats = c->data;
+      }
       values_[in.name()] = std::move(v);
       continue;
     }

@@ -22,16 +22,12 @@
 #include "Options.h"
 #include "Plot.h"
 
+#include "CodeGen/Jit.h"
 #include "CodeGen/ModelCodeGen.h"
-#include "CodeGen/Target.h"
 #include "sora/runtime.h"
 
-#include <llvm/ExecutionEngine/Orc/ExecutionUtils.h>
-#include <llvm/ExecutionEngine/Orc/LLJIT.h>
-#include <llvm/Support/DynamicLibrary.h>
 #include <llvm/Support/FileSystem.h>
 #include <llvm/Support/Path.h>
-#include <llvm/Support/TargetSelect.h>
 
 #include <algorithm>
 #include <cctype>
@@ -455,26 +451,9 @@ static int runModel(RunOptions &o) {
   cm.profile = o.profile;
   auto ctx = std::make_unique<llvm::LLVMContext>();
   std::unique_ptr<llvm::Module> mod = sora::ir::emitModule(cm, *ctx).module;
-  std::string error;
-  auto tm = sora::createTargetMachine("", "", 2, error);
-  if (!tm)
-    throw std::logic_error(error);
-  sora::optimizeModule(*mod, *tm, 2);
-  llvm::InitializeNativeTarget();
-  llvm::InitializeNativeTargetAsmPrinter();
-  auto jit = llvm::cantFail(llvm::orc::LLJITBuilder().create());
-  // The runtime and libm come from this process.
-  // glibc's vector maths, which x86-64 code may call (Target.cpp).
-  llvm::sys::DynamicLibrary::LoadLibraryPermanently("libmvec.so.1");
-  jit->getMainJITDylib().addGenerator(llvm::cantFail(
-      llvm::orc::DynamicLibrarySearchGenerator::GetForCurrentProcess(
-          jit->getDataLayout().getGlobalPrefix())));
-  llvm::cantFail(jit->addIRModule(
-      llvm::orc::ThreadSafeModule(std::move(mod), std::move(ctx))));
-  auto symbol = jit->lookup(model->name + "_desc");
-  if (!symbol)
-    throw std::logic_error(llvm::toString(symbol.takeError()));
-  const sora_model_desc *desc = symbol->toPtr<const sora_model_desc *>();
+  sora::Jit jit(std::move(mod), std::move(ctx), 2);
+  const auto *desc =
+      static_cast<const sora_model_desc *>(jit.lookup(model->name + "_desc"));
 
   if (sora_set_threads(o.threads) != SORA_OK)
     return runtimeError("cannot start the threads");

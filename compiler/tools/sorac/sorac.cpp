@@ -19,6 +19,7 @@
 #include "IR/Graph.h"
 #include "IR/GraphParser.h"
 #include "IR/GraphViews.h"
+#include "Onnx/BakeWeights.h"
 #include "Onnx/OnnxImport.h"
 #include "Transforms/Passes.h"
 #include "sora/dsl/AST.h"
@@ -283,21 +284,6 @@ int runOnGraph(const Options &o, const sora::SourceFile &file,
 
 /// The parameter block of `model` read from the checkpoint `path` with the
 /// runtime's checked loader (names, shapes, model hash), for --inference.
-/// The parameter block of `cm` filled from `weights` by name (an ONNX
-/// import's: every parameter is there, in sora's layout).
-std::vector<float> bakeWeights(const sora::ir::CompiledModel &cm,
-                               const sora::onnx::Weights &weights) {
-  std::vector<float> block(size_t(cm.layout.weightFloats), 0.0f);
-  for (const sora::ir::ParamSlot &s : cm.layout.weights) {
-    const sora::onnx::NamedTensor *t = sora::onnx::find(weights, s.name);
-    if (!t || int64_t(t->data.size()) != s.type.elements())
-      throw std::logic_error("the import has no tensor " + s.name +
-                             " of its parameter's size");
-    std::copy(t->data.begin(), t->data.end(), block.begin() + s.offset);
-  }
-  return block;
-}
-
 bool loadWeights(const sora::dsl::Model &model, const std::string &dir,
                  const std::string &path, std::vector<float> &out) {
   // The full model (training included), for the tensors a checkpoint has.
@@ -524,7 +510,7 @@ int compile(const Options &o, const sora::dsl::Model &source,
     cm.pointerBits = int(tm->getPointerSizeInBits(0));
   }
   if (o.inference && weights)
-    cm.bakedParams = bakeWeights(cm, *weights);
+    cm.bakedParams = sora::onnx::bakeWeights(cm.layout, *weights);
   else if (o.inference &&
            !loadWeights(*model, directory, o.weights, cm.bakedParams))
     return kInputError;
