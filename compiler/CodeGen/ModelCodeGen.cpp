@@ -292,6 +292,14 @@ Function *emitKernel(const CompiledModel &cm, ModuleEmission &em,
   }
   if (&g == cm.train.get())
     em.trainLoopNests = k.loopNests;
+  // A predict whose output is its input (an imported identity: Dropout at
+  // inference) computes nothing into `out`: copy the rows.
+  if (direct && direct->op == OpKind::Input) {
+    if (samples.size() != 1)
+      throw std::logic_error("the output is one of several inputs");
+    Value *bytes = b.CreateMul(k.n, k.i64(direct->type.elements() * 4));
+    b.CreateMemCpy(k.out, MaybeAlign(4), k.x, MaybeAlign(4), bytes);
+  }
 
   if (!isPredict && part != KernelPart::Update) {
     // out[i], in the order of runtime.h's enum sora_kernel_stat: the

@@ -306,6 +306,33 @@ bool convertIdentity(Importer &im) {
   return true;
 }
 
+// Dropout at inference is the identity; in training mode (input 2, opset
+// 12 on) it drops at random, unless its ratio (input 1) is 0.
+bool convertDropout(Importer &im) {
+  if (im.has(2)) {
+    const Value *training = im.input(2);
+    if (!training)
+      return false;
+    bool on = training->kind == Value::Ints
+                  ? std::any_of(training->ints.begin(), training->ints.end(),
+                                [](int64_t v) { return v != 0; })
+                  : training->kind != Value::Floats ||
+                        std::any_of(training->floats.begin(),
+                                    training->floats.end(),
+                                    [](float v) { return v != 0; });
+    const Value *ratio = im.has(1) ? floatsInput(im, 1) : nullptr;
+    if (im.has(1) && !ratio)
+      return false;
+    bool dropsNone = ratio && std::all_of(ratio->floats.begin(),
+                                          ratio->floats.end(),
+                                          [](float r) { return r == 0; });
+    if (on && !dropsNone)
+      return im.fail("training_mode = true drops at random; sorac imports "
+                     "dropout for inference only");
+  }
+  return convertIdentity(im);
+}
+
 bool convertCast(Importer &im) {
   const Value *x = im.input(0);
   if (!x)
@@ -1394,7 +1421,7 @@ const std::vector<OpConverter> &table() {
       {"Unsqueeze", convertUnsqueeze, {"axes"}},
       {"Squeeze", convertSqueeze, {"axes"}},
       {"Identity", convertIdentity, {}},
-      {"Dropout", convertIdentity, {"ratio", "seed", "is_test"}},
+      {"Dropout", convertDropout, {"ratio", "seed", "is_test"}},
       {"Cast", convertCast, {"to"}},
       {"Relu", convertActivation<kRelu>, {}},
       {"Sigmoid", convertActivation<kSigmoid>, {}},
