@@ -451,6 +451,52 @@ bool convertReciprocal(Importer &im) {
   return true;
 }
 
+/// A softmax over each line of `v`'s last axis in memory. sora's softmax
+/// normalises a whole sample; a sample of several lines is cut into them
+/// (slices of the flattened sample), each normalised, and joined again.
+bool lineSoftmax(Importer &im, const Value &v, Value &out) {
+  constexpr int64_t kMaxLines = 4096; // two model nodes each
+  std::vector<int64_t> shape = im.result.model.nodes[v.node].shape;
+  int64_t width = shape.back(), lines = product(shape) / width;
+  if (lines == 1) {
+    out = activate(im, v, "softmax");
+    return true;
+  }
+  if (lines > kMaxLines)
+    return im.fail("a softmax over " + std::to_string(lines) +
+                   " lines of a sample is not supported (at most " +
+                   std::to_string(kMaxLines) + ")");
+  std::string base =
+      im.node->name().empty() ? std::string("softmax") : im.node->name();
+  auto add = [&](Node n, std::vector<int> inputs, std::vector<int64_t> dims,
+                 const std::string &suffix) {
+    n.inputs = std::move(inputs);
+    n.shape = std::move(dims);
+    n.name = im.layerName(base + suffix);
+    return im.add(std::move(n));
+  };
+  Node reshape;
+  reshape.kind = Node::Reshape;
+  int flat = add(reshape, {v.node}, {lines * width}, "_flat");
+  Node concat;
+  concat.kind = Node::Concat;
+  std::vector<int> parts;
+  for (int64_t r = 0; r < lines; ++r) {
+    Node slice;
+    slice.kind = Node::Slice;
+    slice.slice = {r * width, width};
+    int line = add(slice, {flat}, {width}, "_line");
+    Node softmax;
+    softmax.kind = Node::Activate;
+    softmax.activation.name = "softmax";
+    parts.push_back(add(softmax, {line}, {width}, ""));
+  }
+  int joined = add(concat, parts, {lines * width}, "_lines");
+  out = v;
+  out.node = add(reshape, {joined}, shape, "_reshape");
+  return true;
+}
+
 // Softmax over `axis` (opset 13 on), or over everything from `axis` on
 // (before: the input seen as 2-D).
 bool convertSoftmax(Importer &im) {
@@ -461,8 +507,11 @@ bool convertSoftmax(Importer &im) {
   int64_t axis = im.attrInt("axis", im.opset >= 13 ? -1 : 1);
   if (!im.normaliseAxis(axis, size_t(rank)) || im.acrossBatch(*x, axis))
     return false;
+  Value y;
   if (im.opset >= 13 || axis == rank - 1) {
-    im.define(0, activate(im, im.withLast(*x, axis), "softmax"));
+    if (!lineSoftmax(im, im.withLast(*x, axis), y))
+      return false;
+    im.define(0, std::move(y));
     return true;
   }
   if (x->batchAxis() >= axis)
@@ -475,7 +524,8 @@ bool convertSoftmax(Importer &im) {
   for (size_t i = 0; i < flat.size(); ++i)
     if (flat[i] != kBatch)
       perm.push_back(int64_t(i));
-  Value y = activate(im, im.relayout(v, flat, perm), "softmax");
+  if (!lineSoftmax(im, im.relayout(v, flat, perm), y))
+    return false;
   im.define(0, im.relayout(y, v.dims, v.perm));
   return true;
 }
