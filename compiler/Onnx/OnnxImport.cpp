@@ -320,9 +320,9 @@ bool Importer::readInputs(const ::onnx::GraphProto &g,
     n.shape = v.memoryShape();
     if (n.shape.empty())
       n.shape = {1};
-    if (v.perm.empty()) { // [batch] alone: one number a sample
+    if (v.perm.empty()) { // [batch] alone or a scalar: one number a sample
       v.dims.push_back(1);
-      v.perm = {1};
+      v.perm = {int64_t(v.dims.size()) - 1};
     }
     v.node = add(std::move(n));
     result.model.inputs.push_back(v.node);
