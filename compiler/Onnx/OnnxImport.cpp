@@ -23,7 +23,7 @@ namespace sora::onnx {
 using ::onnx::TensorProto;
 
 // The opsets of the default domain this importer knows the operators of.
-constexpr int kMinOpset = 7, kMaxOpset = 17;
+constexpr int kMinOpset = 6, kMaxOpset = 17;
 
 int Value::batchAxis() const {
   auto it = std::find(dims.begin(), dims.end(), kBatch);

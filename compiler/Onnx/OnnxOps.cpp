@@ -307,8 +307,12 @@ bool convertIdentity(Importer &im) {
 }
 
 // Dropout at inference is the identity; in training mode (input 2, opset
-// 12 on) it drops at random, unless its ratio (input 1) is 0.
+// 12 on; is_test = 0 before opset 7) it drops at random, unless its ratio
+// (input 1) is 0.
 bool convertDropout(Importer &im) {
+  if (im.opset < 7 && !im.attrInt("is_test", 0))
+    return im.fail("is_test = 0 drops at random; sorac imports dropout for "
+                   "inference only");
   if (im.has(2)) {
     const Value *training = im.input(2);
     if (!training)
@@ -656,8 +660,23 @@ template <dsl::BinaryOp Op> bool convertBinary(Importer &im) {
     return im.fail("arithmetic between constants is not folded yet");
   if (a->constant() || b->constant()) {
     const Value *c = floatsInput(im, a->constant() ? 0 : 1);
-    return c &&
-           constantBinary(im, a->constant() ? *b : *a, *c, Op, a->constant());
+    if (!c)
+      return false;
+    // Opsets before 7: with broadcast = 1, B's dims line up with A's from
+    // `axis` on (numpy's rule when no axis is given).
+    Value aligned = *c;
+    if (const auto *axis = im.attr("axis"); axis && b->constant()) {
+      int64_t at = axis->i();
+      if (!im.normaliseAxis(at, a->dims.size()))
+        return false;
+      if (at + c->dims.size() > a->dims.size())
+        return im.fail("B " + shapeText(c->dims) + " does not fit A " +
+                       shapeText(a->dims) + " from axis " +
+                       std::to_string(at));
+      aligned.dims.resize(a->dims.size() - size_t(at), 1);
+    }
+    return constantBinary(im, a->constant() ? *b : *a, aligned, Op,
+                          a->constant());
   }
   if (a->dims != b->dims)
     return im.fail("sorac combines tensors of one shape; " +
@@ -1287,8 +1306,10 @@ bool convertBatchNorm(Importer &im) {
   const Value *x = tensorInput(im, 0);
   if (!x)
     return false;
-  if (im.attrInt("training_mode", 0))
-    return im.fail("training_mode = 1 is not supported (inference only)");
+  if (im.attrInt("training_mode", 0) ||
+      (im.opset < 7 && !im.attrInt("is_test", 0)))
+    return im.fail("training mode (training_mode = 1, or is_test = 0 before "
+                   "opset 7) is not supported (inference only)");
   if (!im.attrInt("spatial", 1))
     return im.fail("spatial = 0 is not supported");
   if (x->dims.size() < 2 || im.acrossBatch(*x, 1))
@@ -1483,16 +1504,16 @@ const std::vector<OpConverter> &table() {
       {"Neg", convertNeg, {}},
       {"Reciprocal", convertReciprocal, {}},
       {"Softmax", convertSoftmax, {"axis"}},
-      {"Add", convertBinary<BinaryOp::Add>, {}},
-      {"Sub", convertBinary<BinaryOp::Sub>, {}},
-      {"Mul", convertBinary<BinaryOp::Mul>, {}},
-      {"Div", convertBinary<BinaryOp::Div>, {}},
+      {"Add", convertBinary<BinaryOp::Add>, {"axis", "broadcast"}},
+      {"Sub", convertBinary<BinaryOp::Sub>, {"axis", "broadcast"}},
+      {"Mul", convertBinary<BinaryOp::Mul>, {"axis", "broadcast"}},
+      {"Div", convertBinary<BinaryOp::Div>, {"axis", "broadcast"}},
       {"Transpose", convertTranspose, {"perm"}},
       {"Reshape", convertReshape, {"allowzero"}},
       {"Flatten", convertFlatten, {"axis"}},
       {"Concat", convertConcat, {"axis"}},
       {"Gather", convertGather, {"axis"}},
-      {"Gemm", convertGemm, {"alpha", "beta", "transA", "transB"}},
+      {"Gemm", convertGemm, {"alpha", "beta", "broadcast", "transA", "transB"}},
       {"MatMul", convertMatMul, {}},
       {"Conv",
        convertConv,
@@ -1509,7 +1530,7 @@ const std::vector<OpConverter> &table() {
       {"GlobalMaxPool", convertGlobalPool<PoolKind::Max>, {}},
       {"BatchNormalization",
        convertBatchNorm,
-       {"epsilon", "momentum", "spatial", "training_mode"}},
+       {"epsilon", "is_test", "momentum", "spatial", "training_mode"}},
       {"LSTM",
        convertRecurrent<Node::Cell::LSTM>,
        {"activations", "activation_alpha", "activation_beta", "clip",
