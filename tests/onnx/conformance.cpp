@@ -213,6 +213,32 @@ std::string compare(const std::vector<float> &y,
   return ss.str();
 }
 
+/// `proto` with its first input's leading dimension symbolic, written to
+/// a temporary file (which the caller removes).
+std::string batchedCopy(::onnx::ModelProto proto, const std::string &name) {
+  auto *g = proto.mutable_graph();
+  std::set<std::string> init;
+  for (const auto &t : g->initializer())
+    init.insert(t.name());
+  for (auto &in : *g->mutable_input())
+    if (!init.count(in.name())) {
+      auto *dim = in.mutable_type()
+                      ->mutable_tensor_type()
+                      ->mutable_shape()
+                      ->mutable_dim(0);
+      dim->set_dim_param("batch");
+      break;
+    }
+  std::string file = name;
+  std::replace(file.begin(), file.end(), '/', '_');
+  fs::path path =
+      fs::temp_directory_path() /
+      ("sorac-conformance-" + std::to_string(getpid()) + "-" + file + ".onnx");
+  std::ofstream out(path, std::ios::binary);
+  proto.SerializeToOstream(&out);
+  return path.string();
+}
+
 /// One data set of a test: imports with its inputs, compiles, predicts and
 /// compares; throws the Outcome when it does not pass.
 void runDataSet(const Test &t, const fs::path &set, const Options &o,
@@ -245,6 +271,22 @@ void runDataSet(const Test &t, const fs::path &set, const Options &o,
   std::string path = (t.dir / "model.onnx").string();
   std::ostringstream errors;
   auto imported = sora::onnx::importModel(path, errors, options);
+  // A fixed leading dimension makes the whole input one sample; a model
+  // that sorac cannot import so (a convolution wants [1, C, H, W]) is tried
+  // again with that dimension as the batch: its samples one row each.
+  const auto &shape = ins[0]->type().tensor_type().shape();
+  bool batched = shape.dim_size() > 0 && !shape.dim(0).has_dim_value();
+  if (!imported && !batched && shape.dim_size() > 1 &&
+      shape.dim(0).dim_value() > 1) {
+    std::string copy = batchedCopy(proto, t.name);
+    std::ostringstream again;
+    imported = sora::onnx::importModel(copy, again, options);
+    fs::remove(copy);
+    batched = imported.has_value();
+    if (verbose)
+      std::cout << errors.str() << "again with the first dimension as the "
+                << "batch: " << (batched ? "imported\n" : again.str());
+  }
   if (!imported) {
     if (verbose)
       std::cout << errors.str();
@@ -267,9 +309,6 @@ void runDataSet(const Test &t, const fs::path &set, const Options &o,
   const auto *desc = static_cast<const sora_model_desc *>(
       jit.lookup(cm.symbolPrefix() + "_desc"));
 
-  // A static leading dimension makes the whole input one sample.
-  const auto &shape = ins[0]->type().tensor_type().shape();
-  bool batched = shape.dim_size() > 0 && !shape.dim(0).has_dim_value();
   size_t count = integer ? ids.size() : x.data.size();
   size_t n = batched && !x.shape.empty() ? size_t(x.shape[0]) : 1;
   if (n == 0 || count != n * size_t(desc->input_size))
