@@ -68,6 +68,13 @@ bool fuseOps(Graph &g) {
       // operand.
       if (next->operands[0] != last && readsByFeature(next->op, 1))
         break;
+      // The anchor hands its chain the column of its own last dimension
+      // (a matmul's, a convolution's): after a reshape that changes the
+      // last dimension, a bias would be read at the wrong column.
+      if (readsByFeature(next->op, 1) &&
+          next->type.dims.back() != anchor->type.dims.back() &&
+          !isElementwise(anchor->op))
+        break;
       chain.push_back(next);
       last = next;
     }
