@@ -317,19 +317,19 @@ bool convertDropout(Importer &im) {
     const Value *training = im.input(2);
     if (!training)
       return false;
-    bool on = training->kind == Value::Ints
-                  ? std::any_of(training->ints.begin(), training->ints.end(),
-                                [](int64_t v) { return v != 0; })
-                  : training->kind != Value::Floats ||
-                        std::any_of(training->floats.begin(),
-                                    training->floats.end(),
-                                    [](float v) { return v != 0; });
+    bool on =
+        training->kind == Value::Ints
+            ? std::any_of(training->ints.begin(), training->ints.end(),
+                          [](int64_t v) { return v != 0; })
+            : training->kind != Value::Floats ||
+                  std::any_of(training->floats.begin(), training->floats.end(),
+                              [](float v) { return v != 0; });
     const Value *ratio = im.has(1) ? floatsInput(im, 1) : nullptr;
     if (im.has(1) && !ratio)
       return false;
-    bool dropsNone = ratio && std::all_of(ratio->floats.begin(),
-                                          ratio->floats.end(),
-                                          [](float r) { return r == 0; });
+    bool dropsNone =
+        ratio && std::all_of(ratio->floats.begin(), ratio->floats.end(),
+                             [](float r) { return r == 0; });
     if (on && !dropsNone)
       return im.fail("training_mode = true drops at random; sorac imports "
                      "dropout for inference only");
@@ -671,8 +671,7 @@ template <dsl::BinaryOp Op> bool convertBinary(Importer &im) {
         return false;
       if (at + c->dims.size() > a->dims.size())
         return im.fail("B " + shapeText(c->dims) + " does not fit A " +
-                       shapeText(a->dims) + " from axis " +
-                       std::to_string(at));
+                       shapeText(a->dims) + " from axis " + std::to_string(at));
       aligned.dims.resize(a->dims.size() - size_t(at), 1);
     }
     return constantBinary(im, a->constant() ? *b : *a, aligned, Op,
@@ -998,8 +997,8 @@ std::string weightLayerName(Importer &im, const std::string &weight) {
 
 /// A dense layer over x's last axis: weight [units, inputs] (sora's
 /// layout), a bias when `bias` is not empty.
-void dense(Importer &im, const Value &x, const std::string &weightName,
-           std::vector<float> weight, int64_t units, std::vector<float> bias) {
+Value dense(Importer &im, const Value &x, const std::string &weightName,
+            std::vector<float> weight, int64_t units, std::vector<float> bias) {
   Value v = im.withLast(x, int64_t(x.dims.size()) - 1);
   Node n;
   n.kind = Node::Dense;
@@ -1015,43 +1014,56 @@ void dense(Importer &im, const Value &x, const std::string &weightName,
   out.dims.back() = units;
   n.shape = out.memoryShape();
   out.node = im.add(std::move(n));
-  im.define(0, std::move(out));
+  return out;
 }
 
-// Gemm: alpha A B' + beta C, with A the layer's input.
+// Gemm: alpha A' B' + beta C, with A the layer's input (A' = A, or A
+// transposed when A is one sample's matrix); C a bias per unit, or any
+// constant that broadcasts to the result (added after the layer).
 bool convertGemm(Importer &im) {
-  const Value *a = tensorInput(im, 0), *b = floatsInput(im, 1, 2);
-  if (!a || !b)
+  const Value *a0 = tensorInput(im, 0), *b = floatsInput(im, 1, 2);
+  if (!a0 || !b)
     return false;
-  if (im.attrInt("transA", 0))
-    return im.fail("transA = 1 (the input transposed) is not supported");
-  if (a->dims.size() != 2)
-    return im.fail("A must be a matrix, not " + shapeText(a->dims));
+  if (a0->dims.size() != 2)
+    return im.fail("A must be a matrix, not " + shapeText(a0->dims));
+  Value a = *a0;
+  if (im.attrInt("transA", 0)) {
+    if (a.batchAxis() >= 0)
+      return im.fail("transA = 1 would move the batch dimension of A " +
+                     shapeText(a.dims));
+    std::swap(a.dims[0], a.dims[1]); // the same memory, its axes renamed
+    for (int64_t &p : a.perm)
+      p = 1 - p;
+  }
   bool transB = im.attrInt("transB", 0);
-  int64_t k = a->dims[1], units = b->dims[transB ? 0 : 1];
+  int64_t k = a.dims[1], units = b->dims[transB ? 0 : 1];
   if (b->dims[transB ? 1 : 0] != k)
     return im.fail("B " + shapeText(b->dims) + " does not match A " +
-                   shapeText(a->dims));
+                   shapeText(a.dims));
   std::vector<float> w =
       transB ? b->floats : transposed(b->floats, b->dims[0], b->dims[1]);
   double alpha = im.attrFloat("alpha", 1), beta = im.attrFloat("beta", 1);
   for (float &f : w)
     f = float(f * alpha);
+  const Value *c = nullptr;
+  if (im.has(2) && !(c = floatsInput(im, 2)))
+    return false;
+  bool perUnit =
+      c && (product(c->dims) == 1 || c->dims == std::vector<int64_t>{units} ||
+            c->dims == std::vector<int64_t>{1, units});
   std::vector<float> bias;
-  if (im.has(2)) {
-    const Value *c = floatsInput(im, 2);
-    if (!c)
-      return false;
-    int64_t n = product(c->dims);
-    if (n != 1 && n != units)
-      return im.fail("a bias C of " + shapeText(c->dims) +
-                     " (one per row) is not supported; C must be [" +
-                     std::to_string(units) + "] or a scalar");
-    for (int64_t j = 0; j < units; ++j)
-      bias.push_back(float(beta * c->floats[n == 1 ? 0 : j]));
+  for (int64_t j = 0; perUnit && j < units; ++j)
+    bias.push_back(float(beta * c->floats[c->floats.size() == 1 ? 0 : j]));
+  Value y =
+      dense(im, a, im.node->input(1), std::move(w), units, std::move(bias));
+  if (!c || perUnit) {
+    im.define(0, std::move(y));
+    return true;
   }
-  dense(im, *a, im.node->input(1), std::move(w), units, std::move(bias));
-  return true;
+  Value scaled = *c;
+  for (float &f : scaled.floats)
+    f = float(beta * f);
+  return constantBinary(im, y, scaled, dsl::BinaryOp::Add, false);
 }
 
 // MatMul by a constant matrix: a dense layer without bias (an Add after it
@@ -1066,8 +1078,9 @@ bool convertMatMul(Importer &im) {
   if (a->dims.empty() || a->dims.back() != b->dims[0])
     return im.fail(shapeText(a->dims) + " and " + shapeText(b->dims) +
                    " do not multiply");
-  dense(im, *a, im.node->input(1),
-        transposed(b->floats, b->dims[0], b->dims[1]), b->dims[1], {});
+  im.define(0, dense(im, *a, im.node->input(1),
+                     transposed(b->floats, b->dims[0], b->dims[1]), b->dims[1],
+                     {}));
   return true;
 }
 
