@@ -866,9 +866,11 @@ bool convertConcat(Importer &im) {
   return true;
 }
 
-/// Elements `indices` of x's `axis` (a scalar index drops the axis).
+/// Elements `indices` of x's `axis`, which the indices' dims `indexDims`
+/// replace (a scalar index drops the axis).
 bool takeAlong(Importer &im, const Value &x, int64_t axis,
-               const std::vector<int64_t> &indices, bool scalar) {
+               const std::vector<int64_t> &indices,
+               const std::vector<int64_t> &indexDims) {
   if (im.acrossBatch(x, axis))
     return false;
   Value v = im.withLast(x, axis);
@@ -900,15 +902,20 @@ bool takeAlong(Importer &im, const Value &x, int64_t axis,
     c.name = im.layerName(im.node->name() + "_concat");
     out.node = im.add(std::move(c));
   }
-  if (!scalar) {
+  if (indexDims.size() == 1) {
     im.define(0, std::move(out));
     return true;
   }
-  std::vector<int64_t> dims = out.dims, perm;
-  dims.erase(dims.begin() + axis);
+  // The axis (last in memory) becomes the indices' dims, in their order.
+  int64_t extra = int64_t(indexDims.size()) - 1;
+  std::vector<int64_t> dims(out.dims.begin(), out.dims.begin() + axis), perm;
+  dims.insert(dims.end(), indexDims.begin(), indexDims.end());
+  dims.insert(dims.end(), out.dims.begin() + axis + 1, out.dims.end());
   for (int64_t a : out.perm)
     if (a != axis)
-      perm.push_back(a > axis ? a - 1 : a);
+      perm.push_back(a > axis ? a + extra : a);
+  for (int64_t j = 0; j <= extra; ++j)
+    perm.push_back(axis + j);
   im.define(0, im.relayout(out, dims, perm));
   return true;
 }
@@ -925,11 +932,6 @@ bool convertGather(Importer &im) {
   if (!im.normaliseAxis(axis, data->dims.size()))
     return false;
   if (indices->kind == Value::Ints) {
-    bool scalar = indices->dims.empty();
-    if (!scalar && indices->dims.size() != 1)
-      return im.fail("constant indices of rank " +
-                     std::to_string(indices->dims.size()) +
-                     " are not supported");
     if (data->kind == Value::Ints) {
       if (data->dims.size() != 1)
         return im.fail("gathering from an integer constant of rank " +
@@ -943,15 +945,14 @@ bool convertGather(Importer &im) {
                          std::to_string(n) + " elements");
         v.ints.push_back(data->ints[i < 0 ? i + n : i]);
       }
-      if (!scalar)
-        v.dims = {int64_t(v.ints.size())};
+      v.dims = indices->dims;
       im.define(0, std::move(v));
       return true;
     }
     if (data->constant())
       return im.fail("gathering from a constant by constant indices is not "
                      "folded yet");
-    return takeAlong(im, *data, axis, indices->ints, scalar);
+    return takeAlong(im, *data, axis, indices->ints, indices->dims);
   }
   if (indices->constant())
     return im.fail("the indices must be constant or the model's ids");
