@@ -285,7 +285,10 @@ void runDataSet(const Test &t, const fs::path &set, const Options &o,
     batched = imported.has_value();
     if (verbose)
       std::cout << errors.str() << "again with the first dimension as the "
-                << "batch: " << (batched ? "imported\n" : again.str());
+                << "batch:\n";
+    // Then the second attempt's error says what stops the model.
+    errors.str(again.str());
+    path = copy;
   }
   if (!imported) {
     if (verbose)
