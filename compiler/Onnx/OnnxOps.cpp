@@ -1140,6 +1140,19 @@ bool convertConv(Importer &im) {
     n.shape.push_back(out);
   }
   n.shape.push_back(filters);
+  // Padding that is sora's "valid" or "same" is written so (the .sora form
+  // of `sorac import` says `padding: same`).
+  bool valid = true, same = true;
+  for (size_t i = 0; i < d; ++i) {
+    int64_t out = (spatial[i] + s - 1) / s;
+    int64_t total = std::max<int64_t>((out - 1) * s + k - spatial[i], 0);
+    valid = valid && pads[i] == 0 && pads[d + i] == 0;
+    same = same && pads[i] == total / 2 && pads[d + i] == total - total / 2;
+  }
+  if (valid || same) {
+    n.pads.clear();
+    n.samePadding = same && !valid;
+  }
   // ONNX's [F, C, kh, kw] to sora's [F, kh, kw, C] (1-D: [F, k, C]).
   std::vector<int64_t> perm{0};
   for (size_t i = 0; i < d; ++i)
