@@ -487,10 +487,9 @@ int runOnOnnx(const Options &o) {
     return status;
   Options inference = o;
   inference.inference = true;
-  std::string dir = absoluteDirectory(
-      std::filesystem::path(o.input).parent_path().string());
-  return compile(inference, imported->model, dir, o.input,
-                 &imported->weights);
+  std::string dir =
+      absoluteDirectory(std::filesystem::path(o.input).parent_path().string());
+  return compile(inference, imported->model, dir, o.input, &imported->weights);
 }
 
 /// The back end: graphs, passes, LLVM, the files --emit asks for. The
