@@ -670,6 +670,8 @@ private:
 
 } // namespace
 
+bool canBind(const std::string &name) { return isBindable(name); }
+
 std::string writeModel(const Model &model, std::string &error) {
   return Writer(model).run(error);
 }

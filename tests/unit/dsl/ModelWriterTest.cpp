@@ -346,6 +346,16 @@ model id {
   EXPECT_EQ(text, "model id {\n    input x : f32[4]\n    output x_1 = x\n}\n");
 }
 
+TEST(ModelWriter, CanBind) {
+  EXPECT_TRUE(canBind("x_1"));
+  EXPECT_TRUE(canBind("_h"));
+  EXPECT_FALSE(canBind("input")); // a keyword
+  EXPECT_FALSE(canBind("relu"));  // a built-in
+  EXPECT_FALSE(canBind("input.1"));
+  EXPECT_FALSE(canBind("1x"));
+  EXPECT_FALSE(canBind(""));
+}
+
 TEST(ModelWriter, WhatHasNoSpelling) {
   Model m;
   m.name = "m";

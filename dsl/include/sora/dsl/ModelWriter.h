@@ -22,4 +22,8 @@ namespace sora::dsl {
 /// identifier, an activation not in the table, ...).
 std::string writeModel(const Model &model, std::string &error);
 
+/// Whether `name` can name a binding or an input: an identifier that is no
+/// keyword, no built-in operation and no flag or choice word.
+bool canBind(const std::string &name);
+
 } // namespace sora::dsl
