@@ -19,6 +19,7 @@
 
 #include <cctype>
 #include <cmath>
+#include <optional>
 #include <set>
 
 namespace sora::dsl {
@@ -138,9 +139,13 @@ private:
 
   /// Node `i` is written as a `->` step inside the binding of node i + 1.
   bool absorbed(int i) const {
-    const Node &n = m_.nodes[i];
-    if (i + 1 >= int(m_.nodes.size()) || n.kind == Node::Input ||
-        uses_[i] != 1 || !isCall(n) || (n.hasWeights() && !named_.count(i)))
+    return m_.nodes[i].kind != Node::Input && !ends_[i];
+  }
+
+  /// Whether node `i` can be the `->` input of node i + 1 in one binding:
+  /// read by it alone, as its first input, both written as calls.
+  bool chains(int i) const {
+    if (i + 1 >= int(m_.nodes.size()) || uses_[i] != 1 || !isCall(m_.nodes[i]))
       return false;
     const Node &next = m_.nodes[i + 1];
     return isCall(next) && next.inputs[0] == i;
@@ -148,9 +153,48 @@ private:
 
   bool take(const std::string &name) { return taken_.insert(name).second; }
 
-  /// The inputs' names; each layer's own name where it can be its
-  /// binding's; then a name for every other binding, after the layers'
-  /// so that none takes a layer's.
+  bool implicitlyNamed(int i) const {
+    const Node &n = m_.nodes[i];
+    return n.hasWeights() && !n.name.empty() && !named_.count(i);
+  }
+
+  /// The binding name that makes the checker name the layers of nodes
+  /// first..last as they are named (the last step's layer takes the
+  /// binding's name, the others <binding>_<k>): "" when there is no layer to
+  /// name (any name will do), nullopt when no name fits.
+  std::optional<std::string> bindingFor(int first, int last) const {
+    std::optional<std::string> b;
+    int k = 0;
+    for (int j = first; j <= last; ++j) {
+      if (!m_.nodes[j].hasWeights())
+        continue;
+      ++k;
+      if (!implicitlyNamed(j))
+        continue;
+      const std::string &name = m_.nodes[j].name;
+      std::string want = name, suffix = fmt::format("_{}", k);
+      if (j != last) {
+        if (name.size() <= suffix.size() ||
+            name.compare(name.size() - suffix.size(), suffix.size(), suffix) !=
+                0)
+          return std::nullopt;
+        want = name.substr(0, name.size() - suffix.size());
+      }
+      if (b && *b != want)
+        return std::nullopt;
+      b = want;
+    }
+    if (!b)
+      return std::string();
+    bool own = implicitlyNamed(last) && m_.nodes[last].name == *b;
+    if (!isBindable(*b) || (taken_.count(*b) && !own))
+      return std::nullopt;
+    return b;
+  }
+
+  /// The inputs' names and every layer's name are taken first, so that no
+  /// other binding takes one; then the nodes are cut into bindings in
+  /// order, each as long a chain as its layers' names allow.
   bool nameBindings() {
     for (int in : m_.inputs) {
       if (!take(m_.nodes[in].name))
@@ -162,17 +206,34 @@ private:
       const Node &n = m_.nodes[i];
       if (!n.hasWeights())
         continue;
-      if (isBindable(n.name) && !taken_.count(n.name)) {
+      if (isBindable(n.name) && !taken_.count(n.name))
         take(n.name);
-        binding_[i] = n.name;
-      } else if (!n.name.empty()) {
+      else if (!n.name.empty())
         named_.insert(int(i)); // written with name:
-      }
     }
-    for (size_t i = 0; i < m_.nodes.size(); ++i)
-      if (binding_[i].empty() && (m_.nodes[i].kind == Node::Input ||
-                                  !absorbed(int(i)) || int(i) == m_.output))
-        binding_[i] = fresh(int(i));
+    ends_.assign(m_.nodes.size(), false);
+    first_.assign(m_.nodes.size(), 0);
+    for (int s = 0; s < int(m_.nodes.size());) {
+      if (m_.nodes[s].kind == Node::Input) {
+        ++s;
+        continue;
+      }
+      int most = s;
+      while (chains(most))
+        ++most;
+      std::optional<std::string> b;
+      int e = most;
+      for (; e > s; --e)
+        if ((b = bindingFor(s, e)))
+          break;
+      if (e == s)
+        b = bindingFor(s, s);
+      ends_[e] = true;
+      first_[e] = s;
+      binding_[e] = b && !b->empty() ? *b : fresh(e);
+      take(binding_[e]);
+      s = e + 1;
+    }
     // An input that is the output: `output image_1 = image`.
     if (m_.nodes[m_.output].kind == Node::Input)
       outputAlias_ = fresh(m_.output);
@@ -511,9 +572,7 @@ private:
   }
 
   void writeBinding(int last) {
-    int first = last;
-    while (first > 0 && absorbed(first - 1))
-      --first;
+    int first = first_[last];
     const Node &n = m_.nodes[last];
     std::string expr;
     if (!isCall(n)) {
@@ -664,6 +723,8 @@ private:
   std::vector<int> uses_; ///< per node: readers, and 1 for the output
   std::vector<std::string> binding_; ///< per written node: its binding's name
   std::set<int> named_;              ///< layers written with `name:`
+  std::vector<bool> ends_;           ///< per node: the last of a binding
+  std::vector<int> first_;           ///< per binding's last node: its first
   std::set<std::string> taken_;      ///< binding names given so far
   std::string outputAlias_;          ///< the output's binding, if an input
 };

@@ -314,8 +314,9 @@ train cls {
 }
 
 TEST(ModelWriter, NamesAndNumbers) {
-  // Bindings named after their layers; a number written so that it reads
-  // back as the same double; the output an input.
+  // One binding for a chain whose layers the checker names as they are
+  // (h_1, h_2); a number written so that it reads back as the same double;
+  // the output an input.
   std::string diags;
   auto program = check(R"(
 model m {
@@ -334,9 +335,7 @@ model id {
   std::string text = writeModel(program->models[0], error);
   EXPECT_EQ(text, R"(model m {
     input x : f32[4]
-    h_1 = x -> dense(3)
-    h_2 = h_1 -> relu -> dense(4)
-    h = h_2 -> dropout(0.1)
+    h = x -> dense(3) -> relu -> dense(4) -> dropout(0.1)
     scaled = h * 0.1
     output y = scaled + 0.3
 }
