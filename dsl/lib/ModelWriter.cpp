@@ -255,9 +255,7 @@ private:
         base = "l_" + base;
     }
     if (base.empty()) {
-      int first = i;
-      while (first > 0 && absorbed(first - 1))
-        --first;
+      int first = n.kind == Node::Input ? i : first_[i];
       int head =
           m_.nodes[first].inputs.empty() ? -1 : m_.nodes[first].inputs[0];
       std::string op = operation(n);
