@@ -16,9 +16,11 @@
 #include "sora/dsl/Builtins.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <cctype>
 #include <cmath>
+#include <map>
 #include <optional>
 #include <set>
 
@@ -115,6 +117,8 @@ private:
     std::vector<int> inputs;
     for (size_t i = 0; i < m_.nodes.size(); ++i) {
       const Node &n = m_.nodes[i];
+      if (!spellable(int(i)))
+        return false;
       if (n.kind == Node::Input)
         inputs.push_back(int(i));
       else if (n.inputs.empty())
@@ -134,6 +138,73 @@ private:
         return fail(fmt::format("input '{}' has no .sora spelling: its name "
                                 "is not an identifier (or is a built-in's)",
                                 m_.nodes[in].name));
+    return true;
+  }
+
+  /// Whether the language has a form for node `i` (some nodes of imported
+  /// models have none); says why not.
+  bool spellable(int i) {
+    const Node &n = m_.nodes[i];
+    switch (n.kind) {
+    case Node::Constant:
+      return fail(fmt::format("'{}' is a constant tensor, which .sora cannot "
+                              "write (only imported models have one)",
+                              n.name));
+    case Node::Slice:
+      return fail(fmt::format("'{}' slices the last dimension, which .sora "
+                              "cannot write (only imported models do)",
+                              n.name));
+    case Node::Dense:
+      if (!n.inputs.empty() && n.inputs[0] < i &&
+          m_.nodes[n.inputs[0]].shape.size() != 1)
+        return fail(fmt::format("dense layer '{}' reads a tensor of rank {}; "
+                                "the language's dense() reads vectors",
+                                n.name, m_.nodes[n.inputs[0]].shape.size()));
+      return true;
+    case Node::Conv2D:
+      if (!n.pads.empty() && !explicitPadding(i))
+        return fail(fmt::format("conv layer '{}' pads [{}], which is neither "
+                                "padding: same nor valid",
+                                n.name, fmt::join(n.pads, ", ")));
+      return true;
+    default:
+      return true;
+    }
+  }
+
+  /// A convolution's explicit padding (imported) as the language's: valid
+  /// (no padding) or same (TensorFlow's: out = ceil(in / stride), the odd
+  /// step after), when the padding before and the output say so. Records
+  /// it in samePadding_; false when it is neither.
+  bool explicitPadding(int i) {
+    const Node &n = m_.nodes[i];
+    if (n.inputs.empty() || n.inputs[0] >= i || n.pads.size() != 4)
+      return false;
+    const std::vector<int64_t> &in = m_.nodes[n.inputs[0]].shape;
+    // Spatial dimensions: [h, w] of an image, [time] of a sequence (the
+    // padding's left).
+    std::vector<std::pair<int, int>> dims; // {dimension, index into pads}
+    if (n.shape.size() == 3)
+      dims = {{0, 0}, {1, 1}};
+    else if (n.shape.size() == 2 && n.pads[0] == 0)
+      dims = {{0, 1}};
+    else
+      return false;
+    bool valid = true, same = true;
+    for (auto [d, p] : dims) {
+      if (d >= int(in.size()))
+        return false;
+      int64_t size = in[d], out = n.shape[d], before = n.pads[p];
+      valid &= before == 0 && size >= n.kernel &&
+               out == (size - n.kernel) / n.stride + 1;
+      same &=
+          out == (size + n.stride - 1) / n.stride &&
+          before ==
+              std::max<int64_t>((out - 1) * n.stride + n.kernel - size, 0) / 2;
+    }
+    if (!valid && !same)
+      return false;
+    samePadding_[i] = !valid;
     return true;
   }
 
@@ -335,6 +406,12 @@ private:
       return "layer_norm";
     case Node::BatchNorm:
       return "batch_norm";
+    case Node::Transpose:
+      return "transpose";
+    case Node::Constant:
+      return "constant";
+    case Node::Slice:
+      return "slice";
     }
     return "node";
   }
@@ -443,7 +520,7 @@ private:
       arg("kernel", std::to_string(n.kernel));
       if (n.stride != 1)
         arg("stride", std::to_string(n.stride));
-      if (n.samePadding)
+      if (samePadding_.count(i) ? samePadding_[i] : n.samePadding)
         arg("padding", "same");
       if (!n.activation.is("linear"))
         arg("activation", activation(n.activation));
@@ -467,6 +544,9 @@ private:
       break;
     case Node::Dropout:
       arg("", num(n.rate));
+      break;
+    case Node::Transpose:
+      arg("perm", fmt::format("[{}]", fmt::join(n.perm, ", ")));
       break;
     case Node::Activate: {
       std::string a = activation(n.activation);
@@ -721,6 +801,7 @@ private:
   std::vector<int> uses_; ///< per node: readers, and 1 for the output
   std::vector<std::string> binding_; ///< per written node: its binding's name
   std::set<int> named_;              ///< layers written with `name:`
+  std::map<int, bool> samePadding_;  ///< explicit paddings as same or valid
   std::vector<bool> ends_;           ///< per node: the last of a binding
   std::vector<int> first_;           ///< per binding's last node: its first
   std::set<std::string> taken_;      ///< binding names given so far

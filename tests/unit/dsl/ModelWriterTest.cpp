@@ -140,6 +140,9 @@ std::string differences(const Model &a, const Model &b) {
     field(out, at + ".kernel", n.kernel, m.kernel);
     field(out, at + ".stride", n.stride, m.stride);
     field(out, at + ".samePadding", n.samePadding, m.samePadding);
+    field(out, at + ".pads", n.pads, m.pads);
+    field(out, at + ".perm", n.perm, m.perm);
+    field(out, at + ".slice", n.slice, m.slice);
     field(out, at + ".pool", int(n.pool), int(m.pool));
     field(out, at + ".rate", n.rate, m.rate);
     field(out, at + ".op", int(n.op), int(m.op));
@@ -250,7 +253,8 @@ model everything {
     r3 = seq -> simple_rnn(2, activation: relu, sequences: true)
            -> layer_norm(epsilon: 0.001) -> batch_norm(momentum: 0.9,
            epsilon: 0.0001) -> flatten -> dropout(0.3) -> swish
-    s = concat(d, q, r2, r3) -> dense(4) -> selu
+    t3 = c -> transpose(perm: [2, 0, 1]) -> flatten
+    s = concat(d, q, r2, r3, t3) -> dense(4) -> selu
     t = s * 2
     u = s + 0.1
     v = 3 - s
@@ -388,4 +392,58 @@ TEST(ModelWriter, WhatHasNoSpelling) {
   std::string text = writeModel(m, error);
   EXPECT_NE(text.find("name: \"/fc/Gemm\""), std::string::npos) << text;
   roundTrip("a layer named with name:", text);
+}
+
+// An imported convolution's explicit padding is written as the language's
+// `padding:` when it is valid or same; otherwise the model has no .sora
+// form, nor has one with a constant tensor.
+TEST(ModelWriter, ExplicitPadding) {
+  std::string diags;
+  auto program = check(R"(
+model m {
+    input image : f32[8, 8, 1]
+    c = image -> conv2d(4, kernel: 3, stride: 2)
+    output y = c -> flatten -> dense(2)
+}
+)",
+                       diags);
+  ASSERT_TRUE(program) << diags;
+  Model m = program->models[0];
+  Node &conv = m.nodes[1];
+  std::string error;
+  conv.pads = {0, 0, 0, 0}; // valid: 3x3 out of 8x8 with stride 2
+  EXPECT_EQ(writeModel(m, error).find("padding"), std::string::npos) << error;
+  // same: 4x4, one row and column after (TensorFlow's way)
+  conv.shape = {4, 4, 4};
+  m.nodes[2].shape = {64};
+  conv.pads = {0, 0, 1, 1};
+  std::string text = writeModel(m, error);
+  EXPECT_NE(text.find("conv2d(4, kernel: 3, stride: 2, padding: same)"),
+            std::string::npos)
+      << text << error;
+  auto again = check(text, diags);
+  ASSERT_TRUE(again) << text << diags;
+  EXPECT_EQ(again->models[0].nodes[1].shape, conv.shape);
+  // PyTorch's padding=1 pads before: neither
+  conv.pads = {1, 1, 1, 1};
+  error.clear();
+  EXPECT_EQ(writeModel(m, error), "");
+  EXPECT_NE(error.find("pads [1, 1, 1, 1]"), std::string::npos) << error;
+
+  Model k = program->models[0];
+  Node constant;
+  constant.kind = Node::Constant;
+  constant.name = "bias_c";
+  constant.shape = {2};
+  k.nodes.push_back(constant);
+  Node add;
+  add.kind = Node::Binary;
+  add.inputs = {3, 4};
+  add.shape = {2};
+  k.nodes.push_back(add);
+  k.output = 5;
+  error.clear();
+  EXPECT_EQ(writeModel(k, error), "");
+  EXPECT_NE(error.find("'bias_c' is a constant tensor"), std::string::npos)
+      << error;
 }
