@@ -10,6 +10,7 @@
 //===----------------------------------------------------------------------===//
 #include "Onnx/Importer.h"
 #include "Onnx/Tensors.h"
+#include "sora/dsl/Builtins.h"
 
 #include <algorithm>
 #include <cmath>
@@ -22,11 +23,21 @@ namespace {
 
 using dsl::Node;
 
+/// Elements of the largest constant the importer makes (a broadcast one,
+/// a ConstantOfShape): 64 MiB of floats.
+constexpr int64_t kMaxConstant = int64_t(1) << 24;
+
+/// The product of dims[from, to), saturated at INT64_MAX (a file may
+/// claim any shape); the batch and other negative markers count as 1.
 int64_t product(const std::vector<int64_t> &dims, size_t from = 0,
                 size_t to = SIZE_MAX) {
   int64_t n = 1;
-  for (size_t i = from; i < dims.size() && i < to; ++i)
-    n *= dims[i];
+  for (size_t i = from; i < dims.size() && i < to; ++i) {
+    int64_t d = std::max<int64_t>(dims[i], 1);
+    if (n > INT64_MAX / d)
+      return INT64_MAX;
+    n *= d;
+  }
   return n;
 }
 
@@ -39,12 +50,24 @@ std::string shapeText(const std::vector<int64_t> &dims) {
 }
 
 /// A runtime tensor input (not a constant), or null after failing.
+/// Whether `v` holds integer ids (an input, or ids reshaped or sliced),
+/// which only an embedding reads.
+bool holdsIds(Importer &im, const Value &v) {
+  return !v.constant() && im.result.model.nodes[v.node].integer;
+}
+
 const Value *tensorInput(Importer &im, int i) {
   const Value *v = im.input(i);
   if (v && v->constant()) {
     im.fail("input " + std::to_string(i) +
             " must be computed from the model's inputs; a constant there "
             "is not supported");
+    return nullptr;
+  }
+  if (v && holdsIds(im, *v)) {
+    im.fail("input " + std::to_string(i) +
+            " holds integer ids, which sorac reads only to look up rows of "
+            "a table (Gather, an embedding)");
     return nullptr;
   }
   return v;
@@ -193,13 +216,16 @@ bool convertConstantOfShape(Importer &im) {
   Value v;
   v.kind = Value::Fill;
   v.dims = shape->ints;
+  for (int64_t d : v.dims)
+    if (d != kBatch && (d < 1 || d > dsl::kMaxElements))
+      return im.fail("shape " + shapeText(v.dims) + " is not valid");
   if (const auto *a = im.attr("value")) {
     Value c;
     if (!constantFromTensor(im, a->t(), c))
       return false;
     v.fill = c.kind == Value::Floats ? c.floats.at(0) : double(c.ints.at(0));
   }
-  if (v.batchAxis() < 0 && product(v.dims) <= (int64_t(1) << 26)) {
+  if (v.batchAxis() < 0 && product(v.dims) <= kMaxConstant) {
     v.kind = Value::Floats;
     v.floats.assign(size_t(product(v.dims)), float(v.fill));
   }
@@ -557,6 +583,10 @@ bool broadcastConstant(Importer &im, const Value &x, const Value &c,
   }
   std::vector<int64_t> shape = x.memoryShape();
   int64_t n = product(shape);
+  if (n > kMaxConstant)
+    return im.fail("the constant would repeat over " + std::to_string(n) +
+                   " elements a sample; sorac stores at most " +
+                   std::to_string(kMaxConstant));
   std::vector<float> expanded;
   expanded.reserve(size_t(n));
   std::vector<int64_t> index(shape.size(), 0);
@@ -658,6 +688,8 @@ template <dsl::BinaryOp Op> bool convertBinary(Importer &im) {
   }
   if (a->constant() && b->constant())
     return im.fail("arithmetic between constants is not folded yet");
+  if (holdsIds(im, *a) || holdsIds(im, *b))
+    return im.fail("arithmetic on integer ids is not supported");
   if (a->constant() || b->constant()) {
     const Value *c = floatsInput(im, a->constant() ? 0 : 1);
     if (!c)
@@ -767,9 +799,11 @@ bool convertReshape(Importer &im) {
         return im.fail("the shape has two -1 dimensions");
       infer = int64_t(i);
     } else if (dims[i] != kBatch) {
-      if (dims[i] < 1)
+      if (dims[i] < 1 || dims[i] > dsl::kMaxElements)
         return im.fail("shape " + shapeText(shape->ints) + " is not valid");
       known *= dims[i];
+      if (known > dsl::kMaxElements)
+        return im.fail("shape " + shapeText(shape->ints) + " is too large");
     }
   }
   bool batched = x->batchAxis() >= 0;
@@ -839,9 +873,16 @@ bool convertConcat(Importer &im) {
     im.define(0, std::move(v));
     return true;
   }
+  if (parts.size() == 1) { // one part: itself
+    im.define(0, *parts[0]);
+    return true;
+  }
   if (im.acrossBatch(*parts[0], axis))
     return false;
-  Value first = im.withLast(*tensorInput(im, 0), axis);
+  const Value *first0 = tensorInput(im, 0);
+  if (!first0)
+    return false;
+  Value first = im.withLast(*first0, axis);
   Node n;
   n.kind = Node::Concat;
   Value out = first;
@@ -851,7 +892,8 @@ bool convertConcat(Importer &im) {
     if (!p)
       return false;
     std::vector<int64_t> a = p->dims, b = first.dims;
-    a[axis] = b[axis] = 0;
+    if (a.size() == b.size())
+      a[axis] = b[axis] = 0;
     if (a != b)
       return im.fail("the parts " + shapeText(first.dims) + " and " +
                      shapeText(p->dims) + " differ outside axis " +
@@ -873,6 +915,8 @@ bool takeAlong(Importer &im, const Value &x, int64_t axis,
                const std::vector<int64_t> &indexDims) {
   if (im.acrossBatch(x, axis))
     return false;
+  if (indices.empty())
+    return im.fail("gathering no elements (empty indices) is not supported");
   Value v = im.withLast(x, axis);
   std::vector<int> slices;
   for (int64_t i : indices) {
@@ -1230,6 +1274,19 @@ bool convertConv(Importer &im) {
     n.shape.push_back(out);
   }
   n.shape.push_back(filters);
+  // Padding that is sora's "valid" or "same" is written so (the .sora form
+  // of `sorac import` says `padding: same`).
+  bool valid = true, same = true;
+  for (size_t i = 0; i < d; ++i) {
+    int64_t out = (spatial[i] + s - 1) / s;
+    int64_t total = std::max<int64_t>((out - 1) * s + k - spatial[i], 0);
+    valid = valid && pads[i] == 0 && pads[d + i] == 0;
+    same = same && pads[i] == total / 2 && pads[d + i] == total - total / 2;
+  }
+  if (valid || same) {
+    n.pads.clear();
+    n.samePadding = same && !valid;
+  }
   // ONNX's [F, C, kh, kw] to sora's [F, kh, kw, C] (1-D: [F, k, C]).
   std::vector<int64_t> perm{0};
   for (size_t i = 0; i < d; ++i)

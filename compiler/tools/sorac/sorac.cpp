@@ -49,6 +49,7 @@ const Command kSorac{
     "sorac FILE.sora [options]   (FILE.sora '-': standard input)\n"
     "       sorac run FILE.sora [run options]   (sorac run --help)\n"
     "       sorac eval FILE.sora --weights W.safetensors [--data DIR]\n"
+    "       sorac import FILE.onnx [-o OUT.sora]   (sorac import --help)\n"
     "       sorac FILE.ir --passes=LIST [--emit=ir|dot|mermaid]",
     nullptr};
 
@@ -473,10 +474,9 @@ int runOnOnnx(const Options &o) {
     return status;
   Options inference = o;
   inference.inference = true;
-  std::string dir = absoluteDirectory(
-      std::filesystem::path(o.input).parent_path().string());
-  return compile(inference, imported->model, dir, o.input,
-                 &imported->weights);
+  std::string dir =
+      absoluteDirectory(std::filesystem::path(o.input).parent_path().string());
+  return compile(inference, imported->model, dir, o.input, &imported->weights);
 }
 
 /// The back end: graphs, passes, LLVM, the files --emit asks for. The
@@ -603,6 +603,8 @@ int main(int argc, char **argv) {
     if (argc > 1 &&
         (std::string(argv[1]) == "run" || std::string(argv[1]) == "eval"))
       return runCommand(argc, argv);
+    if (argc > 1 && std::string(argv[1]) == "import")
+      return importCommand(argc, argv);
     Options o;
     int status = parseArgs(argc, argv, o);
     return status != kGoOn ? status : run(o);
