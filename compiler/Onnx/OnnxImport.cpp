@@ -26,6 +26,17 @@ using ::onnx::TensorProto;
 // The opsets of the default domain this importer knows the operators of.
 constexpr int kMinOpset = 6, kMaxOpset = 17;
 
+/// Operators whose definition has not changed since opset 1, so that a
+/// model of opsets 1 to 5 (which changed many others: consumed_inputs,
+/// Reshape's shape attribute, Concat's default axis, Cast's type names)
+/// imports when it uses these only.
+bool sameSinceOpset1(const std::string &op) {
+  static const std::set<std::string> ops = {
+      "GlobalAveragePool", "GlobalMaxPool", "Softplus", "MatMul",
+      "Transpose",         "Flatten",       "Gather",   "Identity"};
+  return ops.count(op) > 0;
+}
+
 int Value::batchAxis() const {
   auto it = std::find(dims.begin(), dims.end(), kBatch);
   return it == dims.end() ? -1 : int(it - dims.begin());
@@ -354,6 +365,11 @@ bool Importer::convertNode(const ::onnx::NodeProto &n) {
   node = &n;
   if (!n.domain().empty() && n.domain() != "ai.onnx")
     return fail("operators of domain '" + n.domain() + "' are not supported");
+  if (opset < kMinOpset && !sameSinceOpset1(n.op_type()))
+    return fail("opset " + std::to_string(opset) + "'s " + n.op_type() +
+                " is not supported (sorac reads opsets " +
+                std::to_string(kMinOpset) + " to " +
+                std::to_string(kMaxOpset) + ")");
   const OpConverter *c = findConverter(n.op_type());
   if (!c)
     return fail("operator " + n.op_type() + " is not supported");
@@ -425,7 +441,7 @@ std::optional<Imported> Importer::run(const ::onnx::ModelProto &proto,
       opset = int(o.version());
   if (proto.opset_import_size() == 0 && proto.ir_version() < 3)
     opset = 1;
-  if (opset < kMinOpset || opset > kMaxOpset) {
+  if (opset < 1 || opset > kMaxOpset) {
     fail(opset ? "opset " + std::to_string(opset) +
                      " is not supported (sorac reads opsets " +
                      std::to_string(kMinOpset) + " to " +
