@@ -60,8 +60,9 @@ defm o : Valued<["-"], "o", "PATH",
                 "written beside an object, with the extension .h">;
 defm emit : Valued<["--"], "emit", "KIND",
                    "ast | ir | ir-eval | ir-train | dot | dot-train |\n"
-                   "mermaid | mermaid-train | llvm | asm | obj | header\n"
-                   "(default: obj)", true>;
+                   "mermaid | mermaid-train | llvm | asm | obj | header |\n"
+                   "onnx (the model and its --weights as ONNX; -o\n"
+                   "default <model>.onnx) (default: obj)", true>;
 def MD : Flag<["-"], "MD">,
          HelpText<"also write a make depfile (OUT.d, or -MF's FILE) for\n"
                   "build systems: the object and header depend on\n"
@@ -111,7 +112,8 @@ def profile : Flag<["--"], "profile">, Visibility<[DefaultVis, RunVis]>,
 def Werror : Flag<["-"], "Werror">, Group<grp_input>,
              HelpText<"treat warnings as errors">;
 defm weights : Valued<["--"], "weights", "W.safetensors",
-                      "the checkpoint for --inference", false,
+                      "the checkpoint for --inference or --emit=onnx",
+                      false,
                       [HelpTextVariant<[EvalVis], "the checkpoint to "
                                        "evaluate (safetensors)">]>,
                Visibility<[DefaultVis, EvalVis]>, Group<grp_input>;
