@@ -25,6 +25,8 @@ def _attrs(node):
             out[a.name] = a.s.decode()
         elif a.type == a.STRINGS:
             out[a.name] = [s.decode() for s in a.strings]
+        elif a.type == a.TENSOR:
+            out[a.name] = numpy_helper.to_array(a.t)
         else:
             raise NotImplementedError(f"attribute type {a.type} of {a.name}")
     return out
@@ -69,8 +71,8 @@ def _pool(x, kernel, strides, reduce):
 
 
 def _recurrent(kind, a, ins):
-    """ONNX's LSTM, GRU and RNN (one direction, no sequence_lens, zero
-    initial state): returns Y [T, 1, batch, U] and Y_h [1, batch, U]."""
+    """ONNX's LSTM, GRU and RNN (one direction, no sequence_lens, no
+    peepholes): returns Y [T, 1, batch, U] and Y_h [1, batch, U]."""
     x, w, r = ins[0], ins[1][0], ins[2][0]
     if len(ins) > 4 and ins[4] is not None:
         raise NotImplementedError("sequence_lens")
@@ -81,9 +83,19 @@ def _recurrent(kind, a, ins):
     direction = a.get("direction", "forward")
     if direction not in ("forward", "reverse"):
         raise NotImplementedError(direction)
+    if len(ins) > 7 and ins[7] is not None:
+        raise NotImplementedError("peepholes")
+    if a.get("layout", 0) or a.get("clip") is not None or a.get(
+            "input_forget", 0) or "activation_alpha" in a:
+        raise NotImplementedError("recurrent layout, clip or input_forget")
+    if kind != "RNN" and "activations" in a:
+        raise NotImplementedError("activations of an LSTM or GRU")
     steps, batch = x.shape[0], x.shape[1]
-    h = np.zeros((batch, u))
-    c = np.zeros((batch, u))
+    given = [v[0] if len(ins) > k and ins[k] is not None else None
+             for k, v in ((5, ins[5] if len(ins) > 5 else None),
+                          (6, ins[6] if len(ins) > 6 else None))]
+    h = given[0] if given[0] is not None else np.zeros((batch, u))
+    c = given[1] if given[1] is not None else np.zeros((batch, u))
     ys = [None] * steps
     order = range(steps - 1, -1, -1) if direction == "reverse" else range(steps)
     for t in order:
@@ -114,7 +126,10 @@ def _recurrent(kind, a, ins):
 
 
 def _reduce_axes(x, axes):
-    return tuple(sorted(ax % x.ndim for ax in axes))
+    """Axes counted from the end made positive; none given: every axis."""
+    if axes is None or len(axes) == 0:
+        return tuple(range(x.ndim))
+    return tuple(sorted(int(ax) % x.ndim for ax in axes))
 
 
 def run_node(node, ins):
@@ -124,6 +139,10 @@ def run_node(node, ins):
     x = ins[0] if ins else None
     if t == "Identity":
         return [x]
+    if t == "Constant":
+        if "value" not in a:
+            raise NotImplementedError("Constant without a tensor value")
+        return [a["value"]]
     if t == "Gemm":
         if a.get("transA", 0) or a.get("alpha", 1.0) != 1.0 or a.get(
                 "beta", 1.0) != 1.0:
@@ -135,6 +154,8 @@ def run_node(node, ins):
         return [y]
     if t == "MatMul":
         return [x @ ins[1]]
+    if t == "Div" and np.issubdtype(np.asarray(x).dtype, np.integer):
+        raise NotImplementedError("integer Div")  # sorac's are float
     if t in ("Add", "Sub", "Mul", "Div"):
         op = {"Add": np.add, "Sub": np.subtract, "Mul": np.multiply,
               "Div": np.divide}[t]
@@ -182,10 +203,14 @@ def run_node(node, ins):
         return [np.take(x, ins[1].astype(np.int64), axis=a.get("axis", 0))]
     if t in ("ReduceMean", "ReduceMax"):
         op = np.mean if t == "ReduceMean" else np.max
-        axes = _reduce_axes(x, a["axes"])
+        axes = _reduce_axes(x, a.get("axes"))
         return [op(x, axis=axes, keepdims=bool(a.get("keepdims", 1)))]
     if t == "ReduceSum":
-        axes = _reduce_axes(x, ins[1])
+        given = ins[1] if len(ins) > 1 else None
+        if (given is None or len(given) == 0) and a.get(
+                "noop_with_empty_axes", 0):
+            return [x]
+        axes = _reduce_axes(x, given)
         return [np.sum(x, axis=axes, keepdims=bool(a.get("keepdims", 1)))]
     if t == "Conv":
         for key in ("dilations",):
@@ -200,9 +225,22 @@ def run_node(node, ins):
         nd = x.ndim - 2
         if any(p != 0 for p in a.get("pads", [])) or a.get("ceil_mode", 0):
             raise NotImplementedError("pooling pads or ceil_mode")
+        if a.get("auto_pad", "NOTSET") not in ("NOTSET", "VALID") or any(
+                d != 1 for d in a.get("dilations", [])):
+            raise NotImplementedError("pooling auto_pad or dilations")
+        if len(node.output) > 1 or a.get("storage_order", 0):
+            raise NotImplementedError("MaxPool's indices")
         reduce = np.max if t == "MaxPool" else np.mean
         return [_pool(x, a["kernel_shape"], a.get("strides", [1] * nd),
                       reduce)]
+    # Shape arithmetic, which PyTorch's exporter writes for a state.
+    if t == "Shape":
+        return [np.array(x.shape, dtype=np.int64)]
+    if t == "Unsqueeze":
+        return [np.expand_dims(x, tuple(int(ax) for ax in ins[1]))]
+    if t == "Expand":
+        shape = np.broadcast_shapes(x.shape, tuple(int(d) for d in ins[1]))
+        return [np.broadcast_to(x, shape)]
     if t in ("LSTM", "GRU", "RNN"):
         return list(_recurrent(t, a, ins))
     raise NotImplementedError(f"op {t}")
