@@ -61,8 +61,8 @@ defm o : Valued<["-"], "o", "PATH",
 defm emit : Valued<["--"], "emit", "KIND",
                    "ast | ir | ir-eval | ir-train | dot | dot-train |\n"
                    "mermaid | mermaid-train | llvm | asm | obj | header |\n"
-                   "onnx (the model and its --weights as ONNX; -o\n"
-                   "default <model>.onnx) (default: obj)", true>;
+                   "onnx (with --weights; -o default: <model>.onnx)\n"
+                   "(default: obj)", true>;
 def MD : Flag<["-"], "MD">,
          HelpText<"also write a make depfile (OUT.d, or -MF's FILE) for\n"
                   "build systems: the object and header depend on\n"
