@@ -417,12 +417,16 @@ std::string Exporter::norm(const Node &n, const std::string &x) {
   return op("Add", {scaled, initializer(layer_ + ".shift", {C}, shift)});
 }
 
-const char *kindWord(const Node &n) {
+/// What an operation without a layer name is called (`relu_3`).
+std::string kindWord(const Node &n) {
   switch (n.kind) {
+  case Node::Activate:
+    return n.activation.name;
   case Node::Reshape:
     return n.shape.size() == 1 ? "flatten" : "reshape";
   case Node::Pool2D:
-    return n.pool == dsl::PoolKind::Max ? "maxpool" : "avgpool";
+    return std::string(n.shape.size() == 1 ? "global_" : "") +
+           (n.pool == dsl::PoolKind::Max ? "maxpool" : "avgpool");
   case Node::Binary: {
     static const char *ops[] = {"add", "sub", "mul", "div"};
     return ops[int(n.op)];
@@ -529,9 +533,8 @@ void Exporter::run() {
     const Node &n = m_.nodes[i];
     bool isOutput = int(i) == m_.output;
     std::string name = !n.name.empty() ? n.name
-                       : isOutput
-                           ? std::string("output")
-                           : std::string(kindWord(n)) + "_" + std::to_string(i);
+                       : isOutput      ? std::string("output")
+                                       : kindWord(n) + "_" + std::to_string(i);
     layer_ = name;
     int before = g_.node_size();
     std::string value = node(i);
