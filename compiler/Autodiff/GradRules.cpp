@@ -183,6 +183,15 @@ Grads normalize(Graph &g, Node *n, Node *dy, const Need &) {
   return {g.create(K::NormalizeGrad, {dy, x, mean, inv}), nullptr, nullptr};
 }
 
+// y = x with its axes in perm's order:  dx = dy in the inverse order
+Grads transpose(Graph &g, Node *n, Node *dy, const Need &) {
+  const Dims &perm = n->attrs.perm();
+  Dims inverse(perm.size());
+  for (size_t i = 0; i < perm.size(); ++i)
+    inverse[perm[i]] = int64_t(i);
+  return {g.create(K::Transpose, {dy}, {attr::perm(inverse)})};
+}
+
 // Zeros do not depend on the value they take their batch from.
 Grads zerosLike(Graph &, Node *, Node *, const Need &) { return {nullptr}; }
 
@@ -212,6 +221,7 @@ GradTable makeTable() {
   t.set(K::Concat, concat);
   t.set(K::SliceLast, sliceLast);
   t.set(K::ZerosLike, zerosLike);
+  t.set(K::Transpose, transpose);
   t.set(K::ChannelMul, channelMul);
   t.set(K::Normalize, normalize);
   registerImageGradRules(t);

@@ -185,6 +185,41 @@ void lowerNonZeroMask(KernelEmitter &k, const Node &n) {
   });
 }
 
+// y[r, i0, i1, ...] = x[r, i_inv[0], ...]: nested loops over the result's
+// axes, the source offset a sum of the loop indices times x's strides.
+void lowerTranspose(KernelEmitter &k, const Node &n) {
+  const Node *x = n.operands[0];
+  const Dims &perm = n.attrs.perm();
+  size_t rank = perm.size();
+  std::vector<int64_t> xStride(rank, 1);
+  for (size_t a = rank - 1; a > 0; --a)
+    xStride[a - 1] = xStride[a] * x->type.dims[a];
+  int64_t elements = n.type.elements();
+  k.loop(
+      k.i64(0), k.rows(&n),
+      [&](Value *r) {
+        Value *base = mulIdx(k, r, elements);
+        std::function<void(size_t, Value *, Value *)> nest =
+            [&](size_t axis, Value *to, Value *from) {
+              if (axis == rank) {
+                k.store(&n, addIdx(k, base, to),
+                        k.load(x, addIdx(k, base, from)));
+                return;
+              }
+              k.loop(
+                  n.type.dims[axis],
+                  [&](Value *i) {
+                    nest(axis + 1,
+                         addIdx(k, mulIdx(k, to, n.type.dims[axis]), i),
+                         addIdx(k, from, mulIdx(k, i, xStride[perm[axis]])));
+                  },
+                  "t");
+            };
+        nest(0, k.i64(0), k.i64(0));
+      },
+      "row");
+}
+
 // y = 0
 void lowerZerosLike(KernelEmitter &k, const Node &n) {
   k.forEachElement(&n, [&](Value *i) { k.store(&n, i, k.f32(0)); });
@@ -202,6 +237,7 @@ void registerAxisLowerings(LoweringTable &t) {
   t.set(K::Unpack, lowerUnpack);
   t.set(K::PadLast, lowerPadLast);
   t.set(K::ZerosLike, lowerZerosLike);
+  t.set(K::Transpose, lowerTranspose);
   t.set(K::NonZeroMask, lowerNonZeroMask);
 }
 

@@ -71,7 +71,8 @@ Node *buildConv1D(Graph &g, const dsl::Node &n, Node *x) {
       OpKind::Conv2D,
       {reshapeTo(g, x, {1, t, c}), reshapeTo(g, w, {n.units, 1, k, c})},
       {attr::stride(n.stride), attr::padTop(0),
-       attr::padLeft(padBefore(n, t, out)), attr::outH(1), attr::outW(out)});
+       attr::padLeft(n.pads.empty() ? padBefore(n, t, out) : n.pads[1]),
+       attr::outH(1), attr::outW(out)});
   return reshapeTo(g, bias(g, n, y), n.shape);
 }
 
@@ -97,7 +98,9 @@ Node *buildPool(Graph &g, const dsl::Node &n, Node *x) {
 Node *buildLayer(Graph &g, const dsl::Node &n, Node *x) {
   Node *y;
   if (n.kind == dsl::Node::Dense) {
-    int64_t in = x->type.dims[0];
+    // Over the last dimension (the language's dense reads vectors; an
+    // imported MatMul may read [?, T, K]).
+    int64_t in = x->type.dims.back();
     // Stored [units, inputs] like torch.nn.Linear, so checkpoints need no
     // transposition; y = x . W^T.
     Node *w = weight(g, n, {n.units, in}, in, n.units);
@@ -110,12 +113,26 @@ Node *buildLayer(Graph &g, const dsl::Node &n, Node *x) {
     // Keras' receptive-field fans for Glorot: k*k*C in, k*k*F out.
     Node *w = weight(g, n, {n.units, k, k, c}, k * k * c, k * k * n.units);
     int64_t oh = n.shape[0], ow = n.shape[1];
+    int64_t top = n.pads.empty() ? padBefore(n, h, oh) : n.pads[0];
+    int64_t left = n.pads.empty() ? padBefore(n, wd, ow) : n.pads[1];
     y = g.create(OpKind::Conv2D, {x, w},
-                 {attr::stride(s), attr::padTop(padBefore(n, h, oh)),
-                  attr::padLeft(padBefore(n, wd, ow)), attr::outH(oh),
-                  attr::outW(ow)});
+                 {attr::stride(s), attr::padTop(top), attr::padLeft(left),
+                  attr::outH(oh), attr::outW(ow)});
   }
   return n.useBias ? bias(g, n, y) : y;
+}
+
+/// x + c or x * c for a constant c of x's trailing dimensions, repeated
+/// over the others: x viewed as lines of c's elements, c added as a bias or
+/// multiplied per channel, and back to x's shape.
+Node *withConstant(Graph &g, const dsl::Node &n, Node *x, Node *c) {
+  int64_t width = c->type.elements();
+  Node *lines = reshapeTo(g, x, {x->type.elements() / width, width});
+  Node *flat = reshapeTo(g, c, {width});
+  OpKind op = n.op == dsl::BinaryOp::Add ? OpKind::BiasAdd : OpKind::ChannelMul;
+  if (n.op != dsl::BinaryOp::Add && n.op != dsl::BinaryOp::Mul)
+    throw std::logic_error("only x + c and x * c take a constant");
+  return reshapeTo(g, g.create(op, {lines, flat}), n.shape);
 }
 
 } // namespace
@@ -238,9 +255,22 @@ Forward buildForward(Graph &g, const dsl::Model &model, bool training,
     case dsl::Node::Binary: {
       static const OpKind ops[] = {OpKind::Add, OpKind::Sub, OpKind::Mul,
                                    OpKind::Div};
-      value = g.create(ops[int(n.op)], {x, values[n.inputs[1]]});
+      value = model.nodes[n.inputs[1]].kind == dsl::Node::Constant
+                  ? withConstant(g, n, x, values[n.inputs[1]])
+                  : g.create(ops[int(n.op)], {x, values[n.inputs[1]]});
       break;
     }
+    case dsl::Node::Transpose:
+      value = g.create(OpKind::Transpose, {x}, {attr::perm(n.perm)});
+      break;
+    case dsl::Node::Constant:
+      value = g.param(n.name + ".value", Type{false, false, n.shape},
+                      ParamRole::Statistic, InitKind::Zeros);
+      break;
+    case dsl::Node::Slice:
+      value = g.create(OpKind::SliceLast, {x},
+                       {attr::offset(n.slice[0]), attr::width(n.slice[1])});
+      break;
     case dsl::Node::Affine:
       value = g.create(OpKind::Affine, {x},
                        {attr::scale(n.scale), attr::shift(n.shift)});

@@ -357,6 +357,24 @@ Type nonZeroMaskRule(const std::vector<Node *> &o, const AttrList &,
   return out;
 }
 
+// [?, d0, d1, ...] -> [?, d_perm[0], d_perm[1], ...]
+Type transposeRule(const std::vector<Node *> &o, const AttrList &a,
+                   std::string &error) {
+  Type t = o[0]->type;
+  const Dims &perm = a.perm();
+  std::vector<bool> seen(t.dims.size());
+  if (perm.size() != t.dims.size())
+    return fail(error, "transpose needs one perm entry per dimension");
+  t.dims.clear();
+  for (int64_t axis : perm) {
+    if (axis < 0 || axis >= int64_t(seen.size()) || seen[axis])
+      return fail(error, "transpose's perm must order every axis once");
+    seen[axis] = true;
+    t.dims.push_back(o[0]->type.dims[axis]);
+  }
+  return t;
+}
+
 // [?,...] -> [?, shape...]
 Type zerosLikeRule(const std::vector<Node *> &o, const AttrList &a,
                    std::string &error) {
@@ -397,6 +415,7 @@ OpTable<ShapeRule> makeTable() {
   t.set(K::Unpack, unpackRule);
   t.set(K::PadLast, padLastRule);
   t.set(K::ZerosLike, zerosLikeRule);
+  t.set(K::Transpose, transposeRule);
   t.set(K::NonZeroMask, nonZeroMaskRule);
   t.set(K::MatMul, matMulRule);
   t.set(K::MatMulNT, matMulNTRule);

@@ -59,8 +59,29 @@ Node *reshapeToItself(Node *n, bool &) {
   return nullptr;
 }
 
-const Rule kRules[] = {affineIdentity, affineOfAffine, negNeg, reshapeOfReshape,
-                       reshapeToItself};
+// transpose(x) that moves only axes of size 1 -> reshape(x): the elements
+// stay in the same order ([1, 28, 28] to [28, 28, 1])
+Node *transposeOfUnitAxes(Node *n, bool &changed) {
+  if (n->op != OpKind::Transpose)
+    return nullptr;
+  const Dims &perm = n->attrs.perm(), &in = n->operands[0]->type.dims;
+  int64_t last = -1;
+  for (int64_t axis : perm) {
+    if (in[axis] == 1)
+      continue;
+    if (axis < last)
+      return nullptr;
+    last = axis;
+  }
+  n->op = OpKind::Reshape;
+  n->attrs = {attr::shape(n->type.dims)};
+  changed = true;
+  return nullptr;
+}
+
+const Rule kRules[] = {affineIdentity,      affineOfAffine,  negNeg,
+                       reshapeOfReshape,    reshapeToItself,
+                       transposeOfUnitAxes};
 
 } // namespace
 

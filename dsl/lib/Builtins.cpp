@@ -81,6 +81,7 @@ Param choice(const char *name, const char *choices, const char *dflt) {
 /// An activation, linear when not given.
 Param activation(const char *name) { return {name, K::Activation, false}; }
 Param dims(const char *name) { return {name, K::Dims, true}; }
+Param axes(const char *name) { return {name, K::Axes, true}; }
 /// A weight's initialiser (Initializer group), `dflt` when not given
 /// (nullptr: the layer's own default, which depends on its size).
 Param init(const char *dflt) {
@@ -139,6 +140,8 @@ const std::vector<Builtin> &operations() {
       {"linear", G::Activation, {tensor("x")}},
       {"flatten", G::ShapeOrPooling, {tensor("x")}},
       {"reshape", G::ShapeOrPooling, {tensor("x"), dims("shape")}},
+      // numpy's and ONNX's: result axis i is the input's axis perm[i].
+      {"transpose", G::ShapeOrPooling, {tensor("x"), axes("perm")}},
       // The stride of a pooling defaults to its size.
       {"maxpool2d",
        G::ShapeOrPooling,

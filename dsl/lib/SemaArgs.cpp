@@ -147,6 +147,8 @@ bool Checker::checkArg(Args &args, size_t index) {
   }
   case ParamKind::Dims:
     return store(evalDims(*e, args.fn()));
+  case ParamKind::Axes:
+    return store(evalDims(*e, args.fn(), 0));
   case ParamKind::Rate:
     return store(evalRate(*e));
   case ParamKind::Init:
@@ -157,8 +159,8 @@ bool Checker::checkArg(Args &args, size_t index) {
   return false;
 }
 
-std::optional<std::vector<int64_t>> Checker::evalDims(const ast::Expr &e,
-                                                      const Builtin &fn) {
+std::optional<std::vector<int64_t>>
+Checker::evalDims(const ast::Expr &e, const Builtin &fn, int64_t min) {
   const ast::List *list = asList(e);
   if (!list || list->items.empty()) {
     diags_.report(Diag::ArgumentType, e.range,
@@ -169,7 +171,8 @@ std::optional<std::vector<int64_t>> Checker::evalDims(const ast::Expr &e,
   }
   std::vector<int64_t> dims;
   for (const ast::Expr &item : list->items) {
-    auto d = evalWhole(item, "a dimension", 1, kMaxElements);
+    auto d = evalWhole(item, min ? "a dimension" : "an axis", min,
+                       kMaxElements);
     if (!d)
       return std::nullopt;
     dims.push_back(*d);

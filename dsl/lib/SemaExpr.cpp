@@ -311,7 +311,7 @@ Val Checker::evalCall(const ast::Call &call, std::optional<Val> chainInput) {
     id = applyActivation(call, *bound, input.node);
     break;
   case BuiltinGroup::ShapeOrPooling:
-    id = name == "flatten" || name == "reshape"
+    id = name == "flatten" || name == "reshape" || name == "transpose"
              ? applyShape(call, *bound, input.node)
              : applyPool(call, *bound, input.node);
     break;
@@ -578,6 +578,27 @@ int Checker::applyPool(const ast::Call &call, Args &args, int input) {
 int Checker::applyShape(const ast::Call &call, Args &args, int input) {
   const std::vector<int64_t> &in = model_->nodes[input].shape;
   Node node = makeNode(Node::Reshape, {input}, {product(in)}, call.range);
+  if (call.callee.name == "transpose") {
+    if (!checkArgs(args))
+      return -1;
+    node.kind = Node::Transpose;
+    node.perm = args.dims("perm");
+    std::vector<int64_t> sorted = node.perm;
+    std::sort(sorted.begin(), sorted.end());
+    for (size_t i = 0; i < sorted.size(); ++i)
+      if (sorted.size() != in.size() || sorted[i] != int64_t(i)) {
+        diags_.report(
+            Diag::ArgumentType, args.expr("perm")->range,
+            fmt::format("transpose() of {} expects perm to list the axes 0 "
+                        "to {} once each",
+                        shapeString(in), in.size() - 1));
+        return -1;
+      }
+    node.shape.clear();
+    for (int64_t axis : node.perm)
+      node.shape.push_back(in[axis]);
+    return addNode(node);
+  }
   if (call.callee.name == "reshape") {
     if (!checkArgs(args))
       return -1;

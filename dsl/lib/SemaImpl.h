@@ -221,8 +221,10 @@ private:
   bool checkArgs(Args &args);
   /// The same for the one argument at `index`.
   bool checkArg(Args &args, size_t index);
+  /// A list of whole numbers from `min` (dimensions; axes from 0).
   std::optional<std::vector<int64_t>> evalDims(const ast::Expr &e,
-                                               const Builtin &fn);
+                                               const Builtin &fn,
+                                               int64_t min = 1);
 
   // Constants and other argument kinds.
   std::optional<double> evalConstant(const ast::Expr &e, const char *what);

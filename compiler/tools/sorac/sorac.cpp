@@ -21,6 +21,7 @@
 #include "IR/GraphParser.h"
 #include "IR/GraphViews.h"
 #include "Onnx/OnnxExport.h"
+#include "Onnx/OnnxImport.h"
 #include "Transforms/Passes.h"
 #include "sora/dsl/AST.h"
 #include "sora/runtime.h"
@@ -31,6 +32,7 @@
 
 #include <cctype>
 #include <cstdio>
+#include <filesystem>
 #include <iomanip>
 #include <iostream>
 #include <sstream>
@@ -221,7 +223,9 @@ int parseArgs(int argc, char **argv, Options &o) {
   o.emit = kind->emit;
   if (o.input.empty())
     return usageError("no input file");
-  if (o.emit == Emit::Onnx) {
+  // An ONNX input brings its weights: --emit=onnx writes it back as sora
+  // understood it.
+  if (o.emit == Emit::Onnx && !llvm::StringRef(o.input).ends_with(".onnx")) {
     if (o.weights.empty())
       return usageError("--emit=onnx needs the trained weights: --weights "
                         "W.safetensors");
@@ -290,6 +294,21 @@ int runOnGraph(const Options &o, const sora::SourceFile &file,
   return emitGraph(o, *g);
 }
 
+/// The parameter block of `cm` filled from `weights` by name (an ONNX
+/// import's: every parameter is there, in sora's layout).
+std::vector<float> bakeWeights(const sora::ir::CompiledModel &cm,
+                               const sora::onnx::Weights &weights) {
+  std::vector<float> block(size_t(cm.layout.weightFloats), 0.0f);
+  for (const sora::ir::ParamSlot &s : cm.layout.weights) {
+    const sora::onnx::NamedTensor *t = sora::onnx::find(weights, s.name);
+    if (!t || int64_t(t->data.size()) != s.type.elements())
+      throw std::logic_error("the import has no tensor " + s.name +
+                             " of its parameter's size");
+    std::copy(t->data.begin(), t->data.end(), block.begin() + s.offset);
+  }
+  return block;
+}
+
 /// The parameter block of `model` read from the checkpoint `path` with the
 /// runtime's checked loader (names, shapes, model hash), for --inference
 /// and --emit=onnx; `slots`, if given, receives where each tensor lies.
@@ -349,20 +368,9 @@ std::string onnxPath(const Options &o, const std::string &model) {
   return o.output.empty() ? model + ".onnx" : o.output;
 }
 
-/// --emit=onnx: the checkpoint's tensors under their names, and the model
-/// with them as ONNX.
-int emitOnnx(const Options &o, const sora::dsl::Model &model,
-             const std::string &dir) {
-  std::vector<float> block;
-  std::vector<sora::ir::ParamSlot> slots;
-  if (!loadWeights(model, dir, o.weights, block, &slots))
-    return kInputError;
-  sora::onnx::Weights weights;
-  for (const sora::ir::ParamSlot &s : slots) {
-    const float *at = block.data() + s.offset;
-    weights.push_back(
-        {s.name, s.type.dims, std::vector<float>(at, at + s.type.elements())});
-  }
+/// --emit=onnx: `model` with `weights` as ONNX.
+int writeOnnx(const Options &o, const sora::dsl::Model &model,
+              const sora::onnx::Weights &weights) {
   std::string bytes, error;
   if (!sora::onnx::exportModel(model, weights, bytes, error)) {
     std::cerr << "sorac: error: cannot export model '" << model.name
@@ -375,6 +383,23 @@ int emitOnnx(const Options &o, const sora::dsl::Model &model,
     return kOk;
   }
   return writeAtomically(path, bytes) ? kOk : kInputError;
+}
+
+/// --emit=onnx of a .sora model: the checkpoint's tensors under their
+/// names, and the model with them.
+int emitOnnx(const Options &o, const sora::dsl::Model &model,
+             const std::string &dir) {
+  std::vector<float> block;
+  std::vector<sora::ir::ParamSlot> slots;
+  if (!loadWeights(model, dir, o.weights, block, &slots))
+    return kInputError;
+  sora::onnx::Weights weights;
+  for (const sora::ir::ParamSlot &s : slots) {
+    const float *at = block.data() + s.offset;
+    weights.push_back(
+        {s.name, s.type.dims, std::vector<float>(at, at + s.type.elements())});
+  }
+  return writeOnnx(o, model, weights);
 }
 
 /// The training step's figures for --stats.
@@ -467,6 +492,11 @@ int checkOutputs(const Options &o, const std::string &model) {
                                                            : kUsageError;
 }
 
+int runOnOnnx(const Options &o);
+int compile(const Options &o, const sora::dsl::Model &source,
+            const std::string &directory, const std::string &sourcePath,
+            const sora::onnx::Weights *weights);
+
 int run(const Options &o) {
   if (int status = checkOutputs(o, ""); status != kGoOn)
     return status;
@@ -476,6 +506,8 @@ int run(const Options &o) {
   const sora::SourceFile &file = fe.file();
   if (llvm::StringRef(file.path()).ends_with(".ir"))
     return runOnGraph(o, file, fe.diags());
+  if (llvm::StringRef(file.path()).ends_with(".onnx"))
+    return runOnOnnx(o);
   if (int status = fe.parse(); status != kGoOn)
     return status;
   if (o.emit == Emit::Ast) {
@@ -485,13 +517,50 @@ int run(const Options &o) {
   }
   if (int status = fe.check(o.model); status != kGoOn)
     return status;
-  const sora::dsl::Model *model = &fe.model();
-  if (int status = checkOutputs(o, model->name); status != kGoOn)
+  if (int status = checkOutputs(o, fe.model().name); status != kGoOn)
     return status;
   if (int status = fe.supported(); status != kGoOn)
     return status;
   if (o.emit == Emit::Onnx)
-    return emitOnnx(o, *model, fe.directory());
+    return emitOnnx(o, fe.model(), fe.directory());
+  return compile(o, fe.model(), fe.directory(), file.path(), nullptr);
+}
+
+/// An ONNX model: imported (Onnx/), then compiled as an inference build
+/// with its initializers baked in (docs/onnx.md).
+int runOnOnnx(const Options &o) {
+  if (o.emit == Emit::Ast) {
+    std::cerr << "sorac: error: --emit=ast needs a .sora file; an ONNX "
+                 "model has no syntax tree\n";
+    return kUsageError;
+  }
+  if (!o.weights.empty()) {
+    std::cerr << "sorac: error: an ONNX model brings its weights; "
+                 "--weights is for .sora models\n";
+    return kUsageError;
+  }
+  std::optional<sora::onnx::Imported> imported =
+      sora::onnx::importModel(o.input, std::cerr);
+  if (!imported)
+    return kInputError;
+  if (int status = checkOutputs(o, imported->model.name); status != kGoOn)
+    return status;
+  if (o.emit == Emit::Onnx)
+    return writeOnnx(o, imported->model, imported->weights);
+  Options inference = o;
+  inference.inference = true;
+  std::string dir =
+      absoluteDirectory(std::filesystem::path(o.input).parent_path().string());
+  return compile(inference, imported->model, dir, o.input, &imported->weights);
+}
+
+/// The back end: graphs, passes, LLVM, the files --emit asks for. The
+/// weights of an inference build come from `weights` when given, else from
+/// --weights.
+int compile(const Options &o, const sora::dsl::Model &source,
+            const std::string &directory, const std::string &sourcePath,
+            const sora::onnx::Weights *weights) {
+  const sora::dsl::Model *model = &source;
 
   // The target machine before any work: a bad --target or --mcpu is a
   // usage error, and the micro-kernels' vector width is the target's.
@@ -508,20 +577,22 @@ int run(const Options &o) {
   const EmitKind &kind = kindOf(o.emit);
   bool forward = kind.step == Step::Predict || o.inference;
   sora::ir::CompiledModel cm =
-      sora::ir::buildModelGraphs(*model, fe.directory(), o.pipeline, !forward);
+      sora::ir::buildModelGraphs(*model, directory, o.pipeline, !forward);
   cm.profile = o.profile;
   cm.prefix = o.name;
   if (tm) {
     cm.vectorWidth = sora::targetVectorWidth(*tm);
     cm.pointerBits = int(tm->getPointerSizeInBits(0));
   }
-  if (o.inference &&
-      !loadWeights(*model, fe.directory(), o.weights, cm.bakedParams))
+  if (o.inference && weights)
+    cm.bakedParams = bakeWeights(cm, *weights);
+  else if (o.inference &&
+           !loadWeights(*model, directory, o.weights, cm.bakedParams))
     return kInputError;
   if (o.stats && cm.train) {
     sora::ir::PipelineOptions none;
     sora::ir::CompiledModel bare =
-        sora::ir::buildModelGraphs(*model, fe.directory(), none);
+        sora::ir::buildModelGraphs(*model, directory, none);
     bare.vectorWidth = cm.vectorWidth;
     std::string pipeline;
     for (const std::string &p : o.pipeline.passes)
@@ -548,7 +619,7 @@ int run(const Options &o) {
   if (llvm::verifyModule(*mod, &verifyStream))
     throw std::logic_error("generated LLVM IR is invalid:\n" + verifyErrors);
   if (o.emit == Emit::Header)
-    return emitText(o, sora::ir::emitHeader(cm, file.path()));
+    return emitText(o, sora::ir::emitHeader(cm, sourcePath));
 
   std::string error;
   sora::optimizeModule(*mod, *tm, o.optLevel);
@@ -577,7 +648,7 @@ int run(const Options &o) {
   }
   if (!writeAtomically(paths.object, code))
     return kInputError;
-  if (!writeAtomically(paths.header, sora::ir::emitHeader(cm, file.path()))) {
+  if (!writeAtomically(paths.header, sora::ir::emitHeader(cm, sourcePath))) {
     std::remove(paths.object.c_str());
     return kInputError;
   }

@@ -41,6 +41,7 @@ enum class ParamKind {
   String,      ///< a non-empty string literal
   Choice,      ///< one of the names in `choices`, e.g. "same|valid"
   Dims,        ///< a list of whole numbers (dimensions)
+  Axes,        ///< a list of axes, from 0 (a permutation)
   Rate,        ///< a learning rate in (0, 10], or a schedule call
   Init,        ///< an initialiser's name, or its call: normal(stddev: 0.05)
   Other,       ///< checked by code of its own: a train block's loss,

@@ -61,7 +61,13 @@ struct Node {
     Concat,     ///< tensors joined along their last dimension
     Recurrent,  ///< cell, units, sequences, reverse, init (activation: RNN)
     LayerNorm,  ///< epsilon: each line of the last dimension normalised
-    BatchNorm   ///< momentum, epsilon: each feature over the batch
+    BatchNorm,  ///< momentum, epsilon: each feature over the batch
+    Transpose,  ///< perm: result axis i is the input's axis perm[i]
+    // Only imported models (ONNX) have these; the language has no form:
+    Constant, ///< a fixed tensor of `shape`, stored with the weights as
+              ///< "<name>.value" (not trained); a Binary's second input
+              ///< when it repeats over x's leading dimensions (x op c)
+    Slice     ///< elements [offset, offset + width) of the last dimension
   } kind = Input;
   std::vector<int> inputs; ///< indices of earlier nodes
   std::vector<int64_t> shape;
@@ -89,6 +95,11 @@ struct Node {
   // Conv2D and Pool2D
   int64_t kernel = 0, stride = 1;
   bool samePadding = false;
+  /// Conv2D, imported: explicit padding {top, left, bottom, right} (the
+  /// result's shape says the rest); empty: samePadding decides.
+  std::vector<int64_t> pads;
+  /// Transpose: the axes' order; Slice: {offset, width}.
+  std::vector<int64_t> perm, slice;
   PoolKind pool = PoolKind::Max;
   // Dropout
   double rate = 0;
