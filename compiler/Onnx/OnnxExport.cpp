@@ -246,12 +246,26 @@ std::string Exporter::activation(const std::string &x,
   fail("activation '" + a + "' has no ONNX form");
 }
 
-/// dense as Gemm (its input is a vector per sample); conv2d and conv1d as
-/// Conv between transposes to channels-first and back.
+/// dense as Gemm over a vector per sample, as MatMul and Add over more
+/// axes (an imported MatMul's [?, T, K]); conv2d and conv1d as Conv
+/// between transposes to channels-first and back.
 std::string Exporter::linearLayer(const Node &n, const std::string &x,
                                   const Dims &inShape) {
   std::string y;
-  if (n.kind == Node::Dense) {
+  if (n.kind == Node::Dense && inShape.size() > 1) {
+    int64_t in = inShape.back();
+    const NamedTensor &w = param(".weight", {n.units, in});
+    // MatMul takes the weight [inputs, units]: sora's transposed.
+    std::vector<float> t(w.data.size());
+    for (int64_t u = 0; u < n.units; ++u)
+      for (int64_t i = 0; i < in; ++i)
+        t[i * n.units + u] = w.data[u * in + i];
+    y = op("MatMul", {x, initializer(w.name, {in, n.units}, t)});
+    if (n.useBias) {
+      const NamedTensor &b = param(".bias", {n.units});
+      y = op("Add", {y, initializer(b.name, b.shape, b.data)});
+    }
+  } else if (n.kind == Node::Dense) {
     int64_t in = inShape.at(0);
     const NamedTensor &w = param(".weight", {n.units, in});
     std::vector<std::string> ins{x, initializer(w.name, w.shape, w.data)};
@@ -287,6 +301,13 @@ std::string Exporter::linearLayer(const Node &n, const std::string &x,
     Dims begin, end;
     for (size_t d = 0; d + 1 < n.shape.size(); ++d) {
       auto [before, after] = pads(n, inShape[d], n.shape[d]);
+      // An imported conv's own pads {top, left, bottom, right}; a conv1d's
+      // are its one row's, {0, left, 0, right}.
+      if (!n.pads.empty()) {
+        size_t axis = oneD ? 1 : d;
+        before = n.pads.at(axis);
+        after = n.pads.at(axis + 2);
+      }
       // ONNX's output size from these pads must be sora's.
       if ((inShape[d] + before + after - k) / n.stride + 1 != n.shape[d])
         fail("the padding gives another output size than sora's");
@@ -437,6 +458,10 @@ std::string kindWord(const Node &n) {
     return "reciprocal";
   case Node::Dot:
     return "dot";
+  case Node::Transpose:
+    return "transpose";
+  case Node::Slice:
+    return "slice";
   case Node::Concat:
     return "concat";
   case Node::Dropout:
@@ -500,6 +525,22 @@ std::string Exporter::node(size_t i) {
     attr(p, "axis", int64_t(-1));
     return p.output(0);
   }
+  case Node::Transpose: {
+    Dims perm{0}; // the batch stays first
+    for (int64_t axis : n.perm)
+      perm.push_back(axis + 1);
+    return transpose(x, perm);
+  }
+  case Node::Constant: {
+    // Per model, not per sample: ONNX broadcasting repeats it over the
+    // batch and x's other leading axes, as sora's Binary does.
+    const NamedTensor &c = param(".value", n.shape);
+    return initializer(c.name, c.shape, c.data);
+  }
+  case Node::Slice:
+    return op("Slice", {x, int64s("starts", {n.slice.at(0)}),
+                        int64s("ends", {n.slice.at(0) + n.slice.at(1)}),
+                        int64s("axes", {-1})});
   case Node::Recurrent:
     return recurrent(n, x, inShape);
   case Node::LayerNorm:

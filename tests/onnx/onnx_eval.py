@@ -195,6 +195,17 @@ def run_node(node, ins):
         return [x.reshape(shape)]
     if t == "Transpose":
         return [np.transpose(x, a.get("perm"))]
+    if t == "Slice":
+        steps = ins[4] if len(ins) > 4 and ins[4] is not None else \
+            np.ones(len(ins[1]), dtype=np.int64)
+        axes = ins[3] if len(ins) > 3 and ins[3] is not None else \
+            np.arange(len(ins[1]))
+        index = [slice(None)] * x.ndim
+        for start, end, axis, step in zip(ins[1], ins[2], axes, steps):
+            # numpy's slices clamp out-of-range bounds as ONNX's do.
+            index[int(axis) % x.ndim] = slice(
+                int(start), int(max(min(end, 2**62), -2**62)), int(step))
+        return [x[tuple(index)]]
     if t == "Squeeze":
         return [np.squeeze(x, axis=_reduce_axes(x, ins[1]))]
     if t == "Concat":

@@ -24,9 +24,10 @@ from onnx_eval import evaluate  # noqa: E402
 # The ops OnnxExport.cpp writes.
 EXPORTED = {
     "Add", "AveragePool", "Constant", "Concat", "Conv", "Div", "Elu", "Erf", "Flatten",
-    "GRU", "Gather", "Gemm", "Identity", "LSTM", "LeakyRelu", "MaxPool",
+    "GRU", "Gather", "Gemm", "Identity", "LSTM", "LeakyRelu", "MatMul",
+    "MaxPool",
     "Mul", "RNN", "ReduceMax", "ReduceMean", "ReduceSum", "Relu", "Reshape",
-    "Selu", "Sigmoid", "Softmax", "Softplus", "Sqrt", "Squeeze", "Sub",
+    "Selu", "Sigmoid", "Slice", "Softmax", "Softplus", "Sqrt", "Squeeze", "Sub",
     "Tanh", "Transpose"}
 
 
