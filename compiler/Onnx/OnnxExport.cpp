@@ -327,18 +327,20 @@ std::string Exporter::linearLayer(const Node &n, const std::string &x,
   return activation(y, n.activation, n.shape);
 }
 
-/// maxpool/avgpool 1-D and 2-D (no padding), and the global pools as a
-/// reduction over every axis but the batch's and the channels'.
+/// maxpool/avgpool 1-D and 2-D (no padding) between transposes to
+/// channels-first and back; the global pools as GlobalMaxPool and
+/// GlobalAveragePool there, flattened to [batch, C].
 std::string Exporter::pool(const Node &n, const std::string &x,
                            const Dims &inShape) {
   bool max = n.pool == dsl::PoolKind::Max;
   if (n.shape.size() == 1) {
-    Dims axes;
+    Dims toChannelsFirst{0, int64_t(inShape.size())};
     for (size_t d = 1; d < inShape.size(); ++d)
-      axes.push_back(int64_t(d));
-    NodeProto &p = add(max ? "ReduceMax" : "ReduceMean", {x});
-    attr(p, "axes", axes);
-    attr(p, "keepdims", int64_t(0));
+      toChannelsFirst.push_back(int64_t(d));
+    std::string y = op(max ? "GlobalMaxPool" : "GlobalAveragePool",
+                       {transpose(x, toChannelsFirst)});
+    NodeProto &p = add("Flatten", {y});
+    attr(p, "axis", int64_t(1));
     return p.output(0);
   }
   bool oneD = inShape.size() == 2;

@@ -2,8 +2,12 @@
 pass onnx.checker's full check (shape inference included), and its outputs,
 computed by onnx_eval.py from the ONNX operator specification, must match
 sorac's own predictions (an inference build of the same checkpoint) within
-1e-4 on every output of every sample. Also: a layer that cannot be exported
-is an error naming it, and --emit=onnx without --weights a usage error.
+1e-4 on every output of every sample. The round trip: the exported file
+compiled by sorac's importer (`sorac model.onnx`) must predict the same,
+and written back by it (`sorac model.onnx --emit=onnx`) compute the same;
+required of the models whose ops the importer takes (ROUND_TRIP), tried
+on the others. Also: a layer that cannot be exported is an error naming
+it, and --emit=onnx without --weights a usage error.
 
   export_test.py SORAC CC RUNTIME_INCLUDE RUNTIME_LIB SOURCE_DIR
 """
@@ -22,6 +26,7 @@ from onnx_eval import evaluate  # noqa: E402
 SORAC, CC, INCLUDE, LIB, SRC = sys.argv[1:6]
 HERE = os.path.join(SRC, "tests", "onnx")
 TOLERANCE = 1e-4
+ROUND_TRIP = {"model", "vision", "sequence"}
 failures = []
 
 
@@ -41,12 +46,13 @@ def train(model, tmp, data_dir=None, limit=None):
 
 
 def sorac_predictions(model, weights, inputs, tmp):
-    """sorac's outputs: an inference build of `weights`, run by predict.c."""
-    name = os.path.splitext(os.path.basename(model))[0]
+    """sorac's outputs: an inference build of `model` with `weights` (none:
+    an ONNX model's own), run by predict.c."""
+    name = os.path.basename(model).replace(".", "-")
     obj = os.path.join(tmp, name + ".o")
     exe = os.path.join(tmp, name + "-predict")
-    sh(SORAC, model, "--inference", "--weights", weights, "--name",
-       "export_test", "-o", obj)
+    weighted = ["--inference", "--weights", weights] if weights else []
+    sh(SORAC, model, *weighted, "--name", "export_test", "-o", obj)
     sh(CC, "-O1", "-I" + INCLUDE, os.path.join(HERE, "predict.c"), obj, LIB,
        "-lz", "-lm", "-lpthread", "-o", exe)
     files = []
@@ -93,8 +99,33 @@ def check(model, weights, inputs, tmp):
           f"difference from sorac {diff:.3g}")
     if diff > TOLERANCE:
         problems.append(f"outputs differ by {diff:.3g} > {TOLERANCE}")
+    problems += round_trip(name, path, inputs, want, tmp)
     failures.extend(f"{name}: {p}" for p in problems)
     return proto
+
+
+def round_trip(name, path, inputs, want, tmp):
+    """The exported file back through sorac's importer: compiled, and
+    written out again. Returns the problems."""
+    again = os.path.join(tmp, name + ".again.onnx")
+    r = subprocess.run([SORAC, path, "--emit=onnx", "-o", again],
+                       capture_output=True, text=True)
+    if r.returncode != 0:
+        print(f"{name}: round trip: {r.stderr.strip()}")
+        return ([f"the importer refuses it: {r.stderr.strip()}"]
+                if name in ROUND_TRIP else [])
+    proto = onnx.load(again)
+    onnx.checker.check_model(proto, full_check=True)
+    feeds = {v.name: x for v, x in zip(proto.graph.input, inputs)}
+    rewritten = evaluate(proto, feeds)[0].reshape(len(inputs[0]), -1)
+    imported = sorac_predictions(path, None, inputs, tmp)
+    diffs = (float(np.abs(imported - want).max()),
+             float(np.abs(rewritten - want).max()))
+    print(f"{name}: round trip: the import predicts within {diffs[0]:.3g}, "
+          f"written back ({len(proto.graph.node)} nodes) within "
+          f"{diffs[1]:.3g}")
+    return [f"round trip differs by {d:.3g} > {TOLERANCE}" for d in diffs
+            if d > TOLERANCE]
 
 
 def csv(path, columns):

@@ -232,6 +232,9 @@ def run_node(node, ins):
         nd = x.ndim - 2
         return [_conv(x, ins[1], ins[2] if len(ins) > 2 else None,
                       a.get("strides", [1] * nd), a.get("pads", [0] * 2 * nd))]
+    if t in ("GlobalMaxPool", "GlobalAveragePool"):
+        op = np.max if t == "GlobalMaxPool" else np.mean
+        return [op(x, axis=tuple(range(2, x.ndim)), keepdims=True)]
     if t in ("MaxPool", "AveragePool"):
         nd = x.ndim - 2
         if any(p != 0 for p in a.get("pads", [])) or a.get("ceil_mode", 0):
