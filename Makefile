@@ -56,7 +56,7 @@ demo: build
 
 # Every test: unit tests, the lit suite, the end-to-end training test; then
 # the front end's unit tests under ASan + UBSan and a 60-second fuzz smoke
-# run (15 seconds for each of the four fuzz targets).
+# run (15 seconds for each of the five fuzz targets).
 # The examples' data sets that tests make from Debian packages: MovieLens
 # from R's dslabs (examples/movielens/make_data.sh), words of eight
 # languages (examples/language_id/make_data.py), spoken digits
@@ -72,7 +72,8 @@ check: build sanitize
 # The sanitizer build: clang-19, AddressSanitizer and UndefinedBehaviorSanitizer
 # (SORAC_SANITIZE=ON). `sanitize` builds the front end's unit tests and the
 # libFuzzer targets; check-sanitize builds and runs the rest (see there).
-SANITIZE_TARGETS = dsl_tests fuzz_frontend fuzz_idx fuzz_csv fuzz_safetensors
+SANITIZE_TARGETS = dsl_tests fuzz_frontend fuzz_onnx fuzz_idx fuzz_csv \
+  fuzz_safetensors
 HOST_SORAC = $(abspath $(BUILD))/bin/sorac
 sanitize: setup
 	@scripts/setup.sh clang-19 libclang-rt-19-dev
@@ -106,7 +107,7 @@ check-sanitize: build sanitize
 	cmake --build $(TSAN_BUILD) -j $(JOBS) --target $(TSAN_TARGETS)
 	cd $(TSAN_BUILD) && ctest --output-on-failure -j $(JOBS)
 
-# Runs every fuzz target (FUZZ_TARGETS: some of fuzz_frontend fuzz_idx
+# Runs every fuzz target (FUZZ_TARGETS: some of fuzz_frontend fuzz_onnx fuzz_idx
 # fuzz_csv fuzz_safetensors; default all) for FUZZ_SECONDS each (default
 # 600); a finding fails it (see scripts/fuzz.sh).
 FUZZ_TARGETS ?=

@@ -4,8 +4,9 @@
 # leak, timeout, out-of-memory), after running the other targets.
 #   scripts/fuzz.sh BUILD_DIR SECONDS [TARGET...]
 # TARGET: fuzz_frontend (the front end: parser, checker, graph builder),
+# fuzz_onnx (the ONNX importer),
 # fuzz_idx, fuzz_csv, fuzz_safetensors (the runtime's readers); default:
-# all four. Seeds: every .sora file of the repository for the front end,
+# all five. Seeds: every .sora file of the repository for the front end,
 # small files made by tests/fuzz/make_seeds.py for the readers. The corpus
 # grows in BUILD_DIR/fuzz-corpus/TARGET; a finding is written to
 # BUILD_DIR/fuzz-findings/ (the working tree stays clean): fix the bug, then
@@ -19,13 +20,22 @@ seconds=$2
 shift 2
 targets=("$@")
 [[ ${#targets[@]} -gt 0 ]] ||
-  targets=(fuzz_frontend fuzz_idx fuzz_csv fuzz_safetensors)
+  targets=(fuzz_frontend fuzz_onnx fuzz_idx fuzz_csv fuzz_safetensors)
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=$(cd "$build" && pwd)
 mkdir -p "$build/fuzz-seeds/fuzz_frontend" "$build/fuzz-findings" \
   "$build/fuzz-logs"
 find "$root/examples" "$root/tests" -name '*.sora' \
   -exec cp {} "$build/fuzz-seeds/fuzz_frontend/" \;
+# ONNX seeds: the node tests of ONNX's suite under 16 KiB (one operator
+# each) and the small models of tests/onnx.
+mkdir -p "$build/fuzz-seeds/fuzz_onnx"
+for f in /usr/share/libonnx-testdata/data/node/*/model.onnx \
+  "$root"/tests/onnx/models/*.onnx; do
+  [[ -f $f && $(stat -c %s "$f") -le 16384 ]] || continue
+  name=${f%/model.onnx}
+  cp "$f" "$build/fuzz-seeds/fuzz_onnx/$(basename "$name")"
+done
 python3 "$root/tests/fuzz/make_seeds.py" "$build/fuzz-seeds"
 
 failed=()
@@ -33,6 +43,10 @@ for target in "${targets[@]}"; do
   case $target in
   fuzz_frontend)
     dict=$root/tests/fuzz/sora.dict
+    limits=(-rss_limit_mb=2048)
+    ;;
+  fuzz_onnx)
+    dict=$root/tests/fuzz/onnx.dict
     limits=(-rss_limit_mb=2048)
     ;;
   fuzz_idx | fuzz_csv | fuzz_safetensors)

@@ -112,6 +112,8 @@ private:
   bool readInputs(const ::onnx::GraphProto &g, const ImportOptions &options);
   bool convertNode(const ::onnx::NodeProto &n);
   bool setOutput(const ::onnx::GraphProto &g);
+  /// Every model node's shape is positive and within kMaxElements.
+  bool checkSizes();
 
   std::ostream &errors_;
   std::string file_, dir_;

@@ -9,6 +9,7 @@
 //===----------------------------------------------------------------------===//
 #include "Onnx/Importer.h"
 #include "Onnx/Tensors.h"
+#include "sora/dsl/Builtins.h"
 
 #include <algorithm>
 #include <cctype>
@@ -291,6 +292,9 @@ bool Importer::readInputs(const ::onnx::GraphProto &g,
     for (int i = 0; i < tt.shape().dim_size(); ++i) {
       const auto &d = tt.shape().dim(i);
       if (d.has_dim_value() && d.dim_value() > 0) {
+        if (d.dim_value() > dsl::kMaxElements)
+          return fail("input '" + in.name() + "' has a dimension of " +
+                      std::to_string(d.dim_value()) + ", more than 2^31");
         v.dims.push_back(d.dim_value());
       } else if (i == 0) {
         v.dims.push_back(kBatch);
@@ -300,6 +304,11 @@ bool Importer::readInputs(const ::onnx::GraphProto &g,
                     "'); only the first may be dynamic (the batch)");
       }
     }
+    int64_t elements = 1;
+    for (int64_t d : v.dims)
+      if (d != kBatch && (elements *= d) > dsl::kMaxElements)
+        return fail("input '" + in.name() +
+                    "' has more than 2^31 elements a sample");
     (v.batchAxis() == 0 ? anyBatched : anyStatic) = true;
     dsl::Node n;
     n.kind = dsl::Node::Input;
@@ -342,6 +351,20 @@ bool Importer::convertNode(const ::onnx::NodeProto &n) {
   return c->convert(*this);
 }
 
+bool Importer::checkSizes() {
+  node = nullptr;
+  for (const dsl::Node &n : result.model.nodes) {
+    int64_t elements = 1;
+    for (int64_t d : n.shape) {
+      if (d < 1 || elements > dsl::kMaxElements / d)
+        return fail("the tensor of '" + n.name +
+                    "' is empty or larger than 2^31 elements a sample");
+      elements *= d;
+    }
+  }
+  return true;
+}
+
 bool Importer::setOutput(const ::onnx::GraphProto &g) {
   node = nullptr;
   if (g.output_size() != 1)
@@ -374,6 +397,10 @@ bool Importer::setOutput(const ::onnx::GraphProto &g) {
 
 std::optional<Imported> Importer::run(const ::onnx::ModelProto &proto,
                                       const ImportOptions &options) {
+  if (!proto.has_graph()) {
+    fail("the file holds no ONNX graph (is it an ONNX model?)");
+    return std::nullopt;
+  }
   for (const auto &o : proto.opset_import())
     if (o.domain().empty() || o.domain() == "ai.onnx")
       opset = int(o.version());
@@ -406,7 +433,7 @@ std::optional<Imported> Importer::run(const ::onnx::ModelProto &proto,
   for (const auto &n : g.node())
     if (!convertNode(n))
       return std::nullopt;
-  if (!setOutput(g))
+  if (!setOutput(g) || !checkSizes())
     return std::nullopt;
   return std::move(result);
 }
@@ -435,8 +462,15 @@ std::optional<Imported> importModel(const std::string &path,
   }
   std::stringstream bytes;
   bytes << in.rdbuf();
+  return importModelBytes(bytes.str(), path, errors, options);
+}
+
+std::optional<Imported> importModelBytes(const std::string &bytes,
+                                         const std::string &path,
+                                         std::ostream &errors,
+                                         const ImportOptions &options) {
   ::onnx::ModelProto proto;
-  if (!proto.ParseFromString(bytes.str())) {
+  if (!proto.ParseFromString(bytes)) {
     errors << path
            << ": error: not an ONNX model (the protobuf data is truncated "
               "or corrupt)\n";

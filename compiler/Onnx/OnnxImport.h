@@ -40,4 +40,11 @@ std::optional<Imported> importModel(const std::string &path,
                                     std::ostream &errors,
                                     const ImportOptions &options = {});
 
+/// The same for a model already read: `bytes` are the file's contents,
+/// `path` names it in messages (its folder is where external data lies).
+std::optional<Imported> importModelBytes(const std::string &bytes,
+                                         const std::string &path,
+                                         std::ostream &errors,
+                                         const ImportOptions &options = {});
+
 } // namespace sora::onnx

@@ -10,6 +10,7 @@
 //===----------------------------------------------------------------------===//
 #include "Onnx/Importer.h"
 #include "Onnx/Tensors.h"
+#include "sora/dsl/Builtins.h"
 
 #include <algorithm>
 #include <cmath>
@@ -22,11 +23,21 @@ namespace {
 
 using dsl::Node;
 
+/// Elements of the largest constant the importer makes (a broadcast one,
+/// a ConstantOfShape): 64 MiB of floats.
+constexpr int64_t kMaxConstant = int64_t(1) << 24;
+
+/// The product of dims[from, to), saturated at INT64_MAX (a file may
+/// claim any shape); the batch and other negative markers count as 1.
 int64_t product(const std::vector<int64_t> &dims, size_t from = 0,
                 size_t to = SIZE_MAX) {
   int64_t n = 1;
-  for (size_t i = from; i < dims.size() && i < to; ++i)
-    n *= dims[i];
+  for (size_t i = from; i < dims.size() && i < to; ++i) {
+    int64_t d = std::max<int64_t>(dims[i], 1);
+    if (n > INT64_MAX / d)
+      return INT64_MAX;
+    n *= d;
+  }
   return n;
 }
 
@@ -193,13 +204,16 @@ bool convertConstantOfShape(Importer &im) {
   Value v;
   v.kind = Value::Fill;
   v.dims = shape->ints;
+  for (int64_t d : v.dims)
+    if (d != kBatch && (d < 1 || d > dsl::kMaxElements))
+      return im.fail("shape " + shapeText(v.dims) + " is not valid");
   if (const auto *a = im.attr("value")) {
     Value c;
     if (!constantFromTensor(im, a->t(), c))
       return false;
     v.fill = c.kind == Value::Floats ? c.floats.at(0) : double(c.ints.at(0));
   }
-  if (v.batchAxis() < 0 && product(v.dims) <= (int64_t(1) << 26)) {
+  if (v.batchAxis() < 0 && product(v.dims) <= kMaxConstant) {
     v.kind = Value::Floats;
     v.floats.assign(size_t(product(v.dims)), float(v.fill));
   }
@@ -476,6 +490,10 @@ bool broadcastConstant(Importer &im, const Value &x, const Value &c,
   }
   std::vector<int64_t> shape = x.memoryShape();
   int64_t n = product(shape);
+  if (n > kMaxConstant)
+    return im.fail("the constant would repeat over " + std::to_string(n) +
+                   " elements a sample; sorac stores at most " +
+                   std::to_string(kMaxConstant));
   std::vector<float> expanded;
   expanded.reserve(size_t(n));
   std::vector<int64_t> index(shape.size(), 0);
@@ -672,9 +690,11 @@ bool convertReshape(Importer &im) {
         return im.fail("the shape has two -1 dimensions");
       infer = int64_t(i);
     } else if (dims[i] != kBatch) {
-      if (dims[i] < 1)
+      if (dims[i] < 1 || dims[i] > dsl::kMaxElements)
         return im.fail("shape " + shapeText(shape->ints) + " is not valid");
       known *= dims[i];
+      if (known > dsl::kMaxElements)
+        return im.fail("shape " + shapeText(shape->ints) + " is too large");
     }
   }
   bool batched = x->batchAxis() >= 0;
@@ -1120,6 +1140,19 @@ bool convertConv(Importer &im) {
     n.shape.push_back(out);
   }
   n.shape.push_back(filters);
+  // Padding that is sora's "valid" or "same" is written so (the .sora form
+  // of `sorac import` says `padding: same`).
+  bool valid = true, same = true;
+  for (size_t i = 0; i < d; ++i) {
+    int64_t out = (spatial[i] + s - 1) / s;
+    int64_t total = std::max<int64_t>((out - 1) * s + k - spatial[i], 0);
+    valid = valid && pads[i] == 0 && pads[d + i] == 0;
+    same = same && pads[i] == total / 2 && pads[d + i] == total - total / 2;
+  }
+  if (valid || same) {
+    n.pads.clear();
+    n.samePadding = same && !valid;
+  }
   // ONNX's [F, C, kh, kw] to sora's [F, kh, kw, C] (1-D: [F, k, C]).
   std::vector<int64_t> perm{0};
   for (size_t i = 0; i < d; ++i)

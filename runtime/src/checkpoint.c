@@ -137,6 +137,10 @@ typedef struct position {
   int64_t step, epoch;
   sora_rng rng;
   bool rng_seeded;
+  /// Saved by another model (model_hash differs): its weights may still be
+  /// this model's, but not its optimizer state or position.
+  bool foreign;
+  int64_t foreign_hash;
 } position;
 
 /// Reads the sora metadata (if the file has it) and refuses a checkpoint of
@@ -147,8 +151,6 @@ static sora_status read_position(const sora_st_file *st,
   memset(pos, 0, sizeof *pos);
   if (!meta[META_FORMAT] || strcmp(meta[META_FORMAT], "sora") != 0)
     return SORA_OK; // e.g. PyTorch's {"format": "pt"}: weights only
-  const char *model = d->name ? d->name : "<unnamed>";
-  const char *theirs = meta[META_MODEL] ? meta[META_MODEL] : "<unnamed>";
   if (meta[META_HASH]) {
     int64_t hash;
     if (!parse_decimal(meta[META_HASH], true, &hash))
@@ -156,13 +158,11 @@ static sora_status read_position(const sora_st_file *st,
                        "checkpoint '%s': metadata model_hash '%.*s' is not "
                        "a decimal integer",
                        st->path, SORA_ST_QUOTED(meta[META_HASH]));
-    if (hash != d->model_hash)
-      return sora_fail(SORA_ERR_FORMAT,
-                       "checkpoint '%s' is of model '%.*s' (model_hash "
-                       "%" PRId64 "), not of this model '%s' (model_hash "
-                       "%" PRId64 "): their layers or optimizer differ",
-                       st->path, SORA_ST_QUOTED(theirs), hash, model,
-                       d->model_hash);
+    if (hash != d->model_hash) {
+      pos->foreign = true;
+      pos->foreign_hash = hash;
+      return SORA_OK;
+    }
   }
   if (meta[META_STEP] && !parse_decimal(meta[META_STEP], false, &pos->step))
     return sora_fail(SORA_ERR_FORMAT,
@@ -197,10 +197,18 @@ static sora_status read_position(const sora_st_file *st,
 /// with its shape, the optimizer state all present or all absent, nothing
 /// else. `*has_state` says whether the state is there.
 static sora_status match_model(sora_st_file *st, const sora_model_desc *d,
-                               bool *has_state) {
+                               const position *pos, bool *has_state) {
   const char *model = d->name ? d->name : "<unnamed>";
   const sora_param_desc *present_state = NULL, *absent_state = NULL;
-  for (int64_t i = 0; i < d->num_params + d->num_state; ++i) {
+  // Another model's optimizer state is not this one's: left unread.
+  int64_t dropped = 0;
+  for (int64_t i = 0; pos->foreign && i < st->count; ++i)
+    if (strncmp(st->tensors[i].name, "optimizer.", 10) == 0) {
+      st->tensors[i].used = true;
+      ++dropped;
+    }
+  int64_t tensors = d->num_params + (pos->foreign ? 0 : d->num_state);
+  for (int64_t i = 0; i < tensors; ++i) {
     const sora_param_desc *p = desc_tensor(d, i);
     bool is_state = i >= d->num_params;
     sora_st_tensor *t = sora_st_find(st, p->name);
@@ -240,6 +248,12 @@ static sora_status match_model(sora_st_file *st, const sora_model_desc *d,
                        "lacks: is it a checkpoint of another model?",
                        st->path, SORA_ST_QUOTED(st->tensors[i].name), model);
   *has_state = present_state != NULL;
+  if (dropped)
+    sora_set_note("checkpoint '%s' was saved with another optimizer or "
+                  "train block (model_hash %" PRId64 ", not %" PRId64
+                  "): its weights are loaded, its optimizer state (%" PRId64
+                  " tensors) and training position are not",
+                  st->path, pos->foreign_hash, d->model_hash, dropped);
   return SORA_OK;
 }
 
@@ -263,7 +277,8 @@ sora_status sora_model_load(sora_model *m, const char *path) {
   if (status != SORA_OK)
     goto done;
   bool has_state = false;
-  status = match_model(&st, d, &has_state);
+  sora_set_note("%s", "");
+  status = match_model(&st, d, &pos, &has_state);
   if (status != SORA_OK)
     goto done;
 

@@ -9,8 +9,10 @@
 /* Bare metal (SORA_NO_OS): one thread, and no thread-local storage to ask
    of an operating system. */
 static char last_error[1024] = "no error";
+static char last_note[512];
 #else
 static _Thread_local char last_error[1024] = "no error";
+static _Thread_local char last_note[512];
 #endif
 
 /// Formats into a local buffer first: the arguments may point into
@@ -22,6 +24,15 @@ static void set_error_v(const char *fmt, va_list ap) {
 }
 
 const char *sora_last_error(void) { return last_error; }
+
+const char *sora_last_note(void) { return last_note; }
+
+void sora_set_note(const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(last_note, sizeof last_note, fmt, ap);
+  va_end(ap);
+}
 
 void sora_set_error(const char *fmt, ...) {
   va_list ap;

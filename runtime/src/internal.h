@@ -41,6 +41,8 @@ struct sora_model {
 
 /// Sets this thread's error message, printf-style (see sora_last_error).
 void sora_set_error(const char *fmt, ...) SORA_PRINTF(1, 2);
+/// Sets sora_last_note() ("" clears it).
+void sora_set_note(const char *fmt, ...) SORA_PRINTF(1, 2);
 
 /// Sets the error message and returns `status`: `return sora_fail(...);`.
 sora_status sora_fail(sora_status status, const char *fmt, ...)

@@ -490,6 +490,8 @@ static int runModel(RunOptions &o) {
   const std::string &start = o.eval ? o.weights : o.init;
   if (!start.empty() && sora_model_load(m, start.c_str()) != SORA_OK)
     return runtimeError("cannot load the checkpoint");
+  if (*sora_last_note())
+    std::cerr << "sorac: note: " << sora_last_note() << "\n";
   const char *dataDir = o.data.empty() ? nullptr : o.data.c_str();
 
   Progress progress;

@@ -376,13 +376,19 @@ sora_status sora_fit_options_from_args(int *argc, char **argv,
 /// The file is written to a temporary name and renamed into place.
 sora_status sora_model_save(const sora_model *m, const char *path);
 
-/// Reads a checkpoint into `m`. Every weight must be present with its
-/// shape; optimizer state and the training position are restored when
-/// present (else zeroed and reset: a weights-only file, e.g. written by
-/// PyTorch, starts training afresh from those weights). A sora checkpoint
-/// whose model_hash differs is refused with SORA_ERR_FORMAT naming both
-/// models.
+/// Reads a checkpoint into `m`. A checkpoint belongs to a model when its
+/// weights match the model's by name and shape (anything else is refused
+/// with SORA_ERR_FORMAT). Optimizer state and the training position are
+/// restored when present and the checkpoint's model_hash is this model's
+/// (the same layers and optimizer); otherwise they are zeroed and reset,
+/// and the state of another optimizer or train block is dropped (say so:
+/// sora_last_note()). A weights-only file, e.g. written by PyTorch or
+/// `sorac import`, starts training afresh from those weights.
 sora_status sora_model_load(sora_model *m, const char *path);
+
+/// What the last successful call on this thread did that its caller should
+/// hear of (a checkpoint's optimizer state dropped), or "" (never NULL).
+const char *sora_last_note(void);
 
 /// Completed epochs (a loaded checkpoint's, or fit's so far).
 int64_t sora_model_epoch(const sora_model *m);

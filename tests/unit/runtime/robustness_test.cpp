@@ -528,13 +528,6 @@ std::vector<BadInput> checkpoint_cases() {
        SORA_ERR_FORMAT,
        kCk + " has optimizer state 'optimizer.dense.bias.m' but not "
              "'optimizer.dense.weight.m': it is incomplete"},
-      {"another model's checkpoint (model_hash)",
-       file(st(header(",\"__metadata__\":{\"format\":\"sora\",\"model\":"
-                      "\"other\",\"model_hash\":\"7\"}"))),
-       SORA_ERR_FORMAT,
-       kCk + " is of model 'other' (model_hash 7), not of this model 'fake' "
-             "(model_hash 104373592874733): their layers or optimizer "
-             "differ"},
       {"metadata that is not a string",
        file(st(header(",\"__metadata__\":{\"step\":3}"))), SORA_ERR_FORMAT,
        kCk + ": malformed header at byte 155: metadata values must be "
