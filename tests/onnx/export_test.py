@@ -6,12 +6,15 @@ sorac's own predictions (an inference build of the same checkpoint) within
 compiled by sorac's importer (`sorac model.onnx`) must predict the same,
 and written back by it (`sorac model.onnx --emit=onnx`) compute the same;
 required of the models whose ops the importer takes (ROUND_TRIP), tried
-on the others. Also: a layer that cannot be exported is an error naming
-it, and --emit=onnx without --weights a usage error.
+on the others. PyTorch's models (tests/onnx/models) imported and written
+back must pass the checker and give PyTorch's outputs, as the originals do
+under the evaluator. Also: a layer that cannot be exported is an error
+naming it, and --emit=onnx without --weights a usage error.
 
   export_test.py SORAC CC RUNTIME_INCLUDE RUNTIME_LIB SOURCE_DIR
 """
 
+import json
 import os
 import subprocess
 import sys
@@ -121,11 +124,41 @@ def round_trip(name, path, inputs, want, tmp):
     imported = sorac_predictions(path, None, inputs, tmp)
     diffs = (float(np.abs(imported - want).max()),
              float(np.abs(rewritten - want).max()))
+    ops = sorted({node.op_type for node in proto.graph.node})
     print(f"{name}: round trip: the import predicts within {diffs[0]:.3g}, "
-          f"written back ({len(proto.graph.node)} nodes) within "
-          f"{diffs[1]:.3g}")
+          f"written back ({len(proto.graph.node)} nodes, ops {' '.join(ops)}) "
+          f"within {diffs[1]:.3g}")
     return [f"round trip differs by {d:.3g} > {TOLERANCE}" for d in diffs
             if d > TOLERANCE]
+
+
+def pytorch_written_back(tmp):
+    """Each PyTorch model of the import tests through sorac and back out."""
+    models = os.path.join(HERE, "models")
+    with open(os.path.join(models, "expected.json")) as f:
+        expected = json.load(f)
+    for name in ("mlp", "cnn", "lstm"):
+        e = expected[name]
+        x = np.fromfile(os.path.join(models, name + ".input.bin"),
+                        dtype=e["input_type"]).reshape(e["input"])
+        want = np.fromfile(os.path.join(models, name + ".expected.bin"),
+                           dtype=np.float32).reshape(e["output"])
+        again = os.path.join(tmp, name + ".pytorch.onnx")
+        sh(SORAC, os.path.join(models, name + ".onnx"), "--emit=onnx", "-o",
+           again)
+        diffs = []
+        for path in (os.path.join(models, name + ".onnx"), again):
+            proto = onnx.load(path)
+            onnx.checker.check_model(proto, full_check=True)
+            got = evaluate(proto, {proto.graph.input[0].name: x})[0]
+            diffs.append(float(np.abs(got - want).max()))
+        ops = " ".join(sorted({n.op_type for n in proto.graph.node}))
+        print(f"PyTorch's {name}: written back by sorac "
+              f"({len(proto.graph.node)} nodes, ops {ops}), {len(x)} samples "
+              f"within {diffs[1]:.3g} of PyTorch's outputs (the original "
+              f"under the evaluator: {diffs[0]:.3g})")
+        failures.extend(f"PyTorch's {name}: differs by {d:.3g}" for d in diffs
+                        if d > TOLERANCE)
 
 
 def csv(path, columns):
@@ -161,6 +194,8 @@ def main():
         for name, xs in inputs.items():
             model = os.path.join(HERE, name + ".sora")
             check(model, train(model, tmp, data_dir=tmp), xs, tmp)
+
+        pytorch_written_back(tmp)
 
         # What cannot be exported is an error naming the layer.
         masked = os.path.join(tmp, "masked.sora")

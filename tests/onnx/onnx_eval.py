@@ -250,6 +250,10 @@ def run_node(node, ins):
     # Shape arithmetic, which PyTorch's exporter writes for a state.
     if t == "Shape":
         return [np.array(x.shape, dtype=np.int64)]
+    if t == "ConstantOfShape":
+        value = a.get("value", np.zeros(1, dtype=np.float32))
+        return [np.full(tuple(int(d) for d in x), value.reshape(-1)[0],
+                        dtype=value.dtype)]
     if t == "Unsqueeze":
         return [np.expand_dims(x, tuple(int(ax) for ax in ins[1]))]
     if t == "Expand":
