@@ -78,7 +78,8 @@ def _recurrent(kind, a, ins):
         raise NotImplementedError("sequence_lens")
     u = a["hidden_size"]
     g = w.shape[0] // u
-    b = ins[3][0] if len(ins) > 3 and ins[3] is not None else np.zeros(2 * g * u)
+    given_b = len(ins) > 3 and ins[3] is not None
+    b = ins[3][0] if given_b else np.zeros(2 * g * u)
     wb, rb = b[:g * u], b[g * u:]
     direction = a.get("direction", "forward")
     if direction not in ("forward", "reverse"):
@@ -97,7 +98,8 @@ def _recurrent(kind, a, ins):
     h = given[0] if given[0] is not None else np.zeros((batch, u))
     c = given[1] if given[1] is not None else np.zeros((batch, u))
     ys = [None] * steps
-    order = range(steps - 1, -1, -1) if direction == "reverse" else range(steps)
+    order = (range(steps - 1, -1, -1) if direction == "reverse"
+             else range(steps))
     for t in order:
         xw = x[t] @ w.T + wb
         hr = h @ r.T + rb

@@ -66,7 +66,8 @@ def conformance(root, passed, failed):
             except Exception as e:  # a bug of the evaluator: a failure
                 print(f"{os.path.basename(case)}: {e!r}", file=sys.stderr)
                 got = []
-            ok = len(got) == len(outputs) and all(close(np.asarray(g), w) for g, w in zip(got, outputs))
+            ok = len(got) == len(outputs) and all(
+                close(np.asarray(g), w) for g, w in zip(got, outputs))
             for op in ops:
                 (passed if ok else failed).setdefault(op, []).append(
                     os.path.basename(case))
