@@ -153,6 +153,82 @@ TEST(OnnxExport, BatchNormFoldsItsStatistics) {
   EXPECT_EQ(initializer(p, "y.shift").data, (std::vector<float>{0, -5}));
 }
 
+/// The first NodeProto of type `op`.
+const ::onnx::NodeProto *nodeOf(const ::onnx::ModelProto &p,
+                                const std::string &op) {
+  for (const auto &n : p.graph().node())
+    if (n.op_type() == op)
+      return &n;
+  ADD_FAILURE() << "no " << op;
+  return nullptr;
+}
+
+TEST(OnnxExport, ImportedKinds) {
+  // What only an import makes: a dense over [T, K] (ONNX's MatMul), a
+  // transpose, a slice and a constant operand.
+  dsl::Model m;
+  m.name = "imported";
+  auto add = [&](dsl::Node n) {
+    m.nodes.push_back(std::move(n));
+    return int(m.nodes.size()) - 1;
+  };
+  dsl::Node x;
+  x.name = "x";
+  x.shape = {2, 3};
+  m.inputs = {add(x)};
+  dsl::Node dense;
+  dense.kind = dsl::Node::Dense;
+  dense.name = "d";
+  dense.units = 4;
+  dense.inputs = {0};
+  dense.shape = {2, 4};
+  int d = add(dense);
+  dsl::Node t;
+  t.kind = dsl::Node::Transpose;
+  t.name = "t";
+  t.perm = {1, 0};
+  t.inputs = {d};
+  t.shape = {4, 2};
+  int ti = add(t);
+  dsl::Node slice;
+  slice.kind = dsl::Node::Slice;
+  slice.name = "s";
+  slice.slice = {1, 1};
+  slice.inputs = {ti};
+  slice.shape = {4, 1};
+  int si = add(slice);
+  dsl::Node c;
+  c.kind = dsl::Node::Constant;
+  c.name = "c";
+  c.shape = {4, 1};
+  int ci = add(c);
+  dsl::Node sum;
+  sum.kind = dsl::Node::Binary;
+  sum.name = "y";
+  sum.inputs = {si, ci};
+  sum.shape = {4, 1};
+  m.output = add(sum);
+  ::onnx::ModelProto p =
+      exported(m, {counting("d.weight", {4, 3}), counting("d.bias", {4}),
+                   counting("c.value", {4, 1})});
+  // MatMul takes the weight [inputs, units]: sora's transposed.
+  NamedTensor w = initializer(p, "d.weight");
+  EXPECT_EQ(w.shape, (std::vector<int64_t>{3, 4}));
+  EXPECT_EQ(w.data, (std::vector<float>{0, 3, 6, 9, 1, 4, 7, 10, 2, 5, 8, 11}));
+  ASSERT_TRUE(nodeOf(p, "MatMul"));
+  const ::onnx::NodeProto *tr = nodeOf(p, "Transpose");
+  ASSERT_TRUE(tr);
+  EXPECT_EQ(std::vector<int64_t>(tr->attribute(0).ints().begin(),
+                                 tr->attribute(0).ints().end()),
+            (std::vector<int64_t>{0, 2, 1}));
+  ASSERT_TRUE(nodeOf(p, "Slice"));
+  EXPECT_EQ(initializer(p, "c.value").shape, (std::vector<int64_t>{4, 1}));
+  bool addsConstant = false;
+  for (const ::onnx::NodeProto &n : p.graph().node())
+    addsConstant |= n.op_type() == "Add" && n.input(1) == "c.value";
+  EXPECT_TRUE(addsConstant);
+}
+
 TEST(OnnxExport, RefusesWeightsThatDoNotFit) {
   dsl::Model m = check("model m {\n input x : f32[3]\n"
                        " output y = dense(x, 2)\n}\n");
