@@ -124,6 +124,11 @@ std::string Importer::attrString(const char *name,
 
 int Importer::add(dsl::Node n) {
   n.range = SourceRange{0, 0};
+  // Ids moved about stay ids (an embedding may read them).
+  bool moves = n.kind == dsl::Node::Transpose || n.kind == dsl::Node::Reshape ||
+               n.kind == dsl::Node::Slice;
+  for (int i : n.inputs)
+    n.integer = n.integer || (moves && result.model.nodes[i].integer);
   result.model.nodes.push_back(std::move(n));
   return int(result.model.nodes.size()) - 1;
 }
@@ -318,9 +323,9 @@ bool Importer::readInputs(const ::onnx::GraphProto &g,
     n.shape = v.memoryShape();
     if (n.shape.empty())
       n.shape = {1};
-    if (v.perm.empty()) { // [batch] alone: one number a sample
+    if (v.perm.empty()) { // [batch] or a scalar: one number a sample
       v.dims.push_back(1);
-      v.perm = {1};
+      v.perm = {int64_t(v.dims.size()) - 1};
     }
     v.node = add(std::move(n));
     result.model.inputs.push_back(v.node);
@@ -381,6 +386,9 @@ bool Importer::setOutput(const ::onnx::GraphProto &g) {
     return fail("output '" + g.output(0).name() +
                 "' has its batch dimension at axis " +
                 std::to_string(v.batchAxis()) + "; sorac's is the first");
+  if (result.model.nodes[v.node].integer)
+    return fail("output '" + g.output(0).name() +
+                "' holds integer ids; sorac's outputs are floats");
   v = inOrder(v, v.logicalOrder());
   // A model's output is a node of its own (not one of its inputs).
   if (result.model.nodes[v.node].kind == dsl::Node::Input) {

@@ -50,12 +50,24 @@ std::string shapeText(const std::vector<int64_t> &dims) {
 }
 
 /// A runtime tensor input (not a constant), or null after failing.
+/// Whether `v` holds integer ids (an input, or ids reshaped or sliced),
+/// which only an embedding reads.
+bool holdsIds(Importer &im, const Value &v) {
+  return !v.constant() && im.result.model.nodes[v.node].integer;
+}
+
 const Value *tensorInput(Importer &im, int i) {
   const Value *v = im.input(i);
   if (v && v->constant()) {
     im.fail("input " + std::to_string(i) +
             " must be computed from the model's inputs; a constant there "
             "is not supported");
+    return nullptr;
+  }
+  if (v && holdsIds(im, *v)) {
+    im.fail("input " + std::to_string(i) +
+            " holds integer ids, which sorac reads only to look up rows of "
+            "a table (Gather, an embedding)");
     return nullptr;
   }
   return v;
@@ -595,6 +607,8 @@ template <dsl::BinaryOp Op> bool convertBinary(Importer &im) {
   }
   if (a->constant() && b->constant())
     return im.fail("arithmetic between constants is not folded yet");
+  if (holdsIds(im, *a) || holdsIds(im, *b))
+    return im.fail("arithmetic on integer ids is not supported");
   if (a->constant() || b->constant()) {
     const Value *c = floatsInput(im, a->constant() ? 0 : 1);
     return c &&
@@ -764,9 +778,16 @@ bool convertConcat(Importer &im) {
     im.define(0, std::move(v));
     return true;
   }
+  if (parts.size() == 1) { // one part: itself
+    im.define(0, *parts[0]);
+    return true;
+  }
   if (im.acrossBatch(*parts[0], axis))
     return false;
-  Value first = im.withLast(*tensorInput(im, 0), axis);
+  const Value *first0 = tensorInput(im, 0);
+  if (!first0)
+    return false;
+  Value first = im.withLast(*first0, axis);
   Node n;
   n.kind = Node::Concat;
   Value out = first;
@@ -776,7 +797,8 @@ bool convertConcat(Importer &im) {
     if (!p)
       return false;
     std::vector<int64_t> a = p->dims, b = first.dims;
-    a[axis] = b[axis] = 0;
+    if (a.size() == b.size())
+      a[axis] = b[axis] = 0;
     if (a != b)
       return im.fail("the parts " + shapeText(first.dims) + " and " +
                      shapeText(p->dims) + " differ outside axis " +
@@ -796,6 +818,8 @@ bool takeAlong(Importer &im, const Value &x, int64_t axis,
                const std::vector<int64_t> &indices, bool scalar) {
   if (im.acrossBatch(x, axis))
     return false;
+  if (indices.empty())
+    return im.fail("gathering no elements (empty indices) is not supported");
   Value v = im.withLast(x, axis);
   std::vector<int> slices;
   for (int64_t i : indices) {

@@ -82,5 +82,7 @@ private:
 
 /// `sorac run ...` and `sorac eval ...` (Run.cpp); argv[1] is the command.
 int runCommand(int argc, char **argv);
+/// `sorac import FILE.onnx ...` (Import.cpp).
+int importCommand(int argc, char **argv);
 
 } // namespace sorac

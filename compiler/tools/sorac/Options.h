@@ -21,7 +21,11 @@ namespace sorac {
 
 /// Which command takes an option (Options.td's visibilities);
 /// llvm::opt::DefaultVis is `sorac FILE`.
-enum CommandVisibility : unsigned { RunVis = 1 << 1, EvalVis = 1 << 2 };
+enum CommandVisibility : unsigned {
+  RunVis = 1 << 1,
+  EvalVis = 1 << 2,
+  ImportVis = 1 << 3
+};
 using llvm::opt::DefaultVis;
 
 enum OptionID : unsigned {

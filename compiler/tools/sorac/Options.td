@@ -3,7 +3,8 @@
 // Each option is declared once, here; llvm-tblgen -gen-opt-parser-defs
 // turns the table into Options.inc for llvm::opt::OptTable (as clang's
 // Options.td). A visibility says which command takes the option:
-// DefaultVis `sorac FILE`, RunVis `sorac run`, EvalVis `sorac eval`. The
+// DefaultVis `sorac FILE`, RunVis `sorac run`, EvalVis `sorac eval`,
+// ImportVis `sorac import`. The
 // groups are the sections of --help, which prints them in the order of
 // their titles.
 //
@@ -13,6 +14,7 @@ include "llvm/Option/OptParser.td"
 
 def RunVis : OptionVisibility;
 def EvalVis : OptionVisibility;
+def ImportVis : OptionVisibility;
 
 // The sections of --help.
 def grp_codegen : OptionGroup<"codegen">, HelpText<"CODE GENERATION OPTIONS">;
@@ -40,24 +42,28 @@ multiclass Valued<list<string> prefixes, string name, string meta,
 
 //===--- Every command ----------------------------------------------------===//
 
-let Visibility = [DefaultVis, RunVis, EvalVis] in {
+let Visibility = [DefaultVis, RunVis, EvalVis, ImportVis] in {
 def help : Flag<["--"], "help">, HelpText<"this text (also -h)">;
 def h : Flag<["-"], "h">, Alias<help>;
 def version : Flag<["--"], "version">,
               HelpText<"the version of sorac and of its LLVM">;
+}
 defm model : Valued<["--"], "model", "NAME",
                     "the model to compile when the file has several", false,
                     [HelpTextVariant<[RunVis, EvalVis], "the model to use "
                                      "when the file has several">]>,
-             Group<grp_input>;
-}
+             Visibility<[DefaultVis, RunVis, EvalVis]>, Group<grp_input>;
 
 //===--- sorac FILE.sora --------------------------------------------------===//
 
 let Group = grp_output in {
 defm o : Valued<["-"], "o", "PATH",
                 "output file (default: <model>.o); the header is\n"
-                "written beside an object, with the extension .h">;
+                "written beside an object, with the extension .h", false,
+                [HelpTextVariant<[ImportVis], "the .sora file to write (default: "
+                                 "FILE's stem,\n.sora); the weights go beside "
+                                 "it, OUT.safetensors">]>,
+         Visibility<[DefaultVis, ImportVis]>;
 defm emit : Valued<["--"], "emit", "KIND",
                    "ast | ir | ir-eval | ir-train | dot | dot-train |\n"
                    "mermaid | mermaid-train | llvm | asm | obj | header |\n"

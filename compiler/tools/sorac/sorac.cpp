@@ -50,6 +50,7 @@ const Command kSorac{
     "sorac FILE.sora [options]   (FILE.sora '-': standard input)\n"
     "       sorac run FILE.sora [run options]   (sorac run --help)\n"
     "       sorac eval FILE.sora --weights W.safetensors [--data DIR]\n"
+    "       sorac import FILE.onnx [-o OUT.sora]   (sorac import --help)\n"
     "       sorac FILE.ir --passes=LIST [--emit=ir|dot|mermaid]",
     nullptr};
 
@@ -678,6 +679,8 @@ int main(int argc, char **argv) {
     if (argc > 1 &&
         (std::string(argv[1]) == "run" || std::string(argv[1]) == "eval"))
       return runCommand(argc, argv);
+    if (argc > 1 && std::string(argv[1]) == "import")
+      return importCommand(argc, argv);
     Options o;
     int status = parseArgs(argc, argv, o);
     return status != kGoOn ? status : run(o);
