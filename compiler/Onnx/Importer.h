@@ -107,6 +107,11 @@ public:
   bool normaliseAxis(int64_t &axis, size_t rank);
   /// The value's batch is at `axis`: an op across samples sorac cannot do.
   bool acrossBatch(const Value &v, int64_t axis);
+  /// When `x` is every step of a forward recurrent layer (through
+  /// reshapes that nothing else reads) and step `index` of `axis` is the
+  /// last one: that layer made to return its last state alone
+  /// (`sequences: false`), which PyTorch's `out[:, -1]` means.
+  std::optional<Value> lastStep(const Value &x, int64_t axis, int64_t index);
 
 private:
   bool readInputs(const ::onnx::GraphProto &g, const ImportOptions &options);
@@ -114,6 +119,8 @@ private:
   bool setOutput(const ::onnx::GraphProto &g);
   /// Every model node's shape is positive and within kMaxElements.
   bool checkSizes();
+  /// Drops the model nodes the output does not need (inputs stay).
+  void removeDeadNodes();
 
   std::ostream &errors_;
   std::string file_, dir_;

@@ -383,6 +383,77 @@ bool Importer::convertNode(const ::onnx::NodeProto &n) {
   return c->convert(*this);
 }
 
+std::optional<Value> Importer::lastStep(const Value &x, int64_t axis,
+                                        int64_t index) {
+  std::vector<dsl::Node> &nodes = result.model.nodes;
+  std::vector<int> chain{x.node};
+  while (nodes[chain.back()].kind == dsl::Node::Reshape)
+    chain.push_back(nodes[chain.back()].inputs[0]);
+  dsl::Node &r = nodes[chain.back()];
+  if (r.kind != dsl::Node::Recurrent || !r.sequences || r.reverse ||
+      x.perm.empty() || x.perm[0] != axis || index != x.dims[axis] - 1 ||
+      r.shape.size() != 2 || r.shape[0] != x.dims[axis])
+    return std::nullopt;
+  // Nothing else may read the layer's steps: no other node, and no ONNX
+  // value holding one of them read twice.
+  for (const dsl::Node &n : nodes)
+    for (int in : n.inputs)
+      if (std::find(chain.begin(), chain.end(), in) != chain.end() &&
+          std::find(chain.begin(), chain.end(), &n - nodes.data()) ==
+              chain.end())
+        return std::nullopt;
+  for (const auto &[name, v] : values_)
+    if (!v.constant() &&
+        std::find(chain.begin(), chain.end(), v.node) != chain.end() &&
+        uses(name) > 1)
+      return std::nullopt;
+  r.sequences = false;
+  r.shape = {r.shape[1]};
+  Value out = x;
+  out.node = chain.back();
+  out.dims.erase(out.dims.begin() + axis);
+  out.perm.clear();
+  for (size_t i = 1; i < x.perm.size(); ++i)
+    out.perm.push_back(x.perm[i] > axis ? x.perm[i] - 1 : x.perm[i]);
+  return relayout(tensor(out.node, {kBatch, r.shape[0]}, {1}), out.dims,
+                  out.perm);
+}
+
+void Importer::removeDeadNodes() {
+  std::vector<dsl::Node> &nodes = result.model.nodes;
+  std::vector<bool> live(nodes.size(), false);
+  live[result.model.output] = true;
+  for (int i : result.model.inputs)
+    live[i] = true;
+  for (size_t i = nodes.size(); i-- > 0;)
+    if (live[i])
+      for (int in : nodes[i].inputs)
+        live[in] = true;
+  std::vector<int> index(nodes.size(), -1);
+  std::vector<dsl::Node> kept;
+  for (size_t i = 0; i < nodes.size(); ++i)
+    if (live[i]) {
+      index[i] = int(kept.size());
+      kept.push_back(std::move(nodes[i]));
+    }
+  for (dsl::Node &n : kept)
+    for (int &in : n.inputs)
+      in = index[in];
+  for (int &in : result.model.inputs)
+    in = index[in];
+  result.model.output = index[result.model.output];
+  nodes = std::move(kept);
+  // The weights of layers that went stay out of the model's file too.
+  std::set<std::string> names;
+  for (const dsl::Node &n : nodes)
+    names.insert(n.name);
+  Weights used;
+  for (NamedTensor &t : result.weights)
+    if (names.count(t.name.substr(0, t.name.rfind('.'))))
+      used.push_back(std::move(t));
+  result.weights = std::move(used);
+}
+
 bool Importer::checkSizes() {
   node = nullptr;
   for (const dsl::Node &n : result.model.nodes) {
@@ -468,7 +539,10 @@ std::optional<Imported> Importer::run(const ::onnx::ModelProto &proto,
   for (const auto &n : g.node())
     if (!convertNode(n))
       return std::nullopt;
-  if (!setOutput(g) || !checkSizes())
+  if (!setOutput(g))
+    return std::nullopt;
+  removeDeadNodes();
+  if (!checkSizes())
     return std::nullopt;
   return std::move(result);
 }

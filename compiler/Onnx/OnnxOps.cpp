@@ -917,6 +917,12 @@ bool takeAlong(Importer &im, const Value &x, int64_t axis,
     return false;
   if (indices.empty())
     return im.fail("gathering no elements (empty indices) is not supported");
+  if (indexDims.empty() && indices.size() == 1)
+    if (auto last = im.lastStep(
+            x, axis, indices[0] < 0 ? indices[0] + x.dims[axis] : indices[0])) {
+      im.define(0, *last);
+      return true;
+    }
   Value v = im.withLast(x, axis);
   std::vector<int> slices;
   for (int64_t i : indices) {
@@ -1011,6 +1017,7 @@ bool convertGather(Importer &im) {
                    " of a table is not supported (only rows, axis 0)");
   Node n;
   n.kind = Node::Embedding;
+  n.init = {dsl::Init::Normal, 1}; // the language's default (weights given)
   n.vocab = table->dims[0];
   n.units = table->dims[1];
   n.inputs = {indices->node};
@@ -1499,6 +1506,8 @@ template <Node::Cell Cell> bool convertRecurrent(Importer &im) {
   n.cell = Cell;
   n.units = units;
   n.reverse = direction == "reverse";
+  // The language's default initialiser (PyTorch's); the weights are given.
+  n.init = {dsl::Init::Uniform, 1 / std::sqrt(double(units))};
   n.sequences = im.used(0);
   n.activation.name = rnnActivation;
   n.inputs = {v.node};

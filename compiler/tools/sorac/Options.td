@@ -66,7 +66,8 @@ defm o : Valued<["-"], "o", "PATH",
          Visibility<[DefaultVis, ImportVis]>;
 defm emit : Valued<["--"], "emit", "KIND",
                    "ast | ir | ir-eval | ir-train | dot | dot-train |\n"
-                   "mermaid | mermaid-train | llvm | asm | obj | header\n"
+                   "mermaid | mermaid-train | llvm | asm | obj | header |\n"
+                   "onnx (with --weights; -o default: <model>.onnx)\n"
                    "(default: obj)", true>;
 def MD : Flag<["-"], "MD">,
          HelpText<"also write a make depfile (OUT.d, or -MF's FILE) for\n"
@@ -117,7 +118,8 @@ def profile : Flag<["--"], "profile">, Visibility<[DefaultVis, RunVis]>,
 def Werror : Flag<["-"], "Werror">, Group<grp_input>,
              HelpText<"treat warnings as errors">;
 defm weights : Valued<["--"], "weights", "W.safetensors",
-                      "the checkpoint for --inference", false,
+                      "the checkpoint for --inference or --emit=onnx",
+                      false,
                       [HelpTextVariant<[EvalVis], "the checkpoint to "
                                        "evaluate (safetensors)">]>,
                Visibility<[DefaultVis, EvalVis]>, Group<grp_input>;

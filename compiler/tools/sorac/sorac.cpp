@@ -2,6 +2,7 @@
 //
 //   sorac FILE.sora [-o OUT.o] [--emit=KIND] [--model NAME] [-O0..-O3]
 //         [--target=TRIPLE] [--mcpu=CPU]
+//   sorac FILE.sora --weights W.safetensors --emit=onnx [-o OUT.onnx]
 //
 // Runs the pipeline (parse, check, build graphs, differentiate, lower to
 // LLVM, optimise, emit) as far as --emit asks. Exit status: 0 success, 1 an
@@ -20,6 +21,7 @@
 #include "IR/GraphParser.h"
 #include "IR/GraphViews.h"
 #include "Onnx/BakeWeights.h"
+#include "Onnx/OnnxExport.h"
 #include "Onnx/OnnxImport.h"
 #include "Transforms/Passes.h"
 #include "sora/dsl/AST.h"
@@ -66,7 +68,8 @@ enum class Emit {
   LLVM,
   Asm,
   Obj,
-  Header
+  Header,
+  Onnx
 };
 /// The notation of a graph kind, and which of the model's graphs it shows.
 enum class Notation { None, Text, Dot, Mermaid };
@@ -91,7 +94,8 @@ constexpr EmitKind kEmitKinds[] = {
     {"llvm", Emit::LLVM, Notation::None, Step::None},
     {"asm", Emit::Asm, Notation::None, Step::None},
     {"obj", Emit::Obj, Notation::None, Step::None},
-    {"header", Emit::Header, Notation::None, Step::None}};
+    {"header", Emit::Header, Notation::None, Step::None},
+    {"onnx", Emit::Onnx, Notation::None, Step::None}};
 
 const EmitKind &kindOf(Emit emit) {
   for (const EmitKind &k : kEmitKinds)
@@ -117,7 +121,7 @@ struct Options {
   bool stats = false;
   bool profile = false;
   bool inference = false;  ///< --inference: forward only, weights baked in
-  std::string weights;     ///< --weights W.safetensors
+  std::string weights;     ///< --weights W.safetensors (--inference, onnx)
   std::string name;        ///< --name: the symbol prefix
   bool depfile = false;    ///< -MD: write OUT.d beside the object
   std::string depfilePath; ///< -MF FILE: or there
@@ -221,8 +225,17 @@ int parseArgs(int argc, char **argv, Options &o) {
   o.emit = kind->emit;
   if (o.input.empty())
     return usageError("no input file");
-  if (o.inference != !o.weights.empty())
+  // An ONNX input brings its weights: --emit=onnx writes it back as sora
+  // understood it.
+  if (o.emit == Emit::Onnx && !llvm::StringRef(o.input).ends_with(".onnx")) {
+    if (o.weights.empty())
+      return usageError("--emit=onnx needs the trained weights: --weights "
+                        "W.safetensors");
+    if (o.inference)
+      return usageError("--inference builds an object, not --emit=onnx");
+  } else if (o.inference != !o.weights.empty()) {
     return usageError("--inference and --weights W.safetensors go together");
+  }
   if (!o.name.empty() &&
       (std::isdigit((unsigned char)o.name[0]) ||
        o.name.find_first_not_of("abcdefghijklmnopqrstuvwxyz"
@@ -284,9 +297,11 @@ int runOnGraph(const Options &o, const sora::SourceFile &file,
 }
 
 /// The parameter block of `model` read from the checkpoint `path` with the
-/// runtime's checked loader (names, shapes, model hash), for --inference.
+/// runtime's checked loader (names, shapes, model hash), for --inference
+/// and --emit=onnx; `slots`, if given, receives where each tensor lies.
 bool loadWeights(const sora::dsl::Model &model, const std::string &dir,
-                 const std::string &path, std::vector<float> &out) {
+                 const std::string &path, std::vector<float> &out,
+                 std::vector<sora::ir::ParamSlot> *slots = nullptr) {
   // The full model (training included), for the tensors a checkpoint has.
   sora::ir::CompiledModel full = sora::ir::buildModelGraphs(model, dir);
   auto describe = [](const std::vector<sora::ir::ParamSlot> &slots) {
@@ -330,7 +345,48 @@ bool loadWeights(const sora::dsl::Model &model, const std::string &dir,
   float *block = sora_model_params(m);
   out.assign(block, block + desc.params_floats);
   sora_model_destroy(m);
+  if (slots)
+    *slots = full.layout.weights;
   return true;
+}
+
+/// Where --emit=onnx writes: -o, else <model>.onnx.
+std::string onnxPath(const Options &o, const std::string &model) {
+  return o.output.empty() ? model + ".onnx" : o.output;
+}
+
+/// --emit=onnx: `model` with `weights` as ONNX.
+int writeOnnx(const Options &o, const sora::dsl::Model &model,
+              const sora::onnx::Weights &weights) {
+  std::string bytes, error;
+  if (!sora::onnx::exportModel(model, weights, bytes, error)) {
+    std::cerr << "sorac: error: cannot export model '" << model.name
+              << "' to ONNX: " << error << "\n";
+    return kInputError;
+  }
+  std::string path = onnxPath(o, model.name);
+  if (path == "-") {
+    std::cout << bytes;
+    return kOk;
+  }
+  return writeAtomically(path, bytes) ? kOk : kInputError;
+}
+
+/// --emit=onnx of a .sora model: the checkpoint's tensors under their
+/// names, and the model with them.
+int emitOnnx(const Options &o, const sora::dsl::Model &model,
+             const std::string &dir) {
+  std::vector<float> block;
+  std::vector<sora::ir::ParamSlot> slots;
+  if (!loadWeights(model, dir, o.weights, block, &slots))
+    return kInputError;
+  sora::onnx::Weights weights;
+  for (const sora::ir::ParamSlot &s : slots) {
+    const float *at = block.data() + s.offset;
+    weights.push_back(
+        {s.name, s.type.dims, std::vector<float>(at, at + s.type.elements())});
+  }
+  return writeOnnx(o, model, weights);
 }
 
 /// The training step's figures for --stats.
@@ -416,6 +472,8 @@ int checkOutputs(const Options &o, const std::string &model) {
     outputs = {p.object, p.header, p.depfile};
   } else if (o.emit == Emit::Obj) {
     outputs.push_back(o.depfilePath);
+  } else if (o.emit == Emit::Onnx && !model.empty()) {
+    outputs = {onnxPath(o, model)};
   }
   return outputsSpareInputs(outputs, {o.input, o.weights}) ? kGoOn
                                                            : kUsageError;
@@ -450,6 +508,8 @@ int run(const Options &o) {
     return status;
   if (int status = fe.supported(); status != kGoOn)
     return status;
+  if (o.emit == Emit::Onnx)
+    return emitOnnx(o, fe.model(), fe.directory());
   return compile(o, fe.model(), fe.directory(), file.path(), nullptr);
 }
 
@@ -472,6 +532,8 @@ int runOnOnnx(const Options &o) {
     return kInputError;
   if (int status = checkOutputs(o, imported->model.name); status != kGoOn)
     return status;
+  if (o.emit == Emit::Onnx)
+    return writeOnnx(o, imported->model, imported->weights);
   Options inference = o;
   inference.inference = true;
   std::string dir =
