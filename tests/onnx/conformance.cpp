@@ -286,9 +286,14 @@ void runDataSet(const Test &t, const fs::path &set, const Options &o,
     if (verbose)
       std::cout << errors.str() << "again with the first dimension as the "
                 << "batch:\n";
-    // Then the second attempt's error says what stops the model.
-    errors.str(again.str());
-    path = copy;
+    if (!imported) { // both reasons: either may be what stops the model
+      if (verbose)
+        std::cout << again.str();
+      throw Outcome{Status::Unsupported,
+                    firstLine(errors.str(), path) +
+                        " (with the leading dimension as the batch: " +
+                        firstLine(again.str(), copy) + ")"};
+    }
   }
   if (!imported) {
     if (verbose)
