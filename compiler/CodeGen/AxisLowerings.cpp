@@ -109,13 +109,17 @@ void lowerBroadcastLast(KernelEmitter &k, const Node &n) {
       "line");
 }
 
-/// y[i, offset + j] = x[i, j] for j < x's last dimension.
+/// y[i, offset + j] = x[i, j] for j < x's last dimension (a parameter x
+/// among batched parts: the same lines in every sample).
 void copyLines(KernelEmitter &k, const Node &n, const Node *x, int64_t offset) {
   int64_t W = n.type.dims.back(), A = x->type.dims.back();
+  int64_t perSample = n.type.elements() / W;
+  bool repeats = n.type.batched && !x->type.batched;
   k.loop(
       k.i64(0), k.lines(&n),
       [&](Value *i) {
-        Value *from = mulIdx(k, i, A);
+        Value *line = repeats ? k.b.CreateURem(i, k.i64(perSample)) : i;
+        Value *from = mulIdx(k, line, A);
         Value *to = addIdx(k, mulIdx(k, i, W), k.i64(offset));
         k.loop(
             A,

@@ -317,16 +317,21 @@ Type concatRule(const std::vector<Node *> &o, const AttrList &,
                 std::string &error) {
   const Type &x = o[0]->type;
   int64_t width = 0;
+  bool batched = false;
   for (const Node *operand : o) {
     const Type &y = operand->type;
-    if (x.dims.empty() || x.batched != y.batched ||
-        x.dims.size() != y.dims.size() ||
+    if (x.dims.empty() || x.dims.size() != y.dims.size() ||
         !std::equal(x.dims.begin(), x.dims.end() - 1, y.dims.begin()))
       return fail(error, "concat expects [?,...,A], [?,...,B], ... (or "
                          "parameters [...,A], [...,B], ...)");
     width += y.dims.back();
+    batched |= y.batched;
   }
-  return withLast(x, width);
+  // A parameter among batched parts (an imported constant) repeats in
+  // every sample.
+  Type t = withLast(x, width);
+  t.batched = batched;
+  return t;
 }
 
 // [?,...,D] -> [?,...,width] (or unbatched, as concat)

@@ -877,10 +877,14 @@ bool convertConcat(Importer &im) {
     im.define(0, *parts[0]);
     return true;
   }
-  if (im.acrossBatch(*parts[0], axis))
-    return false;
-  const Value *first0 = tensorInput(im, 0);
-  if (!first0)
+  // The first computed part sets the memory order; constant parts (of a
+  // model without a batch axis: the same in every sample) become Constant
+  // nodes in that order.
+  auto computed = std::find_if(parts.begin(), parts.end(),
+                               [](const Value *v) { return !v->constant(); });
+  const Value *first0 =
+      computed == parts.end() ? tensorInput(im, 0) : *computed;
+  if (!first0 || im.acrossBatch(*first0, axis))
     return false;
   Value first = im.withLast(*first0, axis);
   Node n;
@@ -888,9 +892,27 @@ bool convertConcat(Importer &im) {
   Value out = first;
   out.dims[axis] = 0;
   for (int i = 0; i < int(parts.size()); ++i) {
-    const Value *p = tensorInput(im, i);
-    if (!p)
+    const Value *p = parts[i];
+    Value constant;
+    if (p->constant() && first.batchAxis() < 0 &&
+        p->dims.size() == first.dims.size() && floatsInput(im, i)) {
+      const Value *c = floatsInput(im, i);
+      Node k;
+      k.kind = Node::Constant;
+      std::vector<int64_t> dims = c->dims, memory;
+      for (int64_t a : first.perm)
+        memory.push_back(dims[a]);
+      k.shape = memory;
+      k.name = im.layerName(im.node->input(i) + "_const");
+      im.addWeight(k.name + ".value", memory,
+                   permuted(c->floats, c->dims, first.perm));
+      constant = first;
+      constant.dims = dims;
+      constant.node = im.add(std::move(k));
+      p = &constant;
+    } else if (!(p = tensorInput(im, i))) {
       return false;
+    }
     std::vector<int64_t> a = p->dims, b = first.dims;
     if (a.size() == b.size())
       a[axis] = b[axis] = 0;
