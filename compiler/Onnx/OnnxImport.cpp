@@ -368,8 +368,8 @@ bool Importer::convertNode(const ::onnx::NodeProto &n) {
   if (opset < kMinOpset && !sameSinceOpset1(n.op_type()))
     return fail("opset " + std::to_string(opset) + "'s " + n.op_type() +
                 " is not supported (sorac reads opsets " +
-                std::to_string(kMinOpset) + " to " +
-                std::to_string(kMaxOpset) + ")");
+                std::to_string(kMinOpset) + " to " + std::to_string(kMaxOpset) +
+                ")");
   const OpConverter *c = findConverter(n.op_type());
   if (!c)
     return fail("operator " + n.op_type() + " is not supported");
