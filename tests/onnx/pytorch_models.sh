@@ -3,7 +3,9 @@
 # outputs are committed under models/) compiled by sorac from their .onnx
 # files: each must reproduce PyTorch's probabilities for 256 test samples
 # within 1e-5, and its classes (tests/onnx/predict_compare.c). mlp_static
-# (a static batch of 1: one [1, 784] sample per row) uses mlp's fixtures.
+# (a static batch of 1: one [1, 784] sample per row) uses mlp's fixtures;
+# gru and rnn (tests/onnx/make_recurrent.py) are two-layer GRU and RNN
+# (tanh, relu) models, for the cells' gate orders.
 # Every model is tried; the test fails if any does.
 #   pytorch_models.sh SORAC CC RUNTIME_INCLUDE RUNTIME_LIB SOURCE_DIR
 set -uo pipefail
@@ -12,7 +14,7 @@ models=$src/tests/onnx/models
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 failed=()
-for m in mlp cnn lstm mlp_static; do
+for m in mlp cnn lstm mlp_static gru rnn; do
   fixtures=$m
   [ "$m" = mlp_static ] && fixtures=mlp
   # The object's symbols are named after the .onnx file (mlp_create...).
