@@ -13,6 +13,7 @@
 //===----------------------------------------------------------------------===//
 #include "sora/dsl/ModelWriter.h"
 
+#include "TrainWriter.h"
 #include "sora/dsl/Builtins.h"
 
 #include <fmt/format.h>
@@ -28,9 +29,7 @@ namespace sora::dsl {
 
 namespace {
 
-/// The shortest decimal that reads back (strtod) as the same double; fmt
-/// writes no leading '.' and no "inf", as the grammar's numbers need.
-std::string num(double v) { return fmt::format("{}", v); }
+std::string num(double v) { return soraNumber(v); }
 
 bool isIdentifier(const std::string &s) {
   auto alpha = [](char c) {
@@ -88,8 +87,12 @@ public:
       return "";
     }
     out_ += "}\n";
-    if (m_.train)
-      writeTrain(*m_.train);
+    if (m_.train) {
+      std::string message;
+      out_ += writeTrainBlock(m_, *m_.train, message);
+      if (!message.empty())
+        fail(message);
+    }
     if (!error_.empty()) {
       error = error_;
       return "";
@@ -417,17 +420,10 @@ private:
   }
 
   std::string quoted(const std::string &s) {
-    std::string out = "\"";
-    for (char c : s) {
-      if (c == '\n' || c == '\r')
-        fail(fmt::format("the string '{}' spans lines; a .sora string ends "
-                         "on its line",
-                         s));
-      if (c == '"' || c == '\\')
-        out += '\\';
-      out += c;
-    }
-    return out + "\"";
+    std::string message, text = soraString(s, message);
+    if (!message.empty())
+      fail(message);
+    return text;
   }
 
   /// `relu`, or `leaky_relu(alpha: 0.2)` with the numbers that differ from
@@ -682,118 +678,6 @@ private:
     }
     out_ += fmt::format("    {}{} = {}\n", last == m_.output ? "output " : "",
                         binding_[last], expr);
-  }
-
-  std::string schedule(const Schedule &s, double dflt) {
-    switch (s.kind) {
-    case Schedule::Constant:
-      return s.initial == dflt ? "" : num(s.initial);
-    case Schedule::Exponential:
-      return fmt::format("exponential_decay(initial: {}, rate: {}, steps: {})",
-                         num(s.initial), num(s.rate), num(s.steps));
-    case Schedule::Step:
-      return fmt::format("step_decay(initial: {}, factor: {}, every: {})",
-                         num(s.initial), num(s.factor), num(s.every));
-    case Schedule::Linear:
-      return fmt::format("linear_decay(initial: {}, final: {}, steps: {})",
-                         num(s.initial), num(s.final), num(s.steps));
-    }
-    return "";
-  }
-
-  std::string optimizer(const Optimizer &o) {
-    const char *name = o.kind == OptimizerKind::Adam  ? "adam"
-                       : o.kind == OptimizerKind::SGD ? "sgd"
-                                                      : "rmsprop";
-    const Builtin *b = lookupTrainFunction(name, BuiltinGroup::Optimizer);
-    std::vector<std::string> args;
-    std::string lr = schedule(o.lr, b->param("lr").dflt);
-    if (!lr.empty())
-      args.push_back("lr: " + lr);
-    auto number = [&](const char *param, double v) {
-      if (v != b->param(param).dflt)
-        args.push_back(fmt::format("{}: {}", param, num(v)));
-    };
-    if (o.kind == OptimizerKind::Adam) {
-      number("beta1", o.beta1);
-      number("beta2", o.beta2);
-      number("epsilon", o.epsilon);
-    } else if (o.kind == OptimizerKind::SGD) {
-      number("momentum", o.momentum);
-      if (o.nesterov)
-        args.push_back("nesterov: true");
-    } else {
-      number("rho", o.rho);
-      number("epsilon", o.epsilon);
-    }
-    std::string joined;
-    for (const std::string &a : args)
-      joined += (joined.empty() ? "" : ", ") + a;
-    return joined.empty() ? name : fmt::format("{}({})", name, joined);
-  }
-
-  std::string source(const DataSource &d) {
-    std::vector<std::string> args;
-    if (d.kind == DataSource::Idx) {
-      args.push_back("images: " + quoted(d.images));
-      if (!d.labels.empty())
-        args.push_back("labels: " + quoted(d.labels));
-    } else {
-      args.push_back("path: " + quoted(d.path));
-      if (d.labelColumns.size() == 1) {
-        args.push_back(fmt::format("label_column: {}", d.labelColumns[0]));
-      } else if (!d.labelColumns.empty()) {
-        std::string list;
-        for (int64_t c : d.labelColumns)
-          list += (list.empty() ? "" : ", ") + std::to_string(c);
-        args.push_back("label_columns: [" + list + "]");
-      }
-    }
-    if (d.scale != 1)
-      args.push_back("scale: " + num(d.scale));
-    if (d.onehot)
-      args.push_back(fmt::format("onehot: {}", d.onehot));
-    std::string joined;
-    for (const std::string &a : args)
-      joined += (joined.empty() ? "" : ", ") + a;
-    return fmt::format("{}({})", d.kind == DataSource::Idx ? "idx" : "csv",
-                       joined);
-  }
-
-  void writeTrain(const TrainConfig &t) {
-    const Builtin &keys = trainBlock();
-    out_ += fmt::format("\ntrain {} {{\n", m_.name);
-    auto key = [&](const char *name, const std::string &value) {
-      out_ += fmt::format("    {} = {}\n", name, value);
-    };
-    auto whole = [&](const char *name, int64_t v) {
-      if (double(v) != keys.param(name).dflt)
-        key(name, std::to_string(v));
-    };
-    if (t.data.present())
-      key("data", source(t.data));
-    if (t.test.present())
-      key("test", source(t.test));
-    if (t.targetInput)
-      key("target", m_.nodes[m_.inputs.at(0)].name);
-    key("loss", lossName(t.loss));
-    key("optimizer", optimizer(t.optimizer));
-    whole("batch_size", t.batchSize);
-    whole("epochs", t.epochs);
-    if (t.validationSplit != keys.param("validation_split").dflt)
-      key("validation_split", num(t.validationSplit));
-    if (!t.shuffle)
-      key("shuffle", "false");
-    std::string metrics;
-    for (auto [on, name] : {std::pair{t.metricAccuracy, "accuracy"},
-                            {t.metricMae, "mae"},
-                            {t.metricRmse, "rmse"}})
-      if (on)
-        metrics += (metrics.empty() ? "" : ", ") + std::string(name);
-    if (!metrics.empty())
-      key("metrics", "[" + metrics + "]");
-    whole("seed", t.seed);
-    out_ += "}\n";
   }
 
   const Model &m_;

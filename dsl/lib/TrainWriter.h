@@ -1,0 +1,28 @@
+//===- TrainWriter.h - A train block back as .sora source ------*- C++ -*-===//
+//
+// The train block half of ModelWriter.cpp, and the spellings of numbers and
+// strings both halves write.
+//
+//===----------------------------------------------------------------------===//
+#pragma once
+
+#include "sora/dsl/Program.h"
+
+#include <string>
+
+namespace sora::dsl {
+
+/// The shortest decimal that reads back (strtod) as the same double; no
+/// leading '.' and no "inf", as the grammar's numbers need.
+std::string soraNumber(double v);
+
+/// `s` as a .sora string literal; `error` set when it cannot be one (a
+/// .sora string ends on its line).
+std::string soraString(const std::string &s, std::string &error);
+
+/// `train <model> { ... }` with every key that differs from its default;
+/// `error` set when some value has no spelling.
+std::string writeTrainBlock(const Model &model, const TrainConfig &train,
+                            std::string &error);
+
+} // namespace sora::dsl
