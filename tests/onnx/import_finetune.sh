@@ -3,7 +3,8 @@
 # `sorac import` turns tests/onnx/models/cnn.onnx into cnn.sora and
 # cnn.safetensors; with a train block appended, `sorac eval` of the imported
 # weights gives PyTorch's test accuracy (models/expected.json), and
-# `sorac run --init` trains from them to a lower test loss than PyTorch's.
+# `sorac run --init` trains from them to a lower test loss than PyTorch's;
+# with the train block's optimizer changed, that checkpoint still loads.
 # The MLP and the LSTM are imported and evaluated the same way.
 #   import_finetune.sh SORAC SOURCE_DIR
 set -euo pipefail
@@ -56,4 +57,11 @@ echo "$after" | tail -2
 tuned=$(metric loss <<< "$after")
 awk -v a="$tuned" -v b="$(expected cnn test_loss)" 'BEGIN { exit !(a < b) }' ||
   { echo "FAIL: fine-tuning did not lower the test loss" >&2; exit 1; }
+# A train block edited (another optimizer): the fine-tuned checkpoint still
+# loads, its weights kept and its Adam state dropped, with a note.
+sed -i 's/optimizer = adam(lr: 1e-3)/optimizer = sgd(lr: 0.01)/' "$tmp/cnn.sora"
+"$sorac" run "$tmp/cnn.sora" --init "$tmp/tuned.safetensors" --limit 256 \
+  2> "$tmp/note.log" > /dev/null
+grep "optimizer state" "$tmp/note.log" ||
+  { echo "FAIL: no note that the optimizer state was dropped" >&2; exit 1; }
 echo "PASS: imported models evaluate to PyTorch's accuracy; the CNN fine-tuned to test loss $tuned"
