@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <numeric>
 
 namespace sora::onnx {
@@ -151,8 +152,6 @@ bool window(Importer &im, size_t d, int64_t &k, int64_t &s) {
       return im.fail("dilations other than 1 are not supported");
   if (im.attrInt("group", 1) != 1)
     return im.fail("grouped convolutions (group > 1) are not supported");
-  if (im.attrInt("ceil_mode", 0))
-    return im.fail("ceil_mode = 1 is not supported");
   if (im.attrInt("storage_order", 0))
     return im.fail("storage_order = 1 is not supported");
   if (kernel.size() != d || (d == 2 && kernel[0] != kernel[1]))
@@ -290,35 +289,123 @@ bool convertConv(Importer &im) {
   return true;
 }
 
+/// x with `before` and `after` elements of `fill` around its logical
+/// `axis`: constant borders concatenated (a pool's padding; sora's pools
+/// have none of their own).
+Value padded(Importer &im, const Value &x, int64_t axis, int64_t before,
+             int64_t after, float fill) {
+  if (!before && !after)
+    return x;
+  Value v = im.withLast(x, axis);
+  Node c;
+  c.kind = Node::Concat;
+  for (int64_t width : {before, -1l, after}) {
+    if (width < 0) {
+      c.inputs.push_back(v.node);
+      continue;
+    }
+    if (!width)
+      continue;
+    Node k;
+    k.kind = Node::Constant;
+    k.shape = v.memoryShape();
+    k.shape.back() = width;
+    k.name = im.layerName(im.node->name() + "_pad");
+    im.addWeight(k.name + ".value", k.shape,
+                 std::vector<float>(size_t(product(k.shape)), fill));
+    c.inputs.push_back(im.add(std::move(k)));
+  }
+  Value out = v;
+  out.dims[axis] += before + after;
+  c.shape = out.memoryShape();
+  c.name = im.layerName(im.node->name() + "_padded");
+  out.node = im.add(std::move(c));
+  return out;
+}
+
+// MaxPool and AveragePool. Padding (explicit, auto_pad, or the end that
+// ceil_mode adds) is concatenated around the input: -inf for a max, zeros
+// for an average, whose divisor is then corrected by a constant factor
+// where a window covers fewer than its k x k counted elements
+// (count_include_pad = 0: the input's; 1: the explicitly padded input's).
 template <dsl::PoolKind Kind> bool convertPool(Importer &im) {
   const Value *x = tensorInput(im, 0);
   if (!x)
     return false;
-  Value v;
-  std::vector<int64_t> spatial, pads;
+  size_t d = x->dims.size() - 2;
+  std::vector<int64_t> spatial(x->dims.begin() + 2, x->dims.end()), pads;
   int64_t k, s;
-  if (!channelsLast(im, *x, v, spatial) || !window(im, spatial.size(), k, s) ||
-      !padding(im, spatial, k, s, pads))
+  if (d != 1 && d != 2)
+    return im.fail("sorac pools [batch, C, H, W] or [batch, C, L] images, "
+                   "not " +
+                   shapeText(x->dims));
+  if (!window(im, d, k, s) || !padding(im, spatial, k, s, pads))
     return false;
-  if (std::any_of(pads.begin(), pads.end(), [](int64_t p) { return p; }))
-    return im.fail("padded pooling is not supported");
+  bool max = Kind == dsl::PoolKind::Max;
+  bool ceil = im.attrInt("ceil_mode", 0);
+  bool countPads = im.attrInt("count_include_pad", 0);
+  Value v = *x;
+  std::vector<int64_t> out(d), ends(d);
+  for (size_t i = 0; i < d; ++i) {
+    int64_t span = spatial[i] + pads[i] + pads[d + i] - k;
+    if (span < 0)
+      return im.fail("the window is larger than the padded input");
+    out[i] = (ceil ? (span + s - 1) / s : span / s) + 1;
+    // ceil_mode's last window may start inside and reach past the end.
+    if (ceil && (out[i] - 1) * s >= spatial[i] + pads[i])
+      --out[i];
+    // Padded to a length whose windows are exactly out[i]: as given where
+    // that fits, else as far as the last window reaches.
+    int64_t base = spatial[i] + pads[i];
+    ends[i] = std::clamp(pads[d + i], (out[i] - 1) * s + k - base,
+                         out[i] * s + k - 1 - base);
+    if (ends[i] < 0)
+      return im.fail("ceil_mode's windows end inside the input here; not "
+                     "supported");
+    v = padded(im, v, int64_t(2 + i), pads[i], ends[i],
+               max ? -std::numeric_limits<float>::infinity() : 0.0f);
+  }
+  Value image;
+  std::vector<int64_t> inner;
+  if (!channelsLast(im, v, image, inner))
+    return false;
   Node n;
   n.kind = Node::Pool2D;
   n.pool = Kind;
   n.kernel = k;
   n.stride = s;
-  n.inputs = {v.node};
+  n.inputs = {image.node};
   n.name = im.layerName(im.node->name().empty() ? "pool" : im.node->name());
   std::vector<int64_t> dims = {x->dims[0], x->dims[1]};
-  for (int64_t in : spatial) {
-    if (in < k)
-      return im.fail("the window is larger than the input");
-    dims.push_back((in - k) / s + 1);
-    n.shape.push_back(dims.back());
+  for (size_t i = 0; i < d; ++i) {
+    dims.push_back(out[i]);
+    n.shape.push_back(out[i]);
   }
   n.shape.push_back(x->dims[1]);
   int id = im.add(std::move(n));
-  im.define(0, imageResult(im, *x, id, dims));
+  Value y = imageResult(im, *x, id, dims);
+  // An average over fewer counted elements than k x k: y * k^d / count.
+  Value factor;
+  factor.kind = Value::Floats;
+  factor.dims.assign(2, 1);
+  factor.dims.insert(factor.dims.end(), out.begin(), out.end());
+  bool corrected = false;
+  for (int64_t o = 0; o < product(out); ++o) {
+    int64_t count = 1, rest = o;
+    for (size_t i = d; i-- > 0;) {
+      int64_t at = rest % out[i] * s - pads[i];
+      rest /= out[i];
+      int64_t lo = countPads ? -pads[i] : 0;
+      int64_t hi = spatial[i] + (countPads ? pads[d + i] : 0);
+      count *= std::min(at + k, hi) - std::max(at, lo);
+    }
+    double taps = d == 2 ? double(k * k) : double(k);
+    factor.floats.push_back(float(taps / double(count)));
+    corrected = corrected || count != int64_t(taps);
+  }
+  if (!max && corrected)
+    return constantBinary(im, y, factor, dsl::BinaryOp::Mul, false);
+  im.define(0, std::move(y));
   return true;
 }
 
