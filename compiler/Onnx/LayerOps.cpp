@@ -291,11 +291,11 @@ bool convertConv(Importer &im) {
 
 /// x with `before` and `after` elements of `fill` around its logical
 /// `axis`: constant borders concatenated (a pool's padding; sora's pools
-/// have none of their own).
-Value padded(Importer &im, const Value &x, int64_t axis, int64_t before,
-             int64_t after, float fill) {
+/// have none of their own). False after failing.
+bool padded(Importer &im, Value &x, int64_t axis, int64_t before, int64_t after,
+            float fill) {
   if (!before && !after)
-    return x;
+    return true;
   Value v = im.withLast(x, axis);
   Node c;
   c.kind = Node::Concat;
@@ -310,6 +310,9 @@ Value padded(Importer &im, const Value &x, int64_t axis, int64_t before,
     k.kind = Node::Constant;
     k.shape = v.memoryShape();
     k.shape.back() = width;
+    if (product(k.shape) > kMaxConstant)
+      return im.fail("the padding would take more than " +
+                     std::to_string(kMaxConstant) + " elements a sample");
     k.name = im.layerName(im.node->name() + "_pad");
     im.addWeight(k.name + ".value", k.shape,
                  std::vector<float>(size_t(product(k.shape)), fill));
@@ -320,7 +323,8 @@ Value padded(Importer &im, const Value &x, int64_t axis, int64_t before,
   c.shape = out.memoryShape();
   c.name = im.layerName(im.node->name() + "_padded");
   out.node = im.add(std::move(c));
-  return out;
+  x = std::move(out);
+  return true;
 }
 
 // MaxPool and AveragePool. Padding (explicit, auto_pad, or the end that
@@ -332,13 +336,13 @@ template <dsl::PoolKind Kind> bool convertPool(Importer &im) {
   const Value *x = tensorInput(im, 0);
   if (!x)
     return false;
-  size_t d = x->dims.size() - 2;
-  std::vector<int64_t> spatial(x->dims.begin() + 2, x->dims.end()), pads;
-  int64_t k, s;
-  if (d != 1 && d != 2)
+  if (x->dims.size() != 3 && x->dims.size() != 4)
     return im.fail("sorac pools [batch, C, H, W] or [batch, C, L] images, "
                    "not " +
                    shapeText(x->dims));
+  size_t d = x->dims.size() - 2;
+  std::vector<int64_t> spatial(x->dims.begin() + 2, x->dims.end()), pads;
+  int64_t k, s;
   if (!window(im, d, k, s) || !padding(im, spatial, k, s, pads))
     return false;
   bool max = Kind == dsl::PoolKind::Max;
@@ -362,8 +366,9 @@ template <dsl::PoolKind Kind> bool convertPool(Importer &im) {
     if (ends[i] < 0)
       return im.fail("ceil_mode's windows end inside the input here; not "
                      "supported");
-    v = padded(im, v, int64_t(2 + i), pads[i], ends[i],
-               max ? -std::numeric_limits<float>::infinity() : 0.0f);
+    if (!padded(im, v, int64_t(2 + i), pads[i], ends[i],
+                max ? -std::numeric_limits<float>::infinity() : 0.0f))
+      return false;
   }
   Value image;
   std::vector<int64_t> inner;
@@ -384,11 +389,18 @@ template <dsl::PoolKind Kind> bool convertPool(Importer &im) {
   n.shape.push_back(x->dims[1]);
   int id = im.add(std::move(n));
   Value y = imageResult(im, *x, id, dims);
+  if (max) {
+    im.define(0, std::move(y));
+    return true;
+  }
   // An average over fewer counted elements than k x k: y * k^d / count.
   Value factor;
   factor.kind = Value::Floats;
   factor.dims.assign(2, 1);
   factor.dims.insert(factor.dims.end(), out.begin(), out.end());
+  if (product(out) > kMaxConstant)
+    return im.fail("the pooled image is too large for sorac's average "
+                   "divisor constant");
   bool corrected = false;
   for (int64_t o = 0; o < product(out); ++o) {
     int64_t count = 1, rest = o;
@@ -400,10 +412,10 @@ template <dsl::PoolKind Kind> bool convertPool(Importer &im) {
       count *= std::min(at + k, hi) - std::max(at, lo);
     }
     double taps = d == 2 ? double(k * k) : double(k);
-    factor.floats.push_back(float(taps / double(count)));
+    factor.floats.push_back(float(taps / double(std::max<int64_t>(count, 1))));
     corrected = corrected || count != int64_t(taps);
   }
-  if (!max && corrected)
+  if (corrected)
     return constantBinary(im, y, factor, dsl::BinaryOp::Mul, false);
   im.define(0, std::move(y));
   return true;
