@@ -31,25 +31,6 @@ namespace {
 
 std::string num(double v) { return soraNumber(v); }
 
-bool isIdentifier(const std::string &s) {
-  auto alpha = [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
-  };
-  if (s.empty() || !alpha(s[0]))
-    return false;
-  for (char c : s)
-    if (!alpha(c) && !(c >= '0' && c <= '9'))
-      return false;
-  return s != "model" && s != "train" && s != "input" && s != "output";
-}
-
-/// A name for a binding: an identifier that is no built-in (those cannot be
-/// rebound) and no flag or choice word (a reader would take it for one).
-bool isBindable(const std::string &s) {
-  return isIdentifier(s) && !lookupBuiltin(s) && s != "true" && s != "false" &&
-         s != "same" && s != "valid";
-}
-
 /// Nodes written as a call, which can be a step of a `->` chain; the
 /// others are written with operators between bindings.
 bool isCall(const Node &n) {
@@ -110,7 +91,7 @@ private:
   /// What the text cannot say: names that are no identifiers, nodes that
   /// read later ones.
   bool check() {
-    if (!isIdentifier(m_.name))
+    if (!soraIdentifier(m_.name))
       return fail(
           fmt::format("the model's name '{}' is not an identifier", m_.name));
     if (m_.output < 0 || m_.output >= int(m_.nodes.size()))
@@ -137,7 +118,7 @@ private:
     if (inputs != m_.inputs)
       return fail("the model's inputs are not its input nodes in order");
     for (int in : inputs)
-      if (!isBindable(m_.nodes[in].name))
+      if (!soraBindable(m_.nodes[in].name))
         return fail(fmt::format("input '{}' has no .sora spelling: its name "
                                 "is not an identifier (or is a built-in's)",
                                 m_.nodes[in].name));
@@ -261,7 +242,7 @@ private:
     if (!b)
       return std::string();
     bool own = implicitlyNamed(last) && m_.nodes[last].name == *b;
-    if (!isBindable(*b) || (taken_.count(*b) && !own))
+    if (!soraBindable(*b) || (taken_.count(*b) && !own))
       return std::nullopt;
     return b;
   }
@@ -280,7 +261,7 @@ private:
       const Node &n = m_.nodes[i];
       if (!n.hasWeights())
         continue;
-      if (isBindable(n.name) && !taken_.count(n.name))
+      if (soraBindable(n.name) && !taken_.count(n.name))
         take(n.name);
       else if (!n.name.empty())
         named_.insert(int(i)); // written with name:
@@ -320,12 +301,12 @@ private:
   std::string fresh(int i) {
     const Node &n = m_.nodes[i];
     std::string base;
-    if (isBindable(n.name))
+    if (soraBindable(n.name))
       base = n.name;
     if (base.empty() && !n.name.empty()) {
       for (char c : n.name)
         base += std::isalnum(static_cast<unsigned char>(c)) ? c : '_';
-      if (!isIdentifier(base))
+      if (!soraIdentifier(base))
         base = "l_" + base;
     }
     if (base.empty()) {
@@ -344,7 +325,7 @@ private:
         base = afterLayer(binding_[head], op);
     }
     std::string name = base;
-    for (int k = 1; !isBindable(name) || taken_.count(name); ++k)
+    for (int k = 1; !soraBindable(name) || taken_.count(name); ++k)
       name = fmt::format("{}_{}", base, k);
     take(name);
     return name;
@@ -358,7 +339,7 @@ private:
     if (bar != std::string::npos && bar > 0 && bar + 1 < layer.size() &&
         layer.find_first_not_of("0123456789", bar + 1) == std::string::npos) {
       std::string stem = layer.substr(0, bar);
-      if (isBindable(stem) && !taken_.count(stem))
+      if (soraBindable(stem) && !taken_.count(stem))
         return stem;
     }
     return layer + "_" + op;
@@ -694,7 +675,7 @@ private:
 
 } // namespace
 
-bool canBind(const std::string &name) { return isBindable(name); }
+bool canBind(const std::string &name) { return soraBindable(name); }
 
 std::string writeModel(const Model &model, std::string &error) {
   return Writer(model).run(error);

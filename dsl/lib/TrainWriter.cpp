@@ -29,6 +29,23 @@ std::string soraString(const std::string &s, std::string &error) {
   return out + "\"";
 }
 
+bool soraIdentifier(const std::string &s) {
+  auto alpha = [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
+  };
+  if (s.empty() || !alpha(s[0]))
+    return false;
+  for (char c : s)
+    if (!alpha(c) && !(c >= '0' && c <= '9'))
+      return false;
+  return s != "model" && s != "train" && s != "input" && s != "output";
+}
+
+bool soraBindable(const std::string &s) {
+  return soraIdentifier(s) && !lookupBuiltin(s) && s != "true" &&
+         s != "false" && s != "same" && s != "valid";
+}
+
 namespace {
 
 /// A learning rate: a number, or its schedule's call ("" for the default).
