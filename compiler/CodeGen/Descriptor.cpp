@@ -123,6 +123,20 @@ Constant *inputDescArray(DescriptorBuilder &d, Module &mod,
                             name + "_inputs_desc");
 }
 
+/// The train block's early stopping as a private sora_early_stopping (null
+/// without).
+Constant *earlyStopping(DescriptorBuilder &d, Module &mod,
+                        const dsl::EarlyStopping &es, const std::string &name) {
+  if (!es.enabled)
+    return d.null();
+  Constant *c = d.record(RuntimeStruct::sora_early_stopping,
+                         {d.str(es.monitor), d.i64(es.patience),
+                          d.f64(es.minDelta), d.i64(es.restoreBest ? 1 : 0)});
+  return new GlobalVariable(mod, c->getType(), true,
+                            GlobalValue::PrivateLinkage, c,
+                            name + "_early_stopping");
+}
+
 /// The --profile rows as a private array of strings (null when none).
 Constant *profileRowArray(DescriptorBuilder &d, Module &mod,
                           const std::vector<std::string> &rows,
@@ -258,7 +272,8 @@ GlobalVariable *emitDescriptor(Module &mod, const CompiledModel &cm,
                 fnOrNull(kernels.applyUpdate),
                 d.i64(kernels.gradStep ? cm.layout.weightFloats : 0),
                 d.i64(int64_t(inputs.size())),
-                inputDescArray(d, mod, inputs, name)});
+                inputDescArray(d, mod, inputs, name),
+                earlyStopping(d, mod, t.earlyStopping, name)});
   return new GlobalVariable(mod, desc->getType(), true,
                             GlobalValue::ExternalLinkage, desc, name + "_desc");
 }

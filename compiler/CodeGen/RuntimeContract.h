@@ -17,6 +17,7 @@ enum class RuntimeStruct {
   sora_data_spec,
   sora_param_desc,
   sora_input_desc,
+  sora_early_stopping,
   sora_model_desc
 };
 

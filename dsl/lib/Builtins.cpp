@@ -194,6 +194,11 @@ const std::vector<Builtin> &operations() {
   return table;
 }
 
+/// What early stopping and reduce_on_plateau can watch: the names of the
+/// epoch lines.
+const char *const kMonitors =
+    "val_loss|val_accuracy|val_mae|val_rmse|loss|accuracy|mae|rmse";
+
 // Functions of train blocks. The defaults are Keras'.
 const std::vector<Builtin> &trainFunctions() {
   static const std::vector<Builtin> table = {
@@ -221,6 +226,13 @@ const std::vector<Builtin> &trainFunctions() {
        G::Schedule,
        {number("initial", "(0, 10]"), number("final", "[0, 10]"),
         whole("steps", 1, int64_t(1) << 40)}},
+      // Keras' EarlyStopping (patience 0 and 1 act alike there); the
+      // monitors are the epoch lines' names.
+      {"early_stopping",
+       G::Callback,
+       {choice("monitor", kMonitors, "val_loss"),
+        whole("patience", 1, 1 << 30, 1), number("min_delta", "[0, 1e30]", 0),
+        flag("restore_best", false)}},
       // Initialisers of a layer's weight (init:); PyTorch's normal_ default
       // and Keras' RandomUniform limit.
       {"glorot_uniform", G::Initializer, {}},
@@ -249,7 +261,8 @@ const Builtin kTrainBlock = {
      whole("batch_size", 1, 1 << 20, 32), whole("epochs", 1, 1 << 30, 1),
      whole("seed", 0, int64_t(1) << 53, 0),
      number("validation_split", "[0, 1)", 0), flag("shuffle", true),
-     other("metrics"), other("data"), other("test"), other("target")}};
+     other("metrics"), other("data"), other("test"), other("target"),
+     other("early_stopping")}};
 
 std::vector<std::string> namesIn(const std::vector<Builtin> &table,
                                  BuiltinGroup group) {

@@ -249,6 +249,11 @@ private:
   std::optional<Optimizer> evalOptimizer(const ast::Expr &e,
                                          SourceRange &lrGivenAt);
   std::optional<DataSource> evalData(const ast::Expr &e);
+  std::optional<EarlyStopping> evalEarlyStopping(const ast::Expr &e);
+  /// The monitor `name` (at `at`) of `what` must be on the epoch lines.
+  void checkMonitor(const TrainConfig &config, const std::string &name,
+                    SourceRange at, const char *what,
+                    const std::map<std::string, SourceRange> &metricsAt);
   bool evalLabelColumns(const Args &args, DataSource &d);
   void checkSourceLabels(TrainConfig &config, SourceRange targetAt);
   void checkTargetInput(const TrainConfig &config, const Model &model,

@@ -37,7 +37,8 @@ std::optional<Args> Checker::trainFunction(const ast::Expr &e,
     Diag kind = group == BuiltinGroup::Optimizer     ? Diag::UnknownOptimizer
                 : group == BuiltinGroup::Schedule    ? Diag::UnknownSchedule
                 : group == BuiltinGroup::Initializer ? Diag::UnknownInitializer
-                                                     : Diag::UnknownDataSource;
+                : group == BuiltinGroup::DataSource  ? Diag::UnknownDataSource
+                                                     : Diag::ArgumentType;
     diags_.report(kind, name ? name->range : e.range,
                   fmt::format("expected {}: {}", what, joinOr(names)));
     if (name)
@@ -123,6 +124,43 @@ std::optional<Optimizer> Checker::evalOptimizer(const ast::Expr &e,
     opt.epsilon = args->number("epsilon");
   }
   return opt;
+}
+
+std::optional<EarlyStopping> Checker::evalEarlyStopping(const ast::Expr &e) {
+  auto args = trainFunction(e, BuiltinGroup::Callback, "early stopping");
+  if (!args || !checkArgs(*args))
+    return std::nullopt;
+  EarlyStopping es;
+  es.enabled = true;
+  es.monitor = args->text("monitor");
+  es.patience = args->whole("patience");
+  es.minDelta = args->number("min_delta");
+  es.restoreBest = args->flag("restore_best");
+  es.range = args->given("monitor") ? args->expr("monitor")->range : e.range;
+  return es;
+}
+
+void Checker::checkMonitor(
+    const TrainConfig &config, const std::string &name, SourceRange at,
+    const char *what, const std::map<std::string, SourceRange> &metricsAt) {
+  bool validation = name.rfind("val_", 0) == 0;
+  std::string metric = validation ? name.substr(4) : name;
+  if (validation && config.validationSplit == 0) {
+    diags_.report(Diag::MonitorNotReported, at,
+                  fmt::format("{} watches {}, but the train block has no "
+                              "validation data",
+                              what, name));
+    diags_.note("hold some out with validation_split = 0.2, or watch '" +
+                metric + "'");
+    return;
+  }
+  if (metric != "loss" && !metricsAt.count(metric)) {
+    diags_.report(Diag::MonitorNotReported, at,
+                  fmt::format("{} watches {}, but '{}' is not in the train "
+                              "block's metrics",
+                              what, name, metric));
+    diags_.note(fmt::format("add it: metrics = [{}]", metric));
+  }
 }
 
 std::optional<DataSource> Checker::evalData(const ast::Expr &e) {
@@ -545,6 +583,9 @@ void Checker::checkTrain(const ast::Train &t, Program &program) {
           if (auto best = closestMatch(id->name, inputs))
             diags_.note(fmt::format("did you mean '{}'?", *best));
       }
+    } else if (key == "early_stopping") {
+      if (auto es = evalEarlyStopping(value))
+        config.earlyStopping = *es;
     } else if (key == "data" || key == "test") {
       if (auto d = evalData(value))
         (key == "data" ? config.data : config.test) = *d;
@@ -581,6 +622,9 @@ void Checker::checkTrain(const ast::Train &t, Program &program) {
       checkLossAgainstModel(config, *model, lossAt);
     checkMetrics(config, *model, metricsAt);
   }
+  if (config.earlyStopping.enabled)
+    checkMonitor(config, config.earlyStopping.monitor,
+                 config.earlyStopping.range, "early_stopping", metricsAt);
   model->train = config;
 }
 

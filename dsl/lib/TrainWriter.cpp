@@ -128,6 +128,17 @@ std::string source(const DataSource &d, std::string &error) {
                      joined);
 }
 
+std::string earlyStopping(const EarlyStopping &es) {
+  std::string args = "monitor: " + es.monitor;
+  if (es.patience != 1)
+    args += fmt::format(", patience: {}", es.patience);
+  if (es.minDelta != 0)
+    args += ", min_delta: " + soraNumber(es.minDelta);
+  if (es.restoreBest)
+    args += ", restore_best: true";
+  return "early_stopping(" + args + ")";
+}
+
 } // namespace
 
 std::string writeTrainBlock(const Model &m, const TrainConfig &t,
@@ -165,6 +176,8 @@ std::string writeTrainBlock(const Model &m, const TrainConfig &t,
   if (!metrics.empty())
     key("metrics", "[" + metrics + "]");
   whole("seed", t.seed);
+  if (t.earlyStopping.enabled)
+    key("early_stopping", earlyStopping(t.earlyStopping));
   out += "}\n";
   return out;
 }

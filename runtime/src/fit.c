@@ -10,6 +10,7 @@
  *===----------------------------------------------------------------------===*/
 #include "internal.h"
 #include "progress.h"
+#include "watch.h"
 
 #include <signal.h>
 #include <stdatomic.h>
@@ -223,6 +224,30 @@ static sora_status evaluate_all(sora_model *m, const float *x, const float *y,
   return SORA_OK;
 }
 
+/// Starts watching the monitor of early stopping `es`, which must be on the
+/// epoch lines of this fit: a val_ one needs validation data.
+static sora_status start_early_stopping(const sora_model_desc *d,
+                                        const sora_early_stopping *es,
+                                        int64_t val_count, sora_watch *watch) {
+  const char *name = d->name ? d->name : "";
+  if (!sora_watch_start(watch, es->monitor, es->min_delta))
+    return sora_fail(SORA_ERR_STATE,
+                     "model '%s': early stopping watches '%s', which no "
+                     "epoch line shows",
+                     name, es->monitor ? es->monitor : "(null)");
+  if (strncmp(es->monitor, "val_", 4) == 0 && val_count == 0)
+    return sora_fail(SORA_ERR_STATE,
+                     "model '%s': early stopping watches '%s', but this fit "
+                     "has no validation data (validation_split is 0)",
+                     name, es->monitor);
+  if (es->patience < 1)
+    return sora_fail(SORA_ERR_STATE,
+                     "model '%s': early stopping's patience is %" PRId64
+                     ", below 1",
+                     name, es->patience);
+  return SORA_OK;
+}
+
 /// What one run of the training loop needs besides the model.
 typedef struct fit_plan {
   const sora_fit_options *o;
@@ -258,9 +283,25 @@ static sora_status train_epochs(sora_model *m, const fit_plan *plan) {
   float *batch_x = sora_alloc_floats(batch_rows * d->input_size);
   float *batch_y = sora_alloc_floats(batch_rows * d->label_size);
   float *comm = parallel ? sora_alloc_floats(comm_floats(d)) : NULL;
+  // Early stopping watches from this fit's first epoch, as a Keras callback
+  // does from the start of each fit; the best epoch's parameters are kept
+  // aside when they are to be restored.
+  const sora_early_stopping *es = d->early_stopping;
+  sora_watch watch = {0};
+  float *best_params = NULL;
   if (!order || !batch_x || !batch_y || (parallel && !comm)) {
     status = SORA_ERR_MEMORY;
     goto done;
+  }
+  if (es) {
+    status = start_early_stopping(d, es, val_count, &watch);
+    if (status != SORA_OK)
+      goto done;
+    if (es->restore_best &&
+        !(best_params = sora_alloc_floats(d->params_floats))) {
+      status = SORA_ERR_MEMORY;
+      goto done;
+    }
   }
   // One generator for all epochs, kept by the instance: epoch k's order
   // depends only on the seed and k, however the epochs are split into fits.
@@ -388,6 +429,13 @@ static sora_status train_epochs(sora_model *m, const fit_plan *plan) {
     r.seconds = now_seconds() - start;
     m->rng = rng;
     m->epoch = epoch;
+    if (es) {
+      r.stopping = sora_watch_early_stop(&watch, &r, es->patience);
+      r.best_epoch = watch.best_epoch;
+      if (best_params && watch.best_epoch == epoch)
+        memcpy(best_params, m->params,
+               (size_t)d->params_floats * sizeof *best_params);
+    }
 
     if (verbose) {
       sora_progress_clear(&bar);
@@ -396,10 +444,26 @@ static sora_status train_epochs(sora_model *m, const fit_plan *plan) {
       if (val_count > 0)
         print_metrics("val_", &val, plan->shown);
       printf("\n");
+      if (r.stopping)
+        printf("Epoch %" PRId64 ": early stopping: %s has not improved on "
+               "%.4f (epoch %" PRId64 ") for %" PRId64 " epochs\n",
+               epoch, es->monitor, watch.best, watch.best_epoch, watch.wait);
       fflush(stdout);
     }
     if (o->callback && o->callback(&r, o->user))
       break;
+    if (r.stopping)
+      break;
+  }
+  // Keras restores the best weights when training ends, stopped or not.
+  if (best_params && watch.best_epoch > 0 && watch.best_epoch != m->epoch) {
+    memcpy(m->params, best_params,
+           (size_t)d->params_floats * sizeof *best_params);
+    if (verbose) {
+      printf("Restoring the weights of epoch %" PRId64 " (%s: %.4f)\n",
+             watch.best_epoch, es->monitor, watch.best);
+      fflush(stdout);
+    }
   }
   if (verbose && m->epoch >= first_epoch)
     sora_profile_print(d, m->epoch - first_epoch + 1);
@@ -413,6 +477,7 @@ done:
   sora_free(batch_x);
   sora_free(batch_y);
   sora_free(comm);
+  sora_free(best_params);
   return status;
 }
 

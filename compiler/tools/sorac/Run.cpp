@@ -568,8 +568,16 @@ static int runModel(RunOptions &o) {
   std::fflush(stdout);
   if (o.report == "json") {
     bool trained = !progress.history.empty();
-    const sora_epoch_report &r =
+    const sora_epoch_report last =
         trained ? progress.history.back() : sora_epoch_report{};
+    // Early stopping's restored weights are the best epoch's: its metrics
+    // are those of the weights the run ends with.
+    sora_epoch_report r = last;
+    const sora_early_stopping *es = desc->early_stopping;
+    if (es && es->restore_best)
+      for (const sora_epoch_report &e : progress.history)
+        if (e.epoch == last.best_epoch)
+          r = e;
     std::cout << "{\"model\": \"" << model->name
               << "\", \"epochs\": " << sora_model_epoch(m)
               << ", \"steps\": " << sora_model_step(m)
@@ -585,6 +593,10 @@ static int runModel(RunOptions &o) {
               << ", \"test_accuracy\": " << json(test.accuracy)
               << ", \"test_mae\": " << json(test.mae)
               << ", \"test_rmse\": " << json(test.rmse)
+              << ", \"stopped_epoch\": "
+              << (last.stopping ? std::to_string(last.epoch) : "null")
+              << ", \"best_epoch\": "
+              << (es && trained ? std::to_string(last.best_epoch) : "null")
               << ", \"train_seconds\": " << json(progress.seconds) << "}\n";
   }
   return kOk;

@@ -68,6 +68,18 @@ typedef struct sora_data_spec {
                      feature, and the dataset's y is its x                */
 } sora_data_spec;
 
+/// `early_stopping(...)` of the train block: Keras' EarlyStopping. After
+/// each epoch the monitored value improves when it beats the best so far by
+/// more than min_delta (lower is better for losses and errors, higher for
+/// accuracies); after `patience` epochs without improvement training stops.
+typedef struct sora_early_stopping {
+  const char *monitor;  /* an epoch line's name: "val_loss", "accuracy" */
+  int64_t patience;     /* >= 1                                        */
+  double min_delta;     /* >= 0                                        */
+  int64_t restore_best; /* 1: training ends with the best epoch's
+                           parameters (statistics included)            */
+} sora_early_stopping;
+
 enum sora_data_kind { SORA_DATA_IDX = 0, SORA_DATA_CSV = 1 };
 enum sora_data_target { SORA_TARGET_LABELS = 0, SORA_TARGET_INPUT = 1 };
 
@@ -200,6 +212,7 @@ typedef struct sora_model_desc {
      one float input of input_size slots, as before inputs were described. */
   int64_t num_inputs;
   const sora_input_desc *inputs;
+  const sora_early_stopping *early_stopping; /* NULL: none */
 } sora_model_desc;
 
 enum sora_metric_kind {
@@ -310,6 +323,10 @@ typedef struct sora_epoch_report {
   /* As sora_metrics' mae and rmse: NaN where the train block does not ask
      for them (or, val_, without a validation split). */
   double mae, rmse, val_mae, val_rmse;
+  /* With early stopping: the epoch whose monitored value is the best so
+     far (from 1), and 1 when training stops after this epoch. 0 without. */
+  int64_t best_epoch;
+  int64_t stopping;
 } sora_epoch_report;
 
 /// Called after each epoch; return non-zero to stop training early.

@@ -57,6 +57,8 @@ size_t cSize(RuntimeStruct s) {
     return sizeof(sora_param_desc);
   case RuntimeStruct::sora_input_desc:
     return sizeof(sora_input_desc);
+  case RuntimeStruct::sora_early_stopping:
+    return sizeof(sora_early_stopping);
   case RuntimeStruct::sora_model_desc:
     return sizeof(sora_model_desc);
   }
@@ -101,6 +103,10 @@ TEST(RuntimeContract, ParamDescLayoutMatchesRuntimeHeader) {
 
 TEST(RuntimeContract, InputDescLayoutMatchesRuntimeHeader) {
   expectSameLayout(RuntimeStruct::sora_input_desc, "sora_input_desc");
+}
+
+TEST(RuntimeContract, EarlyStoppingLayoutMatchesRuntimeHeader) {
+  expectSameLayout(RuntimeStruct::sora_early_stopping, "sora_early_stopping");
 }
 
 TEST(RuntimeContract, ModelDescLayoutMatchesRuntimeHeader) {

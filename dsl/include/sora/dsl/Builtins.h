@@ -81,6 +81,7 @@ enum class BuiltinGroup {
   Optimizer,      ///< train blocks: optimizer =
   Schedule,       ///< train blocks: a learning rate
   DataSource,     ///< train blocks: data =, test =
+  Callback,       ///< train blocks: early_stopping =
   Initializer,    ///< a layer's init: argument
   Combine,        ///< two tensors into one: dot, concat
   TrainBlock,     ///< the keys of a train block

@@ -168,6 +168,17 @@ struct DataSource {
   }
 };
 
+/// `early_stopping(monitor:, patience:, min_delta:, restore_best:)`: Keras'
+/// EarlyStopping rule, checked after each epoch.
+struct EarlyStopping {
+  bool enabled = false;
+  std::string monitor = "val_loss"; ///< a reported metric: val_loss, accuracy
+  int64_t patience = 1;     ///< epochs without improvement before stopping
+  double minDelta = 0;      ///< a smaller change is no improvement
+  bool restoreBest = false; ///< end with the best epoch's weights
+  SourceRange range;
+};
+
 /// A train block, with docs/language.md's defaults for every key not given.
 struct TrainConfig {
   SourceRange range;
@@ -184,6 +195,7 @@ struct TrainConfig {
   bool metricRmse = false;  ///< root mean squared error, as Keras' "rmse"
   bool targetInput = false; ///< `target = <input>`: an autoencoder
   DataSource data, test;
+  EarlyStopping earlyStopping;
 };
 
 struct Model {

@@ -1,0 +1,63 @@
+/*===- watch.c - Watching a metric across epochs --------------------------===*/
+#include "watch.h"
+
+#include <math.h>
+#include <string.h>
+
+/// The names of the epoch lines, the report field of each and whether a
+/// higher value is better (Keras' "auto" mode: accuracies are maximised).
+static const struct {
+  const char *name;
+  size_t field;
+  bool higher;
+} kWatchable[] = {
+    {"loss", offsetof(sora_epoch_report, loss), false},
+    {"accuracy", offsetof(sora_epoch_report, accuracy), true},
+    {"mae", offsetof(sora_epoch_report, mae), false},
+    {"rmse", offsetof(sora_epoch_report, rmse), false},
+    {"val_loss", offsetof(sora_epoch_report, val_loss), false},
+    {"val_accuracy", offsetof(sora_epoch_report, val_accuracy), true},
+    {"val_mae", offsetof(sora_epoch_report, val_mae), false},
+    {"val_rmse", offsetof(sora_epoch_report, val_rmse), false},
+};
+
+bool sora_watch_start(sora_watch *w, const char *monitor, double min_delta) {
+  for (size_t i = 0; i < sizeof kWatchable / sizeof kWatchable[0]; ++i)
+    if (monitor && strcmp(monitor, kWatchable[i].name) == 0) {
+      w->field = kWatchable[i].field;
+      w->higher = kWatchable[i].higher;
+      w->min_delta = fabs(min_delta);
+      w->best = w->higher ? -INFINITY : INFINITY;
+      w->best_epoch = 0;
+      w->wait = 0;
+      return true;
+    }
+  return false;
+}
+
+double sora_watch_value(const sora_watch *w, const sora_epoch_report *r) {
+  double value;
+  memcpy(&value, (const char *)r + w->field, sizeof value);
+  return value;
+}
+
+bool sora_watch_early_stop(sora_watch *w, const sora_epoch_report *r,
+                           int64_t patience) {
+  double value = sora_watch_value(w, r);
+  // Keras: monitor_op(current - min_delta, best), min_delta negated when
+  // lower is better.
+  bool improved = w->higher ? value - w->min_delta > w->best
+                            : value + w->min_delta < w->best;
+  ++w->wait;
+  if (improved || w->best_epoch == 0) {
+    // The first epoch's weights are the best until one improves on them
+    // (Keras keeps them even when its value is NaN).
+    w->best_epoch = r->epoch;
+    if (improved) {
+      w->best = value;
+      w->wait = 0;
+      return false;
+    }
+  }
+  return w->wait >= patience && r->epoch > 1;
+}

@@ -1,0 +1,41 @@
+/*===- watch.h - Watching a metric across epochs --------------------------===*
+ *
+ * Keras' callbacks that watch one value of the epoch logs: EarlyStopping
+ * (stop after `patience` epochs without improvement, maybe restoring the
+ * best epoch's weights) and ReduceLROnPlateau. The value is found by the
+ * epoch line's name ("val_loss") in a sora_epoch_report.
+ *
+ *===----------------------------------------------------------------------===*/
+#ifndef SORA_RT_WATCH_H
+#define SORA_RT_WATCH_H
+
+#include "sora/runtime.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/// One watched value and its best so far.
+typedef struct sora_watch {
+  size_t field;       /* offset of the double in sora_epoch_report       */
+  bool higher;        /* higher is better (accuracies); else lower       */
+  double min_delta;   /* a smaller change is no improvement              */
+  double best;        /* the best value so far (starts at -inf or +inf)  */
+  int64_t best_epoch; /* from 1; 0 before the first epoch               */
+  int64_t wait;       /* epochs since the last improvement               */
+} sora_watch;
+
+/// Starts watching `monitor`; false if no epoch report has that name.
+bool sora_watch_start(sora_watch *w, const char *monitor, double min_delta);
+
+/// The watched value in `r`.
+double sora_watch_value(const sora_watch *w, const sora_epoch_report *r);
+
+/// Whether the epoch ending with report `r` makes training stop, by Keras'
+/// EarlyStopping.on_epoch_end: the value improves when it beats the best by
+/// more than min_delta (an improvement records the epoch as the best and
+/// restarts the wait); otherwise the wait grows, and reaching `patience`
+/// stops training (never after epoch 1). A NaN never improves.
+bool sora_watch_early_stop(sora_watch *w, const sora_epoch_report *r,
+                           int64_t patience);
+
+#endif
