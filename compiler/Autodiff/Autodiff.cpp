@@ -115,6 +115,8 @@ LrSchedule scheduleKind(dsl::Schedule::Kind kind) {
     return LrSchedule::Step;
   case dsl::Schedule::Linear:
     return LrSchedule::Linear;
+  case dsl::Schedule::Plateau:
+    return LrSchedule::Plateau;
   case dsl::Schedule::Constant:
     break;
   }
@@ -182,6 +184,12 @@ std::unique_ptr<Graph> buildTrainGraph(const dsl::Model &model,
 
   std::vector<Node *> weights = g->params(ParamRole::Weight);
   std::map<Node *, Node *> grads = differentiate(*g, l.loss, weights);
+  // reduce_on_plateau's count of reductions, which fit makes between
+  // epochs and the updates read: optimizer state, so that checkpoints keep
+  // it and a fresh instance starts at 0.
+  if (train.optimizer.lr.kind == dsl::Schedule::Plateau)
+    g->param(kLrReductions, Type{false, false, {1}}, ParamRole::OptimizerState,
+             InitKind::Zeros);
 
   // Every update after every gradient: updates write in place.
   for (Node *w : weights) {

@@ -30,7 +30,7 @@ void ParamLayout::addParams(const Graph &g) {
   // weights, so that one index walks a weight and all its state.
   for (const auto &n : g.nodes()) {
     if (n->op != OpKind::Param || n->role != ParamRole::OptimizerState ||
-        find(n->name))
+        find(n->name) || n->name == kLrReductions)
       continue;
     const std::string prefix = "optimizer.";
     std::string rest = n->name.substr(prefix.size());
@@ -44,6 +44,13 @@ void ParamLayout::addParams(const Graph &g) {
                      InitKind::Zeros, 0, 0, 0});
     stateFloats = std::max(stateFloats, (slot + 1) * weightFloats);
   }
+  // State of the optimizer as a whole goes after the mirrored blocks.
+  for (const auto &n : g.nodes())
+    if (n->op == OpKind::Param && n->name == kLrReductions && !find(n->name)) {
+      state.push_back(
+          {n->name, n->type, stateFloats, InitKind::Zeros, 0, 0, 0});
+      stateFloats += alignUp(n->type.elements() * 4) / 4;
+    }
 }
 
 int stateSlot(const std::string &name) {

@@ -137,6 +137,22 @@ Constant *earlyStopping(DescriptorBuilder &d, Module &mod,
                             name + "_early_stopping");
 }
 
+/// reduce_on_plateau's rule as a private sora_plateau (null for another
+/// learning rate).
+Constant *plateau(DescriptorBuilder &d, Module &mod, const CompiledModel &cm,
+                  const dsl::Schedule &s, const std::string &name) {
+  const ParamSlot *r = cm.layout.find(kLrReductions);
+  if (s.kind != dsl::Schedule::Plateau || !r)
+    return d.null();
+  Constant *c =
+      d.record(RuntimeStruct::sora_plateau,
+               {d.str(s.monitor), d.i64(s.patience), d.f64(s.minDelta),
+                d.i64(s.cooldown), d.f64(s.initial), d.f64(s.factor),
+                d.f64(s.final), d.i64(r->offset)});
+  return new GlobalVariable(mod, c->getType(), true,
+                            GlobalValue::PrivateLinkage, c, name + "_plateau");
+}
+
 /// The --profile rows as a private array of strings (null when none).
 Constant *profileRowArray(DescriptorBuilder &d, Module &mod,
                           const std::vector<std::string> &rows,
@@ -273,7 +289,8 @@ GlobalVariable *emitDescriptor(Module &mod, const CompiledModel &cm,
                 d.i64(kernels.gradStep ? cm.layout.weightFloats : 0),
                 d.i64(int64_t(inputs.size())),
                 inputDescArray(d, mod, inputs, name),
-                earlyStopping(d, mod, t.earlyStopping, name)});
+                earlyStopping(d, mod, t.earlyStopping, name),
+                plateau(d, mod, cm, t.optimizer.lr, name)});
   return new GlobalVariable(mod, desc->getType(), true,
                             GlobalValue::ExternalLinkage, desc, name + "_desc");
 }

@@ -146,6 +146,7 @@ void KernelEmitter::parallelLoop(
   k.vectorWidth = vectorWidth;
   k.epilogue_ = epilogue_;
   k.resolveBuffer = resolveBuffer;
+  k.lrReductions = lrReductions;
   k.beginBody();
   k.loop(
       part->getArg(1), part->getArg(2), [&](Value *i) { body(k, i); }, "par");
@@ -174,6 +175,7 @@ void KernelEmitter::outlined(const std::function<void(KernelEmitter &)> &body) {
   k.vectorWidth = vectorWidth;
   k.epilogue_ = epilogue_;
   k.resolveBuffer = resolveBuffer;
+  k.lrReductions = lrReductions;
   k.beginBody();
   body(k);
   pb.CreateRetVoid();

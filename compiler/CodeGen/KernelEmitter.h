@@ -43,6 +43,9 @@ public:
   using BufferResolver = std::function<llvm::Value *(
       KernelEmitter &, llvm::IRBuilder<> &, const Node *)>;
   BufferResolver resolveBuffer;
+  /// reduce_on_plateau's count of reductions (kLrReductions), if the kernel
+  /// has one: shared by its parallel parts and outlined ops.
+  const Node *lrReductions = nullptr;
   /// Ends the function's setup block (its arguments read; buffers are
   /// added to it as they are first used) and continues in its body.
   void beginBody();

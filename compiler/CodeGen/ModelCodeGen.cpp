@@ -219,6 +219,9 @@ Function *emitKernel(const CompiledModel &cm, ModuleEmission &em,
       return eb.CreateInBoundsGEP(eb.getInt8Ty(), e.scratch, e.i64(it->second));
     return nullptr;
   };
+  for (const auto &node : g.nodes())
+    if (node->op == OpKind::Param && node->name == kLrReductions)
+      k.lrReductions = node.get();
   k.beginBody();
 
   // --profile: each op or group of the train step adds its time to its row.

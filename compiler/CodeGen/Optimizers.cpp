@@ -30,6 +30,7 @@ using K = OpKind;
 ///   exponential:  lr * rate^(t / steps)
 ///   step:         lr * factor^floor(t / every)
 ///   linear:       lr + (final - lr) * min(t / steps, 1)
+///   plateau:      max(lr * factor^r, final), r from the optimizer state
 Value *learningRate(KernelEmitter &k, const Node &n) {
   IRBuilder<> &b = k.b;
   auto d = [&](double v) { return ConstantFP::get(b.getDoubleTy(), v); };
@@ -51,6 +52,16 @@ Value *learningRate(KernelEmitter &k, const Node &n) {
                          {b.CreateFDiv(t, d(n.attrs.decaySteps())), d(1)});
     return b.CreateFAdd(
         lr, b.CreateFMul(b.CreateFSub(d(n.attrs.finalLr()), lr), frac));
+  }
+  case LrSchedule::Plateau: {
+    // max(lr * factor^r, min_lr), r the reductions fit has made so far.
+    Value *r =
+        b.CreateFPExt(b.CreateLoad(b.getFloatTy(), k.buffer(k.lrReductions)),
+                      b.getDoubleTy());
+    return k.call(Intrinsic::maxnum,
+                  {b.CreateFMul(lr, k.call(Intrinsic::pow,
+                                           {d(n.attrs.decayFactor()), r})),
+                   d(n.attrs.finalLr())});
   }
   case LrSchedule::Constant:
     break;

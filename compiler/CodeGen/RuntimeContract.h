@@ -18,6 +18,7 @@ enum class RuntimeStruct {
   sora_param_desc,
   sora_input_desc,
   sora_early_stopping,
+  sora_plateau,
   sora_model_desc
 };
 

@@ -84,7 +84,8 @@ std::optional<OpKind> opByMnemonic(const std::string &name) {
 }
 
 const char *scheduleName(LrSchedule s) {
-  static const char *names[] = {"constant", "exponential", "step", "linear"};
+  static const char *names[] = {"constant", "exponential", "step", "linear",
+                                "plateau"};
   return names[int(s)];
 }
 

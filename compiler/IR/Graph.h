@@ -64,7 +64,9 @@ const GradSpec &gradSpec(OpKind op);
 std::optional<OpKind> opByMnemonic(const std::string &mnemonic);
 
 /// A learning rate's schedule (the `schedule` attribute).
-enum class LrSchedule { Constant, Exponential, Step, Linear };
+/// Plateau: lr * factor^r, at least final_lr, r counting the reductions the
+/// runtime has made (ReduceLROnPlateau), read from the optimizer state.
+enum class LrSchedule { Constant, Exponential, Step, Linear, Plateau };
 const char *scheduleName(LrSchedule s);
 
 /// A reshape's per-sample dimensions.
@@ -156,6 +158,10 @@ struct Type {
 /// parameter block with the weights, so checkpoints and inference builds
 /// have it, but it is not trained: no gradient, no optimizer state.
 enum class ParamRole { Weight, OptimizerState, Statistic };
+
+/// The optimizer state of reduce_on_plateau: one float, the reductions
+/// made so far (laid out after the state that mirrors the weights).
+inline constexpr const char *kLrReductions = "optimizer.lr_reductions";
 /// How a Weight is initialised (matches the runtime's sora_init_kind):
 /// Normal draws N(0, scale^2), Uniform U(-scale, scale).
 enum class InitKind {

@@ -283,13 +283,14 @@ bool GraphParser::typedAttrs(OpKind op, const std::vector<Written> &written,
           } else if constexpr (std::is_same_v<T, LrSchedule>) {
             bool found = false;
             for (LrSchedule s : {LrSchedule::Constant, LrSchedule::Exponential,
-                                 LrSchedule::Step, LrSchedule::Linear})
+                                 LrSchedule::Step, LrSchedule::Linear,
+                                 LrSchedule::Plateau})
               if (t.kind == Token::Ident && t.text == scheduleName(s)) {
                 value = s;
                 found = true;
               }
             if (!found)
-              error("expected constant, exponential, step or linear");
+              error("expected constant, exponential, step, linear or plateau");
           } else {
             if (w->isList)
               value = w->list;

@@ -233,6 +233,13 @@ const std::vector<Builtin> &trainFunctions() {
        {choice("monitor", kMonitors, "val_loss"),
         whole("patience", 1, 1 << 30, 1), number("min_delta", "[0, 1e30]", 0),
         flag("restore_best", false)}},
+      // Keras' ReduceLROnPlateau, from `initial`.
+      {"reduce_on_plateau",
+       G::Schedule,
+       {number("initial", "(0, 10]"), choice("monitor", kMonitors, "val_loss"),
+        number("factor", "(0, 1)", 0.1), whole("patience", 1, 1 << 30, 10),
+        number("min_delta", "[0, 1e30]", 1e-4),
+        whole("cooldown", 0, 1 << 30, 0), number("min_lr", "[0, 10]", 0)}},
       // Initialisers of a layer's weight (init:); PyTorch's normal_ default
       // and Keras' RandomUniform limit.
       {"glorot_uniform", G::Initializer, {}},

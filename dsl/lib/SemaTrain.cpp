@@ -84,10 +84,20 @@ std::optional<Schedule> Checker::evalRate(const ast::Expr &e) {
     s.kind = Schedule::Step;
     s.factor = args->number("factor");
     s.every = double(args->whole("every"));
-  } else {
+  } else if (name == "linear_decay") {
     s.kind = Schedule::Linear;
     s.final = args->number("final");
     s.steps = double(args->whole("steps"));
+  } else {
+    s.kind = Schedule::Plateau;
+    s.monitor = args->text("monitor");
+    s.monitorAt =
+        args->given("monitor") ? args->expr("monitor")->range : e.range;
+    s.factor = args->number("factor");
+    s.patience = args->whole("patience");
+    s.minDelta = args->number("min_delta");
+    s.cooldown = args->whole("cooldown");
+    s.final = args->number("min_lr");
   }
   return s;
 }
@@ -622,6 +632,9 @@ void Checker::checkTrain(const ast::Train &t, Program &program) {
       checkLossAgainstModel(config, *model, lossAt);
     checkMetrics(config, *model, metricsAt);
   }
+  if (config.optimizer.lr.kind == Schedule::Plateau)
+    checkMonitor(config, config.optimizer.lr.monitor,
+                 config.optimizer.lr.monitorAt, "reduce_on_plateau", metricsAt);
   if (config.earlyStopping.enabled)
     checkMonitor(config, config.earlyStopping.monitor,
                  config.earlyStopping.range, "early_stopping", metricsAt);

@@ -65,6 +65,13 @@ std::string schedule(const Schedule &s, double dflt) {
     return fmt::format("linear_decay(initial: {}, final: {}, steps: {})",
                        soraNumber(s.initial), soraNumber(s.final),
                        soraNumber(s.steps));
+  case Schedule::Plateau:
+    return fmt::format("reduce_on_plateau(initial: {}, monitor: {}, factor: "
+                       "{}, patience: {}, min_delta: {}, cooldown: {}, "
+                       "min_lr: {})",
+                       soraNumber(s.initial), s.monitor, soraNumber(s.factor),
+                       s.patience, soraNumber(s.minDelta), s.cooldown,
+                       soraNumber(s.final));
   }
   return "";
 }

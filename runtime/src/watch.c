@@ -30,6 +30,7 @@ bool sora_watch_start(sora_watch *w, const char *monitor, double min_delta) {
       w->best = w->higher ? -INFINITY : INFINITY;
       w->best_epoch = 0;
       w->wait = 0;
+      w->cooldown = 0;
       return true;
     }
   return false;
@@ -39,6 +40,33 @@ double sora_watch_value(const sora_watch *w, const sora_epoch_report *r) {
   double value;
   memcpy(&value, (const char *)r + w->field, sizeof value);
   return value;
+}
+
+bool sora_watch_plateau(sora_watch *w, const sora_epoch_report *r,
+                        int64_t patience) {
+  double value = sora_watch_value(w, r);
+  bool cooling = w->cooldown > 0;
+  if (cooling) {
+    --w->cooldown;
+    w->wait = 0;
+  }
+  // Keras: less(current, best - min_delta), or greater(current, best +
+  // min_delta).
+  if (w->higher ? value > w->best + w->min_delta
+                : value < w->best - w->min_delta) {
+    w->best = value;
+    w->best_epoch = r->epoch;
+    w->wait = 0;
+    return false;
+  }
+  if (cooling)
+    return false;
+  return ++w->wait >= patience;
+}
+
+void sora_watch_cool(sora_watch *w, int64_t epochs) {
+  w->wait = 0;
+  w->cooldown = epochs;
 }
 
 bool sora_watch_early_stop(sora_watch *w, const sora_epoch_report *r,

@@ -22,6 +22,7 @@ typedef struct sora_watch {
   double best;        /* the best value so far (starts at -inf or +inf)  */
   int64_t best_epoch; /* from 1; 0 before the first epoch               */
   int64_t wait;       /* epochs since the last improvement               */
+  int64_t cooldown;   /* ReduceLROnPlateau: epochs of cooldown left      */
 } sora_watch;
 
 /// Starts watching `monitor`; false if no epoch report has that name.
@@ -37,5 +38,17 @@ double sora_watch_value(const sora_watch *w, const sora_epoch_report *r);
 /// stops training (never after epoch 1). A NaN never improves.
 bool sora_watch_early_stop(sora_watch *w, const sora_epoch_report *r,
                            int64_t patience);
+
+/// Whether the epoch ending with report `r` reduces the learning rate, by
+/// Keras' ReduceLROnPlateau.on_epoch_end: during a cooldown the wait stays
+/// 0; a value better than the best by more than min_delta becomes the best
+/// and restarts the wait; otherwise (out of cooldown) the wait grows, and
+/// reaching `patience` reduces (the caller then starts a cooldown of
+/// `cooldown` epochs, sora_watch_cool).
+bool sora_watch_plateau(sora_watch *w, const sora_epoch_report *r,
+                        int64_t patience);
+
+/// After a reduction: the wait restarts and `epochs` of cooldown begin.
+void sora_watch_cool(sora_watch *w, int64_t epochs);
 
 #endif

@@ -80,6 +80,23 @@ typedef struct sora_early_stopping {
                            parameters (statistics included)            */
 } sora_early_stopping;
 
+/// A learning rate of `reduce_on_plateau(...)`: Keras' ReduceLROnPlateau.
+/// The kernels use max(initial * factor^r, min_lr), r a float of the
+/// optimizer state (at state_offset) that fit raises by one when the
+/// monitored value has not improved on its best by more than min_delta for
+/// `patience` epochs (and the rate is still above min_lr); `cooldown`
+/// epochs then pass before the wait counts again.
+typedef struct sora_plateau {
+  const char *monitor;  /* an epoch line's name: "val_loss", "accuracy" */
+  int64_t patience;     /* >= 1                                        */
+  double min_delta;     /* >= 0                                        */
+  int64_t cooldown;     /* >= 0                                        */
+  double initial;       /* the rate before any reduction               */
+  double factor;        /* in (0, 1)                                   */
+  double min_lr;        /* >= 0                                        */
+  int64_t state_offset; /* of r, in floats into the optimizer state    */
+} sora_plateau;
+
 enum sora_data_kind { SORA_DATA_IDX = 0, SORA_DATA_CSV = 1 };
 enum sora_data_target { SORA_TARGET_LABELS = 0, SORA_TARGET_INPUT = 1 };
 
@@ -213,6 +230,7 @@ typedef struct sora_model_desc {
   int64_t num_inputs;
   const sora_input_desc *inputs;
   const sora_early_stopping *early_stopping; /* NULL: none */
+  const sora_plateau *plateau; /* the learning rate's; NULL: none */
 } sora_model_desc;
 
 enum sora_metric_kind {

@@ -59,6 +59,8 @@ size_t cSize(RuntimeStruct s) {
     return sizeof(sora_input_desc);
   case RuntimeStruct::sora_early_stopping:
     return sizeof(sora_early_stopping);
+  case RuntimeStruct::sora_plateau:
+    return sizeof(sora_plateau);
   case RuntimeStruct::sora_model_desc:
     return sizeof(sora_model_desc);
   }
@@ -107,6 +109,10 @@ TEST(RuntimeContract, InputDescLayoutMatchesRuntimeHeader) {
 
 TEST(RuntimeContract, EarlyStoppingLayoutMatchesRuntimeHeader) {
   expectSameLayout(RuntimeStruct::sora_early_stopping, "sora_early_stopping");
+}
+
+TEST(RuntimeContract, PlateauLayoutMatchesRuntimeHeader) {
+  expectSameLayout(RuntimeStruct::sora_plateau, "sora_plateau");
 }
 
 TEST(RuntimeContract, ModelDescLayoutMatchesRuntimeHeader) {

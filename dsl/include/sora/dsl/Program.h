@@ -126,11 +126,19 @@ const char *lossName(LossKind kind);
 
 /// A learning-rate schedule over optimizer steps t = 0, 1, ...
 struct Schedule {
-  enum Kind { Constant, Exponential, Step, Linear } kind = Constant;
+  enum Kind { Constant, Exponential, Step, Linear, Plateau } kind = Constant;
   double initial = 1e-3;
   double rate = 1, steps = 1;   ///< exponential: initial * rate^(t / steps)
   double factor = 1, every = 1; ///< step: initial * factor^floor(t / every)
   double final = 0; ///< linear: initial + (final - initial) * min(t/steps, 1)
+  /// plateau: initial * factor^r, at least final (min_lr), r the reductions
+  /// Keras' ReduceLROnPlateau rule makes after epochs where `monitor` has
+  /// not improved by minDelta for `patience` epochs (then `cooldown`
+  /// epochs without counting).
+  std::string monitor;
+  int64_t patience = 10, cooldown = 0;
+  double minDelta = 1e-4;
+  SourceRange monitorAt;
 };
 
 enum class OptimizerKind { Adam, SGD, RMSprop };

@@ -1,4 +1,4 @@
-//===- early_stopping_test.cpp - Keras' EarlyStopping rule in fit ---------===//
+//===- watch_test.cpp - Keras' EarlyStopping and ReduceLROnPlateau in fit -===//
 //
 // A model whose validation loss (or accuracy) follows a recorded curve, one
 // value an epoch: the train kernel counts its steps in the bias (one step an
@@ -36,8 +36,12 @@ std::vector<double> &curve() {
 
 constexpr int64_t kCounter = 12; // the bias's first float counts the steps
 
-void counting_train(float *params, float *, void *, const float *,
+/// The optimizer state the last kernel call received.
+float *g_opt_state = nullptr;
+
+void counting_train(float *params, float *opt_state, void *, const float *,
                     const float *, int64_t, int64_t, void *out) {
+  g_opt_state = opt_state;
   params[kCounter] += 1.0f;
   auto *stats = static_cast<double *>(out);
   for (int i = 0; i < SORA_NUM_STATS; ++i)
@@ -190,6 +194,68 @@ TEST_F(EarlyStopping, AnUnknownMonitorIsRefused) {
   EXPECT_EQ(fit(es), SORA_ERR_STATE);
   EXPECT_NE(std::string(sora_last_error()).find("'val_los'"), std::string::npos)
       << sora_last_error();
+}
+
+/// ReduceLROnPlateau on the same curve; the count of reductions lies in the
+/// optimizer state's last float.
+class Plateau : public EarlyStopping {
+protected:
+  static int record_reductions(const sora_epoch_report *, void *user) {
+    static_cast<std::vector<float> *>(user)->push_back(g_opt_state[29]);
+    return 0;
+  }
+
+  std::vector<float> counts;
+};
+
+TEST_F(Plateau, ReducesWhereKerasDoes) {
+  // min_delta 0.005, patience 2, cooldown 1 (Keras' on_epoch_end by hand):
+  // epochs 1-3 improve; 4 and 5 wait: reduce after 5, cooldown through 6;
+  // 7 and 8 wait: reduce after 8, cooldown through 9 (which improves on
+  // 0.401 - 0.005: 0.395 is the new best); 10 waits.
+  curve() = kValLoss;
+  sora_plateau p = {"val_loss", 2, 0.005, 1, 0.1, 0.5, 0.0, 29};
+  desc.plateau = &p;
+  write_index_dataset(dir, "x.idx", "y.idx", 10);
+  desc.train_step = counting_train;
+  desc.evaluate = curve_evaluate;
+  desc.batch_size = desc.max_batch = 8;
+  desc.validation_split = 0.2;
+  ASSERT_EQ(sora_model_create(&desc, &m), SORA_OK) << sora_last_error();
+  sora_fit_options o = sora_fit_defaults();
+  o.epochs = 10;
+  o.callback = record_reductions;
+  o.user = &counts;
+  ::testing::internal::CaptureStdout();
+  ASSERT_EQ(sora_model_fit(m, nullptr, &o), SORA_OK) << sora_last_error();
+  printed = ::testing::internal::GetCapturedStdout();
+  EXPECT_EQ(counts, (std::vector<float>{0, 0, 0, 0, 1, 1, 1, 2, 2, 2}));
+  EXPECT_NE(printed.find("Epoch 5: reduce_on_plateau: val_loss has not "
+                         "improved on 0.4010 for 2 epochs: learning rate "
+                         "0.1 -> 0.05"),
+            std::string::npos)
+      << printed;
+}
+
+TEST_F(Plateau, StopsReducingAtMinLr) {
+  // A rising curve reduces after epochs 2, 4, ... until the rate is
+  // min_lr: 0.1 -> 0.05 (= min_lr), then no more.
+  curve() = {0.5, 0.6, 0.7, 0.8, 0.9, 1.0};
+  sora_plateau p = {"val_loss", 1, 0.0, 0, 0.1, 0.5, 0.05, 29};
+  desc.plateau = &p;
+  write_index_dataset(dir, "x.idx", "y.idx", 10);
+  desc.train_step = counting_train;
+  desc.evaluate = curve_evaluate;
+  desc.batch_size = desc.max_batch = 8;
+  desc.validation_split = 0.2;
+  ASSERT_EQ(sora_model_create(&desc, &m), SORA_OK) << sora_last_error();
+  sora_fit_options o = sora_fit_defaults();
+  o.verbose = 0;
+  o.epochs = 6;
+  o.callback = record_reductions;
+  o.user = &counts;
+  ASSERT_EQ(sora_model_fit(m, nullptr, &o), SORA_OK) << sora_last_error();
+  EXPECT_EQ(counts, (std::vector<float>{0, 1, 1, 1, 1, 1}));
 }
 
 } // namespace
