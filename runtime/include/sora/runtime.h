@@ -66,10 +66,10 @@ typedef struct sora_data_spec {
                      sample's features its label (an autoencoder): labels
                      and label_column are unused, every csv column is a
                      feature, and the dataset's y is its x                */
-  int64_t scaling; /* enum sora_data_scaling (the `data` source only): how
-                      sora_model_fit sets each f32 input's "<input>.scale"
-                      and "<input>.shift" parameters when it starts a fresh
-                      instance (step 0), from the training part's rows    */
+  /* enum sora_data_scaling (the `data` source only): how sora_model_fit sets
+     each f32 input's "<input>.scale" and "<input>.shift" parameters when it
+     starts a fresh instance (step 0), from the training part's rows. */
+  int64_t scaling;
 } sora_data_spec;
 
 enum sora_data_kind { SORA_DATA_IDX = 0, SORA_DATA_CSV = 1 };
