@@ -80,7 +80,10 @@ Constant *dataSpec(DescriptorBuilder &d, Module &mod,
        idx && !s.labels.empty() ? d.str(s.labels) : d.null(),
        d.f64(s.present() ? s.scale : 1), d.i64(s.onehot), d.i64(csv ? 1 : 0),
        csv ? d.str(s.path) : d.null(), d.i64(s.labelColumn), d.i64(numColumns),
-       columns, d.i64(s.targetInput ? SORA_TARGET_INPUT : SORA_TARGET_LABELS)});
+       columns, d.i64(s.targetInput ? SORA_TARGET_INPUT : SORA_TARGET_LABELS),
+       d.i64(s.scaling == dsl::DataSource::Standardize ? SORA_SCALE_STANDARDIZE
+             : s.scaling == dsl::DataSource::Normalize ? SORA_SCALE_NORMALIZE
+                                                       : SORA_SCALE_NONE)});
 }
 
 /// A private array of sora_param_desc for `slots` (null when empty).
@@ -290,7 +293,8 @@ GlobalVariable *emitDescriptor(Module &mod, const CompiledModel &cm,
                 d.i64(int64_t(inputs.size())),
                 inputDescArray(d, mod, inputs, name),
                 earlyStopping(d, mod, t.earlyStopping, name),
-                plateau(d, mod, cm, t.optimizer.lr, name)});
+                plateau(d, mod, cm, t.optimizer.lr, name),
+                dataSpec(d, mod, t.validation)});
   return new GlobalVariable(mod, desc->getType(), true,
                             GlobalValue::ExternalLinkage, desc, name + "_desc");
 }

@@ -135,6 +135,28 @@ Node *withConstant(Graph &g, const dsl::Node &n, Node *x, Node *c) {
   return reshapeTo(g, g.create(op, {lines, flat}), n.shape);
 }
 
+/// `standardize:` and `normalize:`: x * scale + shift per feature, by
+/// statistics of the training data that sora_model_fit writes into these
+/// parameters (ones and zeros until then: the identity). As Statistics they
+/// are checkpointed and baked like batch norm's running means, and take no
+/// gradient.
+Node *scaleInput(Graph &g, const dsl::Node &n, Node *x) {
+  Type type{false, false, n.shape};
+  Node *scale =
+      g.param(n.name + ".scale", type, ParamRole::Statistic, InitKind::Ones);
+  Node *shift =
+      g.param(n.name + ".shift", type, ParamRole::Statistic, InitKind::Zeros);
+  int64_t features = type.elements();
+  bool flat = n.shape.size() == 1;
+  Node *lines = flat ? x : reshapeTo(g, x, {features});
+  Node *y = g.create(
+      OpKind::BiasAdd,
+      {g.create(OpKind::ChannelMul,
+                {lines, flat ? scale : reshapeTo(g, scale, {features})}),
+       flat ? shift : reshapeTo(g, shift, {features})});
+  return flat ? y : reshapeTo(g, y, n.shape);
+}
+
 } // namespace
 
 std::vector<InputSlots> packedInputs(const dsl::Model &model) {
@@ -203,6 +225,8 @@ Forward buildForward(Graph &g, const dsl::Model &model, bool training,
       size_t k = std::find(model.inputs.begin(), model.inputs.end(), int(i)) -
                  model.inputs.begin();
       value = inputs.at(k);
+      if (model.scalesInputs() && !n.integer)
+        value = scaleInput(g, n, value);
       break;
     }
     case dsl::Node::Embedding:

@@ -479,8 +479,16 @@ std::string Exporter::node(size_t i) {
   std::string x = n.inputs.empty() ? "" : values_[n.inputs[0]];
   Dims inShape = n.inputs.empty() ? Dims{} : m_.nodes[n.inputs[0]].shape;
   switch (n.kind) {
-  case Node::Input:
-    return n.name;
+  case Node::Input: {
+    if (!m_.scalesInputs() || n.integer)
+      return n.name;
+    // standardize: / normalize: as BuildGraph.cpp's scaleInput.
+    const NamedTensor &scale = param(".scale", n.shape);
+    const NamedTensor &shift = param(".shift", n.shape);
+    std::string y =
+        op("Mul", {n.name, initializer(scale.name, scale.shape, scale.data)});
+    return op("Add", {y, initializer(shift.name, shift.shape, shift.data)});
+  }
   case Node::Dense:
   case Node::Conv2D:
     return linearLayer(n, x, inShape);

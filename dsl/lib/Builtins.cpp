@@ -256,7 +256,8 @@ const std::vector<Builtin> &trainFunctions() {
        G::DataSource,
        {string("path"), whole("label_column", 0, 1 << 20, 0),
         number("scale", "any", 1), whole("onehot", 2, 1 << 20, 0),
-        other("label_columns")}},
+        other("label_columns"), flag("standardize", false),
+        flag("normalize", false)}},
   };
   return table;
 }
@@ -269,7 +270,7 @@ const Builtin kTrainBlock = {
      whole("seed", 0, int64_t(1) << 53, 0),
      number("validation_split", "[0, 1)", 0), flag("shuffle", true),
      other("metrics"), other("data"), other("test"), other("target"),
-     other("early_stopping")}};
+     other("early_stopping"), other("validation")}};
 
 std::vector<std::string> namesIn(const std::vector<Builtin> &table,
                                  BuiltinGroup group) {

@@ -4,7 +4,8 @@
 // work is split by concern: SemaModel.cpp (the walk, inputs, bindings,
 // names), SemaExpr.cpp (expressions, operators, calls of operations and
 // their shapes), SemaArgs.cpp (binding call arguments against the built-in
-// table and checking them by kind) and SemaTrain.cpp (train blocks).
+// table and checking them by kind), SemaTrain.cpp (train blocks) and
+// SemaData.cpp (their validation data and feature scaling).
 //
 //===----------------------------------------------------------------------===//
 #pragma once
@@ -222,9 +223,8 @@ private:
   /// The same for the one argument at `index`.
   bool checkArg(Args &args, size_t index);
   /// A list of whole numbers from `min` (dimensions; axes from 0).
-  std::optional<std::vector<int64_t>> evalDims(const ast::Expr &e,
-                                               const Builtin &fn,
-                                               int64_t min = 1);
+  std::optional<std::vector<int64_t>>
+  evalDims(const ast::Expr &e, const Builtin &fn, int64_t min = 1);
 
   // Constants and other argument kinds.
   std::optional<double> evalConstant(const ast::Expr &e, const char *what);
@@ -255,6 +255,12 @@ private:
                     SourceRange at, const char *what,
                     const std::map<std::string, SourceRange> &metricsAt);
   bool evalLabelColumns(const Args &args, DataSource &d);
+  /// csv()'s standardize: or normalize: into `d` (SemaData.cpp).
+  bool evalScaling(const Args &args, DataSource &d);
+  /// `validation` against validation_split, and scaling only where it
+  /// applies: on `data`, of a model with an f32 input (SemaData.cpp).
+  void checkValidation(TrainConfig &config, const Model &model,
+                       const std::map<std::string, SourceRange> &keysAt);
   void checkSourceLabels(TrainConfig &config, SourceRange targetAt);
   void checkTargetInput(const TrainConfig &config, const Model &model,
                         SourceRange lossAt, SourceRange targetAt);

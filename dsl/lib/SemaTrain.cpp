@@ -155,7 +155,8 @@ void Checker::checkMonitor(
     const char *what, const std::map<std::string, SourceRange> &metricsAt) {
   bool validation = name.rfind("val_", 0) == 0;
   std::string metric = validation ? name.substr(4) : name;
-  if (validation && config.validationSplit == 0) {
+  if (validation && config.validationSplit == 0 &&
+      !config.validation.present()) {
     diags_.report(Diag::MonitorNotReported, at,
                   fmt::format("{} watches {}, but the train block has no "
                               "validation data",
@@ -195,7 +196,7 @@ std::optional<DataSource> Checker::evalData(const ast::Expr &e) {
   } else {
     d.kind = DataSource::Csv;
     d.path = args->text("path");
-    if (!evalLabelColumns(*args, d))
+    if (!evalLabelColumns(*args, d) || !evalScaling(*args, d))
       return std::nullopt;
     d.labelColumn = d.labelColumns.empty() ? 0 : d.labelColumns[0];
   }
@@ -249,7 +250,7 @@ bool Checker::evalLabelColumns(const Args &args, DataSource &d) {
 
 /// `target = <input>` against the sources: no labels then, labels otherwise.
 void Checker::checkSourceLabels(TrainConfig &config, SourceRange targetAt) {
-  for (DataSource *d : {&config.data, &config.test}) {
+  for (DataSource *d : {&config.data, &config.test, &config.validation}) {
     if (!d->present())
       continue;
     d->targetInput = config.targetInput;
@@ -365,7 +366,8 @@ void Checker::checkLossAgainstModel(const TrainConfig &config,
   // is the layer's width (unless another source already matches it), not
   // an `onehot:` that would fail when the labels are read.
   auto widthFollowsOnehot = [&](const DataSource &d) {
-    for (const DataSource *other : {&config.data, &config.test})
+    for (const DataSource *other :
+         {&config.data, &config.test, &config.validation})
       if (other->present() && other->onehot == width)
         return false;
     return d.onehot != 0;
@@ -373,7 +375,7 @@ void Checker::checkLossAgainstModel(const TrainConfig &config,
   // The class count a source without `onehot:` should name: the layer's,
   // or that of a source whose `onehot:` the layer is to follow.
   int64_t classes = width;
-  for (const DataSource *d : {&config.data, &config.test})
+  for (const DataSource *d : {&config.data, &config.test, &config.validation})
     if (d->present() && widthFollowsOnehot(*d) && classes == width)
       classes = d->onehot;
   auto onehotAgainstLayer = [&](const DataSource &d) {
@@ -396,7 +398,7 @@ void Checker::checkLossAgainstModel(const TrainConfig &config,
                               "{} to match 'onehot: {}'",
                               width, d.onehot, d.onehot));
   };
-  for (const DataSource *d : {&config.data, &config.test}) {
+  for (const DataSource *d : {&config.data, &config.test, &config.validation}) {
     if (!d->present())
       continue;
     bool needsOnehot = config.loss == LossKind::CategoricalCrossentropy;
@@ -596,9 +598,11 @@ void Checker::checkTrain(const ast::Train &t, Program &program) {
     } else if (key == "early_stopping") {
       if (auto es = evalEarlyStopping(value))
         config.earlyStopping = *es;
-    } else if (key == "data" || key == "test") {
+    } else if (key == "data" || key == "test" || key == "validation") {
       if (auto d = evalData(value))
-        (key == "data" ? config.data : config.test) = *d;
+        (key == "data"   ? config.data
+         : key == "test" ? config.test
+                         : config.validation) = *d;
     }
   }
   model_ = nullptr;
@@ -622,6 +626,7 @@ void Checker::checkTrain(const ast::Train &t, Program &program) {
                 "sparse_categorical_crossentropy, binary_crossentropy, mse)");
   }
   checkSourceLabels(config, targetAt);
+  checkValidation(config, *model, seen);
   if (loss) {
     config.loss = *loss;
     bool regression = config.loss == LossKind::MeanSquaredError ||

@@ -128,6 +128,10 @@ std::string source(const DataSource &d, std::string &error) {
     args.push_back("scale: " + soraNumber(d.scale));
   if (d.onehot)
     args.push_back(fmt::format("onehot: {}", d.onehot));
+  if (d.scaling == DataSource::Standardize)
+    args.push_back("standardize: true");
+  else if (d.scaling == DataSource::Normalize)
+    args.push_back("normalize: true");
   std::string joined;
   for (const std::string &a : args)
     joined += (joined.empty() ? "" : ", ") + a;
@@ -164,6 +168,8 @@ std::string writeTrainBlock(const Model &m, const TrainConfig &t,
     key("data", source(t.data, error));
   if (t.test.present())
     key("test", source(t.test, error));
+  if (t.validation.present())
+    key("validation", source(t.validation, error));
   if (t.targetInput)
     key("target", m.nodes[m.inputs.at(0)].name);
   key("loss", lossName(t.loss));

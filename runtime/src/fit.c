@@ -236,10 +236,11 @@ static sora_status start_watch(const sora_model_desc *d, const char *what,
                      "model '%s': %s watches '%s', which no epoch line shows",
                      name, what, monitor ? monitor : "(null)");
   if (strncmp(monitor, "val_", 4) == 0 && val_count == 0)
-    return sora_fail(SORA_ERR_STATE,
-                     "model '%s': %s watches '%s', but this fit has no "
-                     "validation data (validation_split is 0)",
-                     name, what, monitor);
+    return sora_fail(
+        SORA_ERR_STATE,
+        "model '%s': %s watches '%s', but this fit has no "
+        "validation data (no validation source, validation_split 0)",
+        name, what, monitor);
   if (patience < 1)
     return sora_fail(SORA_ERR_STATE,
                      "model '%s': %s's patience is %" PRId64 ", below 1", name,
@@ -285,6 +286,10 @@ typedef struct fit_plan {
   uint64_t seed;    /* of the shuffling generator, if not yet seeded  */
   shown_metrics shown;
   unsigned stops_seen; /* stop requests counted when the fit began     */
+  /* The validation rows: data's [split_at, count), or the train block's
+     `validation` source. */
+  const float *val_x, *val_y;
+  int64_t val_count;
 } fit_plan;
 
 /// Trains epochs m->epoch + 1 .. plan->epochs (or until the callback stops
@@ -294,7 +299,7 @@ static sora_status train_epochs(sora_model *m, const fit_plan *plan) {
   const sora_fit_options *o = plan->o;
   const sora_dataset *data = plan->data;
   int64_t split_at = plan->split_at;
-  int64_t val_count = plan->count - split_at;
+  int64_t val_count = plan->val_count;
   // Data-parallel over the ranks of sora_set_allreduce; only rank 0 prints.
   bool parallel = sora_world_size() > 1;
   bool verbose = o->verbose && sora_rank() == 0;
@@ -444,9 +449,7 @@ static sora_status train_epochs(sora_model *m, const fit_plan *plan) {
     sora_metrics train = sora_metrics_from_sums(d, sums, trained);
     sora_metrics val = {NAN, NAN, 0, NAN, NAN};
     if (val_count > 0) {
-      status =
-          evaluate_all(m, data->x + split_at * d->input_size,
-                       data->y + split_at * d->label_size, val_count, &val);
+      status = evaluate_all(m, plan->val_x, plan->val_y, val_count, &val);
       if (status != SORA_OK)
         goto done;
     }
@@ -565,12 +568,28 @@ sora_status sora_model_fit(sora_model *m, const char *data_dir,
   shown_metrics shown = metrics_shown(d);
   bool train = m->epoch < epochs;
 
-  sora_dataset data = {0}, test = {0};
+  // The train block's validation data replaces a split (sorac refuses
+  // both; --validation-split is a split too).
+  bool own_validation = has_source(&d->validation);
+  if (own_validation && validation_split > 0)
+    return sora_fail(SORA_ERR_ARGUMENT,
+                     "model '%s': a validation_split of %g, but the train "
+                     "block gives validation data of its own",
+                     name, validation_split);
+
+  sora_dataset data = {0}, test = {0}, validation = {0};
   sora_status status = SORA_OK;
   if (train) {
     status = load_checked(d, &d->data, data_dir, "data", &data);
     if (status != SORA_OK)
       return status;
+  }
+  // As the test set: a missing file fails before training.
+  if (train && own_validation) {
+    status =
+        load_checked(d, &d->validation, data_dir, "validation", &validation);
+    if (status != SORA_OK)
+      goto done;
   }
   // Load the test set now: a missing file should fail before training.
   bool want_test = o->test && has_source(&d->test);
@@ -593,6 +612,13 @@ sora_status sora_model_fit(sora_model *m, const char *data_dir,
                          name, count, validation_split);
       goto done;
     }
+    // A fresh instance: the inputs' scaling from the training rows.
+    if (m->step == 0 && m->epoch == 0) {
+      status = sora_fit_scaling(m, &data, split_at);
+      if (status != SORA_OK)
+        goto done;
+    }
+    const sora_dataset *val = own_validation ? &validation : NULL;
     fit_plan plan = {.o = o,
                      .data = &data,
                      .count = count,
@@ -600,7 +626,10 @@ sora_status sora_model_fit(sora_model *m, const char *data_dir,
                      .epochs = epochs,
                      .seed = (uint64_t)(o->seed >= 0 ? o->seed : d->seed),
                      .shown = shown,
-                     .stops_seen = stops_seen};
+                     .stops_seen = stops_seen,
+                     .val_x = val ? val->x : data.x + split_at * d->input_size,
+                     .val_y = val ? val->y : data.y + split_at * d->label_size,
+                     .val_count = val ? val->count : count - split_at};
     status = train_epochs(m, &plan);
     if (status != SORA_OK)
       goto done;
@@ -626,5 +655,6 @@ sora_status sora_model_fit(sora_model *m, const char *data_dir,
 done:
   sora_dataset_free(&data);
   sora_dataset_free(&test);
+  sora_dataset_free(&validation);
   return status;
 }

@@ -100,4 +100,11 @@ sora_metrics sora_metrics_from_sums(const sora_model_desc *d,
 /// allreduce (nothing in a world of one).
 sora_status sora_allreduce(void *data, int64_t count, sora_reduce_type type);
 
+/// Sets the "<input>.scale" and "<input>.shift" parameters of every f32
+/// input as the data source's `scaling` says (enum sora_data_scaling), from
+/// the first `rows` rows of `data` (the training part); nothing for
+/// SORA_SCALE_NONE (scaling.c).
+sora_status sora_fit_scaling(sora_model *m, const sora_dataset *data,
+                             int64_t rows);
+
 #endif /* SORA_RT_INTERNAL_H */

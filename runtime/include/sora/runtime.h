@@ -66,6 +66,10 @@ typedef struct sora_data_spec {
                      sample's features its label (an autoencoder): labels
                      and label_column are unused, every csv column is a
                      feature, and the dataset's y is its x                */
+  /* enum sora_data_scaling (the `data` source only): how sora_model_fit sets
+     each f32 input's "<input>.scale" and "<input>.shift" parameters when it
+     starts a fresh instance (step 0), from the training part's rows. */
+  int64_t scaling;
 } sora_data_spec;
 
 /// `early_stopping(...)` of the train block: Keras' EarlyStopping. After
@@ -98,6 +102,16 @@ typedef struct sora_plateau {
 } sora_plateau;
 
 enum sora_data_kind { SORA_DATA_IDX = 0, SORA_DATA_CSV = 1 };
+/// Per feature slot of each f32 input, over the training rows (after the
+/// limit and the validation split): STANDARDIZE, scale 1 / std and shift
+/// -mean / std (the population std, as Keras' Normalization and sklearn's
+/// StandardScaler); NORMALIZE, scale 1 / (max - min) and shift
+/// -min / (max - min). A constant feature gets scale 1 (centred, or 0).
+enum sora_data_scaling {
+  SORA_SCALE_NONE = 0,
+  SORA_SCALE_STANDARDIZE = 1,
+  SORA_SCALE_NORMALIZE = 2
+};
 enum sora_data_target { SORA_TARGET_LABELS = 0, SORA_TARGET_INPUT = 1 };
 
 enum sora_init_kind {
@@ -231,6 +245,9 @@ typedef struct sora_model_desc {
   const sora_input_desc *inputs;
   const sora_early_stopping *early_stopping; /* NULL: none */
   const sora_plateau *plateau; /* the learning rate's; NULL: none */
+  /* The train block's `validation` source (absent: none), evaluated after
+     each epoch instead of a validation_split of `data`. */
+  sora_data_spec validation;
 } sora_model_desc;
 
 enum sora_metric_kind {
@@ -431,8 +448,13 @@ int64_t sora_model_epoch(const sora_model *m);
 /// Runs the train block: loads `data` (and `test`), splits off the last
 /// `validation_split` of the training samples, then for each epoch shuffles
 /// the rest (seeded), trains on batches of `batch_size` (the last one may be
-/// smaller), evaluates the validation part and reports. `data_dir` may be
-/// NULL. `o` may be NULL (defaults).
+/// smaller), evaluates the validation part and reports. A `validation`
+/// source replaces the split (then loaded before training too; a
+/// validation_split above 0 beside it is SORA_ERR_ARGUMENT), and `limit`
+/// applies to `data` only. A fresh instance (step 0) first sets its inputs'
+/// scaling (sora_data_spec.scaling) from the training rows: after `limit`,
+/// without the validation part. `data_dir` may be NULL. `o` may be NULL
+/// (defaults).
 /// Training resumes where the instance stands: epochs already completed
 /// (sora_model_epoch, e.g. from a loaded checkpoint) are not run again, and
 /// the shuffling generator continues from its saved state, so training 2

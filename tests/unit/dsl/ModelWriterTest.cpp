@@ -70,6 +70,7 @@ void compareSource(std::string &out, const std::string &at, const DataSource &a,
   field(out, at + ".path", a.path, b.path);
   field(out, at + ".labelColumn", a.labelColumn, b.labelColumn);
   field(out, at + ".labelColumns", a.labelColumns, b.labelColumns);
+  field(out, at + ".scaling", int(a.scaling), int(b.scaling));
   field(out, at + ".scale", a.scale, b.scale);
   field(out, at + ".onehot", a.onehot, b.onehot);
   field(out, at + ".targetInput", a.targetInput, b.targetInput);
@@ -109,6 +110,7 @@ void compareTrain(std::string &out, const TrainConfig &a,
   field(out, "targetInput", a.targetInput, b.targetInput);
   compareSource(out, "data", a.data, b.data);
   compareSource(out, "test", a.test, b.test);
+  compareSource(out, "validation", a.validation, b.validation);
 }
 
 /// Every field of the two models but the source ranges, one line per
@@ -313,6 +315,23 @@ train cls {
                                       steps: 50), beta1: 0.8, beta2: 0.99,
                      epsilon: 1e-8)
     metrics = [accuracy]
+}
+model scaled {
+    input x : f32[3]
+    output y = x -> dense(1)
+}
+train scaled {
+    data = csv(path: "d.csv", label_column: 3, standardize: true)
+    validation = csv(path: "v.csv", label_column: 3, scale: 2)
+    loss = mse
+}
+model normalized {
+    input x : f32[3]
+    output y = x -> dense(1)
+}
+train normalized {
+    data = csv(path: "d.csv", label_column: 3, normalize: true)
+    loss = mse
 }
 )");
 }

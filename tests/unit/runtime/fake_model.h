@@ -175,15 +175,17 @@ constexpr int64_t kFakeHash = 0x5eed5eed5eedLL;
 /// An idx source with every field set.
 inline sora_data_spec idx_source(const char *images, const char *labels,
                                  int64_t onehot = kLabel) {
-  return {images,  labels, 1.0, onehot,  SORA_DATA_IDX,
-          nullptr, 0,      0,   nullptr, SORA_TARGET_LABELS};
+  return {images,         labels, 1.0, onehot,  SORA_DATA_IDX,
+          nullptr,        0,      0,   nullptr, SORA_TARGET_LABELS,
+          SORA_SCALE_NONE};
 }
 
 /// A csv source with every field set.
 inline sora_data_spec csv_source(const char *path, int64_t label_column,
                                  int64_t onehot = kLabel, double scale = 1.0) {
-  return {nullptr, nullptr,      scale, onehot,  SORA_DATA_CSV,
-          path,    label_column, 0,     nullptr, SORA_TARGET_LABELS};
+  return {nullptr,        nullptr,      scale, onehot,  SORA_DATA_CSV,
+          path,           label_column, 0,     nullptr, SORA_TARGET_LABELS,
+          SORA_SCALE_NONE};
 }
 
 /// A model over `dir`'s "x.idx"/"y.idx" (see write_index_dataset).

@@ -153,9 +153,14 @@ struct Optimizer {
 };
 
 /// `idx(images:, labels:, scale:, onehot:)` or
-/// `csv(path:, label_column: | label_columns:, scale:, onehot:)`.
+/// `csv(path:, label_column: | label_columns:, scale:, onehot:,
+/// standardize: | normalize:)`.
 struct DataSource {
   enum Kind { None, Idx, Csv } kind = None;
+  /// csv, on `data` only: each f32 feature column scaled by statistics of
+  /// the training part, applied by the model itself (IR/BuildGraph.cpp).
+  enum Scaling { NoScaling, Standardize, Normalize } scaling = NoScaling;
+  SourceRange scalingAt{0, 0}; ///< the standardize: or normalize: given
   bool present() const { return kind != None; }
   std::string images, labels; ///< idx (labels empty with targetInput)
   std::string path;           ///< csv
@@ -204,6 +209,9 @@ struct TrainConfig {
   bool targetInput = false; ///< `target = <input>`: an autoencoder
   DataSource data, test;
   EarlyStopping earlyStopping;
+  /// `validation = idx(...) | csv(...)`: evaluated after each epoch instead
+  /// of a validation_split of `data`.
+  DataSource validation;
 };
 
 struct Model {
@@ -213,6 +221,11 @@ struct Model {
   std::vector<int> inputs; ///< node indices, in declaration order
   int output = -1;         ///< node index
   std::optional<TrainConfig> train;
+  /// Whether the model scales its f32 inputs (`standardize:` or
+  /// `normalize:` on its data): `<input>.scale` and `<input>.shift`.
+  bool scalesInputs() const {
+    return train && train->data.scaling != DataSource::NoScaling;
+  }
 };
 
 struct Program {
