@@ -222,9 +222,8 @@ private:
   /// The same for the one argument at `index`.
   bool checkArg(Args &args, size_t index);
   /// A list of whole numbers from `min` (dimensions; axes from 0).
-  std::optional<std::vector<int64_t>> evalDims(const ast::Expr &e,
-                                               const Builtin &fn,
-                                               int64_t min = 1);
+  std::optional<std::vector<int64_t>>
+  evalDims(const ast::Expr &e, const Builtin &fn, int64_t min = 1);
 
   // Constants and other argument kinds.
   std::optional<double> evalConstant(const ast::Expr &e, const char *what);
@@ -253,7 +252,12 @@ private:
   void checkSourceLabels(TrainConfig &config, SourceRange targetAt);
   void checkTargetInput(const TrainConfig &config, const Model &model,
                         SourceRange lossAt, SourceRange targetAt);
-  std::optional<LossKind> evalLoss(const ast::Expr &e);
+  // SemaLoss.cpp: the loss (with its arguments) and the metrics.
+  std::optional<LossKind> evalLoss(const ast::Expr &e, TrainConfig &config);
+  void checkClassWeights(const TrainConfig &config, const Model &model,
+                         SourceRange lossAt);
+  void evalMetrics(const ast::Expr &value, TrainConfig &config,
+                   std::map<std::string, SourceRange> &metricsAt);
   void checkLossAgainstModel(const TrainConfig &config, const Model &model,
                              SourceRange lossAt);
   void checkMetrics(const TrainConfig &config, const Model &model,

@@ -82,6 +82,8 @@ enum class BuiltinGroup {
   Schedule,       ///< train blocks: a learning rate
   DataSource,     ///< train blocks: data =, test =
   Initializer,    ///< a layer's init: argument
+  Loss,           ///< train blocks: loss =
+  Metric,         ///< train blocks: metrics = [...] (those with arguments)
   Combine,        ///< two tensors into one: dot, concat
   TrainBlock,     ///< the keys of a train block
 };
