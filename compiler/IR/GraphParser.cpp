@@ -216,7 +216,7 @@ bool GraphParser::parseAttrs(std::vector<Written> &attrs) {
     if (accept("[")) {
       w.isList = true;
       while (!isPunct("]")) {
-        if (!w.list.empty() && !expect(","))
+        if (!w.numbers.empty() && !expect(","))
           return false;
         char *end = nullptr;
         double v = std::strtod(tok_.text.c_str(), &end);
