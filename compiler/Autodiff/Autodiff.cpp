@@ -180,7 +180,7 @@ std::unique_ptr<Graph> buildTrainGraph(const dsl::Model &model,
   auto g = std::make_unique<Graph>(
       model.name + (gradientOutputs ? ".grad_step" : ".train_step"));
   Forward fwd = buildForward(*g, model, /*training=*/true, train.seed);
-  LossNodes l = buildLoss(*g, fwd, train);
+  LossNodes l = buildLoss(*g, fwd, train, true);
 
   std::vector<Node *> weights = g->params(ParamRole::Weight);
   std::map<Node *, Node *> grads = differentiate(*g, l.loss, weights);

@@ -201,6 +201,10 @@ int64_t lossKind(dsl::LossKind loss) {
     return SORA_LOSS_BINARY_CROSSENTROPY;
   case dsl::LossKind::MeanSquaredError:
     return SORA_LOSS_MEAN_SQUARED_ERROR;
+  case dsl::LossKind::MeanAbsoluteError:
+    return SORA_LOSS_MEAN_ABSOLUTE_ERROR;
+  case dsl::LossKind::Huber:
+    return SORA_LOSS_HUBER;
   }
   throw std::logic_error("a loss without a sora_loss_kind");
 }
@@ -274,7 +278,11 @@ GlobalVariable *emitDescriptor(Module &mod, const CompiledModel &cm,
                 d.f64(t.validationSplit),
                 d.i64(t.shuffle ? 1 : 0),
                 d.i64((t.metricLoss ? 1 : 0) | (t.metricAccuracy ? 2 : 0) |
-                      (t.metricMae ? 4 : 0) | (t.metricRmse ? 8 : 0)),
+                      (t.metricMae ? 4 : 0) | (t.metricRmse ? 8 : 0) |
+                      (t.topK ? SORA_METRIC_TOP_K_ACCURACY : 0) |
+                      (t.metricPrecision ? SORA_METRIC_PRECISION : 0) |
+                      (t.metricRecall ? SORA_METRIC_RECALL : 0) |
+                      (t.metricAuc ? SORA_METRIC_AUC : 0)),
                 d.i64(model.train ? lossKind(t.loss) : 0),
                 dataSpec(d, mod, t.data),
                 dataSpec(d, mod, t.test),

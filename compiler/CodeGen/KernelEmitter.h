@@ -202,6 +202,7 @@ void registerImageLowerings(LoweringTable &table);
 void registerAxisLowerings(LoweringTable &table);
 /// Every loss, its gradient and the metrics (LossLowerings.cpp).
 void registerLossLowerings(LoweringTable &table);
+void registerMetricLowerings(LoweringTable &table);
 /// Batch and layer normalisation, running statistics (NormLowerings.cpp).
 void registerNormLowerings(LoweringTable &table);
 /// Optimizer updates (Optimizers.cpp).

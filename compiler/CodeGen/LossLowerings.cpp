@@ -4,13 +4,20 @@
 // computes dL/d(input) for dL = its third operand (1 for the objective).
 // The cross-entropies work on the logits before the output's softmax or
 // sigmoid, with the log-sum-exp and softplus forms that never take the log
-// of a rounded probability, so they stay finite and accurate.
+// of a rounded probability, so they stay finite and accurate. They take
+// Keras' label smoothing (targets t (1 - ls) + ls / classes, or + ls / 2
+// for the binary one) and class weights (each sample's loss times the
+// weight of its label's class; the mean stays over the batch, as Keras'
+// class_weight, not over the weights as torch's CrossEntropyLoss(weight=)).
 //
 //===----------------------------------------------------------------------===//
 #include "CodeGen/KernelEmitter.h"
 #include "CodeGen/RowOps.h"
 
+#include <llvm/IR/Constants.h>
+#include <llvm/IR/GlobalVariable.h>
 #include <llvm/IR/Intrinsics.h>
+#include <llvm/IR/Module.h>
 
 namespace sora::ir {
 
@@ -26,6 +33,31 @@ Value *batchSize(KernelEmitter &k) {
 /// The class index held (as a float) in a label of [?,1].
 Value *classOf(KernelEmitter &k, const Node *labels, Value *r) {
   return k.b.CreateFPToSI(k.load(labels, r), k.b.getInt64Ty());
+}
+
+/// The weight of class `cls` (an i64) from `n`'s class_weights (a
+/// constant table in the module), or 1 without them.
+Value *classWeight(KernelEmitter &k, const Node &n, Value *cls) {
+  const std::vector<double> &weights = n.attrs.classWeights();
+  if (weights.empty())
+    return k.f32(1);
+  Module *module = k.b.GetInsertBlock()->getModule();
+  std::vector<float> values(weights.begin(), weights.end());
+  Constant *table =
+      ConstantDataArray::get(module->getContext(), ArrayRef<float>(values));
+  auto *global =
+      new GlobalVariable(*module, table->getType(), true,
+                         GlobalValue::PrivateLinkage, table, "class_weights");
+  Value *at = k.b.CreateInBoundsGEP(table->getType(), global, {k.i64(0), cls});
+  return k.b.CreateLoad(k.b.getFloatTy(), at);
+}
+
+/// A label smoothed: t (1 - ls) + ls * share (share: 1 / classes).
+Value *smooth(KernelEmitter &k, const Node &n, Value *t, double share) {
+  double ls = n.attrs.labelSmoothing();
+  if (ls == 0)
+    return t;
+  return k.b.CreateFAdd(k.b.CreateFMul(t, k.f32(1 - ls)), k.f32(ls * share));
 }
 
 /// Stores into `n` the batch mean of a softmax cross-entropy of the logits
@@ -50,11 +82,11 @@ void lowerXent(KernelEmitter &k, const Node &n, RowLoss rowLoss) {
   k.store(&n, k.i64(0), k.b.CreateFDiv(total, batchSize(k)));
 }
 
-/// dz[r,j] = (softmax(z[r])_j - target[r,j]) * dL / n, its operands being
-/// (z, labels, dL); targetsOf(r) gives row r's target at (column j, flat
-/// index i).
-template <typename TargetsOf>
-void lowerXentGrad(KernelEmitter &k, const Node &n, TargetsOf targetsOf) {
+/// dz[r,j] = (softmax(z[r])_j - target[r,j]) * w_r * dL / n, its operands
+/// being (z, labels, dL); rowOf(r) gives row r's weight w_r and a function
+/// of its target at (column j, flat index i).
+template <typename RowOf>
+void lowerXentGrad(KernelEmitter &k, const Node &n, RowOf rowOf) {
   const Node *z = n.operands[0], *dl = n.operands[2];
   int64_t M = z->type.elements();
   Value *scale = k.b.CreateFDiv(k.load(dl, k.i64(0)), batchSize(k));
@@ -62,9 +94,11 @@ void lowerXentGrad(KernelEmitter &k, const Node &n, TargetsOf targetsOf) {
       k.i64(0), k.n,
       [&](Value *r) {
         Value *row = mulIdx(k, r, M);
-        auto target = targetsOf(r);
+        auto of = rowOf(r, row); // (weight, target): no bindings in lambdas
+        auto target = of.second;
+        Value *rowScale = k.b.CreateFMul(scale, of.first);
         rowSoftmax(k, z, row, M, n, [&](Value *j, Value *i, Value *p) {
-          return k.b.CreateFMul(k.b.CreateFSub(p, target(j, i)), scale);
+          return k.b.CreateFMul(k.b.CreateFSub(p, target(j, i)), rowScale);
         });
       },
       "row");
@@ -83,28 +117,44 @@ void storeRowCount(KernelEmitter &k, const Node &n, Hit hit) {
   k.store(&n, k.i64(0), k.b.CreateSIToFP(hits, k.b.getFloatTy()));
 }
 
-// L = (1/n) sum_r sum_j t[r,j] (logsumexp(z[r]) - z[r,j])
+/// The class weight of one-hot row `row` of the labels: its argmax's.
+Value *rowWeight(KernelEmitter &k, const Node &n, Value *row) {
+  if (n.attrs.classWeights().empty())
+    return k.f32(1);
+  const Node *t = n.operands[1];
+  return classWeight(k, n, rowArgMax(k, t, row, t->type.elements()));
+}
+
+// L = (1/n) sum_r w_r sum_j t'[r,j] (logsumexp(z[r]) - z[r,j]), t' the
+// smoothed labels
 void lowerSoftmaxXent(KernelEmitter &k, const Node &n) {
   const Node *z = n.operands[0], *t = n.operands[1];
   int64_t M = z->type.elements();
   lowerXent(k, n, [&](Value *, Value *row, Value *lse) {
-    return k.reduce(
+    Value *loss = k.reduce(
         M, k.f32(0),
         [&](Value *j, Value *a) {
           Value *i = addIdx(k, row, j);
+          Value *target = smooth(k, n, k.load(t, i), 1.0 / double(M));
           Value *term =
-              k.b.CreateFMul(k.load(t, i), k.b.CreateFSub(lse, k.load(z, i)));
+              k.b.CreateFMul(target, k.b.CreateFSub(lse, k.load(z, i)));
           return k.b.CreateFAdd(a, term);
         },
         "xent");
+    return k.b.CreateFMul(loss, rowWeight(k, n, row));
   });
 }
 
-// dz[r,j] = (softmax(z[r])_j - t[r,j]) * dL / n
+// dz[r,j] = (softmax(z[r])_j - t'[r,j]) * w_r * dL / n
 void lowerSoftmaxXentGrad(KernelEmitter &k, const Node &n) {
   const Node *t = n.operands[1];
-  lowerXentGrad(k, n, [&](Value *) {
-    return [&](Value *, Value *i) { return k.load(t, i); };
+  double share = 1.0 / double(t->type.elements());
+  lowerXentGrad(k, n, [&](Value *, Value *row) {
+    std::function<Value *(Value *, Value *)> target =
+        [&k, &n, t, share](Value *, Value *i) {
+          return smooth(k, n, k.load(t, i), share);
+        };
+    return std::pair{rowWeight(k, n, row), target};
   });
 }
 
@@ -118,23 +168,47 @@ void lowerCountCorrect(KernelEmitter &k, const Node &n) {
   });
 }
 
-// L = (1/n) sum_r (logsumexp(z[r]) - z[r, c_r]) for class indices c
+// L = (1/n) sum_r w_{c_r} ((1 - ls) (logsumexp(z[r]) - z[r, c_r]) +
+// ls / M sum_j (logsumexp(z[r]) - z[r,j])) for class indices c: the
+// categorical loss of the smoothed one-hot rows, as torch's
+// CrossEntropyLoss(label_smoothing=) takes class indices
 void lowerSparseSoftmaxXent(KernelEmitter &k, const Node &n) {
   const Node *z = n.operands[0], *c = n.operands[1];
+  int64_t M = z->type.elements();
+  double ls = n.attrs.labelSmoothing();
   lowerXent(k, n, [&](Value *r, Value *row, Value *lse) {
-    Value *zc = k.load(z, addIdx(k, row, classOf(k, c, r)));
-    return k.b.CreateFSub(lse, zc);
+    Value *cls = classOf(k, c, r);
+    Value *zc = k.load(z, addIdx(k, row, cls));
+    Value *loss = k.b.CreateFSub(lse, zc);
+    if (ls != 0) {
+      Value *all = k.reduce(
+          M, k.f32(0),
+          [&](Value *j, Value *a) {
+            Value *term = k.b.CreateFSub(lse, k.load(z, addIdx(k, row, j)));
+            return k.b.CreateFAdd(a, term);
+          },
+          "xent");
+      loss = k.b.CreateFAdd(k.b.CreateFMul(loss, k.f32(1 - ls)),
+                            k.b.CreateFMul(all, k.f32(ls / double(M))));
+    }
+    return k.b.CreateFMul(loss, classWeight(k, n, cls));
   });
 }
 
-// dz[r,j] = (softmax(z[r])_j - [j == c_r]) * dL / n
+// dz[r,j] = (softmax(z[r])_j - t'[r,j]) * w_{c_r} * dL / n, t' the smoothed
+// one-hot row of c_r
 void lowerSparseSoftmaxXentGrad(KernelEmitter &k, const Node &n) {
   const Node *c = n.operands[1];
-  lowerXentGrad(k, n, [&](Value *r) {
+  double share = 1.0 / double(n.operands[0]->type.elements());
+  lowerXentGrad(k, n, [&](Value *r, Value *) {
     Value *cls = classOf(k, c, r);
-    return [&k, cls](Value *j, Value *) {
-      return k.b.CreateSelect(k.b.CreateICmpEQ(j, cls), k.f32(1), k.f32(0));
-    };
+    std::function<Value *(Value *, Value *)> target =
+        [&k, &n, cls, share](Value *j, Value *) {
+          Value *hot =
+              k.b.CreateSelect(k.b.CreateICmpEQ(j, cls), k.f32(1), k.f32(0));
+          return smooth(k, n, hot, share);
+        };
+    return std::pair{classWeight(k, n, cls), target};
   });
 }
 
@@ -181,21 +255,32 @@ void storeElementMean(KernelEmitter &k, const Node &n, F f) {
   k.store(&n, k.i64(0), k.b.CreateFDiv(total, elementCount(k, n.operands[0])));
 }
 
-// L = mean of max(z, 0) - z t + log(1 + exp(-|z|)), which is
-// -(t log s(z) + (1 - t) log(1 - s(z))) without overflow for any z
+/// The binary cross-entropy's class weight of label t: class 1 above 0.5.
+Value *binaryWeight(KernelEmitter &k, const Node &n, Value *t) {
+  if (n.attrs.classWeights().empty())
+    return k.f32(1);
+  Value *positive = k.b.CreateFCmpOGT(t, k.f32(0.5));
+  return classWeight(k, n, k.b.CreateZExt(positive, k.b.getInt64Ty()));
+}
+
+// L = mean of w(t) (max(z, 0) - z t' + log(1 + exp(-|z|))), which is
+// -w(t) (t' log s(z) + (1 - t') log(1 - s(z))) without overflow for any z
 void lowerSigmoidBinaryXent(KernelEmitter &k, const Node &n) {
   storeElementMean(k, n, [&](Value *z, Value *t) {
     IRBuilder<> &b = k.b;
+    Value *target = smooth(k, n, t, 0.5);
     Value *relu = k.call(Intrinsic::maxnum, {z, k.f32(0)});
     Value *absz = k.call(Intrinsic::fabs, {z});
     Value *softplus = k.call(
         Intrinsic::log,
         {b.CreateFAdd(k.f32(1), k.call(Intrinsic::exp, {b.CreateFNeg(absz)}))});
-    return b.CreateFAdd(b.CreateFSub(relu, b.CreateFMul(z, t)), softplus);
+    Value *loss =
+        b.CreateFAdd(b.CreateFSub(relu, b.CreateFMul(z, target)), softplus);
+    return b.CreateFMul(loss, binaryWeight(k, n, t));
   });
 }
 
-// dz = (sigmoid(z) - t) * dL / count
+// dz = (sigmoid(z) - t') * w(t) * dL / count
 void lowerSigmoidBinaryXentGrad(KernelEmitter &k, const Node &n) {
   const Node *z = n.operands[0], *t = n.operands[1];
   Value *scale =
@@ -203,7 +288,11 @@ void lowerSigmoidBinaryXentGrad(KernelEmitter &k, const Node &n) {
   k.forEachElement(&n, [&](Value *i) {
     Value *e = k.call(Intrinsic::exp, {k.b.CreateFNeg(k.load(z, i))});
     Value *s = k.b.CreateFDiv(k.f32(1), k.b.CreateFAdd(k.f32(1), e));
-    k.store(&n, i, k.b.CreateFMul(k.b.CreateFSub(s, k.load(t, i)), scale));
+    Value *label = k.load(t, i);
+    Value *d = k.b.CreateFSub(s, smooth(k, n, label, 0.5));
+    k.store(
+        &n, i,
+        k.b.CreateFMul(d, k.b.CreateFMul(scale, binaryWeight(k, n, label))));
   });
 }
 
@@ -215,7 +304,7 @@ void lowerMeanSquaredError(KernelEmitter &k, const Node &n) {
   });
 }
 
-// mae = mean of |p - t| (a metric: no gradient)
+// mae = mean of |p - t| (a loss, or a metric)
 void lowerMeanAbsoluteError(KernelEmitter &k, const Node &n) {
   storeElementMean(k, n, [&](Value *p, Value *t) {
     return k.call(Intrinsic::fabs, {k.b.CreateFSub(p, t)});
@@ -231,6 +320,52 @@ void lowerMeanSquaredErrorGrad(KernelEmitter &k, const Node &n) {
   k.forEachElement(&n, [&](Value *i) {
     k.store(&n, i,
             k.b.CreateFMul(k.b.CreateFSub(k.load(p, i), k.load(t, i)), scale));
+  });
+}
+
+// dp = sign(p - t) * dL / count, with sign(0) = 0 (torch's L1Loss: the
+// subgradient 0 where the prediction is exact)
+void lowerMeanAbsoluteErrorGrad(KernelEmitter &k, const Node &n) {
+  const Node *p = n.operands[0], *t = n.operands[1];
+  Value *scale =
+      k.b.CreateFDiv(k.load(n.operands[2], k.i64(0)), elementCount(k, p));
+  k.forEachElement(&n, [&](Value *i) {
+    IRBuilder<> &b = k.b;
+    Value *d = b.CreateFSub(k.load(p, i), k.load(t, i));
+    Value *sign = b.CreateSelect(
+        b.CreateFCmpOGT(d, k.f32(0)), k.f32(1),
+        b.CreateSelect(b.CreateFCmpOLT(d, k.f32(0)), k.f32(-1), k.f32(0)));
+    k.store(&n, i, b.CreateFMul(sign, scale));
+  });
+}
+
+// L = mean of 0.5 e^2 where |e| <= delta, else delta (|e| - 0.5 delta),
+// e = p - t (Keras' Huber, torch's HuberLoss)
+void lowerHuber(KernelEmitter &k, const Node &n) {
+  double delta = n.attrs.delta();
+  storeElementMean(k, n, [&](Value *p, Value *t) {
+    IRBuilder<> &b = k.b;
+    Value *e = b.CreateFSub(p, t);
+    Value *a = k.call(Intrinsic::fabs, {e});
+    Value *quadratic = b.CreateFMul(k.f32(0.5), b.CreateFMul(e, e));
+    Value *linear =
+        b.CreateFMul(k.f32(delta), b.CreateFSub(a, k.f32(0.5 * delta)));
+    return b.CreateSelect(b.CreateFCmpOLE(a, k.f32(delta)), quadratic, linear);
+  });
+}
+
+// dp = clamp(p - t, -delta, delta) * dL / count
+void lowerHuberGrad(KernelEmitter &k, const Node &n) {
+  const Node *p = n.operands[0], *t = n.operands[1];
+  double delta = n.attrs.delta();
+  Value *scale =
+      k.b.CreateFDiv(k.load(n.operands[2], k.i64(0)), elementCount(k, p));
+  k.forEachElement(&n, [&](Value *i) {
+    Value *e = k.b.CreateFSub(k.load(p, i), k.load(t, i));
+    Value *clamped =
+        k.call(Intrinsic::minnum,
+               {k.call(Intrinsic::maxnum, {e, k.f32(-delta)}), k.f32(delta)});
+    k.store(&n, i, k.b.CreateFMul(clamped, scale));
   });
 }
 
@@ -262,6 +397,9 @@ void registerLossLowerings(LoweringTable &t) {
   t.set(K::MeanSquaredError, lowerMeanSquaredError);
   t.set(K::MeanSquaredErrorGrad, lowerMeanSquaredErrorGrad);
   t.set(K::MeanAbsoluteError, lowerMeanAbsoluteError);
+  t.set(K::MeanAbsoluteErrorGrad, lowerMeanAbsoluteErrorGrad);
+  t.set(K::Huber, lowerHuber);
+  t.set(K::HuberGrad, lowerHuberGrad);
   t.set(K::BinaryCountCorrect, lowerBinaryCountCorrect);
 }
 

@@ -338,6 +338,7 @@ LoweringTable makeTable() {
   registerImageLowerings(t);
   registerAxisLowerings(t);
   registerLossLowerings(t);
+  registerMetricLowerings(t);
   registerNormLowerings(t);
   registerOptimizerLowerings(t);
   return t;

@@ -12,6 +12,7 @@
 #include "IR/BuildGraph.h"
 #include "IR/OpRules.h"
 #include "Transforms/Passes.h"
+#include "sora/runtime.h"
 
 #include <llvm/IR/Constants.h>
 #include <llvm/IR/IRBuilder.h>
@@ -306,20 +307,38 @@ Function *emitKernel(const CompiledModel &cm, ModuleEmission &em,
 
   if (!isPredict && part != KernelPart::Update) {
     // out[i], in the order of runtime.h's enum sora_kernel_stat: the
-    // batch's sums (means times rows; correct is a count already), 0 for a
-    // metric the train block does not ask for.
+    // batch's sums (means times rows; the counts are sums already), 0 for
+    // a metric the train block does not ask for.
     Value *count = b.CreateSIToFP(k.n, b.getDoubleTy());
-    const std::pair<const char *, bool> stats[] = {
-        {"loss", true}, {"correct", false}, {"mae", true}, {"mse", true}};
-    for (int i = 0; i < 4; ++i) {
-      const Node *result = g.output(stats[i].first);
-      Value *v = ConstantFP::get(b.getDoubleTy(), 0.0);
-      if (result) {
-        v = b.CreateFPExt(k.load(result, k.i64(0)), b.getDoubleTy());
-        if (stats[i].second)
-          v = b.CreateFMul(v, count);
+    struct Stat {
+      const char *output;
+      int64_t first, size; ///< out[first, first + size)
+      bool mean;
+    };
+    const Stat stats[] = {{"loss", SORA_STAT_LOSS, 1, true},
+                          {"correct", SORA_STAT_CORRECT, 1, false},
+                          {"mae", SORA_STAT_ABS_ERROR, 1, true},
+                          {"mse", SORA_STAT_SQUARED_ERROR, 1, true},
+                          {"top_k", SORA_STAT_TOP_K_CORRECT, 1, false},
+                          {"confusion", SORA_STAT_TRUE_POSITIVES, 3, false},
+                          {"auc_histogram", SORA_STAT_AUC_POSITIVES,
+                           2 * SORA_AUC_THRESHOLDS, false}};
+    for (const Stat &stat : stats) {
+      const Node *result = g.output(stat.output);
+      if (!result) {
+        Value *at =
+            b.CreateInBoundsGEP(b.getDoubleTy(), k.out, k.i64(stat.first));
+        b.CreateMemSet(at, b.getInt8(0), stat.size * 8, MaybeAlign(8));
+        continue;
       }
-      b.CreateStore(v, b.CreateInBoundsGEP(b.getDoubleTy(), k.out, k.i64(i)));
+      k.loop(stat.size, [&](Value *i) {
+        Value *v = b.CreateFPExt(k.load(result, i), b.getDoubleTy());
+        if (stat.mean)
+          v = b.CreateFMul(v, count);
+        Value *at = b.CreateInBoundsGEP(b.getDoubleTy(), k.out,
+                                        b.CreateAdd(i, k.i64(stat.first)));
+        b.CreateStore(v, at);
+      });
     }
   }
   b.CreateRetVoid();

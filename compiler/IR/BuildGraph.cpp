@@ -336,13 +336,15 @@ int accuracyKind(const dsl::Model &model, const dsl::TrainConfig &train) {
   case dsl::LossKind::BinaryCrossentropy:
     return 2;
   case dsl::LossKind::MeanSquaredError:
+  case dsl::LossKind::MeanAbsoluteError:
+  case dsl::LossKind::Huber:
     return width > 1 ? 1 : 2;
   }
   return 0;
 }
 
-LossNodes buildLoss(Graph &g, const Forward &fwd,
-                    const dsl::TrainConfig &train) {
+LossNodes buildLoss(Graph &g, const Forward &fwd, const dsl::TrainConfig &train,
+                    bool training) {
   auto require = [&](const char *what) {
     if (fwd.outputActivation != what || !fwd.preActivation)
       throw std::logic_error(std::string("the loss needs a ") + what +
@@ -357,32 +359,45 @@ LossNodes buildLoss(Graph &g, const Forward &fwd,
     size_t first;
     ~Label() { g.label(first, "loss", "forward"); }
   } label{g, first};
+  // Keras weighs the training batches by class_weight, never the
+  // validation or test data; label smoothing is the loss's own.
+  AttrList xent{attr::labelSmoothing(train.labelSmoothing),
+                attr::classWeights(training ? train.classWeights
+                                            : std::vector<double>{})};
   switch (train.loss) {
   case dsl::LossKind::CategoricalCrossentropy:
     scores = require("softmax");
     l.labels = g.input("labels", scores->type);
-    l.loss = g.create(OpKind::SoftmaxXent, {scores, l.labels});
+    l.loss = g.create(OpKind::SoftmaxXent, {scores, l.labels}, xent);
     if (train.metricAccuracy)
       l.correct = g.create(OpKind::CountCorrect, {scores, l.labels});
     break;
   case dsl::LossKind::SparseCategoricalCrossentropy:
     scores = require("softmax");
     l.labels = g.input("labels", Type{false, true, {1}});
-    l.loss = g.create(OpKind::SparseSoftmaxXent, {scores, l.labels});
+    l.loss = g.create(OpKind::SparseSoftmaxXent, {scores, l.labels}, xent);
     if (train.metricAccuracy)
       l.correct = g.create(OpKind::SparseCountCorrect, {scores, l.labels});
     break;
   case dsl::LossKind::BinaryCrossentropy:
     scores = require("sigmoid");
     l.labels = g.input("labels", scores->type);
-    l.loss = g.create(OpKind::SigmoidBinaryXent, {scores, l.labels});
+    l.loss = g.create(OpKind::SigmoidBinaryXent, {scores, l.labels}, xent);
     if (train.metricAccuracy) // logits: sigmoid(z) > 0.5 when z > 0
       l.correct = g.create(OpKind::BinaryCountCorrect, {scores, l.labels},
                            {attr::threshold(0)});
     break;
   case dsl::LossKind::MeanSquaredError:
+  case dsl::LossKind::MeanAbsoluteError:
+  case dsl::LossKind::Huber:
     l.labels = g.input("labels", scores->type);
-    l.loss = g.create(OpKind::MeanSquaredError, {scores, l.labels});
+    if (train.loss == dsl::LossKind::MeanSquaredError)
+      l.loss = g.create(OpKind::MeanSquaredError, {scores, l.labels});
+    else if (train.loss == dsl::LossKind::MeanAbsoluteError)
+      l.loss = g.create(OpKind::MeanAbsoluteError, {scores, l.labels});
+    else
+      l.loss = g.create(OpKind::Huber, {scores, l.labels},
+                        {attr::delta(train.huberDelta)});
     if (train.metricAccuracy)
       l.correct = scores->type.elements() > 1
                       ? g.create(OpKind::CountCorrect, {scores, l.labels})
@@ -398,6 +413,16 @@ LossNodes buildLoss(Graph &g, const Forward &fwd,
     l.mae = g.create(OpKind::MeanAbsoluteError, {fwd.output, l.labels});
   if (train.metricRmse)
     l.mse = g.create(OpKind::MeanSquaredError, {fwd.output, l.labels});
+  if (train.topK) {
+    bool sparse = train.loss == dsl::LossKind::SparseCategoricalCrossentropy;
+    l.topK = g.create(sparse ? OpKind::SparseTopKCorrect : OpKind::TopKCorrect,
+                      {fwd.output, l.labels}, {attr::topK(train.topK)});
+  }
+  if (train.metricPrecision || train.metricRecall)
+    l.confusion = g.create(OpKind::BinaryConfusion, {fwd.output, l.labels});
+  if (train.metricAuc)
+    l.aucHistogram =
+        g.create(OpKind::ThresholdHistogram, {fwd.output, l.labels});
   return l;
 }
 
@@ -408,12 +433,18 @@ void addLossOutputs(Graph &g, const LossNodes &l) {
     g.addOutput("mae", l.mae);
   if (l.mse)
     g.addOutput("mse", l.mse);
+  if (l.topK)
+    g.addOutput("top_k", l.topK);
+  if (l.confusion)
+    g.addOutput("confusion", l.confusion);
+  if (l.aucHistogram)
+    g.addOutput("auc_histogram", l.aucHistogram);
 }
 
 std::unique_ptr<Graph> buildEvalGraph(const dsl::Model &model) {
   auto g = std::make_unique<Graph>(model.name + ".evaluate");
   Forward fwd = buildForward(*g, model);
-  addLossOutputs(*g, buildLoss(*g, fwd, *model.train));
+  addLossOutputs(*g, buildLoss(*g, fwd, *model.train, false));
   return g;
 }
 

@@ -31,11 +31,18 @@ struct LossNodes {
   /// f32[], batch means over every output element of |output - label| and
   /// (output - label)^2; null unless the metrics ask for mae or rmse.
   Node *mae = nullptr, *mse = nullptr;
+  /// top_k_accuracy's rows right (f32[]), precision's and recall's
+  /// binary_confusion (f32[3]) and auc's threshold_histogram (f32[2, 200]);
+  /// null unless the metrics ask for them.
+  Node *topK = nullptr, *confusion = nullptr, *aucHistogram = nullptr;
 };
-LossNodes buildLoss(Graph &g, const Forward &fwd,
-                    const dsl::TrainConfig &train);
+/// The loss and metrics; class weights apply only when `training` (the
+/// train and grad kernels), as Keras' class_weight.
+LossNodes buildLoss(Graph &g, const Forward &fwd, const dsl::TrainConfig &train,
+                    bool training);
 /// The results that a train, grad or evaluate kernel returns: "loss",
-/// "correct", then "mae" and "mse" where there are such nodes.
+/// "correct", then "mae", "mse", "top_k", "confusion" and "auc_histogram"
+/// where there are such nodes.
 void addLossOutputs(Graph &g, const LossNodes &l);
 
 /// Appends the model's forward computation to `g`. Dropout is applied only

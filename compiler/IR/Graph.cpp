@@ -303,6 +303,12 @@ struct AttrPrinter {
       s += (s.empty() ? "" : ", ") + std::to_string(d);
     return "[" + s + "]";
   }
+  std::string operator()(const Numbers &v) const {
+    std::string s;
+    for (double d : v)
+      s += (s.empty() ? "" : ", ") + formatNumber(d);
+    return "[" + s + "]";
+  }
 };
 } // namespace
 

@@ -71,6 +71,8 @@ const char *scheduleName(LrSchedule s);
 
 /// A reshape's per-sample dimensions.
 using Dims = std::vector<int64_t>;
+/// A list of numbers (a cross-entropy's class weights).
+using Numbers = std::vector<double>;
 
 enum class AttrId {
 #define ATTR(Id, ...) Id,
@@ -79,7 +81,8 @@ enum class AttrId {
 const char *attrName(AttrId id);
 
 /// One attribute's value: Attrs.def gives each attribute one of these types.
-using AttrValue = std::variant<double, int64_t, bool, LrSchedule, Dims>;
+using AttrValue =
+    std::variant<double, int64_t, bool, LrSchedule, Dims, Numbers>;
 
 struct Attr {
   AttrId id;

@@ -77,12 +77,14 @@ private:
   // --- grammar ----------------------------------------------------------
   bool parseStatement(Graph &g);
   bool parseType(Type &type);
-  /// An attribute as written: a number, a word or a list of whole numbers.
+  /// An attribute as written: a number, a word or a list of numbers
+  /// (`list` holds them when every one is whole).
   struct Written {
     std::string name;
     Token value;
     std::vector<int64_t> list;
-    bool isList = false;
+    std::vector<double> numbers;
+    bool isList = false, allWhole = true;
   };
   bool parseAttrs(std::vector<Written> &attrs);
   /// The attributes of `op` from what was written: each declared one, of
@@ -214,12 +216,18 @@ bool GraphParser::parseAttrs(std::vector<Written> &attrs) {
     if (accept("[")) {
       w.isList = true;
       while (!isPunct("]")) {
-        if (!w.list.empty() && !expect(","))
+        if (!w.numbers.empty() && !expect(","))
           return false;
+        char *end = nullptr;
+        double v = std::strtod(tok_.text.c_str(), &end);
+        if (tok_.kind != Token::Number || *end || !std::isfinite(v))
+          return error("expected a number");
+        w.numbers.push_back(v);
         int64_t d;
-        if (!parseWhole(tok_, d))
-          return error("expected a whole number");
-        w.list.push_back(d);
+        if (w.allWhole && parseWhole(tok_, d))
+          w.list.push_back(d);
+        else
+          w.allWhole = false;
         next();
       }
     } else if (tok_.kind != Token::Number && tok_.kind != Token::Ident) {
@@ -291,11 +299,17 @@ bool GraphParser::typedAttrs(OpKind op, const std::vector<Written> &written,
               }
             if (!found)
               error("expected constant, exponential, step, linear or plateau");
-          } else {
+          } else if constexpr (std::is_same_v<T, Numbers>) {
             if (w->isList)
+              value = w->numbers;
+            else
+              error("expected a list like [0.5, 2]");
+          } else {
+            if (w->isList && w->allWhole)
               value = w->list;
             else
-              error("expected a list like [2, 3]");
+              error(w->isList ? "expected a whole number"
+                              : "expected a list like [2, 3]");
           }
         },
         declaredValue(id));

@@ -244,6 +244,21 @@ Type elementLossGradRule(const std::vector<Node *> &o, const AttrList &,
   return o[0]->type;
 }
 
+// (probabilities, labels) -> f32[3] (binary_confusion) or f32[2, 200]
+// (threshold_histogram): counts over the batch
+Type binaryConfusionRule(const std::vector<Node *> &o, const AttrList &,
+                         std::string &error) {
+  if (!o[0]->type.batched || o[1]->type != o[0]->type)
+    return fail(error, "expects probabilities and labels of the same type");
+  return fixed({3});
+}
+Type thresholdHistogramRule(const std::vector<Node *> &o, const AttrList &,
+                            std::string &error) {
+  if (!o[0]->type.batched || o[1]->type != o[0]->type)
+    return fail(error, "expects probabilities and labels of the same type");
+  return fixed({2, 200});
+}
+
 // (w, g, state...), all of one unbatched type -> none
 Type updateRule(const std::vector<Node *> &o, const AttrList &,
                 std::string &error) {
@@ -447,6 +462,13 @@ OpTable<ShapeRule> makeTable() {
   t.set(K::BinaryCountCorrect, elementLossRule);
   t.set(K::SigmoidBinaryXentGrad, elementLossGradRule);
   t.set(K::MeanSquaredErrorGrad, elementLossGradRule);
+  t.set(K::MeanAbsoluteErrorGrad, elementLossGradRule);
+  t.set(K::Huber, elementLossRule);
+  t.set(K::HuberGrad, elementLossGradRule);
+  t.set(K::TopKCorrect, lossRule);
+  t.set(K::SparseTopKCorrect, sparseLossRule);
+  t.set(K::BinaryConfusion, binaryConfusionRule);
+  t.set(K::ThresholdHistogram, thresholdHistogramRule);
   return t;
 }
 

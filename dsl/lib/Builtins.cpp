@@ -197,7 +197,9 @@ const std::vector<Builtin> &operations() {
 /// What early stopping and reduce_on_plateau can watch: the names of the
 /// epoch lines.
 const char *const kMonitors =
-    "val_loss|val_accuracy|val_mae|val_rmse|loss|accuracy|mae|rmse";
+    "val_loss|val_accuracy|val_mae|val_rmse|val_top_k_accuracy|val_precision|"
+    "val_recall|val_auc|loss|accuracy|mae|rmse|top_k_accuracy|precision|"
+    "recall|auc";
 
 // Functions of train blocks. The defaults are Keras'.
 const std::vector<Builtin> &trainFunctions() {
@@ -246,6 +248,22 @@ const std::vector<Builtin> &trainFunctions() {
       {"zeros", G::Initializer, {}},
       {"normal", G::Initializer, {number("stddev", "(0, 1000]", 1)}},
       {"uniform", G::Initializer, {number("limit", "(0, 1000]", 0.05)}},
+      // Losses (Keras' names and defaults); class_weights is a list, one
+      // weight per class (SemaLoss.cpp).
+      {"categorical_crossentropy",
+       G::Loss,
+       {number("label_smoothing", "[0, 1)", 0), other("class_weights")}},
+      {"sparse_categorical_crossentropy",
+       G::Loss,
+       {number("label_smoothing", "[0, 1)", 0), other("class_weights")}},
+      {"binary_crossentropy",
+       G::Loss,
+       {number("label_smoothing", "[0, 1)", 0), other("class_weights")}},
+      {"mse", G::Loss, {}},
+      {"mae", G::Loss, {}},
+      {"huber", G::Loss, {number("delta", "(0, 1e6]", 1)}},
+      // The metrics with an argument (the others are names: SemaLoss.cpp).
+      {"top_k_accuracy", G::Metric, {whole("k", 1, 1 << 20, 5)}},
       // A source's labels are required unless the train block says
       // `target = <input>` (SemaTrain.cpp); label_columns is a list.
       {"idx",

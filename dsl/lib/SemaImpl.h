@@ -264,7 +264,12 @@ private:
   void checkSourceLabels(TrainConfig &config, SourceRange targetAt);
   void checkTargetInput(const TrainConfig &config, const Model &model,
                         SourceRange lossAt, SourceRange targetAt);
-  std::optional<LossKind> evalLoss(const ast::Expr &e);
+  // SemaLoss.cpp: the loss (with its arguments) and the metrics.
+  std::optional<LossKind> evalLoss(const ast::Expr &e, TrainConfig &config);
+  void checkClassWeights(const TrainConfig &config, const Model &model,
+                         SourceRange lossAt);
+  void evalMetrics(const ast::Expr &value, TrainConfig &config,
+                   std::map<std::string, SourceRange> &metricsAt);
   void checkLossAgainstModel(const TrainConfig &config, const Model &model,
                              SourceRange lossAt);
   void checkMetrics(const TrainConfig &config, const Model &model,

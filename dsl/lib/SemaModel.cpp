@@ -23,7 +23,10 @@ using namespace dsl;
 const char *dsl::lossName(LossKind kind) {
   static const char *names[] = {"categorical_crossentropy",
                                 "sparse_categorical_crossentropy",
-                                "binary_crossentropy", "mse"};
+                                "binary_crossentropy",
+                                "mse",
+                                "mae",
+                                "huber"};
   return names[int(kind)];
 }
 

@@ -15,9 +15,6 @@
 
 namespace sora::dsl::sema {
 
-const std::vector<std::string> kMetricNames = {"accuracy", "loss", "mae",
-                                               "rmse"};
-
 std::vector<std::string> trainKeys() {
   std::vector<std::string> names;
   for (const Param &p : trainBlock().params)
@@ -295,11 +292,12 @@ void Checker::checkTargetInput(const TrainConfig &config, const Model &model,
     diags_.note(in.range, "the input is declared here");
     diags_.note(targetAt, "the target is set here");
   }
-  if (config.loss != LossKind::MeanSquaredError &&
+  if (!elementwiseLoss(config.loss) &&
       config.loss != LossKind::BinaryCrossentropy) {
     diags_.report(Diag::LossOutputMismatch, lossAt,
                   fmt::format("{} compares classes; an input as the "
-                              "target needs mse or binary_crossentropy",
+                              "target needs mse, mae, huber or "
+                              "binary_crossentropy",
                               lossName(config.loss)));
     diags_.note(targetAt, "the target is set here");
   }
@@ -310,24 +308,6 @@ Activation outputActivation(const Node &out) {
   bool hasActivation = out.kind == Node::Dense || out.kind == Node::Conv2D ||
                        out.kind == Node::Activate;
   return hasActivation ? out.activation : Activation{};
-}
-
-std::optional<LossKind> Checker::evalLoss(const ast::Expr &e) {
-  static const std::vector<std::string> losses = {
-      "categorical_crossentropy", "sparse_categorical_crossentropy",
-      "binary_crossentropy", "mse"};
-  const ast::Ident *id = asIdent(e);
-  if (id)
-    for (size_t i = 0; i < losses.size(); ++i)
-      if (losses[i] == id->name)
-        return LossKind(i);
-  diags_.report(Diag::UnknownLoss, e.range,
-                "unknown loss; expected categorical_crossentropy, "
-                "sparse_categorical_crossentropy, binary_crossentropy or mse");
-  if (id)
-    if (auto best = closestMatch(id->name, losses))
-      diags_.note(fmt::format("did you mean '{}'?", *best));
-  return std::nullopt;
 }
 
 /// The output and the labels must suit the loss.
@@ -357,6 +337,8 @@ void Checker::checkLossAgainstModel(const TrainConfig &config,
                "end the model with 'activation: sigmoid'");
     break;
   case LossKind::MeanSquaredError:
+  case LossKind::MeanAbsoluteError:
+  case LossKind::Huber:
     break;
   }
   if (config.targetInput)
@@ -426,8 +408,7 @@ void Checker::checkLossAgainstModel(const TrainConfig &config,
       diags_.report(Diag::LabelWidthMismatch, d->range,
                     fmt::format("the labels are {} wide but the output is {}",
                                 d->labelWidth(), width));
-    else if (config.loss == LossKind::MeanSquaredError &&
-             d->labelWidth() != width) {
+    else if (elementwiseLoss(config.loss) && d->labelWidth() != width) {
       if (widthFollowsOnehot(*d))
         onehotAgainstLayer(*d);
       else
@@ -436,49 +417,6 @@ void Checker::checkLossAgainstModel(const TrainConfig &config,
                                   d->labelWidth(), width));
     }
   }
-}
-
-/// Each metric must mean something for the model: accuracy needs a
-/// classifier, mae and rmse labels as wide as the output.
-void Checker::checkMetrics(
-    const TrainConfig &config, const Model &model,
-    const std::map<std::string, SourceRange> &metricsAt) {
-  if (model.output < 0)
-    return;
-  const Node &out = model.nodes[model.output];
-  if (auto it = metricsAt.find("accuracy");
-      it != metricsAt.end() && config.targetInput) {
-    diags_.report(Diag::MetricNotApplicable, it->second,
-                  "accuracy does not apply when the target is the input: "
-                  "the output is compared with it, not with classes");
-    diags_.note("use loss, mae or rmse: metrics = [loss, mae]");
-    return;
-  }
-  if (auto it = metricsAt.find("accuracy"); it != metricsAt.end()) {
-    // One unit without a sigmoid is a regression: a 0.5 threshold on it
-    // would report a number that means nothing (Keras' binary accuracy).
-    // A cross-entropy makes a classifier, and an output that does not suit
-    // it is loss-output-mismatch's to report.
-    if (config.loss == LossKind::MeanSquaredError && product(out.shape) == 1 &&
-        !outputActivation(out).is("sigmoid")) {
-      diags_.report(Diag::MetricNotApplicable, it->second,
-                    "accuracy does not apply to a regression: the output "
-                    "has one unit and no sigmoid");
-      diags_.note(out.range, "the output is defined here");
-      diags_.note("for a regression, use mae or rmse: metrics = [mae, rmse]");
-    }
-  }
-  if (config.loss != LossKind::SparseCategoricalCrossentropy)
-    return;
-  for (const char *metric : {"mae", "rmse"})
-    if (auto it = metricsAt.find(metric); it != metricsAt.end()) {
-      diags_.report(
-          Diag::MetricNotApplicable, it->second,
-          fmt::format("{} compares the output with labels of its width, but "
-                      "sparse_categorical_crossentropy takes class indices",
-                      metric));
-      diags_.note("for a classifier, use accuracy");
-    }
 }
 
 void Checker::checkTrain(const ast::Train &t, Program &program) {
@@ -543,7 +481,7 @@ void Checker::checkTrain(const ast::Train &t, Program &program) {
       continue;
     }
     if (key == "loss") {
-      loss = evalLoss(value);
+      loss = evalLoss(value, config);
       lossAt = value.range;
     } else if (key == "optimizer") {
       if (auto opt = evalOptimizer(value, lrInOptimizerAt))
@@ -552,30 +490,7 @@ void Checker::checkTrain(const ast::Train &t, Program &program) {
       lrKey = evalRate(value);
       lrKeyAt = value.range;
     } else if (key == "metrics") {
-      const ast::List *list = asList(value);
-      if (!list) {
-        diags_.report(Diag::ArgumentType, value.range,
-                      "metrics must be a list, e.g. [accuracy]");
-        continue;
-      }
-      for (const ast::Expr &item : list->items) {
-        const ast::Ident *id = asIdent(item);
-        auto known =
-            id ? std::find(kMetricNames.begin(), kMetricNames.end(), id->name)
-               : kMetricNames.end();
-        if (known == kMetricNames.end()) {
-          diags_.report(Diag::UnknownMetric, item.range,
-                        "unknown metric; expected accuracy, loss, mae or rmse");
-          if (id)
-            if (auto best = closestMatch(id->name, kMetricNames))
-              diags_.note(fmt::format("did you mean '{}'?", *best));
-          continue;
-        }
-        metricsAt.emplace(*known, item.range);
-        config.metricAccuracy |= *known == "accuracy";
-        config.metricMae |= *known == "mae";
-        config.metricRmse |= *known == "rmse";
-      }
+      evalMetrics(value, config, metricsAt);
     } else if (key == "target") {
       // The name of the model's input that the output is to reproduce.
       const ast::Ident *id = asIdent(value);
@@ -623,18 +538,20 @@ void Checker::checkTrain(const ast::Train &t, Program &program) {
     diags_.report(Diag::MissingLoss, t.model.range,
                   "the train block needs a 'loss'");
     diags_.note("insert 'loss = categorical_crossentropy' (or "
-                "sparse_categorical_crossentropy, binary_crossentropy, mse)");
+                "sparse_categorical_crossentropy, binary_crossentropy, mse, "
+                "mae, huber)");
   }
   checkSourceLabels(config, targetAt);
   checkValidation(config, *model, seen);
   if (loss) {
     config.loss = *loss;
-    bool regression = config.loss == LossKind::MeanSquaredError ||
+    bool regression = elementwiseLoss(config.loss) ||
                       config.loss == LossKind::BinaryCrossentropy;
     if (config.targetInput && model->output >= 0)
       checkTargetInput(config, *model, lossAt, targetAt);
     if (regression || !config.targetInput)
       checkLossAgainstModel(config, *model, lossAt);
+    checkClassWeights(config, *model, lossAt);
     checkMetrics(config, *model, metricsAt);
   }
   if (config.optimizer.lr.kind == Schedule::Plateau)

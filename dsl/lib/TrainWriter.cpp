@@ -150,6 +150,27 @@ std::string earlyStopping(const EarlyStopping &es) {
   return "early_stopping(" + args + ")";
 }
 
+/// The loss, with the arguments that differ from its row's defaults.
+std::string loss(const TrainConfig &t) {
+  const char *name = lossName(t.loss);
+  const Builtin *b = lookupTrainFunction(name, BuiltinGroup::Loss);
+  std::vector<std::string> args;
+  if (t.loss == LossKind::Huber && t.huberDelta != b->param("delta").dflt)
+    args.push_back("delta: " + soraNumber(t.huberDelta));
+  if (t.labelSmoothing != 0)
+    args.push_back("label_smoothing: " + soraNumber(t.labelSmoothing));
+  if (!t.classWeights.empty()) {
+    std::string list;
+    for (double w : t.classWeights)
+      list += (list.empty() ? "" : ", ") + soraNumber(w);
+    args.push_back("class_weights: [" + list + "]");
+  }
+  std::string joined;
+  for (const std::string &a : args)
+    joined += (joined.empty() ? "" : ", ") + a;
+  return joined.empty() ? name : fmt::format("{}({})", name, joined);
+}
+
 } // namespace
 
 std::string writeTrainBlock(const Model &m, const TrainConfig &t,
@@ -172,7 +193,7 @@ std::string writeTrainBlock(const Model &m, const TrainConfig &t,
     key("validation", source(t.validation, error));
   if (t.targetInput)
     key("target", m.nodes[m.inputs.at(0)].name);
-  key("loss", lossName(t.loss));
+  key("loss", loss(t));
   key("optimizer", optimizer(t.optimizer));
   whole("batch_size", t.batchSize);
   whole("epochs", t.epochs);
@@ -183,9 +204,15 @@ std::string writeTrainBlock(const Model &m, const TrainConfig &t,
   std::string metrics;
   for (auto [on, name] : {std::pair{t.metricAccuracy, "accuracy"},
                           {t.metricMae, "mae"},
-                          {t.metricRmse, "rmse"}})
+                          {t.metricRmse, "rmse"},
+                          {t.metricPrecision, "precision"},
+                          {t.metricRecall, "recall"},
+                          {t.metricAuc, "auc"}})
     if (on)
       metrics += (metrics.empty() ? "" : ", ") + std::string(name);
+  if (t.topK)
+    metrics += (metrics.empty() ? "" : ", ") +
+               fmt::format("top_k_accuracy(k: {})", t.topK);
   if (!metrics.empty())
     key("metrics", "[" + metrics + "]");
   whole("seed", t.seed);

@@ -111,14 +111,19 @@ static sora_status load_checked(const sora_model_desc *d,
 /// The metrics that lines show: those the train block asks for and that
 /// apply to the model.
 typedef struct shown_metrics {
-  bool accuracy, mae, rmse;
+  bool accuracy, mae, rmse, top_k_accuracy, precision, recall, auc;
 } shown_metrics;
 
 static shown_metrics metrics_shown(const sora_model_desc *d) {
   shown_metrics s = {.accuracy = (d->metrics & SORA_METRIC_ACCURACY) != 0 &&
                                  d->accuracy_kind != SORA_ACCURACY_NONE,
                      .mae = (d->metrics & SORA_METRIC_MAE) != 0,
-                     .rmse = (d->metrics & SORA_METRIC_RMSE) != 0};
+                     .rmse = (d->metrics & SORA_METRIC_RMSE) != 0,
+                     .top_k_accuracy =
+                         (d->metrics & SORA_METRIC_TOP_K_ACCURACY) != 0,
+                     .precision = (d->metrics & SORA_METRIC_PRECISION) != 0,
+                     .recall = (d->metrics & SORA_METRIC_RECALL) != 0,
+                     .auc = (d->metrics & SORA_METRIC_AUC) != 0};
   return s;
 }
 
@@ -133,7 +138,11 @@ static void format_metrics(char *out, size_t size, const char *prefix,
     double value;
   } rest[] = {{shown.accuracy, "accuracy", v->accuracy},
               {shown.mae, "mae", v->mae},
-              {shown.rmse, "rmse", v->rmse}};
+              {shown.rmse, "rmse", v->rmse},
+              {shown.top_k_accuracy, "top_k_accuracy", v->top_k_accuracy},
+              {shown.precision, "precision", v->precision},
+              {shown.recall, "recall", v->recall},
+              {shown.auc, "auc", v->auc}};
   for (size_t i = 0; i < sizeof rest / sizeof rest[0]; ++i)
     if (rest[i].shown && n >= 0 && (size_t)n < size)
       n += snprintf(out + n, size - (size_t)n, " - %s%s: %.4f", prefix,
@@ -142,7 +151,7 @@ static void format_metrics(char *out, size_t size, const char *prefix,
 
 static void print_metrics(const char *prefix, const sora_metrics *v,
                           shown_metrics shown) {
-  char text[160];
+  char text[320];
   format_metrics(text, sizeof text, prefix, v, shown);
   printf(" - %s", text);
 }
@@ -438,7 +447,7 @@ static sora_status train_epochs(sora_model *m, const fit_plan *plan) {
         if (t >= bar.next_draw || first + n == split_at) {
           int64_t total = (split_at + d->batch_size - 1) / d->batch_size;
           sora_metrics running = sora_metrics_from_sums(d, sums, seen);
-          char text[256];
+          char text[320];
           format_metrics(text, sizeof text, "", &running, plan->shown);
           sora_progress_draw(&bar, skip + steps, total, text, t);
           bar.next_draw = t + 0.1;
@@ -447,7 +456,7 @@ static sora_status train_epochs(sora_model *m, const fit_plan *plan) {
     }
 
     sora_metrics train = sora_metrics_from_sums(d, sums, trained);
-    sora_metrics val = {NAN, NAN, 0, NAN, NAN};
+    sora_metrics val = {NAN, NAN, 0, NAN, NAN, NAN, NAN, NAN, NAN};
     if (val_count > 0) {
       status = evaluate_all(m, plan->val_x, plan->val_y, val_count, &val);
       if (status != SORA_OK)
@@ -463,7 +472,15 @@ static sora_status train_epochs(sora_model *m, const fit_plan *plan) {
                            .mae = train.mae,
                            .rmse = train.rmse,
                            .val_mae = val.mae,
-                           .val_rmse = val.rmse};
+                           .val_rmse = val.rmse,
+                           .top_k_accuracy = train.top_k_accuracy,
+                           .precision = train.precision,
+                           .recall = train.recall,
+                           .auc = train.auc,
+                           .val_top_k_accuracy = val.top_k_accuracy,
+                           .val_precision = val.precision,
+                           .val_recall = val.recall,
+                           .val_auc = val.auc};
     r.seconds = now_seconds() - start;
     m->rng = rng;
     m->epoch = epoch;
@@ -645,7 +662,7 @@ sora_status sora_model_fit(sora_model *m, const char *data_dir,
     if (status != SORA_OK)
       goto done;
     if (verbose) {
-      char text[160];
+      char text[320];
       format_metrics(text, sizeof text, "", o->test, shown);
       printf("test: %s\n", text);
       fflush(stdout);

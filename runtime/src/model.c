@@ -362,6 +362,34 @@ sora_status sora_model_evaluate_sums(sora_model *m, const float *x,
   return SORA_OK;
 }
 
+/// a / b, 0 where b is 0 (Keras' divide_no_nan).
+static double ratio(double a, double b) { return b > 0 ? a / b : 0.0; }
+
+/// Keras' AUC (ROC, "interpolation"): the true and false positive rates at
+/// each of the SORA_AUC_THRESHOLDS thresholds from the buckets' counts, and
+/// the trapezoids between neighbouring thresholds.
+static double roc_auc(const double sums[SORA_NUM_STATS]) {
+  const double *pos = sums + SORA_STAT_AUC_POSITIVES;
+  const double *neg = sums + SORA_STAT_AUC_NEGATIVES;
+  double positives = 0, negatives = 0;
+  for (int b = 0; b < SORA_AUC_THRESHOLDS; ++b) {
+    positives += pos[b];
+    negatives += neg[b];
+  }
+  // Threshold i counts the elements of the buckets above i.
+  double tp = positives - pos[0], fp = negatives - neg[0];
+  double tpr = ratio(tp, positives), fpr = ratio(fp, negatives), auc = 0;
+  for (int i = 1; i < SORA_AUC_THRESHOLDS; ++i) {
+    tp -= pos[i];
+    fp -= neg[i];
+    double next_tpr = ratio(tp, positives), next_fpr = ratio(fp, negatives);
+    auc += (fpr - next_fpr) * (tpr + next_tpr) / 2;
+    tpr = next_tpr;
+    fpr = next_fpr;
+  }
+  return auc;
+}
+
 sora_metrics sora_metrics_from_sums(const sora_model_desc *d,
                                     const double sums[SORA_NUM_STATS],
                                     int64_t count) {
@@ -369,17 +397,29 @@ sora_metrics sora_metrics_from_sums(const sora_model_desc *d,
   // metric that does not apply or was not asked for.
   double n = (double)count;
   bool any = count > 0;
-  sora_metrics out = {.loss = any ? sums[SORA_STAT_LOSS] / n : NAN,
-                      .accuracy = any && d->accuracy_kind != SORA_ACCURACY_NONE
-                                      ? sums[SORA_STAT_CORRECT] / n
-                                      : NAN,
-                      .count = count,
-                      .mae = any && (d->metrics & SORA_METRIC_MAE)
-                                 ? sums[SORA_STAT_ABS_ERROR] / n
-                                 : NAN,
-                      .rmse = any && (d->metrics & SORA_METRIC_RMSE)
-                                  ? sqrt(sums[SORA_STAT_SQUARED_ERROR] / n)
-                                  : NAN};
+  double tp = sums[SORA_STAT_TRUE_POSITIVES];
+  sora_metrics out = {
+      .loss = any ? sums[SORA_STAT_LOSS] / n : NAN,
+      .accuracy = any && d->accuracy_kind != SORA_ACCURACY_NONE
+                      ? sums[SORA_STAT_CORRECT] / n
+                      : NAN,
+      .count = count,
+      .mae = any && (d->metrics & SORA_METRIC_MAE)
+                 ? sums[SORA_STAT_ABS_ERROR] / n
+                 : NAN,
+      .rmse = any && (d->metrics & SORA_METRIC_RMSE)
+                  ? sqrt(sums[SORA_STAT_SQUARED_ERROR] / n)
+                  : NAN,
+      .top_k_accuracy = any && (d->metrics & SORA_METRIC_TOP_K_ACCURACY)
+                            ? sums[SORA_STAT_TOP_K_CORRECT] / n
+                            : NAN,
+      .precision = any && (d->metrics & SORA_METRIC_PRECISION)
+                       ? ratio(tp, tp + sums[SORA_STAT_FALSE_POSITIVES])
+                       : NAN,
+      .recall = any && (d->metrics & SORA_METRIC_RECALL)
+                    ? ratio(tp, tp + sums[SORA_STAT_FALSE_NEGATIVES])
+                    : NAN,
+      .auc = any && (d->metrics & SORA_METRIC_AUC) ? roc_auc(sums) : NAN};
   return out;
 }
 

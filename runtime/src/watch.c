@@ -19,6 +19,15 @@ static const struct {
     {"val_accuracy", offsetof(sora_epoch_report, val_accuracy), true},
     {"val_mae", offsetof(sora_epoch_report, val_mae), false},
     {"val_rmse", offsetof(sora_epoch_report, val_rmse), false},
+    {"top_k_accuracy", offsetof(sora_epoch_report, top_k_accuracy), true},
+    {"precision", offsetof(sora_epoch_report, precision), true},
+    {"recall", offsetof(sora_epoch_report, recall), true},
+    {"auc", offsetof(sora_epoch_report, auc), true},
+    {"val_top_k_accuracy", offsetof(sora_epoch_report, val_top_k_accuracy),
+     true},
+    {"val_precision", offsetof(sora_epoch_report, val_precision), true},
+    {"val_recall", offsetof(sora_epoch_report, val_recall), true},
+    {"val_auc", offsetof(sora_epoch_report, val_auc), true},
 };
 
 bool sora_watch_start(sora_watch *w, const char *monitor, double min_delta) {

@@ -39,6 +39,29 @@ check() { # NAME MODEL ARGS...
 }
 
 check binary "$src/examples/binary/model.sora" --epochs 2
+
+# The metrics summed over an epoch before they are divided or integrated
+# (precision and recall from counts, auc from a histogram per threshold)
+# must be reduced across the ranks like the loss: the same figures as one
+# process's.
+sed -e 's/\[accuracy\]/[accuracy, precision, recall, auc]/' \
+    -e "s|\"data.csv\"|\"$src/examples/binary/data.csv\"|" \
+    "$src/examples/binary/model.sora" > "$work/metrics.sora"
+echo "== metrics: 1 process, then mpiexec -np 2"
+"$sorac" run "$work/metrics.sora" --epochs 1 --quiet --report json \
+  | tail -n 1 > "$work/metrics.1.json"
+timeout 120 "$mpiexec" -np 2 --oversubscribe "$sorac" run "$work/metrics.sora" \
+  --epochs 1 --quiet --report json | tail -n 1 > "$work/metrics.2.json"
+python3 - "$work/metrics.1.json" "$work/metrics.2.json" <<'EOF'
+import json, sys
+one, two = (json.load(open(p)) for p in sys.argv[1:])
+for key in ("train_precision", "train_recall", "train_auc", "val_precision",
+            "val_recall", "val_auc"):
+    a, b = one[key], two[key]
+    print(f"{key}: 1 process {a}, 2 ranks {b}")
+    if a is None or b is None or abs(a - b) > 2e-3:
+        sys.exit(f"FAIL: {key} differs")
+EOF
 if [[ -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ]]; then
   check mnist_mlp "$src/examples/mnist_mlp/model.sora" --epochs 1 --limit 4000
 else

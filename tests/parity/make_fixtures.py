@@ -106,6 +106,75 @@ SCHEDULES = [
 ]
 
 
+# The losses with arguments, and mae and huber, each with sgd at a constant
+# rate (Adam would hide a wrong gradient scale, such as a mean over the sum
+# of the class weights): name, sora loss, the loss whose labels it takes,
+# output width, output activation, torch's loss of (logits z, labels y).
+# Class weights are Keras' (each sample's loss times its class's weight, the
+# mean over the batch size): torch's weight= with reduction="sum" over N.
+# With both, each class term is weighted by the sample's class (Keras) and
+# not by its own class (torch's weight= with label_smoothing=): by hand.
+def smoothed_cce(z, y, ls, w=None):
+    t = y * (1 - ls) + ls / y.shape[1]
+    per = -(t * F.log_softmax(z, dim=1)).sum(dim=1)
+    if w is not None:
+        per = per * torch.tensor(w, dtype=DTYPE)[y.argmax(dim=1)]
+    return per.sum() / z.shape[0]
+
+
+def class_index(y):
+    return y[:, 0].long()
+
+
+CE_WEIGHTS = [0.5, 2.0, 1.5]
+LOSS_VARIANTS = [
+    ("mae", "mae", "mse", 3, "linear", lambda z, y: F.l1_loss(z, y)),
+    ("huber", "huber", "mse", 3, "linear",
+     lambda z, y: F.huber_loss(z, y, delta=1.0)),
+    ("huber_delta", "huber(delta: 0.3)", "mse", 3, "linear",
+     lambda z, y: F.huber_loss(z, y, delta=0.3)),
+    ("cce_smoothing", "categorical_crossentropy(label_smoothing: 0.2)",
+     "categorical_crossentropy", 3, "softmax",
+     lambda z, y: F.cross_entropy(z, y.argmax(dim=1), label_smoothing=0.2)),
+    ("cce_weights", "categorical_crossentropy(class_weights: [0.5, 2, 1.5])",
+     "categorical_crossentropy", 3, "softmax",
+     lambda z, y: F.cross_entropy(z, y.argmax(dim=1),
+                                  weight=torch.tensor(CE_WEIGHTS, dtype=DTYPE),
+                                  reduction="sum") / z.shape[0]),
+    ("cce_smoothing_weights",
+     "categorical_crossentropy(label_smoothing: 0.1, class_weights: "
+     "[0.5, 2, 1.5])",
+     "categorical_crossentropy", 3, "softmax",
+     lambda z, y: smoothed_cce(z, y, 0.1, CE_WEIGHTS)),
+    ("sparse_smoothing", "sparse_categorical_crossentropy(label_smoothing: "
+     "0.2)", "sparse_categorical_crossentropy", 3, "softmax",
+     lambda z, y: F.cross_entropy(z, class_index(y), label_smoothing=0.2)),
+    ("sparse_weights", "sparse_categorical_crossentropy(class_weights: "
+     "[0.5, 2, 1.5])", "sparse_categorical_crossentropy", 3, "softmax",
+     lambda z, y: F.cross_entropy(z, class_index(y),
+                                  weight=torch.tensor(CE_WEIGHTS, dtype=DTYPE),
+                                  reduction="sum") / z.shape[0]),
+    ("sparse_smoothing_weights",
+     "sparse_categorical_crossentropy(label_smoothing: 0.1, class_weights: "
+     "[0.5, 2, 1.5])", "sparse_categorical_crossentropy", 3, "softmax",
+     lambda z, y: smoothed_cce(z, F.one_hot(class_index(y), 3).to(DTYPE), 0.1,
+                               CE_WEIGHTS)),
+    ("bce_smoothing", "binary_crossentropy(label_smoothing: 0.2)",
+     "binary_crossentropy", 3, "sigmoid",
+     lambda z, y: F.binary_cross_entropy_with_logits(z, y * 0.8 + 0.1)),
+    ("bce_weights", "binary_crossentropy(class_weights: [0.5, 3])",
+     "binary_crossentropy", 1, "sigmoid",
+     lambda z, y: F.binary_cross_entropy_with_logits(
+         z, y, weight=torch.tensor([0.5, 3.0], dtype=DTYPE)[y.long()])),
+    ("bce_smoothing_weights",
+     "binary_crossentropy(label_smoothing: 0.1, class_weights: [0.5, 3])",
+     "binary_crossentropy", 1, "sigmoid",
+     lambda z, y: F.binary_cross_entropy_with_logits(
+         z, y * 0.9 + 0.05,
+         weight=torch.tensor([0.5, 3.0], dtype=DTYPE)[y.long()])),
+]
+
+
 def lr_lin(t):
     # (initial + (final - initial) * min(t / steps, 1)) / initial, final = initial / 10
     return 1.0 + (0.1 - 1.0) * min(t / 6, 1.0)
@@ -526,7 +595,12 @@ def conv1d_model():
 # --- Training and writing --------------------------------------------------
 
 def train(name, model, loss, opt_name, opt_call, base_lr, make_opt,
-          sched_name, sched_expr, sched_factor):
+          sched_name, sched_expr, sched_factor, labels_of=None,
+          torch_loss=None):
+    """labels_of: the loss whose labels `loss` takes (when it is a call);
+    torch_loss: torch's loss of (logits, labels), else loss_of's."""
+    labels_of = labels_of or loss
+    torch_loss = torch_loss or (lambda z, y: loss_of(loss, z, y))
     source, init, forward, in_shape, width, *hooks = model
     hooks = hooks[0] if hooks else {}
     stats = hooks.get("statistics", [])
@@ -536,7 +610,7 @@ def train(name, model, loss, opt_name, opt_call, base_lr, make_opt,
     for _ in range(NUM_BATCHES):
         x = in_shape(rng) if callable(in_shape) else \
             rng.normal(size=(BATCH,) + in_shape).astype(np.float32)
-        batches.append((x, labels(rng, loss, width, BATCH)))
+        batches.append((x, labels(rng, labels_of, width, BATCH)))
 
     # The schedule through the optimizer's lr: for sgd, the lr key otherwise,
     # so both ways of giving it are covered.
@@ -562,8 +636,8 @@ train {source.split()[1]} {{
     for t in range(STEPS):
         x, y = batches[t % NUM_BATCHES]
         opt.zero_grad()
-        l = loss_of(loss, forward(params, torch.tensor(x, dtype=DTYPE)),
-                    torch.tensor(y, dtype=DTYPE))
+        l = torch_loss(forward(params, torch.tensor(x, dtype=DTYPE)),
+                       torch.tensor(y, dtype=DTYPE))
         l.backward()
         opt.step()
         sched.step()
@@ -646,6 +720,12 @@ def main():
     train("conv1d_adam_cce", conv1d_model(), "categorical_crossentropy",
           "adam", adam_call, adam_lr, adam, cname, cexpr, cfactor)
     count += 2
+    sgd_name, sgd_call, sgd_lr, sgd = OPTIMIZERS[0]
+    for lname, loss, labels_of, width, act, torch_loss in LOSS_VARIANTS:
+        train(f"{lname}_sgd_constant", mlp_model(labels_of, width, act), loss,
+              sgd_name, sgd_call, sgd_lr, sgd, cname, cexpr, cfactor,
+              labels_of, torch_loss)
+        count += 1
     size = sum(os.path.getsize(os.path.join(OUT_DIR, f))
                for f in os.listdir(OUT_DIR))
     print(f"wrote {count} fixtures ({size / 1e6:.2f} MB) to {OUT_DIR}")

@@ -168,8 +168,10 @@ defm save : Valued<["--"], "save", "W",
 defm log : Valued<["--"], "log", "FILE",
                   "write the training curves to FILE as CSV:\n"
                   "epoch,loss,accuracy,mae,rmse,val_loss,\n"
-                  "val_accuracy,val_mae,val_rmse,seconds, one row\n"
-                  "per epoch, flushed as each ends">;
+                  "val_accuracy,val_mae,val_rmse,seconds, then\n"
+                  "top_k_accuracy,precision,recall,auc and their\n"
+                  "val_ columns, one row per epoch, flushed as\n"
+                  "each ends">;
 defm plot : Valued<["--"], "plot", "FILE.svg",
                    "draw the training curves (loss, and accuracy\n"
                    "where it applies) as an SVG picture">;

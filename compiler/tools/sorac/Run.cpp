@@ -268,8 +268,23 @@ std::string csv(double v) {
   return text;
 }
 
-const char *kLogHeader = "epoch,loss,accuracy,mae,rmse,val_loss,val_accuracy,"
-                         "val_mae,val_rmse,seconds\n";
+const char *kLogHeader =
+    "epoch,loss,accuracy,mae,rmse,val_loss,val_accuracy,val_mae,val_rmse,"
+    "seconds,top_k_accuracy,precision,recall,auc,val_top_k_accuracy,"
+    "val_precision,val_recall,val_auc\n";
+
+/// `, "<prefix>top_k_accuracy": ...` and the same of precision, recall
+/// and auc (null where not asked for), for --report json.
+std::string metricsJson(const char *prefix, double topK, double precision,
+                        double recall, double auc) {
+  std::string out;
+  for (auto [name, v] : {std::pair{"top_k_accuracy", topK},
+                         {"precision", precision},
+                         {"recall", recall},
+                         {"auc", auc}})
+    out += std::string(", \"") + prefix + name + "\": " + json(v);
+  return out;
+}
 
 /// Collects what the runtime reports after each epoch, and writes the log.
 struct Progress {
@@ -285,11 +300,15 @@ int collect(const sora_epoch_report *r, void *user) {
   p->history.push_back(*r);
   p->seconds += r->seconds;
   if (p->log) {
-    // mae and rmse are NaN (empty) unless the train block asks for them.
+    // mae, rmse and the later metrics (after seconds, so that the first
+    // columns stay where they were) are NaN (empty) unless the train block
+    // asks for them.
     std::string row = std::to_string(r->epoch);
     for (double v : {r->loss, p->accuracy ? r->accuracy : NAN, r->mae, r->rmse,
                      r->val_loss, p->accuracy ? r->val_accuracy : NAN,
-                     r->val_mae, r->val_rmse, r->seconds})
+                     r->val_mae, r->val_rmse, r->seconds, r->top_k_accuracy,
+                     r->precision, r->recall, r->auc, r->val_top_k_accuracy,
+                     r->val_precision, r->val_recall, r->val_auc})
       row += "," + csv(v);
     row += "\n";
     if (std::fputs(row.c_str(), p->log) < 0 || std::fflush(p->log) != 0) {
@@ -474,7 +493,7 @@ static int runModel(RunOptions &o) {
   const char *dataDir = o.data.empty() ? nullptr : o.data.c_str();
 
   Progress progress;
-  sora_metrics test{NAN, NAN, 0, NAN, NAN};
+  sora_metrics test{NAN, NAN, 0, NAN, NAN, NAN, NAN, NAN, NAN};
   if (o.eval) {
     sora_dataset set;
     if (!desc->test.images && !desc->test.path) {
@@ -495,7 +514,11 @@ static int runModel(RunOptions &o) {
       std::printf("test: loss: %.4f", test.loss);
       for (auto [name, value] : {std::pair{"accuracy", test.accuracy},
                                  {"mae", test.mae},
-                                 {"rmse", test.rmse}})
+                                 {"rmse", test.rmse},
+                                 {"top_k_accuracy", test.top_k_accuracy},
+                                 {"precision", test.precision},
+                                 {"recall", test.recall},
+                                 {"auc", test.auc}})
         if (!std::isnan(value))
           std::printf(" - %s: %.4f", name, value);
       std::printf(" (%lld samples)\n", (long long)test.count);
@@ -593,6 +616,15 @@ static int runModel(RunOptions &o) {
               << ", \"test_accuracy\": " << json(test.accuracy)
               << ", \"test_mae\": " << json(test.mae)
               << ", \"test_rmse\": " << json(test.rmse)
+              << metricsJson("train_", trained ? r.top_k_accuracy : NAN,
+                             trained ? r.precision : NAN,
+                             trained ? r.recall : NAN, trained ? r.auc : NAN)
+              << metricsJson("val_", trained ? r.val_top_k_accuracy : NAN,
+                             trained ? r.val_precision : NAN,
+                             trained ? r.val_recall : NAN,
+                             trained ? r.val_auc : NAN)
+              << metricsJson("test_", test.top_k_accuracy, test.precision,
+                             test.recall, test.auc)
               << ", \"stopped_epoch\": "
               << (last.stopping ? std::to_string(last.epoch) : "null")
               << ", \"best_epoch\": "

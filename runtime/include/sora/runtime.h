@@ -170,7 +170,9 @@ enum sora_loss_kind {
   SORA_LOSS_CATEGORICAL_CROSSENTROPY = 1,
   SORA_LOSS_SPARSE_CATEGORICAL_CROSSENTROPY = 2, /* class-index labels */
   SORA_LOSS_BINARY_CROSSENTROPY = 3,
-  SORA_LOSS_MEAN_SQUARED_ERROR = 4
+  SORA_LOSS_MEAN_SQUARED_ERROR = 4,
+  SORA_LOSS_MEAN_ABSOLUTE_ERROR = 5,
+  SORA_LOSS_HUBER = 6
 };
 /// What a train, grad or evaluate kernel writes to `out`: sums over the
 /// batch's samples. A metric the train block does not ask for is 0.
@@ -179,13 +181,28 @@ enum sora_kernel_stat {
   SORA_STAT_CORRECT = 1,       /* correct predictions                    */
   SORA_STAT_ABS_ERROR = 2,     /* per-sample mean |output - label|       */
   SORA_STAT_SQUARED_ERROR = 3, /* per-sample mean (output - label)^2     */
-  SORA_NUM_STATS = 4
+  SORA_STAT_TOP_K_CORRECT = 4, /* samples whose class is in the top k    */
+  /* Output elements at the threshold 0.5 (precision and recall): */
+  SORA_STAT_TRUE_POSITIVES = 5,
+  SORA_STAT_FALSE_POSITIVES = 6,
+  SORA_STAT_FALSE_NEGATIVES = 7,
+  /* auc: positive, then negative, elements by how many of the
+     SORA_AUC_THRESHOLDS thresholds (Keras' AUC: -eps, 1/199, ..., 198/199,
+     1 + eps) their probability exceeds; bucket 0 is never counted. */
+  SORA_STAT_AUC_POSITIVES = 8,
+  SORA_AUC_THRESHOLDS = 200,
+  SORA_STAT_AUC_NEGATIVES = SORA_STAT_AUC_POSITIVES + SORA_AUC_THRESHOLDS,
+  SORA_NUM_STATS = SORA_STAT_AUC_NEGATIVES + SORA_AUC_THRESHOLDS
 };
 enum sora_metric_flags {
   SORA_METRIC_LOSS = 1,
   SORA_METRIC_ACCURACY = 2,
-  SORA_METRIC_MAE = 4, /* mean absolute error                     */
-  SORA_METRIC_RMSE = 8 /* root mean squared error (over elements) */
+  SORA_METRIC_MAE = 4,  /* mean absolute error                     */
+  SORA_METRIC_RMSE = 8, /* root mean squared error (over elements) */
+  SORA_METRIC_TOP_K_ACCURACY = 16,
+  SORA_METRIC_PRECISION = 32, /* of a sigmoid output, at 0.5            */
+  SORA_METRIC_RECALL = 64,
+  SORA_METRIC_AUC = 128 /* ROC, Keras' 200 thresholds, trapezoids */
 };
 
 typedef struct sora_model_desc {
@@ -321,6 +338,13 @@ typedef struct sora_metrics {
   double rmse;     /* square root of the mean of (output -
                       label)^2 over every output element; NaN
                       without SORA_METRIC_RMSE                  */
+  /* Each NaN unless the train block asks for it: */
+  double top_k_accuracy;    /* fraction of samples whose class is among
+                               the k highest outputs                 */
+  double precision, recall; /* TP / (TP + FP), TP / (TP + FN) over
+                               every output element at 0.5 (0 when
+                               the denominator is 0, as Keras)    */
+  double auc; /* area under the ROC curve (Keras' AUC)              */
 } sora_metrics;
 
 /// Loss and the train block's metrics over `n` rows, any n (processed in
@@ -362,6 +386,9 @@ typedef struct sora_epoch_report {
      far (from 1), and 1 when training stops after this epoch. 0 without. */
   int64_t best_epoch;
   int64_t stopping;
+  /* As sora_metrics' fields of the same names. */
+  double top_k_accuracy, precision, recall, auc;
+  double val_top_k_accuracy, val_precision, val_recall, val_auc;
 } sora_epoch_report;
 
 /// Called after each epoch; return non-zero to stop training early.

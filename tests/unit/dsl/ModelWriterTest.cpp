@@ -107,6 +107,13 @@ void compareTrain(std::string &out, const TrainConfig &a,
   field(out, "metricAccuracy", a.metricAccuracy, b.metricAccuracy);
   field(out, "metricMae", a.metricMae, b.metricMae);
   field(out, "metricRmse", a.metricRmse, b.metricRmse);
+  field(out, "metricPrecision", a.metricPrecision, b.metricPrecision);
+  field(out, "metricRecall", a.metricRecall, b.metricRecall);
+  field(out, "metricAuc", a.metricAuc, b.metricAuc);
+  field(out, "topK", a.topK, b.topK);
+  field(out, "huberDelta", a.huberDelta, b.huberDelta);
+  field(out, "labelSmoothing", a.labelSmoothing, b.labelSmoothing);
+  field(out, "classWeights", a.classWeights, b.classWeights);
   field(out, "targetInput", a.targetInput, b.targetInput);
   compareSource(out, "data", a.data, b.data);
   compareSource(out, "test", a.test, b.test);
@@ -333,6 +340,33 @@ train normalized {
     data = csv(path: "d.csv", label_column: 3, normalize: true)
     loss = mse
 }
+model losses {
+    input x : f32[4]
+    output y = x -> dense(3, activation: softmax)
+}
+train losses {
+    loss = sparse_categorical_crossentropy(label_smoothing: 0.15,
+                                           class_weights: [1, 0.25, 3])
+    metrics = [top_k_accuracy(k: 2), accuracy]
+}
+model binary {
+    input x : f32[4]
+    output y = x -> dense(1, activation: sigmoid)
+}
+train binary {
+    loss = binary_crossentropy(class_weights: [0.5, 2])
+    metrics = [auc, precision, recall]
+}
+model robust {
+    input x : f32[4]
+    output y = x -> dense(2)
+}
+train robust { loss = huber(delta: 0.25) }
+model l1 {
+    input x : f32[4]
+    output y = x -> dense(2)
+}
+train l1 { loss = mae }
 )");
 }
 

@@ -83,6 +83,8 @@ enum class BuiltinGroup {
   DataSource,     ///< train blocks: data =, test =
   Callback,       ///< train blocks: early_stopping =
   Initializer,    ///< a layer's init: argument
+  Loss,           ///< train blocks: loss =
+  Metric,         ///< train blocks: metrics = [...] (those with arguments)
   Combine,        ///< two tensors into one: dot, concat
   TrainBlock,     ///< the keys of a train block
 };

@@ -120,9 +120,17 @@ enum class LossKind {
   CategoricalCrossentropy,
   SparseCategoricalCrossentropy,
   BinaryCrossentropy,
-  MeanSquaredError
+  MeanSquaredError,
+  MeanAbsoluteError,
+  Huber
 };
 const char *lossName(LossKind kind);
+/// mse, mae and huber: a mean over every output element of a function of
+/// (output - label), the output taken as it is (a regression's losses).
+inline bool elementwiseLoss(LossKind kind) {
+  return kind == LossKind::MeanSquaredError ||
+         kind == LossKind::MeanAbsoluteError || kind == LossKind::Huber;
+}
 
 /// A learning-rate schedule over optimizer steps t = 0, 1, ...
 struct Schedule {
@@ -204,8 +212,17 @@ struct TrainConfig {
   bool shuffle = true;
   bool metricLoss = true;
   bool metricAccuracy = false;
-  bool metricMae = false;   ///< mean absolute error, as Keras' "mae"
-  bool metricRmse = false;  ///< root mean squared error, as Keras' "rmse"
+  bool metricMae = false;  ///< mean absolute error, as Keras' "mae"
+  bool metricRmse = false; ///< root mean squared error, as Keras' "rmse"
+  /// Keras' Precision, Recall and AUC (ROC) of a sigmoid output.
+  bool metricPrecision = false, metricRecall = false, metricAuc = false;
+  int64_t topK = 0; ///< top_k_accuracy(k:); 0: not asked for
+  /// The loss's arguments: huber(delta:), and the cross-entropies'
+  /// label_smoothing: and class_weights: (empty: every class weighs 1).
+  double huberDelta = 1;
+  double labelSmoothing = 0;
+  std::vector<double> classWeights;
+  SourceRange classWeightsAt{0, 0};
   bool targetInput = false; ///< `target = <input>`: an autoencoder
   DataSource data, test;
   EarlyStopping earlyStopping;
