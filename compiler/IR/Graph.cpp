@@ -58,12 +58,19 @@ int operandCount(OpKind op) { return opInfos()[int(op)].operands; }
 
 bool takesOperands(OpKind op, size_t count) {
   int n = operandCount(op);
-  return n == kVariadic ? count >= 2 : int(count) == n;
+  if (n == kVariadic || n == kOneOrMore)
+    return count >= (n == kVariadic ? 2u : 1u);
+  // An update reads the clip scale last when clipping by norm.
+  return int(count) == n || (hasTrait(op, Update) && int(count) == n + 1);
 }
 
 std::string operandCountText(OpKind op) {
   int n = operandCount(op);
-  return n == kVariadic ? "2 or more" : std::to_string(n);
+  return n == kVariadic    ? "2 or more"
+         : n == kOneOrMore ? "1 or more"
+         : hasTrait(op, Update)
+             ? fmt::format("{} (or {} with a clip scale)", n, n + 1)
+             : std::to_string(n);
 }
 
 bool hasTrait(OpKind op, Trait trait) {
@@ -84,7 +91,8 @@ std::optional<OpKind> opByMnemonic(const std::string &name) {
 }
 
 const char *scheduleName(LrSchedule s) {
-  static const char *names[] = {"constant", "exponential", "step", "linear"};
+  static const char *names[] = {"constant", "exponential", "step",
+                                "linear",   "cosine",      "piecewise"};
   return names[int(s)];
 }
 
@@ -300,6 +308,12 @@ struct AttrPrinter {
     std::string s;
     for (int64_t d : v)
       s += (s.empty() ? "" : ", ") + std::to_string(d);
+    return "[" + s + "]";
+  }
+  std::string operator()(const Numbers &v) const {
+    std::string s;
+    for (double d : v)
+      s += (s.empty() ? "" : ", ") + formatNumber(d);
     return "[" + s + "]";
   }
 };

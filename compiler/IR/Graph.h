@@ -51,9 +51,10 @@ struct GradSpec {
 };
 
 const char *mnemonic(OpKind op);
-/// Its number of operands; kVariadic: two or more (concat).
+/// Its number of operands; kVariadic: two or more (concat); kOneOrMore.
 int operandCount(OpKind op);
 constexpr int kVariadic = -1;
+constexpr int kOneOrMore = -2;
 /// Whether `count` operands are what the op takes.
 bool takesOperands(OpKind op, size_t count);
 /// "2", or "2 or more", for messages.
@@ -64,11 +65,20 @@ const GradSpec &gradSpec(OpKind op);
 std::optional<OpKind> opByMnemonic(const std::string &mnemonic);
 
 /// A learning rate's schedule (the `schedule` attribute).
-enum class LrSchedule { Constant, Exponential, Step, Linear };
+enum class LrSchedule {
+  Constant,
+  Exponential,
+  Step,
+  Linear,
+  Cosine,
+  Piecewise
+};
 const char *scheduleName(LrSchedule s);
 
 /// A reshape's per-sample dimensions.
 using Dims = std::vector<int64_t>;
+/// A list of numbers (a piecewise schedule's rates).
+using Numbers = std::vector<double>;
 
 enum class AttrId {
 #define ATTR(Id, ...) Id,
@@ -77,7 +87,8 @@ enum class AttrId {
 const char *attrName(AttrId id);
 
 /// One attribute's value: Attrs.def gives each attribute one of these types.
-using AttrValue = std::variant<double, int64_t, bool, LrSchedule, Dims>;
+using AttrValue =
+    std::variant<double, int64_t, bool, LrSchedule, Dims, Numbers>;
 
 struct Attr {
   AttrId id;

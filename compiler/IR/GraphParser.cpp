@@ -77,11 +77,11 @@ private:
   // --- grammar ----------------------------------------------------------
   bool parseStatement(Graph &g);
   bool parseType(Type &type);
-  /// An attribute as written: a number, a word or a list of whole numbers.
+  /// An attribute as written: a number, a word or a list of numbers.
   struct Written {
     std::string name;
     Token value;
-    std::vector<int64_t> list;
+    std::vector<Token> list;
     bool isList = false;
   };
   bool parseAttrs(std::vector<Written> &attrs);
@@ -216,10 +216,9 @@ bool GraphParser::parseAttrs(std::vector<Written> &attrs) {
       while (!isPunct("]")) {
         if (!w.list.empty() && !expect(","))
           return false;
-        int64_t d;
-        if (!parseWhole(tok_, d))
-          return error("expected a whole number");
-        w.list.push_back(d);
+        if (tok_.kind != Token::Number)
+          return error("expected a number");
+        w.list.push_back(tok_);
         next();
       }
     } else if (tok_.kind != Token::Number && tok_.kind != Token::Ident) {
@@ -283,18 +282,41 @@ bool GraphParser::typedAttrs(OpKind op, const std::vector<Written> &written,
           } else if constexpr (std::is_same_v<T, LrSchedule>) {
             bool found = false;
             for (LrSchedule s : {LrSchedule::Constant, LrSchedule::Exponential,
-                                 LrSchedule::Step, LrSchedule::Linear})
+                                 LrSchedule::Step, LrSchedule::Linear,
+                                 LrSchedule::Cosine, LrSchedule::Piecewise})
               if (t.kind == Token::Ident && t.text == scheduleName(s)) {
                 value = s;
                 found = true;
               }
             if (!found)
-              error("expected constant, exponential, step or linear");
+              error("expected constant, exponential, step, linear, cosine or "
+                    "piecewise");
+          } else if (!w->isList) {
+            error("expected a list like [2, 3]");
+          } else if constexpr (std::is_same_v<T, Dims>) {
+            Dims dims;
+            for (const Token &item : w->list) {
+              int64_t d;
+              if (!parseWhole(item, d)) {
+                tok_ = item;
+                error("expected a whole number");
+                return;
+              }
+              dims.push_back(d);
+            }
+            value = dims;
           } else {
-            if (w->isList)
-              value = w->list;
-            else
-              error("expected a list like [2, 3]");
+            Numbers numbers;
+            for (const Token &item : w->list) {
+              double v = std::strtod(item.text.c_str(), &end);
+              if (*end || !std::isfinite(v)) {
+                tok_ = item;
+                error("expected a number");
+                return;
+              }
+              numbers.push_back(v);
+            }
+            value = numbers;
           }
         },
         declaredValue(id));

@@ -222,9 +222,8 @@ private:
   /// The same for the one argument at `index`.
   bool checkArg(Args &args, size_t index);
   /// A list of whole numbers from `min` (dimensions; axes from 0).
-  std::optional<std::vector<int64_t>> evalDims(const ast::Expr &e,
-                                               const Builtin &fn,
-                                               int64_t min = 1);
+  std::optional<std::vector<int64_t>>
+  evalDims(const ast::Expr &e, const Builtin &fn, int64_t min = 1);
 
   // Constants and other argument kinds.
   std::optional<double> evalConstant(const ast::Expr &e, const char *what);
@@ -239,6 +238,7 @@ private:
   /// The note of an unknown activation: a near name, or the whole list.
   void noteActivations(const std::string &name);
   std::optional<Schedule> evalRate(const ast::Expr &e);
+  bool evalPiecewise(const Args &args, Schedule &s);
   std::optional<Init> evalInit(const ast::Expr &e);
   int addNode(Node node);
   /// The mask of ids that the value of node `input` carries, or -1.

@@ -52,6 +52,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+import control_fixtures
+
 torch.set_num_threads(1)
 torch.use_deterministic_algorithms(True)
 
@@ -646,6 +648,7 @@ def main():
     train("conv1d_adam_cce", conv1d_model(), "categorical_crossentropy",
           "adam", adam_call, adam_lr, adam, cname, cexpr, cfactor)
     count += 2
+    count += control_fixtures.write_all(train, mlp_model, SCHEDULES[0])
     size = sum(os.path.getsize(os.path.join(OUT_DIR, f))
                for f in os.listdir(OUT_DIR))
     print(f"wrote {count} fixtures ({size / 1e6:.2f} MB) to {OUT_DIR}")
