@@ -100,6 +100,13 @@ CONTROLS = [
     ("adam_clip_norm", "adam(lr: {lr}, clip_norm: 0.1, weight_decay: 0.1)",
      0.01,
      decayed(adam()(clipping(torch.optim.Adam, clip_norm(0.1))), 0.1)),
+    # Clipping with a decay the biases do not get: the fused update loop
+    # runs one loop per weight.
+    ("adamw_clip_norm_nobias",
+     "adamw(lr: {lr}, weight_decay: 0.5, decay_biases: false, clip_norm: 0.1)",
+     0.01,
+     decayed(adam()(clipping(torch.optim.AdamW, clip_norm(0.1))), 0.5,
+             False)),
     ("momentum_clip_value", "sgd(lr: {lr}, momentum: 0.9, clip_value: 0.05)",
      0.05,
      sgd(momentum=0.9)(clipping(torch.optim.SGD, clip_value(0.05)))),
