@@ -124,6 +124,30 @@ try:
               f"{p['train_s']:.3f} s; batch-1 {s['batch1_median_us']:.2f} / "
               f"{p['batch1_median_us']:.2f} us; 10k images {1e3 * s['infer10k_s']:.2f} / "
               f"{1e3 * p['infer10k_s']:.2f} ms", flush=True)
+    # clip_norm's cost: the seed MLP with and without it (its gradients
+    # stored and summed before the updates, instead of each update inside
+    # the loop that finishes its gradient), 2 epochs each, alternating.
+    clip_src = os.path.join(tmp, "clip_norm.sora")
+    with open(model) as f:
+        text = f.read()
+    clipped = text.replace("adam(lr: 1e-3)", "adam(lr: 1e-3, clip_norm: 1.0)")
+    if clipped == text:
+        sys.exit("run.py: the example's optimizer is not adam(lr: 1e-3)")
+    with open(clip_src, "w") as f:
+        f.write(clipped)
+    data_dir = os.path.dirname(os.path.abspath(os.environ["FMNIST"])) \
+        if "FMNIST" in os.environ else os.path.dirname(os.path.abspath(model))
+    clip_runs = []
+    for i in range(reps):
+        pair = []
+        for src in (model, clip_src):
+            report = last_json(check([sorac, "run", src, "--data", data_dir,
+                                      "--epochs", "2", "--quiet", "--report",
+                                      "json"]), "sorac run")
+            pair.append(report["train_seconds"] / 2)
+        clip_runs.append(pair)
+        print(f"clip_norm rep {i + 1}/{reps}: seconds per epoch {pair[0]:.3f} "
+              f"without, {pair[1]:.3f} with", flush=True)
     # The convolutional example, one epoch each side (CNN_REPS times).
     cnn_runs = []
     for i in range(cnn_reps):
@@ -241,6 +265,9 @@ ae = dict(sorac=med(autoenc_runs, lambda r: r[0]),
           torch=med(autoenc_runs, lambda r: r[1]),
           sorac_mse=med(autoenc_runs, lambda r: r[2]),
           torch_mse=med(autoenc_runs, lambda r: r[3])) if autoenc_runs else None
+clip = dict(plain=med(clip_runs, lambda r: r[0]),
+            clipped=med(clip_runs, lambda r: r[1]),
+            ratio=med(clip_runs, lambda r: r[1] / r[0]))
 S2 = dict(train=med(sorac2_runs, lambda r: r["train_s"]),
           acc=med(sorac2_runs, lambda r: r["test_acc"]))
 compile_s = statistics.median(compile_times)
@@ -308,6 +335,11 @@ rows = [
     ("peak RSS (MiB)", f"{S['rss']:.0f}", f"{P['rss']:.0f}", f"{S['rss'] / P['rss']:.2f}"),
     (f"sorac compile time at -O2, median of {compile_runs} (s)", f"{compile_s:.3f}", "", ""),
     ("object size at -O2 (bytes)", f"{object_bytes}", "", ""),
+    ("MLP seconds per epoch with clip_norm (sorac run, 2 epochs)",
+     f"{clip['clipped']:.3f}", "", ""),
+    ("MLP seconds per epoch without it, same runs", f"{clip['plain']:.3f}", "", ""),
+    ("clip_norm_ratio: with / without, median of the pairs", f"{clip['ratio']:.2f}",
+     "", ""),
     ("CNN (fashion_cnn): seconds per epoch", f"{cnn['sorac']:.2f}", f"{cnn['torch']:.2f}",
      f"{cnn['sorac'] / cnn['torch']:.2f}"),
     ("CNN: test accuracy after that epoch", f"{cnn['sorac_acc']:.4f}",
@@ -405,6 +437,12 @@ lines = [
     "  train_seconds; PyTorch's, the sum of its epochs. The MSE is over every",
     "  pixel of the 10 000 test images."
     f" Median of {autoenc_reps} run(s).",
+    "- **clip_norm**: `sorac run` of the example as written and of a copy",
+    "  whose optimizer is `adam(lr: 1e-3, clip_norm: 1.0)`, 2 epochs each,",
+    "  alternating; seconds per epoch from train_seconds. With clip_norm",
+    "  every gradient is stored and their norm taken before the updates,",
+    "  which otherwise run inside the loops that finish the gradients."
+    f" Median of {reps} pair(s).",
     "- **Peak RSS**: the process's `ru_maxrss` (`getrusage(RUSAGE_SELF)`) at",
     "  the end; PyTorch's includes the interpreter and the torch import.",
     f"- **Compile time**: wall time of `sorac model.sora -O2 -o model.o`",

@@ -117,23 +117,40 @@ LrSchedule scheduleKind(dsl::Schedule::Kind kind) {
     return LrSchedule::Linear;
   case dsl::Schedule::Plateau:
     return LrSchedule::Plateau;
+  case dsl::Schedule::Cosine:
+    return LrSchedule::Cosine;
+  case dsl::Schedule::Piecewise:
+    return LrSchedule::Piecewise;
   case dsl::Schedule::Constant:
     break;
   }
   return LrSchedule::Constant;
 }
 
-/// The learning rate's schedule as attributes of an update op.
-AttrList scheduleAttrs(const dsl::Schedule &s) {
-  return {attr::lr(s.initial),         attr::schedule(scheduleKind(s.kind)),
-          attr::decayRate(s.rate),     attr::decaySteps(s.steps),
-          attr::decayFactor(s.factor), attr::decayEvery(s.every),
-          attr::finalLr(s.final)};
+/// The learning rate's schedule and the gradient's regularisation as
+/// attributes of an update op (weight decay `decay` for this weight).
+AttrList scheduleAttrs(const dsl::Optimizer &opt, double decay) {
+  const dsl::Schedule &s = opt.lr;
+  return {attr::lr(s.initial),
+          attr::schedule(scheduleKind(s.kind)),
+          attr::decayRate(s.rate),
+          attr::decaySteps(s.steps),
+          attr::decayFactor(s.factor),
+          attr::decayEvery(s.every),
+          attr::finalLr(s.final),
+          attr::cosineAlpha(s.alpha),
+          attr::boundaries(s.boundaries),
+          attr::values(s.values),
+          attr::warmupSteps(s.warmup),
+          attr::clipValue(opt.clipValue),
+          attr::weightDecay(decay)};
 }
 
 /// Appends the optimizer's update of weight `w` by gradient `grad`, with
-/// the optimizer state it needs ("optimizer.<w>.<slot>").
-void addUpdate(Graph &g, Node *w, Node *grad, const dsl::Optimizer &opt) {
+/// the optimizer state it needs ("optimizer.<w>.<slot>"), reading the clip
+/// scale `clip` last when there is one.
+void addUpdate(Graph &g, Node *w, Node *grad, const dsl::Optimizer &opt,
+               double decay, Node *clip) {
   size_t first = g.nodes().size();
   std::string layer = w->name.substr(0, w->name.rfind('.'));
   struct Label {
@@ -146,30 +163,53 @@ void addUpdate(Graph &g, Node *w, Node *grad, const dsl::Optimizer &opt) {
     return g.param("optimizer." + w->name + "." + slot, w->type,
                    ParamRole::OptimizerState, InitKind::Zeros);
   };
-  AttrList schedule = scheduleAttrs(opt.lr);
+  auto operands = [&](std::vector<Node *> list) {
+    if (clip)
+      list.push_back(clip);
+    return list;
+  };
+  AttrList schedule = scheduleAttrs(opt, decay);
   switch (opt.kind) {
-  case dsl::OptimizerKind::Adam: {
-    // Kingma & Ba, with PyTorch's placement of epsilon.
+  case dsl::OptimizerKind::Adam:
+  case dsl::OptimizerKind::AdamW: {
+    // Kingma & Ba, with PyTorch's placement of epsilon; AdamW decays the
+    // weight apart from the gradient (Loshchilov & Hutter).
     Node *m = state("m"), *v = state("v");
-    g.create(OpKind::AdamUpdate, {w, grad, m, v},
-             schedule.plus({attr::beta1(opt.beta1), attr::beta2(opt.beta2),
-                            attr::epsilon(opt.epsilon)}));
+    g.create(OpKind::AdamUpdate, operands({w, grad, m, v}),
+             schedule.plus(
+                 {attr::beta1(opt.beta1), attr::beta2(opt.beta2),
+                  attr::epsilon(opt.epsilon),
+                  attr::decoupled(opt.kind == dsl::OptimizerKind::AdamW)}));
     break;
   }
   case dsl::OptimizerKind::SGD:
     if (opt.momentum == 0) {
-      g.create(OpKind::SgdUpdate, {w, grad}, schedule);
+      g.create(OpKind::SgdUpdate, operands({w, grad}), schedule);
       break;
     }
-    g.create(OpKind::MomentumUpdate, {w, grad, state("momentum")},
+    g.create(OpKind::MomentumUpdate, operands({w, grad, state("momentum")}),
              schedule.plus(
                  {attr::momentum(opt.momentum), attr::nesterov(opt.nesterov)}));
     break;
   case dsl::OptimizerKind::RMSprop:
-    g.create(OpKind::RmspropUpdate, {w, grad, state("square_avg")},
+    g.create(OpKind::RmspropUpdate, operands({w, grad, state("square_avg")}),
              schedule.plus({attr::rho(opt.rho), attr::epsilon(opt.epsilon)}));
     break;
   }
+}
+
+/// Whether `decay_biases: false` spares weight `w`: a bias (a layer's
+/// `.bias`, a recurrent layer's `.bias_ih` and `.bias_hh`) or a parameter
+/// of a normalisation layer (its scale and shift).
+bool isBiasOrNorm(const dsl::Model &model, const Node *w) {
+  size_t dot = w->name.rfind('.');
+  if (w->name.compare(dot + 1, 4, "bias") == 0)
+    return true;
+  std::string layer = w->name.substr(0, dot);
+  for (const dsl::Node &n : model.nodes)
+    if (n.name == layer)
+      return n.kind == dsl::Node::LayerNorm || n.kind == dsl::Node::BatchNorm;
+  return false;
 }
 
 } // namespace
@@ -191,12 +231,29 @@ std::unique_ptr<Graph> buildTrainGraph(const dsl::Model &model,
     g->param(kLrReductions, Type{false, false, {1}}, ParamRole::OptimizerState,
              InitKind::Zeros);
 
+  // Clipping by global norm needs every gradient before any update: the
+  // gradients are then stored (two readers: no update epilogue), one op
+  // reduces them to the clip scale, and each update reads it. In
+  // data-parallel training it runs in apply_update, on the summed gradients.
+  const dsl::Optimizer &opt = train.optimizer;
+  Node *clip = nullptr;
+  if (opt.clipNorm > 0) {
+    std::vector<Node *> all;
+    for (Node *w : weights)
+      if (grads.count(w))
+        all.push_back(grads[w]);
+    if (!all.empty())
+      clip =
+          g->create(OpKind::GradNormScale, all, {attr::clipNorm(opt.clipNorm)});
+  }
   // Every update after every gradient: updates write in place.
   for (Node *w : weights) {
     // A weight that does not reach the loss (an unused layer) keeps its
     // initial value: its gradient is zero.
-    if (grads.count(w))
-      addUpdate(*g, w, grads[w], train.optimizer);
+    if (!grads.count(w))
+      continue;
+    bool spared = !opt.decayBiases && isBiasOrNorm(model, w);
+    addUpdate(*g, w, grads[w], opt, spared ? 0 : opt.weightDecay, clip);
   }
   addLossOutputs(*g, l);
   // Data-parallel training reads the gradients between the backward pass

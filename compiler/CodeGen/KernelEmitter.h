@@ -172,6 +172,10 @@ using Formula = llvm::Value *(*)(KernelEmitter &k, const Node &n,
                                  const std::vector<llvm::Value *> &operands);
 Formula formula(OpKind op);
 
+/// The learning rate (double) of update `n` at the kernel's step, as its
+/// schedule gives it (Schedules.cpp).
+llvm::Value *learningRate(KernelEmitter &k, const Node &n);
+
 /// The fused update of every parameter (an OptimizerUpdate group): one loop
 /// over the parameter block, with the gradients at the start of scratch in
 /// the parameters' layout and the optimizer state as [m | v].

@@ -267,7 +267,9 @@ Function *emitKernel(const CompiledModel &cm, ModuleEmission &em,
     const FusionGroup *group = n->group >= 0 ? &g.groups[n->group] : nullptr;
     if (group && group->kind == FusionGroup::OptimizerUpdate && !g.plan)
       group = nullptr;
-    bool inUpdate = group && group->kind == FusionGroup::OptimizerUpdate;
+    // Clipping by norm reads the summed gradients: apply_update's.
+    bool inUpdate = (group && group->kind == FusionGroup::OptimizerUpdate) ||
+                    n->op == OpKind::GradNormScale;
     if (!n->operands.empty() && ((part == KernelPart::Gradients && inUpdate) ||
                                  (part == KernelPart::Update && !inUpdate)))
       continue;

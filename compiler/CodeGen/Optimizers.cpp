@@ -8,7 +8,10 @@
 //  - an UpdateEpilogue group: inside the loop that finishes the gradient,
 //    so the gradient is never stored,
 //  - an OptimizerUpdate group: one loop over every weight at once.
-// The formulas are PyTorch's (torch.optim), which the parity fixtures check.
+// The formulas are PyTorch's (torch.optim), which the parity fixtures check:
+// the gradient is clipped first (torch.nn.utils.clip_grad_value_, or scaled
+// by grad_norm_scale's factor), then weight decay is added to it (or, for
+// AdamW, applied to the weight).
 //
 //===----------------------------------------------------------------------===//
 #include "CodeGen/KernelEmitter.h"
@@ -23,51 +26,6 @@ namespace {
 
 using namespace llvm;
 using K = OpKind;
-
-/// The learning rate at this call's step, as the schedule gives it (t counts
-/// optimizer steps from 0; the kernel's step counts from 1):
-///   constant:     lr
-///   exponential:  lr * rate^(t / steps)
-///   step:         lr * factor^floor(t / every)
-///   linear:       lr + (final - lr) * min(t / steps, 1)
-///   plateau:      max(lr * factor^r, final), r from the optimizer state
-Value *learningRate(KernelEmitter &k, const Node &n) {
-  IRBuilder<> &b = k.b;
-  auto d = [&](double v) { return ConstantFP::get(b.getDoubleTy(), v); };
-  Value *lr = d(n.attrs.lr());
-  Value *t = b.CreateSIToFP(b.CreateSub(k.step, k.i64(1)), b.getDoubleTy());
-  switch (n.attrs.schedule()) {
-  case LrSchedule::Exponential:
-    return b.CreateFMul(
-        lr, k.call(Intrinsic::pow, {d(n.attrs.decayRate()),
-                                    b.CreateFDiv(t, d(n.attrs.decaySteps()))}));
-  case LrSchedule::Step:
-    return b.CreateFMul(
-        lr, k.call(Intrinsic::pow,
-                   {d(n.attrs.decayFactor()),
-                    k.call(Intrinsic::floor,
-                           {b.CreateFDiv(t, d(n.attrs.decayEvery()))})}));
-  case LrSchedule::Linear: {
-    Value *frac = k.call(Intrinsic::minnum,
-                         {b.CreateFDiv(t, d(n.attrs.decaySteps())), d(1)});
-    return b.CreateFAdd(
-        lr, b.CreateFMul(b.CreateFSub(d(n.attrs.finalLr()), lr), frac));
-  }
-  case LrSchedule::Plateau: {
-    // max(lr * factor^r, min_lr), r the reductions fit has made so far.
-    Value *r =
-        b.CreateFPExt(b.CreateLoad(b.getFloatTy(), k.buffer(k.lrReductions)),
-                      b.getDoubleTy());
-    return k.call(Intrinsic::maxnum,
-                  {b.CreateFMul(lr, k.call(Intrinsic::pow,
-                                           {d(n.attrs.decayFactor()), r})),
-                   d(n.attrs.finalLr())});
-  }
-  case LrSchedule::Constant:
-    break;
-  }
-  return lr;
-}
 
 /// One optimizer's per-element update, its scalars computed at creation.
 class Updater {
@@ -89,9 +47,23 @@ public:
       bc2Sqrt_ = b.CreateFPTrunc(
           k.call(Intrinsic::sqrt, {b.CreateFSub(one, pow(n.attrs.beta2()))}),
           b.getFloatTy());
+      // AdamW: w *= 1 - lr * weight_decay before the step
+      if (n.attrs.decoupled() && n.attrs.weightDecay() > 0)
+        keep_ = b.CreateFPTrunc(
+            b.CreateFSub(
+                one, b.CreateFMul(lr, ConstantFP::get(b.getDoubleTy(),
+                                                      n.attrs.weightDecay()))),
+            b.getFloatTy());
     } else {
       stepSize_ = b.CreateFPTrunc(lr, b.getFloatTy());
     }
+    if (hasClipScale(n))
+      clipScale_ = k.load(n.operands.back(), k.i64(0));
+  }
+
+  /// Whether update `n` reads grad_norm_scale's factor (its last operand).
+  static bool hasClipScale(const Node &n) {
+    return n.operands.back()->op == K::GradNormScale;
   }
 
   /// How many state blocks the optimizer keeps per weight.
@@ -106,6 +78,15 @@ public:
     IRBuilder<> &b = k_.b;
     llvm::Type *f32 = b.getFloatTy();
     auto at = [&](Value *base) { return b.CreateInBoundsGEP(f32, base, i); };
+    if (double c = n_.attrs.clipValue(); c > 0)
+      g = k_.call(Intrinsic::minnum,
+                  {k_.call(Intrinsic::maxnum, {g, k_.f32(-c)}), k_.f32(c)});
+    if (clipScale_)
+      g = b.CreateFMul(g, clipScale_);
+    Value *w0 = b.CreateLoad(f32, at(w));
+    // torch.optim's weight_decay: L2 on the loss, added to the gradient
+    if (double wd = n_.attrs.weightDecay(); wd > 0 && !isDecoupled())
+      g = b.CreateFAdd(g, b.CreateFMul(k_.f32(wd), w0));
     Value *delta; // w -= delta
     switch (n_.op) {
     case K::AdamUpdate: {
@@ -156,21 +137,47 @@ public:
       break;
     }
     }
-    b.CreateStore(b.CreateFSub(b.CreateLoad(f32, at(w)), delta), at(w));
+    b.CreateStore(b.CreateFSub(keep_ ? b.CreateFMul(w0, keep_) : w0, delta),
+                  at(w));
   }
 
 private:
+  bool isDecoupled() const {
+    return n_.op == K::AdamUpdate && n_.attrs.decoupled();
+  }
+
   KernelEmitter &k_;
   const Node &n_;
   Value *stepSize_ = nullptr, *bc2Sqrt_ = nullptr;
+  Value *keep_ = nullptr;      ///< AdamW: 1 - lr * weight_decay
+  Value *clipScale_ = nullptr; ///< grad_norm_scale's factor
 };
 
 /// The state operands' buffers of update `n`.
 std::vector<Value *> stateOf(KernelEmitter &k, const Node &n) {
   std::vector<Value *> state;
-  for (size_t i = 2; i < n.operands.size(); ++i)
+  size_t end = n.operands.size() - (Updater::hasClipScale(n) ? 1 : 0);
+  for (size_t i = 2; i < end; ++i)
     state.push_back(k.buffer(n.operands[i]));
   return state;
+}
+
+// min(1, clip_norm / (sqrt(sum of every gradient's squares) + 1e-6)), as
+// torch.nn.utils.clip_grad_norm_; the sum in double.
+void lowerGradNormScale(KernelEmitter &k, const Node &n) {
+  IRBuilder<> &b = k.b;
+  auto d = [&](double v) { return ConstantFP::get(b.getDoubleTy(), v); };
+  Value *sum = d(0);
+  for (const Node *g : n.operands)
+    sum = k.reduce(g->type.elements(), sum, [&](Value *i, Value *acc) {
+      Value *v = b.CreateFPExt(k.load(g, i), b.getDoubleTy());
+      return b.CreateFAdd(acc, b.CreateFMul(v, v));
+    });
+  Value *norm = k.call(Intrinsic::sqrt, {sum});
+  Value *scale = k.call(
+      Intrinsic::minnum,
+      {d(1), b.CreateFDiv(d(n.attrs.clipNorm()), b.CreateFAdd(norm, d(1e-6)))});
+  k.store(&n, k.i64(0), b.CreateFPTrunc(scale, b.getFloatTy()));
 }
 
 // An update on its own: one loop over the weight.
@@ -190,6 +197,14 @@ void lowerUpdate(KernelEmitter &k, const Node &n) {
 void lowerOptimizerGroup(KernelEmitter &k, const FusionGroup &group,
                          int64_t weightFloats) {
   const Node &first = *group.anchor;
+  // decay_biases: false gives the biases another weight decay: each
+  // update then runs its own loop over its weight.
+  for (const Node *u : group.chain)
+    if (u->attrs != first.attrs) {
+      for (const Node *each : group.chain)
+        lowerUpdate(k, *each);
+      return;
+    }
   Updater u(k, first);
   std::vector<Value *> state;
   for (int s = 0; s < Updater::stateCount(first.op); ++s)
@@ -338,6 +353,7 @@ void lowerUpdateGroup(KernelEmitter &k, const FusionGroup &group) {
 
 void registerOptimizerLowerings(LoweringTable &t) {
   t.setWhere(Update, lowerUpdate);
+  t.set(K::GradNormScale, lowerGradNormScale);
 }
 
 } // namespace sora::ir

@@ -58,12 +58,19 @@ int operandCount(OpKind op) { return opInfos()[int(op)].operands; }
 
 bool takesOperands(OpKind op, size_t count) {
   int n = operandCount(op);
-  return n == kVariadic ? count >= 2 : int(count) == n;
+  if (n == kVariadic || n == kOneOrMore)
+    return count >= (n == kVariadic ? 2u : 1u);
+  // An update reads the clip scale last when clipping by norm.
+  return int(count) == n || (hasTrait(op, Update) && int(count) == n + 1);
 }
 
 std::string operandCountText(OpKind op) {
   int n = operandCount(op);
-  return n == kVariadic ? "2 or more" : std::to_string(n);
+  return n == kVariadic    ? "2 or more"
+         : n == kOneOrMore ? "1 or more"
+         : hasTrait(op, Update)
+             ? fmt::format("{} (or {} with a clip scale)", n, n + 1)
+             : std::to_string(n);
 }
 
 bool hasTrait(OpKind op, Trait trait) {
@@ -85,7 +92,7 @@ std::optional<OpKind> opByMnemonic(const std::string &name) {
 
 const char *scheduleName(LrSchedule s) {
   static const char *names[] = {"constant", "exponential", "step", "linear",
-                                "plateau"};
+                                "cosine",   "piecewise",   "plateau"};
   return names[int(s)];
 }
 

@@ -51,9 +51,10 @@ struct GradSpec {
 };
 
 const char *mnemonic(OpKind op);
-/// Its number of operands; kVariadic: two or more (concat).
+/// Its number of operands; kVariadic: two or more (concat); kOneOrMore.
 int operandCount(OpKind op);
 constexpr int kVariadic = -1;
+constexpr int kOneOrMore = -2;
 /// Whether `count` operands are what the op takes.
 bool takesOperands(OpKind op, size_t count);
 /// "2", or "2 or more", for messages.
@@ -66,12 +67,21 @@ std::optional<OpKind> opByMnemonic(const std::string &mnemonic);
 /// A learning rate's schedule (the `schedule` attribute).
 /// Plateau: lr * factor^r, at least final_lr, r counting the reductions the
 /// runtime has made (ReduceLROnPlateau), read from the optimizer state.
-enum class LrSchedule { Constant, Exponential, Step, Linear, Plateau };
+enum class LrSchedule {
+  Constant,
+  Exponential,
+  Step,
+  Linear,
+  Cosine,
+  Piecewise,
+  Plateau
+};
 const char *scheduleName(LrSchedule s);
 
 /// A reshape's per-sample dimensions.
 using Dims = std::vector<int64_t>;
-/// A list of numbers (a cross-entropy's class weights).
+/// A list of numbers (a cross-entropy's class weights, a piecewise
+/// schedule's rates).
 using Numbers = std::vector<double>;
 
 enum class AttrId {

@@ -77,14 +77,12 @@ private:
   // --- grammar ----------------------------------------------------------
   bool parseStatement(Graph &g);
   bool parseType(Type &type);
-  /// An attribute as written: a number, a word or a list of numbers
-  /// (`list` holds them when every one is whole).
+  /// An attribute as written: a number, a word or a list of numbers.
   struct Written {
     std::string name;
     Token value;
-    std::vector<int64_t> list;
-    std::vector<double> numbers;
-    bool isList = false, allWhole = true;
+    std::vector<Token> list;
+    bool isList = false;
   };
   bool parseAttrs(std::vector<Written> &attrs);
   /// The attributes of `op` from what was written: each declared one, of
@@ -216,18 +214,11 @@ bool GraphParser::parseAttrs(std::vector<Written> &attrs) {
     if (accept("[")) {
       w.isList = true;
       while (!isPunct("]")) {
-        if (!w.numbers.empty() && !expect(","))
+        if (!w.list.empty() && !expect(","))
           return false;
-        char *end = nullptr;
-        double v = std::strtod(tok_.text.c_str(), &end);
-        if (tok_.kind != Token::Number || *end || !std::isfinite(v))
+        if (tok_.kind != Token::Number)
           return error("expected a number");
-        w.numbers.push_back(v);
-        int64_t d;
-        if (w.allWhole && parseWhole(tok_, d))
-          w.list.push_back(d);
-        else
-          w.allWhole = false;
+        w.list.push_back(tok_);
         next();
       }
     } else if (tok_.kind != Token::Number && tok_.kind != Token::Ident) {
@@ -292,24 +283,41 @@ bool GraphParser::typedAttrs(OpKind op, const std::vector<Written> &written,
             bool found = false;
             for (LrSchedule s : {LrSchedule::Constant, LrSchedule::Exponential,
                                  LrSchedule::Step, LrSchedule::Linear,
+                                 LrSchedule::Cosine, LrSchedule::Piecewise,
                                  LrSchedule::Plateau})
               if (t.kind == Token::Ident && t.text == scheduleName(s)) {
                 value = s;
                 found = true;
               }
             if (!found)
-              error("expected constant, exponential, step, linear or plateau");
-          } else if constexpr (std::is_same_v<T, Numbers>) {
-            if (w->isList)
-              value = w->numbers;
-            else
-              error("expected a list like [0.5, 2]");
+              error("expected constant, exponential, step, linear, cosine, "
+                    "piecewise or plateau");
+          } else if (!w->isList) {
+            error("expected a list like [2, 3]");
+          } else if constexpr (std::is_same_v<T, Dims>) {
+            Dims dims;
+            for (const Token &item : w->list) {
+              int64_t d;
+              if (!parseWhole(item, d)) {
+                tok_ = item;
+                error("expected a whole number");
+                return;
+              }
+              dims.push_back(d);
+            }
+            value = dims;
           } else {
-            if (w->isList && w->allWhole)
-              value = w->list;
-            else
-              error(w->isList ? "expected a whole number"
-                              : "expected a list like [2, 3]");
+            Numbers numbers;
+            for (const Token &item : w->list) {
+              double v = std::strtod(item.text.c_str(), &end);
+              if (*end || !std::isfinite(v)) {
+                tok_ = item;
+                error("expected a number");
+                return;
+              }
+              numbers.push_back(v);
+            }
+            value = numbers;
           }
         },
         declaredValue(id));

@@ -262,10 +262,22 @@ Type thresholdHistogramRule(const std::vector<Node *> &o, const AttrList &,
 // (w, g, state...), all of one unbatched type -> none
 Type updateRule(const std::vector<Node *> &o, const AttrList &,
                 std::string &error) {
-  for (Node *n : o)
-    if (n->type != o[0]->type || n->type.batched || n->type.none)
+  // An update's clip scale (grad_norm_scale's f32[]) comes last.
+  size_t tensors =
+      o.back()->op == OpKind::GradNormScale ? o.size() - 1 : o.size();
+  for (size_t i = 0; i < tensors; ++i)
+    if (o[i]->type != o[0]->type || o[i]->type.batched || o[i]->type.none)
       return fail(error, "expects parameter, gradient and state of one type");
   return Type::noneType();
+}
+
+// (g1, g2, ...) unbatched -> f32[]
+Type gradNormScaleRule(const std::vector<Node *> &o, const AttrList &,
+                       std::string &error) {
+  for (Node *n : o)
+    if (n->type.batched || n->type.none || n->type.integer)
+      return fail(error, "expects gradients of weights");
+  return scalar();
 }
 
 // (logits, labels, dloss f32[]) -> [?,M]
@@ -421,6 +433,7 @@ OpTable<ShapeRule> makeTable() {
   t.setWhere(SameType, sameTypeRule);
   t.setWhere(Update, updateRule);
   t.setWhere(Assign, updateRule);
+  t.set(K::GradNormScale, gradNormScaleRule);
   t.set(K::FeatureMean, featureStatsRule);
   t.set(K::FeatureVar, featureStatsRule);
   t.set(K::Normalize, perFeatureRule);

@@ -116,8 +116,18 @@ bool fuseOps(Graph &g) {
   bool same = updates.size() > 1 &&
               updates.size() == g.params(ParamRole::Weight).size() &&
               g.params(ParamRole::Statistic).empty();
+  // A weight decay of its own (decay_biases: false) is lowered as a loop
+  // per update inside the group.
+  auto decayApart = [](const AttrList &a) {
+    std::vector<Attr> rest;
+    for (const Attr &attr : a)
+      if (attr.id != AttrId::WeightDecay)
+        rest.push_back(attr);
+    return rest;
+  };
   for (Node *u : updates)
-    same &= u->attrs == updates[0]->attrs;
+    same &= u->op == updates[0]->op &&
+            decayApart(u->attrs) == decayApart(updates[0]->attrs);
   if (same) {
     int id = int(g.groups.size());
     g.groups.push_back(

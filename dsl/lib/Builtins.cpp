@@ -96,8 +96,15 @@ Param rate(const char *name, double dflt) {
   return p;
 }
 
+/// A learning rate or a schedule that must be given.
+Param requiredRate(const char *name) { return {name, K::Rate, true}; }
+
 /// Checked by code of its own (SemaTrain.cpp).
 Param other(const char *name) { return {name, K::Other, false}; }
+Param required(Param p) {
+  p.required = true;
+  return p;
+}
 
 // Model operations: the tensor input comes first.
 const std::vector<Builtin> &operations() {
@@ -207,15 +214,31 @@ const std::vector<Builtin> &trainFunctions() {
       {"sgd",
        G::Optimizer,
        {rate("lr", 0.01), number("momentum", "[0, 1)", 0),
-        flag("nesterov", false)}},
+        flag("nesterov", false), number("weight_decay", "[0, 1)", 0),
+        flag("decay_biases", true), number("clip_norm", "(0, 1e9]", 0),
+        number("clip_value", "(0, 1e9]", 0)}},
       {"adam",
        G::Optimizer,
        {rate("lr", 1e-3), number("beta1", "[0, 1)", 0.9),
-        number("beta2", "[0, 1)", 0.999), number("epsilon", "(0, 1)", 1e-7)}},
+        number("beta2", "[0, 1)", 0.999), number("epsilon", "(0, 1)", 1e-7),
+        number("weight_decay", "[0, 1)", 0), flag("decay_biases", true),
+        number("clip_norm", "(0, 1e9]", 0),
+        number("clip_value", "(0, 1e9]", 0)}},
       {"rmsprop",
        G::Optimizer,
        {rate("lr", 1e-3), number("rho", "[0, 1)", 0.9),
-        number("epsilon", "(0, 1)", 1e-7)}},
+        number("epsilon", "(0, 1)", 1e-7), number("weight_decay", "[0, 1)", 0),
+        flag("decay_biases", true), number("clip_norm", "(0, 1e9]", 0),
+        number("clip_value", "(0, 1e9]", 0)}},
+      // torch.optim.AdamW's decoupled decay, with its default 0.01 (Keras'
+      // is 0.004) and sorac's Adam defaults otherwise.
+      {"adamw",
+       G::Optimizer,
+       {rate("lr", 1e-3), number("beta1", "[0, 1)", 0.9),
+        number("beta2", "[0, 1)", 0.999), number("epsilon", "(0, 1)", 1e-7),
+        number("weight_decay", "[0, 1)", 0.01), flag("decay_biases", true),
+        number("clip_norm", "(0, 1e9]", 0),
+        number("clip_value", "(0, 1e9]", 0)}},
       {"exponential_decay",
        G::Schedule,
        {number("initial", "(0, 10]"), number("rate", "(0, 1]"),
@@ -228,6 +251,19 @@ const std::vector<Builtin> &trainFunctions() {
        G::Schedule,
        {number("initial", "(0, 10]"), number("final", "[0, 10]"),
         whole("steps", 1, int64_t(1) << 40)}},
+      // Keras' CosineDecay (without its warmup: warmup() below).
+      {"cosine_decay",
+       G::Schedule,
+       {number("initial", "(0, 10]"), whole("steps", 1, int64_t(1) << 40),
+        number("alpha", "[0, 1]", 0)}},
+      // A linear ramp to the rate `then` starts with, then `then`.
+      {"warmup",
+       G::Schedule,
+       {whole("steps", 1, int64_t(1) << 40), requiredRate("then")}},
+      // Keras' PiecewiseConstantDecay: lists checked in SemaTrain.cpp.
+      {"piecewise",
+       G::Schedule,
+       {required(other("boundaries")), required(other("values"))}},
       // Keras' EarlyStopping (patience 0 and 1 act alike there); the
       // monitors are the epoch lines' names.
       {"early_stopping",

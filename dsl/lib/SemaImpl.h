@@ -239,6 +239,7 @@ private:
   /// The note of an unknown activation: a near name, or the whole list.
   void noteActivations(const std::string &name);
   std::optional<Schedule> evalRate(const ast::Expr &e);
+  bool evalPiecewise(const Args &args, Schedule &s);
   std::optional<Init> evalInit(const ast::Expr &e);
   int addNode(Node node);
   /// The mask of ids that the value of node `input` carries, or -1.

@@ -50,6 +50,18 @@ namespace {
 
 /// A learning rate: a number, or its schedule's call ("" for the default).
 std::string schedule(const Schedule &s, double dflt) {
+  if (s.warmup) {
+    Schedule then = s;
+    then.warmup = 0;
+    return fmt::format("warmup(steps: {}, then: {})", s.warmup,
+                       schedule(then, -1));
+  }
+  auto list = [](const auto &items) {
+    std::string out;
+    for (auto v : items)
+      out += (out.empty() ? "" : ", ") + soraNumber(double(v));
+    return "[" + out + "]";
+  };
   switch (s.kind) {
   case Schedule::Constant:
     return s.initial == dflt ? "" : soraNumber(s.initial);
@@ -65,6 +77,13 @@ std::string schedule(const Schedule &s, double dflt) {
     return fmt::format("linear_decay(initial: {}, final: {}, steps: {})",
                        soraNumber(s.initial), soraNumber(s.final),
                        soraNumber(s.steps));
+  case Schedule::Cosine:
+    return fmt::format("cosine_decay(initial: {}, steps: {}, alpha: {})",
+                       soraNumber(s.initial), soraNumber(s.steps),
+                       soraNumber(s.alpha));
+  case Schedule::Piecewise:
+    return fmt::format("piecewise(boundaries: {}, values: {})",
+                       list(s.boundaries), list(s.values));
   case Schedule::Plateau:
     return fmt::format("reduce_on_plateau(initial: {}, monitor: {}, factor: "
                        "{}, patience: {}, min_delta: {}, cooldown: {}, "
@@ -77,9 +96,10 @@ std::string schedule(const Schedule &s, double dflt) {
 }
 
 std::string optimizer(const Optimizer &o) {
-  const char *name = o.kind == OptimizerKind::Adam  ? "adam"
-                     : o.kind == OptimizerKind::SGD ? "sgd"
-                                                    : "rmsprop";
+  const char *name = o.kind == OptimizerKind::Adam    ? "adam"
+                     : o.kind == OptimizerKind::AdamW ? "adamw"
+                     : o.kind == OptimizerKind::SGD   ? "sgd"
+                                                      : "rmsprop";
   const Builtin *b = lookupTrainFunction(name, BuiltinGroup::Optimizer);
   std::vector<std::string> args;
   std::string lr = schedule(o.lr, b->param("lr").dflt);
@@ -89,7 +109,7 @@ std::string optimizer(const Optimizer &o) {
     if (v != b->param(param).dflt)
       args.push_back(fmt::format("{}: {}", param, soraNumber(v)));
   };
-  if (o.kind == OptimizerKind::Adam) {
+  if (o.kind == OptimizerKind::Adam || o.kind == OptimizerKind::AdamW) {
     number("beta1", o.beta1);
     number("beta2", o.beta2);
     number("epsilon", o.epsilon);
@@ -101,6 +121,11 @@ std::string optimizer(const Optimizer &o) {
     number("rho", o.rho);
     number("epsilon", o.epsilon);
   }
+  number("weight_decay", o.weightDecay);
+  if (!o.decayBiases)
+    args.push_back("decay_biases: false");
+  number("clip_norm", o.clipNorm);
+  number("clip_value", o.clipValue);
   std::string joined;
   for (const std::string &a : args)
     joined += (joined.empty() ? "" : ", ") + a;

@@ -62,6 +62,13 @@ for key in ("train_precision", "train_recall", "train_auc", "val_precision",
     if a is None or b is None or abs(a - b) > 2e-3:
         sys.exit(f"FAIL: {key} differs")
 EOF
+# Clipping by global norm runs in apply_update, on the summed gradients
+# (a norm of one rank's share would differ), and decay_biases: false gives
+# the biases an update loop of their own inside the fused update.
+sed 's/nesterov: true)/nesterov: true, clip_norm: 0.5, weight_decay: 0.01, decay_biases: false)/' \
+  "$src/examples/binary/model.sora" > "$work/clipped.sora"
+grep -q clip_norm "$work/clipped.sora"
+check clipped "$work/clipped.sora" --epochs 2 --data "$src/examples/binary"
 if [[ -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ]]; then
   check mnist_mlp "$src/examples/mnist_mlp/model.sora" --epochs 1 --limit 4000
 else

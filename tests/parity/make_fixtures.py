@@ -52,6 +52,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+import control_fixtures
+
 torch.set_num_threads(1)
 torch.use_deterministic_algorithms(True)
 
@@ -726,6 +728,7 @@ def main():
               sgd_name, sgd_call, sgd_lr, sgd, cname, cexpr, cfactor,
               labels_of, torch_loss)
         count += 1
+    count += control_fixtures.write_all(train, mlp_model, SCHEDULES[0])
     size = sum(os.path.getsize(os.path.join(OUT_DIR, f))
                for f in os.listdir(OUT_DIR))
     print(f"wrote {count} fixtures ({size / 1e6:.2f} MB) to {OUT_DIR}")

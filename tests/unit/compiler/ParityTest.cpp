@@ -354,6 +354,12 @@ const std::set<std::string> kAlsoAtO2 = {
     "sparse_smoothing_weights_sgd_constant",
     "bce_smoothing_weights_sgd_constant",
 };
+/// And the training controls: weight decay, AdamW, both clippings, the
+/// schedules.
+const std::set<std::string> kControlsAtO2 = {
+    "cce_momentum_decay",     "cce_adamw_nobias", "cce_adam_clip_norm",
+    "cce_rmsprop_clip_value", "mse_sgd_cosine",   "mse_sgd_warmup_piecewise",
+};
 
 struct Worst {
   double rel = 0; ///< max|sorac - torch| / max|torch| of the worst tensor
@@ -473,7 +479,8 @@ TEST_P(Parity, MatchesPyTorchAfterTraining) {
   trainAndCompare(f, 0, worst);
   if (HasFatalFailure())
     return;
-  if (kAlsoAtO2.count(f.name) || std::getenv("SORA_PARITY_ALL_O2"))
+  if (kAlsoAtO2.count(f.name) || kControlsAtO2.count(f.name) ||
+      std::getenv("SORA_PARITY_ALL_O2"))
     trainAndCompare(f, 2, worst);
   if (std::getenv("SORA_PARITY_VERBOSE"))
     std::printf("[parity] %-28s worst max|sorac-torch|/max|torch| = %.3g "
@@ -514,7 +521,7 @@ TEST(ParityFixtures, JsonReaderReadsWhatPythonWrites) {
 // otherwise instantiate no test at all: one fixture per loss x optimizer x
 // schedule (5 x 5 x 4) plus the every-op model.
 TEST(ParityFixtures, AreAllThere) {
-  EXPECT_GE(fixturePaths().size(), 118u) << "in " << SORAC_PARITY_DIR;
+  EXPECT_GE(fixturePaths().size(), 137u) << "in " << SORAC_PARITY_DIR;
 }
 
 } // namespace

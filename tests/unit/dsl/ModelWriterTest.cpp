@@ -84,6 +84,10 @@ void compareSchedule(std::string &out, const Schedule &a, const Schedule &b) {
   field(out, "lr.factor", a.factor, b.factor);
   field(out, "lr.every", a.every, b.every);
   field(out, "lr.final", a.final, b.final);
+  field(out, "lr.alpha", a.alpha, b.alpha);
+  field(out, "lr.boundaries", a.boundaries, b.boundaries);
+  field(out, "lr.values", a.values, b.values);
+  field(out, "lr.warmup", a.warmup, b.warmup);
 }
 
 void compareTrain(std::string &out, const TrainConfig &a,
@@ -98,6 +102,10 @@ void compareTrain(std::string &out, const TrainConfig &a,
   field(out, "momentum", p.momentum, q.momentum);
   field(out, "nesterov", p.nesterov, q.nesterov);
   field(out, "rho", p.rho, q.rho);
+  field(out, "weightDecay", p.weightDecay, q.weightDecay);
+  field(out, "decayBiases", p.decayBiases, q.decayBiases);
+  field(out, "clipNorm", p.clipNorm, q.clipNorm);
+  field(out, "clipValue", p.clipValue, q.clipValue);
   field(out, "batchSize", a.batchSize, b.batchSize);
   field(out, "epochs", a.epochs, b.epochs);
   field(out, "seed", a.seed, b.seed);
@@ -367,6 +375,48 @@ model l1 {
     output y = x -> dense(2)
 }
 train l1 { loss = mae }
+)");
+}
+
+TEST(ModelWriter, OptimizerControlsAndSchedules) {
+  roundTrip("controls", R"(
+model a {
+    input x : f32[4]
+    output y = x -> dense(3, activation: softmax)
+}
+train a {
+    loss = categorical_crossentropy
+    optimizer = adamw(lr: warmup(steps: 10, then: cosine_decay(initial: 0.01,
+                      steps: 100, alpha: 0.1)), weight_decay: 0.05,
+                      decay_biases: false, clip_norm: 2)
+}
+model b {
+    input x : f32[4]
+    output y = x -> dense(1)
+}
+train b {
+    loss = mse
+    optimizer = sgd(lr: piecewise(boundaries: [5, 50], values: [0.1, 0.01,
+                    0.001]), momentum: 0.9, weight_decay: 1e-4,
+                    clip_value: 0.5)
+}
+model c {
+    input x : f32[4]
+    output y = x -> dense(1)
+}
+train c {
+    loss = mse
+    optimizer = rmsprop(lr: warmup(steps: 3, then: 0.002), weight_decay: 0.1)
+}
+model d {
+    input x : f32[4]
+    output y = x -> dense(1)
+}
+train d {
+    loss = mse
+    optimizer = adam(lr: warmup(steps: 2, then: piecewise(boundaries: [7],
+                     values: [0.01, 0.002])), clip_norm: 0.5)
+}
 )");
 }
 

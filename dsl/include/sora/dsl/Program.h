@@ -134,11 +134,30 @@ inline bool elementwiseLoss(LossKind kind) {
 
 /// A learning-rate schedule over optimizer steps t = 0, 1, ...
 struct Schedule {
-  enum Kind { Constant, Exponential, Step, Linear, Plateau } kind = Constant;
+  enum Kind {
+    Constant,
+    Exponential,
+    Step,
+    Linear,
+    Cosine,
+    Piecewise,
+    Plateau
+  } kind = Constant;
   double initial = 1e-3;
   double rate = 1, steps = 1;   ///< exponential: initial * rate^(t / steps)
   double factor = 1, every = 1; ///< step: initial * factor^floor(t / every)
   double final = 0; ///< linear: initial + (final - initial) * min(t/steps, 1)
+  /// cosine (Keras' CosineDecay): initial * ((1 - alpha) * 0.5 *
+  /// (1 + cos(pi * min(t, steps) / steps)) + alpha)
+  double alpha = 0;
+  /// piecewise (Keras' PiecewiseConstantDecay): values[i] for
+  /// boundaries[i-1] < t <= boundaries[i]; values has one more element.
+  std::vector<int64_t> boundaries;
+  std::vector<double> values;
+  /// warmup(steps:, then: <this schedule>): for t < warmup the rate is
+  /// this schedule's rate at 0 times (t + 1) / warmup; then this schedule
+  /// at t - warmup. 0: no warmup.
+  int64_t warmup = 0;
   /// plateau: initial * factor^r, at least final (min_lr), r the reductions
   /// Keras' ReduceLROnPlateau rule makes after epochs where `monitor` has
   /// not improved by minDelta for `patience` epochs (then `cooldown`
@@ -149,7 +168,7 @@ struct Schedule {
   SourceRange monitorAt;
 };
 
-enum class OptimizerKind { Adam, SGD, RMSprop };
+enum class OptimizerKind { Adam, SGD, RMSprop, AdamW };
 
 struct Optimizer {
   OptimizerKind kind = OptimizerKind::Adam;
@@ -158,6 +177,14 @@ struct Optimizer {
   double momentum = 0;                               // SGD
   bool nesterov = false;                             // SGD
   double rho = 0.9;                                  // RMSprop (and epsilon)
+  /// L2 added to the gradient (torch.optim's weight_decay); AdamW's is
+  /// decoupled: w -= lr * weight_decay * w before the Adam step.
+  double weightDecay = 0;
+  bool decayBiases = true; ///< false: biases and norm parameters keep 0
+  /// Gradient clipping before the step (0: none): each element to
+  /// [-clipValue, clipValue], or every gradient scaled by
+  /// min(1, clipNorm / (global L2 norm + 1e-6)).
+  double clipValue = 0, clipNorm = 0;
 };
 
 /// `idx(images:, labels:, scale:, onehot:)` or
