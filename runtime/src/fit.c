@@ -233,58 +233,6 @@ static sora_status evaluate_all(sora_model *m, const float *x, const float *y,
   return SORA_OK;
 }
 
-/// Starts watching `monitor` for `what` ("early stopping"), which must be on
-/// the epoch lines of this fit: a val_ one needs validation data.
-static sora_status start_watch(const sora_model_desc *d, const char *what,
-                               const char *monitor, double min_delta,
-                               int64_t patience, int64_t val_count,
-                               sora_watch *watch) {
-  const char *name = d->name ? d->name : "";
-  if (!sora_watch_start(watch, monitor, min_delta))
-    return sora_fail(SORA_ERR_STATE,
-                     "model '%s': %s watches '%s', which no epoch line shows",
-                     name, what, monitor ? monitor : "(null)");
-  if (strncmp(monitor, "val_", 4) == 0 && val_count == 0)
-    return sora_fail(
-        SORA_ERR_STATE,
-        "model '%s': %s watches '%s', but this fit has no "
-        "validation data (no validation source, validation_split 0)",
-        name, what, monitor);
-  if (patience < 1)
-    return sora_fail(SORA_ERR_STATE,
-                     "model '%s': %s's patience is %" PRId64 ", below 1", name,
-                     what, patience);
-  return SORA_OK;
-}
-
-/// reduce_on_plateau's rate after `reductions` reductions.
-static double plateau_rate(const sora_plateau *p, double reductions) {
-  return fmax(p->initial * pow(p->factor, reductions), p->min_lr);
-}
-
-/// After the epoch of report `r`: reduces the learning rate (the count of
-/// reductions in the optimizer state, which the kernels read) when
-/// ReduceLROnPlateau's rule says so and the rate is still above min_lr.
-static void watch_plateau(sora_model *m, sora_watch *watch,
-                          const sora_epoch_report *r, bool verbose) {
-  const sora_plateau *p = m->desc->plateau;
-  if (!sora_watch_plateau(watch, r, p->patience))
-    return;
-  float *reductions = m->opt_state + p->state_offset;
-  double old_lr = plateau_rate(p, *reductions);
-  if (!(old_lr > (float)p->min_lr)) // Keras compares with a float32
-    return;
-  *reductions += 1.0f;
-  sora_watch_cool(watch, p->cooldown);
-  if (verbose) {
-    printf("Epoch %" PRId64 ": reduce_on_plateau: %s has not improved on "
-           "%.4f for %" PRId64 " epochs: learning rate %g -> %g\n",
-           r->epoch, p->monitor, watch->best, p->patience, old_lr,
-           plateau_rate(p, *reductions));
-    fflush(stdout);
-  }
-}
-
 /// What one run of the training loop needs besides the model.
 typedef struct fit_plan {
   const sora_fit_options *o;
@@ -335,8 +283,8 @@ static sora_status train_epochs(sora_model *m, const fit_plan *plan) {
     goto done;
   }
   if (es) {
-    status = start_watch(d, "early stopping", es->monitor, es->min_delta,
-                         es->patience, val_count, &watch);
+    status = sora_watch_begin(d, "early stopping", es->monitor, es->min_delta,
+                              es->patience, val_count, &watch);
     if (status != SORA_OK)
       goto done;
     if (es->restore_best &&
@@ -346,9 +294,9 @@ static sora_status train_epochs(sora_model *m, const fit_plan *plan) {
     }
   }
   if (d->plateau) {
-    status = start_watch(d, "reduce_on_plateau", d->plateau->monitor,
-                         d->plateau->min_delta, d->plateau->patience, val_count,
-                         &plateau);
+    status = sora_watch_begin(d, "reduce_on_plateau", d->plateau->monitor,
+                              d->plateau->min_delta, d->plateau->patience,
+                              val_count, &plateau);
     if (status != SORA_OK)
       goto done;
   }
@@ -506,7 +454,7 @@ static sora_status train_epochs(sora_model *m, const fit_plan *plan) {
       fflush(stdout);
     }
     if (d->plateau)
-      watch_plateau(m, &plateau, &r, verbose);
+      sora_watch_plateau_epoch(m, &plateau, &r, verbose);
     if (o->callback && o->callback(&r, o->user))
       break;
     if (r.stopping)

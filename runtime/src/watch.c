@@ -1,5 +1,9 @@
 /*===- watch.c - Watching a metric across epochs --------------------------===*/
 #include "watch.h"
+#include "internal.h"
+
+#include <inttypes.h>
+#include <stdio.h>
 
 #include <math.h>
 #include <string.h>
@@ -97,4 +101,56 @@ bool sora_watch_early_stop(sora_watch *w, const sora_epoch_report *r,
     }
   }
   return w->wait >= patience && r->epoch > 1;
+}
+
+/// Starts watching `monitor` for `what` ("early stopping"), which must be on
+/// the epoch lines of this fit: a val_ one needs validation data.
+sora_status sora_watch_begin(const sora_model_desc *d, const char *what,
+                             const char *monitor, double min_delta,
+                             int64_t patience, int64_t val_count,
+                             sora_watch *watch) {
+  const char *name = d->name ? d->name : "";
+  if (!sora_watch_start(watch, monitor, min_delta))
+    return sora_fail(SORA_ERR_STATE,
+                     "model '%s': %s watches '%s', which no epoch line shows",
+                     name, what, monitor ? monitor : "(null)");
+  if (strncmp(monitor, "val_", 4) == 0 && val_count == 0)
+    return sora_fail(
+        SORA_ERR_STATE,
+        "model '%s': %s watches '%s', but this fit has no "
+        "validation data (no validation source, validation_split 0)",
+        name, what, monitor);
+  if (patience < 1)
+    return sora_fail(SORA_ERR_STATE,
+                     "model '%s': %s's patience is %" PRId64 ", below 1", name,
+                     what, patience);
+  return SORA_OK;
+}
+
+/// reduce_on_plateau's rate after `reductions` reductions.
+static double plateau_rate(const sora_plateau *p, double reductions) {
+  return fmax(p->initial * pow(p->factor, reductions), p->min_lr);
+}
+
+/// After the epoch of report `r`: reduces the learning rate (the count of
+/// reductions in the optimizer state, which the kernels read) when
+/// ReduceLROnPlateau's rule says so and the rate is still above min_lr.
+void sora_watch_plateau_epoch(sora_model *m, sora_watch *watch,
+                              const sora_epoch_report *r, bool verbose) {
+  const sora_plateau *p = m->desc->plateau;
+  if (!sora_watch_plateau(watch, r, p->patience))
+    return;
+  float *reductions = m->opt_state + p->state_offset;
+  double old_lr = plateau_rate(p, *reductions);
+  if (!(old_lr > (float)p->min_lr)) // Keras compares with a float32
+    return;
+  *reductions += 1.0f;
+  sora_watch_cool(watch, p->cooldown);
+  if (verbose) {
+    printf("Epoch %" PRId64 ": reduce_on_plateau: %s has not improved on "
+           "%.4f for %" PRId64 " epochs: learning rate %g -> %g\n",
+           r->epoch, p->monitor, watch->best, p->patience, old_lr,
+           plateau_rate(p, *reductions));
+    fflush(stdout);
+  }
 }

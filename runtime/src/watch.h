@@ -51,4 +51,19 @@ bool sora_watch_plateau(sora_watch *w, const sora_epoch_report *r,
 /// After a reduction: the wait restarts and `epochs` of cooldown begin.
 void sora_watch_cool(sora_watch *w, int64_t epochs);
 
+/// Starts watching `monitor` for `what` ("early stopping"), which must be on
+/// the epoch lines of this fit (a val_ one needs validation data,
+/// `val_count` rows); patience must be at least 1.
+sora_status sora_watch_begin(const sora_model_desc *d, const char *what,
+                             const char *monitor, double min_delta,
+                             int64_t patience, int64_t val_count,
+                             sora_watch *watch);
+
+/// After the epoch of report `r`, for a model whose learning rate is
+/// reduce_on_plateau: raises the count of reductions in the optimizer state
+/// (which the kernels read) when ReduceLROnPlateau's rule says so and the
+/// rate is still above min_lr, saying so when `verbose`.
+void sora_watch_plateau_epoch(sora_model *m, sora_watch *watch,
+                              const sora_epoch_report *r, bool verbose);
+
 #endif
