@@ -64,31 +64,40 @@ void curve_evaluate(float *params, float *, void *, const float *,
 class EarlyStopping : public ::testing::Test {
 protected:
   /// Fits 8 training and 2 validation samples, one batch an epoch, for the
-  /// curve's epochs, watched by `es`.
-  sora_status fit(const sora_early_stopping &es) {
+  /// curve's epochs, watched as `desc` says.
+  sora_status fit_curve() {
     write_index_dataset(dir, "x.idx", "y.idx", 10);
     desc.train_step = counting_train;
     desc.evaluate = curve_evaluate;
     desc.batch_size = 8;
     desc.max_batch = 8;
     desc.validation_split = 0.2;
-    desc.early_stopping = &es;
     desc.accuracy_kind = SORA_ACCURACY_CATEGORICAL;
     EXPECT_EQ(sora_model_create(&desc, &m), SORA_OK) << sora_last_error();
     sora_fit_options o = sora_fit_defaults();
     o.epochs = static_cast<int64_t>(curve().size());
     o.callback = record;
-    o.user = &reports;
+    o.user = this;
     ::testing::internal::CaptureStdout();
     sora_status status = sora_model_fit(m, nullptr, &o);
     printed = ::testing::internal::GetCapturedStdout();
     return status;
   }
 
+  /// fit_curve watched by early stopping `es`.
+  sora_status fit(const sora_early_stopping &es) {
+    desc.early_stopping = &es;
+    return fit_curve();
+  }
+
   void TearDown() override { sora_model_destroy(m); }
 
+  /// Keeps each epoch's report and the count of learning-rate reductions
+  /// (reduce_on_plateau's, in the optimizer state's last float).
   static int record(const sora_epoch_report *r, void *user) {
-    static_cast<std::vector<sora_epoch_report> *>(user)->push_back(*r);
+    auto *self = static_cast<EarlyStopping *>(user);
+    self->reports.push_back(*r);
+    self->reductions.push_back(g_opt_state[29]);
     return 0;
   }
 
@@ -101,6 +110,7 @@ protected:
   sora_model_desc desc = fake_desc(dir.path().c_str());
   sora_model *m = nullptr;
   std::vector<sora_epoch_report> reports;
+  std::vector<float> reductions;
   std::string printed;
 };
 
@@ -196,17 +206,8 @@ TEST_F(EarlyStopping, AnUnknownMonitorIsRefused) {
       << sora_last_error();
 }
 
-/// ReduceLROnPlateau on the same curve; the count of reductions lies in the
-/// optimizer state's last float.
-class Plateau : public EarlyStopping {
-protected:
-  static int record_reductions(const sora_epoch_report *, void *user) {
-    static_cast<std::vector<float> *>(user)->push_back(g_opt_state[29]);
-    return 0;
-  }
-
-  std::vector<float> counts;
-};
+/// ReduceLROnPlateau on the same curves.
+using Plateau = EarlyStopping;
 
 TEST_F(Plateau, ReducesWhereKerasDoes) {
   // min_delta 0.005, patience 2, cooldown 1 (Keras' on_epoch_end by hand):
@@ -216,20 +217,8 @@ TEST_F(Plateau, ReducesWhereKerasDoes) {
   curve() = kValLoss;
   sora_plateau p = {"val_loss", 2, 0.005, 1, 0.1, 0.5, 0.0, 29};
   desc.plateau = &p;
-  write_index_dataset(dir, "x.idx", "y.idx", 10);
-  desc.train_step = counting_train;
-  desc.evaluate = curve_evaluate;
-  desc.batch_size = desc.max_batch = 8;
-  desc.validation_split = 0.2;
-  ASSERT_EQ(sora_model_create(&desc, &m), SORA_OK) << sora_last_error();
-  sora_fit_options o = sora_fit_defaults();
-  o.epochs = 10;
-  o.callback = record_reductions;
-  o.user = &counts;
-  ::testing::internal::CaptureStdout();
-  ASSERT_EQ(sora_model_fit(m, nullptr, &o), SORA_OK) << sora_last_error();
-  printed = ::testing::internal::GetCapturedStdout();
-  EXPECT_EQ(counts, (std::vector<float>{0, 0, 0, 0, 1, 1, 1, 2, 2, 2}));
+  ASSERT_EQ(fit_curve(), SORA_OK) << sora_last_error();
+  EXPECT_EQ(reductions, (std::vector<float>{0, 0, 0, 0, 1, 1, 1, 2, 2, 2}));
   EXPECT_NE(printed.find("Epoch 5: reduce_on_plateau: val_loss has not "
                          "improved on 0.4010 for 2 epochs: learning rate "
                          "0.1 -> 0.05"),
@@ -238,24 +227,13 @@ TEST_F(Plateau, ReducesWhereKerasDoes) {
 }
 
 TEST_F(Plateau, StopsReducingAtMinLr) {
-  // A rising curve reduces after epochs 2, 4, ... until the rate is
-  // min_lr: 0.1 -> 0.05 (= min_lr), then no more.
+  // A rising curve with patience 1 reduces after epoch 2: 0.1 -> 0.05,
+  // which is min_lr, so no more after.
   curve() = {0.5, 0.6, 0.7, 0.8, 0.9, 1.0};
   sora_plateau p = {"val_loss", 1, 0.0, 0, 0.1, 0.5, 0.05, 29};
   desc.plateau = &p;
-  write_index_dataset(dir, "x.idx", "y.idx", 10);
-  desc.train_step = counting_train;
-  desc.evaluate = curve_evaluate;
-  desc.batch_size = desc.max_batch = 8;
-  desc.validation_split = 0.2;
-  ASSERT_EQ(sora_model_create(&desc, &m), SORA_OK) << sora_last_error();
-  sora_fit_options o = sora_fit_defaults();
-  o.verbose = 0;
-  o.epochs = 6;
-  o.callback = record_reductions;
-  o.user = &counts;
-  ASSERT_EQ(sora_model_fit(m, nullptr, &o), SORA_OK) << sora_last_error();
-  EXPECT_EQ(counts, (std::vector<float>{0, 1, 1, 1, 1, 1}));
+  ASSERT_EQ(fit_curve(), SORA_OK) << sora_last_error();
+  EXPECT_EQ(reductions, (std::vector<float>{0, 1, 1, 1, 1, 1}));
 }
 
 } // namespace
