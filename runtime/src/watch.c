@@ -49,7 +49,8 @@ bool sora_watch_start(sora_watch *w, const char *monitor, double min_delta) {
   return false;
 }
 
-double sora_watch_value(const sora_watch *w, const sora_epoch_report *r) {
+/// The watched value in `r`.
+static double watched(const sora_watch *w, const sora_epoch_report *r) {
   double value;
   memcpy(&value, (const char *)r + w->field, sizeof value);
   return value;
@@ -57,7 +58,7 @@ double sora_watch_value(const sora_watch *w, const sora_epoch_report *r) {
 
 bool sora_watch_plateau(sora_watch *w, const sora_epoch_report *r,
                         int64_t patience) {
-  double value = sora_watch_value(w, r);
+  double value = watched(w, r);
   bool cooling = w->cooldown > 0;
   if (cooling) {
     --w->cooldown;
@@ -68,7 +69,6 @@ bool sora_watch_plateau(sora_watch *w, const sora_epoch_report *r,
   if (w->higher ? value > w->best + w->min_delta
                 : value < w->best - w->min_delta) {
     w->best = value;
-    w->best_epoch = r->epoch;
     w->wait = 0;
     return false;
   }
@@ -84,7 +84,7 @@ void sora_watch_cool(sora_watch *w, int64_t epochs) {
 
 bool sora_watch_early_stop(sora_watch *w, const sora_epoch_report *r,
                            int64_t patience) {
-  double value = sora_watch_value(w, r);
+  double value = watched(w, r);
   // Keras: monitor_op(current - min_delta, best), min_delta negated when
   // lower is better.
   bool improved = w->higher ? value - w->min_delta > w->best

@@ -20,16 +20,13 @@ typedef struct sora_watch {
   bool higher;        /* higher is better (accuracies); else lower       */
   double min_delta;   /* a smaller change is no improvement              */
   double best;        /* the best value so far (starts at -inf or +inf)  */
-  int64_t best_epoch; /* from 1; 0 before the first epoch               */
+  int64_t best_epoch; /* early stopping: from 1; 0 before epoch 1       */
   int64_t wait;       /* epochs since the last improvement               */
   int64_t cooldown;   /* ReduceLROnPlateau: epochs of cooldown left      */
 } sora_watch;
 
 /// Starts watching `monitor`; false if no epoch report has that name.
 bool sora_watch_start(sora_watch *w, const char *monitor, double min_delta);
-
-/// The watched value in `r`.
-double sora_watch_value(const sora_watch *w, const sora_epoch_report *r);
 
 /// Whether the epoch ending with report `r` makes training stop, by Keras'
 /// EarlyStopping.on_epoch_end: the value improves when it beats the best by
