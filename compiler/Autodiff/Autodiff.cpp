@@ -11,6 +11,7 @@
 
 #include "Autodiff/GradRules.h"
 #include "IR/BuildGraph.h"
+#include "IR/PhaseTimer.h"
 #include "Transforms/Passes.h"
 
 #include <algorithm>
@@ -223,7 +224,11 @@ std::unique_ptr<Graph> buildTrainGraph(const dsl::Model &model,
   LossNodes l = buildLoss(*g, fwd, train, true);
 
   std::vector<Node *> weights = g->params(ParamRole::Weight);
-  std::map<Node *, Node *> grads = differentiate(*g, l.loss, weights);
+  std::map<Node *, Node *> grads;
+  {
+    PhaseTimer timer("autodiff");
+    grads = differentiate(*g, l.loss, weights);
+  }
   // reduce_on_plateau's count of reductions, which fit makes between
   // epochs and the updates read: optimizer state, so that checkpoints keep
   // it and a fresh instance starts at 0.

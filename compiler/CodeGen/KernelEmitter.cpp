@@ -7,6 +7,8 @@
 #include <llvm/IR/Intrinsics.h>
 #include <llvm/IR/Module.h>
 
+#include <algorithm>
+
 namespace sora::ir {
 
 using namespace llvm;
@@ -18,6 +20,15 @@ Value *KernelEmitter::f32(double v) {
 Value *KernelEmitter::buffer(const Node *node) {
   if (auto it = buffers_.find(node); it != buffers_.end())
     return it->second;
+  if (inOpFunction_) {
+    // An op function's buffers are its arguments after n and step.
+    auto it = std::find(opBuffers_.begin(), opBuffers_.end(), node);
+    if (it == opBuffers_.end())
+      throw std::logic_error(std::string("an op function uses a buffer its "
+                                         "probe did not: a ") +
+                             mnemonic(node->op));
+    return buffers_[node] = fn_->getArg(2 + unsigned(it - opBuffers_.begin()));
+  }
   if (!setup_ || !resolveBuffer)
     throw std::logic_error("buffers are resolved only after beginBody()");
   IRBuilder<> sb(setup_->getTerminator());
@@ -96,94 +107,6 @@ void KernelEmitter::setArguments(Function *kernel) {
 
 Value *KernelEmitter::fma(Value *a, Value *b_, Value *c) {
   return call(Intrinsic::fmuladd, {a, b_, c});
-}
-
-void KernelEmitter::parallelLoop(
-    Value *count, int64_t workPerIteration,
-    const std::function<void(KernelEmitter &, Value *)> &body) {
-  Module &mod = *fn_->getParent();
-  LLVMContext &ctx = mod.getContext();
-  llvm::Type *ptr = PointerType::getUnqual(ctx);
-  llvm::Type *intTy = b.getInt64Ty();
-  // The kernel's arguments, in a struct on the stack that workers read,
-  // filled at the top of the kernel (they are its arguments).
-  StructType *argsType =
-      StructType::get(ctx, kernelFunctionType(ctx)->params());
-  if (!context_) {
-    IRBuilder<> entry(&fn_->getEntryBlock(), fn_->getEntryBlock().begin());
-    context_ = entry.CreateAlloca(argsType);
-    Value *fields[] = {
-#define SORA_KERNEL_ARG(member, name, Kind) member,
-#include "CodeGen/RuntimeContract.def"
-    };
-    for (unsigned i = 0; i < kNumKernelArgs; ++i)
-      entry.CreateStore(fields[i],
-                        entry.CreateStructGEP(argsType, context_, i));
-  }
-
-  // The body: void fn(ptr args, i64 begin, i64 end).
-  FunctionType *bodyType =
-      FunctionType::get(b.getVoidTy(), {ptr, intTy, intTy}, false);
-  Function *part = Function::Create(
-      bodyType, Function::InternalLinkage,
-      fn_->getName() + ".part" + std::to_string(parallelLoops_++), mod);
-  part->addFnAttr(Attribute::NoUnwind);
-  part->getArg(0)->setName("args");
-  part->getArg(1)->setName("begin");
-  part->getArg(2)->setName("end");
-  IRBuilder<> pb(BasicBlock::Create(ctx, "entry", part));
-  pb.setFastMathFlags(b.getFastMathFlags());
-  KernelEmitter k(part, pb);
-  Value *args = part->getArg(0);
-  Value **fields[] = {
-#define SORA_KERNEL_ARG(member, name, Kind) &k.member,
-#include "CodeGen/RuntimeContract.def"
-  };
-  for (unsigned i = 0; i < kNumKernelArgs; ++i)
-    *fields[i] = pb.CreateLoad(argsType->getElementType(i),
-                               pb.CreateStructGEP(argsType, args, i),
-                               kKernelArgNames[i]);
-  k.vectorWidth = vectorWidth;
-  k.epilogue_ = epilogue_;
-  k.resolveBuffer = resolveBuffer;
-  k.lrReductions = lrReductions;
-  k.beginBody();
-  k.loop(
-      part->getArg(1), part->getArg(2), [&](Value *i) { body(k, i); }, "par");
-  pb.CreateRetVoid();
-
-  FunctionCallee parallelFor = mod.getOrInsertFunction(
-      "sora_parallel_for", b.getVoidTy(), ptr, ptr, intTy, intTy);
-  Value *work = b.CreateMul(count, i64(workPerIteration));
-  b.CreateCall(parallelFor, {part, context_, count, work});
-  ++loopNests;
-}
-
-void KernelEmitter::outlined(const std::function<void(KernelEmitter &)> &body) {
-  Module &mod = *fn_->getParent();
-  Function *part = Function::Create(
-      kernelFunctionType(mod.getContext()), Function::InternalLinkage,
-      fn_->getName() + ".op" + std::to_string(outlined_++), mod);
-  part->setAttributes(fn_->getAttributes());
-  part->addFnAttr(Attribute::NoInline);
-  IRBuilder<> pb(BasicBlock::Create(mod.getContext(), "entry", part));
-  pb.setFastMathFlags(b.getFastMathFlags());
-  KernelEmitter k(part, pb);
-  k.setArguments(part);
-  if (isa<Constant>(params)) // an inference build's baked weights
-    k.params = params;
-  k.vectorWidth = vectorWidth;
-  k.epilogue_ = epilogue_;
-  k.resolveBuffer = resolveBuffer;
-  k.lrReductions = lrReductions;
-  k.beginBody();
-  body(k);
-  pb.CreateRetVoid();
-  loopNests += k.loopNests;
-  std::vector<Value *> args;
-  for (Argument &a : fn_->args())
-    args.push_back(&a);
-  b.CreateCall(part, args);
 }
 
 Value *KernelEmitter::tile(int64_t floats) {

@@ -35,16 +35,17 @@ public:
   void setArguments(llvm::Function *kernel);
 
   /// Base pointer (float*) of `node`'s buffer: resolved the first time a
-  /// function of the kernel uses it, in that function's setup block.
+  /// function of the kernel uses it, in that function's setup block (in an
+  /// op function: one of its arguments).
   llvm::Value *buffer(const Node *node);
   /// How a buffer is found (an argument, a parameter block or scratch
   /// offset), through the builder given; set once per kernel and shared by
-  /// its parallel parts and outlined ops.
+  /// the parallel parts of its own code.
   using BufferResolver = std::function<llvm::Value *(
       KernelEmitter &, llvm::IRBuilder<> &, const Node *)>;
   BufferResolver resolveBuffer;
   /// reduce_on_plateau's count of reductions (kLrReductions), if the kernel
-  /// has one: shared by its parallel parts and outlined ops.
+  /// has one: shared by its op functions and parallel parts.
   const Node *lrReductions = nullptr;
   /// Ends the function's setup block (its arguments read; buffers are
   /// added to it as they are first used) and continues in its body.
@@ -80,7 +81,7 @@ public:
   /// a * b + c, fused where the target can (scalars or vectors).
   llvm::Value *fma(llvm::Value *a, llvm::Value *b, llvm::Value *c);
 
-  // --- Threads -----------------------------------------------------------
+  // --- The functions a kernel is made of (KernelFunctions.cpp) -------------
   /// for (i = 0; i < count; ++i) body(e, i), the iterations shared among
   /// the runtime's threads (sora_parallel_for) when the loop does at least
   /// a threshold of work; `workPerIteration` estimates its multiply-adds.
@@ -90,11 +91,20 @@ public:
   parallelLoop(llvm::Value *count, int64_t workPerIteration,
                const std::function<void(KernelEmitter &, llvm::Value *)> &body);
 
-  /// Emits `body` into a function of its own (the kernel's signature, its
-  /// buffers set up again) and calls it here: a kernel of hundreds of ops
-  /// (an unrolled recurrent layer) stays hundreds of small functions,
-  /// which LLVM optimises in linear time, rather than one huge one.
-  void outlined(const std::function<void(KernelEmitter &)> &body);
+  /// Emits `body`, one op or fused group, into an op function called
+  /// `name` (LLVM numbers namesakes), whose
+  /// arguments are the rows, the step and the buffers the op uses, and
+  /// calls it here with this kernel's buffers. An op function names no
+  /// kernel's memory plan, so the same op in two kernels or two layers is
+  /// the same function, which LLVM keeps once (MergeFunctions, Target.cpp).
+  /// The body may not use the kernel's block arguments (params, scratch,
+  /// ...) directly: only buffer(), n and step.
+  void opFunction(const std::string &name,
+                  const std::function<void(KernelEmitter &)> &body);
+
+  /// The most rows of a batched buffer (its size, to tell which buffers an
+  /// op function may take as `noalias`).
+  int64_t maxRows = 1;
 
   /// Outermost loops emitted so far (for --stats).
   int loopNests = 0;
@@ -144,6 +154,13 @@ public:
   void forEachElement(const Node *like, const Body &body);
 
 private:
+  /// A new emitter for `f`, with this one's settings (vector width,
+  /// epilogue, buffers, signature) and `f`'s arguments bound.
+  KernelEmitter derived(llvm::Function *f, llvm::IRBuilder<> &builder) const;
+  /// Sets the argument values from `f`'s arguments: a kernel's
+  /// (RuntimeContract.def) or an op function's (n, step, opBuffers_).
+  void bindArguments(llvm::Function *f);
+
   /// The index of operand `i` of elementwise `n` at element `index`.
   llvm::Value *operandIndex(const Node &n, size_t i, llvm::Value *index,
                             llvm::Value *inRow);
@@ -155,7 +172,10 @@ private:
   int depth_ = 0;
   llvm::Value *context_ = nullptr; ///< the kernel arguments, for workers
   int parallelLoops_ = 0;
-  int outlined_ = 0;
+  /// In an op function (and its parts): the nodes whose buffers are its
+  /// arguments after n and step, in order.
+  bool inOpFunction_ = false;
+  std::vector<const Node *> opBuffers_;
 };
 
 /// Index arithmetic on in-bounds, non-negative element indices (nuw, nsw:

@@ -11,6 +11,7 @@
 #include "CodeGen/RuntimeContract.h"
 #include "IR/BuildGraph.h"
 #include "IR/OpRules.h"
+#include "IR/PhaseTimer.h"
 #include "Transforms/Passes.h"
 #include "sora/runtime.h"
 
@@ -28,10 +29,6 @@ namespace sora::ir {
 using namespace llvm;
 
 namespace {
-
-/// Graphs of more nodes than this have each op emitted as a function of its
-/// own (KernelEmitter::outlined); the MLP's and CNN's have far fewer.
-constexpr size_t kOutlineAbove = 300;
 
 /// The one OptimizerUpdate group of `g`, or null.
 const FusionGroup *optimizerGroup(const Graph &g) {
@@ -66,6 +63,7 @@ CompiledModel buildModelGraphs(const dsl::Model &model,
                                const std::string &sourceDir,
                                const PipelineOptions &pipeline,
                                bool withTraining) {
+  PhaseTimer timer("build graphs");
   CompiledModel cm;
   cm.model = &model;
   cm.sourceDir = sourceDir;
@@ -179,6 +177,7 @@ Function *emitKernel(const CompiledModel &cm, ModuleEmission &em,
 
   KernelEmitter k(fn, b);
   k.vectorWidth = em.vectorWidth;
+  k.maxRows = g.maxBatch;
   k.setArguments(fn);
   // An inference build reads its baked weights, not the instance's.
   if (em.bakedWeights)
@@ -249,18 +248,9 @@ Function *emitKernel(const CompiledModel &cm, ModuleEmission &em,
     b.CreateCall(add, {k.i64(id), b.CreateFSub(b.CreateCall(now), start)});
   };
 
-  // A kernel of many ops (an unrolled recurrent layer) gets each op in a
-  // function of its own: LLVM's time grows faster than linearly with a
-  // function's size.
-  const bool outline = g.nodes().size() > kOutlineAbove;
-  auto emit = [&](const std::function<void(KernelEmitter &)> &body) {
-    if (outline)
-      k.outlined(body);
-    else
-      body(k);
-  };
-
-  // Ops in order; a fused group runs at its root. The optimizer update is
+  // Ops in order, each in an op function (KernelFunctions.cpp) but the
+  // fused optimizer update, which walks the kernel's blocks; a fused group
+  // runs at its root. The optimizer update is
   // fused only when the plan laid the gradients out for it.
   for (const auto &node : g.nodes()) {
     const Node *n = node.get();
@@ -275,24 +265,29 @@ Function *emitKernel(const CompiledModel &cm, ModuleEmission &em,
       continue;
     if (!group) {
       if (!n->operands.empty())
-        timed(*n, n->phase,
-              [&] { emit([&](KernelEmitter &e) { lowering(n->op)(e, *n); }); });
+        timed(*n, n->phase, [&] {
+          k.opFunction(cm.symbolPrefix() + "." + mnemonic(n->op),
+                       [&](KernelEmitter &e) { lowering(n->op)(e, *n); });
+        });
     } else if (group->root == n) {
       std::string phase = group->kind == FusionGroup::UpdateEpilogue
                               ? "backward+update"
                               : group->anchor->phase;
       timed(*group->anchor, phase, [&] {
-        emit([&](KernelEmitter &e) {
-          if (group->kind == FusionGroup::OptimizerUpdate) {
-            lowerOptimizerGroup(e, *group, cm.layout.weightFloats);
-          } else if (group->kind == FusionGroup::UpdateEpilogue) {
-            lowerUpdateGroup(e, *group);
-          } else {
-            e.setEpilogue(group);
-            lowering(group->anchor->op)(e, *group->anchor);
-            e.setEpilogue(nullptr);
-          }
-        });
+        if (group->kind == FusionGroup::OptimizerUpdate) {
+          lowerOptimizerGroup(k, *group, cm.layout.weightFloats);
+          return;
+        }
+        k.opFunction(cm.symbolPrefix() + "." + mnemonic(group->anchor->op),
+                     [&](KernelEmitter &e) {
+                       if (group->kind == FusionGroup::UpdateEpilogue) {
+                         lowerUpdateGroup(e, *group);
+                       } else {
+                         e.setEpilogue(group);
+                         lowering(group->anchor->op)(e, *group->anchor);
+                         e.setEpilogue(nullptr);
+                       }
+                     });
       });
     }
   }
@@ -418,6 +413,7 @@ int hostVectorWidth() {
 }
 
 EmittedModule emitModule(const CompiledModel &cm, LLVMContext &ctx) {
+  PhaseTimer timer("lower to LLVM IR");
   const std::string &name = cm.symbolPrefix();
   auto mod = std::make_unique<Module>(name, ctx);
   ModuleEmission em{*mod, cm.vectorWidth ? cm.vectorWidth : hostVectorWidth(),

@@ -1,11 +1,13 @@
 //===- Target.cpp - LLVM optimisation and object emission -----------------===//
 #include "CodeGen/Target.h"
+#include "IR/PhaseTimer.h"
 
 #include <llvm/Analysis/CGSCCPassManager.h>
 #include <llvm/Analysis/LoopAnalysisManager.h>
 #include <llvm/Analysis/TargetLibraryInfo.h>
 #include <llvm/IR/LegacyPassManager.h>
 #include <llvm/IR/PassManager.h>
+#include <llvm/IR/PassTimingInfo.h>
 #include <llvm/IR/Verifier.h>
 #include <llvm/MC/MCSubtargetInfo.h>
 #include <llvm/MC/TargetRegistry.h>
@@ -15,6 +17,7 @@
 #include <llvm/TargetParser/ARMTargetParser.h>
 #include <llvm/TargetParser/Host.h>
 #include <llvm/TargetParser/Triple.h>
+#include <llvm/Transforms/IPO/MergeFunctions.h>
 
 namespace sora {
 
@@ -127,6 +130,7 @@ std::unique_ptr<TargetLibraryInfoImpl> libraryInfo(const TargetMachine &tm) {
 } // namespace
 
 void optimizeModule(Module &mod, TargetMachine &tm, int optLevel) {
+  PhaseTimer timer("LLVM optimisation");
   mod.setTargetTriple(tm.getTargetTriple().str());
   mod.setDataLayout(tm.createDataLayout());
   LoopAnalysisManager lam;
@@ -136,7 +140,11 @@ void optimizeModule(Module &mod, TargetMachine &tm, int optLevel) {
   PipelineTuningOptions tuning;
   tuning.LoopVectorization = optLevel >= 2;
   tuning.SLPVectorization = optLevel >= 2;
-  PassBuilder pb(&tm, tuning);
+  // --time-passes: LLVM's own report of each pass, after sorac's phases.
+  PassInstrumentationCallbacks instrumentation;
+  TimePassesHandler passTimes(PhaseTimer::enabled());
+  passTimes.registerCallbacks(instrumentation);
+  PassBuilder pb(&tm, tuning, std::nullopt, &instrumentation);
   std::unique_ptr<TargetLibraryInfoImpl> library = libraryInfo(tm);
   fam.registerPass([&] { return TargetLibraryAnalysis(*library); });
   pb.registerModuleAnalyses(mam);
@@ -148,6 +156,13 @@ void optimizeModule(Module &mod, TargetMachine &tm, int optLevel) {
                             : optLevel == 1 ? OptimizationLevel::O1
                             : optLevel == 2 ? OptimizationLevel::O2
                                             : OptimizationLevel::O3;
+  // An op that appears in several kernels or layers was emitted as several
+  // identical op functions (KernelFunctions.cpp): one is kept before the
+  // pipeline spends time on each.
+  pb.registerPipelineStartEPCallback(
+      [](ModulePassManager &mpm, OptimizationLevel) {
+        mpm.addPass(MergeFunctionsPass());
+      });
   ModulePassManager mpm = level == OptimizationLevel::O0
                               ? pb.buildO0DefaultPipeline(level)
                               : pb.buildPerModuleDefaultPipeline(level);
@@ -158,9 +173,11 @@ bool emitCode(Module &mod, TargetMachine &tm, bool assembly, std::string &out,
               std::string &error) {
   mod.setTargetTriple(tm.getTargetTriple().str());
   mod.setDataLayout(tm.createDataLayout());
+  PhaseTimer timer("LLVM code generation");
   raw_string_ostream os(out);
   buffer_ostream bos(os);
   legacy::PassManager pm;
+  TimePassesIsEnabled = PhaseTimer::enabled(); // the code generator's passes
   std::unique_ptr<TargetLibraryInfoImpl> library = libraryInfo(tm);
   pm.add(new TargetLibraryInfoWrapperPass(*library));
   if (tm.addPassesToEmitFile(pm, bos, nullptr,

@@ -1,4 +1,5 @@
 //===- PassManager.cpp - Pipelines as data --------------------------------===//
+#include "IR/PhaseTimer.h"
 #include "Transforms/Passes.h"
 
 #include <ostream>
@@ -51,11 +52,15 @@ std::string parsePipeline(const std::string &list,
 }
 
 void runPipeline(Graph &g, const PipelineOptions &options) {
+  PhaseTimer timer("graph passes");
   for (const std::string &name : options.passes) {
     for (const PassInfo &p : allPasses()) {
       if (name != p.name)
         continue;
-      p.run(g);
+      {
+        PhaseTimer passTimer(p.name);
+        p.run(g);
+      }
       if (options.verifyEach) {
         std::string error = verify(g);
         if (!error.empty())

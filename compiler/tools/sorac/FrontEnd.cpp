@@ -1,6 +1,7 @@
 //===- FrontEnd.cpp - Read, parse, check, choose the model ----------------===//
 #include "Driver.h"
 
+#include "IR/PhaseTimer.h"
 #include "sora/dsl/Parser.h"
 #include "sora/dsl/Sema.h"
 
@@ -19,12 +20,16 @@ int FrontEnd::read(const std::string &input, bool werror) {
 }
 
 int FrontEnd::parse() {
+  sora::PhaseTimer timer("parse");
   ast_ = sora::parseFile(*file_, *diags_);
   return ast_ ? kGoOn : kInputError;
 }
 
 int FrontEnd::check(const std::string &name) {
-  program_ = sora::checkProgram(*ast_, *diags_);
+  {
+    sora::PhaseTimer timer("check");
+    program_ = sora::checkProgram(*ast_, *diags_);
+  }
   if (!program_)
     return kInputError;
   const std::string &input = file_->path();

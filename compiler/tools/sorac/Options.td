@@ -89,6 +89,10 @@ def verify_each : Flag<["--"], "verify-each">,
 def stats : Flag<["--"], "stats">,
             HelpText<"print the training step's statistics (default\n"
                      "pipeline and --passes=none) on stderr">;
+def time_passes : Flag<["--"], "time-passes">,
+                  HelpText<"print on stderr the wall time of each phase\n"
+                           "(front end, graphs, autodiff, each graph pass,\n"
+                           "lowering, LLVM), then LLVM's own pass timings">;
 }
 
 let Group = grp_codegen in {

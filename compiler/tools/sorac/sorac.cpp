@@ -20,6 +20,7 @@
 #include "IR/Graph.h"
 #include "IR/GraphParser.h"
 #include "IR/GraphViews.h"
+#include "IR/PhaseTimer.h"
 #include "Onnx/BakeWeights.h"
 #include "Onnx/OnnxExport.h"
 #include "Onnx/OnnxImport.h"
@@ -28,6 +29,7 @@
 #include "sora/runtime.h"
 
 #include <llvm/ADT/StringRef.h>
+#include <llvm/IR/PassTimingInfo.h>
 #include <llvm/IR/Verifier.h>
 #include <llvm/Support/raw_ostream.h>
 
@@ -196,6 +198,9 @@ int takeArg(Options &o, const llvm::opt::Arg &arg, llvm::StringRef spelled) {
     break;
   case OPT_stats:
     o.stats = true;
+    break;
+  case OPT_time_passes:
+    sora::PhaseTimer::enable();
     break;
   case OPT_profile:
     o.profile = true;
@@ -601,10 +606,13 @@ int compile(const Options &o, const sora::dsl::Model &source,
 
   llvm::LLVMContext ctx;
   std::unique_ptr<llvm::Module> mod = sora::ir::emitModule(cm, ctx).module;
-  std::string verifyErrors;
-  llvm::raw_string_ostream verifyStream(verifyErrors);
-  if (llvm::verifyModule(*mod, &verifyStream))
-    throw std::logic_error("generated LLVM IR is invalid:\n" + verifyErrors);
+  {
+    sora::PhaseTimer timer("verify LLVM IR");
+    std::string verifyErrors;
+    llvm::raw_string_ostream verifyStream(verifyErrors);
+    if (llvm::verifyModule(*mod, &verifyStream))
+      throw std::logic_error("generated LLVM IR is invalid:\n" + verifyErrors);
+  }
   if (o.emit == Emit::Header)
     return emitText(o, sora::ir::emitHeader(cm, sourcePath));
 
@@ -669,7 +677,16 @@ int main(int argc, char **argv) {
       return importCommand(argc, argv);
     Options o;
     int status = parseArgs(argc, argv, o);
-    return status != kGoOn ? status : run(o);
+    if (status != kGoOn)
+      return status;
+    status = run(o);
+    if (sora::PhaseTimer::enabled()) {
+      // LLVM's code generator's passes, then sorac's phases last, where a
+      // reader of the terminal sees them.
+      llvm::reportAndResetTimings(&llvm::errs());
+      sora::PhaseTimer::print(std::cerr);
+    }
+    return status;
   } catch (const std::exception &e) {
     std::cerr << "sorac: internal error: " << e.what() << "\n";
     return kInternalError;
