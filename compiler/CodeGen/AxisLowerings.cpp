@@ -203,22 +203,21 @@ void lowerTranspose(KernelEmitter &k, const Node &n) {
       k.i64(0), k.rows(&n),
       [&](Value *r) {
         Value *base = mulIdx(k, r, elements);
-        std::function<void(size_t, Value *, Value *)> nest =
-            [&](size_t axis, Value *to, Value *from) {
-              if (axis == rank) {
-                k.store(&n, addIdx(k, base, to),
-                        k.load(x, addIdx(k, base, from)));
-                return;
-              }
-              k.loop(
-                  n.type.dims[axis],
-                  [&](Value *i) {
-                    nest(axis + 1,
-                         addIdx(k, mulIdx(k, to, n.type.dims[axis]), i),
-                         addIdx(k, from, mulIdx(k, i, xStride[perm[axis]])));
-                  },
-                  "t");
-            };
+        std::function<void(size_t, Value *, Value *)> nest = [&](size_t axis,
+                                                                 Value *to,
+                                                                 Value *from) {
+          if (axis == rank) {
+            k.store(&n, addIdx(k, base, to), k.load(x, addIdx(k, base, from)));
+            return;
+          }
+          k.loop(
+              n.type.dims[axis],
+              [&](Value *i) {
+                nest(axis + 1, addIdx(k, mulIdx(k, to, n.type.dims[axis]), i),
+                     addIdx(k, from, mulIdx(k, i, xStride[perm[axis]])));
+              },
+              "t");
+        };
         nest(0, k.i64(0), k.i64(0));
       },
       "row");

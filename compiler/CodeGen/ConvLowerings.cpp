@@ -207,9 +207,9 @@ void convTile(KernelEmitter &k, Vec &vec, const ConvNest &c, Value *r, Value *y,
             "i");
       },
       "a");
-  // Stores; a fused epilogue (bias, activation) runs lane by lane on the
-  // registers, told the channel so that bias_add finds its bias (any index
-  // congruent to the channel modulo the channels would do).
+  // Stores; a fused epilogue (bias, activation) runs on the registers,
+  // told the first channel so that bias_add finds its biases (consecutive:
+  // a vector never crosses the last channel).
   Value *outPixel =
       mulSigned(k, addSigned(k, mulSigned(k, r, c.outImg.h), y), c.outImg.w);
   for (int64_t p = 0; p < pixels; ++p) {
@@ -218,14 +218,7 @@ void convTile(KernelEmitter &k, Vec &vec, const ConvNest &c, Value *r, Value *y,
       int64_t channel = oBase + v * L;
       Value *index =
           addSigned(k, mulSigned(k, pixel, c.outImg.c), k.i64(channel));
-      Value *value = acc[p * vecs + v];
-      if (k.hasEpilogue(*c.out)) {
-        for (int64_t j = 0; j < used(v); ++j)
-          k.storeResult(*c.out, addSigned(k, index, k.i64(j)),
-                        vec.lane(value, j), k.i64(channel + j));
-      } else {
-        vec.store(k.buffer(c.out), index, value, used(v));
-      }
+      k.storeResult(*c.out, index, acc[p * vecs + v], k.i64(channel), used(v));
     }
   }
 }

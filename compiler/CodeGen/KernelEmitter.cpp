@@ -2,6 +2,7 @@
 #include "CodeGen/KernelEmitter.h"
 
 #include "CodeGen/RuntimeContract.h"
+#include "CodeGen/VectorOps.h"
 #include "IR/OpRules.h"
 
 #include <llvm/IR/Intrinsics.h>
@@ -14,6 +15,8 @@ namespace sora::ir {
 using namespace llvm;
 
 Value *KernelEmitter::f32(double v) {
+  if (lanes_)
+    return ConstantFP::get(FixedVectorType::get(b.getFloatTy(), lanes_), v);
   return ConstantFP::get(b.getFloatTy(), v);
 }
 
@@ -77,11 +80,29 @@ Value *KernelEmitter::element(const Node &n, Value *index, Value *inRow) {
 }
 
 void KernelEmitter::storeResult(const Node &n, Value *index, Value *value,
-                                Value *inRow) {
+                                Value *inRow, int64_t used) {
+  // A vector holds the elements from `index` (and column `inRow`) on, of
+  // which the first `used` are real: operands are loaded and the result
+  // stored as vectors, masked past `used`.
+  auto *vector = dyn_cast<FixedVectorType>(value->getType());
+  Vec vec(*this);
+  auto loadAt = [&](const Node *node, Value *i) {
+    if (!vector || node->op == OpKind::Const)
+      return load(node, i);
+    return vec.load(buffer(node), i, used);
+  };
+  auto storeAt = [&](const Node *node, Value *v) {
+    if (vector)
+      vec.store(buffer(node), index, v, used);
+    else
+      store(node, index, v);
+  };
   if (!hasEpilogue(n)) {
-    store(&n, index, value);
+    storeAt(&n, value);
     return;
   }
+  // The formulas build their constants with f32(): splats meanwhile.
+  lanes_ = vector ? int64_t(vector->getNumElements()) : 0;
   const Node *previous = &n;
   for (const Node *c : epilogue_->chain) {
     std::vector<Value *> values;
@@ -89,11 +110,12 @@ void KernelEmitter::storeResult(const Node &n, Value *index, Value *value,
       values.push_back(
           c->operands[i] == previous
               ? value
-              : load(c->operands[i], operandIndex(*c, i, index, inRow)));
+              : loadAt(c->operands[i], operandIndex(*c, i, index, inRow)));
     value = formula(c->op)(*this, *c, values);
     previous = c;
   }
-  store(epilogue_->root, index, value);
+  lanes_ = 0;
+  storeAt(epilogue_->root, value);
 }
 
 void KernelEmitter::setArguments(Function *kernel) {

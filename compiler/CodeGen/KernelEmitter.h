@@ -61,8 +61,10 @@ public:
   llvm::Value *element(const Node &n, llvm::Value *index, llvm::Value *inRow);
   /// Stores `value` as `n`'s element at `index`; when `n` anchors a fused
   /// chain, the chain is applied first and the root's buffer receives it.
+  /// A vector `value` is the elements from `index` on (consecutive columns
+  /// from `inRow`), its first `used` lanes real: the chain runs on vectors.
   void storeResult(const Node &n, llvm::Value *index, llvm::Value *value,
-                   llvm::Value *inRow);
+                   llvm::Value *inRow, int64_t used = 0);
   /// While the anchor of `group` is lowered, storeResult applies its chain.
   void setEpilogue(const FusionGroup *group) { epilogue_ = group; }
   bool hasEpilogue(const Node &n) const {
@@ -170,6 +172,7 @@ private:
   llvm::BasicBlock *setup_ = nullptr;
   const FusionGroup *epilogue_ = nullptr;
   int depth_ = 0;
+  int64_t lanes_ = 0; ///< f32() makes vectors of lanes_ while nonzero
   llvm::Value *context_ = nullptr; ///< the kernel arguments, for workers
   int parallelLoops_ = 0;
   /// In an op function (and its parts): the nodes whose buffers are its

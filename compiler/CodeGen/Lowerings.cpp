@@ -85,18 +85,20 @@ void matMulBlock(KernelEmitter &k, const Node &n, Value *r0, int64_t rows,
         return next;
       },
       "k");
+  // Stores; a fused epilogue (a gradient mask, say) runs on the registers.
   for (int64_t i = 0; i < rows; ++i) {
-    Value *yRow = addIdx(k, mulIdx(k, addIdx(k, r0, k.i64(i)), M), j0);
-    for (int64_t c = 0; c < vectors; ++c)
-      vec.store(k.buffer(&n), addIdx(k, yRow, k.i64(c * vec.lanes)),
-                sums[i * vectors + c], usedIn(c));
+    Value *yRow = mulIdx(k, addIdx(k, r0, k.i64(i)), M);
+    for (int64_t c = 0; c < vectors; ++c) {
+      Value *col = addIdx(k, j0, k.i64(c * vec.lanes));
+      k.storeResult(n, addIdx(k, yRow, col), sums[i * vectors + c], col,
+                    usedIn(c));
+    }
   }
 }
 
 // Y = A.B, register-blocked: bands of 4 rows shared among threads, each in
-// blocks of 4 vectors of columns (a fused epilogue takes the plain loops
-// below, which apply it element by element).
-void lowerMatMulBlocked(KernelEmitter &k, const Node &n) {
+// blocks of 4 vectors of columns.
+void lowerMatMul(KernelEmitter &k, const Node &n) {
   int64_t M = n.operands[1]->type.dims[1], K_ = n.operands[1]->type.dims[0];
   constexpr int64_t R = 4, V = 4;
   int64_t lanes = k.vectorWidth, J = V * lanes;
@@ -113,39 +115,6 @@ void lowerMatMulBlocked(KernelEmitter &k, const Node &n) {
                   rest - (rest - 1) / lanes * lanes);
   };
   rowBands(k, n, R, R * M * K_, band);
-}
-
-void lowerMatMul(KernelEmitter &k, const Node &n) {
-  if (!k.hasEpilogue(n))
-    return lowerMatMulBlocked(k, n);
-  const Node *a = n.operands[0], *bm = n.operands[1];
-  int64_t K_ = bm->type.dims[0], M = bm->type.dims[1];
-  k.loop(
-      k.i64(0), k.lines(&n),
-      [&](Value *r) {
-        Value *yRow = mulIdx(k, r, M), *aRow = mulIdx(k, r, K_);
-        k.loop(
-            M, [&](Value *j) { k.store(&n, addIdx(k, yRow, j), k.f32(0)); },
-            "j");
-        k.loop(
-            K_,
-            [&](Value *kk) {
-              Value *av = k.load(a, addIdx(k, aRow, kk));
-              axpyRow(k, n, yRow, av, bm, mulIdx(k, kk, M), M);
-            },
-            "k");
-        // A fused epilogue (a gradient mask, say) runs on the row while it is
-        // in cache, in place.
-        if (k.hasEpilogue(n))
-          k.loop(
-              M,
-              [&](Value *j) {
-                Value *yi = addIdx(k, yRow, j);
-                k.storeResult(n, yi, k.load(&n, yi), j);
-              },
-              "j");
-      },
-      "row");
 }
 
 /// Y[r, j] = sum_k A[r, k] B[j, k] for the R x C outputs at rows r0.. and
