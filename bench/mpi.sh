@@ -10,6 +10,9 @@ src=$(cd "$(dirname "$0")/.." && pwd)
 sorac=$build/bin/sorac
 model=$src/examples/mnist_mlp/model.sora
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+# sorac run rejects --limit 0 (it would mean "all"): pass it only when set.
+limit_args=()
+[[ $limit -gt 0 ]] && limit_args=(--limit "$limit")
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
@@ -17,7 +20,7 @@ trap 'rm -rf "$work"' EXIT
 rate() { # RANKS
   local launch=()
   [[ $1 -gt 1 ]] && launch=(mpirun -np "$1" --bind-to core)
-  "${launch[@]}" "$sorac" run "$model" --epochs 1 --limit "$limit" --quiet \
+  "${launch[@]}" "$sorac" run "$model" --epochs 1 "${limit_args[@]}" --quiet \
     --report json | python3 -c '
 import json, sys
 r = json.loads(sys.stdin.read().strip().splitlines()[-1])
