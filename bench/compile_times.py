@@ -94,6 +94,8 @@ def measure(sorac, models, tmp, runs):
         if passes:
             p = _compile(sorac, source, obj, ["--time-passes"])
             text = (p.stderr + p.stdout).strip()
+            # sorac's own table, after LLVM's pass timings.
+            text = text[text.find("===- sorac phases"):] if "===- sorac phases" in text else text
             table = (text, phases(text))
         out[name] = dict(times=times, median=statistics.median(times),
                          bytes=os.path.getsize(obj), passes=table)

@@ -140,6 +140,13 @@ void optimizeModule(Module &mod, TargetMachine &tm, int optLevel) {
   PipelineTuningOptions tuning;
   tuning.LoopVectorization = optLevel >= 2;
   tuning.SLPVectorization = optLevel >= 2;
+  // No partial or runtime unrolling: the micro-kernels are register-tiled
+  // and unrolled where it pays when emitted, and the vectoriser interleaves
+  // its loops; LLVM's unroller only copied loops (remainders, cold ones).
+  // Turning it off halves the object and cuts compile time by a third (the
+  // 33-layer MLP 0.85 -> 0.6 s) with the same training speed. Loops of a
+  // few constant iterations are still unrolled in full.
+  tuning.LoopUnrolling = false;
   // --time-passes: LLVM's own report of each pass, after sorac's phases.
   PassInstrumentationCallbacks instrumentation;
   TimePassesHandler passTimes(PhaseTimer::enabled());
