@@ -101,6 +101,16 @@ Value *KernelEmitter::fma(Value *a, Value *b_, Value *c) {
 void KernelEmitter::parallelLoop(
     Value *count, int64_t workPerIteration,
     const std::function<void(KernelEmitter &, Value *)> &body) {
+  parallelRanges(count, b.CreateMul(count, i64(workPerIteration)),
+                 [&](KernelEmitter &e, Value *begin, Value *end) {
+                   e.loop(
+                       begin, end, [&](Value *i) { body(e, i); }, "par");
+                 });
+}
+
+void KernelEmitter::parallelRanges(
+    Value *count, Value *work,
+    const std::function<void(KernelEmitter &, Value *, Value *)> &body) {
   Module &mod = *fn_->getParent();
   LLVMContext &ctx = mod.getContext();
   llvm::Type *ptr = PointerType::getUnqual(ctx);
@@ -121,40 +131,56 @@ void KernelEmitter::parallelLoop(
                         entry.CreateStructGEP(argsType, context_, i));
   }
 
-  // The body: void fn(ptr args, i64 begin, i64 end).
-  FunctionType *bodyType =
-      FunctionType::get(b.getVoidTy(), {ptr, intTy, intTy}, false);
+  // The part sora_parallel_for calls, void part(ptr args, i64 begin, i64
+  // end), reads the arguments and calls the body: a function with the
+  // kernel's arguments and attributes, so that its buffers stay `noalias`
+  // (as metadata once it is inlined), then begin and end. Without that,
+  // LLVM must assume each store may change every buffer.
+  std::string name =
+      (fn_->getName() + ".part").str() + std::to_string(parallelLoops_++);
   Function *part = Function::Create(
-      bodyType, Function::InternalLinkage,
-      fn_->getName() + ".part" + std::to_string(parallelLoops_++), mod);
+      FunctionType::get(b.getVoidTy(), {ptr, intTy, intTy}, false),
+      Function::InternalLinkage, name, mod);
   part->addFnAttr(Attribute::NoUnwind);
-  part->getArg(0)->setName("args");
-  part->getArg(1)->setName("begin");
-  part->getArg(2)->setName("end");
-  IRBuilder<> pb(BasicBlock::Create(ctx, "entry", part));
+  std::vector<llvm::Type *> bodyParams(kernelFunctionType(ctx)->params());
+  bodyParams.push_back(intTy);
+  bodyParams.push_back(intTy);
+  Function *bodyFn =
+      Function::Create(FunctionType::get(b.getVoidTy(), bodyParams, false),
+                       Function::InternalLinkage, name + ".body", mod);
+  bodyFn->setAttributes(fn_->getAttributes());
+  bodyFn->addFnAttr(Attribute::NoUnwind);
+  {
+    IRBuilder<> pb(BasicBlock::Create(ctx, "entry", part));
+    std::vector<Value *> values;
+    for (unsigned i = 0; i < kNumKernelArgs; ++i)
+      values.push_back(
+          pb.CreateLoad(argsType->getElementType(i),
+                        pb.CreateStructGEP(argsType, part->getArg(0), i),
+                        kKernelArgNames[i]));
+    values.push_back(part->getArg(1));
+    values.push_back(part->getArg(2));
+    pb.CreateCall(bodyFn, values);
+    pb.CreateRetVoid();
+  }
+  IRBuilder<> pb(BasicBlock::Create(ctx, "entry", bodyFn));
   pb.setFastMathFlags(b.getFastMathFlags());
-  KernelEmitter k(part, pb);
-  Value *args = part->getArg(0);
-  Value **fields[] = {
-#define SORA_KERNEL_ARG(member, name, Kind) &k.member,
-#include "CodeGen/RuntimeContract.def"
-  };
-  for (unsigned i = 0; i < kNumKernelArgs; ++i)
-    *fields[i] = pb.CreateLoad(argsType->getElementType(i),
-                               pb.CreateStructGEP(argsType, args, i),
-                               kKernelArgNames[i]);
+  KernelEmitter k(bodyFn, pb);
+  k.setArguments(bodyFn);
+  Value *begin = bodyFn->getArg(kNumKernelArgs),
+        *end = bodyFn->getArg(kNumKernelArgs + 1);
+  begin->setName("begin");
+  end->setName("end");
   k.vectorWidth = vectorWidth;
   k.epilogue_ = epilogue_;
   k.resolveBuffer = resolveBuffer;
   k.lrReductions = lrReductions;
   k.beginBody();
-  k.loop(
-      part->getArg(1), part->getArg(2), [&](Value *i) { body(k, i); }, "par");
+  body(k, begin, end);
   pb.CreateRetVoid();
 
   FunctionCallee parallelFor = mod.getOrInsertFunction(
       "sora_parallel_for", b.getVoidTy(), ptr, ptr, intTy, intTy);
-  Value *work = b.CreateMul(count, i64(workPerIteration));
   b.CreateCall(parallelFor, {part, context_, count, work});
   ++loopNests;
 }
