@@ -167,6 +167,8 @@ void KernelEmitter::parallelRanges(
   pb.setFastMathFlags(b.getFastMathFlags());
   KernelEmitter k(bodyFn, pb);
   k.setArguments(bodyFn);
+  for (unsigned i = 0; i < kNumKernelArgs; ++i)
+    bodyFn->getArg(i)->setName(kKernelArgNames[i]);
   Value *begin = bodyFn->getArg(kNumKernelArgs),
         *end = bodyFn->getArg(kNumKernelArgs + 1);
   begin->setName("begin");
