@@ -12,6 +12,10 @@
 // tile of all the taps runs over the rectangle common to them, then each
 // tap over what is left of its own.
 //
+// Threads share the taps (or the groups of filters of the all-taps tiles),
+// never the samples: each sum is computed by one thread in the order a
+// single thread would, so every thread count gives the same gradient.
+//
 //===----------------------------------------------------------------------===//
 #include "CodeGen/ImageLowerings.h"
 
@@ -166,68 +170,88 @@ struct TapRanges {
   }
 };
 
+/// The all-taps tile of the filters [v0 L, (v0 + vecs) L): the whole batch
+/// streams through it once.
+void allTapsTile(KernelEmitter &k, Vec &vec, const Node &n, const Conv &cv,
+                 const Node *dy, const Node *x, int64_t v0, int64_t vecs) {
+  const int64_t L = vec.lanes, kh = cv.kh, kw = cv.kw, channels = cv.in.c;
+  const TapRanges ranges{cv};
+  FilterTile t;
+  t.c0 = k.i64(0);
+  t.channels = channels;
+  t.fBase = v0 * L;
+  t.vecs = vecs;
+  // The rectangle of output pixels common to every tap.
+  int64_t rLo = 0, rHi = cv.out.h, cLo = 0, cHi = cv.out.w;
+  for (int64_t a = 0; a < kh; ++a) {
+    rLo = std::max(rLo, ranges.rows(a).first);
+    rHi = std::min(rHi, ranges.rows(a).second);
+  }
+  for (int64_t b = 0; b < kw; ++b) {
+    cLo = std::max(cLo, ranges.cols(b).first);
+    cHi = std::min(cHi, ranges.cols(b).second);
+  }
+  bool common = rLo < rHi && cLo < cHi;
+  std::vector<size_t> all;
+  for (int64_t a = 0; a < kh; ++a)
+    for (int64_t b = 0; b < kw; ++b) {
+      all.push_back(t.taps.size());
+      t.taps.push_back({k.i64(a), k.i64(b)});
+    }
+  Accs acc(t.taps.size() * channels * t.vecs, vec.zero());
+  auto run = [&](const std::vector<size_t> &which, int64_t r0, int64_t r1,
+                 int64_t c0, int64_t c1) {
+    if (r0 < r1 && c0 < c1)
+      acc =
+          accumulateFilterTile(k, vec, cv, dy, x, t, which, k.i64(0), k.n,
+                               k.i64(r0), k.i64(r1), k.i64(c0), k.i64(c1), acc);
+  };
+  if (common)
+    run(all, rLo, rHi, cLo, cHi);
+  for (size_t tap = 0; tap < all.size(); ++tap) {
+    auto [ra, rb] = ranges.rows(int64_t(tap) / kw);
+    auto [ca, cb] = ranges.cols(int64_t(tap) % kw);
+    if (!common) {
+      run({tap}, ra, rb, ca, cb);
+      continue;
+    }
+    // The tap's rectangle less the common one: the rows above and
+    // below it, then the columns left and right of it.
+    run({tap}, ra, std::min(rb, rLo), ca, cb);
+    run({tap}, std::max(ra, rHi), rb, ca, cb);
+    int64_t midLo = std::max(ra, rLo), midHi = std::min(rb, rHi);
+    run({tap}, midLo, midHi, ca, std::min(cb, cLo));
+    run({tap}, midLo, midHi, std::max(ca, cHi), cb);
+  }
+  storeFilterTile(k, vec, n, t, acc, /*accumulate=*/false);
+}
+
 /// A small kernel over few channels (a convolution of the input image): one
 /// tile holds every tap and channel, and the whole batch streams through it
-/// once per group of filter vectors.
-void filterGradientAllTaps(KernelEmitter &k, Vec &vec, const Node &n,
-                           const Conv &cv, const Node *dy, const Node *x) {
-  const int64_t L = vec.lanes, budget = accumulatorBudget(k);
-  const int64_t kh = cv.kh, kw = cv.kw, channels = cv.in.c;
-  const int64_t filterVecs = vec.vectors(cv.out.c);
-  const int64_t tapChannels = kh * kw * channels;
-  const TapRanges ranges{cv};
+/// once per group of filter vectors, the groups shared among threads.
+void filterGradientAllTaps(KernelEmitter &k, const Node &n, const Conv &cv,
+                           const Node *dy, const Node *x) {
+  const int64_t L = imageVectors(k).lanes, budget = accumulatorBudget(k);
+  const int64_t filterVecs = (cv.out.c + L - 1) / L;
+  const int64_t tapChannels = cv.kh * cv.kw * cv.in.c;
   const int64_t groupVecs =
       std::min(filterVecs, std::max<int64_t>(budget / tapChannels, 1));
-  for (int64_t v0 = 0; v0 < filterVecs; v0 += groupVecs) {
-    FilterTile t;
-    t.c0 = k.i64(0);
-    t.channels = channels;
-    t.fBase = v0 * L;
-    t.vecs = std::min(groupVecs, filterVecs - v0);
-    // The rectangle of output pixels common to every tap.
-    int64_t rLo = 0, rHi = cv.out.h, cLo = 0, cHi = cv.out.w;
-    for (int64_t a = 0; a < kh; ++a) {
-      rLo = std::max(rLo, ranges.rows(a).first);
-      rHi = std::min(rHi, ranges.rows(a).second);
-    }
-    for (int64_t b = 0; b < kw; ++b) {
-      cLo = std::max(cLo, ranges.cols(b).first);
-      cHi = std::min(cHi, ranges.cols(b).second);
-    }
-    bool common = rLo < rHi && cLo < cHi;
-    std::vector<size_t> all;
-    for (int64_t a = 0; a < kh; ++a)
-      for (int64_t b = 0; b < kw; ++b) {
-        all.push_back(t.taps.size());
-        t.taps.push_back({k.i64(a), k.i64(b)});
-      }
-    Accs acc(t.taps.size() * channels * t.vecs, vec.zero());
-    auto run = [&](const std::vector<size_t> &which, int64_t r0, int64_t r1,
-                   int64_t c0, int64_t c1) {
-      if (r0 < r1 && c0 < c1)
-        acc = accumulateFilterTile(k, vec, cv, dy, x, t, which, k.i64(0), k.n,
-                                   k.i64(r0), k.i64(r1), k.i64(c0), k.i64(c1),
-                                   acc);
-    };
-    if (common)
-      run(all, rLo, rHi, cLo, cHi);
-    for (size_t tap = 0; tap < all.size(); ++tap) {
-      auto [ra, rb] = ranges.rows(int64_t(tap) / kw);
-      auto [ca, cb] = ranges.cols(int64_t(tap) % kw);
-      if (!common) {
-        run({tap}, ra, rb, ca, cb);
-        continue;
-      }
-      // The tap's rectangle less the common one: the rows above and
-      // below it, then the columns left and right of it.
-      run({tap}, ra, std::min(rb, rLo), ca, cb);
-      run({tap}, std::max(ra, rHi), rb, ca, cb);
-      int64_t midLo = std::max(ra, rLo), midHi = std::min(rb, rHi);
-      run({tap}, midLo, midHi, ca, std::min(cb, cLo));
-      run({tap}, midLo, midHi, std::max(ca, cHi), cb);
-    }
-    storeFilterTile(k, vec, n, t, acc, /*accumulate=*/false);
-  }
+  const int64_t groups = (filterVecs + groupVecs - 1) / groupVecs;
+  const int64_t sampleWork = cv.out.h * cv.out.w * tapChannels * groupVecs * L;
+  k.parallelRanges(k.i64(groups), mulIdx(k, k.n, groups * sampleWork),
+                   [&](KernelEmitter &e, Value *g0, Value *g1) {
+                     Vec vec = imageVectors(e);
+                     e.loop(
+                         g0, g1,
+                         [&](Value *g) {
+                           forEachCase(e, g, groups, [&](int64_t group) {
+                             const int64_t v0 = group * groupVecs;
+                             allTapsTile(e, vec, n, cv, dy, x, v0,
+                                         std::min(groupVecs, filterVecs - v0));
+                           });
+                         },
+                         "grp");
+                   });
 }
 
 /// One tap (a, b) over the samples [r0, r1): the output pixels
@@ -237,38 +261,44 @@ struct TapPass {
 };
 
 /// Zeroes dw, then calls `tiles` for each block of samples that stays in
-/// cache and each tap, for the tap's tiles to sweep the block.
+/// cache and each tap, for the tap's tiles to sweep the block. The taps are
+/// shared among threads, each thread taking every block of samples through
+/// its own taps: each element of dw is summed by one thread, over the
+/// samples in the same order whatever the number of threads.
 void forEachTapOfSampleBlocks(
     KernelEmitter &k, const Node &n, const Conv &cv,
-    const std::function<void(const TapPass &)> &tiles) {
+    const std::function<void(KernelEmitter &, const TapPass &)> &tiles) {
   zero(k, n);
   const int64_t perSample =
       (cv.in.h * cv.in.w * cv.in.c + cv.out.h * cv.out.w * cv.out.c) * 4;
   const int64_t samples = std::max<int64_t>(kFilterBlockBytes / perSample, 1);
-  Value *sampleBlocks =
-      k.b.CreateUDiv(addSigned(k, k.n, k.i64(samples - 1)), k.i64(samples));
-  k.loop(
-      k.i64(0), sampleBlocks,
-      [&](Value *sb) {
-        Value *r0 = mulSigned(k, sb, samples);
-        Value *r1 = sminIdx(k, addSigned(k, r0, k.i64(samples)), k.n);
-        k.loop(
-            cv.kh,
-            [&](Value *a) {
-              auto [ohLo, ohHi] =
-                  tapRange(k, a, cv.padTop, cv.stride, cv.in.h, cv.out.h);
-              k.loop(
-                  cv.kw,
-                  [&](Value *b) {
-                    auto [owLo, owHi] = tapRange(k, b, cv.padLeft, cv.stride,
+  // Multiply-adds: of one tap over one sample, then over the batch.
+  const int64_t tapWork = cv.out.h * cv.out.w * cv.out.c * cv.in.c;
+  k.parallelRanges(
+      k.i64(cv.kh * cv.kw), mulIdx(k, k.n, cv.kh * cv.kw * tapWork),
+      [&](KernelEmitter &e, Value *tap0, Value *tap1) {
+        Value *sampleBlocks = e.b.CreateUDiv(
+            addSigned(e, e.n, e.i64(samples - 1)), e.i64(samples));
+        e.loop(
+            e.i64(0), sampleBlocks,
+            [&](Value *sb) {
+              Value *r0 = mulSigned(e, sb, samples);
+              Value *r1 = sminIdx(e, addSigned(e, r0, e.i64(samples)), e.n);
+              e.loop(
+                  tap0, tap1,
+                  [&](Value *tap) {
+                    Value *a = e.b.CreateUDiv(tap, e.i64(cv.kw));
+                    Value *b = e.b.CreateURem(tap, e.i64(cv.kw));
+                    auto [ohLo, ohHi] =
+                        tapRange(e, a, cv.padTop, cv.stride, cv.in.h, cv.out.h);
+                    auto [owLo, owHi] = tapRange(e, b, cv.padLeft, cv.stride,
                                                  cv.in.w, cv.out.w);
-                    tiles({r0, r1, a, b, ohLo, ohHi, owLo, owHi});
+                    tiles(e, {r0, r1, a, b, ohLo, ohHi, owLo, owHi});
                   },
-                  "b");
+                  "tap");
             },
-            "a");
-      },
-      "sb");
+            "sb");
+      });
 }
 
 /// `count` items in blocks of at most `most`, evened out: body(first, size)
@@ -372,13 +402,15 @@ void filterGradientAlongChannels(KernelEmitter &k, Vec &vec, const Node &n,
   const int64_t budget = accumulatorBudget(k);
   const int64_t channelVecs = vec.vectors(channels);
   const int64_t groupVecs = std::min<int64_t>(channelVecs, 4);
-  forEachTapOfSampleBlocks(k, n, cv, [&](const TapPass &p) {
+  forEachTapOfSampleBlocks(k, n, cv, [&](KernelEmitter &e, const TapPass &p) {
+    Vec tileVec = imageVectors(e);
     Value *tap =
-        mulSigned(k, addSigned(k, mulSigned(k, p.a, kw), p.b), channels);
+        mulSigned(e, addSigned(e, mulSigned(e, p.a, kw), p.b), channels);
     for (int64_t v0 = 0; v0 < channelVecs; v0 += groupVecs) {
       const int64_t vecs = std::min(groupVecs, channelVecs - v0);
-      evenBlocks(k, filters, budget / vecs, [&](Value *f0, int64_t count) {
-        channelVectorTile(k, vec, n, cv, dy, x, p, tap, v0, vecs, f0, count);
+      evenBlocks(e, filters, budget / vecs, [&](Value *f0, int64_t count) {
+        channelVectorTile(e, tileVec, n, cv, dy, x, p, tap, v0, vecs, f0,
+                          count);
       });
     }
   });
@@ -392,9 +424,10 @@ void filterGradientAlongFilters(KernelEmitter &k, Vec &vec, const Node &n,
   const int64_t L = vec.lanes, budget = accumulatorBudget(k);
   const int64_t filterVecs = vec.vectors(cv.out.c);
   const int64_t groupVecs = std::min<int64_t>(filterVecs, 4);
-  forEachTapOfSampleBlocks(k, n, cv, [&](const TapPass &p) {
+  forEachTapOfSampleBlocks(k, n, cv, [&](KernelEmitter &e, const TapPass &p) {
+    Vec tileVec = imageVectors(e);
     for (int64_t v0 = 0; v0 < filterVecs; v0 += groupVecs)
-      evenBlocks(k, cv.in.c, budget / groupVecs, [&](Value *c0, int64_t count) {
+      evenBlocks(e, cv.in.c, budget / groupVecs, [&](Value *c0, int64_t count) {
         FilterTile t;
         t.taps = {{p.a, p.b}};
         t.c0 = c0;
@@ -402,9 +435,9 @@ void filterGradientAlongFilters(KernelEmitter &k, Vec &vec, const Node &n,
         t.fBase = v0 * L;
         t.vecs = std::min(groupVecs, filterVecs - v0);
         Accs acc(count * t.vecs, vec.zero());
-        acc = accumulateFilterTile(k, vec, cv, dy, x, t, {0}, p.r0, p.r1,
+        acc = accumulateFilterTile(e, tileVec, cv, dy, x, t, {0}, p.r0, p.r1,
                                    p.ohLo, p.ohHi, p.owLo, p.owHi, acc);
-        storeFilterTile(k, vec, n, t, acc, /*accumulate=*/true);
+        storeFilterTile(e, tileVec, n, t, acc, /*accumulate=*/true);
       });
   });
 }
@@ -420,7 +453,7 @@ void lowerConv2DGradFilter(KernelEmitter &k, const Node &n) {
   Conv cv = convOf(n, x, dy, &n);
   Vec vec = imageVectors(k);
   if (cv.kh * cv.kw * cv.in.c <= accumulatorBudget(k) / 2)
-    filterGradientAllTaps(k, vec, n, cv, dy, x);
+    filterGradientAllTaps(k, n, cv, dy, x);
   else if (cv.in.c >= vec.lanes)
     filterGradientAlongChannels(k, vec, n, cv, dy, x);
   else

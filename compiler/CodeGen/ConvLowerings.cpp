@@ -9,7 +9,8 @@
 // after a convolution run on its registers (a fused epilogue). Padding is
 // never read: the taps outside the image are left out of the code (at the
 // edges of a row, whose positions are constants) or out of the loop bounds
-// (the rows).
+// (the rows). The output rows are shared among the runtime's threads, each
+// computed whole by one thread, so the sums do not depend on their number.
 //
 //===----------------------------------------------------------------------===//
 #include "CodeGen/ImageLowerings.h"
@@ -66,57 +67,57 @@ TapRun tapRun(KernelEmitter &k, const Conv &cv, const Window &win, Value *r,
           mulSigned(k, win.kwLo, cv.in.c), mulSigned(k, win.kwHi, cv.in.c)};
 }
 
-/// for each sample r, output pixel (oh, ow) and filter f:
-/// body(r, window, index of out[r, oh, ow, f], f)
-void forEachOutput(KernelEmitter &k, const Conv &cv,
-                   const std::function<void(Value *, const Window &, Value *,
-                                            Value *)> &body) {
-  k.loop(
-      k.i64(0), k.n,
-      [&](Value *r) {
-        k.loop(
-            cv.out.h,
-            [&](Value *oh) {
-              k.loop(
-                  cv.out.w,
-                  [&](Value *ow) {
-                    Window win = windowAt(k, cv, oh, ow);
-                    Value *out = pixel(k, cv.out, r, oh, ow);
-                    k.loop(
-                        cv.out.c,
-                        [&](Value *f) {
-                          body(r, win, addSigned(k, out, f), f);
-                        },
-                        "f");
-                  },
-                  "ow");
-            },
-            "oh");
-      },
-      "row");
+/// Multiply-adds of one sample of a convolution (at most: every tap).
+int64_t sampleWork(const Conv &cv) {
+  return cv.out.h * cv.out.w * cv.out.c * cv.kh * cv.kw * cv.in.c;
 }
 
-/// The two gradients of a convolution scatter dy over the taps that
-/// produced it: for every valid tap (image index xi, kernel index wi) of
-/// every output element, accumulate(dy there, xi, wi).
+/// for each output pixel (oh, ow) and filter f of sample r:
+/// body(r, window, index of out[r, oh, ow, f], f)
+void forEachOutputOfSample(KernelEmitter &k, const Conv &cv, Value *r,
+                           const std::function<void(Value *, const Window &,
+                                                    Value *, Value *)> &body) {
+  k.loop(
+      cv.out.h,
+      [&](Value *oh) {
+        k.loop(
+            cv.out.w,
+            [&](Value *ow) {
+              Window win = windowAt(k, cv, oh, ow);
+              Value *out = pixel(k, cv.out, r, oh, ow);
+              k.loop(
+                  cv.out.c,
+                  [&](Value *f) { body(r, win, addSigned(k, out, f), f); },
+                  "f");
+            },
+            "ow");
+      },
+      "oh");
+}
+
+/// A convolution's input gradient scatters dy over the taps that produced
+/// it: for every valid tap (image index xi, kernel index wi) of every output
+/// element of sample r, accumulate(dy there, xi, wi).
 void scatterConvGradient(
-    KernelEmitter &k, const Conv &cv, const Node *dy,
+    KernelEmitter &k, const Conv &cv, const Node *dy, Value *r,
     const std::function<void(Value *, Value *, Value *)> &accumulate) {
-  forEachOutput(k, cv, [&](Value *r, const Window &win, Value *yi, Value *f) {
-    Value *g = k.load(dy, yi);
-    k.loop(
-        win.khLo, win.khHi,
-        [&](Value *kh) {
-          TapRun run = tapRun(k, cv, win, r, f, kh);
-          k.loop(
-              run.lo, run.hi,
-              [&](Value *j) {
-                accumulate(g, addSigned(k, run.x0, j), addSigned(k, run.w0, j));
-              },
-              "j");
-        },
-        "kh");
-  });
+  forEachOutputOfSample(k, cv, r,
+                        [&](Value *r, const Window &win, Value *yi, Value *f) {
+                          Value *g = k.load(dy, yi);
+                          k.loop(
+                              win.khLo, win.khHi,
+                              [&](Value *kh) {
+                                TapRun run = tapRun(k, cv, win, r, f, kh);
+                                k.loop(
+                                    run.lo, run.hi,
+                                    [&](Value *j) {
+                                      accumulate(g, addSigned(k, run.x0, j),
+                                                 addSigned(k, run.w0, j));
+                                    },
+                                    "j");
+                              },
+                              "kh");
+                        });
 }
 
 //===--- Forward convolution and its input gradient -----------------------===//
@@ -130,12 +131,17 @@ void scatterConvGradient(
 /// input gradient of a stride-1 convolution is the same nest over dy with
 /// the kernel flipped, read from w itself ([F, kh, kw, C]: channels
 /// contiguous).
+///
+/// The nest runs on the runtime's threads, each output row of each sample
+/// computed whole by one of them: `prepare` gives a thread's emitter the
+/// kernel's base pointer (making the transposed copy on its stack), `row`
+/// the index of K(a, b, i, 0) through that emitter.
 struct ConvNest {
   const Node *in, *out;
   Image inImg, outImg;
   int64_t kh, kw, stride, padY, padX;
-  Value *kernel;
-  std::function<Value *(Value *a, int64_t b, Value *i)> row;
+  std::function<Value *(KernelEmitter &)> prepare;
+  std::function<Value *(KernelEmitter &, Value *a, int64_t b, Value *i)> row;
   int64_t channel0;
   bool paddedRows; ///< every row holds whole vectors (no masked loads)
 };
@@ -146,9 +152,9 @@ struct ConvNest {
 /// `x0c` is x0 when it is a constant: taps that fall in the padding are then
 /// known per pixel and left out of the code; otherwise every tap of every
 /// pixel is inside the image (an interior tile).
-void convTile(KernelEmitter &k, Vec &vec, const ConvNest &c, Value *r, Value *y,
-              Value *x0, std::optional<int64_t> x0c, int64_t pixels,
-              int64_t oBase, int64_t vecs, int64_t oEnd) {
+void convTile(KernelEmitter &k, Vec &vec, const ConvNest &c, Value *kernel,
+              Value *r, Value *y, Value *x0, std::optional<int64_t> x0c,
+              int64_t pixels, int64_t oBase, int64_t vecs, int64_t oEnd) {
   const int64_t L = vec.lanes, cin = c.inImg.c, s = c.stride;
   auto inside = [&](int64_t p, int64_t b) {
     if (!x0c)
@@ -184,10 +190,10 @@ void convTile(KernelEmitter &k, Vec &vec, const ConvNest &c, Value *r, Value *y,
                 if (!any)
                   continue;
                 Value *kRow =
-                    addSigned(k, c.row(a, b, i), k.i64(oBase - c.channel0));
+                    addSigned(k, c.row(k, a, b, i), k.i64(oBase - c.channel0));
                 std::vector<Value *> kv;
                 for (int64_t v = 0; v < vecs; ++v)
-                  kv.push_back(vec.load(c.kernel,
+                  kv.push_back(vec.load(kernel,
                                         addSigned(k, kRow, k.i64(v * L)),
                                         c.paddedRows ? L : used(v)));
                 for (int64_t p = 0; p < pixels; ++p) {
@@ -224,14 +230,16 @@ void convTile(KernelEmitter &k, Vec &vec, const ConvNest &c, Value *r, Value *y,
 }
 
 /// Emits `c` for the output channels [o0, oEnd): for each sample and output
-/// row, the channels in groups of vectors and the row in tiles of pixels
-/// (a tile and a group fill the accumulator budget). Tiles whose taps all
-/// fall inside the image run in a loop; the others, at the image's edges,
-/// are emitted one by one with their out-of-image taps left out.
-void emitConvNest(KernelEmitter &k, Vec &vec, const ConvNest &c, int64_t o0,
+/// row (shared among threads), the channels in groups of vectors and the
+/// row in tiles of pixels (a tile and a group fill the accumulator budget).
+/// Tiles whose taps all fall inside the image run in a loop; the others, at
+/// the image's edges, are emitted one by one with their out-of-image taps
+/// left out.
+void emitConvNest(KernelEmitter &k, const ConvNest &c, int64_t o0,
                   int64_t oEnd) {
-  const int64_t L = vec.lanes, budget = accumulatorBudget(k);
-  const int64_t groupVecs = std::min<int64_t>(vec.vectors(oEnd - o0), 4);
+  Vec outer = imageVectors(k);
+  const int64_t L = outer.lanes, budget = accumulatorBudget(k);
+  const int64_t groupVecs = std::min<int64_t>(outer.vectors(oEnd - o0), 4);
   // As many pixels as the budget allows, then evened out over the row's
   // tiles (14 columns in tiles of 5, 5, 4 rather than 6, 6, 2).
   const int64_t ow = c.outImg.w;
@@ -249,28 +257,34 @@ void emitConvNest(KernelEmitter &k, Vec &vec, const ConvNest &c, int64_t o0,
   int64_t last = first;
   while (last < tiles && interior(last))
     ++last;
-  k.loop(
-      k.i64(0), k.n,
-      [&](Value *r) {
-        k.loop(
-            c.outImg.h,
-            [&](Value *y) {
+  const int64_t rowWork = ow * (oEnd - o0) * c.kh * c.kw * c.inImg.c;
+  k.parallelRanges(
+      mulIdx(k, k.n, c.outImg.h), mulIdx(k, k.n, c.outImg.h * rowWork),
+      [&](KernelEmitter &e, Value *begin, Value *end) {
+        Value *kernel = c.prepare(e);
+        e.loop(
+            begin, end,
+            [&](Value *row) {
+              Vec vec = imageVectors(e);
+              Value *r = e.b.CreateUDiv(row, e.i64(c.outImg.h));
+              Value *y = e.b.CreateURem(row, e.i64(c.outImg.h));
               for (int64_t oBase = o0; oBase < oEnd; oBase += groupVecs * L) {
                 int64_t vecs =
                     std::min<int64_t>(groupVecs, vec.vectors(oEnd - oBase));
                 auto edgeTile = [&](int64_t t) {
                   int64_t x0 = t * pixels;
-                  convTile(k, vec, c, r, y, k.i64(x0), x0,
+                  convTile(e, vec, c, kernel, r, y, e.i64(x0), x0,
                            std::min(pixels, ow - x0), oBase, vecs, oEnd);
                 };
                 for (int64_t t = 0; t < first; ++t)
                   edgeTile(t);
                 if (last - first > 1)
-                  k.loop(
-                      k.i64(first), k.i64(last),
+                  e.loop(
+                      e.i64(first), e.i64(last),
                       [&](Value *t) {
-                        convTile(k, vec, c, r, y, mulSigned(k, t, pixels),
-                                 std::nullopt, pixels, oBase, vecs, oEnd);
+                        convTile(e, vec, c, kernel, r, y,
+                                 mulSigned(e, t, pixels), std::nullopt, pixels,
+                                 oBase, vecs, oEnd);
                       },
                       "xt");
                 else if (last - first == 1)
@@ -279,9 +293,8 @@ void emitConvNest(KernelEmitter &k, Vec &vec, const ConvNest &c, int64_t o0,
                   edgeTile(t);
               }
             },
-            "y");
-      },
-      "row");
+            "row");
+      });
 }
 
 /// Floats of the largest transposed kernel copy kept on the stack; a
@@ -289,28 +302,31 @@ void emitConvNest(KernelEmitter &k, Vec &vec, const ConvNest &c, int64_t o0,
 constexpr int64_t kMaxKernelTile = 64 * 1024;
 
 // y[r,oh,ow,f] = sum_{kh,kw,c} x[r, oh*s+kh-pt, ow*s+kw-pl, c] w[f,kh,kw,c],
-// one output element at a time: the fallback for a kernel too large for
-// one chunk of vectors of filters.
+// one output element at a time, the samples shared among threads: the
+// fallback for a kernel too large for one chunk of vectors of filters.
 void lowerConv2DOneByOne(KernelEmitter &k, const Node &n) {
   const Node *x = n.operands[0], *w = n.operands[1];
   Conv cv = convOf(n, x, &n, w);
-  forEachOutput(k, cv, [&](Value *r, const Window &win, Value *yi, Value *f) {
-    Value *sum = k.reduce(
-        win.khLo, win.khHi, {k.f32(0)},
-        [&](Value *kh, const std::vector<Value *> &acc) {
-          TapRun run = tapRun(k, cv, win, r, f, kh);
-          return k.reduce(
-              run.lo, run.hi, acc,
-              [&](Value *j, const std::vector<Value *> &a) {
-                Value *prod =
-                    k.b.CreateFMul(k.load(x, addSigned(k, run.x0, j)),
-                                   k.load(w, addSigned(k, run.w0, j)));
-                return std::vector<Value *>{k.b.CreateFAdd(a[0], prod)};
+  k.parallelLoop(k.n, sampleWork(cv), [&](KernelEmitter &e, Value *sample) {
+    forEachOutputOfSample(
+        e, cv, sample, [&](Value *r, const Window &win, Value *yi, Value *f) {
+          Value *sum = e.reduce(
+              win.khLo, win.khHi, {e.f32(0)},
+              [&](Value *kh, const std::vector<Value *> &acc) {
+                TapRun run = tapRun(e, cv, win, r, f, kh);
+                return e.reduce(
+                    run.lo, run.hi, acc,
+                    [&](Value *j, const std::vector<Value *> &a) {
+                      Value *prod =
+                          e.b.CreateFMul(e.load(x, addSigned(e, run.x0, j)),
+                                         e.load(w, addSigned(e, run.w0, j)));
+                      return std::vector<Value *>{e.b.CreateFAdd(a[0], prod)};
+                    },
+                    "j");
               },
-              "j");
-        },
-        "kh")[0];
-    k.storeResult(n, yi, sum, f);
+              "kh")[0];
+          e.storeResult(n, yi, sum, f);
+        });
   });
 }
 
@@ -318,9 +334,10 @@ void lowerConv2DOneByOne(KernelEmitter &k, const Node &n) {
 
 // y[r,oh,ow,f] = sum_{kh,kw,c} x[r, oh*s+kh-pt, ow*s+kw-pl, c] w[f,kh,kw,c]
 // (then the fused epilogue: bias, activation). The weights are first
-// transposed to [kh, kw, C, F] on the stack, filters padded to whole vectors
-// with zeros, so that each tap's filters load as vectors; each input value,
-// broadcast, then feeds every filter of the tile.
+// transposed to [kh, kw, C, F], filters padded to whole vectors with zeros,
+// on the stack of each thread that runs the nest, so that each tap's
+// filters load as vectors; each input value, broadcast, then feeds every
+// filter of the tile.
 void lowerConv2D(KernelEmitter &k, const Node &n) {
   const Node *x = n.operands[0], *w = n.operands[1];
   Conv cv = convOf(n, x, &n, w);
@@ -331,35 +348,39 @@ void lowerConv2D(KernelEmitter &k, const Node &n) {
     lowerConv2DOneByOne(k, n);
     return;
   }
-  int64_t chunk =
+  const int64_t chunk =
       std::min(vec.vectors(filters) * L, kMaxKernelTile / taps / L * L);
-  Value *tile = k.tile(taps * chunk);
   for (int64_t f0 = 0; f0 < filters; f0 += chunk) {
     const int64_t count = std::min(chunk, filters - f0);
     const int64_t padded = vec.vectors(count) * L;
     // tile[t, f] = w[f0 + f, t] for the taps t = (kh, kw, c).
-    k.loop(
-        count,
-        [&](Value *f) {
-          Value *from = mulSigned(k, addSigned(k, f, k.i64(f0)), taps);
-          k.loop(
-              taps,
-              [&](Value *t) {
-                k.storeTile(tile, addSigned(k, mulSigned(k, t, padded), f),
-                            k.load(w, addSigned(k, from, t)));
-              },
-              "t");
-        },
-        "f");
-    if (padded > count)
-      k.loop(
-          taps,
-          [&](Value *t) {
-            for (int64_t f = count; f < padded; ++f)
-              k.storeTile(tile, addSigned(k, mulSigned(k, t, padded), k.i64(f)),
-                          k.f32(0));
+    auto transpose = [&, f0, count, padded](KernelEmitter &e) {
+      Value *tile = e.tile(taps * chunk);
+      e.loop(
+          count,
+          [&](Value *f) {
+            Value *from = mulSigned(e, addSigned(e, f, e.i64(f0)), taps);
+            e.loop(
+                taps,
+                [&](Value *t) {
+                  e.storeTile(tile, addSigned(e, mulSigned(e, t, padded), f),
+                              e.load(w, addSigned(e, from, t)));
+                },
+                "t");
           },
-          "t");
+          "f");
+      if (padded > count)
+        e.loop(
+            taps,
+            [&](Value *t) {
+              for (int64_t f = count; f < padded; ++f)
+                e.storeTile(tile,
+                            addSigned(e, mulSigned(e, t, padded), e.i64(f)),
+                            e.f32(0));
+            },
+            "t");
+      return tile;
+    };
     ConvNest c{x,
                &n,
                cv.in,
@@ -369,19 +390,19 @@ void lowerConv2D(KernelEmitter &k, const Node &n) {
                cv.stride,
                cv.padTop,
                cv.padLeft,
-               tile,
-               [&, padded](Value *a, int64_t b, Value *i) {
+               transpose,
+               [&, padded](KernelEmitter &e, Value *a, int64_t b, Value *i) {
                  Value *tap = addSigned(
-                     k,
-                     mulSigned(k,
-                               addSigned(k, mulSigned(k, a, cv.kw), k.i64(b)),
+                     e,
+                     mulSigned(e,
+                               addSigned(e, mulSigned(e, a, cv.kw), e.i64(b)),
                                cv.in.c),
                      i);
-                 return mulSigned(k, tap, padded);
+                 return mulSigned(e, tap, padded);
                },
                f0,
                true};
-    emitConvNest(k, vec, c, f0, f0 + count);
+    emitConvNest(k, c, f0, f0 + count);
   }
 }
 
@@ -391,18 +412,24 @@ void lowerConv2D(KernelEmitter &k, const Node &n) {
 // (kw-1-pl columns left), with the kernel flipped and its channels and
 // filters swapped: dx[r,ih,iw,c] = sum over a, b, f of
 // dy[r, ih+a-(kh-1-pt), iw+b-(kw-1-pl), f] w[f, kh-1-a, kw-1-b, c], each tap
-// a run of channels in w. Other strides scatter dy over the taps.
+// a run of channels in w. Other strides scatter dy over the taps, the
+// samples shared among threads (each sample's dx comes from its dy alone).
 void lowerConv2DGradInput(KernelEmitter &k, const Node &n) {
   const Node *dy = n.operands[0], *w = n.operands[1];
   Conv cv = convOf(n, &n, dy, w);
   if (cv.stride != 1) {
-    zero(k, n);
-    scatterConvGradient(k, cv, dy, [&](Value *g, Value *xi, Value *wi) {
-      accumulateInto(k, &n, xi, k.b.CreateFMul(g, k.load(w, wi)));
+    const int64_t sampleFloats = cv.in.h * cv.in.w * cv.in.c;
+    k.parallelLoop(k.n, sampleWork(cv), [&](KernelEmitter &e, Value *r) {
+      Value *first = mulIdx(e, r, sampleFloats);
+      e.loop(
+          sampleFloats,
+          [&](Value *i) { e.store(&n, addIdx(e, first, i), e.f32(0)); }, "i");
+      scatterConvGradient(e, cv, dy, r, [&](Value *g, Value *xi, Value *wi) {
+        accumulateInto(e, &n, xi, e.b.CreateFMul(g, e.load(w, wi)));
+      });
     });
     return;
   }
-  Vec vec = imageVectors(k);
   const int64_t kh = cv.kh, kw = cv.kw, channels = cv.in.c;
   ConvNest c{dy,
              &n,
@@ -413,18 +440,18 @@ void lowerConv2DGradInput(KernelEmitter &k, const Node &n) {
              1,
              kh - 1 - cv.padTop,
              kw - 1 - cv.padLeft,
-             k.buffer(w),
-             [&](Value *a, int64_t b, Value *f) {
+             [&](KernelEmitter &e) { return e.buffer(w); },
+             [&](KernelEmitter &e, Value *a, int64_t b, Value *f) {
                // w[f, kh-1-a, kw-1-b, 0]
-               Value *row = subIdx(k, k.i64(kh - 1), a);
+               Value *row = subIdx(e, e.i64(kh - 1), a);
                Value *tap = addSigned(
-                   k, mulSigned(k, addSigned(k, mulSigned(k, f, kh), row), kw),
-                   k.i64(kw - 1 - b));
-               return mulSigned(k, tap, channels);
+                   e, mulSigned(e, addSigned(e, mulSigned(e, f, kh), row), kw),
+                   e.i64(kw - 1 - b));
+               return mulSigned(e, tap, channels);
              },
              0,
              false};
-  emitConvNest(k, vec, c, 0, channels);
+  emitConvNest(k, c, 0, channels);
 }
 
 } // namespace sora::ir::image

@@ -92,6 +92,15 @@ public:
   void
   parallelLoop(llvm::Value *count, int64_t workPerIteration,
                const std::function<void(KernelEmitter &, llvm::Value *)> &body);
+  /// As parallelLoop, but body(e, begin, end) emits a whole range [begin,
+  /// end) of the iterations, the part one thread runs: it can prepare
+  /// something once for its iterations (a copy of a kernel on its stack) or
+  /// order them itself (each block of samples through all of its
+  /// iterations, while the block is in cache). `work`: the multiply-adds of
+  /// all the iterations.
+  void parallelRanges(llvm::Value *count, llvm::Value *work,
+                      const std::function<void(KernelEmitter &, llvm::Value *,
+                                               llvm::Value *)> &body);
 
   /// Emits `body`, one op or fused group, into an op function called
   /// `name` (LLVM numbers namesakes), whose

@@ -88,6 +88,16 @@ void KernelEmitter::bindArguments(Function *f) {
 void KernelEmitter::parallelLoop(
     Value *count, int64_t workPerIteration,
     const std::function<void(KernelEmitter &, Value *)> &body) {
+  parallelRanges(count, b.CreateMul(count, i64(workPerIteration)),
+                 [&](KernelEmitter &e, Value *begin, Value *end) {
+                   e.loop(
+                       begin, end, [&](Value *i) { body(e, i); }, "par");
+                 });
+}
+
+void KernelEmitter::parallelRanges(
+    Value *count, Value *work,
+    const std::function<void(KernelEmitter &, Value *, Value *)> &body) {
   Module &mod = *fn_->getParent();
   LLVMContext &ctx = mod.getContext();
   llvm::Type *ptr = PointerType::getUnqual(ctx);
@@ -106,7 +116,7 @@ void KernelEmitter::parallelLoop(
   std::string name =
       fn_->getName().str() + ".part" + std::to_string(parallelLoops_++);
 
-  // The loop: void body(<this function's arguments>, i64 begin, i64 end),
+  // The range: void body(<this function's arguments>, i64 begin, i64 end),
   // with their attributes (noalias), inlined into the part below: the
   // inliner keeps what noalias said as alias scopes.
   std::vector<llvm::Type *> loopParams(fty->param_begin(), fty->param_end());
@@ -129,8 +139,7 @@ void KernelEmitter::parallelLoop(
   IRBuilder<> lb(BasicBlock::Create(ctx, "entry", loopFn));
   KernelEmitter k = derived(loopFn, lb);
   k.beginBody();
-  k.loop(
-      begin, end, [&](Value *i) { body(k, i); }, "par");
+  body(k, begin, end);
   lb.CreateRetVoid();
 
   // The part: void part(ptr args, i64 begin, i64 end), as
@@ -157,7 +166,6 @@ void KernelEmitter::parallelLoop(
 
   FunctionCallee parallelFor = mod.getOrInsertFunction(
       "sora_parallel_for", b.getVoidTy(), ptr, ptr, intTy, intTy);
-  Value *work = b.CreateMul(count, i64(workPerIteration));
   b.CreateCall(parallelFor, {part, context_, count, work});
   ++loopNests;
 }

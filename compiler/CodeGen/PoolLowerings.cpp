@@ -1,7 +1,9 @@
 //===- PoolLowerings.cpp - Max and average pooling and their gradients ----===//
 //
 // Pooling windows always fit (no padding); small windows are unrolled and
-// run on vectors of channels, the contiguous dimension of NHWC images.
+// run on vectors of channels, the contiguous dimension of NHWC images. The
+// samples are shared among the runtime's threads: a sample's windows read
+// and write that sample only, so no sum is split.
 //
 //===----------------------------------------------------------------------===//
 #include "CodeGen/ImageLowerings.h"
@@ -26,28 +28,39 @@ Pool poolOf(const Node &n, const Node *in, const Node *out) {
           n.attrs.stride()};
 }
 
-/// for each sample r and output pixel (oh, ow):
+/// body(e, r) for each sample r, the samples shared among threads: each
+/// sample's windows read and write that sample only.
+void forEachSample(KernelEmitter &k, const Pool &p,
+                   const std::function<void(KernelEmitter &, Value *)> &body) {
+  k.parallelLoop(k.n, p.out.h * p.out.w * p.out.c * p.taps(), body);
+}
+
+/// dst[r, ...] = value for every element of sample r of `dst`.
+void fillSample(KernelEmitter &k, const Node &dst, Value *r, Value *value) {
+  const int64_t floats = dst.type.elements();
+  Value *first = mulIdx(k, r, floats);
+  k.loop(
+      floats, [&](Value *i) { k.store(&dst, addIdx(k, first, i), value); },
+      "i");
+}
+
+/// for each output pixel (oh, ow) of sample r:
 /// body(index of out[r, oh, ow, 0], index of in[r, oh*s, ow*s, 0])
-void forEachWindow(KernelEmitter &k, const Pool &p,
+void forEachWindow(KernelEmitter &k, const Pool &p, Value *r,
                    const std::function<void(Value *, Value *)> &body) {
   k.loop(
-      k.i64(0), k.n,
-      [&](Value *r) {
+      p.out.h,
+      [&](Value *oh) {
         k.loop(
-            p.out.h,
-            [&](Value *oh) {
-              k.loop(
-                  p.out.w,
-                  [&](Value *ow) {
-                    Value *ih = mulSigned(k, oh, p.stride),
-                          *iw = mulSigned(k, ow, p.stride);
-                    body(pixel(k, p.out, r, oh, ow), pixel(k, p.in, r, ih, iw));
-                  },
-                  "ow");
+            p.out.w,
+            [&](Value *ow) {
+              Value *ih = mulSigned(k, oh, p.stride),
+                    *iw = mulSigned(k, ow, p.stride);
+              body(pixel(k, p.out, r, oh, ow), pixel(k, p.in, r, ih, iw));
             },
-            "oh");
+            "ow");
       },
-      "row");
+      "oh");
 }
 
 /// Index offset of window tap (i, j) from the window's corner in `img`.
@@ -55,11 +68,11 @@ Value *tapOffset(KernelEmitter &k, const Image &img, Value *i, Value *j) {
   return mulSigned(k, addSigned(k, mulSigned(k, i, img.w), j), img.c);
 }
 
-/// for each output element and each tap of its window, channels innermost:
-/// body(index in out, index in in)
-void forEachPoolTap(KernelEmitter &k, const Pool &p,
+/// for each output element of sample r and each tap of its window,
+/// channels innermost: body(index in out, index in in)
+void forEachPoolTap(KernelEmitter &k, const Pool &p, Value *r,
                     const std::function<void(Value *, Value *)> &body) {
-  forEachWindow(k, p, [&](Value *out, Value *corner) {
+  forEachWindow(k, p, r, [&](Value *out, Value *corner) {
     k.loop(
         p.rows,
         [&](Value *i) {
@@ -110,28 +123,30 @@ void forEachChannelVector(KernelEmitter &k, Vec &vec, int64_t channels,
 void lowerMaxPool2D(KernelEmitter &k, const Node &n) {
   const Node *x = n.operands[0];
   Pool p = poolOf(n, x, &n);
-  Value *ninf = k.f32(-std::numeric_limits<float>::infinity());
-  if (p.taps() <= kUnrolledWindow) {
-    Vec vec = imageVectors(k);
-    forEachWindow(k, p, [&](Value *out, Value *corner) {
-      forEachChannelVector(k, vec, p.out.c, [&](Value *c, int64_t used) {
-        Value *first = addSigned(k, corner, c), *best = vec.splat(ninf);
-        for (int64_t i = 0; i < p.rows; ++i)
-          for (int64_t j = 0; j < p.cols; ++j) {
-            Value *v = vec.load(
-                k.buffer(x),
-                addSigned(k, first, k.i64((i * p.in.w + j) * p.in.c)), used);
-            best = k.b.CreateSelect(k.b.CreateFCmpOGT(v, best), v, best);
-          }
-        vec.store(k.buffer(&n), addSigned(k, out, c), best, used);
+  forEachSample(k, p, [&](KernelEmitter &e, Value *r) {
+    Value *ninf = e.f32(-std::numeric_limits<float>::infinity());
+    if (p.taps() <= kUnrolledWindow) {
+      Vec vec = imageVectors(e);
+      forEachWindow(e, p, r, [&](Value *out, Value *corner) {
+        forEachChannelVector(e, vec, p.out.c, [&](Value *c, int64_t used) {
+          Value *first = addSigned(e, corner, c), *best = vec.splat(ninf);
+          for (int64_t i = 0; i < p.rows; ++i)
+            for (int64_t j = 0; j < p.cols; ++j) {
+              Value *v = vec.load(
+                  e.buffer(x),
+                  addSigned(e, first, e.i64((i * p.in.w + j) * p.in.c)), used);
+              best = e.b.CreateSelect(e.b.CreateFCmpOGT(v, best), v, best);
+            }
+          vec.store(e.buffer(&n), addSigned(e, out, c), best, used);
+        });
       });
+      return;
+    }
+    fillSample(e, n, r, ninf);
+    forEachPoolTap(e, p, r, [&](Value *yi, Value *xi) {
+      Value *v = e.load(x, xi), *best = e.load(&n, yi);
+      e.store(&n, yi, e.b.CreateSelect(e.b.CreateFCmpOGT(v, best), v, best));
     });
-    return;
-  }
-  k.forEachElement(&n, [&](Value *i) { k.store(&n, i, ninf); });
-  forEachPoolTap(k, p, [&](Value *yi, Value *xi) {
-    Value *v = k.load(x, xi), *best = k.load(&n, yi);
-    k.store(&n, yi, k.b.CreateSelect(k.b.CreateFCmpOGT(v, best), v, best));
   });
 }
 
@@ -143,77 +158,81 @@ void lowerMaxPool2D(KernelEmitter &k, const Node &n) {
 void lowerMaxPool2DGrad(KernelEmitter &k, const Node &n) {
   const Node *dy = n.operands[0], *x = n.operands[1];
   Pool p = poolOf(n, x, dy);
-  Value *ninf = k.f32(-std::numeric_limits<float>::infinity());
   // Windows overlap unless the stride covers them in both directions (a
   // one-row window may overlap along the row only: the rows never move).
   bool apart = (p.stride >= p.rows || p.out.h == 1) &&
                (p.stride >= p.cols || p.out.w == 1);
-  if (apart && p.taps() <= kUnrolledWindow) {
-    bool gaps = (p.out.h > 1 && p.stride > p.rows) ||
-                (p.out.w > 1 && p.stride > p.cols) ||
-                (p.out.h - 1) * p.stride + p.rows < p.in.h ||
-                (p.out.w - 1) * p.stride + p.cols < p.in.w;
-    if (gaps)
-      zero(k, n);
-    Vec vec = imageVectors(k);
-    auto *intType = FixedVectorType::get(k.b.getInt32Ty(), unsigned(vec.lanes));
-    auto tapNumber = [&](int64_t t) {
-      return ConstantInt::get(intType, uint64_t(t));
-    };
-    forEachWindow(k, p, [&](Value *out, Value *corner) {
-      forEachChannelVector(k, vec, p.out.c, [&](Value *c, int64_t used) {
-        Value *first = addSigned(k, corner, c), *best = vec.splat(ninf);
-        Value *argmax = tapNumber(0);
-        std::vector<Value *> taps;
-        for (int64_t i = 0; i < p.rows; ++i)
-          for (int64_t j = 0; j < p.cols; ++j) {
-            Value *xi = addSigned(k, first, k.i64((i * p.in.w + j) * p.in.c));
-            Value *v = vec.load(k.buffer(x), xi, used);
-            Value *better = k.b.CreateFCmpOGT(v, best);
-            best = k.b.CreateSelect(better, v, best);
-            argmax = k.b.CreateSelect(better, tapNumber(int64_t(taps.size())),
-                                      argmax);
-            taps.push_back(xi);
-          }
-        Value *g = vec.load(k.buffer(dy), addSigned(k, out, c), used);
-        for (size_t t = 0; t < taps.size(); ++t)
-          vec.store(
-              k.buffer(&n), taps[t],
-              k.b.CreateSelect(k.b.CreateICmpEQ(argmax, tapNumber(int64_t(t))),
-                               g, vec.zero()),
-              used);
+  forEachSample(k, p, [&](KernelEmitter &e, Value *r) {
+    Value *ninf = e.f32(-std::numeric_limits<float>::infinity());
+    if (apart && p.taps() <= kUnrolledWindow) {
+      bool gaps = (p.out.h > 1 && p.stride > p.rows) ||
+                  (p.out.w > 1 && p.stride > p.cols) ||
+                  (p.out.h - 1) * p.stride + p.rows < p.in.h ||
+                  (p.out.w - 1) * p.stride + p.cols < p.in.w;
+      if (gaps)
+        fillSample(e, n, r, e.f32(0));
+      Vec vec = imageVectors(e);
+      auto *intType =
+          FixedVectorType::get(e.b.getInt32Ty(), unsigned(vec.lanes));
+      auto tapNumber = [&](int64_t t) {
+        return ConstantInt::get(intType, uint64_t(t));
+      };
+      forEachWindow(e, p, r, [&](Value *out, Value *corner) {
+        forEachChannelVector(e, vec, p.out.c, [&](Value *c, int64_t used) {
+          Value *first = addSigned(e, corner, c), *best = vec.splat(ninf);
+          Value *argmax = tapNumber(0);
+          std::vector<Value *> taps;
+          for (int64_t i = 0; i < p.rows; ++i)
+            for (int64_t j = 0; j < p.cols; ++j) {
+              Value *xi = addSigned(e, first, e.i64((i * p.in.w + j) * p.in.c));
+              Value *v = vec.load(e.buffer(x), xi, used);
+              Value *better = e.b.CreateFCmpOGT(v, best);
+              best = e.b.CreateSelect(better, v, best);
+              argmax = e.b.CreateSelect(better, tapNumber(int64_t(taps.size())),
+                                        argmax);
+              taps.push_back(xi);
+            }
+          Value *g = vec.load(e.buffer(dy), addSigned(e, out, c), used);
+          for (size_t t = 0; t < taps.size(); ++t)
+            vec.store(e.buffer(&n), taps[t],
+                      e.b.CreateSelect(
+                          e.b.CreateICmpEQ(argmax, tapNumber(int64_t(t))), g,
+                          vec.zero()),
+                      used);
+        });
       });
+      return;
+    }
+    fillSample(e, n, r, e.f32(0));
+    forEachWindow(e, p, r, [&](Value *out, Value *corner) {
+      e.loop(
+          p.out.c,
+          [&](Value *c) {
+            Value *first = addSigned(e, corner, c);
+            // (best value, its index) over the taps in row-major order.
+            std::vector<Value *> best = {ninf, first};
+            best = e.reduce(
+                e.i64(0), e.i64(p.rows), best,
+                [&](Value *i, const std::vector<Value *> &acc) {
+                  return e.reduce(
+                      e.i64(0), e.i64(p.cols), acc,
+                      [&](Value *j, const std::vector<Value *> &a) {
+                        Value *xi =
+                            addSigned(e, first, tapOffset(e, p.in, i, j));
+                        Value *v = e.load(x, xi);
+                        Value *better = e.b.CreateFCmpOGT(v, a[0]);
+                        return std::vector<Value *>{
+                            e.b.CreateSelect(better, v, a[0]),
+                            e.b.CreateSelect(better, xi, a[1])};
+                      },
+                      "j");
+                },
+                "i");
+            Value *argmax = best[1];
+            accumulateInto(e, &n, argmax, e.load(dy, addSigned(e, out, c)));
+          },
+          "c");
     });
-    return;
-  }
-  zero(k, n);
-  forEachWindow(k, p, [&](Value *out, Value *corner) {
-    k.loop(
-        p.out.c,
-        [&](Value *c) {
-          Value *first = addSigned(k, corner, c);
-          // (best value, its index) over the taps in row-major order.
-          std::vector<Value *> best = {ninf, first};
-          best = k.reduce(
-              k.i64(0), k.i64(p.rows), best,
-              [&](Value *i, const std::vector<Value *> &acc) {
-                return k.reduce(
-                    k.i64(0), k.i64(p.cols), acc,
-                    [&](Value *j, const std::vector<Value *> &a) {
-                      Value *xi = addSigned(k, first, tapOffset(k, p.in, i, j));
-                      Value *v = k.load(x, xi);
-                      Value *better = k.b.CreateFCmpOGT(v, a[0]);
-                      return std::vector<Value *>{
-                          k.b.CreateSelect(better, v, a[0]),
-                          k.b.CreateSelect(better, xi, a[1])};
-                    },
-                    "j");
-              },
-              "i");
-          Value *argmax = best[1];
-          accumulateInto(k, &n, argmax, k.load(dy, addSigned(k, out, c)));
-        },
-        "c");
   });
 }
 
@@ -221,10 +240,12 @@ void lowerMaxPool2DGrad(KernelEmitter &k, const Node &n) {
 void lowerAvgPool2D(KernelEmitter &k, const Node &n) {
   const Node *x = n.operands[0];
   Pool p = poolOf(n, x, &n);
-  Value *inv = k.f32(1.0 / double(p.taps()));
-  zero(k, n);
-  forEachPoolTap(k, p, [&](Value *yi, Value *xi) {
-    accumulateInto(k, &n, yi, k.b.CreateFMul(k.load(x, xi), inv));
+  forEachSample(k, p, [&](KernelEmitter &e, Value *r) {
+    Value *inv = e.f32(1.0 / double(p.taps()));
+    fillSample(e, n, r, e.f32(0));
+    forEachPoolTap(e, p, r, [&](Value *yi, Value *xi) {
+      accumulateInto(e, &n, yi, e.b.CreateFMul(e.load(x, xi), inv));
+    });
   });
 }
 
@@ -232,10 +253,12 @@ void lowerAvgPool2D(KernelEmitter &k, const Node &n) {
 void lowerAvgPool2DGrad(KernelEmitter &k, const Node &n) {
   const Node *dy = n.operands[0];
   Pool p = poolOf(n, &n, dy);
-  Value *inv = k.f32(1.0 / double(p.taps()));
-  zero(k, n);
-  forEachPoolTap(k, p, [&](Value *yi, Value *xi) {
-    accumulateInto(k, &n, xi, k.b.CreateFMul(k.load(dy, yi), inv));
+  forEachSample(k, p, [&](KernelEmitter &e, Value *r) {
+    Value *inv = e.f32(1.0 / double(p.taps()));
+    fillSample(e, n, r, e.f32(0));
+    forEachPoolTap(e, p, r, [&](Value *yi, Value *xi) {
+      accumulateInto(e, &n, xi, e.b.CreateFMul(e.load(dy, yi), inv));
+    });
   });
 }
 

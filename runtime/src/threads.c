@@ -1,10 +1,15 @@
 /*===- threads.c - The runtime's thread pool ------------------------------===*
  *
  * Generated kernels hand their big loops to sora_parallel_for: the
- * iterations are cut into one contiguous range per thread, the calling
- * thread runs the first and persistent workers the others. Each iteration
+ * iterations are cut into a few contiguous ranges per thread, which the
+ * calling thread and persistent workers claim one at a time. Each iteration
  * writes its own outputs (the compiler never splits a reduction across
- * threads), so results are identical for every thread count.
+ * threads), so results are identical for every thread count and whichever
+ * thread runs a range.
+ *
+ * Claiming, rather than a range fixed per thread, matters on a loaded
+ * machine: a worker that the system has not scheduled yet leaves its
+ * ranges to the others instead of making them wait for it.
  *
  * A training step hands over a few loops of tens of microseconds each, so
  * waking a sleeping thread would cost as much as the work: workers spin on
@@ -52,21 +57,34 @@ enum { kMaxThreads = 64 };
 static const int64_t kMinWork = 1 << 17;
 /* Spins before a worker sleeps: about a millisecond. */
 static const int kSpins = 200000;
+/* Ranges per thread: small enough that a thread descheduled in the middle
+   of one holds up little, few enough that each range's setup (a kernel
+   copied to the thread's stack) stays negligible. */
+enum { kRangesPerThread = 4 };
+
+/* The claim word: the job's number (32 bits), its number of ranges (16
+   bits) and the next range to claim (16 bits), so that one compare-and-swap
+   both checks the job and claims a range of it. */
+static uint_fast64_t ticket_of(uint_fast64_t job, int64_t ranges,
+                               int64_t next) {
+  return (job & 0xffffffffu) << 32 | (uint_fast64_t)ranges << 16 |
+         (uint_fast64_t)next;
+}
 
 static struct {
   pthread_mutex_t lock;
   pthread_cond_t start;
-  atomic_flag busy;        /* held by the caller whose job the pool runs */
+  atomic_flag busy;            /* held by the caller whose job the pool runs */
   atomic_int_fast64_t threads; /* including the caller */
-  int64_t started;         /* workers created (changed only holding busy) */
-  atomic_int_fast64_t alive; /* workers that have read the generation */
-  /* The job, written before `generation` is bumped. */
+  int64_t started;             /* workers created (changed only holding busy) */
+  atomic_int_fast64_t alive;   /* workers that have read the generation */
+  /* The job, written before `ticket` and `generation` are. */
   sora_range_fn fn;
   void *ctx;
   int64_t count;
-  int64_t job_threads;
+  atomic_uint_fast64_t ticket; /* see ticket_of */
   atomic_uint_fast64_t generation;
-  atomic_int_fast64_t pending; /* workers yet to finish the job */
+  atomic_int_fast64_t done; /* ranges of the job finished */
 } g_pool = {PTHREAD_MUTEX_INITIALIZER,
             PTHREAD_COND_INITIALIZER,
             ATOMIC_FLAG_INIT,
@@ -86,11 +104,27 @@ static inline void cpu_relax(void) {
 #endif
 }
 
-/* The part of [0, count) that thread `t` of `threads` runs. */
-static void chunk(int64_t count, int64_t threads, int64_t t, int64_t *begin,
-                  int64_t *end) {
-  *begin = count * t / threads;
-  *end = count * (t + 1) / threads;
+/* Claims and runs ranges of job `job` until none is left. A range is
+   claimed while the job is in progress (its last range not yet done), so
+   the job's fields read after the claim are that job's. */
+static void run_ranges(uint_fast64_t job) {
+  for (;;) {
+    uint_fast64_t t =
+        atomic_load_explicit(&g_pool.ticket, memory_order_acquire);
+    int64_t ranges = (int64_t)(t >> 16 & 0xffffu),
+            next = (int64_t)(t & 0xffffu);
+    if (t >> 32 != (job & 0xffffffffu) || next >= ranges)
+      return;
+    if (!atomic_compare_exchange_weak_explicit(&g_pool.ticket, &t, t + 1,
+                                               memory_order_acquire,
+                                               memory_order_relaxed))
+      continue;
+    int64_t count = g_pool.count;
+    int64_t begin = count * next / ranges, end = count * (next + 1) / ranges;
+    if (begin < end)
+      g_pool.fn(g_pool.ctx, begin, end);
+    atomic_fetch_add_explicit(&g_pool.done, 1, memory_order_release);
+  }
 }
 
 static void *worker(void *arg) {
@@ -111,13 +145,11 @@ static void *worker(void *arg) {
       pthread_mutex_unlock(&g_pool.lock);
     }
     seen = atomic_load_explicit(&g_pool.generation, memory_order_acquire);
-    if (t < g_pool.job_threads) {
-      int64_t begin, end;
-      chunk(g_pool.count, g_pool.job_threads, t, &begin, &end);
-      if (begin < end)
-        g_pool.fn(g_pool.ctx, begin, end);
-    }
-    atomic_fetch_sub_explicit(&g_pool.pending, 1, memory_order_release);
+    /* Workers beyond the thread count keep out (read after the job's
+       generation: it was written before). A late worker may find the job
+       over, or a later one: run_ranges checks. */
+    if (t < atomic_load(&g_pool.threads))
+      run_ranges(seen);
   }
   return NULL;
 }
@@ -168,21 +200,24 @@ void sora_parallel_for(sora_range_fn fn, void *ctx, int64_t count,
       fn(ctx, 0, count);
     return;
   }
+  int64_t ranges = threads * kRangesPerThread;
+  if (ranges > count)
+    ranges = count;
+  uint_fast64_t job = atomic_load(&g_pool.generation) + 1;
   g_pool.fn = fn;
   g_pool.ctx = ctx;
   g_pool.count = count;
-  g_pool.job_threads = threads;
-  atomic_store(&g_pool.pending, g_pool.started);
-  atomic_fetch_add_explicit(&g_pool.generation, 1, memory_order_release);
+  atomic_store_explicit(&g_pool.done, 0, memory_order_relaxed);
+  atomic_store_explicit(&g_pool.ticket, ticket_of(job, ranges, 0),
+                        memory_order_release);
+  atomic_store_explicit(&g_pool.generation, job, memory_order_release);
   /* Wake sleepers: they test the counter under the lock. */
   pthread_mutex_lock(&g_pool.lock);
   pthread_cond_broadcast(&g_pool.start);
   pthread_mutex_unlock(&g_pool.lock);
 
-  int64_t begin, end;
-  chunk(count, threads, 0, &begin, &end);
-  fn(ctx, begin, end);
-  while (atomic_load_explicit(&g_pool.pending, memory_order_acquire) > 0)
+  run_ranges(job);
+  while (atomic_load_explicit(&g_pool.done, memory_order_acquire) < ranges)
     cpu_relax();
   atomic_flag_clear_explicit(&g_pool.busy, memory_order_release);
 }

@@ -595,8 +595,8 @@ int sora_world_size(void);
 sora_status sora_set_threads(int64_t threads);
 int64_t sora_threads(void);
 
-/// Runs fn(ctx, begin, end) over [0, count) cut into one contiguous range
-/// per thread (called by generated kernels). `work` estimates the loop's
+/// Runs fn(ctx, begin, end) over [0, count) cut into contiguous ranges,
+/// a few per thread, that the threads claim (called by generated kernels). `work` estimates the loop's
 /// multiply-adds: small loops run inline on the calling thread, and so do
 /// loops that find the pool serving another caller.
 typedef void (*sora_range_fn)(void *ctx, int64_t begin, int64_t end);

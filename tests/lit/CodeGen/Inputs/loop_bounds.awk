@@ -8,7 +8,7 @@
 /^define / { delete rows }
 /= mul nuw nsw i64 %n, [0-9]+$/ { rows[$1] = 1 }
 /= udiv i64 %n, [0-9]+$/ { rows[$1] = 1 }
-/^define .*\(ptr %args, i64 %begin, i64 %end\)/ { rows["%end"] = 1 }
+/^define .*, i64 %begin, i64 %end\)/ { rows["%end"] = 1 }
 /icmp slt/ {
   seen++
   bound = $NF
