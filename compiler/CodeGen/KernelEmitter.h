@@ -166,8 +166,11 @@ public:
 
 private:
   /// A new emitter for `f`, with this one's settings (vector width,
-  /// epilogue, buffers, signature) and `f`'s arguments bound.
-  KernelEmitter derived(llvm::Function *f, llvm::IRBuilder<> &builder) const;
+  /// epilogue, buffers, signature) and `f`'s arguments bound; given
+  /// `opBuffers`, for an op function whose buffers they are.
+  KernelEmitter
+  derived(llvm::Function *f, llvm::IRBuilder<> &builder,
+          const std::vector<const Node *> *opBuffers = nullptr) const;
   /// Sets the argument values from `f`'s arguments: a kernel's
   /// (RuntimeContract.def) or an op function's (n, step, opBuffers_).
   void bindArguments(llvm::Function *f);

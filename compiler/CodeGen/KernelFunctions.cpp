@@ -59,18 +59,21 @@ bool overlap(const Region &a, const Region &b) {
 
 } // namespace
 
-KernelEmitter KernelEmitter::derived(Function *f, IRBuilder<> &builder) const {
+KernelEmitter
+KernelEmitter::derived(Function *f, IRBuilder<> &builder,
+                       const std::vector<const Node *> *opBuffers) const {
   KernelEmitter k(f, builder);
   builder.setFastMathFlags(b.getFastMathFlags());
   k.vectorWidth = vectorWidth;
   k.maxRows = maxRows;
   k.epilogue_ = epilogue_;
-  k.resolveBuffer = resolveBuffer;
   k.lrReductions = lrReductions;
-  k.inOpFunction_ = inOpFunction_;
-  k.opBuffers_ = opBuffers_;
+  k.inOpFunction_ = inOpFunction_ || opBuffers;
+  k.opBuffers_ = opBuffers ? *opBuffers : opBuffers_;
+  if (!opBuffers)
+    k.resolveBuffer = resolveBuffer;
   k.bindArguments(f);
-  if (params && isa<Constant>(params)) // an inference build's baked weights
+  if (!k.inOpFunction_ && params && isa<Constant>(params)) // baked weights
     k.params = params;
   return k;
 }
@@ -246,15 +249,7 @@ void KernelEmitter::opFunction(
   }
 
   IRBuilder<> ob(BasicBlock::Create(ctx, "entry", op));
-  KernelEmitter k(op, ob);
-  ob.setFastMathFlags(b.getFastMathFlags());
-  k.vectorWidth = vectorWidth;
-  k.maxRows = maxRows;
-  k.epilogue_ = epilogue_;
-  k.lrReductions = lrReductions;
-  k.inOpFunction_ = true;
-  k.opBuffers_ = used;
-  k.bindArguments(op);
+  KernelEmitter k = derived(op, ob, &used);
   k.beginBody();
   body(k);
   ob.CreateRetVoid();
