@@ -205,6 +205,21 @@ Value *swishGrad(KernelEmitter &k, const Node &, const V &v) {
   return b.CreateFMul(v[0], b.CreateFMul(s, d));
 }
 
+// y = x rounded to the nearest bfloat16 (its 8 significant bits, ties to
+// even, as vcvtneps2bf16 and torch's .bfloat16()), kept as f32; a NaN stays
+// a (quiet) NaN
+Value *roundBf16(KernelEmitter &k, const Node &, const V &v) {
+  auto &b = k.b;
+  llvm::Type *bitsType = v[0]->getType()->getWithNewBitWidth(32);
+  auto c = [&](uint32_t x) { return ConstantInt::get(bitsType, x); };
+  Value *bits = b.CreateBitCast(v[0], bitsType);
+  Value *odd = b.CreateAnd(b.CreateLShr(bits, 16), c(1));
+  Value *rounded = b.CreateAdd(bits, b.CreateAdd(c(0x7fff), odd));
+  Value *quietNan = b.CreateOr(bits, c(0x00400000));
+  Value *out = b.CreateSelect(b.CreateFCmpUNO(v[0], v[0]), quietNan, rounded);
+  return b.CreateBitCast(b.CreateAnd(out, c(0xffff0000)), v[0]->getType());
+}
+
 OpTable<Formula> makeTable() {
   OpTable<Formula> t;
   t.set(K::Add, add);
@@ -219,6 +234,7 @@ OpTable<Formula> makeTable() {
   t.set(K::InvStd, invStd);
   t.set(K::Affine, affine);
   t.set(K::Reciprocal, reciprocal);
+  t.set(K::RoundBf16, roundBf16);
   t.set(K::Relu, relu);
   t.set(K::ReluGrad, reluGrad);
   t.set(K::Sigmoid, sigmoid);

@@ -82,6 +82,8 @@ CompiledModel buildModelGraphs(const dsl::Model &model,
     if (!g)
       continue;
     g->maxBatch = cm.maxBatch;
+    if (model.train && model.train->bf16)
+      roundProductOperands(*g);
     if (g == cm.dataParallel.get()) {
       // An extra graph that --print-ir-after* does not show.
       PipelineOptions quiet = pipeline;

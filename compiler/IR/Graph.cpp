@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <ostream>
 #include <set>
 #include <stdexcept>
@@ -174,6 +175,15 @@ std::string Type::str() const {
     first = false;
   }
   return s + "]";
+}
+
+Node *Graph::createAfter(Node *position, OpKind op,
+                         std::vector<Node *> operands, AttrList attrs) {
+  Node *n = create(op, std::move(operands), std::move(attrs));
+  auto at = nodes_.begin() + position->id + 1;
+  std::rotate(at, nodes_.end() - 1, nodes_.end());
+  renumber();
+  return n;
 }
 
 Node *Graph::create(OpKind op, std::vector<Node *> operands, AttrList attrs) {

@@ -40,6 +40,9 @@ enum Trait : unsigned {
   Update = 16,
   TakesIds = 32,
   Assign = 64,
+  /// A sum of products of its operands' elements (matmuls, convolutions):
+  /// with `precision = bf16` each operand is rounded to bfloat16 first.
+  Product = 128,
 };
 
 /// How autodiff finds an op's gradient (Ops.def's gradient column).
@@ -246,6 +249,10 @@ public:
   Node *param(const std::string &name, Type type, ParamRole role, InitKind init,
               int64_t fanIn = 0, int64_t fanOut = 0);
   Node *constant(double value);
+  /// As create, but placed right after `position` in the node order (a
+  /// node that only later nodes read, as `position`'s readers are).
+  Node *createAfter(Node *position, OpKind op, std::vector<Node *> operands,
+                    AttrList attrs = {});
 
   /// A graph result, named for the kernel that returns it.
   void addOutput(const std::string &name, Node *node) {

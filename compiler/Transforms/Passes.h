@@ -13,6 +13,11 @@ namespace sora::ir {
 #define PASS(Name, Function, Description) bool Function(Graph &g);
 #include "Transforms/Passes.def"
 
+/// `precision = bf16`: every operand of every Product op rounded to
+/// bfloat16 (MixedPrecision.cpp). Part of building a graph, not a pass of
+/// the optional pipeline.
+void roundProductOperands(Graph &g);
+
 struct PassInfo {
   const char *name;
   bool (*run)(Graph &);

@@ -324,7 +324,8 @@ const Builtin kTrainBlock = {
      whole("seed", 0, int64_t(1) << 53, 0),
      number("validation_split", "[0, 1)", 0), flag("shuffle", true),
      other("metrics"), other("data"), other("test"), other("target"),
-     other("early_stopping"), other("validation")}};
+     other("early_stopping"), other("validation"),
+     choice("precision", "f32|bf16", "f32")}};
 
 std::vector<std::string> namesIn(const std::vector<Builtin> &table,
                                  BuiltinGroup group) {

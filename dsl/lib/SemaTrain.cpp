@@ -449,6 +449,7 @@ void Checker::checkTrain(const ast::Train &t, Program &program) {
   config.seed = keys.whole("seed");
   config.validationSplit = keys.number("validation_split");
   config.shuffle = keys.flag("shuffle");
+  config.bf16 = keys.text("precision") == "bf16";
   if (lrKey) {
     if (lrInOptimizerAt.end != 0) {
       diags_.report(Diag::DuplicateArgument, lrKeyAt,

@@ -226,6 +226,8 @@ std::string writeTrainBlock(const Model &m, const TrainConfig &t,
     key("validation_split", soraNumber(t.validationSplit));
   if (!t.shuffle)
     key("shuffle", "false");
+  if (t.bf16)
+    key("precision", "bf16");
   std::string metrics;
   for (auto [on, name] : {std::pair{t.metricAccuracy, "accuracy"},
                           {t.metricMae, "mae"},

@@ -237,6 +237,11 @@ struct TrainConfig {
   int64_t seed = 0;
   double validationSplit = 0;
   bool shuffle = true;
+  /// `precision = bf16`: mixed precision, as PyTorch's autocast on CPU:
+  /// the multiplicands of every matmul and convolution (forward and
+  /// backward) rounded to bfloat16, their sums, the weights and the
+  /// optimizer state in f32.
+  bool bf16 = false;
   bool metricLoss = true;
   bool metricAccuracy = false;
   bool metricMae = false;  ///< mean absolute error, as Keras' "mae"
