@@ -258,7 +258,44 @@ void filterGradientAllTaps(KernelEmitter &k, const Node &n, const Conv &cv,
 /// [ohLo, ohHi) x [owLo, owHi) whose input lies inside the image.
 struct TapPass {
   Value *r0, *r1, *a, *b, *ohLo, *ohHi, *owLo, *owHi;
+  Value *dyPairs = nullptr; ///< packDyPairs' block, when asked for
 };
+
+/// dy of the samples [r0, r1) as bfloat16 pairs of adjacent output pixels
+/// (2q, 2q + 1) of each row (a last odd pixel pairs with zero): pair f of
+/// ((r - r0) OH + oh) Q + q, for Q = ceil(OW / 2) and the filters padded to
+/// whole vectors, in a stack tile of `samples` samples.
+Value *packDyPairs(KernelEmitter &k, const Conv &cv, const Node *dy, Value *r0,
+                   Value *r1, int64_t samples) {
+  Vec vec = imageVectors(k);
+  Bf16 bf(vec);
+  const int64_t L = vec.lanes, F = cv.out.c, V = vec.vectors(F);
+  const int64_t OW = cv.out.w, Q = (OW + 1) / 2;
+  Value *tile = bf.tile(samples * cv.out.h * Q * V);
+  Value *dyBase = k.buffer(dy);
+  k.loop(
+      k.i64(0), mulSigned(k, subIdx(k, r1, r0), cv.out.h),
+      [&](Value *line) { // (r - r0) OH + oh
+        Value *row = addSigned(k, mulSigned(k, r0, cv.out.h), line);
+        for (int64_t q = 0; q < Q; ++q)
+          for (int64_t v = 0; v < V; ++v) {
+            int64_t used = std::min(L, F - v * L);
+            auto at = [&](int64_t ow) {
+              Value *pix = addSigned(k, mulSigned(k, row, OW), k.i64(ow));
+              return vec.load(dyBase,
+                              addSigned(k, mulSigned(k, pix, F), k.i64(v * L)),
+                              used);
+            };
+            Value *pair = bf.interleave(
+                at(2 * q), 2 * q + 1 < OW ? at(2 * q + 1) : vec.zero());
+            bf.store(tile,
+                     addSigned(k, mulSigned(k, line, Q * V), k.i64(q * V + v)),
+                     pair);
+          }
+      },
+      "line");
+  return tile;
+}
 
 /// Zeroes dw, then calls `tiles` for each block of samples that stays in
 /// cache and each tap, for the tap's tiles to sweep the block. The taps are
@@ -267,7 +304,8 @@ struct TapPass {
 /// samples in the same order whatever the number of threads.
 void forEachTapOfSampleBlocks(
     KernelEmitter &k, const Node &n, const Conv &cv,
-    const std::function<void(KernelEmitter &, const TapPass &)> &tiles) {
+    const std::function<void(KernelEmitter &, const TapPass &)> &tiles,
+    const Node *packDy = nullptr) {
   zero(k, n);
   const int64_t perSample =
       (cv.in.h * cv.in.w * cv.in.c + cv.out.h * cv.out.w * cv.out.c) * 4;
@@ -284,6 +322,9 @@ void forEachTapOfSampleBlocks(
             [&](Value *sb) {
               Value *r0 = mulSigned(e, sb, samples);
               Value *r1 = sminIdx(e, addSigned(e, r0, e.i64(samples)), e.n);
+              Value *pairs = packDy
+                                 ? packDyPairs(e, cv, packDy, r0, r1, samples)
+                                 : nullptr;
               e.loop(
                   tap0, tap1,
                   [&](Value *tap) {
@@ -293,7 +334,7 @@ void forEachTapOfSampleBlocks(
                         tapRange(e, a, cv.padTop, cv.stride, cv.in.h, cv.out.h);
                     auto [owLo, owHi] = tapRange(e, b, cv.padLeft, cv.stride,
                                                  cv.in.w, cv.out.w);
-                    tiles(e, {r0, r1, a, b, ohLo, ohHi, owLo, owHi});
+                    tiles(e, {r0, r1, a, b, ohLo, ohHi, owLo, owHi, pairs});
                   },
                   "tap");
             },
@@ -313,6 +354,85 @@ void evenBlocks(KernelEmitter &k, int64_t count, int64_t most,
       "blk");
   if (count % size)
     body(k.i64(count / size * size), count % size);
+}
+
+/// channelVectorTile's sums over one tap pass from bfloat16 pairs of
+/// output pixels (2q, 2q + 1), for `precision = bf16`: dy's pairs packed for
+/// the block of samples (packDyPairs) and broadcast, x's interleaved vector
+/// by vector. A pair with a pixel outside the tap's columns [owLo, owHi)
+/// (at either end) takes zeros for that pixel's x, which is never read.
+Accs channelVectorPairs(KernelEmitter &k, Vec &vec, const Conv &cv,
+                        const Node *x, const TapPass &p, int64_t v0,
+                        int64_t vecs, Value *f0, int64_t count, Accs acc) {
+  Bf16 bf(vec);
+  const int64_t L = vec.lanes, channels = cv.in.c;
+  const int64_t Q = (cv.out.w + 1) / 2, V = vec.vectors(cv.out.c);
+  Value *xBase = k.buffer(x);
+  // Adds the products of pair q of output row oh of sample r, its pixels
+  // 2q and 2q + 1 taken as `first` and `second` say.
+  auto pair = [&](Value *r, Value *oh, Value *q, bool first, bool second,
+                  const Accs &s) {
+    Value *ih = addSigned(
+        k, mulSigned(k, r, cv.in.h),
+        addSigned(k, subIdx(k, mulSigned(k, oh, cv.stride), k.i64(cv.padTop)),
+                  p.a));
+    auto xAt = [&](int64_t d, int64_t v) {
+      Value *ow = addSigned(k, mulSigned(k, q, 2), k.i64(d));
+      Value *iw = addSigned(
+          k, subIdx(k, mulSigned(k, ow, cv.stride), k.i64(cv.padLeft)), p.b);
+      Value *xi =
+          mulSigned(k, addSigned(k, mulSigned(k, ih, cv.in.w), iw), channels);
+      return vec.load(xBase, addSigned(k, xi, k.i64((v0 + v) * L)),
+                      std::min<int64_t>(L, channels - (v0 + v) * L));
+    };
+    std::vector<Value *> xv;
+    for (int64_t v = 0; v < vecs; ++v)
+      xv.push_back(bf.interleave(first ? xAt(0, v) : vec.zero(),
+                                 second ? xAt(1, v) : vec.zero()));
+    // Pair f0 of pixel pair q of line (r - r0) OH + oh in the block.
+    Value *line = addSigned(k, mulSigned(k, subIdx(k, r, p.r0), cv.out.h), oh);
+    Value *pairs = addSigned(
+        k, mulSigned(k, addSigned(k, mulSigned(k, line, Q), q), V * L), f0);
+    Accs next = s;
+    for (int64_t t = 0; t < count; ++t) {
+      Value *g = bf.splatStored(p.dyPairs, addSigned(k, pairs, k.i64(t)));
+      for (int64_t v = 0; v < vecs; ++v)
+        next[t * vecs + v] = bf.dot(next[t * vecs + v], g, xv[v]);
+    }
+    return next;
+  };
+  // Pairs [lo, hi) of a row, the same way.
+  auto pairs = [&](Value *r, Value *oh, Value *lo, Value *hi, bool first,
+                   bool second, const Accs &s) {
+    return k.reduce(
+        lo, hi, s,
+        [&](Value *q, const Accs &s3) {
+          return pair(r, oh, q, first, second, s3);
+        },
+        "q");
+  };
+  auto half = [&](Value *v) { return k.b.CreateUDiv(v, k.i64(2)); };
+  auto halfUp = [&](Value *v) { return half(addSigned(k, v, k.i64(1))); };
+  return k.reduce(
+      p.r0, p.r1, acc,
+      [&](Value *r, const Accs &s0) {
+        return k.reduce(
+            p.ohLo, p.ohHi, s0,
+            [&](Value *oh, const Accs &s1) {
+              // An odd owLo starts inside a pair, an odd owHi ends inside
+              // one (the head and the tail run once or not at all; neither
+              // when the range is empty).
+              Value *fullLo = halfUp(p.owLo), *fullHi = half(p.owHi);
+              Accs s2 = pairs(r, oh, half(p.owLo), sminIdx(k, fullLo, fullHi),
+                              false, true, s1);
+              s2 = pairs(r, oh, fullLo, smaxIdx(k, fullLo, fullHi), true, true,
+                         s2);
+              return pairs(r, oh, smaxIdx(k, fullHi, fullLo), halfUp(p.owHi),
+                           true, false, s2);
+            },
+            "oh");
+      },
+      "r");
 }
 
 /// dw[f0 + t, a, b, v0*L ...] += the sums over one tap pass, for the
@@ -338,56 +458,61 @@ void channelVectorTile(KernelEmitter &k, Vec &vec, const Node &n,
     for (int64_t v = 0; v < vecs; ++v)
       acc.push_back(vec.load(k.buffer(&n), dwIndex(t, v), used(v)));
   Value *xBase = k.buffer(x), *dyBase = k.buffer(dy);
-  acc = k.reduce(
-      p.r0, p.r1, acc,
-      [&](Value *r, const Accs &s0) {
-        return k.reduce(
-            p.ohLo, p.ohHi, s0,
-            [&](Value *oh, const Accs &s1) {
-              Value *outRow = mulSigned(
-                  k, addSigned(k, mulSigned(k, r, cv.out.h), oh), cv.out.w);
-              Value *ih =
-                  addSigned(k, mulSigned(k, r, cv.in.h),
-                            addSigned(k,
-                                      subIdx(k, mulSigned(k, oh, cv.stride),
-                                             k.i64(cv.padTop)),
-                                      p.a));
-              return k.reduce(
-                  p.owLo, p.owHi, s1,
-                  [&](Value *ow, const Accs &s2) {
-                    Value *iw = addSigned(k,
-                                          subIdx(k, mulSigned(k, ow, cv.stride),
-                                                 k.i64(cv.padLeft)),
-                                          p.b);
-                    Value *xi = addSigned(
-                        k,
-                        mulSigned(k,
-                                  addSigned(k, mulSigned(k, ih, cv.in.w), iw),
-                                  channels),
-                        k.i64(v0 * L));
-                    std::vector<Value *> xv;
-                    for (int64_t v = 0; v < vecs; ++v)
-                      xv.push_back(vec.load(
-                          xBase, addSigned(k, xi, k.i64(v * L)), used(v)));
-                    Value *gi = addSigned(
-                        k, mulSigned(k, addSigned(k, outRow, ow), filters), f0);
-                    Accs next = s2;
-                    for (int64_t t = 0; t < count; ++t) {
-                      Value *g = vec.splat(k.b.CreateAlignedLoad(
-                          k.b.getFloatTy(),
-                          vec.at(dyBase, addSigned(k, gi, k.i64(t))),
-                          Align(4)));
+  if (p.dyPairs)
+    acc = channelVectorPairs(k, vec, cv, x, p, v0, vecs, f0, count, acc);
+  else
+    acc = k.reduce(
+        p.r0, p.r1, acc,
+        [&](Value *r, const Accs &s0) {
+          return k.reduce(
+              p.ohLo, p.ohHi, s0,
+              [&](Value *oh, const Accs &s1) {
+                Value *outRow = mulSigned(
+                    k, addSigned(k, mulSigned(k, r, cv.out.h), oh), cv.out.w);
+                Value *ih =
+                    addSigned(k, mulSigned(k, r, cv.in.h),
+                              addSigned(k,
+                                        subIdx(k, mulSigned(k, oh, cv.stride),
+                                               k.i64(cv.padTop)),
+                                        p.a));
+                return k.reduce(
+                    p.owLo, p.owHi, s1,
+                    [&](Value *ow, const Accs &s2) {
+                      Value *iw =
+                          addSigned(k,
+                                    subIdx(k, mulSigned(k, ow, cv.stride),
+                                           k.i64(cv.padLeft)),
+                                    p.b);
+                      Value *xi = addSigned(
+                          k,
+                          mulSigned(k,
+                                    addSigned(k, mulSigned(k, ih, cv.in.w), iw),
+                                    channels),
+                          k.i64(v0 * L));
+                      std::vector<Value *> xv;
                       for (int64_t v = 0; v < vecs; ++v)
-                        next[t * vecs + v] =
-                            vec.fma(g, xv[v], next[t * vecs + v]);
-                    }
-                    return next;
-                  },
-                  "ow");
-            },
-            "oh");
-      },
-      "r");
+                        xv.push_back(vec.load(
+                            xBase, addSigned(k, xi, k.i64(v * L)), used(v)));
+                      Value *gi = addSigned(
+                          k, mulSigned(k, addSigned(k, outRow, ow), filters),
+                          f0);
+                      Accs next = s2;
+                      for (int64_t t = 0; t < count; ++t) {
+                        Value *g = vec.splat(k.b.CreateAlignedLoad(
+                            k.b.getFloatTy(),
+                            vec.at(dyBase, addSigned(k, gi, k.i64(t))),
+                            Align(4)));
+                        for (int64_t v = 0; v < vecs; ++v)
+                          next[t * vecs + v] =
+                              vec.fma(g, xv[v], next[t * vecs + v]);
+                      }
+                      return next;
+                    },
+                    "ow");
+              },
+              "oh");
+        },
+        "r");
   for (int64_t t = 0; t < count; ++t)
     for (int64_t v = 0; v < vecs; ++v)
       vec.store(k.buffer(&n), dwIndex(t, v), acc[t * vecs + v], used(v));
@@ -402,7 +527,7 @@ void filterGradientAlongChannels(KernelEmitter &k, Vec &vec, const Node &n,
   const int64_t budget = accumulatorBudget(k);
   const int64_t channelVecs = vec.vectors(channels);
   const int64_t groupVecs = std::min<int64_t>(channelVecs, 4);
-  forEachTapOfSampleBlocks(k, n, cv, [&](KernelEmitter &e, const TapPass &p) {
+  auto tiles = [&](KernelEmitter &e, const TapPass &p) {
     Vec tileVec = imageVectors(e);
     Value *tap =
         mulSigned(e, addSigned(e, mulSigned(e, p.a, kw), p.b), channels);
@@ -413,7 +538,9 @@ void filterGradientAlongChannels(KernelEmitter &k, Vec &vec, const Node &n,
                           count);
       });
     }
-  });
+  };
+  // bfloat16 operands: dy's pixels paired once per block of samples.
+  forEachTapOfSampleBlocks(k, n, cv, tiles, bf16Pairs(k, n) ? dy : nullptr);
 }
 
 /// One tap at a time, with fewer channels than a vector: tiles of a few

@@ -144,7 +144,94 @@ struct ConvNest {
   std::function<Value *(KernelEmitter &, Value *a, int64_t b, Value *i)> row;
   int64_t channel0;
   bool paddedRows; ///< every row holds whole vectors (no masked loads)
+  /// Multiply bfloat16 pairs of input channels (vdpbf16ps): both operands
+  /// are round_bf16 values and the channels come in pairs.
+  bool bf16Pairs = false;
 };
+
+/// The nest's kernel for output channels [o0, oEnd) as bfloat16 pairs of
+/// input channels: vector ((a kw + b) C/2 + i/2) V + v holds K(a, b, i, o)
+/// and K(a, b, i + 1, o) for the V vectors of channels o from o0 (the
+/// lanes past oEnd zero), built from `kernel` on the stack of the thread.
+Value *packPairs(KernelEmitter &k, Vec &vec, const ConvNest &c, Value *kernel,
+                 int64_t o0, int64_t oEnd) {
+  Bf16 bf(vec);
+  const int64_t L = vec.lanes, V = vec.vectors(oEnd - o0);
+  const int64_t half = c.inImg.c / 2;
+  Value *tile = bf.tile(c.kh * c.kw * half * V);
+  k.loop(
+      c.kh,
+      [&](Value *a) {
+        for (int64_t b = 0; b < c.kw; ++b)
+          k.loop(
+              half,
+              [&](Value *ip) {
+                Value *i = mulIdx(k, ip, 2);
+                Value *tap = addIdx(
+                    k, mulIdx(k, addIdx(k, mulIdx(k, a, c.kw), k.i64(b)), half),
+                    ip);
+                for (int64_t v = 0; v < V; ++v) {
+                  int64_t used =
+                      c.paddedRows ? L : std::min(L, oEnd - o0 - v * L);
+                  auto at = [&](Value *channel) {
+                    return vec.load(kernel,
+                                    addSigned(k, c.row(k, a, b, channel),
+                                              k.i64(o0 - c.channel0 + v * L)),
+                                    used);
+                  };
+                  bf.store(tile, addIdx(k, mulIdx(k, tap, V), k.i64(v)),
+                           bf.interleave(at(i), at(addIdx(k, i, k.i64(1)))));
+                }
+              },
+              "ip");
+      },
+      "a");
+  return tile;
+}
+
+/// The taps of kernel row `a` for a register tile (convTile) from packed
+/// bfloat16 pairs of channels (packPairs): the tile's vectors of output
+/// channels are [first, first + vecs) of the V packed per tap.
+Accs pairTaps(KernelEmitter &k, Vec &vec, const ConvNest &c, Value *packed,
+              Value *a, Value *inRow, Value *firstCol,
+              const std::function<bool(int64_t, int64_t)> &inside,
+              int64_t pixels, int64_t first, int64_t V, int64_t vecs,
+              const Accs &acc) {
+  Bf16 bf(vec);
+  const int64_t cin = c.inImg.c, half = cin / 2;
+  Value *inBase = k.buffer(c.in);
+  return k.reduce(
+      k.i64(0), k.i64(half), acc,
+      [&](Value *ip, const Accs &acc1) {
+        Accs next = acc1;
+        for (int64_t b = 0; b < c.kw; ++b) {
+          bool any = false;
+          for (int64_t p = 0; p < pixels; ++p)
+            any |= inside(p, b);
+          if (!any)
+            continue;
+          Value *tap = addIdx(
+              k, mulIdx(k, addIdx(k, mulIdx(k, a, c.kw), k.i64(b)), half), ip);
+          Value *row = addIdx(k, mulIdx(k, tap, V), k.i64(first));
+          std::vector<Value *> kv;
+          for (int64_t v = 0; v < vecs; ++v)
+            kv.push_back(bf.load(packed, addIdx(k, row, k.i64(v))));
+          for (int64_t p = 0; p < pixels; ++p) {
+            if (!inside(p, b))
+              continue;
+            Value *col = addSigned(k, firstCol, k.i64(p * c.stride + b));
+            Value *xi =
+                addSigned(k, mulSigned(k, addSigned(k, inRow, col), cin),
+                          mulIdx(k, ip, 2));
+            Value *xs = bf.splatPair(inBase, xi);
+            for (int64_t v = 0; v < vecs; ++v)
+              next[p * vecs + v] = bf.dot(next[p * vecs + v], xs, kv[v]);
+          }
+        }
+        return next;
+      },
+      "ip");
+}
 
 /// The register tile of `pixels` adjacent output pixels from column x0 of
 /// output row y (sample r) and `vecs` vectors of output channels from
@@ -154,7 +241,8 @@ struct ConvNest {
 /// pixel is inside the image (an interior tile).
 void convTile(KernelEmitter &k, Vec &vec, const ConvNest &c, Value *kernel,
               Value *r, Value *y, Value *x0, std::optional<int64_t> x0c,
-              int64_t pixels, int64_t oBase, int64_t vecs, int64_t oEnd) {
+              int64_t pixels, int64_t o0, int64_t oBase, int64_t vecs,
+              int64_t oEnd) {
   const int64_t L = vec.lanes, cin = c.inImg.c, s = c.stride;
   auto inside = [&](int64_t p, int64_t b) {
     if (!x0c)
@@ -179,6 +267,9 @@ void convTile(KernelEmitter &k, Vec &vec, const ConvNest &c, Value *kernel,
         Value *inRow = mulSigned(
             k, addSigned(k, mulSigned(k, r, c.inImg.h), addSigned(k, top, a)),
             c.inImg.w);
+        if (c.bf16Pairs)
+          return pairTaps(k, vec, c, kernel, a, inRow, firstCol, inside, pixels,
+                          (oBase - o0) / L, vec.vectors(oEnd - o0), vecs, acc0);
         return k.reduce(
             k.i64(0), k.i64(cin), acc0,
             [&](Value *i, const Accs &acc1) {
@@ -262,6 +353,10 @@ void emitConvNest(KernelEmitter &k, const ConvNest &c, int64_t o0,
       mulIdx(k, k.n, c.outImg.h), mulIdx(k, k.n, c.outImg.h * rowWork),
       [&](KernelEmitter &e, Value *begin, Value *end) {
         Value *kernel = c.prepare(e);
+        if (c.bf16Pairs) {
+          Vec vec = imageVectors(e);
+          kernel = packPairs(e, vec, c, kernel, o0, oEnd);
+        }
         e.loop(
             begin, end,
             [&](Value *row) {
@@ -274,7 +369,7 @@ void emitConvNest(KernelEmitter &k, const ConvNest &c, int64_t o0,
                 auto edgeTile = [&](int64_t t) {
                   int64_t x0 = t * pixels;
                   convTile(e, vec, c, kernel, r, y, e.i64(x0), x0,
-                           std::min(pixels, ow - x0), oBase, vecs, oEnd);
+                           std::min(pixels, ow - x0), o0, oBase, vecs, oEnd);
                 };
                 for (int64_t t = 0; t < first; ++t)
                   edgeTile(t);
@@ -284,7 +379,7 @@ void emitConvNest(KernelEmitter &k, const ConvNest &c, int64_t o0,
                       [&](Value *t) {
                         convTile(e, vec, c, kernel, r, y,
                                  mulSigned(e, t, pixels), std::nullopt, pixels,
-                                 oBase, vecs, oEnd);
+                                 o0, oBase, vecs, oEnd);
                       },
                       "xt");
                 else if (last - first == 1)
@@ -401,7 +496,8 @@ void lowerConv2D(KernelEmitter &k, const Node &n) {
                  return mulSigned(e, tap, padded);
                },
                f0,
-               true};
+               true,
+               bf16Pairs(k, n) && cv.in.c % 2 == 0};
     emitConvNest(k, c, f0, f0 + count);
   }
 }
@@ -450,7 +546,8 @@ void lowerConv2DGradInput(KernelEmitter &k, const Node &n) {
                return mulSigned(e, tap, channels);
              },
              0,
-             false};
+             false,
+             bf16Pairs(k, n) && cv.out.c % 2 == 0};
   emitConvNest(k, c, 0, channels);
 }
 

@@ -80,6 +80,9 @@ public:
   // --- Explicit vectors, for the micro-kernels (VectorOps.h) ---------------
   /// Floats per vector register of the target (16 with AVX-512).
   int vectorWidth = 8;
+  /// Whether products of bfloat16 operands (round_bf16 values) may run as
+  /// vdpbf16ps on pairs of them (Bf16 in VectorOps.h): AVX512_BF16.
+  bool bf16Dot = false;
   /// a * b + c, fused where the target can (scalars or vectors).
   llvm::Value *fma(llvm::Value *a, llvm::Value *b, llvm::Value *c);
 

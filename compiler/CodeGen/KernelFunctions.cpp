@@ -65,6 +65,7 @@ KernelEmitter::derived(Function *f, IRBuilder<> &builder,
   KernelEmitter k(f, builder);
   builder.setFastMathFlags(b.getFastMathFlags());
   k.vectorWidth = vectorWidth;
+  k.bf16Dot = bf16Dot;
   k.maxRows = maxRows;
   k.epilogue_ = epilogue_;
   k.lrReductions = lrReductions;

@@ -145,6 +145,7 @@ const Node *directOutput(const KernelSpec &spec) {
 struct ModuleEmission {
   Module &mod;
   int vectorWidth;
+  bool bf16Dot;
   /// An inference build's baked weights, which the kernels read instead of
   /// an instance's parameters.
   GlobalVariable *bakedWeights = nullptr;
@@ -179,6 +180,7 @@ Function *emitKernel(const CompiledModel &cm, ModuleEmission &em,
 
   KernelEmitter k(fn, b);
   k.vectorWidth = em.vectorWidth;
+  k.bf16Dot = em.bf16Dot && em.vectorWidth == 16;
   k.maxRows = g.maxBatch;
   k.setArguments(fn);
   // An inference build reads its baked weights, not the instance's.
@@ -414,11 +416,19 @@ int hostVectorWidth() {
   return 4;
 }
 
+/// Whether the host has AVX512_BF16's vdpbf16ps.
+static bool hostHasBf16Dot() {
+  llvm::StringMap<bool> features = llvm::sys::getHostCPUFeatures();
+  return features.lookup("avx512f") && features.lookup("avx512bf16");
+}
+
 EmittedModule emitModule(const CompiledModel &cm, LLVMContext &ctx) {
   PhaseTimer timer("lower to LLVM IR");
   const std::string &name = cm.symbolPrefix();
   auto mod = std::make_unique<Module>(name, ctx);
-  ModuleEmission em{*mod, cm.vectorWidth ? cm.vectorWidth : hostVectorWidth(),
+  bool host = cm.vectorWidth == 0;
+  ModuleEmission em{*mod, host ? hostVectorWidth() : cm.vectorWidth,
+                    host ? hostHasBf16Dot() : cm.bf16Dot,
                     /*bakedWeights=*/nullptr, /*profileRows=*/{},
                     /*trainLoopNests=*/0};
   // An inference build's weights: read-only data the kernels read.

@@ -38,6 +38,9 @@ struct CompiledModel {
   /// Floats per vector register for the micro-kernels: the host's (16 with
   /// AVX-512, 8 with AVX2, else 4) unless set for another target.
   int vectorWidth = 0;
+  /// Whether the target multiplies bfloat16 pairs (AVX512_BF16's
+  /// vdpbf16ps), for `precision = bf16`; the host's when vectorWidth is 0.
+  bool bf16Dot = false;
   /// Bits of the target's pointers (and size_t), for the API's signatures.
   int pointerBits = 64;
   /// --profile: the train step times each op or fused group and reports it

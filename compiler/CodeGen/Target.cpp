@@ -115,6 +115,12 @@ int targetVectorWidth(const TargetMachine &tm) {
   return 4;
 }
 
+bool targetHasBf16Dot(const TargetMachine &tm) {
+  const MCSubtargetInfo *sti = tm.getMCSubtargetInfo();
+  return tm.getTargetTriple().isX86() && sti &&
+         sti->checkFeatures("+avx512f,+avx512bf16");
+}
+
 namespace {
 /// The C library the code will call: on x86-64 GNU/Linux, glibc's vector
 /// maths (libmvec, which libm's link script brings in) lets the vectoriser

@@ -26,6 +26,10 @@ createTargetMachine(const std::string &triple, const std::string &cpu,
 /// targets without vector units LLVM splits the vectors into scalars).
 int targetVectorWidth(const llvm::TargetMachine &tm);
 
+/// Whether `tm`'s CPU has AVX512_BF16's dot product of bfloat16 pairs
+/// (vdpbf16ps) on 512-bit vectors.
+bool targetHasBf16Dot(const llvm::TargetMachine &tm);
+
 /// Runs LLVM's standard -O<level> pipeline over the module.
 void optimizeModule(llvm::Module &mod, llvm::TargetMachine &tm, int optLevel);
 

@@ -53,6 +53,37 @@ struct Vec {
              int64_t used);
 };
 
+/// Products of bfloat16 operands two at a time, for `precision = bf16` on
+/// AVX512_BF16: vdpbf16ps adds a[2j] b[2j] + a[2j+1] b[2j+1] to lane j of
+/// an f32 accumulator, so a reduction runs over pairs of its index, each
+/// vector operand holding the pair of every lane interleaved. The operands
+/// are round_bf16 values (f32 with 16 zero low bits): their bfloat16 is
+/// their upper half, taken exactly.
+struct Bf16 {
+  Vec &vec;
+  llvm::FixedVectorType *pairs; ///< <32 x bfloat>: 16 lanes of pairs
+  explicit Bf16(Vec &vec);
+
+  /// acc + the products of the pairs of `a` and `b`, lane by lane.
+  llvm::Value *dot(llvm::Value *acc, llvm::Value *a, llvm::Value *b);
+  /// The pair (base[index], base[index + 1]) in every lane.
+  llvm::Value *splatPair(llvm::Value *base, llvm::Value *index);
+  /// Lane j holds (even[j], odd[j]): two f32 vectors interleaved.
+  llvm::Value *interleave(llvm::Value *even, llvm::Value *odd);
+  /// Pair `index` of a tile of pair vectors in every lane (a broadcast
+  /// load).
+  llvm::Value *splatStored(llvm::Value *tile, llvm::Value *index);
+  /// A stack buffer of `count` pair vectors (64-byte aligned), and its
+  /// vector `i`.
+  llvm::Value *tile(int64_t count);
+  llvm::Value *load(llvm::Value *tile, llvm::Value *i);
+  void store(llvm::Value *tile, llvm::Value *i, llvm::Value *v);
+};
+
+/// Whether product `n` may multiply bfloat16 pairs: the target has them and
+/// every operand is a round_bf16 value.
+bool bf16Pairs(const KernelEmitter &k, const Node &n);
+
 /// Vector accumulators carried through KernelEmitter::reduce.
 using Accs = std::vector<llvm::Value *>;
 

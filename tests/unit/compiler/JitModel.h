@@ -22,6 +22,7 @@
 #include <llvm/Support/TargetSelect.h>
 
 #include <cstring>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <random>
@@ -50,11 +51,14 @@ struct JitModel {
 /// Compiles the first model of `source` and JITs it; on a diagnostic (or
 /// any other failure) records a test failure and returns null. `optLevel`
 /// is LLVM's (IR passes and code generation, like sorac's -O0..-O3); the
-/// graph passes are `pipeline`'s whatever it is.
+/// graph passes are `pipeline`'s whatever it is. `configure` may set the
+/// compiled model's target choices (vector width, bf16 pairs) before its
+/// code is emitted.
 inline std::unique_ptr<JitModel>
 compile(const std::string &source,
         const ir::PipelineOptions &pipeline = ir::PipelineOptions::standard(),
-        int optLevel = 2) {
+        int optLevel = 2,
+        const std::function<void(ir::CompiledModel &)> &configure = nullptr) {
   auto jm = std::make_unique<JitModel>();
   jm->file = std::make_unique<SourceFile>("test.sora", source);
   std::ostringstream diagnostics;
@@ -67,6 +71,8 @@ compile(const std::string &source,
     return nullptr;
   }
   jm->cm = ir::buildModelGraphs(jm->program->models[0], ".", pipeline);
+  if (configure)
+    configure(jm->cm);
 
   auto ctx = std::make_unique<llvm::LLVMContext>();
   auto mod = ir::emitModule(jm->cm, *ctx).module;

@@ -1,0 +1,102 @@
+//===- Bf16KernelsTest.cpp - bfloat16 pairs give the rounded products -----===//
+//
+// With `precision = bf16` on a CPU with AVX512_BF16, the convolutions (the
+// forward register tiles, the input gradient, the filter gradient) multiply
+// bfloat16 pairs with vdpbf16ps instead of f32 FMAs on the same rounded
+// operands. The products are the same (a product of two bfloat16 is exact
+// in f32); only the order of the sums differs. So one train step with the
+// pairs must give the gradients of one step without them to within f32
+// rounding, for every shape the pair kernels special-case: an odd number
+// of output columns (a pixel paired with zeros), taps whose columns start
+// or end inside a pair (same padding), stride 2, channels in and out that
+// are not whole vectors, and input channels of a vector or more (the
+// filter gradient along channels, whose dy pixels are packed in pairs).
+//
+//===----------------------------------------------------------------------===//
+#include "JitModel.h"
+
+#include <gtest/gtest.h>
+#include <llvm/ADT/StringMap.h>
+#include <llvm/TargetParser/Host.h>
+
+#include <algorithm>
+#include <cmath>
+
+using namespace sora;
+
+namespace {
+
+const char *kModel = R"(
+model pairs {
+    input image : f32[9, 7, 2]
+    a = conv2d(image, 18, kernel: 3, padding: same, activation: relu)
+    b = conv2d(a, 20, kernel: 3, activation: tanh)
+    c = conv2d(b, 32, kernel: 3, stride: 2, padding: same, activation: relu)
+    d = conv2d(c, 6, kernel: 2, padding: same)
+    output probs = d -> flatten -> dense(5, activation: softmax)
+}
+train pairs {
+    loss      = categorical_crossentropy
+    optimizer = adam
+    batch_size = 5
+    precision = bf16
+}
+)";
+
+bool hostHasBf16Pairs() {
+  llvm::StringMap<bool> f = llvm::sys::getHostCPUFeatures();
+  return f.lookup("avx512f") && f.lookup("avx512bf16");
+}
+
+/// Adam's first moments after one step from `params` (the gradients times
+/// 1 - beta1), with or without bfloat16 pairs.
+std::vector<float> stepMoments(bool pairs, const std::vector<float> *params,
+                               std::vector<float> *initial) {
+  auto jm = jit::compile(kModel, ir::PipelineOptions::standard(), 2,
+                         [&](ir::CompiledModel &cm) {
+                           cm.vectorWidth = 16;
+                           cm.bf16Dot = pairs;
+                         });
+  EXPECT_TRUE(jm);
+  if (!jm)
+    return {};
+  const sora_model_desc &d = *jm->desc;
+  sora_model *model;
+  EXPECT_EQ(sora_model_create(&d, &model), SORA_OK) << sora_last_error();
+  std::vector<float> w(sora_model_params(model),
+                       sora_model_params(model) + d.params_floats);
+  sora_model_destroy(model);
+  if (params)
+    w = *params;
+  if (initial)
+    *initial = w;
+  jit::Batch b = jit::randomBatch(d, 5, 7);
+  std::vector<float> state(d.opt_state_floats, 0.0f);
+  std::vector<char> scratch(d.scratch_bytes + 64, char(0xff));
+  double stats[SORA_NUM_STATS];
+  d.train_step(w.data(), state.data(), scratch.data(), b.x.data(), b.y.data(),
+               b.n, 1, stats);
+  return state;
+}
+
+TEST(Bf16Pairs, SameGradientsAsRoundedF32Products) {
+  if (!hostHasBf16Pairs())
+    GTEST_SKIP() << "this CPU has no AVX512_BF16";
+  std::vector<float> params;
+  std::vector<float> withPairs = stepMoments(true, nullptr, &params);
+  std::vector<float> without = stepMoments(false, &params, nullptr);
+  ASSERT_EQ(withPairs.size(), without.size());
+  ASSERT_FALSE(without.empty());
+  // Adam's state is [m | v]: compare the first moments, relative to the
+  // largest of them (sums of up to 5 x 9 x 7 x 20 terms in another order).
+  size_t half = without.size() / 2;
+  float largest = 0, worst = 0;
+  for (size_t i = 0; i < half; ++i)
+    largest = std::max(largest, std::fabs(without[i]));
+  for (size_t i = 0; i < half; ++i)
+    worst = std::max(worst, std::fabs(withPairs[i] - without[i]));
+  ASSERT_GT(largest, 0.0f);
+  EXPECT_LT(worst / largest, 1e-5f) << "worst " << worst << " of " << largest;
+}
+
+} // namespace
