@@ -11,6 +11,7 @@
 // or end inside a pair (same padding), stride 2, channels in and out that
 // are not whole vectors, and input channels of a vector or more (the
 // filter gradient along channels, whose dy pixels are packed in pairs).
+// Dense layers after them make every gradient depend on every convolution.
 //
 //===----------------------------------------------------------------------===//
 #include "JitModel.h"
@@ -33,7 +34,8 @@ model pairs {
     b = conv2d(a, 20, kernel: 3, activation: tanh)
     c = conv2d(b, 32, kernel: 3, stride: 2, padding: same, activation: relu)
     d = conv2d(c, 6, kernel: 2, padding: same)
-    output probs = d -> flatten -> dense(5, activation: softmax)
+    h = d -> flatten -> dense(37, activation: relu)
+    output probs = dense(h, 5, activation: softmax)
 }
 train pairs {
     loss      = categorical_crossentropy
