@@ -161,6 +161,33 @@ try:
         clip_runs.append(pair)
         print(f"clip_norm rep {i + 1}/{reps}: seconds per epoch {pair[0]:.3f} "
               f"without, {pair[1]:.3f} with", flush=True)
+    # precision = bf16 against f32: the seed MLP with 3 seeds (5 epochs
+    # each), the CNN CNN_REPS times (CNN_EPOCHS epochs), alternating.
+    def variant(src, name, seed, bf16):
+        with open(src) as f:
+            text = f.read()
+        line = "    seed             = 42\n"
+        if line not in text:
+            sys.exit(f"run.py: {src} has no '{line.strip()}' line")
+        text = text.replace(line, f"    seed             = {seed}\n" +
+                            ("    precision        = bf16\n" if bf16 else ""))
+        path = os.path.join(tmp, f"{name}_{seed}_{'bf16' if bf16 else 'f32'}.sora")
+        with open(path, "w") as f:
+            f.write(text)
+        return path
+    bf16_runs = {"seed": [], "cnn": []}
+    for seed in (1, 2, 3):
+        bf16_runs["seed"].append([last_json(check(
+            [sorac, "run", variant(model, "seed", seed, bf16), "--data", data_dir,
+             "--quiet", "--report", "json"]), "sorac run") for bf16 in (False, True)])
+    for i in range(cnn_reps):
+        bf16_runs["cnn"].append([last_json(check(
+            [sorac, "run", variant(cnn_model, "cnn", 42, bf16), "--epochs",
+             str(cnn_epochs), "--quiet", "--report", "json"]), "sorac run")
+            for bf16 in (False, True)])
+        f32, bf = bf16_runs["cnn"][-1]
+        print(f"bf16 rep {i + 1}/{cnn_reps}: CNN {f32['train_seconds']:.2f} s in f32, "
+              f"{bf['train_seconds']:.2f} s in bf16", flush=True)
     # The convolutional example, CNN_EPOCHS epochs each side (CNN_REPS
     # times), and sorac's again on 2 threads.
     cnn_runs = []
@@ -325,6 +352,15 @@ ae = dict(sorac=med(autoenc_runs, lambda r: r[0]),
 clip = dict(plain=med(clip_runs, lambda r: r[0]),
             clipped=med(clip_runs, lambda r: r[1]),
             ratio=med(clip_runs, lambda r: r[1] / r[0]))
+def bf16_figures(runs):
+    """Medians of bf16 / f32 training time, and the mean accuracy difference."""
+    return dict(ratio=med(runs, lambda r: r[1]["train_seconds"] / r[0]["train_seconds"]),
+                f32=med(runs, lambda r: r[0]["train_seconds"]),
+                bf16=med(runs, lambda r: r[1]["train_seconds"]),
+                acc_f32=statistics.mean(r[0]["test_accuracy"] for r in runs),
+                acc_diff=100 * statistics.mean(r[1]["test_accuracy"] - r[0]["test_accuracy"]
+                                               for r in runs))
+B16 = {name: bf16_figures(runs) for name, runs in bf16_runs.items() if runs}
 S2 = dict(train=med(sorac2_runs, lambda r: r["train_s"]),
           acc=med(sorac2_runs, lambda r: r["test_acc"]))
 acc_diff = 100 * (S["acc"] - P["acc"])  # points
@@ -364,6 +400,14 @@ targets = [
     ("CNN: 2 threads vs 1 (issue 18)", "≥ 1.6 x faster", f"{cnn['speedup']:.2f} x",
      met(cnn["speedup"] >= 1.6)),
 ] if cnn else []) + ([
+    ("bf16: the CNN's training vs f32 (issue 18)",
+     "≥ 1.5 x faster, accuracy within 0.3 points",
+     f"{1 / B16['cnn']['ratio']:.2f} x, accuracy {B16['cnn']['acc_diff']:+.2f} points",
+     met(B16["cnn"]["ratio"] <= 1 / 1.5 and abs(B16["cnn"]["acc_diff"]) <= 0.3)),
+] if "cnn" in B16 else []) + ([
+    ("bf16: the seed's accuracy, mean of 3 seeds (issue 18)", "within 0.3 points of f32",
+     f"{B16['seed']['acc_diff']:+.2f} points", met(abs(B16["seed"]["acc_diff"]) <= 0.3)),
+] if "seed" in B16 else []) + ([
     ("movielens: training time", "≤ 0.2 x PyTorch",
      f"{ml['sorac'] / ml['torch']:.3f} x", met(ml["sorac"] <= 0.2 * ml["torch"])),
     ("movielens: test RMSE on the seeded hold-out", "≤ 0.89",
@@ -420,6 +464,15 @@ rows = [
     ("MLP seconds per epoch without it, same runs", f"{clip['plain']:.3f}", "", ""),
     ("clip_norm_ratio: with / without, median of the pairs", f"{clip['ratio']:.2f}",
      "", ""),
+] + [
+    (f"{what} with precision = bf16: training (s)", f"{B16[name]['bf16']:.3f}", "",
+     f"{B16[name]['ratio']:.2f} of f32's {B16[name]['f32']:.3f} s")
+    for name, what in (("seed", "seed MLP, 5 epochs"), ("cnn", f"CNN, {cnn_epochs} epoch(s)"))
+    if name in B16
+] + [
+    (f"{what}: test accuracy bf16 - f32 (points, mean of {len(bf16_runs[name])})",
+     f"{B16[name]['acc_diff']:+.2f}", "", f"f32 {B16[name]['acc_f32']:.4f}")
+    for name, what in (("seed", "seed MLP"), ("cnn", "CNN")) if name in B16
 ] + ([
     ("CNN (fashion_cnn): seconds per epoch", f"{cnn['sorac']:.2f}", f"{cnn['torch']:.2f}",
      f"{cnn['sorac'] / cnn['torch']:.2f}"),

@@ -20,6 +20,8 @@
 #include <llvm/TargetParser/Host.h>
 
 #include <algorithm>
+#include <cmath>
+#include <cstring>
 #include <functional>
 #include <map>
 #include <stdexcept>
@@ -154,6 +156,49 @@ struct ModuleEmission {
   int trainLoopNests = 0;
 };
 
+/// `x` rounded to the nearest bfloat16 as round_bf16 does (Formulas.cpp).
+float roundToBf16(float x) {
+  uint32_t bits;
+  std::memcpy(&bits, &x, 4);
+  bits = std::isnan(x) ? (bits | 0x00400000u)
+                       : bits + 0x7fffu + ((bits >> 16) & 1u);
+  bits &= 0xffff0000u;
+  std::memcpy(&x, &bits, 4);
+  return x;
+}
+
+/// In an inference build, a round_bf16 of a baked weight is a constant:
+/// the weight rounded at compile time, which the products read instead of
+/// rounding it on every call.
+std::map<const Node *, Value *> roundedBakedWeights(const CompiledModel &cm,
+                                                    ModuleEmission &em,
+                                                    const Graph &g) {
+  std::map<const Node *, Value *> out;
+  if (!em.bakedWeights)
+    return out;
+  for (const auto &node : g.nodes()) {
+    const Node *param = node->operands.empty() ? nullptr : node->operands[0];
+    if (node->op != OpKind::RoundBf16 || node->group >= 0 ||
+        param->op != OpKind::Param)
+      continue;
+    const ParamSlot *slot = cm.layout.find(param->name);
+    std::vector<float> rounded(cm.bakedParams.begin() + slot->offset,
+                               cm.bakedParams.begin() + slot->offset +
+                                   param->type.elements());
+    for (float &v : rounded)
+      v = roundToBf16(v);
+    auto *type = ArrayType::get(llvm::Type::getFloatTy(em.mod.getContext()),
+                                rounded.size());
+    auto *global = new GlobalVariable(
+        em.mod, type, true, GlobalValue::PrivateLinkage,
+        ConstantDataArray::get(em.mod.getContext(), ArrayRef<float>(rounded)),
+        cm.symbolPrefix() + "_" + param->name + "_bf16");
+    global->setAlignment(Align(64));
+    out[node.get()] = global;
+  }
+  return out;
+}
+
 /// Emits one kernel function.
 Function *emitKernel(const CompiledModel &cm, ModuleEmission &em,
                      const KernelSpec &spec) {
@@ -203,11 +248,14 @@ Function *emitKernel(const CompiledModel &cm, ModuleEmission &em,
   for (const FusionGroup &group : g.groups)
     if (group.kind == FusionGroup::Epilogue)
       rootOf[group.anchor] = group.root;
-  k.resolveBuffer = [&cm, plan, direct, samples,
-                     rootOf](KernelEmitter &e, IRBuilder<> &eb,
-                             const Node *n) -> Value * {
+  std::map<const Node *, Value *> constants = roundedBakedWeights(cm, em, g);
+  k.resolveBuffer = [&cm, plan, direct, samples, rootOf,
+                     constants](KernelEmitter &e, IRBuilder<> &eb,
+                                const Node *n) -> Value * {
     if (auto it = rootOf.find(n); it != rootOf.end())
       return e.buffer(it->second);
+    if (auto it = constants.find(n); it != constants.end())
+      return it->second;
     if (auto it = samples.find(n); it != samples.end())
       return e.*(it->second);
     if (n->op == OpKind::Param) {
@@ -268,7 +316,7 @@ Function *emitKernel(const CompiledModel &cm, ModuleEmission &em,
                                  (part == KernelPart::Update && !inUpdate)))
       continue;
     if (!group) {
-      if (!n->operands.empty())
+      if (!n->operands.empty() && !constants.count(n))
         timed(*n, n->phase, [&] {
           k.opFunction(cm.symbolPrefix() + "." + mnemonic(n->op),
                        [&](KernelEmitter &e) { lowering(n->op)(e, *n); });
@@ -427,9 +475,11 @@ EmittedModule emitModule(const CompiledModel &cm, LLVMContext &ctx) {
   const std::string &name = cm.symbolPrefix();
   auto mod = std::make_unique<Module>(name, ctx);
   bool host = cm.vectorWidth == 0;
-  ModuleEmission em{*mod, host ? hostVectorWidth() : cm.vectorWidth,
+  ModuleEmission em{*mod,
+                    host ? hostVectorWidth() : cm.vectorWidth,
                     host ? hostHasBf16Dot() : cm.bf16Dot,
-                    /*bakedWeights=*/nullptr, /*profileRows=*/{},
+                    /*bakedWeights=*/nullptr,
+                    /*profileRows=*/{},
                     /*trainLoopNests=*/0};
   // An inference build's weights: read-only data the kernels read.
   if (!cm.bakedParams.empty()) {
