@@ -60,9 +60,11 @@ demo: build
 # The examples' data sets that tests make from Debian packages: MovieLens
 # from R's dslabs (examples/movielens/make_data.sh), words of eight
 # languages (examples/language_id/make_data.py), spoken digits
-# (examples/speech_digits/make_data.py: espeak-ng, numpy).
+# (examples/speech_digits/make_data.py: espeak-ng, numpy); PyTorch's
+# recurrent layers, exported to ONNX, for tests/onnx/onnx_eval_test.py.
 CHECK_PACKAGES = r-base-core r-cran-dslabs wamerican wngerman wfrench \
-  wspanish witalian wportuguese wdutch wpolish espeak-ng python3-numpy
+  wspanish witalian wportuguese wdutch wpolish espeak-ng python3-numpy \
+  python3-torch
 check: build sanitize
 	@scripts/setup.sh $(CHECK_PACKAGES)
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
@@ -118,7 +120,7 @@ fuzz: sanitize
 # 3) alternating; writes bench/results.md. Reports; never fails on a time.
 REPS ?= 3
 bench: build
-	@scripts/setup.sh python3-torch libopenblas0-pthread $(CHECK_PACKAGES)
+	@scripts/setup.sh libopenblas0-pthread $(CHECK_PACKAGES)
 	bench/run.py $(BUILD) $(REPS)
 	bench/mpi.sh $(BUILD) | tee bench/mpi_results.txt
 
