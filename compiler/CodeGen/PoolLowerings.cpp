@@ -164,7 +164,9 @@ void lowerMaxPool2DGrad(KernelEmitter &k, const Node &n) {
                (p.stride >= p.cols || p.out.w == 1);
   forEachSample(k, p, [&](KernelEmitter &e, Value *r) {
     Value *ninf = e.f32(-std::numeric_limits<float>::infinity());
-    if (apart && p.taps() <= kUnrolledWindow) {
+    // A fused epilogue (fusion checked that the windows tile the image)
+    // takes each element as it is stored: this path stores every one.
+    if (apart && (p.taps() <= kUnrolledWindow || k.hasEpilogue(n))) {
       bool gaps = (p.out.h > 1 && p.stride > p.rows) ||
                   (p.out.w > 1 && p.stride > p.cols) ||
                   (p.out.h - 1) * p.stride + p.rows < p.in.h ||
@@ -194,11 +196,11 @@ void lowerMaxPool2DGrad(KernelEmitter &k, const Node &n) {
             }
           Value *g = vec.load(e.buffer(dy), addSigned(e, out, c), used);
           for (size_t t = 0; t < taps.size(); ++t)
-            vec.store(e.buffer(&n), taps[t],
-                      e.b.CreateSelect(
-                          e.b.CreateICmpEQ(argmax, tapNumber(int64_t(t))), g,
-                          vec.zero()),
-                      used);
+            e.storeResult(n, taps[t],
+                          e.b.CreateSelect(
+                              e.b.CreateICmpEQ(argmax, tapNumber(int64_t(t))),
+                              g, vec.zero()),
+                          c, used);
         });
       });
       return;

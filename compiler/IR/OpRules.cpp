@@ -497,6 +497,20 @@ bool readsByFeature(OpKind op, size_t operand) {
          (op == OpKind::Normalize && operand >= 1);
 }
 
+bool poolWindowsTile(const Node &n) {
+  // The input image: a gradient's result, a pool's operand.
+  const Type &in = n.operands.size() == 2 ? n.type : n.operands[0]->type;
+  const Type &out = n.operands.size() == 2 ? n.operands[0]->type : n.type;
+  int64_t s = n.attrs.stride(), rows = n.attrs.size(), cols = n.attrs.width();
+  auto along = [&](int64_t window, int64_t outSize, int64_t inSize) {
+    return (outSize == 1 || s == window) &&
+           (outSize - 1) * s + window == inSize;
+  };
+  size_t d = in.dims.size();
+  return d >= 3 && along(rows, out.dims[d - 3], in.dims[d - 3]) &&
+         along(cols, out.dims[d - 2], in.dims[d - 2]);
+}
+
 ShapeRule shapeRule(OpKind op) {
   static const OpTable<ShapeRule> table = makeTable();
   return table[op];

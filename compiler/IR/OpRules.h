@@ -22,6 +22,12 @@ ShapeRule shapeRule(OpKind op);
 /// CodeGen. Ops.def's Elementwise trait.
 bool isElementwise(OpKind op);
 
+/// Whether the windows of pooling op `n` (a pool or its gradient) tile its
+/// input: every input element lies in exactly one window. Then
+/// maxpool2d_grad writes each element once, and can hand it to an epilogue
+/// (the activation's derivative before the pool).
+bool poolWindowsTile(const Node &n);
+
 /// Optimizer updates: (weight, gradient, state...) -> none, in place.
 /// Ops.def's Update trait.
 bool isUpdate(OpKind op);

@@ -27,10 +27,13 @@ namespace sora::ir {
 namespace {
 
 /// Ops whose result can be handed to an epilogue element by element (the
-/// convolution's bias and activation run on its register tiles).
-bool canAnchor(OpKind op) {
-  return isElementwise(op) || op == OpKind::MatMulNT || op == OpKind::MatMul ||
-         op == OpKind::Conv2D;
+/// convolution's bias and activation run on its register tiles; a max
+/// pool's gradient, written once per element where its windows tile the
+/// image, hands on to the activation's derivative before the pool).
+bool canAnchor(const Node &n) {
+  return isElementwise(n.op) || n.op == OpKind::MatMulNT ||
+         n.op == OpKind::MatMul || n.op == OpKind::Conv2D ||
+         (n.op == OpKind::MaxPool2DGrad && poolWindowsTile(n));
 }
 
 } // namespace
@@ -49,7 +52,7 @@ bool fuseOps(Graph &g) {
   bool changed = false;
   for (const auto &node : g.nodes()) {
     Node *anchor = node.get();
-    if (anchor->group >= 0 || !anchor->hasResult() || !canAnchor(anchor->op))
+    if (anchor->group >= 0 || !anchor->hasResult() || !canAnchor(*anchor))
       continue;
     std::vector<Node *> chain;
     Node *last = anchor;
