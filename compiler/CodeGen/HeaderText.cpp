@@ -131,7 +131,7 @@ std::string emitHeader(const CompiledModel &cm, const std::string &sourcePath) {
   if (baked)
     h += fmt::format("#define {}_BAKED_WEIGHTS_BYTES {} /* read-only data in "
                      "the object */\n",
-                     upper, cm.bakedParams.size() * 4);
+                     upper, bakedBytes(cm));
   h += fmt::format("#define {}_PARAMS_BYTES {} /* weights and biases an "
                    "instance holds */\n",
                    upper, baked ? 0 : cm.layout.weightFloats * 4);

@@ -20,6 +20,16 @@
 
 namespace sora::ir {
 
+/// A qmatmul_nt's weight [M, K], quantized at compile time (Int8Lowerings):
+/// read-only globals.
+struct Int8Weights {
+  /// i8, in tiles of 16 rows: [M/16][K/4][16][4] (K and M padded with
+  /// zeros), so that one 64-byte load holds 4 columns of 16 rows.
+  llvm::Constant *packed;
+  llvm::Constant *scales;  ///< f32[M padded]: activation scale * row scale
+  llvm::Constant *offsets; ///< i32[M padded]: -zero_point * row sum
+};
+
 class KernelEmitter {
 public:
   KernelEmitter(llvm::Function *fn, llvm::IRBuilder<> &builder)
@@ -83,6 +93,10 @@ public:
   /// Whether products of bfloat16 operands (round_bf16 values) may run as
   /// vdpbf16ps on pairs of them (Bf16 in VectorOps.h): AVX512_BF16.
   bool bf16Dot = false;
+  /// Whether int8 products may run as AVX512_VNNI's vpdpbusd.
+  bool vnni = false;
+  /// The packed weights of the kernel's int8 products (qmatmul_nt), by node.
+  const std::map<const Node *, Int8Weights> *int8 = nullptr;
   /// a * b + c, fused where the target can (scalars or vectors).
   llvm::Value *fma(llvm::Value *a, llvm::Value *b, llvm::Value *c);
 
@@ -245,6 +259,13 @@ void registerAxisLowerings(LoweringTable &table);
 /// Every loss, its gradient and the metrics (LossLowerings.cpp).
 void registerLossLowerings(LoweringTable &table);
 void registerMetricLowerings(LoweringTable &table);
+/// int8 products (Int8Lowerings.cpp).
+void registerInt8Lowerings(LoweringTable &table);
+/// The packed int8 weights of `g`'s qmatmul_nt ops, from an inference
+/// build's baked parameters (Int8Lowerings.cpp).
+struct CompiledModel;
+std::map<const Node *, Int8Weights>
+packInt8Weights(llvm::Module &mod, const CompiledModel &cm, const Graph &g);
 /// Batch and layer normalisation, running statistics (NormLowerings.cpp).
 void registerNormLowerings(LoweringTable &table);
 /// Optimizer updates (Optimizers.cpp).

@@ -66,6 +66,8 @@ KernelEmitter::derived(Function *f, IRBuilder<> &builder,
   builder.setFastMathFlags(b.getFastMathFlags());
   k.vectorWidth = vectorWidth;
   k.bf16Dot = bf16Dot;
+  k.vnni = vnni;
+  k.int8 = int8;
   k.maxRows = maxRows;
   k.epilogue_ = epilogue_;
   k.lrReductions = lrReductions;
@@ -74,8 +76,6 @@ KernelEmitter::derived(Function *f, IRBuilder<> &builder,
   if (!opBuffers)
     k.resolveBuffer = resolveBuffer;
   k.bindArguments(f);
-  if (!k.inOpFunction_ && params && isa<Constant>(params)) // baked weights
-    k.params = params;
   return k;
 }
 

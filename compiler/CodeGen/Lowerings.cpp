@@ -309,6 +309,7 @@ LoweringTable makeTable() {
   registerLossLowerings(t);
   registerMetricLowerings(t);
   registerNormLowerings(t);
+  registerInt8Lowerings(t);
   registerOptimizerLowerings(t);
   return t;
 }

@@ -61,16 +61,18 @@ bool dataParallelReady(const CompiledModel &cm) {
   return true;
 }
 
-CompiledModel buildModelGraphs(const dsl::Model &model,
-                               const std::string &sourceDir,
-                               const PipelineOptions &pipeline,
-                               bool withTraining) {
+CompiledModel
+buildModelGraphs(const dsl::Model &model, const std::string &sourceDir,
+                 const PipelineOptions &pipeline, bool withTraining,
+                 const std::function<void(Graph &)> &preparePredict) {
   PhaseTimer timer("build graphs");
   CompiledModel cm;
   cm.model = &model;
   cm.sourceDir = sourceDir;
   cm.maxBatch = model.train ? model.train->batchSize : 64;
   cm.predict = buildPredictGraph(model);
+  if (preparePredict)
+    preparePredict(*cm.predict);
   cm.layout.addParams(*cm.predict);
   if (model.train && withTraining) {
     cm.evaluate = buildEvalGraph(model);
@@ -148,13 +150,26 @@ struct ModuleEmission {
   Module &mod;
   int vectorWidth;
   bool bf16Dot;
-  /// An inference build's baked weights, which the kernels read instead of
-  /// an instance's parameters.
-  GlobalVariable *bakedWeights = nullptr;
+  bool vnni;
+  /// An inference build's baked weights, one constant per parameter, which
+  /// the kernels read instead of an instance's parameters (one a kernel
+  /// never reads, an int8 product's f32 weight, leaves the object).
+  std::map<std::string, GlobalVariable *> bakedWeights;
   /// --profile: the rows the train step's timings go to.
   std::vector<std::string> profileRows;
   int trainLoopNests = 0;
 };
+
+/// A read-only copy of `values`, named `name`, in `mod`.
+GlobalVariable *constantArray(Module &mod, ArrayRef<float> values,
+                              const std::string &name) {
+  LLVMContext &ctx = mod.getContext();
+  auto *global = new GlobalVariable(
+      mod, ArrayType::get(llvm::Type::getFloatTy(ctx), values.size()), true,
+      GlobalValue::PrivateLinkage, ConstantDataArray::get(ctx, values), name);
+  global->setAlignment(Align(64));
+  return global;
+}
 
 /// `x` rounded to the nearest bfloat16 as round_bf16 does (Formulas.cpp).
 float roundToBf16(float x) {
@@ -174,7 +189,7 @@ std::map<const Node *, Value *> roundedBakedWeights(const CompiledModel &cm,
                                                     ModuleEmission &em,
                                                     const Graph &g) {
   std::map<const Node *, Value *> out;
-  if (!em.bakedWeights)
+  if (em.bakedWeights.empty())
     return out;
   for (const auto &node : g.nodes()) {
     const Node *param = node->operands.empty() ? nullptr : node->operands[0];
@@ -187,14 +202,8 @@ std::map<const Node *, Value *> roundedBakedWeights(const CompiledModel &cm,
                                    param->type.elements());
     for (float &v : rounded)
       v = roundToBf16(v);
-    auto *type = ArrayType::get(llvm::Type::getFloatTy(em.mod.getContext()),
-                                rounded.size());
-    auto *global = new GlobalVariable(
-        em.mod, type, true, GlobalValue::PrivateLinkage,
-        ConstantDataArray::get(em.mod.getContext(), ArrayRef<float>(rounded)),
-        cm.symbolPrefix() + "_" + param->name + "_bf16");
-    global->setAlignment(Align(64));
-    out[node.get()] = global;
+    out[node.get()] = constantArray(
+        em.mod, rounded, cm.symbolPrefix() + "_" + param->name + "_bf16");
   }
   return out;
 }
@@ -226,11 +235,14 @@ Function *emitKernel(const CompiledModel &cm, ModuleEmission &em,
   KernelEmitter k(fn, b);
   k.vectorWidth = em.vectorWidth;
   k.bf16Dot = em.bf16Dot && em.vectorWidth == 16;
+  k.vnni = em.vnni;
   k.maxRows = g.maxBatch;
   k.setArguments(fn);
-  // An inference build reads its baked weights, not the instance's.
-  if (em.bakedWeights)
-    k.params = em.bakedWeights;
+  // An int8 product reads its weight quantized, packed at compile time.
+  std::map<const Node *, Int8Weights> int8;
+  if (!cm.bakedParams.empty())
+    int8 = packInt8Weights(mod, cm, g);
+  k.int8 = &int8;
 
   const Node *direct = directOutput(spec);
   ScratchPlan plan = planScratch(g, direct);
@@ -249,6 +261,11 @@ Function *emitKernel(const CompiledModel &cm, ModuleEmission &em,
     if (group.kind == FusionGroup::Epilogue)
       rootOf[group.anchor] = group.root;
   std::map<const Node *, Value *> constants = roundedBakedWeights(cm, em, g);
+  // An inference build reads its baked weights, not the instance's.
+  for (const auto &[name, global] : em.bakedWeights)
+    for (const auto &node : g.nodes())
+      if (node->op == OpKind::Param && node->name == name)
+        constants[node.get()] = global;
   k.resolveBuffer = [&cm, plan, direct, samples, rootOf,
                      constants](KernelEmitter &e, IRBuilder<> &eb,
                                 const Node *n) -> Value * {
@@ -470,6 +487,12 @@ static bool hostHasBf16Dot() {
   return features.lookup("avx512f") && features.lookup("avx512bf16");
 }
 
+/// Whether the host has AVX512_VNNI's vpdpbusd.
+static bool hostHasVnni() {
+  llvm::StringMap<bool> features = llvm::sys::getHostCPUFeatures();
+  return features.lookup("avx512f") && features.lookup("avx512vnni");
+}
+
 EmittedModule emitModule(const CompiledModel &cm, LLVMContext &ctx) {
   PhaseTimer timer("lower to LLVM IR");
   const std::string &name = cm.symbolPrefix();
@@ -478,20 +501,18 @@ EmittedModule emitModule(const CompiledModel &cm, LLVMContext &ctx) {
   ModuleEmission em{*mod,
                     host ? hostVectorWidth() : cm.vectorWidth,
                     host ? hostHasBf16Dot() : cm.bf16Dot,
-                    /*bakedWeights=*/nullptr,
+                    host ? hostHasVnni() : cm.vnni,
+                    /*bakedWeights=*/{},
                     /*profileRows=*/{},
                     /*trainLoopNests=*/0};
   // An inference build's weights: read-only data the kernels read.
-  if (!cm.bakedParams.empty()) {
-    auto *type =
-        ArrayType::get(llvm::Type::getFloatTy(ctx), cm.bakedParams.size());
-    auto *weights = new GlobalVariable(
-        *mod, type, true, GlobalValue::PrivateLinkage,
-        ConstantDataArray::get(ctx, ArrayRef<float>(cm.bakedParams)),
-        name + "_weights");
-    weights->setAlignment(Align(64));
-    em.bakedWeights = weights;
-  }
+  for (const ParamSlot &slot : cm.layout.weights)
+    if (!cm.bakedParams.empty())
+      em.bakedWeights[slot.name] =
+          constantArray(*mod,
+                        ArrayRef<float>(cm.bakedParams)
+                            .slice(slot.offset, slot.type.elements()),
+                        name + "_" + slot.name);
 
   ModelKernels kernels;
   for (const KernelSpec &spec : kernelsOf(cm)) {
@@ -507,7 +528,7 @@ EmittedModule emitModule(const CompiledModel &cm, LLVMContext &ctx) {
     else
       kernels.evaluate = fn;
   }
-  bool baked = em.bakedWeights != nullptr;
+  bool baked = !cm.bakedParams.empty();
   GlobalVariable *descVar =
       emitDescriptor(*mod, cm, kernels, baked, em.profileRows);
 

@@ -41,6 +41,9 @@ struct CompiledModel {
   /// Whether the target multiplies bfloat16 pairs (AVX512_BF16's
   /// vdpbf16ps), for `precision = bf16`; the host's when vectorWidth is 0.
   bool bf16Dot = false;
+  /// Whether the target has AVX512_VNNI's vpdpbusd (int8 products); the
+  /// host's when vectorWidth is 0.
+  bool vnni = false;
   /// Bits of the target's pointers (and size_t), for the API's signatures.
   int pointerBits = 64;
   /// --profile: the train step times each op or fused group and reports it
@@ -69,11 +72,13 @@ int64_t modelHash(const CompiledModel &cm);
 
 /// Builds the graphs (the training ones only if `withTraining` and the
 /// model has a train block), runs the graph passes over each and lays out
-/// the parameters (no LLVM involved).
+/// the parameters (no LLVM involved). `preparePredict`, if given, changes
+/// the predict graph before its passes (int8 calibration's outputs).
 CompiledModel
 buildModelGraphs(const dsl::Model &model, const std::string &sourceDir,
                  const PipelineOptions &pipeline = PipelineOptions::standard(),
-                 bool withTraining = true);
+                 bool withTraining = true,
+                 const std::function<void(Graph &)> &preparePredict = {});
 
 /// Bytes of scratch the largest kernel of `cm` needs for maxBatch rows.
 int64_t scratchBytes(const CompiledModel &cm);
@@ -86,6 +91,11 @@ struct EmittedModule {
 
 /// The kernels, the descriptor (Descriptor.cpp) and the API of `cm`.
 EmittedModule emitModule(const CompiledModel &cm, llvm::LLVMContext &ctx);
+
+/// The read-only bytes of an inference build's weights: each parameter the
+/// predict graph reads, in f32, or packed in int8 with its scales and
+/// offsets where only int8 products read it (Int8Lowerings.cpp).
+int64_t bakedBytes(const CompiledModel &cm);
 
 /// The C header that goes with the object.
 std::string emitHeader(const CompiledModel &cm, const std::string &sourcePath);

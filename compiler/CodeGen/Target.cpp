@@ -121,6 +121,12 @@ bool targetHasBf16Dot(const TargetMachine &tm) {
          sti->checkFeatures("+avx512f,+avx512bf16");
 }
 
+bool targetHasVnni(const TargetMachine &tm) {
+  const MCSubtargetInfo *sti = tm.getMCSubtargetInfo();
+  return tm.getTargetTriple().isX86() && sti &&
+         sti->checkFeatures("+avx512f,+avx512vnni");
+}
+
 namespace {
 /// The C library the code will call: on x86-64 GNU/Linux, glibc's vector
 /// maths (libmvec, which libm's link script brings in) lets the vectoriser

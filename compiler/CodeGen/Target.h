@@ -29,6 +29,9 @@ int targetVectorWidth(const llvm::TargetMachine &tm);
 /// Whether `tm`'s CPU has AVX512_BF16's dot product of bfloat16 pairs
 /// (vdpbf16ps) on 512-bit vectors.
 bool targetHasBf16Dot(const llvm::TargetMachine &tm);
+/// Whether `tm`'s CPU has AVX512_VNNI's u8 x i8 dot product (vpdpbusd) on
+/// 512-bit vectors.
+bool targetHasVnni(const llvm::TargetMachine &tm);
 
 /// Runs LLVM's standard -O<level> pipeline over the module.
 void optimizeModule(llvm::Module &mod, llvm::TargetMachine &tm, int optLevel);

@@ -452,6 +452,7 @@ OpTable<ShapeRule> makeTable() {
   t.set(K::NonZeroMask, nonZeroMaskRule);
   t.set(K::MatMul, matMulRule);
   t.set(K::MatMulNT, matMulNTRule);
+  t.set(K::QMatMulNT, matMulNTRule);
   t.set(K::MatMulTN, matMulTNRule);
   t.set(K::BiasAdd, biasAddRule);
   t.set(K::BiasGrad, biasGradRule);

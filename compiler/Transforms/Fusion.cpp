@@ -32,7 +32,8 @@ namespace {
 /// image, hands on to the activation's derivative before the pool).
 bool canAnchor(const Node &n) {
   return isElementwise(n.op) || n.op == OpKind::MatMulNT ||
-         n.op == OpKind::MatMul || n.op == OpKind::Conv2D ||
+         n.op == OpKind::QMatMulNT || n.op == OpKind::MatMul ||
+         n.op == OpKind::Conv2D ||
          (n.op == OpKind::MaxPool2DGrad && poolWindowsTile(n));
 }
 

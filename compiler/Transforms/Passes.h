@@ -18,6 +18,22 @@ namespace sora::ir {
 /// the optional pipeline.
 void roundProductOperands(Graph &g);
 
+/// --quantize=int8 (Quantize.cpp): the products an inference build runs in
+/// int8, each matmul_nt of a weight, in graph order.
+std::vector<Node *> int8Products(const Graph &g);
+/// For calibration: the predict graph's "output" becomes the activations
+/// the int8 products read, each flattened per sample, side by side in
+/// int8Products' order; returns their widths.
+std::vector<int64_t> exposeInt8Inputs(Graph &g);
+/// What calibration saw of one product's activations.
+struct ActivationRange {
+  double min = 0, max = 0;
+};
+/// Makes int8Products(g)[i] a qmatmul_nt whose activation scale and zero
+/// point cover ranges[i]: [0, max] as u8 (zero point 0) when nothing was
+/// negative, else [-m, m] around 128.
+void quantizeInt8(Graph &g, const std::vector<ActivationRange> &ranges);
+
 struct PassInfo {
   const char *name;
   bool (*run)(Graph &);

@@ -6,9 +6,15 @@
 #include "sora/dsl/Program.h"
 #include "sora/dsl/Source.h"
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
+
+namespace sora::ir {
+struct CompiledModel;
+struct ParamSlot;
+} // namespace sora::ir
 
 namespace sorac {
 
@@ -41,6 +47,20 @@ bool writeAtomically(const std::string &path, const std::string &data);
 int usageError(const std::string &message, const std::string &command);
 /// `dir` made absolute (as the runtime's data lookup needs it).
 std::string absoluteDirectory(const std::string &dir);
+
+/// The parameter block of `model` read from the checkpoint `path` with the
+/// runtime's checked loader (names, shapes, model hash), for --inference
+/// and --emit=onnx; `slots`, if given, receives where each tensor lies
+/// (InferenceBuild.cpp).
+bool loadWeights(const sora::dsl::Model &model, const std::string &dir,
+                 const std::string &path, std::vector<float> &out,
+                 std::vector<sora::ir::ParamSlot> *slots = nullptr);
+/// --quantize=int8 (InferenceBuild.cpp): runs the f32 model `cm` (an inference
+/// build, its weights baked) on the first `samples` samples of its train
+/// block's data, then makes its dense products int8 with the activation
+/// scales seen. False, after saying why, when the data cannot be had.
+bool calibrateInt8(sora::ir::CompiledModel &cm, const std::string &directory,
+                   int64_t samples);
 
 /// The front end that `sorac FILE` and `sorac run`/`eval` share, in steps
 /// that each report what goes wrong (diagnostics on stderr) and return

@@ -107,4 +107,14 @@ void printVersion() {
             << ")\nTarget: " << llvm::sys::getDefaultTargetTriple() << "\n";
 }
 
+bool parseCount(const std::string &text, int64_t &out) {
+  if (text.empty() || text.size() > 18)
+    return false;
+  for (char c : text)
+    if (c < '0' || c > '9')
+      return false;
+  out = std::stoll(text);
+  return true;
+}
+
 } // namespace sorac

@@ -56,4 +56,7 @@ int parseCommandLine(
 /// `sorac --version`, in clang's manner: the version, then the target.
 void printVersion();
 
+/// Parses a whole non-negative number; false if it is not one.
+bool parseCount(const std::string &text, int64_t &out);
+
 } // namespace sorac

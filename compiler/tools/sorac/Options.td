@@ -108,6 +108,13 @@ def inference : Flag<["--"], "inference">,
                 HelpText<"with --weights W.safetensors, an inference build:\n"
                          "the forward pass only, with the trained weights\n"
                          "of W baked into read-only data">;
+defm quantize : Valued<["--"], "quantize", "int8",
+                       "with --inference: each dense layer's product in\n"
+                       "int8 (weights per row; activation scales from\n"
+                       "the f32 model on training samples)", true>;
+defm calibrate : Valued<["--"], "calibrate", "N",
+                        "with --quantize: calibrate on the first N training\n"
+                        "samples (default 1000)">;
 defm name : Valued<["--"], "name", "NAME",
                    "prefix the object's symbols with NAME instead of\n"
                    "the model's name (two builds in one program)">;

@@ -95,17 +95,6 @@ bool canCreate(const std::string &path) {
   return error == 0;
 }
 
-/// Parses a whole non-negative number; false if it is not one.
-bool parseCount(const std::string &text, int64_t &out) {
-  if (text.empty() || text.size() > 18)
-    return false;
-  for (char c : text)
-    if (c < '0' || c > '9')
-      return false;
-  out = std::stoll(text);
-  return true;
-}
-
 /// Takes one argument into `o` (parseCommandLine's `each`).
 int takeRunArg(RunOptions &o, const llvm::opt::Arg &arg) {
   const Command &command = o.eval ? kEval : kRun;

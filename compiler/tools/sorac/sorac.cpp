@@ -125,6 +125,8 @@ struct Options {
   bool inference = false;  ///< --inference: forward only, weights baked in
   std::string weights;     ///< --weights W.safetensors (--inference, onnx)
   std::string name;        ///< --name: the symbol prefix
+  std::string quantize;    ///< --quantize: "int8", or empty
+  int64_t calibrate = 0;   ///< --calibrate N (0: not given)
   bool depfile = false;    ///< -MD: write OUT.d beside the object
   std::string depfilePath; ///< -MF FILE: or there
   sora::ir::PipelineOptions pipeline;
@@ -180,6 +182,15 @@ int takeArg(Options &o, const llvm::opt::Arg &arg, llvm::StringRef spelled) {
     break;
   case OPT_name:
     o.name = value;
+    break;
+  case OPT_quantize:
+    o.quantize = value;
+    break;
+  case OPT_calibrate:
+    if (!parseCount(value, o.calibrate) || o.calibrate < 1)
+      return usageError("--calibrate expects a count of samples (>= 1), "
+                        "not '" +
+                        value + "'");
     break;
   case OPT_Werror:
     o.werror = true;
@@ -241,6 +252,13 @@ int parseArgs(int argc, char **argv, Options &o) {
   } else if (o.inference != !o.weights.empty()) {
     return usageError("--inference and --weights W.safetensors go together");
   }
+  if (!o.quantize.empty() && (o.quantize != "int8" || !o.inference)) {
+    return usageError(o.quantize != "int8"
+                          ? "unknown --quantize kind '" + o.quantize + "'"
+                          : "--quantize=int8 is for --inference builds");
+  } else if (o.calibrate && o.quantize.empty()) {
+    return usageError("--calibrate goes with --quantize=int8");
+  }
   if (!o.name.empty() &&
       (std::isdigit((unsigned char)o.name[0]) ||
        o.name.find_first_not_of("abcdefghijklmnopqrstuvwxyz"
@@ -299,60 +317,6 @@ int runOnGraph(const Options &o, const sora::SourceFile &file,
   g->maxBatch = 128;
   sora::ir::runPipeline(*g, o.pipeline);
   return emitGraph(o, *g);
-}
-
-/// The parameter block of `model` read from the checkpoint `path` with the
-/// runtime's checked loader (names, shapes, model hash), for --inference
-/// and --emit=onnx; `slots`, if given, receives where each tensor lies.
-bool loadWeights(const sora::dsl::Model &model, const std::string &dir,
-                 const std::string &path, std::vector<float> &out,
-                 std::vector<sora::ir::ParamSlot> *slots = nullptr) {
-  // The full model (training included), for the tensors a checkpoint has.
-  sora::ir::CompiledModel full = sora::ir::buildModelGraphs(model, dir);
-  auto describe = [](const std::vector<sora::ir::ParamSlot> &slots) {
-    std::vector<sora_param_desc> descs;
-    for (const sora::ir::ParamSlot &s : slots) {
-      sora_param_desc d{};
-      d.name = s.name.c_str();
-      d.offset = s.offset;
-      d.size = s.type.elements();
-      d.rank = int64_t(s.type.dims.size());
-      for (size_t i = 0; i < s.type.dims.size() && i < 4; ++i)
-        d.shape[i] = s.type.dims[i];
-      d.init = int64_t(s.init);
-      d.fan_in = s.fanIn;
-      d.fan_out = s.fanOut;
-      descs.push_back(d);
-    }
-    return descs;
-  };
-  std::vector<sora_param_desc> params = describe(full.layout.weights);
-  std::vector<sora_param_desc> state = describe(full.layout.state);
-  sora_model_desc desc{};
-  desc.name = model.name.c_str();
-  desc.input_size = desc.output_size = desc.label_size = 1;
-  desc.params_floats = full.layout.weightFloats;
-  desc.opt_state_floats = full.layout.stateFloats;
-  desc.max_batch = 1;
-  desc.num_params = int64_t(params.size());
-  desc.params = params.data();
-  desc.num_state = int64_t(state.size());
-  desc.state = state.empty() ? nullptr : state.data();
-  desc.model_hash = sora::ir::modelHash(full);
-  sora_model *m = nullptr;
-  if (sora_model_create(&desc, &m) != SORA_OK ||
-      sora_model_load(m, path.c_str()) != SORA_OK) {
-    std::cerr << "sorac: error: cannot read the weights: " << sora_last_error()
-              << "\n";
-    sora_model_destroy(m);
-    return false;
-  }
-  float *block = sora_model_params(m);
-  out.assign(block, block + desc.params_floats);
-  sora_model_destroy(m);
-  if (slots)
-    *slots = full.layout.weights;
-  return true;
 }
 
 /// Where --emit=onnx writes: -o, else <model>.onnx.
@@ -575,12 +539,16 @@ int compile(const Options &o, const sora::dsl::Model &source,
   if (tm) {
     cm.vectorWidth = sora::targetVectorWidth(*tm);
     cm.bf16Dot = sora::targetHasBf16Dot(*tm);
+    cm.vnni = sora::targetHasVnni(*tm);
     cm.pointerBits = int(tm->getPointerSizeInBits(0));
   }
   if (o.inference && weights)
     cm.bakedParams = sora::onnx::bakeWeights(cm.layout, *weights);
   else if (o.inference &&
            !loadWeights(*model, directory, o.weights, cm.bakedParams))
+    return kInputError;
+  if (!o.quantize.empty() &&
+      !calibrateInt8(cm, directory, o.calibrate ? o.calibrate : 1000))
     return kInputError;
   if (o.stats && cm.train) {
     sora::ir::PipelineOptions none;
