@@ -9,7 +9,9 @@ compiled here by sorac -O2 into a temporary directory; the PyTorch side is
 bench/torch_mlp.py (settings as shared/peers/torch_mlp.py: one thread,
 OpenBLAS pinned, Debian's /usr/bin/python3). Beside it: the CNN
 (examples/fashion_cnn, 1 and 2 threads), the other examples and their peers,
-compile times (bench/compile_times.py), and the single core's FMA peak
+precision = bf16 against f32, the seed's inference builds in f32 and int8
+(bench/bench_inference.c), compile times (bench/compile_times.py), and the
+single core's FMA peak
 (bench/fma_peak.c) that the GFLOP/s figures are read against.
 Usage: run.py BUILD_DIR [REPETITIONS=3]
 Environment: CNN_REPS (2), CNN_EPOCHS (1; 2 or more: per-epoch CNN figures),
@@ -188,6 +190,29 @@ try:
         f32, bf = bf16_runs["cnn"][-1]
         print(f"bf16 rep {i + 1}/{cnn_reps}: CNN {f32['train_seconds']:.2f} s in f32, "
               f"{bf['train_seconds']:.2f} s in bf16", flush=True)
+    # Inference builds of the seed, f32 and --quantize=int8, from one
+    # trained checkpoint: accuracy, batch-1 latency (REPS runs alternating),
+    # object size.
+    weights = os.path.join(tmp, "seed.safetensors")
+    check([sorac, "run", model, "--data", data_dir, "--quiet", "--save", weights])
+    int8_bins, int8_bytes = {}, {}
+    for kind, flags in (("f32", []), ("int8", ["--quantize=int8"])):
+        kind_dir = os.path.join(tmp, "inference_" + kind)
+        os.makedirs(kind_dir)
+        kind_obj = os.path.join(kind_dir, "model.o")
+        check([sorac, model, "--inference", "--weights", weights, *flags, "-o", kind_obj])
+        int8_bytes[kind] = os.path.getsize(kind_obj)
+        int8_bins[kind] = os.path.join(kind_dir, "bench_inference")
+        check([os.environ.get("CC", "cc"), "-O2", "-I", os.path.join(root, "runtime/include"),
+               "-I", kind_dir, os.path.join(root, "bench/bench_inference.c"), kind_obj,
+               runtime_lib, "-lz", "-lm", "-o", int8_bins[kind]])
+    int8_runs = []
+    for i in range(reps):
+        int8_runs.append({kind: last_json(check([b, "--data", data_dir]), "bench_inference")
+                          for kind, b in int8_bins.items()})
+        print(f"int8 rep {i + 1}/{reps}: batch-1 "
+              f"{int8_runs[-1]['int8']['batch1_median_us']:.2f} us in int8, "
+              f"{int8_runs[-1]['f32']['batch1_median_us']:.2f} us in f32", flush=True)
     # The convolutional example, CNN_EPOCHS epochs each side (CNN_REPS
     # times), and sorac's again on 2 threads.
     cnn_runs = []
@@ -361,6 +386,11 @@ def bf16_figures(runs):
                 acc_diff=100 * statistics.mean(r[1]["test_accuracy"] - r[0]["test_accuracy"]
                                                for r in runs))
 B16 = {name: bf16_figures(runs) for name, runs in bf16_runs.items() if runs}
+I8 = {kind: dict(lat=med(int8_runs, lambda r: r[kind]["batch1_median_us"]),
+                 p99=med(int8_runs, lambda r: r[kind]["batch1_p99_us"]),
+                 acc=int8_runs[0][kind]["accuracy"], bytes=int8_bytes[kind])
+      for kind in ("f32", "int8")}
+int8_acc_diff = 100 * (I8["int8"]["acc"] - I8["f32"]["acc"])  # points
 S2 = dict(train=med(sorac2_runs, lambda r: r["train_s"]),
           acc=med(sorac2_runs, lambda r: r["test_acc"]))
 acc_diff = 100 * (S["acc"] - P["acc"])  # points
@@ -407,7 +437,15 @@ targets = [
 ] if "cnn" in B16 else []) + ([
     ("bf16: the seed's accuracy, mean of 3 seeds (issue 18)", "within 0.3 points of f32",
      f"{B16['seed']['acc_diff']:+.2f} points", met(abs(B16["seed"]["acc_diff"]) <= 0.3)),
-] if "seed" in B16 else []) + ([
+] if "seed" in B16 else []) + [
+    ("int8: the seed's batch-1 latency (issue 18)", "≤ 1 us",
+     f"{I8['int8']['lat']:.2f} us", met(I8["int8"]["lat"] <= 1.0)),
+    ("int8: the seed's test accuracy vs f32 (issue 18)", "within 0.5 points",
+     f"{int8_acc_diff:+.2f} points", met(abs(int8_acc_diff) <= 0.5)),
+    ("int8: object size (issue 18)", "smaller than the f32 inference object",
+     f"{I8['int8']['bytes']} vs {I8['f32']['bytes']} bytes",
+     met(I8["int8"]["bytes"] < I8["f32"]["bytes"])),
+] + ([
     ("movielens: training time", "≤ 0.2 x PyTorch",
      f"{ml['sorac'] / ml['torch']:.3f} x", met(ml["sorac"] <= 0.2 * ml["torch"])),
     ("movielens: test RMSE on the seeded hold-out", "≤ 0.89",
@@ -464,6 +502,14 @@ rows = [
     ("MLP seconds per epoch without it, same runs", f"{clip['plain']:.3f}", "", ""),
     ("clip_norm_ratio: with / without, median of the pairs", f"{clip['ratio']:.2f}",
      "", ""),
+] + [
+    (f"seed inference build ({kind}): batch-1 latency, median (us)",
+     f"{I8[kind]['lat']:.2f}", "", f"99th percentile {I8[kind]['p99']:.2f} us")
+    for kind in ("f32", "int8")
+] + [
+    (f"seed inference build ({kind}): test accuracy, object bytes",
+     f"{I8[kind]['acc']:.4f}", "", f"{I8[kind]['bytes']}")
+    for kind in ("f32", "int8")
 ] + [
     (f"{what} with precision = bf16: training (s)", f"{B16[name]['bf16']:.3f}", "",
      f"{B16[name]['ratio']:.2f} of f32's {B16[name]['f32']:.3f} s")
