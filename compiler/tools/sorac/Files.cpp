@@ -128,9 +128,13 @@ bool writeAtomically(const std::string &path, const std::string &data) {
   };
   // Before the temporary, which would otherwise land inside a directory.
   struct stat st;
-  if (stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode))
+  bool exists = stat(path.c_str(), &st) == 0;
+  if (exists && S_ISDIR(st.st_mode))
     return fail(EISDIR);
-  std::string tmp = path + ".tmp" + std::to_string(getpid());
+  // A device or a pipe (-o /dev/null) is written as it is: renaming over
+  // it would replace it with a regular file.
+  bool inPlace = exists && !S_ISREG(st.st_mode);
+  std::string tmp = inPlace ? path : path + ".tmp" + std::to_string(getpid());
   std::FILE *out = std::fopen(tmp.c_str(), "wb");
   if (!out)
     return fail(errno);
@@ -140,12 +144,13 @@ bool writeAtomically(const std::string &path, const std::string &data) {
     ok = false;
     error = errno;
   }
-  if (ok && std::rename(tmp.c_str(), path.c_str()) != 0) {
+  if (ok && !inPlace && std::rename(tmp.c_str(), path.c_str()) != 0) {
     ok = false;
     error = errno;
   }
   if (!ok) {
-    std::remove(tmp.c_str());
+    if (!inPlace)
+      std::remove(tmp.c_str());
     return fail(error);
   }
   return true;

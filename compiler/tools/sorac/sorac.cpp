@@ -610,8 +610,16 @@ int compile(const Options &o, const sora::dsl::Model &source,
                  "*.o\n";
     return kUsageError;
   }
+  // An object sent to a device or a pipe (-o /dev/null) has nowhere beside
+  // it for a header: only the object is written.
+  std::error_code ec;
+  auto status = std::filesystem::status(paths.object, ec);
+  bool special = !ec && std::filesystem::exists(status) &&
+                 !std::filesystem::is_regular_file(status);
   if (!writeAtomically(paths.object, code))
     return kInputError;
+  if (special)
+    return kOk;
   if (!writeAtomically(paths.header, sora::ir::emitHeader(cm, sourcePath))) {
     std::remove(paths.object.c_str());
     return kInputError;
