@@ -306,6 +306,12 @@ Forward buildForward(Graph &g, const dsl::Model &model, bool training,
     if (value != x)
       value->loc = n.range;
     values[i] = value;
+    // trainable: false freezes the layer's weights (its statistics run on).
+    if (!n.trainable)
+      for (size_t j = first; j < g.nodes().size(); ++j)
+        if (g.nodes()[j]->op == OpKind::Param &&
+            g.nodes()[j]->role == ParamRole::Weight)
+          g.nodes()[j]->role = ParamRole::Frozen;
     // Weighted layers by name; the others by what they do.
     g.label(first,
             n.hasWeights() ? n.name

@@ -92,7 +92,7 @@ std::optional<OpKind> opByMnemonic(const std::string &name) {
 }
 
 const char *scheduleName(LrSchedule s) {
-  static const char *names[] = {"constant", "exponential", "step", "linear",
+  static const char *names[] = {"constant", "exponential", "step",   "linear",
                                 "cosine",   "piecewise",   "plateau"};
   return names[int(s)];
 }
@@ -333,6 +333,24 @@ std::string formatAttr(const AttrValue &value) {
   return std::visit(AttrPrinter{}, value);
 }
 
+/// How a weight is initialised, as the textual IR writes it.
+static std::string weightInit(const Node &n) {
+  switch (n.init) {
+  case InitKind::Ones:
+    return "init = ones";
+  case InitKind::GlorotUniform:
+    return fmt::format("init = glorot_uniform, fan_in = {}, fan_out = {}",
+                       n.fanIn, n.fanOut);
+  case InitKind::Normal:
+    return fmt::format("init = normal, stddev = {}", n.initScale);
+  case InitKind::Uniform:
+    return fmt::format("init = uniform, limit = {}", n.initScale);
+  case InitKind::Zeros:
+    break;
+  }
+  return "init = zeros";
+}
+
 void print(std::ostream &os, const Graph &g) {
   os << "graph @" << g.name() << " {\n";
   for (auto &node : g.nodes()) {
@@ -352,20 +370,10 @@ void print(std::ostream &os, const Graph &g) {
         attrs.push_back(n->init == InitKind::Ones
                             ? "role = statistic, init = ones"
                             : "role = statistic, init = zeros");
-      else if (n->init == InitKind::Ones)
-        attrs.push_back("init = ones");
-      else if (n->init == InitKind::GlorotUniform)
-        attrs.push_back(fmt::format("init = glorot_uniform, fan_in = {}, "
-                                    "fan_out = {}",
-                                    n->fanIn, n->fanOut));
-      else if (n->init == InitKind::Normal)
-        attrs.push_back(
-            fmt::format("init = normal, stddev = {}", n->initScale));
-      else if (n->init == InitKind::Uniform)
-        attrs.push_back(
-            fmt::format("init = uniform, limit = {}", n->initScale));
       else
-        attrs.push_back("init = zeros");
+        attrs.push_back(
+            (n->role == ParamRole::Frozen ? "role = frozen, " : "") +
+            weightInit(*n));
     }
     for (const Attr &a : n->attrs)
       attrs.push_back(std::string(attrName(a.id)) + " = " +

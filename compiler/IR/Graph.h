@@ -173,7 +173,9 @@ struct Type {
 /// What a Param holds. A Statistic (batch norm's running mean) lives in the
 /// parameter block with the weights, so checkpoints and inference builds
 /// have it, but it is not trained: no gradient, no optimizer state.
-enum class ParamRole { Weight, OptimizerState, Statistic };
+/// A Frozen weight (a layer's `trainable: false`) is a Weight that training
+/// leaves alone: no gradient, no optimizer state.
+enum class ParamRole { Weight, OptimizerState, Statistic, Frozen };
 
 /// The optimizer state of reduce_on_plateau: one float, the reductions
 /// made so far (laid out after the state that mirrors the weights).

@@ -281,10 +281,10 @@ bool GraphParser::typedAttrs(OpKind op, const std::vector<Written> &written,
               error("expected true or false");
           } else if constexpr (std::is_same_v<T, LrSchedule>) {
             bool found = false;
-            for (LrSchedule s : {LrSchedule::Constant, LrSchedule::Exponential,
-                                 LrSchedule::Step, LrSchedule::Linear,
-                                 LrSchedule::Cosine, LrSchedule::Piecewise,
-                                 LrSchedule::Plateau})
+            for (LrSchedule s :
+                 {LrSchedule::Constant, LrSchedule::Exponential,
+                  LrSchedule::Step, LrSchedule::Linear, LrSchedule::Cosine,
+                  LrSchedule::Piecewise, LrSchedule::Plateau})
               if (t.kind == Token::Ident && t.text == scheduleName(s)) {
                 value = s;
                 found = true;
@@ -428,6 +428,7 @@ bool GraphParser::parseStatement(Graph &g) {
       node = g.param(name, type,
                      role == "optimizer_state" ? ParamRole::OptimizerState
                      : role == "statistic"     ? ParamRole::Statistic
+                     : role == "frozen"        ? ParamRole::Frozen
                                                : ParamRole::Weight,
                      init, fanIn, fanOut);
       node->initScale = scale;

@@ -115,11 +115,13 @@ bool fuseOps(Graph &g) {
   // The updates left, in one loop when every weight has one of them.
   // Every weight must have its update, or the loop would also walk the
   // slots of weights that receive no gradient.
-  // Statistics (batch norm's running mean) lie among the weights and have
-  // no gradient: their slots must not be walked either.
+  // Statistics (batch norm's running mean) and frozen weights lie among
+  // the weights and have no gradient: their slots must not be walked
+  // either.
   bool same = updates.size() > 1 &&
               updates.size() == g.params(ParamRole::Weight).size() &&
-              g.params(ParamRole::Statistic).empty();
+              g.params(ParamRole::Statistic).empty() &&
+              g.params(ParamRole::Frozen).empty();
   // A weight decay of its own (decay_biases: false) is lowered as a loop
   // per update inside the group.
   auto decayApart = [](const AttrList &a) {

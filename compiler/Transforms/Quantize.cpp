@@ -24,7 +24,8 @@ std::vector<Node *> int8Products(const Graph &g) {
     const Node *w = n->operands[1];
     if (w->op == OpKind::RoundBf16) // precision = bf16
       w = w->operands[0];
-    if (w->op == OpKind::Param && w->role == ParamRole::Weight)
+    if (w->op == OpKind::Param &&
+        (w->role == ParamRole::Weight || w->role == ParamRole::Frozen))
       products.push_back(n.get());
   }
   return products;

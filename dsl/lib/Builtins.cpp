@@ -106,9 +106,18 @@ Param required(Param p) {
   return p;
 }
 
+/// Every layer with weights takes `trainable` (false: its weights are
+/// frozen, PyTorch's requires_grad=False), last.
+std::vector<Builtin> withTrainable(std::vector<Builtin> table) {
+  for (Builtin &b : table)
+    if (b.group == G::Layer)
+      b.params.push_back(flag("trainable", true));
+  return table;
+}
+
 // Model operations: the tensor input comes first.
 const std::vector<Builtin> &operations() {
-  static const std::vector<Builtin> table = {
+  static const std::vector<Builtin> table = withTrainable({
       {"dense",
        G::Layer,
        {tensor("x"), whole("units", 1, kMaxElements), activation("activation"),
@@ -197,7 +206,7 @@ const std::vector<Builtin> &operations() {
       {"dropout", G::Regularisation, {tensor("x"), number("rate", "[0, 1)")}},
       {"dot", G::Combine, {tensor("a"), tensor("b")}},
       {"concat", G::Combine, {tensor("a"), tensors("b")}},
-  };
+  });
   return table;
 }
 

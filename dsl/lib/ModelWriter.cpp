@@ -574,6 +574,8 @@ private:
     default:
       fail(fmt::format("node {} is no call", i));
     }
+    if (n.hasWeights() && !n.trainable)
+      arg("trainable", "false");
     if (args.empty())
       return op;
     std::string joined;

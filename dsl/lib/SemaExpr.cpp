@@ -304,8 +304,10 @@ Val Checker::evalCall(const ast::Call &call, std::optional<Val> chainInput) {
          : name == "layer_norm" || name == "batch_norm"
              ? applyNorm(call, *bound, input.node)
              : applyRecurrent(call, *bound, input.node);
-    if (id >= 0)
+    if (id >= 0) {
+      model_->nodes[id].trainable = bound->flag("trainable");
       bindingLayers_.push_back(id);
+    }
     break;
   case BuiltinGroup::Activation:
     id = applyActivation(call, *bound, input.node);

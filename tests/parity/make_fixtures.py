@@ -209,6 +209,32 @@ def mlp_model(loss, width, activation):
     return source, init, forward, (4,), width
 
 
+def frozen_model():
+    """The middle layer frozen (trainable: false), as PyTorch's
+    requires_grad=False: no update for it, and the gradient still flows
+    through it to the first layer."""
+    source = """model frozen {
+    input x : f32[4]
+    a = dense(x, 5, activation: tanh)
+    b = dense(a, 6, activation: relu, trainable: false)
+    output head = dense(b, 3, activation: softmax)
+}
+"""
+
+    def init(rng):
+        p = dense_params(rng, "a", 4, 5)
+        p.update(dense_params(rng, "b", 5, 6))
+        p.update(dense_params(rng, "head", 6, 3))
+        return p
+
+    def forward(p, x):
+        a = torch.tanh(dense(x, p, "a"))
+        return dense(torch.relu(dense(a, p, "b")), p, "head")
+
+    return source, init, forward, (4,), 3, {"statistics": ["b.weight",
+                                                           "b.bias"]}
+
+
 EVERY_OP_SOURCE = """model every_op {
     input x : f32[6, 6, 2]
     a = x -> conv2d(4, kernel: 3, padding: same, activation: relu)   # 6x6x4
@@ -652,7 +678,9 @@ def main():
           adam_call, adam_lr, adam, cname, cexpr, cfactor)
     train("conv1d_adam_cce", conv1d_model(), "categorical_crossentropy",
           "adam", adam_call, adam_lr, adam, cname, cexpr, cfactor)
-    count += 2
+    train("frozen_adam_cce", frozen_model(), "categorical_crossentropy",
+          "adam", adam_call, adam_lr, adam, cname, cexpr, cfactor)
+    count += 3
     sgd_name, sgd_call, sgd_lr, sgd = OPTIMIZERS[0]
     for lname, loss, labels_of, width, act, torch_loss in LOSS_VARIANTS:
         train(f"{lname}_sgd_constant", mlp_model(labels_of, width, act), loss,

@@ -146,6 +146,7 @@ std::string differences(const Model &a, const Model &b) {
     field(out, at + ".integer", n.integer, m.integer);
     field(out, at + ".units", n.units, m.units);
     field(out, at + ".useBias", n.useBias, m.useBias);
+    field(out, at + ".trainable", n.trainable, m.trainable);
     compareActivation(out, at, n.activation, m.activation);
     field(out, at + ".init", int(n.init.kind), int(m.init.kind));
     field(out, at + ".init.scale", n.init.scale, m.init.scale);
@@ -263,13 +264,13 @@ model everything {
     q = c -> reshape([36, 8]) -> conv1d(4, kernel: 2, activation: elu(alpha: 2))
         -> maxpool1d(3, stride: 2) -> avgpool1d(2) -> global_avgpool
     d = p -> dense(5, use_bias: false, init: normal(stddev: 0.05),
-                   activation: sigmoid, name: "custom")
+                   activation: sigmoid, name: "custom", trainable: false)
     e = ids -> embedding(50, 4, init: uniform(limit: 0.1), mask_zero: true)
     r1 = e -> lstm(3, sequences: true, reverse: true, init: uniform)
     r2 = r1 -> gru(3, init: glorot_uniform)
     r3 = seq -> simple_rnn(2, activation: relu, sequences: true)
            -> layer_norm(epsilon: 0.001) -> batch_norm(momentum: 0.9,
-           epsilon: 0.0001) -> flatten -> dropout(0.3) -> swish
+           epsilon: 0.0001, trainable: false) -> flatten -> dropout(0.3) -> swish
     t3 = c -> transpose(perm: [2, 0, 1]) -> flatten
     s = concat(d, q, r2, r3, t3) -> dense(4) -> selu
     t = s * 2

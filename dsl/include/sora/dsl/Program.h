@@ -78,6 +78,9 @@ struct Node {
   int64_t units = 0;      ///< units or filters
   SourceRange unitsRange; ///< Dense: where the units are written (for hints)
   bool useBias = true;
+  /// Layers with weights: false freezes them (no gradient, no optimizer
+  /// state; `trainable: false`).
+  bool trainable = true;
   Activation activation;
   Init init;         ///< Dense, Conv2D and Embedding
   int64_t vocab = 0; ///< Embedding: the table's rows; ids are in [0, vocab)
