@@ -61,10 +61,11 @@ demo: build
 # from R's dslabs (examples/movielens/make_data.sh), words of eight
 # languages (examples/language_id/make_data.py), spoken digits
 # (examples/speech_digits/make_data.py: espeak-ng, numpy); PyTorch's
-# recurrent layers, exported to ONNX, for tests/onnx/onnx_eval_test.py.
+# recurrent layers, exported to ONNX, for tests/onnx/onnx_eval_test.py; the
+# Arm toolchain, newlib and qemu for the Cortex-M4 tests (tests/cross).
 CHECK_PACKAGES = r-base-core r-cran-dslabs wamerican wngerman wfrench \
   wspanish witalian wportuguese wdutch wpolish espeak-ng python3-numpy \
-  python3-torch
+  python3-torch gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm
 check: build sanitize
 	@scripts/setup.sh $(CHECK_PACKAGES)
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)

@@ -2,21 +2,23 @@
 # Bare metal: the OS-free runtime (make runtime TARGET=thumbv7em-none-eabihf,
 # SORA_NO_OS) builds with arm-none-eabi-gcc and newlib, refers to no file,
 # thread, clock or zlib function, and links with a thumbv7em object of the
-# binary example into a Cortex-M4F program (bare_metal.c; issue 19 runs it
-# under qemu-system-arm). docs/cross.md describes it.
+# binary example and the MPS2 AN386 board's startup code
+# (runtime/boards/mps2-an386: 256 KiB of RAM) into a Cortex-M4F program
+# (bare_metal.c), which runs under qemu-system-arm and must exit 0.
+# docs/cross.md describes it.
 #   thumbv7em.sh SORAC SOURCE_DIR
-# Exits 77 (skipped) without arm-none-eabi-gcc and newlib, which the default
-# setup leaves out (big): scripts/setup.sh gcc-arm-none-eabi
-# libnewlib-arm-none-eabi installs them.
+# Exits 77 (skipped) without arm-none-eabi-gcc, newlib and qemu-system-arm,
+# which make check installs (scripts/setup.sh gcc-arm-none-eabi
+# libnewlib-arm-none-eabi qemu-system-arm).
 set -euo pipefail
 sorac=$1 src=$2
 xcc=arm-none-eabi-gcc
 flags=(-mcpu=cortex-m4 -mthumb -mfloat-abi=hard -mfpu=fpv4-sp-d16)
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-if ! command -v "$xcc" > /dev/null ||
+if ! command -v "$xcc" > /dev/null || ! command -v qemu-system-arm > /dev/null ||
    ! echo '#include <stdlib.h>' | "$xcc" "${flags[@]}" -x c -c - -o "$tmp/t.o" 2> /dev/null; then
-  echo "SKIP: needs $xcc and newlib (scripts/setup.sh gcc-arm-none-eabi libnewlib-arm-none-eabi)"
+  echo "SKIP: needs $xcc, newlib and qemu-system-arm (scripts/setup.sh gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm)"
   exit 77
 fi
 
@@ -35,8 +37,19 @@ echo "ok: $lib ($(wc -c < "$lib") bytes) needs no files, threads or clock"
 # A model object for the target, and the program around it.
 "$sorac" "$src/examples/binary/model.sora" --target thumbv7em-none-eabihf \
   -o "$tmp/model.o"
+board=$src/runtime/boards/mps2-an386
 "$xcc" "${flags[@]}" -O2 -Wall -Wextra -Werror -I"$src/runtime/include" \
-  -I"$tmp" "$src/tests/cross/bare_metal.c" "$tmp/model.o" "$lib" -lm \
-  --specs=nosys.specs -Wl,--no-warn-execstack -o "$tmp/bare.elf"
+  -I"$tmp" -nostartfiles --specs=rdimon.specs -T "$board/memory.ld" \
+  "$board/startup.c" "$src/tests/cross/bare_metal.c" "$tmp/model.o" "$lib" \
+  -lm -Wl,--no-warn-execstack -o "$tmp/bare.elf"
 arm-none-eabi-size "$tmp/bare.elf"
+# Emulated: printf over semihosting; main's status is qemu's.
+status=0
+timeout 120 qemu-system-arm -machine mps2-an386 -nographic -monitor none \
+  -serial none -semihosting-config enable=on,target=native \
+  -kernel "$tmp/bare.elf" || status=$?
+if [ "$status" -ne 0 ]; then
+  echo "FAIL: bare.elf under qemu-system-arm exited $status"
+  exit 1
+fi
 echo "PASS"
