@@ -61,20 +61,21 @@ static void Fault_Handler(void) {
 /* The stack's top, then the handlers: reset, NMI, hard fault, memory
  * management, bus and usage faults, four reserved, SVCall, debug monitor,
  * one reserved, PendSV, SysTick. */
-__attribute__((section(".vectors"), used)) static void (*const vectors[16])(
-    void) = {(void (*)(void))(uintptr_t)&_stack_top,
-             Reset_Handler,
-             Fault_Handler,
-             Fault_Handler,
-             Fault_Handler,
-             Fault_Handler,
-             Fault_Handler,
-             0,
-             0,
-             0,
-             0,
-             Fault_Handler,
-             Fault_Handler,
-             0,
-             Fault_Handler,
-             Fault_Handler};
+__attribute__((section(".vectors"),
+               used)) static void (*const vectors[16])(void) = {
+    (void (*)(void))(uintptr_t)&_stack_top,
+    Reset_Handler,
+    Fault_Handler,
+    Fault_Handler,
+    Fault_Handler,
+    Fault_Handler,
+    Fault_Handler,
+    0,
+    0,
+    0,
+    0,
+    Fault_Handler,
+    Fault_Handler,
+    0,
+    Fault_Handler,
+    Fault_Handler};
