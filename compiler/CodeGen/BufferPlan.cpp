@@ -18,7 +18,7 @@ void ParamLayout::addParams(const Graph &g) {
     // Statistics (running means) lie with the weights: checkpointed and
     // read by inference builds alike.
     if (n->op != OpKind::Param || n->role == ParamRole::OptimizerState ||
-        find(n->name))
+        find(n->name) || elsewhere.count(n->name))
       continue;
     // Each tensor starts on a 64-byte boundary, so its loops start aligned.
     weights.push_back({n->name, n->type, weightFloats, n->init, n->fanIn,

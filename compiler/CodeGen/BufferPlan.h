@@ -11,6 +11,7 @@
 #include "IR/Graph.h"
 
 #include <map>
+#include <set>
 #include <string>
 
 namespace sora::ir {
@@ -30,6 +31,9 @@ struct ParamLayout {
   std::vector<ParamSlot> state;
   int64_t weightFloats = 0;
   int64_t stateFloats = 0;
+  /// Parameters kept out of the block: frozen weights baked into the
+  /// object's read-only data (CompiledModel::bakedFrozen).
+  std::set<std::string> elsewhere;
 
   /// Adds every Param of `g` not laid out yet, in graph order.
   void addParams(const Graph &g);

@@ -128,7 +128,7 @@ std::string emitHeader(const CompiledModel &cm, const std::string &sourcePath) {
   h += fmt::format("#define {}_OUTPUT_SIZE {} /* floats per prediction */\n",
                    upper, sizes.output);
   bool baked = !cm.bakedParams.empty();
-  if (baked)
+  if (baked || !cm.bakedFrozen.empty())
     h += fmt::format("#define {}_BAKED_WEIGHTS_BYTES {} /* read-only data in "
                      "the object */\n",
                      upper, bakedBytes(cm));
@@ -141,18 +141,10 @@ std::string emitHeader(const CompiledModel &cm, const std::string &sourcePath) {
                    upper, scratch);
   h += fmt::format("#define {}_MAX_BATCH {} /* rows per kernel call */\n",
                    upper, cm.maxBatch);
-  auto align64 = [](int64_t v) { return (v + 63) / 64 * 64; };
-  // As sora_model_memory_bytes: several inputs add the _inputs functions'
-  // pack buffer of max_batch rows.
-  const int64_t pack =
-      inputDescs(cm).size() > 1 ? cm.maxBatch * sizes.input * 4 : 0;
   h += fmt::format(
       "#define {}_MEMORY_BYTES {} /* an instance in the caller's memory "
       "(_create_in) */\n\n",
-      upper,
-      256 + 64 + align64((baked ? 0 : cm.layout.weightFloats) * 4) +
-          align64(cm.layout.stateFloats * 4) + align64(scratch) +
-          align64(pack));
+      upper, instanceMemory(cm).total());
   h += fmt::format(
       "/** A model instance (opaque). */\ntypedef struct {0} {0};\n\n", n);
   h += fmt::format("/** What the runtime knows of the model. */\n"

@@ -223,8 +223,12 @@ packInt8Weights(Module &mod, const CompiledModel &cm, const Graph &g) {
 }
 
 int64_t bakedBytes(const CompiledModel &cm) {
-  std::set<const Node *> asF32; // parameters some op reads in f32
   int64_t total = 0;
+  for (const auto &[name, values] : cm.bakedFrozen)
+    total += int64_t(values.size()) * 4;
+  if (cm.bakedParams.empty())
+    return total;
+  std::set<const Node *> asF32; // parameters some op reads in f32
   for (const auto &node : cm.predict->nodes())
     for (size_t i = 0; i < node->operands.size(); ++i) {
       const Node *param = node->operands[i];

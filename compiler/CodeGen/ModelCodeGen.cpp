@@ -106,6 +106,33 @@ buildModelGraphs(const dsl::Model &model, const std::string &sourceDir,
   return cm;
 }
 
+int bakeFrozenWeights(CompiledModel &cm, const std::vector<float> &block,
+                      const std::vector<ParamSlot> &slots) {
+  auto frozen = [&](const std::string &name) {
+    for (Graph *g : {cm.predict.get(), cm.train.get()})
+      if (g)
+        for (const Node *p : g->params(ParamRole::Frozen))
+          if (p->name == name)
+            return true;
+    return false;
+  };
+  ParamLayout layout;
+  for (const ParamSlot &slot : slots)
+    if (frozen(slot.name)) {
+      auto first = block.begin() + slot.offset;
+      cm.bakedFrozen[slot.name].assign(first, first + slot.type.elements());
+      layout.elsewhere.insert(slot.name);
+    }
+  // As buildModelGraphs lays it out, less the baked weights.
+  layout.addParams(*cm.predict);
+  if (cm.train)
+    layout.addParams(*cm.train);
+  cm.layout = layout;
+  // grad_step pins gradients at the weights' offsets in the whole block.
+  cm.dataParallel.reset();
+  return int(layout.elsewhere.size());
+}
+
 namespace {
 
 /// Which ops of a graph a kernel runs: all of them, all but the fused
@@ -420,6 +447,19 @@ int64_t scratchBytes(const CompiledModel &cm) {
   return bytes;
 }
 
+InstanceMemory instanceMemory(const CompiledModel &cm) {
+  auto align64 = [](int64_t v) { return (v + 63) / 64 * 64; };
+  InstanceMemory m;
+  m.weights = cm.bakedParams.empty() ? align64(cm.layout.weightFloats * 4) : 0;
+  m.optimizerState = align64(cm.layout.stateFloats * 4);
+  m.scratch = align64(scratchBytes(cm));
+  // Several inputs: the _inputs functions' pack buffer of max_batch rows.
+  ModelSizes sizes = modelSizes(cm);
+  if (packedInputs(*cm.model).size() > 1)
+    m.pack = align64(cm.maxBatch * sizes.input * 4);
+  return m;
+}
+
 namespace {
 
 /// Declares `name` in the runtime and defines `<model>_<suffix>` as a call
@@ -505,7 +545,8 @@ EmittedModule emitModule(const CompiledModel &cm, LLVMContext &ctx) {
                     /*bakedWeights=*/{},
                     /*profileRows=*/{},
                     /*trainLoopNests=*/0};
-  // An inference build's weights: read-only data the kernels read.
+  // An inference build's weights, a training build's frozen ones:
+  // read-only data the kernels read.
   for (const ParamSlot &slot : cm.layout.weights)
     if (!cm.bakedParams.empty())
       em.bakedWeights[slot.name] =
@@ -513,6 +554,8 @@ EmittedModule emitModule(const CompiledModel &cm, LLVMContext &ctx) {
                         ArrayRef<float>(cm.bakedParams)
                             .slice(slot.offset, slot.type.elements()),
                         name + "_" + slot.name);
+  for (const auto &[param, values] : cm.bakedFrozen)
+    em.bakedWeights[param] = constantArray(*mod, values, name + "_" + param);
 
   ModelKernels kernels;
   for (const KernelSpec &spec : kernelsOf(cm)) {

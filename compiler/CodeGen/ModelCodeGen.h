@@ -16,6 +16,7 @@
 #include <llvm/IR/LLVMContext.h>
 #include <llvm/IR/Module.h>
 
+#include <map>
 #include <memory>
 
 namespace sora::ir {
@@ -55,6 +56,11 @@ struct CompiledModel {
   /// An inference build: the parameter block, baked into read-only data;
   /// the kernels read it instead of an instance's parameters.
   std::vector<float> bakedParams;
+  /// A training build's frozen weights (`trainable: false`) taken from a
+  /// checkpoint (--weights), by name: read-only data, out of the instance's
+  /// block (layout.elsewhere), so that on a microcontroller they stay in
+  /// flash.
+  std::map<std::string, std::vector<float>> bakedFrozen;
 
   const std::string &symbolPrefix() const {
     return prefix.empty() ? model->name : prefix;
@@ -80,8 +86,31 @@ buildModelGraphs(const dsl::Model &model, const std::string &sourceDir,
                  bool withTraining = true,
                  const std::function<void(Graph &)> &preparePredict = {});
 
+/// Takes the frozen weights of `cm` out of its parameter block: their
+/// values (from `block`, laid out as `slots`, a checkpoint's) go into
+/// cm.bakedFrozen and the layout is made again without them. Returns how
+/// many tensors were frozen.
+int bakeFrozenWeights(CompiledModel &cm, const std::vector<float> &block,
+                      const std::vector<ParamSlot> &slots);
+
 /// Bytes of scratch the largest kernel of `cm` needs for maxBatch rows.
 int64_t scratchBytes(const CompiledModel &cm);
+
+/// The memory of one instance, as sora_model_memory_bytes counts it (the
+/// block create_in takes): its header, then each part on a 64-byte
+/// boundary, with 64 bytes to align the start.
+struct InstanceMemory {
+  int64_t header = 256; ///< SORA_MODEL_HEADER_BYTES
+  int64_t weights = 0;  ///< the trainable weights (0 when baked)
+  int64_t optimizerState = 0;
+  int64_t scratch = 0; ///< activations and gradients, as planned
+  int64_t pack = 0;    ///< several inputs: max_batch packed rows
+  int64_t alignment = 64;
+  int64_t total() const {
+    return header + weights + optimizerState + scratch + pack + alignment;
+  }
+};
+InstanceMemory instanceMemory(const CompiledModel &cm);
 
 /// What emitModule makes.
 struct EmittedModule {
@@ -92,9 +121,10 @@ struct EmittedModule {
 /// The kernels, the descriptor (Descriptor.cpp) and the API of `cm`.
 EmittedModule emitModule(const CompiledModel &cm, llvm::LLVMContext &ctx);
 
-/// The read-only bytes of an inference build's weights: each parameter the
-/// predict graph reads, in f32, or packed in int8 with its scales and
-/// offsets where only int8 products read it (Int8Lowerings.cpp).
+/// The read-only bytes of baked weights: a training build's frozen ones; an
+/// inference build's, each parameter the predict graph reads, in f32, or
+/// packed in int8 with its scales and offsets where only int8 products
+/// read it (Int8Lowerings.cpp).
 int64_t bakedBytes(const CompiledModel &cm);
 
 /// The C header that goes with the object.

@@ -55,6 +55,17 @@ std::string absoluteDirectory(const std::string &dir);
 bool loadWeights(const sora::dsl::Model &model, const std::string &dir,
                  const std::string &path, std::vector<float> &out,
                  std::vector<sora::ir::ParamSlot> *slots = nullptr);
+/// --emit=memory (MemoryReport.cpp): the RAM block an instance of `cm`
+/// takes, part by part, and the flash of `object` (compiled for `triple`).
+std::string memoryReport(const sora::ir::CompiledModel &cm,
+                         const std::string &object, const std::string &triple);
+
+/// --weights W for a training build (InferenceBuild.cpp): the frozen
+/// layers' weights of `cm` from W, baked into the object, out of the
+/// instance's block. False, after saying why, when W cannot be read or the
+/// model has no frozen layer.
+bool bakeFrozen(sora::ir::CompiledModel &cm, const std::string &directory,
+                const std::string &path);
 /// --quantize=int8 (InferenceBuild.cpp): runs the f32 model `cm` (an inference
 /// build, its weights baked) on the first `samples` samples of its train
 /// block's data, then makes its dense products int8 with the activation

@@ -1,7 +1,8 @@
 //===- InferenceBuild.cpp - What an inference build bakes in --------------===//
 //
 // `sorac --inference --weights W` bakes the checkpoint's weights into the
-// object; with --quantize=int8, the dense layers' products become int8.
+// object; with --quantize=int8, the dense layers' products become int8. A
+// training build with --weights W bakes its frozen layers' weights only.
 // The activation scales of the int8 products come from the f32 model
 // itself: its predict graph, the output replaced by the activations those
 // products read (exposeInt8Inputs), is compiled in-process with the baked
@@ -73,6 +74,21 @@ bool loadWeights(const sora::dsl::Model &model, const std::string &dir,
   sora_model_destroy(m);
   if (slots)
     *slots = full.layout.weights;
+  return true;
+}
+
+bool bakeFrozen(sora::ir::CompiledModel &cm, const std::string &directory,
+                const std::string &path) {
+  std::vector<float> block;
+  std::vector<sora::ir::ParamSlot> slots;
+  if (!loadWeights(*cm.model, directory, path, block, &slots))
+    return false;
+  if (sora::ir::bakeFrozenWeights(cm, block, slots) == 0) {
+    std::cerr << "sorac: error: --weights without --inference bakes the "
+                 "frozen layers' weights (trainable: false), and model '"
+              << cm.model->name << "' has none\n";
+    return false;
+  }
   return true;
 }
 

@@ -67,7 +67,8 @@ defm o : Valued<["-"], "o", "PATH",
 defm emit : Valued<["--"], "emit", "KIND",
                    "ast | ir | ir-eval | ir-train | dot | dot-train |\n"
                    "mermaid | mermaid-train | llvm | asm | obj | header |\n"
-                   "onnx (with --weights; -o default: <model>.onnx)\n"
+                   "onnx (with --weights; -o default: <model>.onnx) |\n"
+                   "memory (the RAM and flash a build needs)\n"
                    "(default: obj)", true>;
 def MD : Flag<["-"], "MD">,
          HelpText<"also write a make depfile (OUT.d, or -MF's FILE) for\n"
@@ -129,7 +130,9 @@ def profile : Flag<["--"], "profile">, Visibility<[DefaultVis, RunVis]>,
 def Werror : Flag<["-"], "Werror">, Group<grp_input>,
              HelpText<"treat warnings as errors">;
 defm weights : Valued<["--"], "weights", "W.safetensors",
-                      "the checkpoint for --inference or --emit=onnx",
+                      "the checkpoint for --inference or --emit=onnx;\n"
+                      "for a training build, the frozen layers'\n"
+                      "weights (trainable: false), baked in",
                       false,
                       [HelpTextVariant<[EvalVis], "the checkpoint to "
                                        "evaluate (safetensors)">]>,

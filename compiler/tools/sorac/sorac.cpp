@@ -71,7 +71,8 @@ enum class Emit {
   Asm,
   Obj,
   Header,
-  Onnx
+  Onnx,
+  Memory
 };
 /// The notation of a graph kind, and which of the model's graphs it shows.
 enum class Notation { None, Text, Dot, Mermaid };
@@ -97,7 +98,8 @@ constexpr EmitKind kEmitKinds[] = {
     {"asm", Emit::Asm, Notation::None, Step::None},
     {"obj", Emit::Obj, Notation::None, Step::None},
     {"header", Emit::Header, Notation::None, Step::None},
-    {"onnx", Emit::Onnx, Notation::None, Step::None}};
+    {"onnx", Emit::Onnx, Notation::None, Step::None},
+    {"memory", Emit::Memory, Notation::None, Step::None}};
 
 const EmitKind &kindOf(Emit emit) {
   for (const EmitKind &k : kEmitKinds)
@@ -249,7 +251,7 @@ int parseArgs(int argc, char **argv, Options &o) {
                         "W.safetensors");
     if (o.inference)
       return usageError("--inference builds an object, not --emit=onnx");
-  } else if (o.inference != !o.weights.empty()) {
+  } else if (o.inference && o.weights.empty()) {
     return usageError("--inference and --weights W.safetensors go together");
   }
   if (!o.quantize.empty() && (o.quantize != "int8" || !o.inference)) {
@@ -521,7 +523,8 @@ int compile(const Options &o, const sora::dsl::Model &source,
   // The target machine before any work: a bad --target or --mcpu is a
   // usage error, and the micro-kernels' vector width is the target's.
   std::unique_ptr<llvm::TargetMachine> tm;
-  if (o.emit == Emit::LLVM || o.emit == Emit::Asm || o.emit == Emit::Obj) {
+  if (o.emit == Emit::LLVM || o.emit == Emit::Asm || o.emit == Emit::Obj ||
+      o.emit == Emit::Memory) {
     std::string error;
     tm = sora::createTargetMachine(o.triple, o.cpu, o.optLevel, error);
     if (!tm) {
@@ -546,6 +549,9 @@ int compile(const Options &o, const sora::dsl::Model &source,
     cm.bakedParams = sora::onnx::bakeWeights(cm.layout, *weights);
   else if (o.inference &&
            !loadWeights(*model, directory, o.weights, cm.bakedParams))
+    return kInputError;
+  else if (!o.inference && !o.weights.empty() &&
+           !bakeFrozen(cm, directory, o.weights))
     return kInputError;
   if (!o.quantize.empty() &&
       !calibrateInt8(cm, directory, o.calibrate ? o.calibrate : 1000))
@@ -600,6 +606,8 @@ int compile(const Options &o, const sora::dsl::Model &source,
   }
   if (o.emit == Emit::Asm)
     return emitText(o, code);
+  if (o.emit == Emit::Memory)
+    return emitText(o, memoryReport(cm, code, tm->getTargetTriple().str()));
 
   ObjectPaths paths = objectPaths(o, model->name);
   if (sameFile(paths.header, paths.object) ||
