@@ -1,10 +1,12 @@
-/* Fine-tuning on a microcontroller: the seed's model, its first layer
- * trained on the host and baked into flash (frozen), its last layer trained
- * here, on the device, from fresh weights, on images stored in flash
- * (data.c, from make_data.py). It prints the memory the model takes, the
- * held-out accuracy before and after training, and the trained weights (as
- * hex floats, to compare with the same run on another machine). The same
- * program runs on the host (run.sh compares the two).
+/* Training on a microcontroller: the seed's model, its first layer trained
+ * on the host and baked into flash (frozen), its last layer trained here,
+ * on the device, from fresh weights, on images stored in flash (data.c,
+ * from make_data.py); or any model compiled with --name mcu_finetune
+ * (scratch.sora: every layer trained here, -DEPOCHS=N). It prints the
+ * memory the model takes, the held-out accuracy before and after training,
+ * and the trained weights (each float's bits, to compare with the same run
+ * on another machine). The same program runs on the host (run.sh compares
+ * the two).
  *
  * Everything the model uses is one static block (MEMORY_BYTES, create_in)
  * and the batch buffers below: no heap, no files. Exit status 0 when
@@ -15,7 +17,9 @@
 #include <stdio.h>
 #include <string.h>
 
+#ifndef EPOCHS
 #define EPOCHS 4
+#endif
 #define BATCH MCU_FINETUNE_MAX_BATCH
 #define PIXELS MCU_FINETUNE_INPUT_SIZE
 #define CLASSES MCU_FINETUNE_OUTPUT_SIZE
@@ -59,10 +63,14 @@ static float accuracy(mcu_finetune *m) {
 
 int main(void) {
   printf("model: %d bytes of RAM (weights %d, optimizer state %d, scratch "
-         "%d), %d bytes of frozen weights in flash\n",
+         "%d)",
          MCU_FINETUNE_MEMORY_BYTES, MCU_FINETUNE_PARAMS_BYTES,
-         MCU_FINETUNE_OPT_STATE_BYTES, MCU_FINETUNE_SCRATCH_BYTES,
+         MCU_FINETUNE_OPT_STATE_BYTES, MCU_FINETUNE_SCRATCH_BYTES);
+#ifdef MCU_FINETUNE_BAKED_WEIGHTS_BYTES
+  printf(", %d bytes of frozen weights in flash",
          MCU_FINETUNE_BAKED_WEIGHTS_BYTES);
+#endif
+  printf("\n");
   mcu_finetune *m;
   if (mcu_finetune_create_in(memory, sizeof memory, &m) != SORA_OK) {
     printf("error: %s\n", sora_last_error());

@@ -32,6 +32,7 @@
 #include <llvm/IR/PassTimingInfo.h>
 #include <llvm/IR/Verifier.h>
 #include <llvm/Support/raw_ostream.h>
+#include <llvm/TargetParser/Triple.h>
 
 #include <cctype>
 #include <cstdio>
@@ -545,6 +546,13 @@ int compile(const Options &o, const sora::dsl::Model &source,
     cm.vnni = sora::targetHasVnni(*tm);
     cm.pointerBits = int(tm->getPointerSizeInBits(0));
   }
+  // Data-parallel training runs over MPI, which needs an operating system:
+  // without one, its kernels (and grad_step's gradient block in every
+  // instance's scratch) are left out.
+  if (!o.triple.empty() &&
+      llvm::Triple(llvm::Triple::normalize(o.triple)).getOS() ==
+          llvm::Triple::UnknownOS)
+    cm.dataParallel.reset();
   if (o.inference && weights)
     cm.bakedParams = sora::onnx::bakeWeights(cm.layout, *weights);
   else if (o.inference &&
