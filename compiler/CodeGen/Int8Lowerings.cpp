@@ -92,10 +92,14 @@ void lowerQMatMulNT(KernelEmitter &k, const Node &n) {
     // zero weights).
     Value *q = e.tile(steps);
     Value *xRow = mulIdx(e, r, K);
+    // Clamped to [0, 255], then rounded half up (TensorFlow Lite rounds
+    // half away from zero; the same here, where nothing is negative):
+    // no roundeven, which newlib's libm lacks.
     auto quantize = [&](Value *v) {
-      v = e.call(Intrinsic::roundeven, {b.CreateFMul(v, e.f32(inverse))});
-      v = e.call(Intrinsic::maxnum, {b.CreateFAdd(v, e.f32(zero)), e.f32(0)});
-      return b.CreateFPToUI(e.call(Intrinsic::minnum, {v, e.f32(255)}), i8);
+      v = b.CreateFAdd(b.CreateFMul(v, e.f32(inverse)), e.f32(zero));
+      v = e.call(Intrinsic::maxnum, {v, e.f32(0)});
+      v = e.call(Intrinsic::minnum, {v, e.f32(255)});
+      return b.CreateFPToUI(b.CreateFAdd(v, e.f32(0.5)), i8);
     };
     e.loop(
         K,
