@@ -216,7 +216,7 @@ std::map<const Node *, Value *> roundedBakedWeights(const CompiledModel &cm,
                                                     ModuleEmission &em,
                                                     const Graph &g) {
   std::map<const Node *, Value *> out;
-  if (em.bakedWeights.empty())
+  if (cm.bakedParams.empty())
     return out;
   for (const auto &node : g.nodes()) {
     const Node *param = node->operands.empty() ? nullptr : node->operands[0];
