@@ -11,7 +11,10 @@
 #   4. the same programs on the host, whose trained weights must agree with
 #      the device's within 1e-4 (relative to the largest);
 #   5. the RAM block each program reserves (MEMORY_BYTES, in the linker's
-#      symbol table) must be what sorac --emit=memory printed.
+#      symbol table) must be what sorac --emit=memory printed;
+#   6. the seed's model as an int8 inference build (--quantize=int8, 52 KB
+#      of weights in flash) classifying the held-out images (infer.c): the
+#      same classes on the device as on the host.
 #   run.sh BUILD_DIR [WORK_DIR]   (BUILD_DIR: sorac's CMake build)
 # Exits 77 (skipped) without arm-none-eabi-gcc, newlib or qemu-system-arm.
 set -euo pipefail
@@ -37,19 +40,19 @@ make -s -C "$src" runtime TARGET=thumbv7em-none-eabihf \
   RUNTIME_BUILD="$work/rt" SETUP=true JOBS=2 > "$work/make.log" 2>&1 ||
   { cat "$work/make.log"; exit 1; }
 
-# train NAME EPOCHS SORAC_ARGS...: NAME.sora on the device and on the host.
-train() {
-  local name=$1 epochs=$2 dir=$work/$1
-  shift 2
+# run NAME PROGRAM.c MODEL.sora EPOCHS SORAC_ARGS...: the program around
+# the model on the device and on the host, then compare.py.
+run() {
+  local name=$1 program=$here/$2 epochs=$4 dir=$work/$1
+  local model=("$3" --name mcu_finetune "${@:5}")
   mkdir -p "$dir/host" "$dir/device"
-  local model=("$here/$name.sora" --name mcu_finetune "$@")
   "$sorac" "${model[@]}" --target thumbv7em-none-eabihf -o "$dir/device/model.o"
   "$sorac" "${model[@]}" --target thumbv7em-none-eabihf --emit=memory |
     tee "$dir/memory.txt"
   "$xcc" "${flags[@]}" -O2 -Wall -Wextra -Werror -DEPOCHS="$epochs" \
     -I"$src/runtime/include" -I"$dir/device" -nostartfiles \
     --specs=rdimon.specs -T "$board/memory.ld" "$board/startup.c" \
-    "$here/main.c" "$work/data.c" "$dir/device/model.o" \
+    "$program" "$work/data.c" "$dir/device/model.o" \
     "$work/rt/libsora_rt.a" -lm -Wl,--no-warn-execstack -o "$dir/device/run.elf"
   arm-none-eabi-size "$dir/device/run.elf"
   echo "--- $name on the Cortex-M4 (qemu-system-arm -machine mps2-an386)"
@@ -57,20 +60,22 @@ train() {
   timeout 600 qemu-system-arm -machine mps2-an386 -nographic -monitor none \
     -serial none -semihosting-config enable=on,target=native \
     -kernel "$dir/device/run.elf" > "$dir/device/out.txt" || status=$?
-  grep -v '^w ' "$dir/device/out.txt"
+  grep -v '^[wc] ' "$dir/device/out.txt"
   [ "$status" -eq 0 ] || { echo "FAIL: the device run exited $status"; exit 1; }
 
   "$sorac" "${model[@]}" -o "$dir/host/model.o"
   "${CC:-cc}" -O2 -DEPOCHS="$epochs" -I"$src/runtime/include" -I"$dir/host" \
-    "$here/main.c" "$work/data.c" "$dir/host/model.o" \
+    "$program" "$work/data.c" "$dir/host/model.o" \
     "$build/lib/libsora_rt.a" -lz -lm -lpthread -o "$dir/host/run"
   echo "--- $name on the host"
   "$dir/host/run" > "$dir/host/out.txt" ||
     { cat "$dir/host/out.txt"; echo "FAIL: the host run"; exit 1; }
-  grep -v '^w ' "$dir/host/out.txt"
+  grep -v '^[wc] ' "$dir/host/out.txt"
   python3 "$here/compare.py" "$dir"
 }
 
-train model 4 --weights "$work/host.safetensors"
-train scratch 8
+run model main.c "$here/model.sora" 4 --weights "$work/host.safetensors"
+run scratch main.c "$here/scratch.sora" 8
+run int8 infer.c "$src/examples/mnist_mlp/model.sora" 0 --inference \
+  --weights "$work/host.safetensors" --quantize=int8
 echo PASS
