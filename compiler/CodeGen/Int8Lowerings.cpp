@@ -45,11 +45,8 @@ const Node *weightOf(const Node &product) {
 template <typename T>
 Constant *constantData(Module &mod, ArrayRef<T> values,
                        const std::string &name) {
-  Constant *data = ConstantDataArray::get(mod.getContext(), values);
-  auto *global = new GlobalVariable(mod, data->getType(), true,
-                                    GlobalValue::PrivateLinkage, data, name);
-  global->setAlignment(Align(64));
-  return global;
+  return readOnlyData(mod, ConstantDataArray::get(mod.getContext(), values),
+                      name);
 }
 
 /// acc + the sums of four products of the u8 bytes of `a` and the i8

@@ -232,4 +232,12 @@ void KernelEmitter::forEachElement(const Node *like, const Body &body) {
       "row");
 }
 
+GlobalVariable *readOnlyData(Module &mod, Constant *data,
+                             const std::string &name) {
+  auto *global = new GlobalVariable(mod, data->getType(), true,
+                                    GlobalValue::PrivateLinkage, data, name);
+  global->setAlignment(Align(64));
+  return global;
+}
+
 } // namespace sora::ir

@@ -219,6 +219,11 @@ inline llvm::Value *addIdx(KernelEmitter &k, llvm::Value *a, llvm::Value *b) {
   return k.b.CreateAdd(a, b, "", true, true);
 }
 
+/// A private, read-only, 64-byte aligned global `name` of `mod` holding
+/// `data` (baked weights, packed int8 weights and their scales).
+llvm::GlobalVariable *readOnlyData(llvm::Module &mod, llvm::Constant *data,
+                                   const std::string &name);
+
 /// An elementwise op's math on one element (Formulas.cpp).
 using Formula = llvm::Value *(*)(KernelEmitter &k, const Node &n,
                                  const std::vector<llvm::Value *> &operands);

@@ -190,12 +190,8 @@ struct ModuleEmission {
 /// A read-only copy of `values`, named `name`, in `mod`.
 GlobalVariable *constantArray(Module &mod, ArrayRef<float> values,
                               const std::string &name) {
-  LLVMContext &ctx = mod.getContext();
-  auto *global = new GlobalVariable(
-      mod, ArrayType::get(llvm::Type::getFloatTy(ctx), values.size()), true,
-      GlobalValue::PrivateLinkage, ConstantDataArray::get(ctx, values), name);
-  global->setAlignment(Align(64));
-  return global;
+  return readOnlyData(mod, ConstantDataArray::get(mod.getContext(), values),
+                      name);
 }
 
 /// `x` rounded to the nearest bfloat16 as round_bf16 does (Formulas.cpp).
@@ -289,10 +285,10 @@ Function *emitKernel(const CompiledModel &cm, ModuleEmission &em,
       rootOf[group.anchor] = group.root;
   std::map<const Node *, Value *> constants = roundedBakedWeights(cm, em, g);
   // An inference build reads its baked weights, not the instance's.
-  for (const auto &[name, global] : em.bakedWeights)
-    for (const auto &node : g.nodes())
-      if (node->op == OpKind::Param && node->name == name)
-        constants[node.get()] = global;
+  for (const auto &node : g.nodes())
+    if (auto it = em.bakedWeights.find(node->name);
+        node->op == OpKind::Param && it != em.bakedWeights.end())
+      constants[node.get()] = it->second;
   k.resolveBuffer = [&cm, plan, direct, samples, rootOf,
                      constants](KernelEmitter &e, IRBuilder<> &eb,
                                 const Node *n) -> Value * {
@@ -521,16 +517,11 @@ int hostVectorWidth() {
   return 4;
 }
 
-/// Whether the host has AVX512_BF16's vdpbf16ps.
-static bool hostHasBf16Dot() {
+/// Whether the host has AVX-512 and `feature` (avx512bf16: vdpbf16ps;
+/// avx512vnni: vpdpbusd).
+static bool hostHasAvx512(const char *feature) {
   llvm::StringMap<bool> features = llvm::sys::getHostCPUFeatures();
-  return features.lookup("avx512f") && features.lookup("avx512bf16");
-}
-
-/// Whether the host has AVX512_VNNI's vpdpbusd.
-static bool hostHasVnni() {
-  llvm::StringMap<bool> features = llvm::sys::getHostCPUFeatures();
-  return features.lookup("avx512f") && features.lookup("avx512vnni");
+  return features.lookup("avx512f") && features.lookup(feature);
 }
 
 EmittedModule emitModule(const CompiledModel &cm, LLVMContext &ctx) {
@@ -540,8 +531,8 @@ EmittedModule emitModule(const CompiledModel &cm, LLVMContext &ctx) {
   bool host = cm.vectorWidth == 0;
   ModuleEmission em{*mod,
                     host ? hostVectorWidth() : cm.vectorWidth,
-                    host ? hostHasBf16Dot() : cm.bf16Dot,
-                    host ? hostHasVnni() : cm.vnni,
+                    host ? hostHasAvx512("avx512bf16") : cm.bf16Dot,
+                    host ? hostHasAvx512("avx512vnni") : cm.vnni,
                     /*bakedWeights=*/{},
                     /*profileRows=*/{},
                     /*trainLoopNests=*/0};
