@@ -16,17 +16,22 @@ limit_args=()
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
-# Samples per second of training: the train split over the epoch's seconds.
+# Samples per second of training: the train split over the median epoch's
+# seconds, of $epochs epochs (one epoch of 0.1 s is at the mercy of a
+# moment's load on a shared machine).
+epochs=5
 rate() { # RANKS
   local launch=()
   [[ $1 -gt 1 ]] && launch=(mpirun -np "$1" --bind-to core)
-  "${launch[@]}" "$sorac" run "$model" --epochs 1 "${limit_args[@]}" --quiet \
-    --report json | python3 -c '
-import json, sys
-r = json.loads(sys.stdin.read().strip().splitlines()[-1])
+  "${launch[@]}" "$sorac" run "$model" --epochs "$epochs" "${limit_args[@]}" \
+    --quiet --log "$work/log$1.csv"
+  python3 -c '
+import csv, statistics, sys
+rows = list(csv.DictReader(open(sys.argv[1])))
+seconds = statistics.median(float(r["seconds"]) for r in rows)
 samples = '"$samples"'
-print("%d rank(s): %.2f s per epoch, %.0f samples/s (steps %d)" % (
-    '"$1"', r["train_seconds"], samples / r["train_seconds"], r["steps"]))'
+print("%d rank(s): %.3f s per epoch (median of %d), %.0f samples/s" % (
+    '"$1"', seconds, len(rows), samples / seconds))' "$work/log$1.csv"
 }
 count=60000
 [[ $limit -gt 0 && $limit -lt $count ]] && count=$limit
@@ -39,8 +44,11 @@ printf '%s\n%s\n' "$one" "$two"
 speed() { sed -E 's/.* ([0-9]+) samples\/s.*/\1/' <<<"$1"; }
 python3 -c "print('scaling at 2 ranks: %.2fx the 1-rank throughput' % ($(speed "$two") / $(speed "$one")))"
 
-# The gradient block: the weights' floats (each tensor 64-byte aligned) and
-# three floats of statistics.
-floats=$(( (784*64 + 15)/16*16 + (64+15)/16*16 + (64*10+15)/16*16 + (10+15)/16*16 + 3 ))
+# The allreduce block: the weights' floats (each tensor 64-byte aligned),
+# the step's SORA_NUM_STATS (408) statistics and its stop request.
+floats=$(( (784*64 + 15)/16*16 + (64+15)/16*16 + (64*10+15)/16*16 + (10+15)/16*16 + 409 ))
 mpicc -O2 -o "$work/mpi_allreduce" "$src/bench/mpi_allreduce.c"
 mpirun -np 2 --bind-to core "$work/mpi_allreduce" "$floats" 500
+# Would overlapping it with backward pay here? ~110 us: a rank's grad_step.
+mpicc -O2 -o "$work/mpi_overlap" "$src/bench/mpi_overlap.c"
+mpirun -np 2 --bind-to core "$work/mpi_overlap" "$floats" 110

@@ -440,6 +440,10 @@ int64_t scratchBytes(const CompiledModel &cm) {
   int64_t bytes = 0;
   for (const KernelSpec &spec : kernelsOf(cm))
     bytes = std::max(bytes, planScratch(*spec.graph, directOutput(spec)).bytes);
+  // The data-parallel step reduces its block in scratch, in place (fit.c):
+  // the gradients grad_step leaves there, its stats, a stop request.
+  if (cm.dataParallel)
+    bytes = std::max(bytes, (cm.layout.weightFloats + SORA_NUM_STATS + 1) * 4);
   return bytes;
 }
 

@@ -168,7 +168,11 @@ static void rank_share(int64_t total, int64_t *lo, int64_t *count) {
 }
 
 /// Floats of a data-parallel step's allreduce: the gradients, the kernel's
-/// stats and the stop request.
+/// stats and the stop request. They lie in scratch, where grad_step leaves
+/// the gradients at the start: the activations after them are dead once it
+/// returns, and the compiler sizes scratch to hold the whole block. So the
+/// gradients are reduced in place, where apply_update reads them, with no
+/// staging copy out and back (a quarter of a 2-rank step of the seed model).
 static int64_t comm_floats(const sora_model_desc *d) {
   return d->grad_floats + SORA_NUM_STATS + 1;
 }
@@ -176,24 +180,25 @@ static int64_t comm_floats(const sora_model_desc *d) {
 /// One data-parallel step of a global batch of `global` rows of which this
 /// rank holds `local` (possibly none): the local mean gradient weighted by
 /// local / global, the kernel's stats and the stop request go out in one
-/// allreduce of `comm` (comm_floats); every rank then applies the same
+/// allreduce (comm_floats, in scratch); every rank then applies the same
 /// update. `out` gets the global batch's stats, `*stop` whether any rank
 /// was asked to stop (this one if `*stop` is true on entry).
 static sora_status train_batch_parallel(sora_model *m, const float *x,
                                         const float *y, int64_t local,
-                                        int64_t global, float *comm,
+                                        int64_t global,
                                         double out[SORA_NUM_STATS],
                                         bool *stop) {
   const sora_model_desc *d = m->desc;
   int64_t g = d->grad_floats;
-  float *grad = (float *)m->scratch;
+  float *comm = (float *)m->scratch; /* the gradients, then the rest */
   if (local > 0) {
     double stats[SORA_NUM_STATS] = {0.0};
     d->grad_step(m->params, m->opt_state, m->scratch, x, y, local, m->step + 1,
                  stats);
     float weight = (float)((double)local / (double)global);
-    for (int64_t i = 0; i < g; ++i)
-      comm[i] = grad[i] * weight;
+    if (weight != 1.0f)
+      for (int64_t i = 0; i < g; ++i)
+        comm[i] *= weight;
     for (int i = 0; i < SORA_NUM_STATS; ++i)
       comm[g + i] = (float)stats[i];
   } else {
@@ -203,13 +208,13 @@ static sora_status train_batch_parallel(sora_model *m, const float *x,
   sora_status status = sora_allreduce(comm, comm_floats(d), SORA_REDUCE_FLOAT);
   if (status != SORA_OK)
     return status;
-  memcpy(grad, comm, (size_t)g * sizeof *grad);
-  ++m->step; // as sora_model_train_batch: the kernel sees this step's number
-  d->apply_update(m->params, m->opt_state, m->scratch, NULL, NULL, 0, m->step,
-                  NULL);
+  // Read before apply_update, whose own intermediates may lie past g.
   for (int i = 0; i < SORA_NUM_STATS; ++i)
     out[i] = comm[g + i];
   *stop = comm[g + SORA_NUM_STATS] > 0.0f;
+  ++m->step; // as sora_model_train_batch: the kernel sees this step's number
+  d->apply_update(m->params, m->opt_state, m->scratch, NULL, NULL, 0, m->step,
+                  NULL);
   return SORA_OK;
 }
 
@@ -271,14 +276,13 @@ static sora_status train_epochs(sora_model *m, const fit_plan *plan) {
   int64_t *order = sora_alloc((size_t)split_at * sizeof *order);
   float *batch_x = sora_alloc_floats(batch_rows * d->input_size);
   float *batch_y = sora_alloc_floats(batch_rows * d->label_size);
-  float *comm = parallel ? sora_alloc_floats(comm_floats(d)) : NULL;
   // Early stopping watches from this fit's first epoch, as a Keras callback
   // does from the start of each fit; the best epoch's parameters are kept
   // aside when they are to be restored.
   const sora_early_stopping *es = d->early_stopping;
   sora_watch watch = {0}, plateau = {0};
   float *best_params = NULL;
-  if (!order || !batch_x || !batch_y || (parallel && !comm)) {
+  if (!order || !batch_x || !batch_y) {
     status = SORA_ERR_MEMORY;
     goto done;
   }
@@ -313,6 +317,14 @@ static sora_status train_epochs(sora_model *m, const fit_plan *plan) {
   // The profile's rows are process-wide: only a profiled build touches them.
   if (d->num_profile > 0)
     sora_profile_reset();
+  // The ranks start together: else the first epoch's time would hold the
+  // wait for the slowest rank to load its data (four epochs' time, seen).
+  if (parallel) {
+    float ready = 0.0f;
+    status = sora_allreduce(&ready, 1, SORA_REDUCE_FLOAT);
+    if (status != SORA_OK)
+      goto done;
+  }
   for (int64_t epoch = first_epoch; epoch <= plan->epochs; ++epoch) {
     if (verbose) {
       printf("Epoch %" PRId64 "/%" PRId64 "\n", epoch, plan->epochs);
@@ -356,7 +368,7 @@ static sora_status train_epochs(sora_model *m, const fit_plan *plan) {
       // Every rank learns of a stop request in the step's allreduce.
       bool stop = parallel && stop_requested(&stops_seen);
       if (parallel)
-        status = train_batch_parallel(m, batch_x, batch_y, rows, n, comm, stats,
+        status = train_batch_parallel(m, batch_x, batch_y, rows, n, stats,
                                       &stop);
       else
         status = sora_model_train_batch(m, batch_x, batch_y, n, stats);
@@ -481,7 +493,6 @@ done:
   sora_free(order);
   sora_free(batch_x);
   sora_free(batch_y);
-  sora_free(comm);
   sora_free(best_params);
   return status;
 }
@@ -519,7 +530,7 @@ sora_status sora_model_fit(sora_model *m, const char *data_dir,
   if (sora_world_size() > 1 &&
       (!d->grad_step || !d->apply_update || d->grad_floats < 0 ||
        d->grad_floats > d->params_floats ||
-       d->grad_floats * (int64_t)sizeof(float) > d->scratch_bytes))
+       comm_floats(d) * (int64_t)sizeof(float) > d->scratch_bytes))
     return sora_fail(SORA_ERR_STATE,
                      "model '%s' cannot train data-parallel over %d ranks: "
                      "its description has no grad_step and apply_update "

@@ -252,7 +252,9 @@ typedef struct sora_model_desc {
      every weight into the first `grad_floats` floats of scratch, laid out
      like the parameter block, and the loss sum and correct count into out.
      `apply_update` (x, y, n and out unused) applies the optimizer to the
-     parameters from the gradients at the start of scratch, as step `step`. */
+     parameters from the gradients at the start of scratch, as step `step`.
+     scratch_bytes leaves room after the gradients for SORA_NUM_STATS + 1
+     more floats: the step's allreduce block is reduced there, in place. */
   sora_kernel_fn grad_step;
   sora_kernel_fn apply_update;
   int64_t grad_floats;
