@@ -6,6 +6,7 @@ set -euo pipefail
 packages=(
   cmake ninja-build g++ python3
   llvm-19-dev llvm-19-tools     # LLVM C++ API; FileCheck, lit, not
+  libzstd-dev                   # LLVM's static libraries link zstd
   libboost-dev                  # Spirit X3 (header-only)
   libfmt-dev zlib1g-dev
   googletest libgtest-dev
