@@ -63,7 +63,7 @@ bool dataParallelReady(const CompiledModel &cm) {
 
 CompiledModel
 buildModelGraphs(const dsl::Model &model, const std::string &sourceDir,
-                 const PipelineOptions &pipeline, bool withTraining,
+                 const PipelineOptions &pipeline, ModelGraphs which,
                  const std::function<void(Graph &)> &preparePredict) {
   PhaseTimer timer("build graphs");
   CompiledModel cm;
@@ -74,12 +74,13 @@ buildModelGraphs(const dsl::Model &model, const std::string &sourceDir,
   if (preparePredict)
     preparePredict(*cm.predict);
   cm.layout.addParams(*cm.predict);
-  if (model.train && withTraining) {
+  if (model.train && which != ModelGraphs::Predict) {
     cm.evaluate = buildEvalGraph(model);
     cm.train = buildTrainGraph(model, *model.train);
     cm.layout.addParams(*cm.train);
-    cm.dataParallel =
-        buildTrainGraph(model, *model.train, /*gradientOutputs=*/true);
+    if (which == ModelGraphs::DataParallel)
+      cm.dataParallel =
+          buildTrainGraph(model, *model.train, /*gradientOutputs=*/true);
   }
   for (Graph *g : {cm.predict.get(), cm.evaluate.get(), cm.train.get(),
                    cm.dataParallel.get()}) {

@@ -76,14 +76,21 @@ bool dataParallelReady(const CompiledModel &cm);
 /// state included), stored in checkpoints.
 int64_t modelHash(const CompiledModel &cm);
 
-/// Builds the graphs (the training ones only if `withTraining` and the
-/// model has a train block), runs the graph passes over each and lays out
-/// the parameters (no LLVM involved). `preparePredict`, if given, changes
-/// the predict graph before its passes (int8 calibration's outputs).
+/// Which graphs buildModelGraphs makes: each kind adds to the one before.
+enum class ModelGraphs {
+  Predict,     ///< predict alone (inference builds, imports)
+  Training,    ///< also evaluate and train, if the model has a train block
+  DataParallel ///< also grad_step and apply_update's (MPI needs an OS)
+};
+
+/// Builds the graphs `which` names, runs the graph passes over each and
+/// lays out the parameters (no LLVM involved). `preparePredict`, if given,
+/// changes the predict graph before its passes (int8 calibration's
+/// outputs).
 CompiledModel
 buildModelGraphs(const dsl::Model &model, const std::string &sourceDir,
                  const PipelineOptions &pipeline = PipelineOptions::standard(),
-                 bool withTraining = true,
+                 ModelGraphs which = ModelGraphs::DataParallel,
                  const std::function<void(Graph &)> &preparePredict = {});
 
 /// Takes the frozen weights of `cm` out of its parameter block: their

@@ -147,7 +147,10 @@ void lowerLayerNormalize(KernelEmitter &k, const Node &n) {
       k.i64(0), k.lines(&n),
       [&](Value *l) {
         Value *base = mulIdx(k, l, D);
-        auto [mean, rstd] = lineStats(k, n, x, base, D);
+        // Named values, not structured bindings: lambdas capture them
+        // (binding capture is C++20).
+        std::pair<Value *, Value *> stats = lineStats(k, n, x, base, D);
+        Value *mean = stats.first, *rstd = stats.second;
         k.loop(
             D,
             [&](Value *d) {
@@ -168,7 +171,10 @@ void lowerLayerNormalizeGrad(KernelEmitter &k, const Node &n) {
       k.i64(0), k.lines(&n),
       [&](Value *l) {
         Value *base = mulIdx(k, l, D);
-        auto [mean, rstd] = lineStats(k, n, x, base, D);
+        // Named values, not structured bindings: lambdas capture them
+        // (binding capture is C++20).
+        std::pair<Value *, Value *> stats = lineStats(k, n, x, base, D);
+        Value *mean = stats.first, *rstd = stats.second;
         auto xh = [&](Value *i) {
           return k.b.CreateFMul(k.b.CreateFSub(k.load(x, i), mean), rstd);
         };

@@ -303,7 +303,7 @@ void runDataSet(const Test &t, const fs::path &set, const Options &o,
 
   sora::ir::CompiledModel cm = sora::ir::buildModelGraphs(
       imported->model, t.dir.string(), sora::ir::PipelineOptions::standard(),
-      /*withTraining=*/false);
+      sora::ir::ModelGraphs::Predict);
   cm.bakedParams = sora::onnx::bakeWeights(cm.layout, imported->weights);
   if (verbose)
     sora::ir::print(std::cout, *cm.predict);

@@ -139,7 +139,7 @@ bool matchParameters(const sora::dsl::Model &model,
                      sora::onnx::Weights &ordered, std::string &error) {
   sora::ir::CompiledModel cm = sora::ir::buildModelGraphs(
       model, "", sora::ir::PipelineOptions::standard(),
-      /*withTraining=*/false);
+      sora::ir::ModelGraphs::Predict);
   for (const sora::ir::ParamSlot &slot : cm.layout.weights) {
     const sora::onnx::NamedTensor *t = sora::onnx::find(weights, slot.name);
     if (!t) {

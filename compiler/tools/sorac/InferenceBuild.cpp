@@ -30,7 +30,9 @@ bool loadWeights(const sora::dsl::Model &model, const std::string &dir,
                  const std::string &path, std::vector<float> &out,
                  std::vector<sora::ir::ParamSlot> *slots) {
   // The full model (training included), for the tensors a checkpoint has.
-  sora::ir::CompiledModel full = sora::ir::buildModelGraphs(model, dir);
+  sora::ir::CompiledModel full = sora::ir::buildModelGraphs(
+      model, dir, sora::ir::PipelineOptions::standard(),
+      sora::ir::ModelGraphs::Training);
   auto describe = [](const std::vector<sora::ir::ParamSlot> &slots) {
     std::vector<sora_param_desc> descs;
     for (const sora::ir::ParamSlot &s : slots) {
@@ -105,7 +107,7 @@ bool calibrateInt8(sora::ir::CompiledModel &cm, const std::string &directory,
   std::vector<int64_t> widths;
   sora::ir::CompiledModel probe = sora::ir::buildModelGraphs(
       model, directory, sora::ir::PipelineOptions::standard(),
-      /*withTraining=*/false,
+      sora::ir::ModelGraphs::Predict,
       [&](sora::ir::Graph &g) { widths = sora::ir::exposeInt8Inputs(g); });
   if (widths.empty())
     return true; // no dense layer: nothing to quantize

@@ -453,9 +453,12 @@ static int runModel(RunOptions &o) {
     return status;
   const sora::dsl::Model *model = &fe.model();
 
-  // Compile as for an object file, then JIT.
-  sora::ir::CompiledModel cm =
-      sora::ir::buildModelGraphs(*model, fe.directory());
+  // Compile as for an object file, then JIT; the data-parallel kernels
+  // only under mpirun (a tenth of the compile time).
+  sora::ir::CompiledModel cm = sora::ir::buildModelGraphs(
+      *model, fe.directory(), sora::ir::PipelineOptions::standard(),
+      launchedByMpirun() ? sora::ir::ModelGraphs::DataParallel
+                         : sora::ir::ModelGraphs::Training);
   cm.profile = o.profile;
   auto ctx = std::make_unique<llvm::LLVMContext>();
   std::unique_ptr<llvm::Module> mod = sora::ir::emitModule(cm, *ctx).module;

@@ -535,9 +535,19 @@ int compile(const Options &o, const sora::dsl::Model &source,
   }
 
   const EmitKind &kind = kindOf(o.emit);
+  // Data-parallel training runs over MPI, which needs an operating system:
+  // without one, its kernels (and grad_step's gradient block in every
+  // instance's scratch) are left out.
+  bool bareMetal = !o.triple.empty() &&
+                   llvm::Triple(llvm::Triple::normalize(o.triple)).getOS() ==
+                       llvm::Triple::UnknownOS;
+  using sora::ir::ModelGraphs;
   bool forward = kind.step == Step::Predict || o.inference;
+  ModelGraphs graphs = forward     ? ModelGraphs::Predict
+                       : bareMetal ? ModelGraphs::Training
+                                   : ModelGraphs::DataParallel;
   sora::ir::CompiledModel cm =
-      sora::ir::buildModelGraphs(*model, directory, o.pipeline, !forward);
+      sora::ir::buildModelGraphs(*model, directory, o.pipeline, graphs);
   cm.profile = o.profile;
   cm.prefix = o.name;
   if (tm) {
@@ -546,13 +556,6 @@ int compile(const Options &o, const sora::dsl::Model &source,
     cm.vnni = sora::targetHasVnni(*tm);
     cm.pointerBits = int(tm->getPointerSizeInBits(0));
   }
-  // Data-parallel training runs over MPI, which needs an operating system:
-  // without one, its kernels (and grad_step's gradient block in every
-  // instance's scratch) are left out.
-  if (!o.triple.empty() &&
-      llvm::Triple(llvm::Triple::normalize(o.triple)).getOS() ==
-          llvm::Triple::UnknownOS)
-    cm.dataParallel.reset();
   if (o.inference && weights)
     cm.bakedParams = sora::onnx::bakeWeights(cm.layout, *weights);
   else if (o.inference &&
@@ -566,8 +569,8 @@ int compile(const Options &o, const sora::dsl::Model &source,
     return kInputError;
   if (o.stats && cm.train) {
     sora::ir::PipelineOptions none;
-    sora::ir::CompiledModel bare =
-        sora::ir::buildModelGraphs(*model, directory, none);
+    sora::ir::CompiledModel bare = sora::ir::buildModelGraphs(
+        *model, directory, none, ModelGraphs::Training);
     bare.vectorWidth = cm.vectorWidth;
     std::string pipeline;
     for (const std::string &p : o.pipeline.passes)
