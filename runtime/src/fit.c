@@ -368,8 +368,8 @@ static sora_status train_epochs(sora_model *m, const fit_plan *plan) {
       // Every rank learns of a stop request in the step's allreduce.
       bool stop = parallel && stop_requested(&stops_seen);
       if (parallel)
-        status = train_batch_parallel(m, batch_x, batch_y, rows, n, stats,
-                                      &stop);
+        status =
+            train_batch_parallel(m, batch_x, batch_y, rows, n, stats, &stop);
       else
         status = sora_model_train_batch(m, batch_x, batch_y, n, stats);
       if (status != SORA_OK)
@@ -529,13 +529,20 @@ sora_status sora_model_fit(sora_model *m, const char *data_dir,
                      "sora_model_fit: negative epochs or limit");
   if (sora_world_size() > 1 &&
       (!d->grad_step || !d->apply_update || d->grad_floats < 0 ||
-       d->grad_floats > d->params_floats ||
-       comm_floats(d) * (int64_t)sizeof(float) > d->scratch_bytes))
+       d->grad_floats > d->params_floats))
     return sora_fail(SORA_ERR_STATE,
                      "model '%s' cannot train data-parallel over %d ranks: "
                      "its description has no grad_step and apply_update "
                      "kernels (every weight needs the same kind of update)",
                      name, sora_world_size());
+  if (sora_world_size() > 1 &&
+      comm_floats(d) * (int64_t)sizeof(float) > d->scratch_bytes)
+    return sora_fail(SORA_ERR_STATE,
+                     "model '%s' cannot train data-parallel over %d ranks: "
+                     "its scratch (%" PRId64 " bytes) cannot hold the step's "
+                     "allreduce block of %" PRId64 " floats (compiled by an "
+                     "older sorac? compile it again)",
+                     name, sora_world_size(), d->scratch_bytes, comm_floats(d));
   bool verbose = o->verbose && sora_rank() == 0;
   int64_t epochs = o->epochs > 0 ? o->epochs : d->epochs;
   if (epochs < 1)

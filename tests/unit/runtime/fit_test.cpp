@@ -381,6 +381,27 @@ TEST_F(Fit, Errors) {
   EXPECT_EQ(fit(), SORA_OK);
 }
 
+TEST_F(Fit, DataParallelNeedsItsKernelsAndRoomForItsBlock) {
+  make(8);
+  // A world of two ranks whose allreduce is never reached.
+  auto unused = [](void *, int64_t, sora_reduce_type, void *) { return 1; };
+  ASSERT_EQ(sora_set_allreduce(unused, nullptr, 0, 2), SORA_OK);
+  EXPECT_EQ(fit(), SORA_ERR_STATE);
+  EXPECT_NE(std::string(sora_last_error()).find("no grad_step"),
+            std::string::npos)
+      << sora_last_error();
+  // The step reduces the gradients, stats and stop flag in place in
+  // scratch: a description whose scratch cannot hold them is refused.
+  desc.grad_step = desc.apply_update = fake_train;
+  desc.grad_floats = desc.params_floats;
+  EXPECT_EQ(fit(), SORA_ERR_STATE);
+  EXPECT_NE(std::string(sora_last_error()).find("allreduce block of 424"),
+            std::string::npos)
+      << sora_last_error();
+  sora_set_allreduce(nullptr, nullptr, 0, 1);
+  EXPECT_TRUE(calls().empty());
+}
+
 TEST_F(Fit, EpochsAccumulateAcrossFits) {
   desc.shuffle = 1;
   make(8); // 2 batches per epoch
