@@ -25,14 +25,6 @@ static int cmp_double(const void *a, const void *b) {
   return (x > y) - (x < y);
 }
 
-static int argmax(const float *row, int n) {
-  int best = 0;
-  for (int j = 1; j < n; ++j)
-    if (row[j] > row[best])
-      best = j;
-  return best;
-}
-
 int main(int argc, char **argv) {
   const char *data_dir = "/usr/share/datasets";
   long calls = 100000;
@@ -42,8 +34,7 @@ int main(int argc, char **argv) {
     else if (i + 1 < argc && strcmp(argv[i], "--latency-calls") == 0)
       calls = atol(argv[++i]);
     else {
-      fprintf(stderr, "usage: %s [--data DIR] [--latency-calls N]\n",
-              argv[0]);
+      fprintf(stderr, "usage: %s [--data DIR] [--latency-calls N]\n", argv[0]);
       return 2;
     }
   }
@@ -67,8 +58,8 @@ int main(int argc, char **argv) {
   }
   size_t right = 0;
   for (size_t i = 0; i < n; ++i)
-    right += argmax(out + i * width, (int)width) ==
-             argmax(test.y + i * width, (int)width);
+    right += sora_argmax(out + i * width, (int64_t)width) ==
+             sora_argmax(test.y + i * width, (int64_t)width);
 
   double *t = malloc((size_t)calls * sizeof *t);
   for (long c = -1000; c < calls; ++c) { /* 1000 warm-up calls */

@@ -60,14 +60,6 @@ static double median(double *v, size_t n) {
   return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
-static size_t argmax(const float *v, size_t n) {
-  size_t best = 0;
-  for (size_t i = 1; i < n; ++i)
-    if (v[i] > v[best])
-      best = i;
-  return best;
-}
-
 /* The number of training samples, from the labels file's IDX header (the
  * runtime does not report it): the runtime splits off the last
  * validation_split of these, as bench/results.md's FLOP count assumes. */
@@ -168,8 +160,8 @@ int main(int argc, char **argv) {
   size_t correct = 0;
   for (size_t i = 0; i < n; ++i)
     correct +=
-        argmax(y + i * out, out) ==
-        argmax(test.y + i * (size_t)test.label_size, (size_t)test.label_size);
+        sora_argmax(y + i * out, (int64_t)out) ==
+        sora_argmax(test.y + i * (size_t)test.label_size, test.label_size);
   double predict_accuracy = (double)correct / (double)n;
 
   /* 3. Batch-1 latency: warm up, then time each call. */

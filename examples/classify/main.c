@@ -46,10 +46,7 @@ int main(int argc, char **argv) {
   int64_t right = 0;
   for (int64_t i = 0; i < data.count; ++i) {
     const float *row = p + i * MNIST_MLP_OUTPUT_SIZE;
-    int best = 0;
-    for (int j = 1; j < MNIST_MLP_OUTPUT_SIZE; ++j)
-      if (row[j] > row[best])
-        best = j;
+    int best = (int)sora_argmax(row, MNIST_MLP_OUTPUT_SIZE);
     right += best == (int)data.y[i];
     printf("%lld: %s (%.3f)\n", (long long)i, kClasses[best], row[best]);
   }

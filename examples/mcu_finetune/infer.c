@@ -37,10 +37,7 @@ int main(void) {
       return 1;
     }
     for (int i = 0; i < n; ++i) {
-      int best = 0;
-      for (int c = 1; c < CLASSES; ++c)
-        if (p[i * CLASSES + c] > p[i * CLASSES + best])
-          best = c;
+      int best = (int)sora_argmax(p + i * CLASSES, CLASSES);
       right += best == test_labels[first + i];
       printf("c %d\n", best);
     }

@@ -51,11 +51,7 @@ static float accuracy(mcu_finetune *m) {
     if (mcu_finetune_predict(m, x, (size_t)n, p) != SORA_OK)
       return -1;
     for (int i = 0; i < n; ++i) {
-      int best = 0;
-      for (int c = 1; c < CLASSES; ++c)
-        if (p[i * CLASSES + c] > p[i * CLASSES + best])
-          best = c;
-      right += best == (int)y[i];
+      right += sora_argmax(p + i * CLASSES, CLASSES) == (int64_t)y[i];
     }
   }
   return (float)right / (float)test_count;

@@ -293,6 +293,16 @@ sora_status sora_model_predict(sora_model *m, const float *x, size_t n,
   return SORA_OK;
 }
 
+int64_t sora_argmax(const float *row, int64_t n) {
+  if (n < 1)
+    return -1;
+  int64_t best = 0;
+  for (int64_t j = 1; j < n; ++j)
+    if (row[j] > row[best])
+      best = j;
+  return best;
+}
+
 sora_status sora_model_check_train(const sora_model_desc *d, int64_t n) {
   if (!d->train_step)
     return sora_fail(SORA_ERR_STATE, "model '%s' has no train block",

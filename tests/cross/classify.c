@@ -37,10 +37,7 @@ int main(int argc, char **argv) {
   size_t correct = 0;
   for (size_t i = 0; i < n; ++i) {
     const float *row = probs + i * width;
-    size_t best = 0;
-    for (size_t j = 1; j < width; ++j)
-      if (row[j] > row[best])
-        best = j;
+    size_t best = (size_t)sora_argmax(row, (int64_t)width);
     correct += test.y[i * test.label_size + best] == 1.0f;
     fprintf(out, "%zu", best);
     for (size_t j = 0; j < width; ++j)

@@ -52,14 +52,6 @@ static float *read_file(const char *path, size_t *count) {
   return data;
 }
 
-static size_t argmax(const float *row, size_t n) {
-  size_t best = 0;
-  for (size_t j = 1; j < n; ++j)
-    if (row[j] > row[best])
-      best = j;
-  return best;
-}
-
 int main(int argc, char **argv) {
   if (argc != 3) {
     fprintf(stderr, "usage: %s INPUT.bin EXPECTED.bin\n", argv[0]);
@@ -102,8 +94,8 @@ int main(int argc, char **argv) {
     }
   }
   for (size_t i = 0; i < n; ++i)
-    same_class += argmax(got + i * out_width, out_width) ==
-                  argmax(expected + i * out_width, out_width);
+    same_class += sora_argmax(got + i * out_width, (int64_t)out_width) ==
+                  sora_argmax(expected + i * out_width, (int64_t)out_width);
   printf("%s: %zu rows of %zu; same class for %zu; largest difference %.3g "
          "(row %zu, column %zu: %.9g, expected %.9g)\n",
          STR(MODEL), n, out_width, same_class, worst, worst_at / out_width,

@@ -325,6 +325,11 @@ sora_status sora_model_init(sora_model *m, int64_t seed);
 sora_status sora_model_predict(sora_model *m, const float *x, size_t n,
                                float *y);
 
+/// The index of the largest of the `n` values of `row` (the first of equal
+/// ones): the class a row of predict's output, or a one-hot label, stands
+/// for. -1 when n < 1.
+int64_t sora_argmax(const float *row, int64_t n);
+
 /// One optimizer step on `n` (1..max_batch) rows; `loss` (may be NULL)
 /// receives the batch's mean loss before the update.
 sora_status sora_model_train_step(sora_model *m, const float *x, const float *y,

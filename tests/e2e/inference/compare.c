@@ -9,14 +9,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-static int argmax(const float *row, int n) {
-  int best = 0;
-  for (int j = 1; j < n; ++j)
-    if (row[j] > row[best])
-      best = j;
-  return best;
-}
-
 int main(int argc, char **argv) {
   if (argc != 3) {
     fprintf(stderr, "usage: %s CHECKPOINT DATA_DIR\n", argv[0]);
@@ -46,8 +38,8 @@ int main(int argc, char **argv) {
   size_t same = 0;
   double worst = 0;
   for (size_t i = 0; i < n; ++i) {
-    same +=
-        argmax(a + i * width, (int)width) == argmax(b + i * width, (int)width);
+    same += sora_argmax(a + i * width, (int64_t)width) ==
+            sora_argmax(b + i * width, (int64_t)width);
     for (size_t j = 0; j < width; ++j)
       worst = fmax(worst, fabs((double)a[i * width + j] - b[i * width + j]));
   }

@@ -2,19 +2,11 @@
  * from one checkpoint: the test set's accuracy of each, and how often they
  * predict the same class. Fails when int8 loses more than half a point.
  *   int8 DATA_DIR */
-#include "f32.h"
 #include "int8.h"
+#include "f32.h"
 
 #include <stdio.h>
 #include <stdlib.h>
-
-static int argmax(const float *row, int n) {
-  int best = 0;
-  for (int j = 1; j < n; ++j)
-    if (row[j] > row[best])
-      best = j;
-  return best;
-}
 
 int main(int argc, char **argv) {
   if (argc != 2) {
@@ -43,9 +35,9 @@ int main(int argc, char **argv) {
   }
   size_t right32 = 0, right8 = 0, same = 0;
   for (size_t i = 0; i < n; ++i) {
-    int label = argmax(test.y + i * width, (int)width);
-    int p32 = argmax(a + i * width, (int)width);
-    int p8 = argmax(b + i * width, (int)width);
+    int64_t label = sora_argmax(test.y + i * width, (int64_t)width);
+    int64_t p32 = sora_argmax(a + i * width, (int64_t)width);
+    int64_t p8 = sora_argmax(b + i * width, (int64_t)width);
     right32 += p32 == label;
     right8 += p8 == label;
     same += p32 == p8;

@@ -251,4 +251,14 @@ TEST(Model, EvaluateChunksAndAverages) {
   EXPECT_TRUE(std::isnan(metrics.loss));
 }
 
+TEST(Model, ArgmaxTakesTheFirstLargest) {
+  const float row[] = {-3.0f, 0.5f, 2.0f, -1.0f, 2.0f};
+  EXPECT_EQ(sora_argmax(row, 5), 2); // the first of the two 2s
+  EXPECT_EQ(sora_argmax(row, 2), 1);
+  EXPECT_EQ(sora_argmax(row, 1), 0);
+  EXPECT_EQ(sora_argmax(row, 0), -1);
+  const float negative[] = {-5.0f, -4.0f, -6.0f};
+  EXPECT_EQ(sora_argmax(negative, 3), 1);
+}
+
 } // namespace
