@@ -23,9 +23,6 @@ inline llvm::Value *addSigned(KernelEmitter &k, llvm::Value *a,
                               llvm::Value *b) {
   return k.b.CreateAdd(a, b, "", false, true);
 }
-inline llvm::Value *subIdx(KernelEmitter &k, llvm::Value *a, llvm::Value *b) {
-  return k.b.CreateSub(a, b, "", false, true);
-}
 llvm::Value *smaxIdx(KernelEmitter &k, llvm::Value *a, llvm::Value *b);
 llvm::Value *sminIdx(KernelEmitter &k, llvm::Value *a, llvm::Value *b);
 

@@ -218,6 +218,10 @@ inline llvm::Value *mulIdx(KernelEmitter &k, llvm::Value *a, int64_t c) {
 inline llvm::Value *addIdx(KernelEmitter &k, llvm::Value *a, llvm::Value *b) {
   return k.b.CreateAdd(a, b, "", true, true);
 }
+/// a - b where b <= a may not hold at compile time's knowledge (nsw only).
+inline llvm::Value *subIdx(KernelEmitter &k, llvm::Value *a, llvm::Value *b) {
+  return k.b.CreateSub(a, b, "", false, true);
+}
 
 /// A private, read-only, 64-byte aligned global `name` of `mod` holding
 /// `data` (baked weights, packed int8 weights and their scales).

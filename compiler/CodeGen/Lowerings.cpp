@@ -117,57 +117,136 @@ void lowerMatMul(KernelEmitter &k, const Node &n) {
   rowBands(k, n, R, R * M * K_, band);
 }
 
-/// Y[r, j] = sum_k A[r, k] B[j, k] for the R x C outputs at rows r0.. and
-/// columns j0..: R * C dot products in one loop over k, so each element of
-/// A and B loaded feeds C (or R) multiply-adds. LLVM vectorises the k loop
+/// A tile of R x C dot products of matmul_nt `n`: rows r0.. of A with rows
+/// j0.. of B, over k in [k0, k1).
+struct DotTile {
+  Value *r0;
+  int R;
+  Value *j0;
+  int C;
+  int64_t k0, k1;
+};
+
+/// The R x C sums of tile `t`, each in one loop over k so that every element
+/// of A and B loaded feeds C (or R) multiply-adds. LLVM vectorises the loop
 /// with one vector accumulator per output (register blocking).
-void dotTile(KernelEmitter &k, const Node &n, Value *r0, int R, Value *j0,
-             int C) {
+std::vector<Value *> dotSums(KernelEmitter &k, const Node &n,
+                             const DotTile &t) {
   const Node *a = n.operands[0], *bm = n.operands[1];
-  int64_t M = bm->type.dims[0], K_ = bm->type.dims[1];
+  int64_t K_ = bm->type.dims[1];
   std::vector<Value *> aRows, bRows;
-  for (int i = 0; i < R; ++i)
-    aRows.push_back(mulIdx(k, addIdx(k, r0, k.i64(i)), K_));
-  for (int j = 0; j < C; ++j)
-    bRows.push_back(mulIdx(k, addIdx(k, j0, k.i64(j)), K_));
-  std::vector<Value *> sums = k.reduce(
-      k.i64(0), k.i64(K_), std::vector<Value *>(R * C, k.f32(0)),
+  for (int i = 0; i < t.R; ++i)
+    aRows.push_back(mulIdx(k, addIdx(k, t.r0, k.i64(i)), K_));
+  for (int j = 0; j < t.C; ++j)
+    bRows.push_back(mulIdx(k, addIdx(k, t.j0, k.i64(j)), K_));
+  return k.reduce(
+      k.i64(t.k0), k.i64(t.k1), std::vector<Value *>(t.R * t.C, k.f32(0)),
       [&](Value *kk, const std::vector<Value *> &acc) {
         std::vector<Value *> av, bv, next;
         for (Value *row : aRows)
           av.push_back(k.load(a, addIdx(k, row, kk)));
         for (Value *row : bRows)
           bv.push_back(k.load(bm, addIdx(k, row, kk)));
-        for (int i = 0; i < R; ++i)
-          for (int j = 0; j < C; ++j)
+        for (int i = 0; i < t.R; ++i)
+          for (int j = 0; j < t.C; ++j)
             next.push_back(
-                k.b.CreateFAdd(acc[i * C + j], k.b.CreateFMul(av[i], bv[j])));
+                k.b.CreateFAdd(acc[i * t.C + j], k.b.CreateFMul(av[i], bv[j])));
         return next;
       },
       "k");
-  for (int i = 0; i < R; ++i)
-    for (int j = 0; j < C; ++j) {
-      Value *col = addIdx(k, j0, k.i64(j));
-      Value *out = addIdx(k, mulIdx(k, addIdx(k, r0, k.i64(i)), M), col);
-      k.storeResult(n, out, sums[i * C + j], col);
-    }
 }
 
-// Y[r,j] = sum_k A[r,k] B[j,k]   (B is [M,K]): dot products in 4 x 4
-// tiles, with narrower tiles at the edges of the batch and of M.
+/// Bytes of B a block of k should span: it stays in the L2 cache while every
+/// band of rows of a thread passes through it.
+constexpr int64_t kDotBlockBytes = 512 * 1024;
+/// Bytes of the stack tile that holds a group of bands' partial sums.
+constexpr int64_t kDotPartialBytes = 64 * 1024;
+
+// Y[r,j] = sum_k A[r,k] B[j,k]   (B is [M,K]): dot products in 6 x 4 tiles,
+// with narrower tiles at the edges of the batch and of M. When B outgrows
+// the L2 cache, each thread takes its bands in groups, and each group
+// through k in blocks whose part of B stays in cache, the sums so far kept
+// in a stack tile: otherwise every band would read all of B from memory.
 void lowerMatMulNT(KernelEmitter &k, const Node &n) {
   int64_t M = n.operands[1]->type.dims[0], K_ = n.operands[1]->type.dims[1];
-  constexpr int R = 4, C = 4;
-  int64_t fullCols = M / C * C;
-  // Columns of one band of `rows` rows starting at r0.
-  auto band = [&](KernelEmitter &e, Value *r0, int rows) {
+  constexpr int R = 6, C = 4;
+  const int64_t fullCols = M / C * C, granule = 16;
+  // Each tile of `rows` rows from r0 over k in [k0, k1): out(e, i, j, col,
+  // sum) takes the sum of its row i, column j (col, in the row).
+  using Out = std::function<void(KernelEmitter &, int, int, Value *, Value *)>;
+  auto tiles = [&](KernelEmitter &e, Value *r0, int rows, int64_t k0,
+                   int64_t k1, const Out &out) {
+    auto one = [&](Value *j0, int cols) {
+      std::vector<Value *> s = dotSums(e, n, {r0, rows, j0, cols, k0, k1});
+      for (int i = 0; i < rows; ++i)
+        for (int j = 0; j < cols; ++j)
+          out(e, i, j, addIdx(e, j0, e.i64(j)), s[i * cols + j]);
+    };
     e.loop(
-        fullCols / C,
-        [&](Value *t) { dotTile(e, n, r0, rows, mulIdx(e, t, C), C); }, "jt");
+        fullCols / C, [&](Value *t) { one(mulIdx(e, t, C), C); }, "jt");
     for (int64_t j = fullCols; j < M; ++j)
-      dotTile(e, n, r0, rows, e.i64(j), 1);
+      one(e.i64(j), 1);
   };
-  rowBands(k, n, R, R * M * K_, band);
+  auto storeAt = [&](Value *r0) {
+    return [&n, r0, M](KernelEmitter &e, int i, int, Value *col, Value *sum) {
+      Value *row = addIdx(e, r0, e.i64(i));
+      e.storeResult(n, addIdx(e, mulIdx(e, row, M), col), sum, col);
+    };
+  };
+  int64_t blockK =
+      std::max<int64_t>(granule, kDotBlockBytes / (M * 4) / granule * granule);
+  int64_t group = kDotPartialBytes / (R * M * 4);
+  if (blockK >= K_ || group < 1)
+    return rowBands(k, n, R, R * M * K_,
+                    [&](KernelEmitter &e, Value *r0, int64_t rows) {
+                      tiles(e, r0, int(rows), 0, K_, storeAt(r0));
+                    });
+  Value *bands = k.b.CreateUDiv(k.lines(&n), k.i64(R));
+  k.parallelRanges(
+      bands, k.b.CreateMul(bands, k.i64(R * M * K_)),
+      [&](KernelEmitter &e, Value *b0, Value *b1) {
+        Value *partial = e.tile(group * R * M);
+        e.loop(
+            e.i64(0),
+            e.b.CreateUDiv(addIdx(e, subIdx(e, b1, b0), e.i64(group - 1)),
+                           e.i64(group)),
+            [&](Value *g) {
+              Value *g0 = addIdx(e, b0, mulIdx(e, g, group));
+              Value *g1 = e.b.CreateSelect(
+                  e.b.CreateICmpULT(addIdx(e, g0, e.i64(group)), b1),
+                  addIdx(e, g0, e.i64(group)), b1);
+              for (int64_t k0 = 0; k0 < K_; k0 += blockK) {
+                int64_t k1 = std::min(K_, k0 + blockK);
+                bool first = k0 == 0, last = k1 == K_;
+                e.loop(
+                    g0, g1,
+                    [&](Value *t) {
+                      Value *r0 = mulIdx(e, t, R);
+                      Value *base = mulIdx(e, subIdx(e, t, g0), R * M);
+                      Out store = storeAt(r0);
+                      tiles(e, r0, R, k0, k1,
+                            [&](KernelEmitter &e, int i, int j, Value *col,
+                                Value *sum) {
+                              Value *at =
+                                  addIdx(e, base, addIdx(e, e.i64(i * M), col));
+                              if (!first)
+                                sum = e.b.CreateFAdd(e.loadTile(partial, at),
+                                                     sum);
+                              if (last)
+                                store(e, i, j, col, sum);
+                              else
+                                e.storeTile(partial, at, sum);
+                            });
+                    },
+                    "band");
+              }
+            },
+            "group");
+      });
+  // The rows left over, one at a time.
+  k.loop(
+      mulIdx(k, bands, R), k.lines(&n),
+      [&](Value *r) { tiles(k, r, 1, 0, K_, storeAt(r)); }, "row");
 }
 
 // Y[i,j] = sum_r A[r,i] B[r,j]   (A is [?,...,K], B [?,...,M], Y [K,M]):

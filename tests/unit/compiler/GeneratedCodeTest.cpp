@@ -423,6 +423,54 @@ model mlp {
   }
 }
 
+// A dense layer whose weights outgrow the L2 cache is computed in blocks of
+// its inputs, each thread's bands of rows in groups whose sums so far wait
+// in a stack tile (lowerMatMulNT): 130 units of 3000 inputs make three
+// blocks, and 137 rows more than one group of bands plus rows left over.
+// Every thread count gives the same bits, and a plain loop nest the same
+// numbers.
+TEST(GeneratedCode, ABlockedDenseLayerMatchesAPlainLoopNestAtEveryThreadCount) {
+  auto jm = compile(R"(
+model wide {
+  input x : f32[3000]
+  output y = dense(x, 130, activation: relu)
+}
+train wide { loss = mse
+             batch_size = 140 }
+)");
+  ASSERT_TRUE(jm);
+  const sora_model_desc &d = *jm->desc;
+  const int64_t n = std::min<int64_t>(137, d.max_batch);
+  ASSERT_GT(n, 130);
+  std::vector<float> params(d.params_floats);
+  std::mt19937 rng(3);
+  std::uniform_real_distribution<float> u(-0.05f, 0.05f);
+  for (float &p : params)
+    p = u(rng);
+  Batch b = randomBatch(d, n, 4);
+  std::vector<char> scratch(d.scratch_bytes + 64);
+  auto predict = [&](int64_t threads) {
+    EXPECT_EQ(sora_set_threads(threads), SORA_OK);
+    std::vector<float> out(n * 130);
+    d.predict(params.data(), nullptr, scratch.data(), b.x.data(), nullptr, n, 0,
+              out.data());
+    return out;
+  };
+  std::vector<float> one = predict(1), two = predict(2);
+  ASSERT_EQ(sora_set_threads(1), SORA_OK);
+  EXPECT_EQ(std::memcmp(one.data(), two.data(), one.size() * sizeof(float)), 0);
+  const float *w = jm->slot(params, "y.weight"),
+              *bias = jm->slot(params, "y.bias");
+  for (int64_t r = 0; r < n; ++r)
+    for (int64_t j = 0; j < 130; ++j) {
+      double acc = bias[j];
+      for (int64_t k = 0; k < 3000; ++k)
+        acc += double(b.x[r * 3000 + k]) * w[j * 3000 + k];
+      ASSERT_NEAR(one[r * 130 + j], std::max(acc, 0.0), 1e-4)
+          << "row " << r << " unit " << j;
+    }
+}
+
 /// mae and rmse of `n` rows of predictions against labels, over every
 /// element, computed here in double.
 std::pair<double, double> errors(const std::vector<float> &p,
