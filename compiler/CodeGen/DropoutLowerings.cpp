@@ -28,25 +28,31 @@ Value *mix64(KernelEmitter &k, Value *z) {
 /// counter-based generator, so the forward and backward kernels regenerate
 /// the same mask with no state, and each step and layer gets a fresh one.
 void applyDropoutMask(KernelEmitter &k, const Node &dst, const Node *src) {
-  IRBuilder<> &b = k.b;
   double rate = dst.attrs.rate();
   // The seed and salt fold to a constant; the step is only known at run time.
   uint64_t seed = uint64_t(dst.attrs.seed());
   uint64_t salt = uint64_t(dst.attrs.salt());
-  Value *key = mix64(k, b.getInt64(seed));
-  key = mix64(k, b.CreateAdd(key, b.getInt64(salt * kGolden)));
-  key = mix64(k, b.CreateAdd(key, b.CreateMul(k.step, b.getInt64(kGolden))));
   // The top 24 bits m give u = m / 2^24, exact in float; u >= rate exactly
   // when m >= ceil(rate * 2^24).
   uint64_t threshold = uint64_t(std::ceil(rate * double(1 << 24)));
-  Value *scale = k.f32(1.0 / (1.0 - rate));
-  k.forEachElement(&dst, [&](Value *i) {
-    Value *counter =
-        b.CreateMul(b.CreateAdd(i, b.getInt64(1)), b.getInt64(kGolden));
-    Value *bits = b.CreateLShr(mix64(k, b.CreateAdd(key, counter)), 40);
-    Value *keep = b.CreateICmpUGE(bits, b.getInt64(threshold));
-    Value *scaled = b.CreateFMul(k.load(src, i), scale);
-    k.store(&dst, i, b.CreateSelect(keep, scaled, k.f32(0)));
+  k.forEachRow(&dst, [&](KernelEmitter &e, Value *base) {
+    IRBuilder<> &b = e.b;
+    Value *key = mix64(e, b.getInt64(seed));
+    key = mix64(e, b.CreateAdd(key, b.getInt64(salt * kGolden)));
+    key = mix64(e, b.CreateAdd(key, b.CreateMul(e.step, b.getInt64(kGolden))));
+    Value *scale = e.f32(1.0 / (1.0 - rate));
+    e.loop(
+        dst.type.elements(),
+        [&](Value *j) {
+          Value *i = addIdx(e, base, j);
+          Value *counter =
+              b.CreateMul(b.CreateAdd(i, b.getInt64(1)), b.getInt64(kGolden));
+          Value *bits = b.CreateLShr(mix64(e, b.CreateAdd(key, counter)), 40);
+          Value *keep = b.CreateICmpUGE(bits, b.getInt64(threshold));
+          Value *scaled = b.CreateFMul(e.load(src, i), scale);
+          e.store(&dst, i, b.CreateSelect(keep, scaled, e.f32(0)));
+        },
+        "e");
   });
 }
 } // namespace

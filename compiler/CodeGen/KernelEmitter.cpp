@@ -232,6 +232,23 @@ void KernelEmitter::forEachElement(const Node *like, const Body &body) {
       "row");
 }
 
+void KernelEmitter::forEachRow(
+    const Node *like,
+    const std::function<void(KernelEmitter &, Value *)> &body) {
+  // Fewer elements in a full batch, and the loop stays where it is: a
+  // parallel loop costs two functions to compile, and sora_parallel_for
+  // would run it inline anyway (its kMinWork).
+  constexpr int64_t kParallelElements = 1 << 17;
+  int64_t elements = like->type.elements();
+  if (like->type.batched && elements * maxRows >= kParallelElements)
+    return parallelLoop(rows(like), elements, [&](KernelEmitter &e, Value *r) {
+      body(e, mulIdx(e, r, elements));
+    });
+  loop(
+      i64(0), rows(like),
+      [&](Value *r) { body(*this, mulIdx(*this, r, elements)); }, "row");
+}
+
 GlobalVariable *readOnlyData(Module &mod, Constant *data,
                              const std::string &name) {
   auto *global = new GlobalVariable(mod, data->getType(), true,

@@ -180,6 +180,13 @@ public:
   /// for each row r and element e of a value shaped like `like`:
   /// body(flat index r * elements + e)
   void forEachElement(const Node *like, const Body &body);
+  /// for each batch row r of a value shaped like `like`: body(e, flat index
+  /// of the row's first element), the rows shared among threads when a
+  /// full batch holds enough elements to be worth it. As for parallelLoop,
+  /// the body emits through `e` and uses no value of the enclosing code.
+  void
+  forEachRow(const Node *like,
+             const std::function<void(KernelEmitter &, llvm::Value *)> &body);
 
 private:
   /// A new emitter for `f`, with this one's settings (vector width,

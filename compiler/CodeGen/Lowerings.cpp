@@ -315,20 +315,15 @@ void lowerBiasGrad(KernelEmitter &k, const Node &n) {
 // Any elementwise op (Formulas.cpp gives the math), and the fused chain
 // after it.
 void lowerElementwise(KernelEmitter &k, const Node &n) {
-  int64_t elements = n.type.elements();
-  k.loop(
-      k.i64(0), k.rows(&n),
-      [&](Value *r) {
-        Value *base = mulIdx(k, r, elements);
-        k.loop(
-            elements,
-            [&](Value *e) {
-              Value *i = addIdx(k, base, e);
-              k.storeResult(n, i, k.element(n, i, e), e);
-            },
-            "e");
-      },
-      "row");
+  k.forEachRow(&n, [&](KernelEmitter &e, Value *base) {
+    e.loop(
+        n.type.elements(),
+        [&](Value *j) {
+          Value *i = addIdx(e, base, j);
+          e.storeResult(n, i, e.element(n, i, j), j);
+        },
+        "e");
+  });
 }
 
 // y = exp(x - max x) / sum exp(x - max x), per row
