@@ -62,13 +62,12 @@ static const int kSpins = 200000;
    copied to the thread's stack) stays negligible. */
 enum { kRangesPerThread = 4 };
 
-/* The claim word: the job's number (32 bits), its number of ranges (16
-   bits) and the next range to claim (16 bits), so that one compare-and-swap
-   both checks the job and claims a range of it. */
-static uint_fast64_t ticket_of(uint_fast64_t job, int64_t ranges,
-                               int64_t next) {
-  return (job & 0xffffffffu) << 32 | (uint_fast64_t)ranges << 16 |
-         (uint_fast64_t)next;
+/* The claim word: the job's number (32 bits) and the ranges not claimed
+   yet, [front, back) (16 bits each), so that one compare-and-swap both
+   checks the job and claims a range of it. */
+static uint_fast64_t ticket_of(uint_fast64_t job, int64_t front, int64_t back) {
+  return (job & 0xffffffffu) << 32 | (uint_fast64_t)front << 16 |
+         (uint_fast64_t)back;
 }
 
 static struct {
@@ -81,7 +80,7 @@ static struct {
   /* The job, written before `ticket` and `generation` are. */
   sora_range_fn fn;
   void *ctx;
-  int64_t count;
+  int64_t count, ranges;
   atomic_uint_fast64_t ticket; /* see ticket_of */
   atomic_uint_fast64_t generation;
   atomic_int_fast64_t done; /* ranges of the job finished */
@@ -96,6 +95,7 @@ static struct {
             0,
             0,
             0,
+            0,
             0};
 
 static inline void cpu_relax(void) {
@@ -106,20 +106,28 @@ static inline void cpu_relax(void) {
 
 /* Claims and runs ranges of job `job` until none is left. A range is
    claimed while the job is in progress (its last range not yet done), so
-   the job's fields read after the claim are that job's. */
-static void run_ranges(uint_fast64_t job) {
+   the job's fields read after the claim are that job's. Even threads (the
+   caller is 0) claim from the front, odd ones from the back: with two
+   threads each keeps to its own half of every loop, so that a loop over the
+   rows another wrote finds its half of them in its own core's cache rather
+   than the other's, while a thread held up still leaves its ranges to the
+   other. */
+static void run_ranges(uint_fast64_t job, int64_t thread) {
+  bool from_back = thread % 2 == 1;
   for (;;) {
     uint_fast64_t t =
         atomic_load_explicit(&g_pool.ticket, memory_order_acquire);
-    int64_t ranges = (int64_t)(t >> 16 & 0xffffu),
-            next = (int64_t)(t & 0xffffu);
-    if (t >> 32 != (job & 0xffffffffu) || next >= ranges)
+    int64_t front = (int64_t)(t >> 16 & 0xffffu), back = (int64_t)(t & 0xffffu);
+    if (t >> 32 != (job & 0xffffffffu) || front >= back)
       return;
-    if (!atomic_compare_exchange_weak_explicit(&g_pool.ticket, &t, t + 1,
+    int64_t next = from_back ? back - 1 : front;
+    uint_fast64_t claimed = from_back ? ticket_of(job, front, back - 1)
+                                      : ticket_of(job, front + 1, back);
+    if (!atomic_compare_exchange_weak_explicit(&g_pool.ticket, &t, claimed,
                                                memory_order_acquire,
                                                memory_order_relaxed))
       continue;
-    int64_t count = g_pool.count;
+    int64_t count = g_pool.count, ranges = g_pool.ranges;
     int64_t begin = count * next / ranges, end = count * (next + 1) / ranges;
     if (begin < end)
       g_pool.fn(g_pool.ctx, begin, end);
@@ -149,7 +157,7 @@ static void *worker(void *arg) {
        generation: it was written before). A late worker may find the job
        over, or a later one: run_ranges checks. */
     if (t < atomic_load(&g_pool.threads))
-      run_ranges(seen);
+      run_ranges(seen, t);
   }
   return NULL;
 }
@@ -207,8 +215,9 @@ void sora_parallel_for(sora_range_fn fn, void *ctx, int64_t count,
   g_pool.fn = fn;
   g_pool.ctx = ctx;
   g_pool.count = count;
+  g_pool.ranges = ranges;
   atomic_store_explicit(&g_pool.done, 0, memory_order_relaxed);
-  atomic_store_explicit(&g_pool.ticket, ticket_of(job, ranges, 0),
+  atomic_store_explicit(&g_pool.ticket, ticket_of(job, 0, ranges),
                         memory_order_release);
   atomic_store_explicit(&g_pool.generation, job, memory_order_release);
   /* Wake sleepers: they test the counter under the lock. */
@@ -216,7 +225,7 @@ void sora_parallel_for(sora_range_fn fn, void *ctx, int64_t count,
   pthread_cond_broadcast(&g_pool.start);
   pthread_mutex_unlock(&g_pool.lock);
 
-  run_ranges(job);
+  run_ranges(job, 0);
   while (atomic_load_explicit(&g_pool.done, memory_order_acquire) < ranges)
     cpu_relax();
   atomic_flag_clear_explicit(&g_pool.busy, memory_order_release);
