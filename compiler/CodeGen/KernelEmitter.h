@@ -225,7 +225,7 @@ inline llvm::Value *mulIdx(KernelEmitter &k, llvm::Value *a, int64_t c) {
 inline llvm::Value *addIdx(KernelEmitter &k, llvm::Value *a, llvm::Value *b) {
   return k.b.CreateAdd(a, b, "", true, true);
 }
-/// a - b where b <= a may not hold at compile time's knowledge (nsw only).
+/// a - b of element indices (nsw: no signed overflow).
 inline llvm::Value *subIdx(KernelEmitter &k, llvm::Value *a, llvm::Value *b) {
   return k.b.CreateSub(a, b, "", false, true);
 }

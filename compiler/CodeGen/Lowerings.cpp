@@ -156,97 +156,111 @@ std::vector<Value *> dotSums(KernelEmitter &k, const Node &n,
       "k");
 }
 
+/// The tiles of matmul_nt: R rows by C columns of B.
+constexpr int kDotRows = 6, kDotCols = 4;
 /// Bytes of B a block of k should span: it stays in the L2 cache while every
 /// band of rows of a thread passes through it.
 constexpr int64_t kDotBlockBytes = 512 * 1024;
 /// Bytes of the stack tile that holds a group of bands' partial sums.
 constexpr int64_t kDotPartialBytes = 64 * 1024;
 
+/// out(e, i, col, sum): the sum of row i of a band, column col.
+using DotOut = std::function<void(KernelEmitter &, int, Value *, Value *)>;
+
+/// Every column of the `rows` rows from r0 over k in [k0, k1), in tiles of
+/// kDotCols columns (one at a time at the edge of M).
+void dotBand(KernelEmitter &e, const Node &n, Value *r0, int rows, int64_t k0,
+             int64_t k1, const DotOut &out) {
+  const int64_t M = n.operands[1]->type.dims[0], C = kDotCols;
+  auto tile = [&](Value *j0, int cols) {
+    std::vector<Value *> s = dotSums(e, n, {r0, rows, j0, cols, k0, k1});
+    for (int i = 0; i < rows; ++i)
+      for (int j = 0; j < cols; ++j)
+        out(e, i, addIdx(e, j0, e.i64(j)), s[i * cols + j]);
+  };
+  e.loop(
+      M / C, [&](Value *t) { tile(mulIdx(e, t, C), C); }, "jt");
+  for (int64_t j = M / C * C; j < M; ++j)
+    tile(e.i64(j), 1);
+}
+
+/// Stores the sums of the band from r0 as n's results.
+DotOut storeBand(const Node &n, Value *r0) {
+  const int64_t M = n.operands[1]->type.dims[0];
+  return [&n, r0, M](KernelEmitter &e, int i, Value *col, Value *sum) {
+    Value *row = addIdx(e, r0, e.i64(i));
+    e.storeResult(n, addIdx(e, mulIdx(e, row, M), col), sum, col);
+  };
+}
+
+/// The bands of a thread, [b0, b1), `group` at a time, each group through k
+/// in blocks of `blockK`: the sums so far wait in a stack tile, so the block
+/// of B stays in cache while the group's bands pass through it.
+void dotBandsInBlocks(KernelEmitter &e, const Node &n, Value *b0, Value *b1,
+                      int64_t group, int64_t blockK) {
+  const int64_t M = n.operands[1]->type.dims[0],
+                K_ = n.operands[1]->type.dims[1], R = kDotRows;
+  Value *partial = e.tile(group * R * M);
+  Value *groups = e.b.CreateUDiv(addIdx(e, subIdx(e, b1, b0), e.i64(group - 1)),
+                                 e.i64(group));
+  e.loop(
+      e.i64(0), groups,
+      [&](Value *g) {
+        Value *g0 = addIdx(e, b0, mulIdx(e, g, group));
+        Value *g1 = addIdx(e, g0, e.i64(group));
+        g1 = e.b.CreateSelect(e.b.CreateICmpULT(g1, b1), g1, b1);
+        for (int64_t k0 = 0; k0 < K_; k0 += blockK) {
+          int64_t k1 = std::min(K_, k0 + blockK);
+          e.loop(
+              g0, g1,
+              [&](Value *t) {
+                Value *r0 = mulIdx(e, t, R);
+                Value *base = mulIdx(e, subIdx(e, t, g0), R * M);
+                DotOut store = storeBand(n, r0);
+                auto out = [&](KernelEmitter &e, int i, Value *col,
+                               Value *sum) {
+                  Value *at = addIdx(e, base, addIdx(e, e.i64(i * M), col));
+                  if (k0 > 0)
+                    sum = e.b.CreateFAdd(e.loadTile(partial, at), sum);
+                  if (k1 == K_)
+                    store(e, i, col, sum);
+                  else
+                    e.storeTile(partial, at, sum);
+                };
+                dotBand(e, n, r0, int(R), k0, k1, out);
+              },
+              "band");
+        }
+      },
+      "group");
+}
+
 // Y[r,j] = sum_k A[r,k] B[j,k]   (B is [M,K]): dot products in 6 x 4 tiles,
 // with narrower tiles at the edges of the batch and of M. When B outgrows
 // the L2 cache, each thread takes its bands in groups, and each group
-// through k in blocks whose part of B stays in cache, the sums so far kept
-// in a stack tile: otherwise every band would read all of B from memory.
+// through k in blocks whose part of B stays in cache (dotBandsInBlocks):
+// otherwise every band would read all of B from memory.
 void lowerMatMulNT(KernelEmitter &k, const Node &n) {
-  int64_t M = n.operands[1]->type.dims[0], K_ = n.operands[1]->type.dims[1];
-  constexpr int R = 6, C = 4;
-  const int64_t fullCols = M / C * C, granule = 16;
-  // Each tile of `rows` rows from r0 over k in [k0, k1): out(e, i, j, col,
-  // sum) takes the sum of its row i, column j (col, in the row).
-  using Out = std::function<void(KernelEmitter &, int, int, Value *, Value *)>;
-  auto tiles = [&](KernelEmitter &e, Value *r0, int rows, int64_t k0,
-                   int64_t k1, const Out &out) {
-    auto one = [&](Value *j0, int cols) {
-      std::vector<Value *> s = dotSums(e, n, {r0, rows, j0, cols, k0, k1});
-      for (int i = 0; i < rows; ++i)
-        for (int j = 0; j < cols; ++j)
-          out(e, i, j, addIdx(e, j0, e.i64(j)), s[i * cols + j]);
-    };
-    e.loop(
-        fullCols / C, [&](Value *t) { one(mulIdx(e, t, C), C); }, "jt");
-    for (int64_t j = fullCols; j < M; ++j)
-      one(e.i64(j), 1);
-  };
-  auto storeAt = [&](Value *r0) {
-    return [&n, r0, M](KernelEmitter &e, int i, int, Value *col, Value *sum) {
-      Value *row = addIdx(e, r0, e.i64(i));
-      e.storeResult(n, addIdx(e, mulIdx(e, row, M), col), sum, col);
-    };
-  };
-  int64_t blockK =
-      std::max<int64_t>(granule, kDotBlockBytes / (M * 4) / granule * granule);
-  int64_t group = kDotPartialBytes / (R * M * 4);
+  const int64_t M = n.operands[1]->type.dims[0],
+                K_ = n.operands[1]->type.dims[1], R = kDotRows;
+  const int64_t lanes = k.vectorWidth;
+  const int64_t blockK =
+      std::max(lanes, kDotBlockBytes / (M * 4) / lanes * lanes);
+  const int64_t group = kDotPartialBytes / (R * M * 4);
   if (blockK >= K_ || group < 1)
     return rowBands(k, n, R, R * M * K_,
                     [&](KernelEmitter &e, Value *r0, int64_t rows) {
-                      tiles(e, r0, int(rows), 0, K_, storeAt(r0));
+                      dotBand(e, n, r0, int(rows), 0, K_, storeBand(n, r0));
                     });
   Value *bands = k.b.CreateUDiv(k.lines(&n), k.i64(R));
-  k.parallelRanges(
-      bands, k.b.CreateMul(bands, k.i64(R * M * K_)),
-      [&](KernelEmitter &e, Value *b0, Value *b1) {
-        Value *partial = e.tile(group * R * M);
-        e.loop(
-            e.i64(0),
-            e.b.CreateUDiv(addIdx(e, subIdx(e, b1, b0), e.i64(group - 1)),
-                           e.i64(group)),
-            [&](Value *g) {
-              Value *g0 = addIdx(e, b0, mulIdx(e, g, group));
-              Value *g1 = e.b.CreateSelect(
-                  e.b.CreateICmpULT(addIdx(e, g0, e.i64(group)), b1),
-                  addIdx(e, g0, e.i64(group)), b1);
-              for (int64_t k0 = 0; k0 < K_; k0 += blockK) {
-                int64_t k1 = std::min(K_, k0 + blockK);
-                bool first = k0 == 0, last = k1 == K_;
-                e.loop(
-                    g0, g1,
-                    [&](Value *t) {
-                      Value *r0 = mulIdx(e, t, R);
-                      Value *base = mulIdx(e, subIdx(e, t, g0), R * M);
-                      Out store = storeAt(r0);
-                      tiles(e, r0, R, k0, k1,
-                            [&](KernelEmitter &e, int i, int j, Value *col,
-                                Value *sum) {
-                              Value *at =
-                                  addIdx(e, base, addIdx(e, e.i64(i * M), col));
-                              if (!first)
-                                sum = e.b.CreateFAdd(e.loadTile(partial, at),
-                                                     sum);
-                              if (last)
-                                store(e, i, j, col, sum);
-                              else
-                                e.storeTile(partial, at, sum);
-                            });
-                    },
-                    "band");
-              }
-            },
-            "group");
-      });
+  k.parallelRanges(bands, k.b.CreateMul(bands, k.i64(R * M * K_)),
+                   [&](KernelEmitter &e, Value *b0, Value *b1) {
+                     dotBandsInBlocks(e, n, b0, b1, group, blockK);
+                   });
   // The rows left over, one at a time.
   k.loop(
       mulIdx(k, bands, R), k.lines(&n),
-      [&](Value *r) { tiles(k, r, 1, 0, K_, storeAt(r)); }, "row");
+      [&](Value *r) { dotBand(k, n, r, 1, 0, K_, storeBand(n, r)); }, "row");
 }
 
 // Y[i,j] = sum_r A[r,i] B[r,j]   (A is [?,...,K], B [?,...,M], Y [K,M]):
