@@ -52,6 +52,7 @@ void sora_dataset_free(sora_dataset *d) {
   if (d->y != d->x) // not an input that is its own target
     sora_free(d->y);
   sora_free(d->x);
+  sora_free(d->x_bytes);
   memset(d, 0, sizeof *d);
 }
 
@@ -60,4 +61,51 @@ void sora_dataset_target_input(sora_dataset *d) {
     sora_free(d->y);
   d->y = d->x; // read row by row, never written: shared, not copied
   d->label_size = d->sample_size;
+}
+
+sora_widening sora_widening_for(double scale) {
+  sora_widening w = {.scale = scale, .hi = (float)scale};
+  w.lo = (float)(scale - w.hi);
+  // Compared as bits: -0.0 == 0.0, yet (as the byte 0 times a negative
+  // scale) they differ.
+  w.single = true;
+  for (int v = 0; v < 256; ++v) {
+    float split = fmaf((float)v, w.hi, (float)v * w.lo);
+    float exact = (float)(v * scale);
+    w.single &= memcmp(&split, &exact, sizeof split) == 0;
+  }
+  return w;
+}
+
+static inline __attribute__((always_inline)) void
+widen(const sora_widening *w, const uint8_t *restrict bytes, int64_t n,
+      float *restrict out) {
+  if (w->single) {
+    float hi = w->hi, lo = w->lo;
+    for (int64_t i = 0; i < n; ++i)
+      out[i] = fmaf((float)bytes[i], hi, (float)bytes[i] * lo);
+  } else {
+    for (int64_t i = 0; i < n; ++i)
+      out[i] = (float)(bytes[i] * w->scale);
+  }
+}
+
+#if defined(__x86_64__) && !defined(SORA_NO_OS)
+#define SORA_WIDEN_AVX2 1
+__attribute__((target("avx2,fma"))) static void
+widen_avx2(const sora_widening *w, const uint8_t *bytes, int64_t n,
+           float *out) {
+  widen(w, bytes, n, out);
+}
+#endif
+
+void sora_widen_bytes(const sora_widening *w, const uint8_t *bytes, int64_t n,
+                      float *out) {
+#ifdef SORA_WIDEN_AVX2
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
+    widen_avx2(w, bytes, n, out);
+    return;
+  }
+#endif
+  widen(w, bytes, n, out);
 }

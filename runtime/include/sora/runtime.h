@@ -510,6 +510,12 @@ typedef struct sora_dataset {
   int64_t label_size;  /* floats per label: onehot width, or 1      */
   float *x;            /* count * sample_size (packed rows)        */
   float *y;            /* count * label_size                       */
+  /* IDX sources also keep the file's bytes, which x holds converted:
+     x[i] == (float)(x_bytes[i] * x_byte_scale). sora_model_fit gathers the
+     batches of the sets it loads from them, a quarter of the memory
+     traffic of x. NULL for CSV; freed with the set. */
+  uint8_t *x_bytes;
+  double x_byte_scale;
 } sora_dataset;
 
 /// Finds `path` as docs/language.md says: as given if absolute; else under

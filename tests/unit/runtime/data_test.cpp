@@ -3,6 +3,7 @@
 #include "test_util.h"
 
 #include <chrono>
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -101,6 +102,34 @@ TEST_F(Data, Scale) {
   for (size_t i = 0; i < kPixels.size(); ++i)
     EXPECT_FLOAT_EQ(ds.x[i], kPixels[i] / 255.0f);
   EXPECT_EQ(ds.x[17], 1.0f);
+}
+
+// fit gathers its batches from the bytes an IDX load keeps (a quarter of
+// the memory traffic), converting them again as the load did: every byte
+// value under every scale must give the float the load gave, bit for bit,
+// which is (float)(byte * scale) computed in double precision. The scales
+// include some whose single-precision shortcut must not be taken (1e300:
+// infinite as a float; 1e-45: the product underflows).
+TEST_F(Data, KeepsTheBytesWithTheirExactConversion) {
+  Bytes every(256);
+  for (int v = 0; v < 256; ++v)
+    every[v] = static_cast<uint8_t>(v);
+  sora_test::write_raw(dir.file("every"), idx({4, 8, 8}, every));
+  sora_test::write_raw(dir.file("every_lbl"), idx({4}, {0, 1, 2, 3}));
+  for (double scale : {1.0, 1.0 / 255, 2.0 / 255, 0.1, 3.7, 1.0 / 3, -0.5,
+                       1e-3, 1e300, 1e-45, 0.0}) {
+    sora_dataset_free(&ds);
+    ASSERT_EQ(load("every", "every_lbl", scale), SORA_OK) << last_error();
+    ASSERT_NE(ds.x_bytes, nullptr);
+    EXPECT_EQ(ds.x_byte_scale, scale);
+    for (int v = 0; v < 256; ++v) {
+      ASSERT_EQ(ds.x_bytes[v], v);
+      float expected = static_cast<float>(v * scale);
+      ASSERT_EQ(std::memcmp(&ds.x[v], &expected, sizeof expected), 0)
+          << "byte " << v << " scale " << scale << ": " << ds.x[v] << " vs "
+          << expected;
+    }
+  }
 }
 
 TEST_F(Data, OneHot) {

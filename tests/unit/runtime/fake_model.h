@@ -26,6 +26,7 @@ struct Call {
   int64_t step;
   std::vector<int64_t> samples; // x[0] of each row
   bool labels_match = true;     // each y row is the one-hot of sample % 3
+  std::vector<float> x;         // the rows, as received
 };
 
 inline bool operator==(const Call &a, const Call &b) {
@@ -51,7 +52,7 @@ constexpr int64_t kOutput = 2; // predict writes 2 floats per row
 
 inline Call record(char kind, const float *x, const float *y, int64_t n,
                    int64_t step) {
-  Call c{kind, n, step, {}, true};
+  Call c{kind, n, step, {}, true, std::vector<float>(x, x + n * kInput)};
   for (int64_t r = 0; r < n; ++r) {
     auto sample = static_cast<int64_t>(x[r * kInput]);
     c.samples.push_back(sample);

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <numeric>
 #include <regex>
 #include <set>
@@ -160,6 +161,30 @@ TEST_F(Fit, BatchesWithPartialLastAndCountsSteps) {
   EXPECT_TRUE(std::isnan(reports[0].val_loss));
   EXPECT_TRUE(std::isnan(reports[0].val_accuracy));
   EXPECT_GE(reports[0].seconds, 0.0);
+}
+
+// fit gathers batch rows from the bytes the IDX load kept, converting them
+// again: the kernels must see the loaded floats, bit for bit (0.1 is not a
+// float, so a conversion in another precision would show).
+TEST_F(Fit, BatchesHoldTheLoadedFloats) {
+  desc.data.scale = 0.1;
+  make(40);
+  ASSERT_EQ(fit(quiet(1)), SORA_OK) << sora_last_error();
+  sora_dataset ds = {};
+  ASSERT_EQ(sora_dataset_load(&desc.data, nullptr, desc.source_dir, &ds),
+            SORA_OK);
+  int64_t rows = 0;
+  for (const Call &c : of_kind('t'))
+    for (int64_t r = 0; r < c.n; ++r, ++rows) {
+      const float *got = c.x.data() + r * kInput;
+      auto sample = std::lround(got[0] / 0.1);
+      ASSERT_LT(sample, ds.count);
+      EXPECT_EQ(std::memcmp(got, ds.x + sample * kInput, kInput * sizeof *got),
+                0)
+          << "sample " << sample;
+    }
+  EXPECT_EQ(rows, 40);
+  sora_dataset_free(&ds);
 }
 
 TEST_F(Fit, ValidationSplitIsTheTail) {
