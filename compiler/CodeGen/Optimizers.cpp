@@ -261,9 +261,12 @@ void gradientBlock(KernelEmitter &k, const Node &grad, Value *i0, int64_t rows,
           Align(4));
 }
 
+/// Floats in a 64-byte cache line: the unit of a prefetch.
+constexpr int64_t kFloatsPerCacheLine = 16;
+
 // A gradient finished a block at a time, updating its weight as each block
 // completes; the gradient is never stored:
-//   matmul_tn: dW[i, j] = sum_r A[r, i] B[r, j], in blocks of 4 rows x 2
+//   matmul_tn: dW[i, j] = sum_r A[r, i] B[r, j], in blocks of 4 rows x 4
 //              vectors, the accumulators in registers for the whole batch
 //   bias_grad: db[:] = sum over rows of X[row, :], in a stack tile
 void lowerUpdateGroup(KernelEmitter &k, const FusionGroup &group) {
@@ -290,43 +293,61 @@ void lowerUpdateGroup(KernelEmitter &k, const FusionGroup &group) {
   int64_t fullRows = K_ / I * I, fullCols = M / J * J;
   int64_t restVectors = (M - fullCols) / VW;
   int64_t vectorCols = fullCols + restVectors * VW;
-  // One band of `rows` weight rows from i0, emitted through `e`: blocks of
-  // rows x J columns, the whole vectors left, then the columns left over
-  // (one dot product over the batch each); each block updates its weights
-  // as soon as it is finished.
-  auto band = [&](KernelEmitter &e, Value *i0, int64_t rows) {
-    Updater u(e, update);
-    Value *w = e.buffer(update.operands[0]);
-    std::vector<Value *> state = stateOf(e, update);
-    Value *tile = e.tile(I * J);
-    auto apply = [&](Value *j0, int64_t cols) {
-      e.loop(
-          rows,
-          [&](Value *i) {
-            Value *wRow = addIdx(e, mulIdx(e, addIdx(e, i0, i), M), j0);
-            Value *tRow = mulIdx(e, i, cols);
-            e.loop(
-                cols,
-                [&](Value *j) {
-                  u.update(w, state, addIdx(e, wRow, j),
-                           e.loadTile(tile, addIdx(e, tRow, j)));
-                },
-                "p");
-          },
-          "a");
-    };
+  // What one thread's blocks share, made once where it starts: the
+  // optimizer's constants (Adam's bias corrections call pow), the buffers
+  // and the tile.
+  struct Updating {
+    Updater u;
+    Value *w;
+    std::vector<Value *> state;
+    Value *tile;
+  };
+  auto prepare = [&](KernelEmitter &e) {
+    return Updating{Updater(e, update), e.buffer(update.operands[0]),
+                    stateOf(e, update), e.tile(I * J)};
+  };
+  // The weight rows [i0, i0 + rows) times `vectors` vectors of columns
+  // from j0, emitted through `e`: the block's gradient in registers over
+  // the batch, then its weights' updates. The weights and optimizer state
+  // the update reads are asked for first, and arrive while the gradient is
+  // summed (a wide layer's outgrow the L2 cache: each block's rows are
+  // short runs that the hardware prefetcher does not foresee).
+  auto block = [&](KernelEmitter &e, const Updating &s, Value *i0, int64_t rows,
+                   Value *j0, int64_t vectors) {
+    int64_t cols = vectors * VW;
+    std::vector<Value *> read = s.state;
+    read.push_back(s.w);
+    for (int64_t i = 0; i < rows; ++i)
+      for (Value *buffer : read)
+        for (int64_t c = 0; c < cols; c += kFloatsPerCacheLine) {
+          Value *at = addIdx(e, mulIdx(e, addIdx(e, i0, e.i64(i)), M),
+                             addIdx(e, j0, e.i64(c)));
+          e.call(Intrinsic::prefetch,
+                 {e.b.CreateInBoundsGEP(e.b.getFloatTy(), buffer, at),
+                  e.b.getInt32(1), e.b.getInt32(3), e.b.getInt32(1)});
+        }
+    gradientBlock(e, grad, i0, rows, j0, vectors, s.tile);
     e.loop(
-        fullCols / J,
-        [&](Value *t) {
-          Value *j0 = mulIdx(e, t, J);
-          gradientBlock(e, grad, i0, rows, j0, V, tile);
-          apply(j0, J);
+        rows,
+        [&](Value *i) {
+          Value *wRow = addIdx(e, mulIdx(e, addIdx(e, i0, i), M), j0);
+          Value *tRow = mulIdx(e, i, cols);
+          e.loop(
+              cols,
+              [&](Value *j) {
+                s.u.update(s.w, s.state, addIdx(e, wRow, j),
+                           e.loadTile(s.tile, addIdx(e, tRow, j)));
+              },
+              "p");
         },
-        "jt");
-    if (restVectors > 0) {
-      gradientBlock(e, grad, i0, rows, e.i64(fullCols), restVectors, tile);
-      apply(e.i64(fullCols), restVectors * VW);
-    }
+        "a");
+  };
+  // The columns after the full panels of J: the whole vectors left, then
+  // the columns left over (one dot product over the batch each).
+  auto tail = [&](KernelEmitter &e, const Updating &s, Value *i0,
+                  int64_t rows) {
+    if (restVectors > 0)
+      block(e, s, i0, rows, e.i64(fullCols), restVectors);
     for (int64_t j = vectorCols; j < M; ++j)
       for (int64_t i = 0; i < rows; ++i) {
         Value *row = addIdx(e, i0, e.i64(i));
@@ -338,17 +359,50 @@ void lowerUpdateGroup(KernelEmitter &k, const FusionGroup &group) {
               return std::vector<Value *>{e.fma(av, bv, acc[0])};
             },
             "r")[0];
-        u.update(w, state, addIdx(e, mulIdx(e, row, M), e.i64(j)), sum);
+        s.u.update(s.w, s.state, addIdx(e, mulIdx(e, row, M), e.i64(j)), sum);
       }
   };
-  // Bands of I rows are independent (each writes its own weights): they
-  // are shared among threads.
-  if (fullRows > 0)
-    k.parallelLoop(
-        k.i64(fullRows / I), I * M * 128,
-        [&](KernelEmitter &e, Value *t) { band(e, mulIdx(e, t, I), I); });
-  for (int64_t i = fullRows; i < K_; ++i)
-    band(k, k.i64(i), 1);
+  // Blocks are independent (each writes its own weights): they are shared
+  // among threads, a panel of J columns at a time through all of its bands
+  // of I rows, so that the panel's part of B (batch x J floats, 32 KiB at
+  // batch 128) stays in the L1 cache while the bands read it. (Band by
+  // band, a wide B, as the 3136 activations under the CNN's dense layer,
+  // streamed from L2 once per band.)
+  const int64_t bands = fullRows / I, panels = fullCols / J;
+  auto shared = [&](int64_t count, int64_t workPerIteration,
+                    const std::function<void(KernelEmitter &, const Updating &,
+                                             Value *)> &body) {
+    k.parallelRanges(k.i64(count), k.i64(count * workPerIteration),
+                     [&](KernelEmitter &e, Value *begin, Value *end) {
+                       Updating s = prepare(e);
+                       e.loop(
+                           begin, end, [&](Value *t) { body(e, s, t); }, "blk");
+                     });
+  };
+  if (bands > 0 && panels > 0)
+    shared(panels * bands, I * J * 128,
+           [&](KernelEmitter &e, const Updating &s, Value *t) {
+             Value *panel = e.b.CreateUDiv(t, e.i64(bands));
+             Value *band = e.b.CreateURem(t, e.i64(bands));
+             block(e, s, mulIdx(e, band, I), I, mulIdx(e, panel, J), V);
+           });
+  if (bands > 0 && fullCols < M)
+    shared(bands, I * (M - fullCols) * 128,
+           [&](KernelEmitter &e, const Updating &s, Value *t) {
+             tail(e, s, mulIdx(e, t, I), I);
+           });
+  if (fullRows < K_) {
+    Updating s = prepare(k);
+    for (int64_t i = fullRows; i < K_; ++i) {
+      k.loop(
+          panels,
+          [&](Value *panel) {
+            block(k, s, k.i64(i), 1, mulIdx(k, panel, J), V);
+          },
+          "jt");
+      tail(k, s, k.i64(i), 1);
+    }
+  }
 }
 
 void registerOptimizerLowerings(LoweringTable &t) {

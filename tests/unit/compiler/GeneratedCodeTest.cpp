@@ -337,6 +337,21 @@ TEST(GeneratedCode, PoolingGradientsMatchFiniteDifferences) {
   expectGradientsMatchFiniteDifferences(kPooling, 40 + 27 + 153);
 }
 
+/// The parameters after `steps` train steps of `d` on `batch` from `start`
+/// (fresh optimizer state).
+std::vector<float> trainSteps(const sora_model_desc &d,
+                              const std::vector<float> &start, Batch &batch,
+                              int steps) {
+  std::vector<float> params = start;
+  std::vector<float> state(d.opt_state_floats, 0.0f);
+  std::vector<char> scratch(d.scratch_bytes + 64);
+  double stats[SORA_NUM_STATS];
+  for (int t = 1; t <= steps; ++t)
+    d.train_step(params.data(), state.data(), scratch.data(), batch.x.data(),
+                 batch.y.data(), batch.n, t, stats);
+  return params;
+}
+
 // The graph passes (fusion, the memory plan, the fused optimizer update)
 // must not change the numbers: one train step from the same weights, with
 // and without them.
@@ -354,22 +369,55 @@ TEST(GeneratedCode, GraphPassesDoNotChangeATrainStep) {
                            sora_model_params(model) + f.params_floats);
   sora_model_destroy(model);
   Batch batch = randomBatch(f, 8, 21);
-
-  auto step = [&](const sora_model_desc &d, int steps) {
-    std::vector<float> params = start;
-    std::vector<float> state(d.opt_state_floats, 0.0f);
-    std::vector<char> scratch(d.scratch_bytes + 64);
-    double stats[SORA_NUM_STATS];
-    for (int t = 1; t <= steps; ++t)
-      d.train_step(params.data(), state.data(), scratch.data(), batch.x.data(),
-                   batch.y.data(), batch.n, t, stats);
-    return params;
-  };
   for (int steps : {1, 3}) {
-    std::vector<float> a = step(f, steps), b = step(p, steps);
+    std::vector<float> a = trainSteps(f, start, batch, steps),
+                       b = trainSteps(p, start, batch, steps);
     for (size_t i = 0; i < a.size(); ++i)
       EXPECT_NEAR(a[i], b[i], 1e-5 * std::max(1.0f, std::fabs(b[i])))
           << "parameter float " << i << " after " << steps << " steps";
+  }
+}
+
+// A weight gradient fused with its Adam update runs in blocks of 4 rows x
+// 64 columns, shared among threads a panel of columns at a time: 13 x 150
+// weights make 2 panels of 3 bands, a row left over, a vector and 6
+// columns after the panels. Its steps must match the unfused gradient and
+// update's, and be the same bits at every thread count.
+TEST(GeneratedCode, AFusedWeightUpdateMatchesTheUnfusedOneAtEveryThreadCount) {
+  const char *source = R"(
+model wide_update {
+  input x : f32[150]
+  h = dense(x, 13, activation: tanh)
+  output y = dense(h, 3)
+}
+train wide_update { loss = mse  optimizer = adam(lr: 0.01)  batch_size = 20 }
+)";
+  ir::PipelineOptions none;
+  auto fused = compile(source);
+  auto plain = compile(source, none);
+  ASSERT_TRUE(fused && plain);
+  const sora_model_desc &f = *fused->desc, &p = *plain->desc;
+  std::vector<float> start(f.params_floats);
+  std::mt19937 rng(11);
+  std::uniform_real_distribution<float> u(-0.3f, 0.3f);
+  for (float &w : start)
+    w = u(rng);
+  Batch batch = randomBatch(f, 20, 12);
+  for (int steps : {1, 3}) {
+    ASSERT_EQ(sora_set_threads(2), SORA_OK);
+    std::vector<float> two = trainSteps(f, start, batch, steps);
+    ASSERT_EQ(sora_set_threads(1), SORA_OK);
+    std::vector<float> one = trainSteps(f, start, batch, steps),
+                       unfused = trainSteps(p, start, batch, steps);
+    EXPECT_EQ(std::memcmp(one.data(), two.data(), one.size() * sizeof(float)),
+              0);
+    for (size_t i = 0; i < one.size(); ++i)
+      ASSERT_NEAR(one[i], unfused[i], 1e-5 * std::max(1.0f, std::fabs(one[i])))
+          << "parameter float " << i << " after " << steps << " steps";
+    size_t moved = 0;
+    for (size_t i = 0; i < one.size(); ++i)
+      moved += one[i] != start[i];
+    EXPECT_GT(moved, one.size() * 9 / 10);
   }
 }
 
