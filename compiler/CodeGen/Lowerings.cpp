@@ -264,35 +264,44 @@ void lowerMatMulNT(KernelEmitter &k, const Node &n) {
 }
 
 // Y[i,j] = sum_r A[r,i] B[r,j]   (A is [?,...,K], B [?,...,M], Y [K,M]):
-// blocks of 4 x 4 vectors in registers over every row (then one block of
-// the vectors left), shared among threads by bands of 4 weight rows, when
-// the shape divides into whole vectors.
+// blocks of 4 x 4 vectors in registers over every row, shared among
+// threads a panel of columns at a time through all of its bands of 4 rows
+// (as the fused update's, Optimizers.cpp: the panel's part of B stays in
+// L1), then the vectors left, by bands; when the shape divides into whole
+// vectors.
 void lowerMatMulTNBlocked(KernelEmitter &k, const Node &n) {
   int64_t K_ = n.type.dims[0], M = n.type.dims[1];
   constexpr int64_t I = 4, V = 4;
   int64_t VW = k.vectorWidth, J = V * VW;
   int64_t fullCols = M / J * J, restVectors = (M - fullCols) / VW;
-  k.parallelLoop(k.i64(K_ / I), I * M * 128, [&](KernelEmitter &e, Value *t) {
-    Value *i0 = mulIdx(e, t, I);
+  int64_t bands = K_ / I, panels = fullCols / J;
+  // The block of rows [i0, i0 + I) and `vectors` vectors of columns from
+  // j0, stored.
+  auto block = [&](KernelEmitter &e, Value *i0, Value *j0, int64_t vectors) {
+    int64_t cols = vectors * VW;
     Value *tile = e.tile(I * J);
-    // The block of `vectors` vectors of columns from j0, stored.
-    auto block = [&](Value *j0, int64_t vectors) {
-      int64_t cols = vectors * VW;
-      gradientBlock(e, n, i0, I, j0, vectors, tile);
-      e.loop(
-          I * cols,
-          [&](Value *q) {
-            Value *row = addIdx(e, i0, e.b.CreateUDiv(q, e.i64(cols)));
-            Value *col = addIdx(e, j0, e.b.CreateURem(q, e.i64(cols)));
-            e.store(&n, addIdx(e, mulIdx(e, row, M), col), e.loadTile(tile, q));
-          },
-          "q");
-    };
+    gradientBlock(e, n, i0, I, j0, vectors, tile);
     e.loop(
-        fullCols / J, [&](Value *jt) { block(mulIdx(e, jt, J), V); }, "jt");
-    if (restVectors > 0)
-      block(e.i64(fullCols), restVectors);
-  });
+        I * cols,
+        [&](Value *q) {
+          Value *row = addIdx(e, i0, e.b.CreateUDiv(q, e.i64(cols)));
+          Value *col = addIdx(e, j0, e.b.CreateURem(q, e.i64(cols)));
+          e.store(&n, addIdx(e, mulIdx(e, row, M), col), e.loadTile(tile, q));
+        },
+        "q");
+  };
+  if (panels > 0)
+    k.parallelLoop(k.i64(panels * bands), I * J * 128,
+                   [&](KernelEmitter &e, Value *t) {
+                     Value *panel = e.b.CreateUDiv(t, e.i64(bands));
+                     Value *band = e.b.CreateURem(t, e.i64(bands));
+                     block(e, mulIdx(e, band, I), mulIdx(e, panel, J), V);
+                   });
+  if (restVectors > 0)
+    k.parallelLoop(k.i64(bands), I * restVectors * VW * 128,
+                   [&](KernelEmitter &e, Value *t) {
+                     block(e, mulIdx(e, t, I), e.i64(fullCols), restVectors);
+                   });
 }
 
 void lowerMatMulTN(KernelEmitter &k, const Node &n) {

@@ -378,17 +378,20 @@ TEST(GeneratedCode, GraphPassesDoNotChangeATrainStep) {
   }
 }
 
-// A weight gradient fused with its Adam update runs in blocks of 4 rows x
-// 64 columns, shared among threads a panel of columns at a time: 13 x 150
-// weights make 2 panels of 3 bands, a row left over, a vector and 6
-// columns after the panels. Its steps must match the unfused gradient and
-// update's, and be the same bits at every thread count.
-TEST(GeneratedCode, AFusedWeightUpdateMatchesTheUnfusedOneAtEveryThreadCount) {
+// Weight gradients run in blocks of 4 rows x 64 columns, shared among
+// threads a panel of columns at a time: fused with their Adam update, a's
+// 13 x 150 weights make 2 panels of 3 bands, a row, a vector and 6 columns
+// left; unfused (without the graph passes), b's 16 x 160 make 2 panels of
+// 4 bands and 2 vectors left. The fused steps must match the unfused, and
+// both be the same bits at every thread count.
+TEST(GeneratedCode, WeightGradientBlocksMatchAtEveryThreadCount) {
   const char *source = R"(
 model wide_update {
   input x : f32[150]
-  h = dense(x, 13, activation: tanh)
-  output y = dense(h, 3)
+  input z : f32[160]
+  a = dense(x, 13, activation: tanh)
+  b = dense(z, 16, activation: tanh)
+  output y = dense(a, 3) + dense(b, 3)
 }
 train wide_update { loss = mse  optimizer = adam(lr: 0.01)  batch_size = 20 }
 )";
@@ -403,20 +406,26 @@ train wide_update { loss = mse  optimizer = adam(lr: 0.01)  batch_size = 20 }
   for (float &w : start)
     w = u(rng);
   Batch batch = randomBatch(f, 20, 12);
+  auto atThreads = [&](const sora_model_desc &d, int threads, int steps) {
+    EXPECT_EQ(sora_set_threads(threads), SORA_OK);
+    std::vector<float> params = trainSteps(d, start, batch, steps);
+    EXPECT_EQ(sora_set_threads(1), SORA_OK);
+    return params;
+  };
+  auto sameBits = [](const std::vector<float> &a, const std::vector<float> &b) {
+    return std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
+  };
   for (int steps : {1, 3}) {
-    ASSERT_EQ(sora_set_threads(2), SORA_OK);
-    std::vector<float> two = trainSteps(f, start, batch, steps);
-    ASSERT_EQ(sora_set_threads(1), SORA_OK);
-    std::vector<float> one = trainSteps(f, start, batch, steps),
-                       unfused = trainSteps(p, start, batch, steps);
-    EXPECT_EQ(std::memcmp(one.data(), two.data(), one.size() * sizeof(float)),
-              0);
-    for (size_t i = 0; i < one.size(); ++i)
+    std::vector<float> one = atThreads(f, 1, steps),
+                       unfused = atThreads(p, 1, steps);
+    EXPECT_TRUE(sameBits(one, atThreads(f, 2, steps)));
+    EXPECT_TRUE(sameBits(unfused, atThreads(p, 2, steps)));
+    size_t moved = 0;
+    for (size_t i = 0; i < one.size(); ++i) {
       ASSERT_NEAR(one[i], unfused[i], 1e-5 * std::max(1.0f, std::fabs(one[i])))
           << "parameter float " << i << " after " << steps << " steps";
-    size_t moved = 0;
-    for (size_t i = 0; i < one.size(); ++i)
       moved += one[i] != start[i];
+    }
     EXPECT_GT(moved, one.size() * 9 / 10);
   }
 }
