@@ -261,6 +261,18 @@ void gradientBlock(KernelEmitter &k, const Node &grad, llvm::Value *i0,
                    int64_t rows, llvm::Value *j0, int64_t vectors,
                    llvm::Value *tile);
 
+/// The blocks of a matmul_tn gradient, `bands` bands of rows by `panels`
+/// panels of columns, shared among threads a panel at a time through all
+/// of its bands, so that the panel's part of B stays in the L1 cache while
+/// the bands read it (band by band, a wide B streamed from L2 once per
+/// band). `perThread(e)` runs once where a thread's part starts (the
+/// constants and tiles its blocks share) and returns the block body,
+/// body(band, panel) (Optimizers.cpp).
+using BlockBody = std::function<void(llvm::Value *band, llvm::Value *panel)>;
+void forEachGradientBlock(
+    KernelEmitter &k, int64_t bands, int64_t panels, int64_t workPerBlock,
+    const std::function<BlockBody(KernelEmitter &)> &perThread);
+
 /// Emits the code of one node.
 using Lowering = void (*)(KernelEmitter &k, const Node &node);
 Lowering lowering(OpKind op);

@@ -265,10 +265,8 @@ void lowerMatMulNT(KernelEmitter &k, const Node &n) {
 
 // Y[i,j] = sum_r A[r,i] B[r,j]   (A is [?,...,K], B [?,...,M], Y [K,M]):
 // blocks of 4 x 4 vectors in registers over every row, shared among
-// threads a panel of columns at a time through all of its bands of 4 rows
-// (as the fused update's, Optimizers.cpp: the panel's part of B stays in
-// L1), then the vectors left, by bands; when the shape divides into whole
-// vectors.
+// threads panel-major (forEachGradientBlock), then the vectors left, by
+// bands; when the shape divides into whole vectors.
 void lowerMatMulTNBlocked(KernelEmitter &k, const Node &n) {
   int64_t K_ = n.type.dims[0], M = n.type.dims[1];
   constexpr int64_t I = 4, V = 4;
@@ -290,18 +288,18 @@ void lowerMatMulTNBlocked(KernelEmitter &k, const Node &n) {
         },
         "q");
   };
-  if (panels > 0)
-    k.parallelLoop(k.i64(panels * bands), I * J * 128,
-                   [&](KernelEmitter &e, Value *t) {
-                     Value *panel = e.b.CreateUDiv(t, e.i64(bands));
-                     Value *band = e.b.CreateURem(t, e.i64(bands));
-                     block(e, mulIdx(e, band, I), mulIdx(e, panel, J), V);
-                   });
+  forEachGradientBlock(k, bands, panels, I * J * 128, [&](KernelEmitter &e) {
+    return [&](Value *band, Value *panel) {
+      block(e, mulIdx(e, band, I), mulIdx(e, panel, J), V);
+    };
+  });
   if (restVectors > 0)
-    k.parallelLoop(k.i64(bands), I * restVectors * VW * 128,
-                   [&](KernelEmitter &e, Value *t) {
-                     block(e, mulIdx(e, t, I), e.i64(fullCols), restVectors);
-                   });
+    forEachGradientBlock(
+        k, bands, 1, I * restVectors * VW * 128, [&](KernelEmitter &e) {
+          return [&](Value *band, Value *) {
+            block(e, mulIdx(e, band, I), e.i64(fullCols), restVectors);
+          };
+        });
 }
 
 void lowerMatMulTN(KernelEmitter &k, const Node &n) {

@@ -261,6 +261,25 @@ void gradientBlock(KernelEmitter &k, const Node &grad, Value *i0, int64_t rows,
           Align(4));
 }
 
+void forEachGradientBlock(
+    KernelEmitter &k, int64_t bands, int64_t panels, int64_t workPerBlock,
+    const std::function<BlockBody(KernelEmitter &)> &perThread) {
+  if (bands <= 0 || panels <= 0)
+    return;
+  int64_t blocks = bands * panels;
+  k.parallelRanges(k.i64(blocks), k.i64(blocks * workPerBlock),
+                   [&](KernelEmitter &e, Value *begin, Value *end) {
+                     BlockBody body = perThread(e);
+                     e.loop(
+                         begin, end,
+                         [&](Value *t) {
+                           body(e.b.CreateURem(t, e.i64(bands)),
+                                e.b.CreateUDiv(t, e.i64(bands)));
+                         },
+                         "blk");
+                   });
+}
+
 /// Floats in a 64-byte cache line: the unit of a prefetch.
 constexpr int64_t kFloatsPerCacheLine = 16;
 
@@ -363,34 +382,21 @@ void lowerUpdateGroup(KernelEmitter &k, const FusionGroup &group) {
       }
   };
   // Blocks are independent (each writes its own weights): they are shared
-  // among threads, a panel of J columns at a time through all of its bands
-  // of I rows, so that the panel's part of B (batch x J floats, 32 KiB at
-  // batch 128) stays in the L1 cache while the bands read it. (Band by
-  // band, a wide B, as the 3136 activations under the CNN's dense layer,
-  // streamed from L2 once per band.)
+  // among threads, the full panels of J columns, then the columns after
+  // them by bands.
   const int64_t bands = fullRows / I, panels = fullCols / J;
-  auto shared = [&](int64_t count, int64_t workPerIteration,
-                    const std::function<void(KernelEmitter &, const Updating &,
-                                             Value *)> &body) {
-    k.parallelRanges(k.i64(count), k.i64(count * workPerIteration),
-                     [&](KernelEmitter &e, Value *begin, Value *end) {
-                       Updating s = prepare(e);
-                       e.loop(
-                           begin, end, [&](Value *t) { body(e, s, t); }, "blk");
-                     });
-  };
-  if (bands > 0 && panels > 0)
-    shared(panels * bands, I * J * 128,
-           [&](KernelEmitter &e, const Updating &s, Value *t) {
-             Value *panel = e.b.CreateUDiv(t, e.i64(bands));
-             Value *band = e.b.CreateURem(t, e.i64(bands));
-             block(e, s, mulIdx(e, band, I), I, mulIdx(e, panel, J), V);
-           });
-  if (bands > 0 && fullCols < M)
-    shared(bands, I * (M - fullCols) * 128,
-           [&](KernelEmitter &e, const Updating &s, Value *t) {
-             tail(e, s, mulIdx(e, t, I), I);
-           });
+  forEachGradientBlock(k, bands, panels, I * J * 128, [&](KernelEmitter &e) {
+    return [&, s = prepare(e)](Value *band, Value *panel) {
+      block(e, s, mulIdx(e, band, I), I, mulIdx(e, panel, J), V);
+    };
+  });
+  if (fullCols < M)
+    forEachGradientBlock(k, bands, 1, I * (M - fullCols) * 128,
+                         [&](KernelEmitter &e) {
+                           return [&, s = prepare(e)](Value *band, Value *) {
+                             tail(e, s, mulIdx(e, band, I), I);
+                           };
+                         });
   if (fullRows < K_) {
     Updating s = prepare(k);
     for (int64_t i = fullRows; i < K_; ++i) {
