@@ -376,14 +376,17 @@ static sora_status train_epochs(sora_model *m, const fit_plan *plan) {
     double sums[SORA_NUM_STATS] = {0.0};
     int64_t steps = 0;
     // A fit interrupted in this epoch (then saved and loaded) resumes after
-    // the steps it had finished: the same batches in the same order.
+    // the steps it had finished: the same batches in the same order. One
+    // interrupted after the epoch's last step has all of them, and goes on
+    // with the epoch's end (its validation, its count).
     int64_t steps_per_epoch = (split_at + d->batch_size - 1) / d->batch_size;
     int64_t skip = m->step - (epoch - 1) * steps_per_epoch;
-    if (skip < 0 || skip >= steps_per_epoch)
+    if (skip < 0 || skip > steps_per_epoch)
       skip = 0;
-    int64_t trained = split_at - skip * d->batch_size; // samples this fit
-    for (int64_t first = skip * d->batch_size; first < split_at;
-         first += d->batch_size) {
+    int64_t resume_at =
+        skip < steps_per_epoch ? skip * d->batch_size : split_at;
+    int64_t trained = split_at - resume_at; // samples this fit
+    for (int64_t first = resume_at; first < split_at; first += d->batch_size) {
       int64_t n =
           split_at - first < d->batch_size ? split_at - first : d->batch_size;
       // Data-parallel: this rank's contiguous share of the global batch.
@@ -435,7 +438,7 @@ static sora_status train_epochs(sora_model *m, const fit_plan *plan) {
       }
       if (live) {
         double t = now_seconds();
-        int64_t seen = first + n - skip * d->batch_size;
+        int64_t seen = first + n - resume_at;
         if (t >= bar.next_draw || first + n == split_at) {
           int64_t total = (split_at + d->batch_size - 1) / d->batch_size;
           sora_metrics running = sora_metrics_from_sums(d, sums, seen);

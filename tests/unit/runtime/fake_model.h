@@ -40,6 +40,13 @@ inline float *&last_opt_state() {
   return p;
 }
 
+/// The train step (as the kernel is told it) during which the train kernel
+/// asks for a stop, as Ctrl-C would; -1: none.
+inline int64_t &stop_at_step() {
+  static int64_t s = -1;
+  return s;
+}
+
 /// Every kernel call since the last clear, in order.
 inline std::vector<Call> &calls() {
   static std::vector<Call> c;
@@ -86,6 +93,8 @@ inline void fake_train(float *params, float *opt_state, void *, const float *x,
   opt_state[0] = static_cast<float>(step);
   last_opt_state() = opt_state;
   calls().push_back(c);
+  if (step == stop_at_step())
+    sora_request_stop();
 }
 
 inline void fake_evaluate(float *, float *opt_state, void *, const float *x,

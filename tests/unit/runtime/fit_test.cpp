@@ -460,6 +460,31 @@ TEST_F(Fit, EpochsAccumulateAcrossFits) {
   EXPECT_EQ(sora_model_epoch(m), 3);
 }
 
+// A stop asked for during an epoch's last step leaves the epoch unfinished
+// (not yet validated, nor counted); a later fit must finish it, not train
+// it again: the same train calls and epochs as a fit never interrupted.
+TEST_F(Fit, StoppedAfterAnEpochsLastStepResumesAtItsEnd) {
+  desc.shuffle = 1;
+  make(7); // 2 batches per epoch, the second of 3 rows
+  ASSERT_EQ(fit(quiet(2)), SORA_OK);
+  std::vector<Call> straight = of_kind('t');
+  ASSERT_EQ(sora_model_init(m, desc.seed), SORA_OK);
+  calls().clear();
+  reports.clear();
+  stop_at_step() = straight.at(1).step; // epoch 1's last
+  EXPECT_EQ(fit(quiet(2)), SORA_INTERRUPTED);
+  stop_at_step() = -1;
+  EXPECT_EQ(sora_model_step(m), 2);
+  EXPECT_EQ(sora_model_epoch(m), 0);
+  EXPECT_TRUE(reports.empty());
+  ASSERT_EQ(fit(quiet(2)), SORA_OK);
+  EXPECT_EQ(of_kind('t'), straight);
+  EXPECT_EQ(sora_model_epoch(m), 2);
+  ASSERT_EQ(reports.size(), 2u);
+  EXPECT_EQ(reports[0].epoch, 1);
+  EXPECT_EQ(reports[0].steps, 0);
+}
+
 TEST_F(Fit, StoppedEarlyResumesAfterTheLastEpoch) {
   make(8);
   int called = 0;
