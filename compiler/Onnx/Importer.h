@@ -127,6 +127,9 @@ private:
   std::map<std::string, Value> values_;
   std::map<std::string, int> uses_;
   std::set<std::string> layerNames_;
+  /// The next suffix to try for each base name: a model with thousands of
+  /// nodes of one name must not search the suffixes from 2 each time.
+  std::map<std::string, int> nextSuffix_;
 };
 
 /// Converts `importer.node`; false after failing. Null for an operator

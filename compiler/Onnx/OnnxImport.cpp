@@ -160,8 +160,9 @@ std::string Importer::layerName(const std::string &hint) {
   if (std::isdigit(static_cast<unsigned char>(name[0])))
     name = "l" + name;
   std::string unique = name;
-  for (int k = 2; !layerNames_.insert(unique).second; ++k)
-    unique = name + "_" + std::to_string(k);
+  int &k = nextSuffix_.try_emplace(name, 2).first->second;
+  while (!layerNames_.insert(unique).second)
+    unique = name + "_" + std::to_string(k++);
   return unique;
 }
 
