@@ -4,6 +4,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 
 namespace sora::onnx {
 
@@ -210,21 +211,54 @@ bool readInts(const TensorProto &t, const std::string &dir,
             " values where integers are expected";
     return false;
   }
-  if (type == TensorProto::INT64 && !t.has_raw_data() &&
-      t.data_location() != TensorProto::EXTERNAL) {
-    // Exact beyond 2^53, which a detour through double would not be.
-    out.assign(t.int64_data().begin(), t.int64_data().end());
-    if (int64_t(out.size()) != elementCount(t)) {
-      error = "tensor '" + t.name() + "' has " + std::to_string(out.size()) +
-              " values for its shape";
+  if (type != TensorProto::INT64 && type != TensorProto::UINT64) {
+    // The narrower integers are exact as doubles.
+    std::vector<double> values;
+    if (!readValues(t, dir, values, error))
       return false;
-    }
+    out.assign(values.begin(), values.end());
     return true;
   }
-  std::vector<double> values;
-  if (!readValues(t, dir, values, error))
+  // 64-bit integers are read exactly: a detour through double would round
+  // them beyond 2^53, and INT64_MAX (a Slice's "to the end") to 2^63, which
+  // no int64_t holds.
+  const int64_t n = elementCount(t);
+  if (n < 0) {
+    error = "tensor '" + t.name() + "' has a negative or huge shape";
     return false;
-  out.assign(values.begin(), values.end());
+  }
+  std::vector<uint64_t> bits;
+  if (t.has_raw_data() || t.data_location() == TensorProto::EXTERNAL) {
+    std::string bytes;
+    if (!rawBytes(t, dir, bytes, error))
+      return false;
+    if (int64_t(bytes.size()) != n * 8) {
+      error = "tensor '" + t.name() + "' has " + std::to_string(bytes.size()) +
+              " bytes of data for " + std::to_string(n) + " elements";
+      return false;
+    }
+    bits.resize(size_t(n));
+    std::memcpy(bits.data(), bytes.data(), bytes.size());
+  } else if (type == TensorProto::INT64) {
+    bits.assign(t.int64_data().begin(), t.int64_data().end());
+  } else {
+    bits.assign(t.uint64_data().begin(), t.uint64_data().end());
+  }
+  if (int64_t(bits.size()) != n) {
+    error = "tensor '" + t.name() + "' has " + std::to_string(bits.size()) +
+            " values for its shape";
+    return false;
+  }
+  out.clear();
+  for (uint64_t b : bits) {
+    if (type == TensorProto::UINT64 &&
+        b > uint64_t(std::numeric_limits<int64_t>::max())) {
+      error = "tensor '" + t.name() + "' holds " + std::to_string(b) +
+              ", beyond the largest 64-bit signed integer";
+      return false;
+    }
+    out.push_back(int64_t(b));
+  }
   return true;
 }
 

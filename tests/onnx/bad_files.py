@@ -46,6 +46,13 @@ short = TensorProto()
 short.name, short.data_type = "w", F
 short.dims.extend([3, 4])
 short.float_data.extend([0.5] * 5)
+def raw_shape(elem, value):
+    """A Constant node 'shape' of one integer, as raw little-endian bytes."""
+    t = helper.make_tensor("s", elem, [1], value.to_bytes(8, "little"), raw=True)
+    return helper.make_node("Constant", [], ["shape"], name="shape", value=t)
+
+
+reshape = helper.make_node("Reshape", ["x", "shape"], ["y"], name="r")
 relu_a = helper.make_node("Relu", ["b"], ["a"], name="first")
 relu_b = helper.make_node("Relu", ["a"], ["b"], name="second")
 
@@ -75,6 +82,13 @@ cases = [
      model([helper.make_node("Gemm", ["x", "w"], ["y"], name="fc", transB=1,
                              frobnicate=2)], [x], [y], [w]),
      "attribute 'frobnicate' of Gemm is not supported"),
+    ("an unsigned integer beyond int64",
+     model([raw_shape(TensorProto.UINT64, 2**64 - 1), reshape], [x],
+           [vi("y", ["batch"])]),
+     "holds 18446744073709551615, beyond the largest 64-bit signed integer"),
+    ("the largest int64 as a shape",
+     model([raw_shape(TensorProto.INT64, 2**63 - 1), reshape], [x],
+           [vi("y", ["batch"])]), "9223372036854775807"),
     ("two dynamic dimensions", model([gemm], [vi("x", ["batch", "n"])], [y], [w]),
      "dynamic dimension 1"),
 ]
