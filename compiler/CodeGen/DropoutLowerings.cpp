@@ -50,7 +50,7 @@ void applyDropoutMask(KernelEmitter &k, const Node &dst, const Node *src) {
           Value *bits = b.CreateLShr(mix64(e, b.CreateAdd(key, counter)), 40);
           Value *keep = b.CreateICmpUGE(bits, b.getInt64(threshold));
           Value *scaled = b.CreateFMul(e.load(src, i), scale);
-          e.store(&dst, i, b.CreateSelect(keep, scaled, e.f32(0)));
+          e.storeResult(dst, i, b.CreateSelect(keep, scaled, e.f32(0)), j);
         },
         "e");
   });

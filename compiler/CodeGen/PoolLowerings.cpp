@@ -119,33 +119,43 @@ void forEachChannelVector(KernelEmitter &k, Vec &vec, int64_t channels,
 
 } // namespace
 
-// y[r,oh,ow,c] = max_{i < rows, j < cols} x[r, oh*s+i, ow*s+j, c]
+// y[r,oh,ow,c] = max_{i < rows, j < cols} x[r, oh*s+i, ow*s+j, c], on
+// vectors of channels, the taps in row-major order (unrolled when few). Each
+// output is stored once, through a fused epilogue if any (the rounding of
+// `precision = bf16`, a reshape), so the pooled image need not be written.
 void lowerMaxPool2D(KernelEmitter &k, const Node &n) {
   const Node *x = n.operands[0];
   Pool p = poolOf(n, x, &n);
   forEachSample(k, p, [&](KernelEmitter &e, Value *r) {
-    Value *ninf = e.f32(-std::numeric_limits<float>::infinity());
-    if (p.taps() <= kUnrolledWindow) {
-      Vec vec = imageVectors(e);
-      forEachWindow(e, p, r, [&](Value *out, Value *corner) {
-        forEachChannelVector(e, vec, p.out.c, [&](Value *c, int64_t used) {
-          Value *first = addSigned(e, corner, c), *best = vec.splat(ninf);
+    Vec vec = imageVectors(e);
+    Value *xBase = e.buffer(x);
+    forEachWindow(e, p, r, [&](Value *out, Value *corner) {
+      forEachChannelVector(e, vec, p.out.c, [&](Value *c, int64_t used) {
+        Value *first = addSigned(e, corner, c);
+        auto tap = [&](Value *offset, Value *best) {
+          Value *v = vec.load(xBase, addSigned(e, first, offset), used);
+          return e.b.CreateSelect(e.b.CreateFCmpOGT(v, best), v, best);
+        };
+        Value *best = vec.splat(e.f32(-std::numeric_limits<float>::infinity()));
+        if (p.taps() <= kUnrolledWindow) {
           for (int64_t i = 0; i < p.rows; ++i)
-            for (int64_t j = 0; j < p.cols; ++j) {
-              Value *v = vec.load(
-                  e.buffer(x),
-                  addSigned(e, first, e.i64((i * p.in.w + j) * p.in.c)), used);
-              best = e.b.CreateSelect(e.b.CreateFCmpOGT(v, best), v, best);
-            }
-          vec.store(e.buffer(&n), addSigned(e, out, c), best, used);
-        });
+            for (int64_t j = 0; j < p.cols; ++j)
+              best = tap(e.i64((i * p.in.w + j) * p.in.c), best);
+        } else {
+          best = e.reduce(
+              e.i64(0), e.i64(p.rows), {best},
+              [&](Value *i, const Accs &a) {
+                return e.reduce(
+                    e.i64(0), e.i64(p.cols), a,
+                    [&](Value *j, const Accs &b) {
+                      return Accs{tap(tapOffset(e, p.in, i, j), b[0])};
+                    },
+                    "j");
+              },
+              "i")[0];
+        }
+        e.storeResult(n, addSigned(e, out, c), best, c, used);
       });
-      return;
-    }
-    fillSample(e, n, r, ninf);
-    forEachPoolTap(e, p, r, [&](Value *yi, Value *xi) {
-      Value *v = e.load(x, xi), *best = e.load(&n, yi);
-      e.store(&n, yi, e.b.CreateSelect(e.b.CreateFCmpOGT(v, best), v, best));
     });
   });
 }

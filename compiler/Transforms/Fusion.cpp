@@ -29,11 +29,13 @@ namespace {
 /// Ops whose result can be handed to an epilogue element by element (the
 /// convolution's bias and activation run on its register tiles; a max
 /// pool's gradient, written once per element where its windows tile the
-/// image, hands on to the activation's derivative before the pool).
+/// image, hands on to the activation's derivative before the pool; a max
+/// pool or a dropout mask hands on to a reshape or bf16 rounding).
 bool canAnchor(const Node &n) {
   return isElementwise(n.op) || n.op == OpKind::MatMulNT ||
          n.op == OpKind::QMatMulNT || n.op == OpKind::MatMul ||
-         n.op == OpKind::Conv2D ||
+         n.op == OpKind::Conv2D || n.op == OpKind::MaxPool2D ||
+         n.op == OpKind::Dropout || n.op == OpKind::DropoutGrad ||
          (n.op == OpKind::MaxPool2DGrad && poolWindowsTile(n));
 }
 

@@ -496,13 +496,15 @@ TEST(ImageOps, DropoutIsTheIdentityAtInference) {
 // loss (reported before its update) at the same step number: the same
 // mask. A backward pass that regenerated another mask than the forward's
 // (another step, salt or row numbering) would fail for the weights before
-// the dropout, whose gradient flows through dropout_grad.
+// the dropout, whose gradient flows through dropout_grad. The relu after
+// the dropout runs in the dropout's loop (a fused epilogue), the max pool's
+// flatten in the pool's, and the backward's tanh_grad in dropout_grad's.
 TEST(ImageOps, GradientsThroughDropoutMatchFiniteDifferencesOfTheTrainLoss) {
   auto jm = compile(R"(
 model cnn_drop {
   input x : f32[5, 5, 2]
   output p = x -> conv2d(3, kernel: 3, padding: same, activation: tanh)
-               -> dropout(0.3) -> maxpool2d(2) -> flatten
+               -> dropout(0.3) -> relu -> maxpool2d(2) -> flatten
                -> dense(3, activation: softmax)
 }
 train cnn_drop { loss = categorical_crossentropy batch_size = 4 seed = 5 }
