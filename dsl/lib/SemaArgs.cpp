@@ -46,18 +46,20 @@ std::optional<Args> Checker::bindArguments(const Builtin &b,
         ok = false;
         continue;
       }
-      if (next >= b.params.size() && b.params.back().repeats &&
-          bound.exprs_.back()) {
+      if (next >= b.params.size() && !b.params.empty() &&
+          b.params.back().repeats && bound.exprs_.back()) {
         bound.more_.push_back(&arg.value);
         continue;
       }
       if (next >= b.params.size()) {
         size_t most = b.params.size() - first;
-        diags_.report(
-            Diag::TooManyArguments, arg.range,
-            fmt::format("{}() takes at most {} argument{}{}", b.name, most,
-                        most == 1 ? "" : "s",
-                        hasChainInput ? " after its '->' input" : ""));
+        std::string count =
+            most == 0 ? "no arguments"
+                      : fmt::format("at most {} argument{}", most,
+                                    most == 1 ? "" : "s");
+        diags_.report(Diag::TooManyArguments, arg.range,
+                      fmt::format("{}() takes {}{}", b.name, count,
+                                  hasChainInput ? " after its '->' input" : ""));
         ok = false;
         continue;
       }
