@@ -164,16 +164,19 @@ constexpr int64_t kDotBlockBytes = 512 * 1024;
 /// Bytes of the stack tile that holds a group of bands' partial sums.
 constexpr int64_t kDotPartialBytes = 64 * 1024;
 
+/// The R x C sums of a tile (dotSums, or pairSums on bfloat16).
+using DotSums =
+    std::function<std::vector<Value *>(KernelEmitter &, const DotTile &)>;
 /// out(e, i, col, sum): the sum of row i of a band, column col.
 using DotOut = std::function<void(KernelEmitter &, int, Value *, Value *)>;
 
 /// Every column of the `rows` rows from r0 over k in [k0, k1), in tiles of
 /// kDotCols columns (one at a time at the edge of M).
 void dotBand(KernelEmitter &e, const Node &n, Value *r0, int rows, int64_t k0,
-             int64_t k1, const DotOut &out) {
+             int64_t k1, const DotOut &out, const DotSums &sums) {
   const int64_t M = n.operands[1]->type.dims[0], C = kDotCols;
   auto tile = [&](Value *j0, int cols) {
-    std::vector<Value *> s = dotSums(e, n, {r0, rows, j0, cols, k0, k1});
+    std::vector<Value *> s = sums(e, {r0, rows, j0, cols, k0, k1});
     for (int i = 0; i < rows; ++i)
       for (int j = 0; j < cols; ++j)
         out(e, i, addIdx(e, j0, e.i64(j)), s[i * cols + j]);
@@ -182,6 +185,10 @@ void dotBand(KernelEmitter &e, const Node &n, Value *r0, int rows, int64_t k0,
       M / C, [&](Value *t) { tile(mulIdx(e, t, C), C); }, "jt");
   for (int64_t j = M / C * C; j < M; ++j)
     tile(e.i64(j), 1);
+}
+
+DotSums f32Sums(const Node &n) {
+  return [&n](KernelEmitter &e, const DotTile &t) { return dotSums(e, n, t); };
 }
 
 /// Stores the sums of the band from r0 as n's results.
@@ -196,8 +203,11 @@ DotOut storeBand(const Node &n, Value *r0) {
 /// The bands of a thread, [b0, b1), `group` at a time, each group through k
 /// in blocks of `blockK`: the sums so far wait in a stack tile, so the block
 /// of B stays in cache while the group's bands pass through it.
-void dotBandsInBlocks(KernelEmitter &e, const Node &n, Value *b0, Value *b1,
-                      int64_t group, int64_t blockK) {
+/// `beforeBlock(e, k0, k1)` runs as each group starts a block.
+void dotBandsInBlocks(
+    KernelEmitter &e, const Node &n, Value *b0, Value *b1, int64_t group,
+    int64_t blockK, const DotSums &sums,
+    const std::function<void(int64_t, int64_t)> &beforeBlock) {
   const int64_t M = n.operands[1]->type.dims[0],
                 K_ = n.operands[1]->type.dims[1], R = kDotRows;
   Value *partial = e.tile(group * R * M);
@@ -211,6 +221,7 @@ void dotBandsInBlocks(KernelEmitter &e, const Node &n, Value *b0, Value *b1,
         g1 = e.b.CreateSelect(e.b.CreateICmpULT(g1, b1), g1, b1);
         for (int64_t k0 = 0; k0 < K_; k0 += blockK) {
           int64_t k1 = std::min(K_, k0 + blockK);
+          beforeBlock(k0, k1);
           e.loop(
               g0, g1,
               [&](Value *t) {
@@ -227,12 +238,110 @@ void dotBandsInBlocks(KernelEmitter &e, const Node &n, Value *b0, Value *b1,
                   else
                     e.storeTile(partial, at, sum);
                 };
-                dotBand(e, n, r0, int(R), k0, k1, out);
+                dotBand(e, n, r0, int(R), k0, k1, out, sums);
               },
               "band");
         }
       },
       "group");
+}
+
+/// The rows of matmul_nt `n` left over after its bands of kDotRows, one at
+/// a time on the calling thread.
+void dotLeftoverRows(KernelEmitter &k, const Node &n, Value *bands) {
+  const int64_t K_ = n.operands[1]->type.dims[1];
+  k.loop(
+      mulIdx(k, bands, kDotRows), k.lines(&n),
+      [&](Value *r) {
+        dotBand(k, n, r, 1, 0, K_, storeBand(n, r), f32Sums(n));
+      },
+      "row");
+}
+
+/// matmul_nt on bfloat16 pairs (`precision = bf16` on AVX512_BF16: both
+/// operands are round_bf16 values, Bf16 in VectorOps.h). The dot products
+/// run along k, so a pair is two consecutive values of a row: each thread
+/// copies the block of B it is at as bfloat16 rows into a stack tile (zeros
+/// past the block's end), and each tile of dot products takes A's rows to
+/// bfloat16 in registers, 32 values per vdpbf16ps instead of 16 per FMA.
+/// The rows left over after the bands use f32 products, on any thread
+/// count: the sums are the same whatever the count.
+void lowerMatMulNTPairs(KernelEmitter &k, const Node &n, int64_t group) {
+  const Node *a = n.operands[0], *bm = n.operands[1];
+  const int64_t M = bm->type.dims[0], K_ = bm->type.dims[1], R = kDotRows;
+  const int64_t P = 2 * k.vectorWidth; // values per vector of pairs
+  const int64_t blockK =
+      std::max(P, kDotBlockBytes / 2 / (M * 2) / P * P); // a 256 KiB tile
+  const int64_t rowVectors = (std::min(blockK, K_) + P - 1) / P;
+  Value *bands = k.b.CreateUDiv(k.lines(&n), k.i64(R));
+  k.parallelRanges(
+      bands, k.b.CreateMul(bands, k.i64(R * M * K_)),
+      [&](KernelEmitter &e, Value *b0, Value *b1) {
+        Vec vec(e);
+        Bf16 bf(vec);
+        const int64_t L = vec.lanes;
+        Value *packed = bf.tile(M * rowVectors);
+        Value *aBase = e.buffer(a), *bBase = e.buffer(bm);
+        // The pairs of values [c0, c0 + P) of a row from `index` (c0), the
+        // values at or past `end` taken as zeros.
+        auto pairsAt = [&](Value *base, Value *index, int64_t c0, int64_t end) {
+          auto half = [&](int64_t from) {
+            int64_t used = std::min(L, end - from);
+            return used > 0 ? vec.load(base, addIdx(e, index, e.i64(from - c0)),
+                                       used)
+                            : vec.zero();
+          };
+          return bf.pack(half(c0), half(c0 + L));
+        };
+        auto packBlock = [&](int64_t k0, int64_t k1) {
+          e.loop(
+              M,
+              [&](Value *j) {
+                Value *row = addIdx(e, mulIdx(e, j, K_), e.i64(k0));
+                for (int64_t v = 0; v * P < k1 - k0; ++v)
+                  bf.store(packed,
+                           addIdx(e, mulIdx(e, j, rowVectors), e.i64(v)),
+                           pairsAt(bBase, addIdx(e, row, e.i64(v * P)),
+                                   k0 + v * P, k1));
+              },
+              "pack");
+        };
+        auto pairSums = [&](KernelEmitter &, const DotTile &t) {
+          const int64_t full = (t.k1 - t.k0) / P;
+          std::vector<Value *> aRows, bRows;
+          for (int i = 0; i < t.R; ++i)
+            aRows.push_back(addIdx(e, mulIdx(e, addIdx(e, t.r0, e.i64(i)), K_),
+                                   e.i64(t.k0)));
+          for (int j = 0; j < t.C; ++j)
+            bRows.push_back(mulIdx(e, addIdx(e, t.j0, e.i64(j)), rowVectors));
+          // Vector v of the block: c = t.k0 + v P, `end` where zeros start.
+          auto step = [&](Value *v, int64_t c, int64_t end, const Accs &acc) {
+            Value *offset = mulIdx(e, v, P);
+            std::vector<Value *> av, bv;
+            for (Value *row : aRows)
+              av.push_back(pairsAt(aBase, addIdx(e, row, offset), c, end));
+            for (Value *row : bRows)
+              bv.push_back(bf.load(packed, addIdx(e, row, v)));
+            Accs next = acc;
+            for (int i = 0; i < t.R; ++i)
+              for (int j = 0; j < t.C; ++j)
+                next[i * t.C + j] = bf.dot(acc[i * t.C + j], av[i], bv[j]);
+            return next;
+          };
+          Accs acc = e.reduce(
+              e.i64(0), e.i64(full), Accs(t.R * t.C, vec.zero()),
+              [&](Value *v, const Accs &acc) { return step(v, 0, P, acc); },
+              "kv");
+          if (t.k0 + full * P < t.k1)
+            acc = step(e.i64(full), t.k0 + full * P, t.k1, acc);
+          std::vector<Value *> sums;
+          for (Value *s : acc)
+            sums.push_back(e.b.CreateFAddReduce(e.f32(-0.0), s));
+          return sums;
+        };
+        dotBandsInBlocks(e, n, b0, b1, group, blockK, pairSums, packBlock);
+      });
+  dotLeftoverRows(k, n, bands);
 }
 
 // Y[r,j] = sum_k A[r,k] B[j,k]   (B is [M,K]): dot products in 6 x 4 tiles,
@@ -247,20 +356,20 @@ void lowerMatMulNT(KernelEmitter &k, const Node &n) {
   const int64_t blockK =
       std::max(lanes, kDotBlockBytes / (M * 4) / lanes * lanes);
   const int64_t group = kDotPartialBytes / (R * M * 4);
+  if (group >= 1 && bf16Pairs(k, n))
+    return lowerMatMulNTPairs(k, n, group);
   if (blockK >= K_ || group < 1)
-    return rowBands(k, n, R, R * M * K_,
-                    [&](KernelEmitter &e, Value *r0, int64_t rows) {
-                      dotBand(e, n, r0, int(rows), 0, K_, storeBand(n, r0));
-                    });
+    return rowBands(
+        k, n, R, R * M * K_, [&](KernelEmitter &e, Value *r0, int64_t rows) {
+          dotBand(e, n, r0, int(rows), 0, K_, storeBand(n, r0), f32Sums(n));
+        });
   Value *bands = k.b.CreateUDiv(k.lines(&n), k.i64(R));
   k.parallelRanges(bands, k.b.CreateMul(bands, k.i64(R * M * K_)),
                    [&](KernelEmitter &e, Value *b0, Value *b1) {
-                     dotBandsInBlocks(e, n, b0, b1, group, blockK);
+                     dotBandsInBlocks(e, n, b0, b1, group, blockK, f32Sums(n),
+                                      [](int64_t, int64_t) {});
                    });
-  // The rows left over, one at a time.
-  k.loop(
-      mulIdx(k, bands, R), k.lines(&n),
-      [&](Value *r) { dotBand(k, n, r, 1, 0, K_, storeBand(n, r)); }, "row");
+  dotLeftoverRows(k, n, bands);
 }
 
 // Y[i,j] = sum_r A[r,i] B[r,j]   (A is [?,...,K], B [?,...,M], Y [K,M]):

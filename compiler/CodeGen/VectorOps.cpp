@@ -90,6 +90,15 @@ Value *Bf16::splatPair(Value *base, Value *index) {
   return b.CreateBitCast(b.CreateShuffleVector(pair, mask), pairs);
 }
 
+Value *Bf16::pack(Value *lo, Value *hi) {
+  IRBuilder<> &b = vec.k.b;
+  std::vector<int> mask;
+  for (int j = 0; j < 2 * vec.lanes; ++j)
+    mask.push_back(2 * j + 1);
+  return b.CreateBitCast(
+      b.CreateShuffleVector(halves(b, lo), halves(b, hi), mask), pairs);
+}
+
 Value *Bf16::interleave(Value *even, Value *odd) {
   IRBuilder<> &b = vec.k.b;
   std::vector<int> mask;

@@ -68,6 +68,10 @@ struct Bf16 {
   llvm::Value *dot(llvm::Value *acc, llvm::Value *a, llvm::Value *b);
   /// The pair (base[index], base[index + 1]) in every lane.
   llvm::Value *splatPair(llvm::Value *base, llvm::Value *index);
+  /// The values of `lo` then `hi` in order: lane j holds the pair of
+  /// values 2j and 2j + 1 (a row's consecutive values, for dot products
+  /// along it).
+  llvm::Value *pack(llvm::Value *lo, llvm::Value *hi);
   /// Lane j holds (even[j], odd[j]): two f32 vectors interleaved.
   llvm::Value *interleave(llvm::Value *even, llvm::Value *odd);
   /// Pair `index` of a tile of pair vectors in every lane (a broadcast
