@@ -61,26 +61,41 @@ void rowBands(
 /// i < rows, c < vectors: the accumulators stay in vector registers over
 /// the whole reduction, each B vector loaded feeding `rows` multiply-adds
 /// (the matmul_tn micro-kernel's shape, Optimizers.cpp). `used`: the last
-/// vector's live lanes.
+/// vector's live lanes. On bfloat16 pairs (`precision = bf16`, k even),
+/// each step takes two values of k: A's two of a row broadcast as a pair,
+/// B's two rows interleaved in registers, shared by the `rows` rows.
 void matMulBlock(KernelEmitter &k, const Node &n, Value *r0, int64_t rows,
                  Value *j0, int64_t vectors, int64_t used) {
   const Node *a = n.operands[0], *bm = n.operands[1];
   int64_t K_ = bm->type.dims[0], M = bm->type.dims[1];
   Vec vec(k);
+  Bf16 bf(vec);
+  const bool pairs = bf16Pairs(k, n) && K_ % 2 == 0;
   auto usedIn = [&](int64_t c) { return c + 1 == vectors ? used : vec.lanes; };
-  std::vector<Value *> sums = k.reduce(
-      k.i64(0), k.i64(K_), std::vector<Value *>(rows * vectors, vec.zero()),
-      [&](Value *kk, const std::vector<Value *> &acc) {
-        std::vector<Value *> bv, next;
-        Value *bRow = addIdx(k, mulIdx(k, kk, M), j0);
+  auto bVector = [&](Value *kk, int64_t c) {
+    Value *bRow = addIdx(k, mulIdx(k, kk, M), j0);
+    return vec.load(k.buffer(bm), addIdx(k, bRow, k.i64(c * vec.lanes)),
+                    usedIn(c));
+  };
+  auto aIndex = [&](int64_t i, Value *kk) {
+    return addIdx(k, mulIdx(k, addIdx(k, r0, k.i64(i)), K_), kk);
+  };
+  Accs sums = k.reduce(
+      k.i64(0), k.i64(pairs ? K_ / 2 : K_), Accs(rows * vectors, vec.zero()),
+      [&](Value *step, const Accs &acc) {
+        Value *kk = pairs ? mulIdx(k, step, 2) : step;
+        Accs bv, next;
         for (int64_t c = 0; c < vectors; ++c)
-          bv.push_back(vec.load(
-              k.buffer(bm), addIdx(k, bRow, k.i64(c * vec.lanes)), usedIn(c)));
+          bv.push_back(pairs
+                           ? bf.interleave(bVector(kk, c),
+                                           bVector(addIdx(k, kk, k.i64(1)), c))
+                           : bVector(kk, c));
         for (int64_t i = 0; i < rows; ++i) {
-          Value *row = addIdx(k, r0, k.i64(i));
-          Value *s = vec.splat(k.load(a, addIdx(k, mulIdx(k, row, K_), kk)));
+          Value *s = pairs ? bf.splatPair(k.buffer(a), aIndex(i, kk))
+                           : vec.splat(k.load(a, aIndex(i, kk)));
           for (int64_t c = 0; c < vectors; ++c)
-            next.push_back(vec.fma(s, bv[c], acc[i * vectors + c]));
+            next.push_back(pairs ? bf.dot(acc[i * vectors + c], s, bv[c])
+                                 : vec.fma(s, bv[c], acc[i * vectors + c]));
         }
         return next;
       },
@@ -96,25 +111,54 @@ void matMulBlock(KernelEmitter &k, const Node &n, Value *r0, int64_t rows,
   }
 }
 
+/// Bytes of a matmul's B above which it is read one panel of columns at a
+/// time (it would not stay in the L2 cache from one band of rows to the
+/// next).
+constexpr int64_t kMatMulPanelsFrom = 256 * 1024;
+
 // Y = A.B, register-blocked: bands of 4 rows shared among threads, each in
-// blocks of 4 vectors of columns.
+// blocks of 4 vectors of columns. When B is large (a dense layer's input
+// gradient, B its [128, 3136] weights), each thread takes B's panels of
+// columns in turn and every band of its rows through the panel, which then
+// stays in cache: band by band, each band would read all of B again. The
+// sums are the same in either order.
 void lowerMatMul(KernelEmitter &k, const Node &n) {
   int64_t M = n.operands[1]->type.dims[1], K_ = n.operands[1]->type.dims[0];
   constexpr int64_t R = 4, V = 4;
   int64_t lanes = k.vectorWidth, J = V * lanes;
   int64_t fullCols = M / J * J, rest = M - fullCols;
-  auto band = [&](KernelEmitter &e, Value *r0, int64_t rows) {
-    e.loop(
-        fullCols / J,
-        [&](Value *t) {
-          matMulBlock(e, n, r0, rows, mulIdx(e, t, J), V, lanes);
-        },
-        "jt");
+  auto panel = [&](KernelEmitter &e, Value *r0, int64_t rows, Value *t) {
+    matMulBlock(e, n, r0, rows, mulIdx(e, t, J), V, lanes);
+  };
+  auto lastPanel = [&](KernelEmitter &e, Value *r0, int64_t rows) {
     if (rest > 0)
       matMulBlock(e, n, r0, rows, e.i64(fullCols), (rest + lanes - 1) / lanes,
                   rest - (rest - 1) / lanes * lanes);
   };
-  rowBands(k, n, R, R * M * K_, band);
+  auto band = [&](KernelEmitter &e, Value *r0, int64_t rows) {
+    e.loop(
+        fullCols / J, [&](Value *t) { panel(e, r0, rows, t); }, "jt");
+    lastPanel(e, r0, rows);
+  };
+  if (K_ * M * 4 <= kMatMulPanelsFrom)
+    return rowBands(k, n, R, R * M * K_, band);
+  Value *bands = k.b.CreateUDiv(k.lines(&n), k.i64(R));
+  k.parallelRanges(
+      bands, k.b.CreateMul(bands, k.i64(R * M * K_)),
+      [&](KernelEmitter &e, Value *b0, Value *b1) {
+        auto eachBand = [&](const std::function<void(Value *)> &body) {
+          e.loop(
+              b0, b1, [&](Value *b) { body(mulIdx(e, b, R)); }, "band");
+        };
+        e.loop(
+            fullCols / J,
+            [&](Value *t) { eachBand([&](Value *r0) { panel(e, r0, R, t); }); },
+            "jt");
+        eachBand([&](Value *r0) { lastPanel(e, r0, R); });
+      });
+  k.loop(
+      mulIdx(k, bands, R), k.lines(&n), [&](Value *r) { band(k, r, 1); },
+      "row");
 }
 
 /// A tile of R x C dot products of matmul_nt `n`: rows r0.. of A with rows

@@ -14,7 +14,8 @@
 // Dense layers after them make every gradient depend on every convolution;
 // their forward products (matmul_nt) run on pairs too: 13 samples make two
 // bands of 6 rows and one row left over, and their k (72, 37) ends inside
-// a vector of pairs, or inside a pair.
+// a vector of pairs, or inside a pair; so does the output layer's input
+// gradient (matmul, k = 6 pairs of its units, 37 columns: a masked vector).
 //
 //===----------------------------------------------------------------------===//
 #include "JitModel.h"
@@ -38,7 +39,7 @@ model pairs {
     c = conv2d(b, 32, kernel: 3, stride: 2, padding: same, activation: relu)
     d = conv2d(c, 6, kernel: 2, padding: same)
     h = d -> flatten -> dense(37, activation: relu)
-    output probs = dense(h, 5, activation: softmax)
+    output probs = dense(h, 6, activation: softmax)
 }
 train pairs {
     loss      = categorical_crossentropy
