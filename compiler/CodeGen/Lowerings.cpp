@@ -247,7 +247,7 @@ DotOut storeBand(const Node &n, Value *r0) {
 /// The bands of a thread, [b0, b1), `group` at a time, each group through k
 /// in blocks of `blockK`: the sums so far wait in a stack tile, so the block
 /// of B stays in cache while the group's bands pass through it.
-/// `beforeBlock(e, k0, k1)` runs as each group starts a block.
+/// `beforeBlock(k0, k1)` runs as each group starts a block.
 void dotBandsInBlocks(
     KernelEmitter &e, const Node &n, Value *b0, Value *b1, int64_t group,
     int64_t blockK, const DotSums &sums,
