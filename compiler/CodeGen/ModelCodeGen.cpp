@@ -9,6 +9,7 @@
 #include "CodeGen/Descriptor.h"
 #include "CodeGen/KernelEmitter.h"
 #include "CodeGen/RuntimeContract.h"
+#include "CodeGen/Target.h"
 #include "IR/BuildGraph.h"
 #include "IR/OpRules.h"
 #include "IR/PhaseTimer.h"
@@ -536,7 +537,9 @@ EmittedModule emitModule(const CompiledModel &cm, LLVMContext &ctx) {
   bool host = cm.vectorWidth == 0;
   ModuleEmission em{*mod,
                     host ? hostVectorWidth() : cm.vectorWidth,
-                    host ? hostHasAvx512("avx512bf16") : cm.bf16Dot,
+                    host ? hostHasAvx512("avx512bf16") &&
+                               bf16PairsPayOn(llvm::sys::getHostCPUName())
+                         : cm.bf16Dot,
                     host ? hostHasAvx512("avx512vnni") : cm.vnni,
                     /*bakedWeights=*/{},
                     /*profileRows=*/{},

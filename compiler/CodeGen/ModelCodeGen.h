@@ -40,7 +40,8 @@ struct CompiledModel {
   /// AVX-512, 8 with AVX2, else 4) unless set for another target.
   int vectorWidth = 0;
   /// Whether the target multiplies bfloat16 pairs (AVX512_BF16's
-  /// vdpbf16ps), for `precision = bf16`; the host's when vectorWidth is 0.
+  /// vdpbf16ps), for `precision = bf16`: where it has them and they pay
+  /// (bf16PairsPayOn); the host's choice when vectorWidth is 0.
   bool bf16Dot = false;
   /// Whether the target has AVX512_VNNI's vpdpbusd (int8 products); the
   /// host's when vectorWidth is 0.

@@ -26,9 +26,12 @@ createTargetMachine(const std::string &triple, const std::string &cpu,
 /// targets without vector units LLVM splits the vectors into scalars).
 int targetVectorWidth(const llvm::TargetMachine &tm);
 
-/// Whether `tm`'s CPU has AVX512_BF16's dot product of bfloat16 pairs
-/// (vdpbf16ps) on 512-bit vectors.
-bool targetHasBf16Dot(const llvm::TargetMachine &tm);
+/// Whether bfloat16 products on a CPU named `cpu` (LLVM's name) should
+/// multiply pairs with AVX512_BF16's vdpbf16ps, given that it has it: only
+/// where that beats two FMAs per lane (AMD's Zen 4 and later).
+bool bf16PairsPayOn(llvm::StringRef cpu);
+/// Whether `tm`'s CPU has vdpbf16ps on 512-bit vectors and it pays there.
+bool targetPrefersBf16Pairs(const llvm::TargetMachine &tm);
 /// Whether `tm`'s CPU has AVX512_VNNI's u8 x i8 dot product (vpdpbusd) on
 /// 512-bit vectors.
 bool targetHasVnni(const llvm::TargetMachine &tm);

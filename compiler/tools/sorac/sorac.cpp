@@ -552,7 +552,7 @@ int compile(const Options &o, const sora::dsl::Model &source,
   cm.prefix = o.name;
   if (tm) {
     cm.vectorWidth = sora::targetVectorWidth(*tm);
-    cm.bf16Dot = sora::targetHasBf16Dot(*tm);
+    cm.bf16Dot = sora::targetPrefersBf16Pairs(*tm);
     cm.vnni = sora::targetHasVnni(*tm);
     cm.pointerBits = int(tm->getPointerSizeInBits(0));
   }
