@@ -231,7 +231,7 @@ void allTapsTile(KernelEmitter &k, Vec &vec, const Node &n, const Conv &cv,
 /// once per group of filter vectors, the groups shared among threads.
 void filterGradientAllTaps(KernelEmitter &k, const Node &n, const Conv &cv,
                            const Node *dy, const Node *x) {
-  const int64_t L = imageVectors(k).lanes, budget = accumulatorBudget(k);
+  const int64_t L = k.vectorWidth, budget = accumulatorBudget(k);
   const int64_t filterVecs = (cv.out.c + L - 1) / L;
   const int64_t tapChannels = cv.kh * cv.kw * cv.in.c;
   const int64_t groupVecs =
@@ -240,7 +240,7 @@ void filterGradientAllTaps(KernelEmitter &k, const Node &n, const Conv &cv,
   const int64_t sampleWork = cv.out.h * cv.out.w * tapChannels * groupVecs * L;
   k.parallelRanges(k.i64(groups), mulIdx(k, k.n, groups * sampleWork),
                    [&](KernelEmitter &e, Value *g0, Value *g1) {
-                     Vec vec = imageVectors(e);
+                     Vec vec(e);
                      e.loop(
                          g0, g1,
                          [&](Value *g) {
@@ -267,7 +267,7 @@ struct TapPass {
 /// whole vectors, in a stack tile of `samples` samples.
 Value *packDyPairs(KernelEmitter &k, const Conv &cv, const Node *dy, Value *r0,
                    Value *r1, int64_t samples) {
-  Vec vec = imageVectors(k);
+  Vec vec(k);
   Bf16 bf(vec);
   const int64_t L = vec.lanes, F = cv.out.c, V = vec.vectors(F);
   const int64_t OW = cv.out.w, Q = (OW + 1) / 2;
@@ -528,7 +528,7 @@ void filterGradientAlongChannels(KernelEmitter &k, Vec &vec, const Node &n,
   const int64_t channelVecs = vec.vectors(channels);
   const int64_t groupVecs = std::min<int64_t>(channelVecs, 4);
   auto tiles = [&](KernelEmitter &e, const TapPass &p) {
-    Vec tileVec = imageVectors(e);
+    Vec tileVec(e);
     Value *tap =
         mulSigned(e, addSigned(e, mulSigned(e, p.a, kw), p.b), channels);
     for (int64_t v0 = 0; v0 < channelVecs; v0 += groupVecs) {
@@ -552,7 +552,7 @@ void filterGradientAlongFilters(KernelEmitter &k, Vec &vec, const Node &n,
   const int64_t filterVecs = vec.vectors(cv.out.c);
   const int64_t groupVecs = std::min<int64_t>(filterVecs, 4);
   forEachTapOfSampleBlocks(k, n, cv, [&](KernelEmitter &e, const TapPass &p) {
-    Vec tileVec = imageVectors(e);
+    Vec tileVec(e);
     for (int64_t v0 = 0; v0 < filterVecs; v0 += groupVecs)
       evenBlocks(e, cv.in.c, budget / groupVecs, [&](Value *c0, int64_t count) {
         FilterTile t;
@@ -578,7 +578,7 @@ void filterGradientAlongFilters(KernelEmitter &k, Vec &vec, const Node &n,
 void lowerConv2DGradFilter(KernelEmitter &k, const Node &n) {
   const Node *dy = n.operands[0], *x = n.operands[1];
   Conv cv = convOf(n, x, dy, &n);
-  Vec vec = imageVectors(k);
+  Vec vec(k);
   if (cv.kh * cv.kw * cv.in.c <= accumulatorBudget(k) / 2)
     filterGradientAllTaps(k, n, cv, dy, x);
   else if (cv.in.c >= vec.lanes)

@@ -328,7 +328,7 @@ void convTile(KernelEmitter &k, Vec &vec, const ConvNest &c, Value *kernel,
 /// left out.
 void emitConvNest(KernelEmitter &k, const ConvNest &c, int64_t o0,
                   int64_t oEnd) {
-  Vec outer = imageVectors(k);
+  Vec outer(k);
   const int64_t L = outer.lanes, budget = accumulatorBudget(k);
   const int64_t groupVecs = std::min<int64_t>(outer.vectors(oEnd - o0), 4);
   // As many pixels as the budget allows, then evened out over the row's
@@ -354,13 +354,13 @@ void emitConvNest(KernelEmitter &k, const ConvNest &c, int64_t o0,
       [&](KernelEmitter &e, Value *begin, Value *end) {
         Value *kernel = c.prepare(e);
         if (c.bf16Pairs) {
-          Vec vec = imageVectors(e);
+          Vec vec(e);
           kernel = packPairs(e, vec, c, kernel, o0, oEnd);
         }
         e.loop(
             begin, end,
             [&](Value *row) {
-              Vec vec = imageVectors(e);
+              Vec vec(e);
               Value *r = e.b.CreateUDiv(row, e.i64(c.outImg.h));
               Value *y = e.b.CreateURem(row, e.i64(c.outImg.h));
               for (int64_t oBase = o0; oBase < oEnd; oBase += groupVecs * L) {
@@ -436,7 +436,7 @@ void lowerConv2DOneByOne(KernelEmitter &k, const Node &n) {
 void lowerConv2D(KernelEmitter &k, const Node &n) {
   const Node *x = n.operands[0], *w = n.operands[1];
   Conv cv = convOf(n, x, &n, w);
-  Vec vec = imageVectors(k);
+  Vec vec(k);
   const int64_t L = vec.lanes, filters = cv.out.c;
   const int64_t taps = cv.kh * cv.kw * cv.in.c;
   if (taps * L > kMaxKernelTile) {

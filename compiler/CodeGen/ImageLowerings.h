@@ -64,13 +64,6 @@ inline int64_t accumulatorBudget(const KernelEmitter &k) {
   return k.vectorWidth >= 16 ? 24 : 12;
 }
 
-/// The vectors of an image kernel's register tiles (kept whole).
-inline Vec imageVectors(KernelEmitter &k) {
-  Vec vec(k);
-  vec.keepWide();
-  return vec;
-}
-
 void lowerConv2D(KernelEmitter &k, const Node &n);
 void lowerConv2DGradInput(KernelEmitter &k, const Node &n);
 void lowerConv2DGradFilter(KernelEmitter &k, const Node &n);

@@ -127,7 +127,7 @@ void lowerMaxPool2D(KernelEmitter &k, const Node &n) {
   const Node *x = n.operands[0];
   Pool p = poolOf(n, x, &n);
   forEachSample(k, p, [&](KernelEmitter &e, Value *r) {
-    Vec vec = imageVectors(e);
+    Vec vec(e);
     Value *xBase = e.buffer(x);
     forEachWindow(e, p, r, [&](Value *out, Value *corner) {
       forEachChannelVector(e, vec, p.out.c, [&](Value *c, int64_t used) {
@@ -183,7 +183,7 @@ void lowerMaxPool2DGrad(KernelEmitter &k, const Node &n) {
                   (p.out.w - 1) * p.stride + p.cols < p.in.w;
       if (gaps)
         fillSample(e, n, r, e.f32(0));
-      Vec vec = imageVectors(e);
+      Vec vec(e);
       auto *intType =
           FixedVectorType::get(e.b.getInt32Ty(), unsigned(vec.lanes));
       auto tapNumber = [&](int64_t t) {

@@ -12,12 +12,6 @@ Vec::Vec(KernelEmitter &k)
     : k(k), lanes(k.vectorWidth),
       type(FixedVectorType::get(k.b.getFloatTy(), unsigned(lanes))) {}
 
-void Vec::keepWide() {
-  if (lanes == 16)
-    k.b.GetInsertBlock()->getParent()->addFnAttr("min-legal-vector-width",
-                                                 "512");
-}
-
 Value *Vec::zero() const { return Constant::getNullValue(type); }
 
 Value *Vec::splat(Value *s) {

@@ -27,9 +27,6 @@ struct Vec {
   llvm::FixedVectorType *type;
 
   explicit Vec(KernelEmitter &k);
-  /// Keeps 512-bit vectors whole in the kernel being emitted, even where the
-  /// CPU's tuning prefers 256 bits for the loop vectoriser.
-  void keepWide();
 
   /// How many vectors `count` floats take.
   int64_t vectors(int64_t count) const { return (count + lanes - 1) / lanes; }
