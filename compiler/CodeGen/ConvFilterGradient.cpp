@@ -259,6 +259,7 @@ void filterGradientAllTaps(KernelEmitter &k, const Node &n, const Conv &cv,
 struct TapPass {
   Value *r0, *r1, *a, *b, *ohLo, *ohHi, *owLo, *owHi;
   Value *dyPairs = nullptr; ///< packDyPairs' block, when asked for
+  Value *part = nullptr;    ///< which of the tap's parts (filters) this is
 };
 
 /// dy of the samples [r0, r1) as bfloat16 pairs of adjacent output pixels
@@ -298,14 +299,16 @@ Value *packDyPairs(KernelEmitter &k, const Conv &cv, const Node *dy, Value *r0,
 }
 
 /// Zeroes dw, then calls `tiles` for each block of samples that stays in
-/// cache and each tap, for the tap's tiles to sweep the block. The taps are
-/// shared among threads, each thread taking every block of samples through
-/// its own taps: each element of dw is summed by one thread, over the
-/// samples in the same order whatever the number of threads.
+/// cache and each of the `parts` parts of each tap, for the part's tiles to
+/// sweep the block. The parts of taps are shared among threads, each thread
+/// taking every block of samples through its own: each element of dw is
+/// summed by one thread, over the samples in the same order whatever the
+/// number of threads. (Parts even out the threads: 9 taps of a 3 x 3
+/// kernel on 2 threads are 5 and 4, 18 halves are 9 and 9.)
 void forEachTapOfSampleBlocks(
     KernelEmitter &k, const Node &n, const Conv &cv,
     const std::function<void(KernelEmitter &, const TapPass &)> &tiles,
-    const Node *packDy = nullptr) {
+    const Node *packDy = nullptr, int64_t parts = 1) {
   zero(k, n);
   const int64_t perSample =
       (cv.in.h * cv.in.w * cv.in.c + cv.out.h * cv.out.w * cv.out.c) * 4;
@@ -313,8 +316,8 @@ void forEachTapOfSampleBlocks(
   // Multiply-adds: of one tap over one sample, then over the batch.
   const int64_t tapWork = cv.out.h * cv.out.w * cv.out.c * cv.in.c;
   k.parallelRanges(
-      k.i64(cv.kh * cv.kw), mulIdx(k, k.n, cv.kh * cv.kw * tapWork),
-      [&](KernelEmitter &e, Value *tap0, Value *tap1) {
+      k.i64(cv.kh * cv.kw * parts), mulIdx(k, k.n, cv.kh * cv.kw * tapWork),
+      [&](KernelEmitter &e, Value *item0, Value *item1) {
         Value *sampleBlocks = e.b.CreateUDiv(
             addSigned(e, e.n, e.i64(samples - 1)), e.i64(samples));
         e.loop(
@@ -326,17 +329,20 @@ void forEachTapOfSampleBlocks(
                                  ? packDyPairs(e, cv, packDy, r0, r1, samples)
                                  : nullptr;
               e.loop(
-                  tap0, tap1,
-                  [&](Value *tap) {
+                  item0, item1,
+                  [&](Value *item) {
+                    Value *tap = e.b.CreateUDiv(item, e.i64(parts));
+                    Value *part = e.b.CreateURem(item, e.i64(parts));
                     Value *a = e.b.CreateUDiv(tap, e.i64(cv.kw));
                     Value *b = e.b.CreateURem(tap, e.i64(cv.kw));
                     auto [ohLo, ohHi] =
                         tapRange(e, a, cv.padTop, cv.stride, cv.in.h, cv.out.h);
                     auto [owLo, owHi] = tapRange(e, b, cv.padLeft, cv.stride,
                                                  cv.in.w, cv.out.w);
-                    tiles(e, {r0, r1, a, b, ohLo, ohHi, owLo, owHi, pairs});
+                    tiles(e,
+                          {r0, r1, a, b, ohLo, ohHi, owLo, owHi, pairs, part});
                   },
-                  "tap");
+                  "part");
             },
             "sb");
       });
@@ -519,11 +525,13 @@ void channelVectorTile(KernelEmitter &k, Vec &vec, const Node &n,
 }
 
 /// One tap at a time, with a vector of channels or more: tiles of a few
-/// filters times a few vectors of channels.
+/// filters times a few vectors of channels. An even number of filters is
+/// taken in two halves, each a part of the tap for the threads to share.
 void filterGradientAlongChannels(KernelEmitter &k, Vec &vec, const Node &n,
                                  const Conv &cv, const Node *dy,
                                  const Node *x) {
-  const int64_t kw = cv.kw, channels = cv.in.c, filters = cv.out.c;
+  const int64_t kw = cv.kw, channels = cv.in.c;
+  const int64_t parts = cv.out.c % 2 == 0 ? 2 : 1, filters = cv.out.c / parts;
   const int64_t budget = accumulatorBudget(k);
   const int64_t channelVecs = vec.vectors(channels);
   const int64_t groupVecs = std::min<int64_t>(channelVecs, 4);
@@ -531,16 +539,18 @@ void filterGradientAlongChannels(KernelEmitter &k, Vec &vec, const Node &n,
     Vec tileVec(e);
     Value *tap =
         mulSigned(e, addSigned(e, mulSigned(e, p.a, kw), p.b), channels);
+    Value *first = mulSigned(e, p.part, filters);
     for (int64_t v0 = 0; v0 < channelVecs; v0 += groupVecs) {
       const int64_t vecs = std::min(groupVecs, channelVecs - v0);
       evenBlocks(e, filters, budget / vecs, [&](Value *f0, int64_t count) {
-        channelVectorTile(e, tileVec, n, cv, dy, x, p, tap, v0, vecs, f0,
-                          count);
+        channelVectorTile(e, tileVec, n, cv, dy, x, p, tap, v0, vecs,
+                          addSigned(e, first, f0), count);
       });
     }
   };
   // bfloat16 operands: dy's pixels paired once per block of samples.
-  forEachTapOfSampleBlocks(k, n, cv, tiles, bf16Pairs(k, n) ? dy : nullptr);
+  forEachTapOfSampleBlocks(k, n, cv, tiles, bf16Pairs(k, n) ? dy : nullptr,
+                           parts);
 }
 
 /// One tap at a time, with fewer channels than a vector: tiles of a few
