@@ -100,7 +100,12 @@ bool convertConstantOfShape(Importer &im) {
     Value c;
     if (!constantFromTensor(im, a->t(), c))
       return false;
-    v.fill = c.kind == Value::Floats ? c.floats.at(0) : double(c.ints.at(0));
+    // The fill: "a one-element tensor"
+    size_t count = c.kind == Value::Floats ? c.floats.size() : c.ints.size();
+    if (count != 1)
+      return im.fail("its value holds " + std::to_string(count) +
+                     " elements, not one");
+    v.fill = c.kind == Value::Floats ? c.floats[0] : double(c.ints[0]);
   }
   if (v.batchAxis() < 0 && product(v.dims) <= kMaxConstant) {
     v.kind = Value::Floats;

@@ -89,6 +89,14 @@ cases = [
     ("the largest int64 as a shape",
      model([raw_shape(TensorProto.INT64, 2**63 - 1), reshape], [x],
            [vi("y", ["batch"])]), "9223372036854775807"),
+    ("a ConstantOfShape whose value holds no element",
+     model([raw_shape(TensorProto.INT64, 3),
+            helper.make_node("ConstantOfShape", ["shape"], ["c"], name="fill",
+                             value=helper.make_tensor("v", F, [0], [])),
+            helper.make_node("Mul", ["x", "c"], ["y"], name="m")],
+           [vi("x", ["batch", 3])], [y]),
+     "node 'fill' (ConstantOfShape, opset 14): error: its value holds 0 "
+     "elements, not one"),
     ("two dynamic dimensions", model([gemm], [vi("x", ["batch", "n"])], [y], [w]),
      "dynamic dimension 1"),
 ]
