@@ -171,33 +171,90 @@ struct DotTile {
   int64_t k0, k1;
 };
 
-/// The R x C sums of tile `t`, each in one loop over k so that every element
-/// of A and B loaded feeds C (or R) multiply-adds. LLVM vectorises the loop
-/// with one vector accumulator per output (register blocking).
+/// The sums of the lanes of four vectors, in one vector's halves, quarters
+/// and lanes: a and b folded into one vector (a's half-sums, then b's), c
+/// and d into another, those two into quarter-sums of each, and then each
+/// quarter's lanes. Far fewer shuffles than four reductions one by one.
+std::vector<Value *> sumsOfFour(Vec &vec, const Accs &v) {
+  IRBuilderBase &b = vec.k.b;
+  const int L = int(vec.lanes), H = L / 2, Q = L / 4;
+  // Lanes [from, from + n) of x then of y (y's lanes numbered from L).
+  auto pick = [&](Value *x, Value *y, std::vector<int> starts, int n) {
+    std::vector<int> mask;
+    for (int start : starts)
+      for (int i = 0; i < n; ++i)
+        mask.push_back(start + i);
+    return b.CreateShuffleVector(x, y, mask);
+  };
+  auto halves = [&](Value *x, Value *y) {
+    return b.CreateFAdd(pick(x, y, {0, L}, H), pick(x, y, {H, L + H}, H));
+  };
+  Value *ab = halves(v[0], v[1]), *cd = halves(v[2], v[3]);
+  Value *s = b.CreateFAdd(pick(ab, cd, {0, H, L, L + H}, Q),
+                          pick(ab, cd, {Q, H + Q, L + Q, L + H + Q}, Q));
+  for (int step = Q / 2; step >= 1; step /= 2) {
+    std::vector<int> mask;
+    for (int i = 0; i < L; ++i)
+      mask.push_back(i ^ step);
+    s = b.CreateFAdd(s, b.CreateShuffleVector(s, s, mask));
+  }
+  std::vector<Value *> sums;
+  for (int j = 0; j < 4; ++j)
+    sums.push_back(vec.lane(s, j * Q));
+  return sums;
+}
+
+/// The sums of the lanes of a tile's R x C accumulators, row by row: four
+/// columns of a row at a time, the others one by one.
+std::vector<Value *> closingSums(Vec &vec, const Accs &acc, int R, int C) {
+  std::vector<Value *> sums;
+  for (int i = 0; i < R; ++i) {
+    int j = 0;
+    for (; vec.lanes >= 4 && j + 4 <= C; j += 4) {
+      Accs four(acc.begin() + i * C + j, acc.begin() + i * C + j + 4);
+      for (Value *sum : sumsOfFour(vec, four))
+        sums.push_back(sum);
+    }
+    for (; j < C; ++j)
+      sums.push_back(vec.k.b.CreateFAddReduce(vec.k.f32(-0.0), acc[i * C + j]));
+  }
+  return sums;
+}
+
+/// The R x C sums of tile `t`: vectors along k, each element of A and B
+/// loaded feeding C (or R) multiply-adds (register blocking), the last
+/// vector partly used when k does not fill it.
 std::vector<Value *> dotSums(KernelEmitter &k, const Node &n,
                              const DotTile &t) {
   const Node *a = n.operands[0], *bm = n.operands[1];
   int64_t K_ = bm->type.dims[1];
+  Vec vec(k);
+  const int64_t L = vec.lanes, full = (t.k1 - t.k0) / L;
   std::vector<Value *> aRows, bRows;
   for (int i = 0; i < t.R; ++i)
-    aRows.push_back(mulIdx(k, addIdx(k, t.r0, k.i64(i)), K_));
+    aRows.push_back(
+        addIdx(k, mulIdx(k, addIdx(k, t.r0, k.i64(i)), K_), k.i64(t.k0)));
   for (int j = 0; j < t.C; ++j)
-    bRows.push_back(mulIdx(k, addIdx(k, t.j0, k.i64(j)), K_));
-  return k.reduce(
-      k.i64(t.k0), k.i64(t.k1), std::vector<Value *>(t.R * t.C, k.f32(0)),
-      [&](Value *kk, const std::vector<Value *> &acc) {
-        std::vector<Value *> av, bv, next;
-        for (Value *row : aRows)
-          av.push_back(k.load(a, addIdx(k, row, kk)));
-        for (Value *row : bRows)
-          bv.push_back(k.load(bm, addIdx(k, row, kk)));
-        for (int i = 0; i < t.R; ++i)
-          for (int j = 0; j < t.C; ++j)
-            next.push_back(
-                k.b.CreateFAdd(acc[i * t.C + j], k.b.CreateFMul(av[i], bv[j])));
-        return next;
-      },
+    bRows.push_back(
+        addIdx(k, mulIdx(k, addIdx(k, t.j0, k.i64(j)), K_), k.i64(t.k0)));
+  auto step = [&](Value *offset, int64_t used, const Accs &acc) {
+    Accs av, bv, next;
+    for (Value *row : aRows)
+      av.push_back(vec.load(k.buffer(a), addIdx(k, row, offset), used));
+    for (Value *row : bRows)
+      bv.push_back(vec.load(k.buffer(bm), addIdx(k, row, offset), used));
+    for (int i = 0; i < t.R; ++i)
+      for (int j = 0; j < t.C; ++j)
+        next.push_back(vec.fma(av[i], bv[j], acc[i * t.C + j]));
+    return next;
+  };
+  Accs acc = k.reduce(
+      k.i64(0), k.i64(full), Accs(t.R * t.C, vec.zero()),
+      [&](Value *v, const Accs &acc) { return step(mulIdx(k, v, L), L, acc); },
       "k");
+  if (t.k0 + full * L < t.k1)
+    acc = step(k.i64(full * L), t.k1 - t.k0 - full * L, acc);
+  return closingSums(vec, acc, t.R, t.C);
 }
 
 /// The tiles of matmul_nt: R rows by C columns of B.
@@ -378,10 +435,7 @@ void lowerMatMulNTPairs(KernelEmitter &k, const Node &n, int64_t group) {
               "kv");
           if (t.k0 + full * P < t.k1)
             acc = step(e.i64(full), t.k0 + full * P, t.k1, acc);
-          std::vector<Value *> sums;
-          for (Value *s : acc)
-            sums.push_back(e.b.CreateFAddReduce(e.f32(-0.0), s));
-          return sums;
+          return closingSums(vec, acc, t.R, t.C);
         };
         dotBandsInBlocks(e, n, b0, b1, group, blockK, pairSums, packBlock);
       });

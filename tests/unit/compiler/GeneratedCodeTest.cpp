@@ -552,6 +552,50 @@ train wide { loss = mse
     }
 }
 
+// matmul_nt's tiles sum along k in vectors of the target's width, the last
+// one partly used, and close four columns' sums together (sumsOfFour):
+// 37 inputs are 2 vectors and 5 floats of 16, 4 and 5 of 8, 9 and 1 of 4;
+// 10 units a tile of 4, another and 2 columns; 13 rows two bands of 6 and
+// one left. At each width (the host runs 4, 8 and 16), the predictions
+// match a plain loop nest.
+TEST(GeneratedCode, DotProductsMatchAPlainLoopNestAtEveryVectorWidth) {
+  for (int width : {4, 8, 16}) {
+    auto jm = compile(R"(
+model narrow {
+  input x : f32[37]
+  output y = dense(x, 10)
+}
+train narrow { loss = mse
+               batch_size = 13 }
+)",
+                      ir::PipelineOptions::standard(), 2,
+                      [&](ir::CompiledModel &cm) { cm.vectorWidth = width; });
+    ASSERT_TRUE(jm);
+    const sora_model_desc &d = *jm->desc;
+    const int64_t n = 13;
+    std::vector<float> params(d.params_floats);
+    std::mt19937 rng(width);
+    std::uniform_real_distribution<float> u(-1.0f, 1.0f);
+    for (float &p : params)
+      p = u(rng);
+    Batch b = randomBatch(d, n, 5);
+    std::vector<char> scratch(d.scratch_bytes + 64);
+    std::vector<float> out(n * 10);
+    d.predict(params.data(), nullptr, scratch.data(), b.x.data(), nullptr, n, 0,
+              out.data());
+    const float *w = jm->slot(params, "y.weight"),
+                *bias = jm->slot(params, "y.bias");
+    for (int64_t r = 0; r < n; ++r)
+      for (int64_t j = 0; j < 10; ++j) {
+        double acc = bias[j];
+        for (int64_t k = 0; k < 37; ++k)
+          acc += double(b.x[r * 37 + k]) * w[j * 37 + k];
+        ASSERT_NEAR(out[r * 10 + j], acc, 1e-4)
+            << "width " << width << ", row " << r << ", unit " << j;
+      }
+  }
+}
+
 /// mae and rmse of `n` rows of predictions against labels, over every
 /// element, computed here in double.
 std::pair<double, double> errors(const std::vector<float> &p,
