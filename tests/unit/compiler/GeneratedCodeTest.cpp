@@ -504,6 +504,25 @@ model mlp {
   }
 }
 
+/// The outputs of a model's dense layer y (`units` of `inputs`, before its
+/// activation) for the `n` rows of x, computed here in double.
+std::vector<double> denseInDouble(const JitModel &jm,
+                                  std::vector<float> &params,
+                                  const std::vector<float> &x, int64_t n,
+                                  int64_t inputs, int64_t units) {
+  const float *w = jm.slot(params, "y.weight"),
+              *bias = jm.slot(params, "y.bias");
+  std::vector<double> y(n * units);
+  for (int64_t r = 0; r < n; ++r)
+    for (int64_t j = 0; j < units; ++j) {
+      double acc = bias[j];
+      for (int64_t k = 0; k < inputs; ++k)
+        acc += double(x[r * inputs + k]) * w[j * inputs + k];
+      y[r * units + j] = acc;
+    }
+  return y;
+}
+
 // A dense layer whose weights outgrow the L2 cache is computed in blocks of
 // its inputs, each thread's bands of rows in groups whose sums so far wait
 // in a stack tile (lowerMatMulNT): 130 units of 3000 inputs make three
@@ -540,16 +559,10 @@ train wide { loss = mse
   std::vector<float> one = predict(1), two = predict(2);
   ASSERT_EQ(sora_set_threads(1), SORA_OK);
   EXPECT_EQ(std::memcmp(one.data(), two.data(), one.size() * sizeof(float)), 0);
-  const float *w = jm->slot(params, "y.weight"),
-              *bias = jm->slot(params, "y.bias");
-  for (int64_t r = 0; r < n; ++r)
-    for (int64_t j = 0; j < 130; ++j) {
-      double acc = bias[j];
-      for (int64_t k = 0; k < 3000; ++k)
-        acc += double(b.x[r * 3000 + k]) * w[j * 3000 + k];
-      ASSERT_NEAR(one[r * 130 + j], std::max(acc, 0.0), 1e-4)
-          << "row " << r << " unit " << j;
-    }
+  std::vector<double> want = denseInDouble(*jm, params, b.x, n, 3000, 130);
+  for (size_t i = 0; i < want.size(); ++i)
+    ASSERT_NEAR(one[i], std::max(want[i], 0.0), 1e-4)
+        << "row " << i / 130 << " unit " << i % 130;
 }
 
 // matmul_nt's tiles sum along k in vectors of the target's width, the last
@@ -583,16 +596,10 @@ train narrow { loss = mse
     std::vector<float> out(n * 10);
     d.predict(params.data(), nullptr, scratch.data(), b.x.data(), nullptr, n, 0,
               out.data());
-    const float *w = jm->slot(params, "y.weight"),
-                *bias = jm->slot(params, "y.bias");
-    for (int64_t r = 0; r < n; ++r)
-      for (int64_t j = 0; j < 10; ++j) {
-        double acc = bias[j];
-        for (int64_t k = 0; k < 37; ++k)
-          acc += double(b.x[r * 37 + k]) * w[j * 37 + k];
-        ASSERT_NEAR(out[r * 10 + j], acc, 1e-4)
-            << "width " << width << ", row " << r << ", unit " << j;
-      }
+    std::vector<double> want = denseInDouble(*jm, params, b.x, n, 37, 10);
+    for (size_t i = 0; i < want.size(); ++i)
+      ASSERT_NEAR(out[i], want[i], 1e-4)
+          << "width " << width << ", row " << i / 10 << ", unit " << i % 10;
   }
 }
 
