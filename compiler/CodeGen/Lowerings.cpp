@@ -221,40 +221,68 @@ std::vector<Value *> closingSums(Vec &vec, const Accs &acc, int R, int C) {
   return sums;
 }
 
-/// The R x C sums of tile `t`: vectors along k, each element of A and B
-/// loaded feeding C (or R) multiply-adds (register blocking), the last
-/// vector partly used when k does not fill it.
-std::vector<Value *> dotSums(KernelEmitter &k, const Node &n,
-                             const DotTile &t) {
-  const Node *a = n.operands[0], *bm = n.operands[1];
-  int64_t K_ = bm->type.dims[1];
-  Vec vec(k);
-  const int64_t L = vec.lanes, full = (t.k1 - t.k0) / L;
-  std::vector<Value *> aRows, bRows;
-  for (int i = 0; i < t.R; ++i)
-    aRows.push_back(
-        addIdx(k, mulIdx(k, addIdx(k, t.r0, k.i64(i)), K_), k.i64(t.k0)));
-  for (int j = 0; j < t.C; ++j)
-    bRows.push_back(
-        addIdx(k, mulIdx(k, addIdx(k, t.j0, k.i64(j)), K_), k.i64(t.k0)));
-  auto step = [&](Value *offset, int64_t used, const Accs &acc) {
-    Accs av, bv, next;
-    for (Value *row : aRows)
-      av.push_back(vec.load(k.buffer(a), addIdx(k, row, offset), used));
-    for (Value *row : bRows)
-      bv.push_back(vec.load(k.buffer(bm), addIdx(k, row, offset), used));
+/// Where rows first, first + 1, ... of a matrix with `stride` elements per
+/// row start, from column `column`.
+std::vector<Value *> rowStarts(KernelEmitter &k, Value *first, int count,
+                               int64_t stride, int64_t column) {
+  std::vector<Value *> starts;
+  for (int i = 0; i < count; ++i)
+    starts.push_back(addIdx(k, mulIdx(k, addIdx(k, first, k.i64(i)), stride),
+                            k.i64(column)));
+  return starts;
+}
+
+/// A step of a tile's sums: vector v of each of its rows of A and of B
+/// (`used` values of it, zeros after them).
+using TileOperands =
+    std::function<std::pair<Accs, Accs>(Value *v, int64_t used)>;
+/// acc + the products of two operand vectors (an FMA, or a dot of pairs).
+using MulAdd = std::function<Value *(Value *acc, Value *a, Value *b)>;
+
+/// The R x C sums of tile `t` over k in vectors of `width` values, each
+/// vector of A and B loaded feeding C (or R) multiply-adds (register
+/// blocking), the last one partly used when k does not fill it; then the
+/// accumulators' lanes summed (closingSums).
+std::vector<Value *> tileSums(KernelEmitter &k, Vec &vec, const DotTile &t,
+                              int64_t width, const TileOperands &operands,
+                              const MulAdd &mulAdd) {
+  const int64_t span = t.k1 - t.k0, full = span / width;
+  auto step = [&](Value *v, int64_t used, const Accs &acc) {
+    auto [av, bv] = operands(v, used);
+    Accs next(acc.size());
     for (int i = 0; i < t.R; ++i)
       for (int j = 0; j < t.C; ++j)
-        next.push_back(vec.fma(av[i], bv[j], acc[i * t.C + j]));
+        next[i * t.C + j] = mulAdd(acc[i * t.C + j], av[i], bv[j]);
     return next;
   };
   Accs acc = k.reduce(
       k.i64(0), k.i64(full), Accs(t.R * t.C, vec.zero()),
-      [&](Value *v, const Accs &acc) { return step(mulIdx(k, v, L), L, acc); },
-      "k");
-  if (t.k0 + full * L < t.k1)
-    acc = step(k.i64(full * L), t.k1 - t.k0 - full * L, acc);
+      [&](Value *v, const Accs &acc) { return step(v, width, acc); }, "kv");
+  if (full * width < span)
+    acc = step(k.i64(full), span - full * width, acc);
   return closingSums(vec, acc, t.R, t.C);
+}
+
+/// The R x C sums of tile `t` in f32 vectors along k.
+std::vector<Value *> dotSums(KernelEmitter &k, const Node &n,
+                             const DotTile &t) {
+  const Node *a = n.operands[0], *bm = n.operands[1];
+  const int64_t K_ = bm->type.dims[1];
+  Vec vec(k);
+  std::vector<Value *> aRows = rowStarts(k, t.r0, t.R, K_, t.k0),
+                       bRows = rowStarts(k, t.j0, t.C, K_, t.k0);
+  auto operands = [&](Value *v, int64_t used) {
+    Value *offset = mulIdx(k, v, vec.lanes);
+    Accs av, bv;
+    for (Value *row : aRows)
+      av.push_back(vec.load(k.buffer(a), addIdx(k, row, offset), used));
+    for (Value *row : bRows)
+      bv.push_back(vec.load(k.buffer(bm), addIdx(k, row, offset), used));
+    return std::pair{av, bv};
+  };
+  return tileSums(
+      k, vec, t, vec.lanes, operands,
+      [&](Value *acc, Value *x, Value *y) { return vec.fma(x, y, acc); });
 }
 
 /// The tiles of matmul_nt: R rows by C columns of B.
@@ -408,34 +436,22 @@ void lowerMatMulNTPairs(KernelEmitter &k, const Node &n, int64_t group) {
               "pack");
         };
         auto pairSums = [&](KernelEmitter &, const DotTile &t) {
-          const int64_t full = (t.k1 - t.k0) / P;
-          std::vector<Value *> aRows, bRows;
-          for (int i = 0; i < t.R; ++i)
-            aRows.push_back(addIdx(e, mulIdx(e, addIdx(e, t.r0, e.i64(i)), K_),
-                                   e.i64(t.k0)));
+          std::vector<Value *> aRows = rowStarts(e, t.r0, t.R, K_, t.k0), bRows;
           for (int j = 0; j < t.C; ++j)
             bRows.push_back(mulIdx(e, addIdx(e, t.j0, e.i64(j)), rowVectors));
-          // Vector v of the block: c = t.k0 + v P, `end` where zeros start.
-          auto step = [&](Value *v, int64_t c, int64_t end, const Accs &acc) {
+          auto operands = [&](Value *v, int64_t used) {
             Value *offset = mulIdx(e, v, P);
-            std::vector<Value *> av, bv;
+            Accs av, bv;
             for (Value *row : aRows)
-              av.push_back(pairsAt(aBase, addIdx(e, row, offset), c, end));
+              av.push_back(pairsAt(aBase, addIdx(e, row, offset), 0, used));
             for (Value *row : bRows)
               bv.push_back(bf.load(packed, addIdx(e, row, v)));
-            Accs next = acc;
-            for (int i = 0; i < t.R; ++i)
-              for (int j = 0; j < t.C; ++j)
-                next[i * t.C + j] = bf.dot(acc[i * t.C + j], av[i], bv[j]);
-            return next;
+            return std::pair{av, bv};
           };
-          Accs acc = e.reduce(
-              e.i64(0), e.i64(full), Accs(t.R * t.C, vec.zero()),
-              [&](Value *v, const Accs &acc) { return step(v, 0, P, acc); },
-              "kv");
-          if (t.k0 + full * P < t.k1)
-            acc = step(e.i64(full), t.k0 + full * P, t.k1, acc);
-          return closingSums(vec, acc, t.R, t.C);
+          return tileSums(e, vec, t, P, operands,
+                          [&](Value *acc, Value *x, Value *y) {
+                            return bf.dot(acc, x, y);
+                          });
         };
         dotBandsInBlocks(e, n, b0, b1, group, blockK, pairSums, packBlock);
       });
