@@ -16,6 +16,7 @@
 #include "CodeGen/ImageLowerings.h"
 
 #include <llvm/IR/Intrinsics.h>
+#include <llvm/IR/Module.h>
 
 #include <optional>
 
@@ -122,32 +123,7 @@ void scatterConvGradient(
 
 //===--- Forward convolution and its input gradient -----------------------===//
 
-/// A convolution-shaped loop nest over every element of `out`:
-///   out[r, y, x, o] = sum over a < kh, b < kw and i < in.c of
-///                     in[r, y*s + a - padY, x*s + b - padX, i] * K(a, b, i, o)
-/// the taps that fall outside `in` left out, with K(a, b, i, o) the float
-/// kernel[row(a, b, i) + o - channel0]. The forward convolution reads its
-/// kernel from a transposed copy ([kh, kw, C, F]: filters contiguous); the
-/// input gradient of a stride-1 convolution is the same nest over dy with
-/// the kernel flipped, read from w itself ([F, kh, kw, C]: channels
-/// contiguous).
-///
-/// The nest runs on the runtime's threads, each output row of each sample
-/// computed whole by one of them: `prepare` gives a thread's emitter the
-/// kernel's base pointer (making the transposed copy on its stack), `row`
-/// the index of K(a, b, i, 0) through that emitter.
-struct ConvNest {
-  const Node *in, *out;
-  Image inImg, outImg;
-  int64_t kh, kw, stride, padY, padX;
-  std::function<Value *(KernelEmitter &)> prepare;
-  std::function<Value *(KernelEmitter &, Value *a, int64_t b, Value *i)> row;
-  int64_t channel0;
-  bool paddedRows; ///< every row holds whole vectors (no masked loads)
-  /// Multiply bfloat16 pairs of input channels (vdpbf16ps): both operands
-  /// are round_bf16 values and the channels come in pairs.
-  bool bf16Pairs = false;
-};
+} // namespace
 
 /// The nest's kernel for output channels [o0, oEnd) as bfloat16 pairs of
 /// input channels: vector ((a kw + b) C/2 + i/2) V + v holds K(a, b, i, o)
@@ -188,6 +164,8 @@ Value *packPairs(KernelEmitter &k, Vec &vec, const ConvNest &c, Value *kernel,
       "a");
   return tile;
 }
+
+namespace {
 
 /// The taps of kernel row `a` for a register tile (convTile) from packed
 /// bfloat16 pairs of channels (packPairs): the tile's vectors of output
@@ -326,8 +304,8 @@ void convTile(KernelEmitter &k, Vec &vec, const ConvNest &c, Value *kernel,
 /// Tiles whose taps all fall inside the image run in a loop; the others, at
 /// the image's edges, are emitted one by one with their out-of-image taps
 /// left out.
-void emitConvNest(KernelEmitter &k, const ConvNest &c, int64_t o0,
-                  int64_t oEnd) {
+void emitVectorConvNest(KernelEmitter &k, const ConvNest &c, int64_t o0,
+                        int64_t oEnd) {
   Vec outer(k);
   const int64_t L = outer.lanes, budget = accumulatorBudget(k);
   const int64_t groupVecs = std::min<int64_t>(outer.vectors(oEnd - o0), 4);
@@ -390,6 +368,27 @@ void emitConvNest(KernelEmitter &k, const ConvNest &c, int64_t o0,
             },
             "row");
       });
+}
+
+/// Emits `c` for the output channels [o0, oEnd): on AMX tiles where the
+/// target has them, the nest fits them and the OS lets the process use
+/// them (sora_amx_ready, asked at run time), else in vector registers.
+void emitConvNest(KernelEmitter &k, const ConvNest &c, int64_t o0,
+                  int64_t oEnd) {
+  if (!amxConvNestFits(k, c, o0, oEnd)) {
+    emitVectorConvNest(k, c, o0, oEnd);
+    return;
+  }
+  Module &mod = *k.b.GetInsertBlock()->getModule();
+  FunctionCallee ready =
+      mod.getOrInsertFunction("sora_amx_ready", k.b.getInt32Ty());
+  forEachCase(k, k.b.CreateZExt(k.b.CreateCall(ready), k.b.getInt64Ty()), 2,
+              [&](int64_t amx) {
+                if (amx)
+                  emitAmxConvNest(k, c, o0, oEnd);
+                else
+                  emitVectorConvNest(k, c, o0, oEnd);
+              });
 }
 
 /// Floats of the largest transposed kernel copy kept on the stack; a
@@ -497,7 +496,8 @@ void lowerConv2D(KernelEmitter &k, const Node &n) {
                },
                f0,
                true,
-               bf16Pairs(k, n) && cv.in.c % 2 == 0};
+               bf16Pairs(k, n) && cv.in.c % 2 == 0,
+               bf16Operands(n)};
     emitConvNest(k, c, f0, f0 + count);
   }
 }
@@ -547,7 +547,8 @@ void lowerConv2DGradInput(KernelEmitter &k, const Node &n) {
              },
              0,
              false,
-             bf16Pairs(k, n) && cv.out.c % 2 == 0};
+             bf16Pairs(k, n) && cv.out.c % 2 == 0,
+             bf16Operands(n)};
   emitConvNest(k, c, 0, channels);
 }
 

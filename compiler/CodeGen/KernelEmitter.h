@@ -95,6 +95,8 @@ public:
   bool bf16Dot = false;
   /// Whether int8 products may run as AVX512_VNNI's vpdpbusd.
   bool vnni = false;
+  /// Whether bfloat16 convolutions may run on AMX tiles (AmxConv.cpp).
+  bool amx = false;
   /// The packed weights of the kernel's int8 products (qmatmul_nt), by node.
   const std::map<const Node *, Int8Weights> *int8 = nullptr;
   /// a * b + c, fused where the target can (scalars or vectors).

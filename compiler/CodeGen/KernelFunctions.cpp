@@ -67,6 +67,7 @@ KernelEmitter::derived(Function *f, IRBuilder<> &builder,
   k.vectorWidth = vectorWidth;
   k.bf16Dot = bf16Dot;
   k.vnni = vnni;
+  k.amx = amx;
   k.int8 = int8;
   k.maxRows = maxRows;
   k.epilogue_ = epilogue_;

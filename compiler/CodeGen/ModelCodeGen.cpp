@@ -180,6 +180,7 @@ struct ModuleEmission {
   int vectorWidth;
   bool bf16Dot;
   bool vnni;
+  bool amx;
   /// An inference build's baked weights, one constant per parameter, which
   /// the kernels read instead of an instance's parameters (one a kernel
   /// never reads, an int8 product's f32 weight, leaves the object).
@@ -261,6 +262,7 @@ Function *emitKernel(const CompiledModel &cm, ModuleEmission &em,
   k.vectorWidth = em.vectorWidth;
   k.bf16Dot = em.bf16Dot && em.vectorWidth == 16;
   k.vnni = em.vnni;
+  k.amx = em.amx && em.vectorWidth == 16;
   k.maxRows = g.maxBatch;
   k.setArguments(fn);
   // An int8 product reads its weight quantized, packed at compile time.
@@ -524,7 +526,7 @@ int hostVectorWidth() {
 }
 
 /// Whether the host has AVX-512 and `feature` (avx512bf16: vdpbf16ps;
-/// avx512vnni: vpdpbusd).
+/// avx512vnni: vpdpbusd; amx-bf16: tdpbf16ps, which needs amx-tile).
 static bool hostHasAvx512(const char *feature) {
   llvm::StringMap<bool> features = llvm::sys::getHostCPUFeatures();
   return features.lookup("avx512f") && features.lookup(feature);
@@ -541,6 +543,7 @@ EmittedModule emitModule(const CompiledModel &cm, LLVMContext &ctx) {
                                bf16PairsPayOn(llvm::sys::getHostCPUName())
                          : cm.bf16Dot,
                     host ? hostHasAvx512("avx512vnni") : cm.vnni,
+                    host ? hostHasAvx512("amx-bf16") : cm.amx,
                     /*bakedWeights=*/{},
                     /*profileRows=*/{},
                     /*trainLoopNests=*/0};

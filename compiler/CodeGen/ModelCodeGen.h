@@ -46,6 +46,9 @@ struct CompiledModel {
   /// Whether the target has AVX512_VNNI's vpdpbusd (int8 products); the
   /// host's when vectorWidth is 0.
   bool vnni = false;
+  /// Whether the target has AMX's bfloat16 tiles (tdpbf16ps), for the
+  /// convolutions of `precision = bf16`; the host's when vectorWidth is 0.
+  bool amx = false;
   /// Bits of the target's pointers (and size_t), for the API's signatures.
   int pointerBits = 64;
   /// --profile: the train step times each op or fused group and reports it

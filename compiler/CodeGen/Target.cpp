@@ -140,6 +140,12 @@ bool targetHasVnni(const TargetMachine &tm) {
          sti->checkFeatures("+avx512f,+avx512vnni");
 }
 
+bool targetHasAmxBf16(const TargetMachine &tm) {
+  const MCSubtargetInfo *sti = tm.getMCSubtargetInfo();
+  return tm.getTargetTriple().isX86() && sti &&
+         sti->checkFeatures("+avx512f,+amx-tile,+amx-bf16");
+}
+
 namespace {
 /// The C library the code will call: on x86-64 GNU/Linux, glibc's vector
 /// maths (libmvec, which libm's link script brings in) lets the vectoriser

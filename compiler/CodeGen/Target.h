@@ -36,6 +36,10 @@ bool targetPrefersBf16Pairs(const llvm::TargetMachine &tm);
 /// 512-bit vectors.
 bool targetHasVnni(const llvm::TargetMachine &tm);
 
+/// Whether `tm`'s CPU has AMX's bfloat16 tiles (amx-tile, amx-bf16) with
+/// AVX-512.
+bool targetHasAmxBf16(const llvm::TargetMachine &tm);
+
 /// Runs LLVM's standard -O<level> pipeline over the module.
 void optimizeModule(llvm::Module &mod, llvm::TargetMachine &tm, int optLevel);
 

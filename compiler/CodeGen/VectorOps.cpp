@@ -45,13 +45,15 @@ void Vec::store(Value *base, Value *index, Value *v, int64_t used) {
     k.b.CreateMaskedStore(v, at(base, index), Align(4), mask(used));
 }
 
-bool bf16Pairs(const KernelEmitter &k, const Node &n) {
-  if (!k.bf16Dot || k.vectorWidth != 16)
-    return false;
+bool bf16Operands(const Node &n) {
   for (const Node *o : n.operands)
     if (o->op != OpKind::RoundBf16)
       return false;
   return true;
+}
+
+bool bf16Pairs(const KernelEmitter &k, const Node &n) {
+  return k.bf16Dot && k.vectorWidth == 16 && bf16Operands(n);
 }
 
 Bf16::Bf16(Vec &vec)

@@ -81,6 +81,8 @@ struct Bf16 {
   void store(llvm::Value *tile, llvm::Value *i, llvm::Value *v);
 };
 
+/// Whether every operand of product `n` is a round_bf16 value.
+bool bf16Operands(const Node &n);
 /// Whether product `n` may multiply bfloat16 pairs: the target has them and
 /// every operand is a round_bf16 value.
 bool bf16Pairs(const KernelEmitter &k, const Node &n);

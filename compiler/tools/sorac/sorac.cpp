@@ -554,6 +554,7 @@ int compile(const Options &o, const sora::dsl::Model &source,
     cm.vectorWidth = sora::targetVectorWidth(*tm);
     cm.bf16Dot = sora::targetPrefersBf16Pairs(*tm);
     cm.vnni = sora::targetHasVnni(*tm);
+    cm.amx = sora::targetHasAmxBf16(*tm);
     cm.pointerBits = int(tm->getPointerSizeInBits(0));
   }
   if (o.inference && weights)

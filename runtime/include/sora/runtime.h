@@ -616,6 +616,11 @@ typedef void (*sora_range_fn)(void *ctx, int64_t begin, int64_t end);
 void sora_parallel_for(sora_range_fn fn, void *ctx, int64_t count,
                        int64_t work);
 
+/// 1 when the process may use AMX's tile registers (asked of Linux once,
+/// arch_prctl ARCH_REQ_XCOMP_PERM), else 0 (called by kernels compiled
+/// for a CPU with AMX, which run their vector code where it says no).
+int sora_amx_ready(void);
+
 /*===--- Profiling (models compiled with --profile) -----------------------===*/
 
 /// Seconds on a monotonic clock (called by profiled kernels).

@@ -16,6 +16,8 @@
 // bands of 6 rows and one row left over, and their k (72, 37) ends inside
 // a vector of pairs, or inside a pair; so does the output layer's input
 // gradient (matmul, k = 6 pairs of its units, 37 columns: a masked vector).
+// On a CPU with AMX, the stride-1 convolutions and their input gradients
+// run on AMX tiles instead (tdpbf16ps): the same check.
 //
 //===----------------------------------------------------------------------===//
 #include "JitModel.h"
@@ -54,14 +56,22 @@ bool hostHasBf16Pairs() {
   return f.lookup("avx512f") && f.lookup("avx512bf16");
 }
 
+/// How the products run: on bfloat16 pairs (vdpbf16ps), on AMX tiles
+/// (tdpbf16ps, the stride-1 convolution nests), or neither (f32 FMAs).
+struct Kernels {
+  bool pairs = false, amx = false;
+};
+
 /// Adam's first moments after one step from `params` (the gradients times
-/// 1 - beta1), with or without bfloat16 pairs.
-std::vector<float> stepMoments(bool pairs, const std::vector<float> *params,
+/// 1 - beta1), with the products run as `kernels` says.
+std::vector<float> stepMoments(Kernels kernels,
+                               const std::vector<float> *params,
                                std::vector<float> *initial) {
   auto jm = jit::compile(kModel, ir::PipelineOptions::standard(), 2,
                          [&](ir::CompiledModel &cm) {
                            cm.vectorWidth = 16;
-                           cm.bf16Dot = pairs;
+                           cm.bf16Dot = kernels.pairs;
+                           cm.amx = kernels.amx;
                          });
   EXPECT_TRUE(jm);
   if (!jm)
@@ -85,16 +95,16 @@ std::vector<float> stepMoments(bool pairs, const std::vector<float> *params,
   return state;
 }
 
-TEST(Bf16Pairs, SameGradientsAsRoundedF32Products) {
-  if (!hostHasBf16Pairs())
-    GTEST_SKIP() << "this CPU has no AVX512_BF16";
+/// The largest difference between two steps' first moments, relative to
+/// the largest of them (sums of up to 13 x 9 x 7 x 20 terms in another
+/// order).
+void expectSameMoments(Kernels kernels) {
   std::vector<float> params;
-  std::vector<float> withPairs = stepMoments(true, nullptr, &params);
-  std::vector<float> without = stepMoments(false, &params, nullptr);
+  std::vector<float> withPairs = stepMoments(kernels, nullptr, &params);
+  std::vector<float> without = stepMoments(Kernels{}, &params, nullptr);
   ASSERT_EQ(withPairs.size(), without.size());
   ASSERT_FALSE(without.empty());
-  // Adam's state is [m | v]: compare the first moments, relative to the
-  // largest of them (sums of up to 13 x 9 x 7 x 20 terms in another order).
+  // Adam's state is [m | v]: compare the first moments.
   size_t half = without.size() / 2;
   float largest = 0, worst = 0;
   for (size_t i = 0; i < half; ++i)
@@ -103,6 +113,26 @@ TEST(Bf16Pairs, SameGradientsAsRoundedF32Products) {
     worst = std::max(worst, std::fabs(withPairs[i] - without[i]));
   ASSERT_GT(largest, 0.0f);
   EXPECT_LT(worst / largest, 1e-5f) << "worst " << worst << " of " << largest;
+}
+
+TEST(Bf16Pairs, SameGradientsAsRoundedF32Products) {
+  if (!hostHasBf16Pairs())
+    GTEST_SKIP() << "this CPU has no AVX512_BF16";
+  expectSameMoments(Kernels{true, false});
+}
+
+// The stride-1 convolutions and input gradients on AMX tiles: channels in
+// of 2 (A rows of one pair), 18 (a B tile of 9 rows) and 32; 18, 20 and 6
+// channels out (a block of one B tile, and a part of one); padding on
+// every side, on none (b), and on one (d, kernel 2); flat rows past the
+// image in the last block of each sample.
+TEST(Bf16Amx, SameGradientsAsRoundedF32Products) {
+  llvm::StringMap<bool> f = llvm::sys::getHostCPUFeatures();
+  if (!f.lookup("avx512f") || !f.lookup("amx-bf16"))
+    GTEST_SKIP() << "this CPU has no AMX-BF16";
+  if (!sora_amx_ready())
+    GTEST_SKIP() << "the OS refused AMX's state";
+  expectSameMoments(Kernels{false, true});
 }
 
 } // namespace
