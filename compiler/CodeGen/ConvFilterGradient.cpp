@@ -589,6 +589,12 @@ void lowerConv2DGradFilter(KernelEmitter &k, const Node &n) {
   const Node *dy = n.operands[0], *x = n.operands[1];
   Conv cv = convOf(n, x, dy, &n);
   Vec vec(k);
+  if (amxFilterGradientFits(k, n, cv)) {
+    ifAmxReady(
+        k, [&] { lowerAmxFilterGradient(k, n, cv); },
+        [&] { filterGradientAlongChannels(k, vec, n, cv, dy, x); });
+    return;
+  }
   if (cv.kh * cv.kw * cv.in.c <= accumulatorBudget(k) / 2)
     filterGradientAllTaps(k, n, cv, dy, x);
   else if (cv.in.c >= vec.lanes)

@@ -16,7 +16,6 @@
 #include "CodeGen/ImageLowerings.h"
 
 #include <llvm/IR/Intrinsics.h>
-#include <llvm/IR/Module.h>
 
 #include <optional>
 
@@ -379,16 +378,9 @@ void emitConvNest(KernelEmitter &k, const ConvNest &c, int64_t o0,
     emitVectorConvNest(k, c, o0, oEnd);
     return;
   }
-  Module &mod = *k.b.GetInsertBlock()->getModule();
-  FunctionCallee ready =
-      mod.getOrInsertFunction("sora_amx_ready", k.b.getInt32Ty());
-  forEachCase(k, k.b.CreateZExt(k.b.CreateCall(ready), k.b.getInt64Ty()), 2,
-              [&](int64_t amx) {
-                if (amx)
-                  emitAmxConvNest(k, c, o0, oEnd);
-                else
-                  emitVectorConvNest(k, c, o0, oEnd);
-              });
+  ifAmxReady(
+      k, [&] { emitAmxConvNest(k, c, o0, oEnd); },
+      [&] { emitVectorConvNest(k, c, o0, oEnd); });
 }
 
 /// Floats of the largest transposed kernel copy kept on the stack; a

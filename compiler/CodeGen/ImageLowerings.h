@@ -110,6 +110,15 @@ bool amxConvNestFits(const KernelEmitter &k, const ConvNest &c, int64_t o0,
 /// shared among threads (AmxConv.cpp).
 void emitAmxConvNest(KernelEmitter &k, const ConvNest &c, int64_t o0,
                      int64_t oEnd);
+/// Whether conv2d_grad_filter `n` of geometry `cv` can run on AMX tiles:
+/// bfloat16 operands, stride 1, channels in tiles of 16.
+bool amxFilterGradientFits(const KernelEmitter &k, const Node &n,
+                           const Conv &cv);
+void lowerAmxFilterGradient(KernelEmitter &k, const Node &n, const Conv &cv);
+/// Emits amx() where the OS lets the process use AMX's tiles (the
+/// runtime's sora_amx_ready, asked at run time), else vectors().
+void ifAmxReady(KernelEmitter &k, const std::function<void()> &amx,
+                const std::function<void()> &vectors);
 
 
 void lowerConv2D(KernelEmitter &k, const Node &n);

@@ -38,8 +38,9 @@ model pairs {
     input image : f32[9, 7, 2]
     a = conv2d(image, 18, kernel: 3, padding: same, activation: relu)
     b = conv2d(a, 20, kernel: 3, activation: tanh)
-    c = conv2d(b, 32, kernel: 3, stride: 2, padding: same, activation: relu)
-    d = conv2d(c, 6, kernel: 2, padding: same)
+    c = conv2d(b, 16, kernel: 3, stride: 2, padding: same, activation: relu)
+    e = conv2d(c, 32, kernel: 3, padding: same, activation: relu)
+    d = conv2d(e, 6, kernel: 2, padding: same)
     h = d -> flatten -> dense(37, activation: relu)
     output probs = dense(h, 6, activation: softmax)
 }
@@ -122,10 +123,13 @@ TEST(Bf16Pairs, SameGradientsAsRoundedF32Products) {
 }
 
 // The stride-1 convolutions and input gradients on AMX tiles: channels in
-// of 2 (A rows of one pair), 18 (a B tile of 9 rows) and 32; 18, 20 and 6
-// channels out (a block of one B tile, and a part of one); padding on
-// every side, on none (b), and on one (d, kernel 2); flat rows past the
-// image in the last block of each sample.
+// of 2 (A rows of one pair), 18 (a B tile of 9 rows), 16 and 32; 18, 20,
+// 32 and 6 channels out (a block of one B tile, and a part of one);
+// padding on every side, on none (b), and on one (d, kernel 2); flat rows
+// past the image in the last block of each sample. The filter gradients of
+// e (9 taps of one tile of 16 channels: an odd number of rows of tiles)
+// and d (one tile of 6 filters: an odd number of columns) too, 13 samples
+// copied 4 at a time.
 TEST(Bf16Amx, SameGradientsAsRoundedF32Products) {
   llvm::StringMap<bool> f = llvm::sys::getHostCPUFeatures();
   if (!f.lookup("avx512f") || !f.lookup("amx-bf16"))
