@@ -84,7 +84,8 @@ struct ConvNest {
   int64_t kh, kw, stride, padY, padX;
   std::function<llvm::Value *(KernelEmitter &)> prepare;
   std::function<llvm::Value *(KernelEmitter &, llvm::Value *a, int64_t b,
-                                   llvm::Value *i)> row;
+                              llvm::Value *i)>
+      row;
   int64_t channel0;
   bool paddedRows; ///< every row holds whole vectors (no masked loads)
   /// Multiply bfloat16 pairs of input channels (vdpbf16ps): both operands
@@ -119,7 +120,6 @@ void lowerAmxFilterGradient(KernelEmitter &k, const Node &n, const Conv &cv);
 /// runtime's sora_amx_ready, asked at run time), else vectors().
 void ifAmxReady(KernelEmitter &k, const std::function<void()> &amx,
                 const std::function<void()> &vectors);
-
 
 void lowerConv2D(KernelEmitter &k, const Node &n);
 void lowerConv2DGradInput(KernelEmitter &k, const Node &n);

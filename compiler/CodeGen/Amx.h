@@ -1,0 +1,74 @@
+//===- Amx.h - Intel AMX tiles for the bfloat16 convolutions ---*- C++ -*-===//
+//
+// With `precision = bf16` on a CPU with AMX (Intel's Sapphire Rapids and
+// later; KernelEmitter::amx), the stride-1 convolutions are implicit matrix
+// products on AMX's tile registers: one tdpbf16ps multiplies 16 x 32
+// bfloat16 by 32 x 16 into 16 x 16 f32 sums, 16 times the multiply-adds of
+// a vdpbf16ps. AmxConv.cpp emits the convolution and its input gradient,
+// AmxFilterGradient.cpp the filter gradient; both use the tile registers
+// by number, configured by a constant (tileConfig) loaded where a thread's
+// part starts and released where it ends. Where the OS refuses AMX's state
+// (sora_amx_ready, asked at run time) the vector code runs (ifAmxReady).
+//
+// Both see a sample as "flat rows": with the input padded to Wp = out.w +
+// kw - 1 columns, output pixel (y, x) is flat row q = y Wp + x and its tap
+// (a, b) is padded pixel q + a Wp + b, so that for every tap 16 consecutive
+// flat rows are 16 pixels a fixed stride apart: one tile load. The flat
+// rows with x >= out.w are computed and never stored (or multiply zeros).
+// The sums are those of f32 products of the same rounded operands, in
+// another order, each computed by one thread whatever their number.
+//
+//===----------------------------------------------------------------------===//
+#pragma once
+
+#include "CodeGen/ImageLowerings.h"
+
+#include <llvm/IR/IntrinsicsX86.h>
+
+namespace sora::ir::image {
+
+constexpr int64_t kTileRows = 16;      ///< rows of a tile (and f32 columns)
+constexpr int64_t kTileRowBytes = 64;  ///< bytes of a tile's row
+constexpr int64_t kBlockRows = 32;     ///< flat rows of a block: 2 tiles
+constexpr int64_t kMaxStack = 1 << 19; ///< bytes of each copy on the stack
+
+/// A sample's flat rows for an output image `out` and a kh x kw kernel.
+struct FlatRows {
+  int64_t wp;     ///< columns of the padded image
+  int64_t blocks; ///< blocks of 32 flat rows
+  int64_t pixels; ///< pixels of the padded image, with what the last
+                  ///< block's taps read past its end
+};
+FlatRows flatRows(const Image &out, int64_t kh, int64_t kw);
+
+/// The 64-byte tile configuration (palette 1): tiles 0-3 16 x 16 f32, 4-5
+/// 16 rows of kStep bfloat16, 6-7 kStep / 2 rows of 16 pairs.
+llvm::Constant *tileConfig(llvm::Module &mod, int64_t kStep);
+
+/// AMX's instructions on tile registers by number (the intrinsics clang's
+/// _tile_* macros use): LLVM treats each as touching any memory, so loads
+/// and stores around them stay in order.
+struct Amx {
+  KernelEmitter &k;
+  llvm::Value *tile(int t) { return k.b.getInt8(uint8_t(t)); }
+  void call(llvm::Intrinsic::ID id, std::vector<llvm::Value *> args) {
+    k.b.CreateIntrinsic(id, {}, args);
+  }
+  void zero(int t) { call(llvm::Intrinsic::x86_tilezero, {tile(t)}); }
+  void load(int t, llvm::Value *at, int64_t stride) {
+    call(llvm::Intrinsic::x86_tileloadd64, {tile(t), at, k.i64(stride)});
+  }
+  void store(int t, llvm::Value *at, int64_t stride) {
+    call(llvm::Intrinsic::x86_tilestored64, {tile(t), at, k.i64(stride)});
+  }
+  void dot(int c, int a, int b) {
+    call(llvm::Intrinsic::x86_tdpbf16ps, {tile(c), tile(a), tile(b)});
+  }
+};
+
+/// A 64-byte aligned stack buffer of `bytes`, once per call of the function.
+llvm::Value *stackBytes(KernelEmitter &k, int64_t bytes);
+/// The bfloat16 element `index` of `base`.
+llvm::Value *bf16At(KernelEmitter &k, llvm::Value *base, llvm::Value *index);
+
+} // namespace sora::ir::image
