@@ -7,8 +7,9 @@
 // tap is an offset along it), B tiles dy's flat rows in pairs (AMX's
 // layout). The product's 16 x 16 blocks are summed over the whole batch in
 // a stack buffer, a thread's blocks at a time: the threads share the
-// blocks, each through every sample (which each thread copies), so the
-// sums do not depend on their number.
+// blocks in one range each (sora_parallel_sweep), each through every sample
+// (which each thread copies once), so the sums do not depend on their
+// number.
 //
 //===----------------------------------------------------------------------===//
 #include "CodeGen/Amx.h"
@@ -22,10 +23,6 @@ namespace sora::ir::image {
 namespace {
 
 using namespace llvm;
-
-/// Parts of a filter gradient's blocks for the threads (each copies every
-/// sample of the batch).
-constexpr int64_t kFilterParts = 2;
 
 /// The filter gradient's shapes: the flat rows of dy, the product's rows
 /// (a, b, c) in tiles of 16 channels of one tap, its columns (filters) in
@@ -278,17 +275,11 @@ void lowerAmxFilterGradient(KernelEmitter &k, const Node &n, const Conv &cv) {
   Constant *config = tileConfig(*k.b.GetInsertBlock()->getModule(), 32);
   const int64_t blocks = s.rowPairs * s.colPairs;
   const int64_t blockWork = 4 * kTileRows * kTileRows * s.blocks * kBlockRows;
-  // Each part of the blocks copies every sample: two parts, one per thread
-  // on two threads (a sora_parallel_for on one thread runs both as one
-  // range, copying once); more threads than two leave the others idle.
-  const int64_t parts = std::min<int64_t>(blocks, kFilterParts);
+  // Each range copies every sample: one range per thread.
   k.parallelRanges(
-      k.i64(parts), mulIdx(k, k.n, blocks * blockWork),
-      [&](KernelEmitter &e, Value *firstPart, Value *endPart) {
+      k.i64(blocks), mulIdx(k, k.n, blocks * blockWork),
+      [&](KernelEmitter &e, Value *begin, Value *end) {
         Vec vec(e);
-        Value *begin =
-            e.b.CreateUDiv(mulIdx(e, firstPart, blocks), e.i64(parts));
-        Value *end = e.b.CreateUDiv(mulIdx(e, endPart, blocks), e.i64(parts));
         Value *xT = stackBytes(e, s.samples * s.xBytes);
         Value *dyP = stackBytes(e, s.samples * s.dyBytes);
         const int64_t sumBytes =
@@ -354,7 +345,8 @@ void lowerAmxFilterGradient(KernelEmitter &k, const Node &n, const Conv &cv) {
                                    addIdx(e, mulIdx(e, colPair, 2), e.i64(j)));
             },
             "block");
-      });
+      },
+      /*sweep=*/true);
 }
 
 } // namespace sora::ir::image

@@ -131,9 +131,11 @@ Accs accumulateFilterTile(KernelEmitter &k, Vec &vec, const Conv &cv,
   return acc;
 }
 
-/// Writes (or adds, `accumulate`) the tile's accumulators to dw[f,a,b,c].
+/// Writes (or adds, `accumulate`) the tile's accumulators to dw[f,a,b,c]
+/// (or, given `to`, to the floats there in dw's layout).
 void storeFilterTile(KernelEmitter &k, Vec &vec, const Node &dw,
-                     const FilterTile &t, const Accs &acc, bool accumulate) {
+                     const FilterTile &t, const Accs &acc, bool accumulate,
+                     Value *to = nullptr) {
   const int64_t L = vec.lanes, filters = dw.type.dims[0], kh = dw.type.dims[1],
                 kw = dw.type.dims[2], channels = dw.type.dims[3];
   for (size_t tap = 0; tap < t.taps.size(); ++tap) {
@@ -147,7 +149,9 @@ void storeFilterTile(KernelEmitter &k, Vec &vec, const Node &dw,
           Value *index =
               addSigned(k, offset, k.i64(f * kh * kw * channels + c));
           Value *value = vec.lane(acc[t.slot(tap, c, v)], j);
-          if (accumulate)
+          if (to)
+            k.storeTile(to, index, value);
+          else if (accumulate)
             accumulateInto(k, &dw, index, value);
           else
             k.store(&dw, index, value);
@@ -170,10 +174,11 @@ struct TapRanges {
   }
 };
 
-/// The all-taps tile of the filters [v0 L, (v0 + vecs) L): the whole batch
-/// streams through it once.
+/// The all-taps tile of the filters [v0 L, (v0 + vecs) L): the samples
+/// [r0, r1) stream through it once; its sums go to dw, or to `to`.
 void allTapsTile(KernelEmitter &k, Vec &vec, const Node &n, const Conv &cv,
-                 const Node *dy, const Node *x, int64_t v0, int64_t vecs) {
+                 const Node *dy, const Node *x, int64_t v0, int64_t vecs,
+                 Value *r0, Value *r1, Value *to) {
   const int64_t L = vec.lanes, kh = cv.kh, kw = cv.kw, channels = cv.in.c;
   const TapRanges ranges{cv};
   FilterTile t;
@@ -199,12 +204,12 @@ void allTapsTile(KernelEmitter &k, Vec &vec, const Node &n, const Conv &cv,
       t.taps.push_back({k.i64(a), k.i64(b)});
     }
   Accs acc(t.taps.size() * channels * t.vecs, vec.zero());
-  auto run = [&](const std::vector<size_t> &which, int64_t r0, int64_t r1,
+  auto run = [&](const std::vector<size_t> &which, int64_t rowLo, int64_t rowHi,
                  int64_t c0, int64_t c1) {
-    if (r0 < r1 && c0 < c1)
-      acc =
-          accumulateFilterTile(k, vec, cv, dy, x, t, which, k.i64(0), k.n,
-                               k.i64(r0), k.i64(r1), k.i64(c0), k.i64(c1), acc);
+    if (rowLo < rowHi && c0 < c1)
+      acc = accumulateFilterTile(k, vec, cv, dy, x, t, which, r0, r1,
+                                 k.i64(rowLo), k.i64(rowHi), k.i64(c0),
+                                 k.i64(c1), acc);
   };
   if (common)
     run(all, rLo, rHi, cLo, cHi);
@@ -223,12 +228,19 @@ void allTapsTile(KernelEmitter &k, Vec &vec, const Node &n, const Conv &cv,
     run({tap}, midLo, midHi, ca, std::min(cb, cLo));
     run({tap}, midLo, midHi, std::max(ca, cHi), cb);
   }
-  storeFilterTile(k, vec, n, t, acc, /*accumulate=*/false);
+  storeFilterTile(k, vec, n, t, acc, /*accumulate=*/false, to);
 }
 
+/// Fixed halves of the batch whose sums a small kernel's filter gradient
+/// adds at the end, so that two threads share it whatever its groups.
+constexpr int64_t kSampleParts = 2;
+
 /// A small kernel over few channels (a convolution of the input image): one
-/// tile holds every tap and channel, and the whole batch streams through it
-/// once per group of filter vectors, the groups shared among threads.
+/// tile holds every tap and channel, and the batch streams through it once
+/// per group of filter vectors. The groups, and two fixed halves of the
+/// batch, are shared among threads: each half's sums go to a buffer of the
+/// caller's, which adds the two (the same sums whatever the number of
+/// threads).
 void filterGradientAllTaps(KernelEmitter &k, const Node &n, const Conv &cv,
                            const Node *dy, const Node *x) {
   const int64_t L = k.vectorWidth, budget = accumulatorBudget(k);
@@ -238,20 +250,44 @@ void filterGradientAllTaps(KernelEmitter &k, const Node &n, const Conv &cv,
       std::min(filterVecs, std::max<int64_t>(budget / tapChannels, 1));
   const int64_t groups = (filterVecs + groupVecs - 1) / groupVecs;
   const int64_t sampleWork = cv.out.h * cv.out.w * tapChannels * groupVecs * L;
-  k.parallelRanges(k.i64(groups), mulIdx(k, k.n, groups * sampleWork),
-                   [&](KernelEmitter &e, Value *g0, Value *g1) {
-                     Vec vec(e);
-                     e.loop(
-                         g0, g1,
-                         [&](Value *g) {
-                           forEachCase(e, g, groups, [&](int64_t group) {
-                             const int64_t v0 = group * groupVecs;
-                             allTapsTile(e, vec, n, cv, dy, x, v0,
-                                         std::min(groupVecs, filterVecs - v0));
-                           });
-                         },
-                         "grp");
-                   });
+  const int64_t floats = n.type.elements();
+  Value *halves = k.tile(kSampleParts * floats);
+  k.parallelRanges(
+      k.i64(groups * kSampleParts), mulIdx(k, k.n, groups * sampleWork),
+      [&](KernelEmitter &e, Value *item0, Value *item1) {
+        Vec vec(e);
+        e.loop(
+            item0, item1,
+            [&](Value *item) {
+              Value *part = e.b.CreateURem(item, e.i64(kSampleParts));
+              Value *r0 =
+                  e.b.CreateUDiv(e.b.CreateMul(e.n, part), e.i64(kSampleParts));
+              Value *r1 =
+                  e.b.CreateUDiv(e.b.CreateMul(e.n, addIdx(e, part, e.i64(1))),
+                                 e.i64(kSampleParts));
+              Value *to = e.b.CreateInBoundsGEP(e.b.getFloatTy(), e.shared,
+                                                mulIdx(e, part, floats));
+              forEachCase(e, e.b.CreateUDiv(item, e.i64(kSampleParts)), groups,
+                          [&](int64_t group) {
+                            const int64_t v0 = group * groupVecs;
+                            allTapsTile(e, vec, n, cv, dy, x, v0,
+                                        std::min(groupVecs, filterVecs - v0),
+                                        r0, r1, to);
+                          });
+            },
+            "item");
+      },
+      /*sweep=*/true, halves);
+  k.loop(
+      floats,
+      [&](Value *i) {
+        Value *sum = k.loadTile(halves, i);
+        for (int64_t p = 1; p < kSampleParts; ++p)
+          sum = k.b.CreateFAdd(
+              sum, k.loadTile(halves, addIdx(k, i, k.i64(p * floats))));
+        k.store(&n, i, sum);
+      },
+      "i");
 }
 
 /// One tap (a, b) over the samples [r0, r1): the output pixels
@@ -300,7 +336,8 @@ Value *packDyPairs(KernelEmitter &k, const Conv &cv, const Node *dy, Value *r0,
 
 /// Zeroes dw, then calls `tiles` for each block of samples that stays in
 /// cache and each of the `parts` parts of each tap, for the part's tiles to
-/// sweep the block. The parts of taps are shared among threads, each thread
+/// sweep the block. The parts of taps are shared among threads, one range
+/// of them per thread (each range reads the whole batch), each thread
 /// taking every block of samples through its own: each element of dw is
 /// summed by one thread, over the samples in the same order whatever the
 /// number of threads. (Parts even out the threads: 9 taps of a 3 x 3
@@ -345,7 +382,8 @@ void forEachTapOfSampleBlocks(
                   "part");
             },
             "sb");
-      });
+      },
+      /*sweep=*/true);
 }
 
 /// `count` items in blocks of at most `most`, evened out: body(first, size)

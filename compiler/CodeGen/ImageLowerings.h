@@ -38,10 +38,6 @@ llvm::Value *pixel(KernelEmitter &k, const Image &img, llvm::Value *r,
 
 /// dst[i] = 0 for every element of `dst`.
 void zero(KernelEmitter &k, const Node &dst);
-/// Emits body(c) for each case c < cases, the one run being c == `index`
-/// (code specialised to a constant, picked at run time).
-void forEachCase(KernelEmitter &k, llvm::Value *index, int64_t cases,
-                 const std::function<void(int64_t)> &body);
 
 /// dst[i] += v
 void accumulateInto(KernelEmitter &k, const Node *dst, llvm::Value *i,

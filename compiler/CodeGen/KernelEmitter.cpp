@@ -257,4 +257,24 @@ GlobalVariable *readOnlyData(Module &mod, Constant *data,
   return global;
 }
 
+void forEachCase(KernelEmitter &k, Value *index, int64_t cases,
+                 const std::function<void(int64_t)> &body) {
+  if (cases == 1) {
+    body(0);
+    return;
+  }
+  Function *fn = k.b.GetInsertBlock()->getParent();
+  LLVMContext &ctx = fn->getContext();
+  BasicBlock *done = BasicBlock::Create(ctx, "case.done", fn);
+  SwitchInst *choice = k.b.CreateSwitch(index, done, unsigned(cases));
+  for (int64_t c = 0; c < cases; ++c) {
+    BasicBlock *arm = BasicBlock::Create(ctx, "case", fn);
+    choice->addCase(k.b.getInt64(uint64_t(c)), arm);
+    k.b.SetInsertPoint(arm);
+    body(c);
+    k.b.CreateBr(done);
+  }
+  k.b.SetInsertPoint(done);
+}
+
 } // namespace sora::ir

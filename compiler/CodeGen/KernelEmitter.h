@@ -116,10 +116,18 @@ public:
   /// something once for its iterations (a copy of a kernel on its stack) or
   /// order them itself (each block of samples through all of its
   /// iterations, while the block is in cache). `work`: the multiply-adds of
-  /// all the iterations.
+  /// all the iterations. `sweep`: one range per thread
+  /// (sora_parallel_sweep), for a body that sweeps the same data once per
+  /// range, whatever its size (the whole batch, for a filter gradient).
+  /// `sharedBuffer`: a pointer of this function's (a stack buffer) that the
+  /// body reads as `e.shared`, for the ranges to leave results in for the
+  /// code after the loop.
   void parallelRanges(llvm::Value *count, llvm::Value *work,
                       const std::function<void(KernelEmitter &, llvm::Value *,
-                                               llvm::Value *)> &body);
+                                               llvm::Value *)> &body,
+                      bool sweep = false, llvm::Value *sharedBuffer = nullptr);
+  /// In the body of a parallelRanges given a shared buffer: its pointer.
+  llvm::Value *shared = nullptr;
 
   /// Emits `body`, one op or fused group, into an op function called
   /// `name` (LLVM numbers namesakes), whose
@@ -231,6 +239,11 @@ inline llvm::Value *addIdx(KernelEmitter &k, llvm::Value *a, llvm::Value *b) {
 inline llvm::Value *subIdx(KernelEmitter &k, llvm::Value *a, llvm::Value *b) {
   return k.b.CreateSub(a, b, "", false, true);
 }
+
+/// Emits body(c) for each case c < cases, the one run being c == `index`
+/// (code specialised to a constant, picked at run time).
+void forEachCase(KernelEmitter &k, llvm::Value *index, int64_t cases,
+                 const std::function<void(int64_t)> &body);
 
 /// A private, read-only, 64-byte aligned global `name` of `mod` holding
 /// `data` (baked weights, packed int8 weights and their scales).

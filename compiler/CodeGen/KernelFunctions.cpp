@@ -102,18 +102,31 @@ void KernelEmitter::parallelLoop(
 
 void KernelEmitter::parallelRanges(
     Value *count, Value *work,
-    const std::function<void(KernelEmitter &, Value *, Value *)> &body) {
+    const std::function<void(KernelEmitter &, Value *, Value *)> &body,
+    bool sweep, Value *sharedBuffer) {
   Module &mod = *fn_->getParent();
   LLVMContext &ctx = mod.getContext();
   llvm::Type *ptr = PointerType::getUnqual(ctx);
   llvm::Type *intTy = b.getInt64Ty();
   // This function's arguments, in a struct on the stack that workers
-  // read, filled at its top.
+  // read, filled at its top; with a shared buffer, a struct of their own
+  // filled here, the buffer's pointer after the arguments.
   FunctionType *fty = fn_->getFunctionType();
-  StructType *argsType = StructType::get(ctx, fty->params());
-  if (!context_) {
+  std::vector<llvm::Type *> fields(fty->param_begin(), fty->param_end());
+  if (sharedBuffer)
+    fields.push_back(ptr);
+  StructType *argsType = StructType::get(ctx, fields);
+  Value *context = context_;
+  if (sharedBuffer) {
     IRBuilder<> entry(&fn_->getEntryBlock(), fn_->getEntryBlock().begin());
-    context_ = entry.CreateAlloca(argsType);
+    context = entry.CreateAlloca(argsType);
+    for (unsigned i = 0; i < fty->getNumParams(); ++i)
+      b.CreateStore(fn_->getArg(i), b.CreateStructGEP(argsType, context, i));
+    b.CreateStore(sharedBuffer,
+                  b.CreateStructGEP(argsType, context, fty->getNumParams()));
+  } else if (!context_) {
+    IRBuilder<> entry(&fn_->getEntryBlock(), fn_->getEntryBlock().begin());
+    context = context_ = entry.CreateAlloca(argsType);
     for (unsigned i = 0; i < fty->getNumParams(); ++i)
       entry.CreateStore(fn_->getArg(i),
                         entry.CreateStructGEP(argsType, context_, i));
@@ -124,7 +137,7 @@ void KernelEmitter::parallelRanges(
   // The range: void body(<this function's arguments>, i64 begin, i64 end),
   // with their attributes (noalias), inlined into the part below: the
   // inliner keeps what noalias said as alias scopes.
-  std::vector<llvm::Type *> loopParams(fty->param_begin(), fty->param_end());
+  std::vector<llvm::Type *> loopParams = fields;
   loopParams.push_back(intTy);
   loopParams.push_back(intTy);
   Function *loopFn =
@@ -137,12 +150,16 @@ void KernelEmitter::parallelRanges(
     if (fn_->hasParamAttribute(i, Attribute::NoAlias))
       loopFn->addParamAttr(i, Attribute::NoAlias);
   }
-  Argument *begin = loopFn->getArg(fty->getNumParams());
-  Argument *end = loopFn->getArg(fty->getNumParams() + 1);
+  Argument *begin = loopFn->getArg(unsigned(fields.size()));
+  Argument *end = loopFn->getArg(unsigned(fields.size()) + 1);
   begin->setName("begin");
   end->setName("end");
   IRBuilder<> lb(BasicBlock::Create(ctx, "entry", loopFn));
   KernelEmitter k = derived(loopFn, lb);
+  if (sharedBuffer) {
+    k.shared = loopFn->getArg(fty->getNumParams());
+    k.shared->setName("shared");
+  }
   k.beginBody();
   body(k, begin, end);
   lb.CreateRetVoid();
@@ -159,19 +176,20 @@ void KernelEmitter::parallelRanges(
   part->getArg(2)->setName("end");
   IRBuilder<> pb(BasicBlock::Create(ctx, "entry", part));
   std::vector<Value *> args;
-  for (unsigned i = 0; i < fty->getNumParams(); ++i)
-    args.push_back(
-        pb.CreateLoad(argsType->getElementType(i),
-                      pb.CreateStructGEP(argsType, part->getArg(0), i),
-                      fn_->getArg(i)->getName()));
+  for (unsigned i = 0; i < fields.size(); ++i)
+    args.push_back(pb.CreateLoad(
+        argsType->getElementType(i),
+        pb.CreateStructGEP(argsType, part->getArg(0), i),
+        i < fty->getNumParams() ? fn_->getArg(i)->getName() : "shared"));
   args.push_back(part->getArg(1));
   args.push_back(part->getArg(2));
   pb.CreateCall(loopFn, args);
   pb.CreateRetVoid();
 
   FunctionCallee parallelFor = mod.getOrInsertFunction(
-      "sora_parallel_for", b.getVoidTy(), ptr, ptr, intTy, intTy);
-  b.CreateCall(parallelFor, {part, context_, count, work});
+      sweep ? "sora_parallel_sweep" : "sora_parallel_for", b.getVoidTy(), ptr,
+      ptr, intTy, intTy);
+  b.CreateCall(parallelFor, {part, context, count, work});
   ++loopNests;
 }
 

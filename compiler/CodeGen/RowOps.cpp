@@ -48,14 +48,81 @@ void rowSoftmax(
       "j");
 }
 
+/// Elements of one sample of x (a convolution's output gradient) from which
+/// sumColumns splits the batch in kSumParts.
+constexpr int64_t kSplitSums = 4096;
+/// Fixed parts of the batch whose sums sumColumns adds at the end, so that
+/// two threads share a large sum however many there are.
+constexpr int64_t kSumParts = 2;
+
 void sumColumns(KernelEmitter &k, const Node *x, int64_t M,
                 const std::function<Value *(Value *)> &get,
                 const std::function<void(Value *, Value *)> &set,
                 const char *rowName) {
+  const int64_t perSample = x->type.elements() / M;
+  if (x->type.batched && x->type.elements() >= kSplitSums) {
+    Value *parts = k.tile(kSumParts * M);
+    k.parallelRanges(
+        k.i64(kSumParts), mulIdx(k, k.n, x->type.elements()),
+        [&](KernelEmitter &e, Value *part0, Value *part1) {
+          e.loop(
+              part0, part1,
+              [&](Value *part) {
+                forEachCase(e, part, kSumParts, [&](int64_t p) {
+                  auto sampleOf = [&](int64_t q) {
+                    return q == 0           ? e.i64(0)
+                           : q == kSumParts ? e.n
+                                            : e.b.CreateUDiv(mulIdx(e, e.n, q),
+                                                             e.i64(kSumParts));
+                  };
+                  Value *sums = e.b.CreateInBoundsGEP(e.b.getFloatTy(),
+                                                      e.shared, e.i64(p * M));
+                  e.loop(
+                      M, [&](Value *j) { e.storeTile(sums, j, e.f32(0)); },
+                      "z");
+                  e.loop(
+                      sampleOf(p), sampleOf(p + 1),
+                      [&](Value *r) {
+                        e.loop(
+                            perSample,
+                            [&](Value *q) {
+                              Value *row = mulIdx(
+                                  e, addIdx(e, mulIdx(e, r, perSample), q), M);
+                              e.loop(
+                                  M,
+                                  [&](Value *j) {
+                                    e.storeTile(
+                                        sums, j,
+                                        e.b.CreateFAdd(
+                                            e.loadTile(sums, j),
+                                            e.load(x, addIdx(e, row, j))));
+                                  },
+                                  "j");
+                            },
+                            "q");
+                      },
+                      rowName);
+                });
+              },
+              "part");
+        },
+        /*sweep=*/false, parts);
+    k.loop(
+        M,
+        [&](Value *j) {
+          Value *sum = k.loadTile(parts, j);
+          for (int64_t p = 1; p < kSumParts; ++p)
+            sum = k.b.CreateFAdd(sum,
+                                 k.loadTile(parts, addIdx(k, j, k.i64(p * M))));
+          set(j, sum);
+        },
+        "j");
+    return;
+  }
   k.loop(
       M, [&](Value *j) { set(j, k.f32(0)); }, "z");
   k.loop(
-      k.i64(0), k.mulRows(x, x->type.elements() / M),
+      k.i64(0), k.mulRows(x, perSample),
       [&](Value *r) {
         Value *row = mulIdx(k, r, M);
         k.loop(

@@ -25,7 +25,9 @@ void rowSoftmax(KernelEmitter &k, const Node *z, llvm::Value *row, int64_t M,
 /// sums[j] = sum of x[r * M + j] over every row r of x, seen as rows of M
 /// elements (bias_grad), for j < M: the sums zeroed, then accumulated
 /// through get(j) and set(j, value) in loops over the rows (`rowName`) and
-/// their elements.
+/// their elements. A large x (a convolution's output gradient) is summed in
+/// two fixed halves of its rows, which threads share, then set(j, the sum
+/// of the halves' sums): the same sums at every thread count.
 void sumColumns(KernelEmitter &k, const Node *x, int64_t M,
                 const std::function<llvm::Value *(llvm::Value *)> &get,
                 const std::function<void(llvm::Value *, llvm::Value *)> &set,

@@ -44,6 +44,11 @@ void sora_parallel_for(sora_range_fn fn, void *ctx, int64_t count,
   if (count > 0)
     fn(ctx, 0, count);
 }
+
+void sora_parallel_sweep(sora_range_fn fn, void *ctx, int64_t count,
+                         int64_t work) {
+  sora_parallel_for(fn, ctx, count, work);
+}
 #else
 
 #include <pthread.h>
@@ -196,8 +201,10 @@ sora_status sora_set_threads(int64_t threads) {
 
 int64_t sora_threads(void) { return atomic_load(&g_pool.threads); }
 
-void sora_parallel_for(sora_range_fn fn, void *ctx, int64_t count,
-                       int64_t work) {
+/* Runs fn over [0, count) in per_thread ranges per thread (fewer when count
+   is smaller), which the threads claim. */
+static void parallel_ranges(sora_range_fn fn, void *ctx, int64_t count,
+                            int64_t work, int64_t per_thread) {
   int64_t threads = atomic_load_explicit(&g_pool.threads, memory_order_relaxed);
   if (threads > count)
     threads = count;
@@ -208,7 +215,7 @@ void sora_parallel_for(sora_range_fn fn, void *ctx, int64_t count,
       fn(ctx, 0, count);
     return;
   }
-  int64_t ranges = threads * kRangesPerThread;
+  int64_t ranges = threads * per_thread;
   if (ranges > count)
     ranges = count;
   uint_fast64_t job = atomic_load(&g_pool.generation) + 1;
@@ -229,5 +236,15 @@ void sora_parallel_for(sora_range_fn fn, void *ctx, int64_t count,
   while (atomic_load_explicit(&g_pool.done, memory_order_acquire) < ranges)
     cpu_relax();
   atomic_flag_clear_explicit(&g_pool.busy, memory_order_release);
+}
+
+void sora_parallel_for(sora_range_fn fn, void *ctx, int64_t count,
+                       int64_t work) {
+  parallel_ranges(fn, ctx, count, work, kRangesPerThread);
+}
+
+void sora_parallel_sweep(sora_range_fn fn, void *ctx, int64_t count,
+                         int64_t work) {
+  parallel_ranges(fn, ctx, count, work, 1);
 }
 #endif /* SORA_NO_OS */

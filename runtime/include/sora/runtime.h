@@ -615,6 +615,11 @@ int64_t sora_threads(void);
 typedef void (*sora_range_fn)(void *ctx, int64_t begin, int64_t end);
 void sora_parallel_for(sora_range_fn fn, void *ctx, int64_t count,
                        int64_t work);
+/// As sora_parallel_for, but in one range per thread: for loops each of
+/// whose ranges sweeps the same data once, however many iterations it
+/// holds (a filter gradient's taps, each summed over the whole batch).
+void sora_parallel_sweep(sora_range_fn fn, void *ctx, int64_t count,
+                         int64_t work);
 
 /// 1 when the process may use AMX's tile registers (asked of Linux once,
 /// arch_prctl ARCH_REQ_XCOMP_PERM), else 0 (called by kernels compiled
