@@ -225,8 +225,10 @@ static sora_status train_batch_parallel(sora_model *m, const float *x,
   float *comm = (float *)m->scratch; /* the gradients, then the rest */
   if (local > 0) {
     double stats[SORA_NUM_STATS] = {0.0};
+    unsigned fp = sora_fp_flush();
     d->grad_step(m->params, m->opt_state, m->scratch, x, y, local, m->step + 1,
                  stats);
+    sora_fp_restore(fp);
     float weight = (float)((double)local / (double)global);
     if (weight != 1.0f)
       for (int64_t i = 0; i < g; ++i)
@@ -245,8 +247,10 @@ static sora_status train_batch_parallel(sora_model *m, const float *x,
     out[i] = comm[g + i];
   *stop = comm[g + SORA_NUM_STATS] > 0.0f;
   ++m->step; // as sora_model_train_batch: the kernel sees this step's number
+  unsigned fp = sora_fp_flush();
   d->apply_update(m->params, m->opt_state, m->scratch, NULL, NULL, 0, m->step,
                   NULL);
+  sora_fp_restore(fp);
   return SORA_OK;
 }
 

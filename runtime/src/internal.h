@@ -14,6 +14,32 @@
 
 #define SORA_PRINTF(fmt, args) __attribute__((format(printf, fmt, args)))
 
+/// The generated kernels run with subnormal floats flushed to zero (x86's
+/// FTZ and DAZ bits of MXCSR, as TensorFlow runs its CPU kernels): a
+/// subnormal operand costs an Intel core a microcode assist of about a
+/// hundred cycles, and Adam's moments of a weight whose gradient stays 0
+/// (a dead ReLU unit's) decay into them, which cost the seed's training 9 %
+/// of its steady epochs on Sapphire Rapids. Each call into a kernel sets
+/// them (sora_fp_flush) and gives the caller back its state
+/// (sora_fp_restore); the pool's workers keep them set. Elsewhere: nothing.
+#if defined(__x86_64__) || defined(__i386__)
+#include <xmmintrin.h>
+#define SORA_FTZ_DAZ 0x8040u
+static inline unsigned sora_fp_flush(void) {
+  unsigned saved = _mm_getcsr();
+  if ((saved & SORA_FTZ_DAZ) != SORA_FTZ_DAZ)
+    _mm_setcsr(saved | SORA_FTZ_DAZ);
+  return saved;
+}
+static inline void sora_fp_restore(unsigned saved) {
+  if ((saved & SORA_FTZ_DAZ) != SORA_FTZ_DAZ)
+    _mm_setcsr(saved);
+}
+#else
+static inline unsigned sora_fp_flush(void) { return 0; }
+static inline void sora_fp_restore(unsigned saved) { (void)saved; }
+#endif
+
 /// The most floats one tensor (a data set's images or labels) may hold: a
 /// bound that keeps every size computation far from overflowing and rejects
 /// absurd headers before allocating.

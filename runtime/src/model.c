@@ -286,8 +286,10 @@ sora_status sora_model_predict(sora_model *m, const float *x, size_t n,
     size_t chunk = n - done;
     if (chunk > (size_t)d->max_batch)
       chunk = (size_t)d->max_batch;
+    unsigned fp = sora_fp_flush();
     d->predict(m->params, m->opt_state, m->scratch, x + done * d->input_size,
                NULL, (int64_t)chunk, m->step, y + done * d->output_size);
+    sora_fp_restore(fp);
     done += chunk;
   }
   return SORA_OK;
@@ -326,7 +328,9 @@ sora_status sora_model_train_batch(sora_model *m, const float *x,
                      model_name(d));
   ++m->step; // the kernel sees the number of this step, from 1
   memset(out, 0, SORA_NUM_STATS * sizeof *out);
+  unsigned fp = sora_fp_flush();
   d->train_step(m->params, m->opt_state, m->scratch, x, y, n, m->step, out);
+  sora_fp_restore(fp);
   return SORA_OK;
 }
 
@@ -363,8 +367,10 @@ sora_status sora_model_evaluate_sums(sora_model *m, const float *x,
     if (chunk > (size_t)d->max_batch)
       chunk = (size_t)d->max_batch;
     double stats[SORA_NUM_STATS] = {0.0};
+    unsigned fp = sora_fp_flush();
     d->evaluate(m->params, m->opt_state, m->scratch, x + done * d->input_size,
                 y + done * d->label_size, (int64_t)chunk, m->step, stats);
+    sora_fp_restore(fp);
     for (int i = 0; i < SORA_NUM_STATS; ++i)
       sums[i] += stats[i];
     done += chunk;

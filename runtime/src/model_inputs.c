@@ -159,8 +159,10 @@ sora_status sora_model_predict_inputs(sora_model *m, const void *const *inputs,
     if (chunk > (size_t)d->max_batch)
       chunk = (size_t)d->max_batch;
     pack_rows(m, inputs, done, chunk);
+    unsigned fp = sora_fp_flush();
     d->predict(m->params, m->opt_state, m->scratch, m->pack, NULL,
                (int64_t)chunk, m->step, y + done * d->output_size);
+    sora_fp_restore(fp);
     done += chunk;
   }
   return SORA_OK;

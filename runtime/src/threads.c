@@ -142,6 +142,7 @@ static void run_ranges(uint_fast64_t job, int64_t thread) {
 
 static void *worker(void *arg) {
   int64_t t = (int64_t)(intptr_t)arg;
+  (void)sora_fp_flush(); /* a worker runs kernels only */
   uint_fast64_t seen = atomic_load(&g_pool.generation);
   atomic_fetch_add(&g_pool.alive, 1);
   for (;;) {
