@@ -17,6 +17,10 @@
 #include <cstdint>
 #include <vector>
 
+#if defined(__x86_64__) || defined(__i386__)
+#include <xmmintrin.h>
+#endif
+
 namespace sora_test {
 
 /// One kernel call.
@@ -27,6 +31,7 @@ struct Call {
   std::vector<int64_t> samples; // x[0] of each row
   bool labels_match = true;     // each y row is the one-hot of sample % 3
   std::vector<float> x;         // the rows, as received
+  unsigned fp_state = 0;        // x86's MXCSR in the kernel (else 0)
 };
 
 inline bool operator==(const Call &a, const Call &b) {
@@ -60,6 +65,9 @@ constexpr int64_t kOutput = 2; // predict writes 2 floats per row
 inline Call record(char kind, const float *x, const float *y, int64_t n,
                    int64_t step) {
   Call c{kind, n, step, {}, true, std::vector<float>(x, x + n * kInput)};
+#if defined(__x86_64__) || defined(__i386__)
+  c.fp_state = _mm_getcsr();
+#endif
   for (int64_t r = 0; r < n; ++r) {
     auto sample = static_cast<int64_t>(x[r * kInput]);
     c.samples.push_back(sample);

@@ -229,6 +229,37 @@ TEST(Model, PredictChunksByMaxBatch) {
   EXPECT_TRUE(calls().empty());
 }
 
+#if defined(__x86_64__) || defined(__i386__)
+// The kernels run with subnormals flushed to zero (MXCSR's FTZ and DAZ);
+// the caller's own controls, here IEEE's gradual underflow, come back (the
+// exception flags, bits 0-5, are sticky: any inexact result sets one).
+TEST(Model, KernelsFlushSubnormalsAndCallersKeepTheirState) {
+  constexpr unsigned kFtzDaz = 0x8040;
+  const unsigned before = _mm_getcsr();
+  _mm_setcsr(before & ~kFtzDaz);
+  const unsigned caller = _mm_getcsr();
+  Model model(fake_desc(nullptr));
+  Rows rows(4);
+  std::vector<float> y(4 * kOutput);
+  float loss;
+  sora_metrics metrics;
+  ASSERT_EQ(sora_model_predict(model.m, rows.x.data(), 4, y.data()), SORA_OK);
+  ASSERT_EQ(
+      sora_model_train_step(model.m, rows.x.data(), rows.y.data(), 4, &loss),
+      SORA_OK);
+  ASSERT_EQ(
+      sora_model_evaluate(model.m, rows.x.data(), rows.y.data(), 4, &metrics),
+      SORA_OK);
+  const unsigned after = _mm_getcsr();
+  _mm_setcsr(before);
+  constexpr unsigned kFlags = 0x3f;
+  EXPECT_EQ(after & ~kFlags, caller & ~kFlags);
+  ASSERT_EQ(calls().size(), 3u);
+  for (const Call &c : calls())
+    EXPECT_EQ(c.fp_state & kFtzDaz, kFtzDaz) << c.kind;
+}
+#endif
+
 TEST(Model, EvaluateChunksAndAverages) {
   Model model(fake_desc(nullptr));
   Rows rows(9);
