@@ -5,7 +5,8 @@
 // products on AMX's tile registers: one tdpbf16ps multiplies 16 x 32
 // bfloat16 by 32 x 16 into 16 x 16 f32 sums, 16 times the multiply-adds of
 // a vdpbf16ps. AmxConv.cpp emits the convolution and its input gradient,
-// AmxFilterGradient.cpp the filter gradient; both use the tile registers
+// AmxFilterGradient.cpp the filter gradient, AmxMatMul.cpp a dense layer's
+// forward product; they use the tile registers
 // by number, configured by a constant (tileConfig) loaded where a thread's
 // part starts and released where it ends. Where the OS refuses AMX's state
 // (sora_amx_ready, asked at run time) the vector code runs (ifAmxReady).
@@ -21,11 +22,13 @@
 //===----------------------------------------------------------------------===//
 #pragma once
 
-#include "CodeGen/ImageLowerings.h"
+#include "CodeGen/KernelEmitter.h"
 
 #include <llvm/IR/IntrinsicsX86.h>
 
-namespace sora::ir::image {
+#include <functional>
+
+namespace sora::ir {
 
 constexpr int64_t kTileRows = 16;      ///< rows of a tile (and f32 columns)
 constexpr int64_t kTileRowBytes = 64;  ///< bytes of a tile's row
@@ -39,7 +42,7 @@ struct FlatRows {
   int64_t pixels; ///< pixels of the padded image, with what the last
                   ///< block's taps read past its end
 };
-FlatRows flatRows(const Image &out, int64_t kh, int64_t kw);
+FlatRows flatRows(int64_t outH, int64_t outW, int64_t kh, int64_t kw);
 
 /// The 64-byte tile configuration (palette 1): tiles 0-3 16 x 16 f32, 4-5
 /// 16 rows of kStep bfloat16, 6-7 kStep / 2 rows of 16 pairs.
@@ -71,4 +74,14 @@ llvm::Value *stackBytes(KernelEmitter &k, int64_t bytes);
 /// The bfloat16 element `index` of `base`.
 llvm::Value *bf16At(KernelEmitter &k, llvm::Value *base, llvm::Value *index);
 
-} // namespace sora::ir::image
+/// Emits amx() where the OS lets the process use AMX's tiles (the
+/// runtime's sora_amx_ready, asked at run time), else vectors().
+void ifAmxReady(KernelEmitter &k, const std::function<void()> &amx,
+                const std::function<void()> &vectors);
+
+/// Whether matmul_nt `n` (a dense layer's forward product) can run on AMX
+/// tiles, and its loop nest there (AmxMatMul.cpp).
+bool amxMatMulFits(const KernelEmitter &k, const Node &n);
+void lowerAmxMatMulNT(KernelEmitter &k, const Node &n);
+
+} // namespace sora::ir

@@ -12,19 +12,19 @@
 // activation) runs. The samples are shared among threads.
 //
 //===----------------------------------------------------------------------===//
-#include "CodeGen/Amx.h"
+#include "CodeGen/ImageLowerings.h"
 
 #include <llvm/IR/Module.h>
 
-namespace sora::ir::image {
+namespace sora::ir {
 
 using namespace llvm;
 
-FlatRows flatRows(const Image &out, int64_t kh, int64_t kw) {
+FlatRows flatRows(int64_t outH, int64_t outW, int64_t kh, int64_t kw) {
   FlatRows f;
-  f.wp = out.w + kw - 1;
-  f.blocks = (out.h * f.wp + kBlockRows - 1) / kBlockRows;
-  f.pixels = std::max((out.h + kh - 1) * f.wp,
+  f.wp = outW + kw - 1;
+  f.blocks = (outH * f.wp + kBlockRows - 1) / kBlockRows;
+  f.pixels = std::max((outH + kh - 1) * f.wp,
                       f.blocks * kBlockRows + (kh - 1) * f.wp + kw - 1);
   return f;
 }
@@ -69,6 +69,10 @@ void ifAmxReady(KernelEmitter &k, const std::function<void()> &amx,
               [&](int64_t useAmx) { useAmx ? amx() : vectors(); });
 }
 
+} // namespace sora::ir
+
+namespace sora::ir::image {
+
 namespace {
 
 /// The tiles of nest `c` for output channels [o0, oEnd).
@@ -80,7 +84,7 @@ struct AmxShape : FlatRows {
 
 AmxShape amxShape(const ConvNest &c, int64_t o0, int64_t oEnd) {
   AmxShape s;
-  static_cast<FlatRows &>(s) = flatRows(c.outImg, c.kh, c.kw);
+  static_cast<FlatRows &>(s) = flatRows(c.outImg.h, c.outImg.w, c.kh, c.kw);
   s.kStep = std::min<int64_t>(c.inImg.c, 32);
   s.chunks = c.inImg.c / s.kStep;
   s.vectors = (oEnd - o0 + kTileRows - 1) / kTileRows;
@@ -247,6 +251,8 @@ void emitAmxConvNest(KernelEmitter &k, const ConvNest &c, int64_t o0,
   Constant *config = tileConfig(*k.b.GetInsertBlock()->getModule(), s.kStep);
   const int64_t sampleWork =
       c.outImg.h * c.outImg.w * (oEnd - o0) * c.kh * c.kw * c.inImg.c;
+  // One range per thread: each starts by packing the kernel and zeroing
+  // its image (the samples cost the same, so the ranges even out).
   k.parallelRanges(
       k.n, mulIdx(k, k.n, sampleWork),
       [&](KernelEmitter &e, Value *begin, Value *end) {
@@ -276,7 +282,8 @@ void emitAmxConvNest(KernelEmitter &k, const ConvNest &c, int64_t o0,
             },
             "r");
         amx.call(Intrinsic::x86_tilerelease, {});
-      });
+      },
+      /*sweep=*/true);
 }
 
 } // namespace sora::ir::image

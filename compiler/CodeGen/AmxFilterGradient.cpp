@@ -12,7 +12,7 @@
 // number.
 //
 //===----------------------------------------------------------------------===//
-#include "CodeGen/Amx.h"
+#include "CodeGen/ImageLowerings.h"
 
 #include <llvm/IR/Module.h>
 
@@ -38,7 +38,7 @@ struct FilterShape : FlatRows {
 
 FilterShape filterShape(const Conv &cv) {
   FilterShape s;
-  static_cast<FlatRows &>(s) = flatRows(cv.out, cv.kh, cv.kw);
+  static_cast<FlatRows &>(s) = flatRows(cv.out.h, cv.out.w, cv.kh, cv.kw);
   s.channelTiles = cv.in.c / kTileRows;
   s.rowTiles = cv.kh * cv.kw * s.channelTiles;
   s.colTiles = (cv.out.c + kTileRows - 1) / kTileRows;

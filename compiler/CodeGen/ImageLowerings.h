@@ -9,6 +9,7 @@
 //===----------------------------------------------------------------------===//
 #pragma once
 
+#include "CodeGen/Amx.h"
 #include "CodeGen/KernelEmitter.h"
 #include "CodeGen/VectorOps.h"
 
@@ -112,10 +113,6 @@ void emitAmxConvNest(KernelEmitter &k, const ConvNest &c, int64_t o0,
 bool amxFilterGradientFits(const KernelEmitter &k, const Node &n,
                            const Conv &cv);
 void lowerAmxFilterGradient(KernelEmitter &k, const Node &n, const Conv &cv);
-/// Emits amx() where the OS lets the process use AMX's tiles (the
-/// runtime's sora_amx_ready, asked at run time), else vectors().
-void ifAmxReady(KernelEmitter &k, const std::function<void()> &amx,
-                const std::function<void()> &vectors);
 
 void lowerConv2D(KernelEmitter &k, const Node &n);
 void lowerConv2DGradInput(KernelEmitter &k, const Node &n);

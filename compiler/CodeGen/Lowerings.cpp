@@ -7,6 +7,7 @@
 // `reassoc` flag).
 //
 //===----------------------------------------------------------------------===//
+#include "CodeGen/Amx.h"
 #include "CodeGen/KernelEmitter.h"
 #include "CodeGen/RowOps.h"
 #include "CodeGen/VectorOps.h"
@@ -458,20 +459,19 @@ void lowerMatMulNTPairs(KernelEmitter &k, const Node &n, int64_t group) {
   dotLeftoverRows(k, n, bands);
 }
 
-// Y[r,j] = sum_k A[r,k] B[j,k]   (B is [M,K]): dot products in 6 x 4 tiles,
-// with narrower tiles at the edges of the batch and of M. When B outgrows
-// the L2 cache, each thread takes its bands in groups, and each group
-// through k in blocks whose part of B stays in cache (dotBandsInBlocks):
-// otherwise every band would read all of B from memory.
-void lowerMatMulNT(KernelEmitter &k, const Node &n) {
+/// matmul_nt in f32 vectors (of the operands, rounded or not): dot
+/// products in 6 x 4 tiles, with narrower tiles at the edges of the batch
+/// and of M. When B outgrows the L2 cache, each thread takes its bands in
+/// groups, and each group through k in blocks whose part of B stays in
+/// cache (dotBandsInBlocks): otherwise every band would read all of B from
+/// memory.
+void lowerMatMulNTVectors(KernelEmitter &k, const Node &n) {
   const int64_t M = n.operands[1]->type.dims[0],
                 K_ = n.operands[1]->type.dims[1], R = kDotRows;
   const int64_t lanes = k.vectorWidth;
   const int64_t blockK =
       std::max(lanes, kDotBlockBytes / (M * 4) / lanes * lanes);
   const int64_t group = kDotPartialBytes / (R * M * 4);
-  if (group >= 1 && bf16Pairs(k, n))
-    return lowerMatMulNTPairs(k, n, group);
   if (blockK >= K_ || group < 1)
     return rowBands(
         k, n, R, R * M * K_, [&](KernelEmitter &e, Value *r0, int64_t rows) {
@@ -484,6 +484,22 @@ void lowerMatMulNT(KernelEmitter &k, const Node &n) {
                                       [](int64_t, int64_t) {});
                    });
   dotLeftoverRows(k, n, bands);
+}
+
+// Y[r,j] = sum_k A[r,k] B[j,k]   (B is [M,K]): with `precision = bf16`, on
+// AMX tiles (AmxMatMul.cpp, the f32 vectors beside them for when the OS
+// refuses the tiles) or on bfloat16 pairs where the CPU has them; else in
+// f32 vectors.
+void lowerMatMulNT(KernelEmitter &k, const Node &n) {
+  const int64_t M = n.operands[1]->type.dims[0];
+  const int64_t group = kDotPartialBytes / (kDotRows * M * 4);
+  if (amxMatMulFits(k, n))
+    return ifAmxReady(
+        k, [&] { lowerAmxMatMulNT(k, n); },
+        [&] { lowerMatMulNTVectors(k, n); });
+  if (group >= 1 && bf16Pairs(k, n))
+    return lowerMatMulNTPairs(k, n, group);
+  lowerMatMulNTVectors(k, n);
 }
 
 // Y[i,j] = sum_r A[r,i] B[r,j]   (A is [?,...,K], B [?,...,M], Y [K,M]):

@@ -57,10 +57,31 @@ bool hostHasBf16Pairs() {
   return f.lookup("avx512f") && f.lookup("avx512bf16");
 }
 
+/// Dense layers only, for AMX's matmul_nt: 45 samples (a block of 32 rows,
+/// both of its row tiles, then one of 13), k of 50 (a step of 32, then 18
+/// and zeros), 37 units (three tiles of columns: a pair, then one, 5 of its
+/// 16 used), then k of 37 and 6 units.
+const char *kDenseModel = R"(
+model dense_pairs {
+    input x : f32[50]
+    h = dense(x, 37, activation: relu)
+    output probs = dense(h, 6, activation: softmax)
+}
+train dense_pairs {
+    loss      = categorical_crossentropy
+    optimizer = adam
+    batch_size = 45
+    precision = bf16
+}
+)";
+
 /// How the products run: on bfloat16 pairs (vdpbf16ps), on AMX tiles
-/// (tdpbf16ps, the stride-1 convolution nests), or neither (f32 FMAs).
+/// (tdpbf16ps, the stride-1 convolution nests and the dense layers'
+/// forward products), or neither (f32 FMAs); for which model and batch.
 struct Kernels {
   bool pairs = false, amx = false;
+  const char *model = kModel;
+  int64_t batch = 13;
 };
 
 /// Adam's first moments after one step from `params` (the gradients times
@@ -68,7 +89,7 @@ struct Kernels {
 std::vector<float> stepMoments(Kernels kernels,
                                const std::vector<float> *params,
                                std::vector<float> *initial) {
-  auto jm = jit::compile(kModel, ir::PipelineOptions::standard(), 2,
+  auto jm = jit::compile(kernels.model, ir::PipelineOptions::standard(), 2,
                          [&](ir::CompiledModel &cm) {
                            cm.vectorWidth = 16;
                            cm.bf16Dot = kernels.pairs;
@@ -87,7 +108,7 @@ std::vector<float> stepMoments(Kernels kernels,
     w = *params;
   if (initial)
     *initial = w;
-  jit::Batch b = jit::randomBatch(d, 13, 7);
+  jit::Batch b = jit::randomBatch(d, kernels.batch, 7);
   std::vector<float> state(d.opt_state_floats, 0.0f);
   std::vector<char> scratch(d.scratch_bytes + 64, char(0xff));
   double stats[SORA_NUM_STATS];
@@ -102,7 +123,9 @@ std::vector<float> stepMoments(Kernels kernels,
 void expectSameMoments(Kernels kernels) {
   std::vector<float> params;
   std::vector<float> withPairs = stepMoments(kernels, nullptr, &params);
-  std::vector<float> without = stepMoments(Kernels{}, &params, nullptr);
+  Kernels f32 = kernels;
+  f32.pairs = f32.amx = false;
+  std::vector<float> without = stepMoments(f32, &params, nullptr);
   ASSERT_EQ(withPairs.size(), without.size());
   ASSERT_FALSE(without.empty());
   // Adam's state is [m | v]: compare the first moments.
@@ -119,7 +142,7 @@ void expectSameMoments(Kernels kernels) {
 TEST(Bf16Pairs, SameGradientsAsRoundedF32Products) {
   if (!hostHasBf16Pairs())
     GTEST_SKIP() << "this CPU has no AVX512_BF16";
-  expectSameMoments(Kernels{true, false});
+  expectSameMoments(Kernels{true, false, kModel, 13});
 }
 
 // The stride-1 convolutions and input gradients on AMX tiles: channels in
@@ -136,7 +159,16 @@ TEST(Bf16Amx, SameGradientsAsRoundedF32Products) {
     GTEST_SKIP() << "this CPU has no AMX-BF16";
   if (!sora_amx_ready())
     GTEST_SKIP() << "the OS refused AMX's state";
-  expectSameMoments(Kernels{false, true});
+  expectSameMoments(Kernels{false, true, kModel, 13});
+}
+
+TEST(Bf16Amx, DenseLayersGiveTheRoundedF32Products) {
+  llvm::StringMap<bool> f = llvm::sys::getHostCPUFeatures();
+  if (!f.lookup("avx512f") || !f.lookup("amx-bf16"))
+    GTEST_SKIP() << "this CPU has no AMX-BF16";
+  if (!sora_amx_ready())
+    GTEST_SKIP() << "the OS refused AMX's state";
+  expectSameMoments(Kernels{false, true, kDenseModel, 45});
 }
 
 } // namespace
