@@ -67,6 +67,29 @@ struct Amx {
   void dot(int c, int a, int b) {
     call(llvm::Intrinsic::x86_tdpbf16ps, {tile(c), tile(a), tile(b)});
   }
+
+  // Every kernel keeps a block of `rows` x `cols` tiles of sums (at most 2
+  // x 2) in tiles 2 m + j, its A tiles in 4 + m and its B tiles in 6 + j.
+  void zeroSums(int64_t rows, int64_t cols) {
+    for (int m = 0; m < rows; ++m)
+      for (int j = 0; j < cols; ++j)
+        zero(2 * m + j);
+  }
+  /// Sums += A tiles x B tiles.
+  void products(int64_t rows, int64_t cols) {
+    for (int m = 0; m < rows; ++m)
+      for (int j = 0; j < cols; ++j)
+        dot(2 * m + j, 4 + m, 6 + j);
+  }
+  /// Stores the sums, tile 2 m + j at float 256 (2 m + j) of `sums`.
+  void storeSums(int64_t rows, int64_t cols, llvm::Value *sums) {
+    for (int m = 0; m < rows; ++m)
+      for (int j = 0; j < cols; ++j)
+        store(2 * m + j,
+              k.b.CreateInBoundsGEP(k.b.getFloatTy(), sums,
+                                    k.i64((2 * m + j) * 256)),
+              64);
+  }
 };
 
 /// A 64-byte aligned stack buffer of `bytes`, once per call of the function.

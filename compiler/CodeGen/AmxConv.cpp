@@ -147,9 +147,7 @@ void blockSums(KernelEmitter &k, const ConvNest &c, const AmxShape &s,
                int64_t bTiles) {
   Amx amx{k};
   const int64_t cin = c.inImg.c, half = cin / 2;
-  for (int m = 0; m < 2; ++m)
-    for (int j = 0; j < bTiles; ++j)
-      amx.zero(2 * m + j);
+  amx.zeroSums(2, bTiles);
   k.loop(
       c.kh,
       [&](Value *a) {
@@ -177,9 +175,7 @@ void blockSums(KernelEmitter &k, const ConvNest &c, const AmxShape &s,
                               mulIdx(k, addIdx(k, vector, k.i64(j)),
                                      kTileRowBytes / 2)),
                        s.vectors * kTileRowBytes);
-            for (int m = 0; m < 2; ++m)
-              for (int j = 0; j < bTiles; ++j)
-                amx.dot(2 * m + j, 4 + m, 6 + j);
+            amx.products(2, bTiles);
           }
       },
       "a");
@@ -190,14 +186,7 @@ void blockSums(KernelEmitter &k, const ConvNest &c, const AmxShape &s,
 void storeBlock(KernelEmitter &k, Vec &vec, const ConvNest &c,
                 const AmxShape &s, Value *sums, Value *r, Value *blk,
                 int64_t o0, int64_t oEnd, int64_t v, int64_t bTiles) {
-  Amx amx{k};
-  for (int m = 0; m < 2; ++m)
-    for (int j = 0; j < bTiles; ++j)
-      amx.store(
-          2 * m + j,
-          k.b.CreateInBoundsGEP(k.b.getFloatTy(), sums,
-                                k.i64((2 * m + j) * kTileRows * kTileRows)),
-          kTileRowBytes);
+  Amx{k}.storeSums(2, bTiles, sums);
   k.loop(
       kBlockRows,
       [&](Value *m) {

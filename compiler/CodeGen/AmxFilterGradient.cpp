@@ -204,9 +204,7 @@ void filterBlock(KernelEmitter &k, const Conv &cv, const FilterShape &s,
                 amx.load(int(6 + j), bf16At(k, dyP, addIdx(k, dy0, first)),
                          s.filtersPadded * 4);
               }
-              for (int64_t m = 0; m < rowTiles; ++m)
-                for (int64_t j = 0; j < colTiles; ++j)
-                  amx.dot(int(2 * m + j), int(4 + m), int(6 + j));
+              amx.products(rowTiles, colTiles);
             },
             "blk");
       },

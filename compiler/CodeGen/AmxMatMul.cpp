@@ -190,9 +190,7 @@ void lowerAmxMatMulNT(KernelEmitter &k, const Node &n) {
               packRows(e, vec, a, s, r0, count, rowsA);
               for (int64_t ct0 = 0; ct0 < s.colTiles; ct0 += 2) {
                 const int cols = int(std::min<int64_t>(2, s.colTiles - ct0));
-                for (int m = 0; m < 2; ++m)
-                  for (int j = 0; j < cols; ++j)
-                    amx.zero(2 * m + j);
+                amx.zeroSums(2, cols);
                 e.loop(
                     s.kBlocks,
                     [&](Value *kb) {
@@ -212,18 +210,10 @@ void lowerAmxMatMulNT(KernelEmitter &k, const Node &n) {
                                                  e.i64(ct0 + j)),
                                           512)),
                             kTileRowBytes);
-                      for (int m = 0; m < 2; ++m)
-                        for (int j = 0; j < cols; ++j)
-                          amx.dot(2 * m + j, 4 + m, 6 + j);
+                      amx.products(2, cols);
                     },
                     "kb");
-                for (int m = 0; m < 2; ++m)
-                  for (int j = 0; j < cols; ++j)
-                    amx.store(2 * m + j,
-                              e.b.CreateInBoundsGEP(
-                                  e.b.getFloatTy(), sums,
-                                  e.i64((2 * m + j) * kTileRows * kTileRows)),
-                              kTileRowBytes);
+                amx.storeSums(2, cols, sums);
                 // Row i of the block: row i % 16 of tiles 2 (i / 16) + j.
                 e.loop(
                     e.i64(0), count,

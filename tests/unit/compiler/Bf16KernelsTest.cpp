@@ -139,6 +139,16 @@ void expectSameMoments(Kernels kernels) {
   EXPECT_LT(worst / largest, 1e-5f) << "worst " << worst << " of " << largest;
 }
 
+/// Why AMX's tiles cannot run here, or null.
+const char *amxMissing() {
+  llvm::StringMap<bool> f = llvm::sys::getHostCPUFeatures();
+  if (!f.lookup("avx512f") || !f.lookup("amx-bf16"))
+    return "this CPU has no AMX-BF16";
+  if (!sora_amx_ready())
+    return "the OS refused AMX's state";
+  return nullptr;
+}
+
 TEST(Bf16Pairs, SameGradientsAsRoundedF32Products) {
   if (!hostHasBf16Pairs())
     GTEST_SKIP() << "this CPU has no AVX512_BF16";
@@ -154,20 +164,14 @@ TEST(Bf16Pairs, SameGradientsAsRoundedF32Products) {
 // and d (one tile of 6 filters: an odd number of columns) too, 13 samples
 // copied 4 at a time.
 TEST(Bf16Amx, SameGradientsAsRoundedF32Products) {
-  llvm::StringMap<bool> f = llvm::sys::getHostCPUFeatures();
-  if (!f.lookup("avx512f") || !f.lookup("amx-bf16"))
-    GTEST_SKIP() << "this CPU has no AMX-BF16";
-  if (!sora_amx_ready())
-    GTEST_SKIP() << "the OS refused AMX's state";
+  if (const char *why = amxMissing())
+    GTEST_SKIP() << why;
   expectSameMoments(Kernels{false, true, kModel, 13});
 }
 
 TEST(Bf16Amx, DenseLayersGiveTheRoundedF32Products) {
-  llvm::StringMap<bool> f = llvm::sys::getHostCPUFeatures();
-  if (!f.lookup("avx512f") || !f.lookup("amx-bf16"))
-    GTEST_SKIP() << "this CPU has no AMX-BF16";
-  if (!sora_amx_ready())
-    GTEST_SKIP() << "the OS refused AMX's state";
+  if (const char *why = amxMissing())
+    GTEST_SKIP() << why;
   expectSameMoments(Kernels{false, true, kDenseModel, 45});
 }
 
