@@ -102,9 +102,10 @@ llvm::Value *bf16At(KernelEmitter &k, llvm::Value *base, llvm::Value *index);
 void ifAmxReady(KernelEmitter &k, const std::function<void()> &amx,
                 const std::function<void()> &vectors);
 
-/// Whether matmul_nt `n` (a dense layer's forward product) can run on AMX
-/// tiles, and its loop nest there (AmxMatMul.cpp).
+/// Whether matmul_nt or matmul `n` (a dense layer's forward product or its
+/// input gradient) can run on AMX tiles, and its loop nest there
+/// (AmxMatMul.cpp).
 bool amxMatMulFits(const KernelEmitter &k, const Node &n);
-void lowerAmxMatMulNT(KernelEmitter &k, const Node &n);
+void lowerAmxMatMul(KernelEmitter &k, const Node &n);
 
 } // namespace sora::ir

@@ -1,16 +1,19 @@
-//===- AmxMatMul.cpp - A dense layer's forward product on AMX tiles -------===//
+//===- AmxMatMul.cpp - A dense layer's products on AMX tiles --------------===//
 //
 // matmul_nt, Y[r, j] = sum_k A[r, k] B[j, k] (a dense layer's forward
-// product, B its [M, K] weights), with `precision = bf16` on AMX (Amx.h):
-// 32 rows of A by 32 columns of Y at a time in tiles 0-3, over k in steps
-// of 32. A's rows are copied to bfloat16 (32 rows at a time, k padded with
-// zeros to a multiple of 32), and B once per thread into AMX's layout for
-// the right operand: a tile row holds, for 16 consecutive j, the pair
-// B[j, k], B[j, k + 1]; B's rows are read as pairs and transposed 16 x 16
-// in registers. Each block of sums goes through a stack buffer to the
-// stores, where the fused epilogue (bias, activation) runs. The blocks of
-// rows are shared among threads, one range each (each packs B); each sum
-// is computed by one thread, the same whatever their number.
+// product, B its [M, K] weights), and matmul, Y[r, j] = sum_k A[r, k]
+// B[k, j] (its input gradient, B the same weights as [K, M]), with
+// `precision = bf16` on AMX (Amx.h): 32 rows of A by 32 columns of Y at a
+// time in tiles 0-3, over k in steps of 32. A's rows are copied to
+// bfloat16 (32 rows at a time, k padded with zeros to a multiple of 32),
+// and B once per thread into AMX's layout for the right operand: a tile row
+// holds, for 16 consecutive j, the pair of k and k + 1. For matmul those
+// are two rows of B interleaved; for matmul_nt, B's rows are read as pairs
+// and transposed 16 x 16 in registers. Each block of sums goes through a
+// stack buffer to the stores, where the fused epilogue (bias, activation)
+// runs. The blocks of rows are shared among threads, one range each (each
+// packs B); each sum is computed by one thread, the same whatever their
+// number.
 //
 //===----------------------------------------------------------------------===//
 #include "CodeGen/Amx.h"
@@ -24,9 +27,10 @@ namespace {
 
 using namespace llvm;
 
-/// matmul_nt's shapes on tiles.
+/// A product's shapes on tiles.
 struct MatMulShape {
-  int64_t M, K;     ///< B is [M, K]
+  bool transposed; ///< matmul_nt: B is [M, K] (else [K, M])
+  int64_t M, K;
   int64_t kBlocks;  ///< steps of 32 values of k (the last padded)
   int64_t colTiles; ///< tiles of 16 columns of Y
 };
@@ -34,8 +38,9 @@ struct MatMulShape {
 MatMulShape matMulShape(const Node &n) {
   const Node *bm = n.operands[1];
   MatMulShape s;
-  s.M = bm->type.dims[0];
-  s.K = bm->type.dims[1];
+  s.transposed = n.op == OpKind::MatMulNT;
+  s.M = bm->type.dims[s.transposed ? 0 : 1];
+  s.K = bm->type.dims[s.transposed ? 1 : 0];
   s.kBlocks = (s.K + kBlockRows - 1) / kBlockRows;
   s.colTiles = (s.M + kTileRows - 1) / kTileRows;
   return s;
@@ -75,8 +80,40 @@ std::vector<Value *> transpose16(IRBuilder<> &b, std::vector<Value *> v) {
   return v;
 }
 
-/// B in tiles: tile (kb, ct) at 1 KiB (kb colTiles + ct), its row p the
-/// pairs B[16 ct + j, 32 kb + 2p..] for j < 16 (zeros past M and K).
+/// B [K, M] in tiles: tile (kb, ct) at 1 KiB (kb colTiles + ct), its row p
+/// the pairs B[32 kb + 2p.., 16 ct + j] for j < 16 (zeros past M and K).
+void packRowsOfPairs(KernelEmitter &k, Vec &vec, const Node *bm,
+                     const MatMulShape &s, Value *packed) {
+  Bf16 bf(vec);
+  const int64_t L = vec.lanes;
+  Value *base = k.buffer(bm);
+  k.loop(
+      s.kBlocks * kTileRows,
+      [&](Value *pair) { // kb 16 + p
+        Value *kb = k.b.CreateUDiv(pair, k.i64(kTileRows));
+        Value *p = k.b.CreateURem(pair, k.i64(kTileRows));
+        Value *row = mulIdx(k, pair, 2);
+        // B's row k, or zeros past K (read as row 0, not used).
+        auto rowAt = [&](Value *r, int64_t ct, int64_t used) {
+          Value *inside = k.b.CreateICmpULT(r, k.i64(s.K));
+          Value *safe = k.b.CreateSelect(inside, r, k.i64(0));
+          Value *v = vec.load(
+              base, addIdx(k, mulIdx(k, safe, s.M), k.i64(ct * L)), used);
+          return k.b.CreateSelect(inside, v, vec.zero());
+        };
+        for (int64_t ct = 0; ct < s.colTiles; ++ct) {
+          int64_t used = std::min(L, s.M - ct * L);
+          Value *tile = addIdx(k, mulIdx(k, kb, s.colTiles), k.i64(ct));
+          bf.store(packed, addIdx(k, mulIdx(k, tile, kTileRows), p),
+                   bf.interleave(rowAt(row, ct, used),
+                                 rowAt(addIdx(k, row, k.i64(1)), ct, used)));
+        }
+      },
+      "pair");
+}
+
+/// B [M, K] in tiles: tile (kb, ct) at 1 KiB (kb colTiles + ct), its row p
+/// the pairs B[16 ct + j, 32 kb + 2p..] for j < 16 (zeros past M and K).
 void packWeights(KernelEmitter &k, Vec &vec, const Node *bm,
                  const MatMulShape &s, Value *packed) {
   auto *words = FixedVectorType::get(k.b.getInt32Ty(), unsigned(kTileRows));
@@ -152,6 +189,7 @@ void packRows(KernelEmitter &k, Vec &vec, const Node *a, const MatMulShape &s,
 } // namespace
 
 bool amxMatMulFits(const KernelEmitter &k, const Node &n) {
+  // (matmul: B [K, M], A [rows, K]; matmul_nt: B [M, K])
   if (!k.amx || k.vectorWidth != 16 || !bf16Operands(n) ||
       n.operands[1]->type.dims.size() != 2)
     return false;
@@ -161,7 +199,7 @@ bool amxMatMulFits(const KernelEmitter &k, const Node &n) {
          kBlockRows * s.kBlocks * kBlockRows * 2 <= kMaxStack;
 }
 
-void lowerAmxMatMulNT(KernelEmitter &k, const Node &n) {
+void lowerAmxMatMul(KernelEmitter &k, const Node &n) {
   const Node *a = n.operands[0], *bm = n.operands[1];
   const MatMulShape s = matMulShape(n);
   Constant *config = tileConfig(*k.b.GetInsertBlock()->getModule(), 32);
@@ -173,7 +211,10 @@ void lowerAmxMatMulNT(KernelEmitter &k, const Node &n) {
       [&](KernelEmitter &e, Value *b0, Value *b1) {
         Vec vec(e);
         Value *weights = stackBytes(e, s.kBlocks * s.colTiles * 1024);
-        packWeights(e, vec, bm, s, weights);
+        if (s.transposed)
+          packWeights(e, vec, bm, s, weights);
+        else
+          packRowsOfPairs(e, vec, bm, s, weights);
         Value *rowsA = stackBytes(e, kBlockRows * s.kBlocks * kBlockRows * 2);
         Value *sums = e.tile(4 * kTileRows * kTileRows);
         Amx amx{e};

@@ -117,13 +117,13 @@ void matMulBlock(KernelEmitter &k, const Node &n, Value *r0, int64_t rows,
 /// next).
 constexpr int64_t kMatMulPanelsFrom = 256 * 1024;
 
-// Y = A.B, register-blocked: bands of 4 rows shared among threads, each in
-// blocks of 4 vectors of columns. When B is large (a dense layer's input
-// gradient, B its [128, 3136] weights), each thread takes B's panels of
-// columns in turn and every band of its rows through the panel, which then
-// stays in cache: band by band, each band would read all of B again. The
-// sums are the same in either order.
-void lowerMatMul(KernelEmitter &k, const Node &n) {
+/// Y = A.B in vector registers: bands of 4 rows shared among threads, each
+/// in blocks of 4 vectors of columns. When B is large (a dense layer's input
+/// gradient, B its [128, 3136] weights), each thread takes B's panels of
+/// columns in turn and every band of its rows through the panel, which then
+/// stays in cache: band by band, each band would read all of B again. The
+/// sums are the same in either order.
+void lowerMatMulVectors(KernelEmitter &k, const Node &n) {
   int64_t M = n.operands[1]->type.dims[1], K_ = n.operands[1]->type.dims[0];
   constexpr int64_t R = 4, V = 4;
   int64_t lanes = k.vectorWidth, J = V * lanes;
@@ -160,6 +160,16 @@ void lowerMatMul(KernelEmitter &k, const Node &n) {
   k.loop(
       mulIdx(k, bands, R), k.lines(&n), [&](Value *r) { band(k, r, 1); },
       "row");
+}
+
+// Y = A.B: with `precision = bf16`, on AMX tiles (AmxMatMul.cpp, the
+// vectors beside them for when the OS refuses the tiles); else in vector
+// registers (on bfloat16 pairs where the CPU has them).
+void lowerMatMul(KernelEmitter &k, const Node &n) {
+  if (amxMatMulFits(k, n))
+    return ifAmxReady(
+        k, [&] { lowerAmxMatMul(k, n); }, [&] { lowerMatMulVectors(k, n); });
+  lowerMatMulVectors(k, n);
 }
 
 /// A tile of R x C dot products of matmul_nt `n`: rows r0.. of A with rows
@@ -495,8 +505,7 @@ void lowerMatMulNT(KernelEmitter &k, const Node &n) {
   const int64_t group = kDotPartialBytes / (kDotRows * M * 4);
   if (amxMatMulFits(k, n))
     return ifAmxReady(
-        k, [&] { lowerAmxMatMulNT(k, n); },
-        [&] { lowerMatMulNTVectors(k, n); });
+        k, [&] { lowerAmxMatMul(k, n); }, [&] { lowerMatMulNTVectors(k, n); });
   if (group >= 1 && bf16Pairs(k, n))
     return lowerMatMulNTPairs(k, n, group);
   lowerMatMulNTVectors(k, n);
