@@ -97,6 +97,12 @@ llvm::Value *stackBytes(KernelEmitter &k, int64_t bytes);
 /// The bfloat16 element `index` of `base`.
 llvm::Value *bf16At(KernelEmitter &k, llvm::Value *base, llvm::Value *index);
 
+/// The 16 x 16 transpose of 16 vectors of 16 32-bit lanes (to AMX's
+/// layouts): four rounds, each swapping the off-diagonal blocks of size 8,
+/// 4, 2 and 1 (vpermt2d).
+std::vector<llvm::Value *> transpose16(llvm::IRBuilder<> &b,
+                                       std::vector<llvm::Value *> v);
+
 /// Emits amx() where the OS lets the process use AMX's tiles (the
 /// runtime's sora_amx_ready, asked at run time), else vectors().
 void ifAmxReady(KernelEmitter &k, const std::function<void()> &amx,

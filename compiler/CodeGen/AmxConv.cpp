@@ -60,6 +60,23 @@ Value *bf16At(KernelEmitter &k, Value *base, Value *index) {
   return k.b.CreateInBoundsGEP(k.b.getInt16Ty(), base, index);
 }
 
+std::vector<Value *> transpose16(IRBuilder<> &b, std::vector<Value *> v) {
+  for (int s = 8; s >= 1; s /= 2) {
+    std::vector<int> low, high;
+    for (int l = 0; l < 16; ++l) {
+      low.push_back(l & s ? 16 + l - s : l);
+      high.push_back(l & s ? 16 + l : l + s);
+    }
+    for (int i = 0; i < 16; ++i)
+      if (!(i & s)) {
+        Value *a = v[i], *c = v[i + s];
+        v[i] = b.CreateShuffleVector(a, c, low);
+        v[i + s] = b.CreateShuffleVector(a, c, high);
+      }
+  }
+  return v;
+}
+
 void ifAmxReady(KernelEmitter &k, const std::function<void()> &amx,
                 const std::function<void()> &vectors) {
   Module &mod = *k.b.GetInsertBlock()->getModule();

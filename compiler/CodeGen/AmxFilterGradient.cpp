@@ -53,8 +53,9 @@ FilterShape filterShape(const Conv &cv) {
 }
 
 /// Copies sample r of x transposed into `xT`: channel c's padded image is
-/// row c (s.pixels bfloat16), gathered 16 columns at a time; the padding
-/// comes from the masked-off lanes.
+/// row c (s.pixels bfloat16). 16 padded pixels of a row by 16 channels at
+/// a time are loaded as vectors of channels (zeros for the padding) and
+/// transposed in registers.
 void transposeImage(KernelEmitter &k, Vec &vec, const Conv &cv,
                     const FilterShape &s, const Node *x, Value *xT, Value *r) {
   const int64_t L = vec.lanes, hp = cv.out.h + cv.kh - 1;
@@ -67,47 +68,38 @@ void transposeImage(KernelEmitter &k, Vec &vec, const Conv &cv,
         Value *iy = subIdx(k, yy, k.i64(cv.padTop));
         Value *rowInside =
             k.b.CreateICmpULT(iy, k.i64(cv.in.h)); // iy < 0 wraps: outside
-        Value *rowStart =
-            mulSigned(k, addSigned(k, mulSigned(k, r, cv.in.h), iy), cv.in.w);
-        for (int64_t x0 = 0; x0 < s.wp; x0 += L) {
-          // Lane j: padded column x0 + j, input column x0 + j - padLeft,
-          // C floats apart in x (masked off outside the image).
-          std::vector<Constant *> offsets, inside;
-          for (int64_t j = 0; j < L; ++j) {
-            int64_t ix = x0 + j - cv.padLeft;
-            bool in = ix >= 0 && ix < cv.in.w && x0 + j < s.wp;
-            offsets.push_back(k.b.getInt32(uint32_t(in ? ix * cv.in.c : 0)));
-            inside.push_back(k.b.getInt1(in));
+        // Outside the image, row 0 of the sample: read, then not used.
+        Value *safeRow = k.b.CreateSelect(rowInside, iy, k.i64(0));
+        for (int64_t x0 = 0; x0 < s.wp; x0 += L)
+          for (int64_t c0 = 0; c0 < cv.in.c; c0 += L) {
+            std::vector<Value *> pixels;
+            for (int64_t j = 0; j < L; ++j) {
+              int64_t ix = x0 + j - cv.padLeft;
+              if (ix < 0 || ix >= cv.in.w || x0 + j >= s.wp) {
+                pixels.push_back(Constant::getNullValue(i32s));
+                continue;
+              }
+              Value *v = vec.load(
+                  base,
+                  addIdx(k, pixel(k, cv.in, r, safeRow, k.i64(ix)), k.i64(c0)),
+                  L);
+              pixels.push_back(k.b.CreateBitCast(
+                  k.b.CreateSelect(rowInside, v, vec.zero()), i32s));
+            }
+            std::vector<Value *> channels = transpose16(k.b, pixels);
+            int64_t used = std::min(L, s.wp - x0);
+            for (int64_t c = 0; c < L; ++c) {
+              Value *halves =
+                  k.b.CreateTrunc(k.b.CreateLShr(channels[c], 16), i16s);
+              Value *at = bf16At(k, xT,
+                                 addIdx(k, k.i64((c0 + c) * s.pixels + x0),
+                                        mulIdx(k, yy, s.wp)));
+              if (used == L)
+                k.b.CreateAlignedStore(halves, at, Align(2));
+              else
+                k.b.CreateMaskedStore(halves, at, Align(2), vec.mask(used));
+            }
           }
-          Value *mask =
-              k.b.CreateAnd(ConstantVector::get(inside),
-                            k.b.CreateVectorSplat(unsigned(L), rowInside));
-          int64_t used = std::min(L, s.wp - x0);
-          k.loop(
-              cv.in.c,
-              [&](Value *c) {
-                // Pixels (r, iy, ix) channel c: (rowStart + ix) C + c. An
-                // explicit vgatherdps: LLVM's generic gather becomes 16
-                // scalar loads on Intel's tuning.
-                Value *first = vec.at(
-                    base, addSigned(k, mulSigned(k, rowStart, cv.in.c), c));
-                Value *values = k.b.CreateIntrinsic(
-                    Intrinsic::x86_avx512_mask_gather_dps_512, {},
-                    {vec.zero(), first, ConstantVector::get(offsets), mask,
-                     k.b.getInt32(4)});
-                Value *halves = k.b.CreateTrunc(
-                    k.b.CreateLShr(k.b.CreateBitCast(values, i32s), 16), i16s);
-                Value *at =
-                    bf16At(k, xT,
-                           addIdx(k, mulIdx(k, c, s.pixels),
-                                  addIdx(k, mulIdx(k, yy, s.wp), k.i64(x0))));
-                if (used == L)
-                  k.b.CreateAlignedStore(halves, at, Align(2));
-                else
-                  k.b.CreateMaskedStore(halves, at, Align(2), vec.mask(used));
-              },
-              "c");
-        }
       },
       "yy");
 }

@@ -61,25 +61,6 @@ Value *rowPairs(KernelEmitter &k, Vec &vec, Value *base, Value *row, int64_t K,
   return bf.pack(half(0), half(L));
 }
 
-/// The 16 x 16 transpose of 16 vectors of 16 32-bit lanes: four rounds,
-/// each swapping the off-diagonal blocks of size 8, 4, 2 and 1.
-std::vector<Value *> transpose16(IRBuilder<> &b, std::vector<Value *> v) {
-  for (int s = 8; s >= 1; s /= 2) {
-    std::vector<int> low, high;
-    for (int l = 0; l < 16; ++l) {
-      low.push_back(l & s ? 16 + l - s : l);
-      high.push_back(l & s ? 16 + l : l + s);
-    }
-    for (int i = 0; i < 16; ++i)
-      if (!(i & s)) {
-        Value *a = v[i], *c = v[i + s];
-        v[i] = b.CreateShuffleVector(a, c, low);
-        v[i + s] = b.CreateShuffleVector(a, c, high);
-      }
-  }
-  return v;
-}
-
 /// B [K, M] in tiles: tile (kb, ct) at 1 KiB (kb colTiles + ct), its row p
 /// the pairs B[32 kb + 2p.., 16 ct + j] for j < 16 (zeros past M and K).
 void packRowsOfPairs(KernelEmitter &k, Vec &vec, const Node *bm,
