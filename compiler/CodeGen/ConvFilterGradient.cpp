@@ -18,6 +18,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "CodeGen/ImageLowerings.h"
+#include "CodeGen/RowOps.h"
 
 #include <functional>
 
@@ -231,10 +232,6 @@ void allTapsTile(KernelEmitter &k, Vec &vec, const Node &n, const Conv &cv,
   storeFilterTile(k, vec, n, t, acc, /*accumulate=*/false, to);
 }
 
-/// Fixed halves of the batch whose sums a small kernel's filter gradient
-/// adds at the end, so that two threads share it whatever its groups.
-constexpr int64_t kSampleParts = 2;
-
 /// A small kernel over few channels (a convolution of the input image): one
 /// tile holds every tap and channel, and the batch streams through it once
 /// per group of filter vectors. The groups, and two fixed halves of the
@@ -251,23 +248,20 @@ void filterGradientAllTaps(KernelEmitter &k, const Node &n, const Conv &cv,
   const int64_t groups = (filterVecs + groupVecs - 1) / groupVecs;
   const int64_t sampleWork = cv.out.h * cv.out.w * tapChannels * groupVecs * L;
   const int64_t floats = n.type.elements();
-  Value *halves = k.tile(kSampleParts * floats);
+  Value *halves = k.tile(kBatchParts * floats);
   k.parallelRanges(
-      k.i64(groups * kSampleParts), mulIdx(k, k.n, groups * sampleWork),
+      k.i64(groups * kBatchParts), mulIdx(k, k.n, groups * sampleWork),
       [&](KernelEmitter &e, Value *item0, Value *item1) {
         Vec vec(e);
         e.loop(
             item0, item1,
             [&](Value *item) {
-              Value *part = e.b.CreateURem(item, e.i64(kSampleParts));
-              Value *r0 =
-                  e.b.CreateUDiv(e.b.CreateMul(e.n, part), e.i64(kSampleParts));
-              Value *r1 =
-                  e.b.CreateUDiv(e.b.CreateMul(e.n, addIdx(e, part, e.i64(1))),
-                                 e.i64(kSampleParts));
+              Value *part = e.b.CreateURem(item, e.i64(kBatchParts));
+              Value *r0 = batchPartStart(e, part);
+              Value *r1 = batchPartStart(e, addIdx(e, part, e.i64(1)));
               Value *to = e.b.CreateInBoundsGEP(e.b.getFloatTy(), e.shared,
                                                 mulIdx(e, part, floats));
-              forEachCase(e, e.b.CreateUDiv(item, e.i64(kSampleParts)), groups,
+              forEachCase(e, e.b.CreateUDiv(item, e.i64(kBatchParts)), groups,
                           [&](int64_t group) {
                             const int64_t v0 = group * groupVecs;
                             allTapsTile(e, vec, n, cv, dy, x, v0,
@@ -278,16 +272,8 @@ void filterGradientAllTaps(KernelEmitter &k, const Node &n, const Conv &cv,
             "item");
       },
       /*sweep=*/true, halves);
-  k.loop(
-      floats,
-      [&](Value *i) {
-        Value *sum = k.loadTile(halves, i);
-        for (int64_t p = 1; p < kSampleParts; ++p)
-          sum = k.b.CreateFAdd(
-              sum, k.loadTile(halves, addIdx(k, i, k.i64(p * floats))));
-        k.store(&n, i, sum);
-      },
-      "i");
+  addBatchParts(k, halves, floats,
+                [&](Value *i, Value *sum) { k.store(&n, i, sum); });
 }
 
 /// One tap (a, b) over the samples [r0, r1): the output pixels

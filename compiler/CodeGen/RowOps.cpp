@@ -49,11 +49,26 @@ void rowSoftmax(
 }
 
 /// Elements of one sample of x (a convolution's output gradient) from which
-/// sumColumns splits the batch in kSumParts.
+/// sumColumns splits the batch in kBatchParts.
 constexpr int64_t kSplitSums = 4096;
-/// Fixed parts of the batch whose sums sumColumns adds at the end, so that
-/// two threads share a large sum however many there are.
-constexpr int64_t kSumParts = 2;
+
+Value *batchPartStart(KernelEmitter &k, Value *part) {
+  return k.b.CreateUDiv(k.b.CreateMul(k.n, part), k.i64(kBatchParts));
+}
+
+void addBatchParts(KernelEmitter &k, Value *parts, int64_t count,
+                   const std::function<void(Value *, Value *)> &set) {
+  k.loop(
+      count,
+      [&](Value *i) {
+        Value *sum = k.loadTile(parts, i);
+        for (int64_t p = 1; p < kBatchParts; ++p)
+          sum = k.b.CreateFAdd(
+              sum, k.loadTile(parts, addIdx(k, i, k.i64(p * count))));
+        set(i, sum);
+      },
+      "part.sum");
+}
 
 void sumColumns(KernelEmitter &k, const Node *x, int64_t M,
                 const std::function<Value *(Value *)> &get,
@@ -61,19 +76,20 @@ void sumColumns(KernelEmitter &k, const Node *x, int64_t M,
                 const char *rowName) {
   const int64_t perSample = x->type.elements() / M;
   if (x->type.batched && x->type.elements() >= kSplitSums) {
-    Value *parts = k.tile(kSumParts * M);
+    Value *parts = k.tile(kBatchParts * M);
     k.parallelRanges(
-        k.i64(kSumParts), mulIdx(k, k.n, x->type.elements()),
+        k.i64(kBatchParts), mulIdx(k, k.n, x->type.elements()),
         [&](KernelEmitter &e, Value *part0, Value *part1) {
           e.loop(
               part0, part1,
               [&](Value *part) {
-                forEachCase(e, part, kSumParts, [&](int64_t p) {
+                forEachCase(e, part, kBatchParts, [&](int64_t p) {
                   auto sampleOf = [&](int64_t q) {
-                    return q == 0           ? e.i64(0)
-                           : q == kSumParts ? e.n
-                                            : e.b.CreateUDiv(mulIdx(e, e.n, q),
-                                                             e.i64(kSumParts));
+                    return q == 0 ? e.i64(0)
+                           : q == kBatchParts
+                               ? e.n
+                               : e.b.CreateUDiv(mulIdx(e, e.n, q),
+                                                e.i64(kBatchParts));
                   };
                   Value *sums = e.b.CreateInBoundsGEP(e.b.getFloatTy(),
                                                       e.shared, e.i64(p * M));
@@ -107,16 +123,7 @@ void sumColumns(KernelEmitter &k, const Node *x, int64_t M,
               "part");
         },
         /*sweep=*/false, parts);
-    k.loop(
-        M,
-        [&](Value *j) {
-          Value *sum = k.loadTile(parts, j);
-          for (int64_t p = 1; p < kSumParts; ++p)
-            sum = k.b.CreateFAdd(sum,
-                                 k.loadTile(parts, addIdx(k, j, k.i64(p * M))));
-          set(j, sum);
-        },
-        "j");
+    addBatchParts(k, parts, M, set);
     return;
   }
   k.loop(

@@ -28,6 +28,18 @@ void rowSoftmax(KernelEmitter &k, const Node *z, llvm::Value *row, int64_t M,
 /// their elements. A large x (a convolution's output gradient) is summed in
 /// two fixed halves of its rows, which threads share, then set(j, the sum
 /// of the halves' sums): the same sums at every thread count.
+/// Fixed parts of the batch whose sums a reduction threads share adds in
+/// order at the end (sumColumns, a small kernel's filter gradient): the
+/// same sums whatever the number of threads.
+constexpr int64_t kBatchParts = 2;
+/// The first sample of batch part `part` (part kBatchParts: the end).
+llvm::Value *batchPartStart(KernelEmitter &k, llvm::Value *part);
+/// set(i, the sum over the parts p of parts[p * count + i]) for i < count,
+/// in order of p.
+void addBatchParts(
+    KernelEmitter &k, llvm::Value *parts, int64_t count,
+    const std::function<void(llvm::Value *, llvm::Value *)> &set);
+
 void sumColumns(KernelEmitter &k, const Node *x, int64_t M,
                 const std::function<llvm::Value *(llvm::Value *)> &get,
                 const std::function<void(llvm::Value *, llvm::Value *)> &set,
